@@ -1,0 +1,303 @@
+//! The simulator's HTTP surface on one port: identity platform, Management Activity API and the
+//! `/_sim` endpoints tests use (tenant, ground truth, request log, clock).
+
+mod activity;
+mod errors;
+mod sim_api;
+mod token;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Duration, Utc};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use serde::Serialize;
+
+use crate::catalog::ContentType;
+use crate::certs::AppCertificate;
+use crate::clock::SimClock;
+use crate::config::{Fault, SimConfig};
+use crate::feed::Feed;
+use crate::rng::hash;
+use crate::scenarios::Incident;
+use crate::tenant::Tenant;
+
+/// A content-type subscription's state.
+#[derive(Debug, Clone)]
+pub struct Subscription {
+    /// Enabled or stopped.
+    pub enabled: bool,
+    /// The content type as the caller spelled it (echoed back, as the service does).
+    pub spelled: String,
+    /// Webhook, if any.
+    pub webhook: Option<Webhook>,
+    /// When `/start` was last called for it.
+    pub last_start: DateTime<Utc>,
+    /// Content published before this time is unreachable (set when restarted after a stop).
+    pub floor: Option<DateTime<Utc>>,
+}
+
+/// A webhook registered on a subscription.
+#[derive(Debug, Clone, Serialize)]
+pub struct Webhook {
+    /// `enabled`, `disabled` or `expired`.
+    pub status: String,
+    /// HTTPS address.
+    pub address: String,
+    /// Sent back in `Webhook-AuthID`.
+    #[serde(rename = "authId")]
+    pub auth_id: Option<String>,
+    /// Expiration, if any.
+    pub expiration: Option<String>,
+}
+
+/// A webhook delivery, as `/subscriptions/notifications` lists them.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationRecord {
+    /// Content type.
+    pub content_type: String,
+    /// Content id.
+    pub content_id: String,
+    /// Content URI.
+    pub content_uri: String,
+    /// Content created.
+    pub content_created: String,
+    /// Content expiration.
+    pub content_expiration: String,
+    /// When it was sent.
+    pub notification_sent: String,
+    /// HTTP outcome.
+    pub notification_status: String,
+    #[serde(skip)]
+    sent_at: DateTime<Utc>,
+}
+
+/// Tenant-wide switches tests flip through `POST /_sim/control`.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Control {
+    /// Unified audit logging is on.
+    pub audit_enabled: bool,
+    /// The tenant holds a Microsoft 365 licence.
+    pub licensed: bool,
+}
+
+/// One served request.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoggedRequest {
+    /// Sequence number.
+    pub seq: u64,
+    /// Simulator time it arrived.
+    pub time: String,
+    /// HTTP method.
+    pub method: String,
+    /// Path and query.
+    pub path: String,
+    /// Status answered.
+    pub status: u16,
+    /// Milliseconds taken.
+    pub ms: u64,
+}
+
+/// The bounded request log.
+#[derive(Debug, Default)]
+pub struct RequestLog {
+    entries: VecDeque<LoggedRequest>,
+    dropped: u64,
+}
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub struct Sim {
+    /// Settings.
+    pub cfg: SimConfig,
+    /// Clock.
+    pub clock: SimClock,
+    /// Directory.
+    pub tenant: Arc<Tenant>,
+    /// Publication plan.
+    pub feed: Feed,
+    /// Injected incidents.
+    pub incidents: Vec<Incident>,
+    /// The registered certificate of the main app.
+    pub cert: AppCertificate,
+    /// Base URL the simulator is reached at.
+    pub public_url: String,
+    subs: Mutex<BTreeMap<ContentType, Subscription>>,
+    control: Mutex<Control>,
+    limiter: Option<DefaultKeyedRateLimiter<String>>,
+    log: Mutex<RequestLog>,
+    notifications: Mutex<VecDeque<NotificationRecord>>,
+    counter: AtomicU64,
+    token_key: Vec<u8>,
+}
+
+impl Sim {
+    /// Builds the simulator's state.
+    pub fn new(cfg: SimConfig, tenant: Arc<Tenant>, feed: Feed, incidents: Vec<Incident>, cert: AppCertificate, clock: SimClock, public_url: String) -> Sim {
+        let limiter = cfg
+            .effective_rpm()
+            .and_then(|rpm| std::num::NonZeroU32::new(rpm))
+            .map(|rpm| RateLimiter::keyed(Quota::per_minute(rpm)));
+        let token_key = hash(&[cfg.seed, 0x70_6b_65_79]).to_le_bytes().repeat(4);
+        Sim {
+            cfg,
+            clock,
+            tenant,
+            feed,
+            incidents,
+            cert,
+            public_url,
+            subs: Mutex::new(BTreeMap::new()),
+            control: Mutex::new(Control { audit_enabled: true, licensed: true }),
+            limiter,
+            log: Mutex::new(RequestLog::default()),
+            notifications: Mutex::new(VecDeque::new()),
+            counter: AtomicU64::new(0),
+            token_key,
+        }
+    }
+
+    /// The latest publication time content can have: start-up for a static tenant, now when live.
+    pub fn horizon(&self) -> DateTime<Utc> {
+        if self.cfg.live { self.clock.now() } else { self.clock.start() }
+    }
+
+    /// The next request number (drives deterministic fault injection).
+    fn next_n(&self) -> u64 {
+        self.counter.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn subs(&self) -> std::sync::MutexGuard<'_, BTreeMap<ContentType, Subscription>> {
+        self.subs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn control(&self) -> Control {
+        self.control.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// True when a request under this publisher key is over budget.
+    fn throttled(&self, publisher: Option<&str>) -> bool {
+        match &self.limiter {
+            Some(l) => l.check_key(&publisher.unwrap_or("shared").to_ascii_lowercase()).is_err(),
+            None => false,
+        }
+    }
+}
+
+/// Builds the router.
+pub fn router(sim: Arc<Sim>) -> Router {
+    Router::new()
+        .route("/{tenant}/oauth2/token", post(token::token_v1))
+        .route("/{tenant}/oauth2/v2.0/token", post(token::token_v2))
+        .route("/api/v1.0/{tenant}/activity/feed/subscriptions/start", post(activity::start))
+        .route("/api/v1.0/{tenant}/activity/feed/subscriptions/stop", post(activity::stop))
+        .route("/api/v1.0/{tenant}/activity/feed/subscriptions/list", get(activity::list))
+        .route("/api/v1.0/{tenant}/activity/feed/subscriptions/content", get(activity::content))
+        .route("/api/v1.0/{tenant}/activity/feed/subscriptions/notifications", get(activity::notifications))
+        .route("/api/v1.0/{tenant}/activity/feed/audit/{content_id}", get(activity::retrieve))
+        .route("/api/v1.0/{tenant}/activity/feed/resources/dlpSensitiveTypes", get(activity::dlp_sensitive_types))
+        .route("/_sim/tenant", get(sim_api::tenant))
+        .route("/_sim/truth", get(sim_api::truth))
+        .route("/_sim/requests", get(sim_api::requests))
+        .route("/_sim/clock", get(sim_api::clock).post(sim_api::advance_clock))
+        .route("/_sim/control", get(sim_api::get_control).post(sim_api::set_control))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(sim.clone(), faults_and_log))
+        .with_state(sim)
+}
+
+async fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "Not Found").into_response()
+}
+
+/// Logs every request, stamps `Date` with the simulator's clock, and injects `flaky` faults.
+async fn faults_and_log(State(sim): State<Arc<Sim>>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let path = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    let arrived = sim.clock.now();
+    let simulated = !path.starts_with("/_sim");
+    let n = sim.next_n();
+
+    let mut reset = false;
+    let mut response = if simulated && sim.cfg.has(Fault::Flaky) {
+        let roll = (hash(&[sim.cfg.seed, 0xF1A4, n]) % 1000) as u32;
+        match roll {
+            0..=29 => (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response(),
+            30..=49 => errors::af(StatusCode::INTERNAL_SERVER_ERROR, "AF50000", "An internal error occurred. Retry the request."),
+            50..=69 => {
+                tokio::time::sleep(std::time::Duration::from_millis(1500 + u64::from(roll) * 50)).await;
+                next.run(req).await
+            }
+            70..=84 => {
+                reset = true;
+                next.run(req).await
+            }
+            _ => next.run(req).await,
+        }
+    } else {
+        next.run(req).await
+    };
+
+    let date = sim.clock.now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    if let Ok(v) = HeaderValue::from_str(&date) {
+        response.headers_mut().insert(header::DATE, v);
+    }
+    let status = response.status().as_u16();
+    if reset {
+        // A connection reset: the headers go out, then the body breaks off half-way.
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+        let half = bytes.slice(..bytes.len() / 2);
+        let stream = futures_util::stream::iter(vec![
+            Ok::<_, std::io::Error>(half),
+            Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset by simulator (flaky)")),
+        ]);
+        response = Response::from_parts(parts, Body::from_stream(stream));
+        response.headers_mut().remove(header::CONTENT_LENGTH);
+    }
+    let mut log = sim.log.lock().unwrap_or_else(|p| p.into_inner());
+    if log.entries.len() >= sim.cfg.request_log_capacity.max(1) {
+        log.entries.pop_front();
+        log.dropped += 1;
+    }
+    log.entries.push_back(LoggedRequest {
+        seq: n,
+        time: arrived.to_rfc3339(),
+        method,
+        path,
+        status,
+        ms: started.elapsed().as_millis() as u64,
+    });
+    drop(log);
+    response
+}
+
+/// Seconds and minutes left, as the 15-minute start rule words it ("14m 56s").
+fn wait_text(left: Duration) -> String {
+    let s = left.num_seconds().max(0);
+    format!("{}m {}s", s / 60, s % 60)
+}
+
+pub use sim_api::tenant_json;
+
+/// Delivers webhook notifications every few seconds while the tenant is live.
+pub async fn notify_loop(sim: Arc<Sim>) {
+    let mut last = sim.clock.now();
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        let now = sim.clock.now();
+        activity::deliver_notifications(sim.clone(), last, now).await;
+        last = now;
+    }
+}

@@ -1,0 +1,59 @@
+//! `skylight`: self-hosted cloud app security for Microsoft 365.
+
+mod sim_cmd;
+
+use clap::{Parser, Subcommand};
+
+/// Skylight: collect, search and act on Microsoft 365 audit activity.
+#[derive(Debug, Parser)]
+#[command(name = "skylight", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run Skylight end to end against a built-in simulated tenant (today: the simulator; the
+    /// collector, activity log and console join as they land).
+    Demo(sim_cmd::DemoArgs),
+    /// Serve a simulated Microsoft 365 tenant: identity platform and Management Activity API.
+    Sim(sim_cmd::SimArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Demo(args) => sim_cmd::demo(args).await,
+            Command::Sim(args) => sim_cmd::sim(args).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+/// Human-readable logs on a terminal, JSON lines otherwise; `RUST_LOG` sets the level.
+fn init_logging() {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::io::stderr().is_terminal() {
+        builder.compact().init();
+    } else {
+        builder.json().init();
+    }
+}

@@ -1,0 +1,144 @@
+//! `skylight sim` and `skylight demo`.
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use clap::Args;
+use skylight_sim::{Faults, Scenarios, SimConfig};
+
+/// Options of `skylight sim`.
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:9000", env = "SKYLIGHT_SIM_LISTEN")]
+    listen: String,
+    /// Users in the generated tenant.
+    #[arg(long, default_value_t = 500)]
+    users: usize,
+    /// Days of activity already published at start-up.
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=30))]
+    days: u32,
+    /// Seed: the same seed gives the same tenant and the same records.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Fault profiles, comma-separated, or `all`: throttle, flaky, duplicates, shuffle, expired, late, gaps.
+    #[arg(long, default_value = "")]
+    faults: Faults,
+    /// Attack scenarios, comma-separated, or `all` (see README for names).
+    #[arg(long, default_value = "")]
+    scenarios: Scenarios,
+    /// Keep publishing new activity in real time (otherwise the tenant is static).
+    #[arg(long)]
+    live: bool,
+    /// The simulator's "now" at start-up, RFC 3339 (default: the wall clock).
+    #[arg(long)]
+    now: Option<DateTime<Utc>>,
+    /// Clock speed relative to real time (e.g. 60 = an hour a minute; 0 = frozen).
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
+    /// Base URL clients reach the simulator at (default: http:// + the listen address).
+    #[arg(long)]
+    public_url: Option<String>,
+    /// Lifetime of issued access tokens, in seconds (short values exercise refresh).
+    #[arg(long, default_value_t = 3599)]
+    token_lifetime: i64,
+    /// Management API budget per minute and publisher; beyond it, AF429 (default: unlimited, 300 with the throttle fault).
+    #[arg(long)]
+    requests_per_minute: Option<u32>,
+    /// Content objects per listing page.
+    #[arg(long, default_value_t = 100)]
+    page_size: usize,
+    /// Minutes of activity each content blob covers.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=1440))]
+    blob_minutes: u32,
+    /// Accept http:// webhook addresses (Microsoft requires HTTPS).
+    #[arg(long)]
+    allow_http_webhooks: bool,
+}
+
+impl SimArgs {
+    fn config(&self) -> SimConfig {
+        SimConfig {
+            users: self.users.max(1),
+            days: self.days,
+            seed: self.seed,
+            faults: self.faults.clone(),
+            scenarios: self.scenarios.clone(),
+            live: self.live,
+            now: self.now,
+            speed: self.speed,
+            public_url: self.public_url.clone(),
+            token_lifetime_secs: self.token_lifetime,
+            requests_per_minute: self.requests_per_minute,
+            page_size: self.page_size.max(1),
+            blob_minutes: self.blob_minutes,
+            allow_http_webhooks: self.allow_http_webhooks,
+            ..SimConfig::default()
+        }
+    }
+}
+
+/// Options of `skylight demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Where Skylight keeps its data.
+    #[arg(long, default_value = "./skylight-data")]
+    data_dir: std::path::PathBuf,
+    /// Users in the simulated tenant.
+    #[arg(long, default_value_t = 200)]
+    users: usize,
+    /// Days of history.
+    #[arg(long, default_value_t = 7)]
+    days: u32,
+    /// Seed of the simulated tenant.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+/// Runs the simulator until Ctrl-C.
+pub async fn sim(args: SimArgs) -> anyhow::Result<()> {
+    let cfg = args.config();
+    run(cfg, &args.listen).await
+}
+
+/// Runs the demo: a live simulated tenant with every attack scenario.
+pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("cannot create the data directory {}", args.data_dir.display()))?;
+    let cfg = SimConfig {
+        users: args.users.max(1),
+        days: args.days.clamp(1, 30),
+        seed: args.seed,
+        live: true,
+        blob_minutes: 5,
+        scenarios: "all".parse().unwrap_or_default(),
+        ..SimConfig::default()
+    };
+    eprintln!("Skylight demo: the simulated tenant is up; the collector, activity log and console arrive with the next milestones.");
+    run(cfg, &args.listen).await
+}
+
+async fn run(cfg: SimConfig, listen: &str) -> anyhow::Result<()> {
+    let users = cfg.users;
+    let days = cfg.days;
+    let running = skylight_sim::start(cfg, listen)
+        .await
+        .with_context(|| format!("cannot start the simulator on {listen}; is the port in use? pick another with --listen"))?;
+    let t = running.tenant_json();
+    println!("skylight sim: a Microsoft 365 tenant of {users} users with {days} days of audit activity");
+    println!("  tenant_id      {}", t["tenant_id"].as_str().unwrap_or_default());
+    println!("  client_id      {}", t["client_id"].as_str().unwrap_or_default());
+    println!("  client_secret  {}   (simulated credential, safe to share)", t["client_secret"].as_str().unwrap_or_default());
+    println!("  login_url      {}", t["login_url"].as_str().unwrap_or_default());
+    println!("  manage_url     {}", t["manage_url"].as_str().unwrap_or_default());
+    println!("  graph_url      {}", t["graph_url"].as_str().unwrap_or_default());
+    println!("  certificate    GET {}/_sim/tenant (certificate_pem, private_key_pem)", running.url());
+    println!("  ground truth   GET {}/_sim/truth", running.url());
+    tracing::info!(url = %running.url(), "simulator ready");
+    tokio::select! {
+        r = running.task => r.context("the simulator stopped")?,
+        r = tokio::signal::ctrl_c() => r.context("cannot listen for Ctrl-C")?,
+    }
+    Ok(())
+}
