@@ -30,7 +30,7 @@ impl Query {
                 .filter(|p| !p.is_empty())
                 .map(|p| {
                     let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                    (decode(k), decode(v))
+                    (super::form_decode(k), super::form_decode(v))
                 })
                 .collect(),
         )
@@ -39,34 +39,6 @@ impl Query {
     fn get(&self, name: &str) -> Option<&str> {
         self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
-}
-
-/// Percent-decoding (`+` is a space in query strings).
-fn decode(s: &str) -> String {
-    fn hex(b: u8) -> Option<u8> {
-        (b as char).to_digit(16).map(|d| d as u8)
-    }
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b == b'+' {
-            out.push(b' ');
-        } else if b == b'%' && i + 2 < bytes.len() {
-            match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h * 16 + l);
-                    i += 2;
-                }
-                _ => out.push(b),
-            }
-        } else {
-            out.push(b);
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The checks every Management API request goes through; returns the token's claims.
@@ -107,6 +79,15 @@ fn content_type(q: &Query) -> Result<(ContentType, String), Response> {
         .ok_or_else(|| af(StatusCode::BAD_REQUEST, "AF20020", "The specified content type is not valid."))
 }
 
+/// DLP.All needs `ActivityFeed.ReadDlp` on top of `ActivityFeed.Read` (contract §1.4).
+fn require_dlp(claims: &AccessClaims, ct: ContentType) -> Result<(), Response> {
+    let roles = claims.roles.clone().unwrap_or_default();
+    if ct == ContentType::Dlp && !roles.iter().any(|r| r == "ActivityFeed.ReadDlp") {
+        return Err(af(StatusCode::UNAUTHORIZED, "AF10001", format!("The permission set ({}) sent in the request did not include the expected permission ActivityFeed.ReadDlp.", roles.join(","))));
+    }
+    Ok(())
+}
+
 fn json_response(status: StatusCode, body: &Value) -> Response {
     let mut r = (status, body.to_string()).into_response();
     let h = r.headers_mut();
@@ -136,6 +117,9 @@ pub async fn start(State(sim): State<Arc<Sim>>, Path(tenant): Path<String>, RawQ
         Ok(x) => x,
         Err(r) => return r,
     };
+    if let Err(r) = require_dlp(&claims, ct) {
+        return r;
+    }
     let now = sim.clock.now();
     if !sim.control().audit_enabled {
         let pid = q.get("PublisherIdentifier").unwrap_or("00000000-0000-0000-0000-000000000000");
@@ -309,13 +293,17 @@ fn content_object(sim: &Sim, tenant: &str, spelled: &str, m: &BlobMeta) -> Value
 /// `GET …/subscriptions/content`.
 pub async fn content(State(sim): State<Arc<Sim>>, Path(tenant): Path<String>, RawQuery(raw): RawQuery, headers: HeaderMap) -> Response {
     let q = Query::parse(raw);
-    if let Err(r) = authorize(&sim, &headers, &tenant, &q, "GET") {
-        return r;
-    }
+    let claims = match authorize(&sim, &headers, &tenant, &q, "GET") {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
     let (ct, spelled) = match content_type(&q) {
         Ok(x) => x,
         Err(r) => return r,
     };
+    if let Err(r) = require_dlp(&claims, ct) {
+        return r;
+    }
     let floor = match readable(&sim, ct) {
         Ok(f) => f,
         Err(r) => return r,
@@ -395,12 +383,16 @@ fn with_next_page(mut r: Response, sim: &Sim, tenant: &str, ct: ContentType, sta
 /// `GET …/audit/{contentId}`: the blob, a JSON array of records.
 pub async fn retrieve(State(sim): State<Arc<Sim>>, Path((tenant, content_id)): Path<(String, String)>, RawQuery(raw): RawQuery, headers: HeaderMap) -> Response {
     let q = Query::parse(raw);
-    if let Err(r) = authorize(&sim, &headers, &tenant, &q, "GET") {
-        return r;
-    }
+    let claims = match authorize(&sim, &headers, &tenant, &q, "GET") {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
     let Some(parsed) = ids::parse_content_id(&content_id, sim.feed.region) else {
         return af(StatusCode::BAD_REQUEST, "AF20052", format!("Content ID {content_id} in the URL is invalid."));
     };
+    if let Err(r) = require_dlp(&claims, parsed.ct) {
+        return r;
+    }
     let missing = || af(StatusCode::NOT_FOUND, "AF20050", format!("The specified content ({content_id}) does not exist."));
     let floor = match readable(&sim, parsed.ct) {
         Ok(f) => f,

@@ -23,8 +23,8 @@ pub fn unauthorized() -> Response {
 }
 
 /// An identity-platform error with its AADSTS code, trace and correlation ids.
-pub fn aadsts(status: StatusCode, error: &str, code: u32, text: &str, n: u64) -> Response {
-    let now = Utc::now().format("%Y-%m-%d %H:%M:%SZ").to_string();
+pub fn aadsts(now: chrono::DateTime<Utc>, status: StatusCode, error: &str, code: u32, text: &str, n: u64) -> Response {
+    let now = now.format("%Y-%m-%d %H:%M:%SZ").to_string();
     let trace = guid(crate::rng::mix64(n), crate::rng::mix64(n ^ 1));
     let correlation = guid(crate::rng::mix64(n ^ 2), crate::rng::mix64(n ^ 3));
     let description = format!("AADSTS{code}: {text}\r\nTrace ID: {trace}\r\nCorrelation ID: {correlation}\r\nTimestamp: {now}");

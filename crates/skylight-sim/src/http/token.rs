@@ -107,7 +107,8 @@ fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
     let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (id, secret) = text.split_once(':')?;
-    Some((id.to_string(), secret.to_string()))
+    // RFC 6749 §2.3.1: id and secret are form-encoded before base64.
+    Some((super::form_decode(id), super::form_decode(secret)))
 }
 
 fn looks_like_domain(s: &str) -> bool {
@@ -116,7 +117,7 @@ fn looks_like_domain(s: &str) -> bool {
 
 fn issue(sim: &Sim, tenant: &str, headers: &HeaderMap, form: &HashMap<String, String>, version: Version) -> Response {
     let n = sim.next_n();
-    let bad = |code: u32, text: &str| aadsts(StatusCode::BAD_REQUEST, "invalid_request", code, text, n);
+    let bad = |code: u32, text: &str| aadsts(sim.clock.now(), StatusCode::BAD_REQUEST, "invalid_request", code, text, n);
     let t = &sim.tenant;
 
     // Tenant in the path.
@@ -136,7 +137,7 @@ fn issue(sim: &Sim, tenant: &str, headers: &HeaderMap, form: &HashMap<String, St
         None => return bad(900144, "The request body must contain the following parameter: 'grant_type'."),
         Some("client_credentials") => {}
         Some(other) => {
-            return aadsts(StatusCode::BAD_REQUEST, "unsupported_grant_type", 70003, &format!("The app requested an unsupported grant type '{other}'."), n);
+            return aadsts(sim.clock.now(), StatusCode::BAD_REQUEST, "unsupported_grant_type", 70003, &format!("The app requested an unsupported grant type '{other}'."), n);
         }
     }
 
@@ -147,7 +148,7 @@ fn issue(sim: &Sim, tenant: &str, headers: &HeaderMap, form: &HashMap<String, St
         return bad(900144, "The request body must contain the following parameter: 'client_id'.");
     };
     let Some(reg) = t.registrations.iter().find(|r| r.client_id.eq_ignore_ascii_case(&client_id)) else {
-        return aadsts(
+        return aadsts(sim.clock.now(), 
             StatusCode::BAD_REQUEST,
             "unauthorized_client",
             700016,
@@ -156,7 +157,7 @@ fn issue(sim: &Sim, tenant: &str, headers: &HeaderMap, form: &HashMap<String, St
         );
     };
     if reg.disabled {
-        return aadsts(StatusCode::BAD_REQUEST, "unauthorized_client", 7000112, &format!("Application '{}'({}) is disabled.", reg.client_id, reg.name), n);
+        return aadsts(sim.clock.now(), StatusCode::BAD_REQUEST, "unauthorized_client", 7000112, &format!("Application '{}'({}) is disabled.", reg.client_id, reg.name), n);
     }
 
     // Target resource.
@@ -169,12 +170,12 @@ fn issue(sim: &Sim, tenant: &str, headers: &HeaderMap, form: &HashMap<String, St
             Some(s) => {
                 let scopes: Vec<&str> = s.split_whitespace().collect();
                 if scopes.len() != 1 {
-                    return aadsts(StatusCode::BAD_REQUEST, "invalid_scope", 70011, &format!("The provided value for the input parameter 'scope' is not valid. The scope {s} is not valid. Scopes for more than one resource cannot be requested in one call."), n);
+                    return aadsts(sim.clock.now(), StatusCode::BAD_REQUEST, "invalid_scope", 70011, &format!("The provided value for the input parameter 'scope' is not valid. The scope {s} is not valid. Scopes for more than one resource cannot be requested in one call."), n);
                 }
                 match scopes[0].strip_suffix("/.default") {
                     Some(r) => r.to_string(),
                     None => {
-                        return aadsts(StatusCode::BAD_REQUEST, "invalid_scope", 1002012, &format!("The provided value for scope {s} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."), n);
+                        return aadsts(sim.clock.now(), StatusCode::BAD_REQUEST, "invalid_scope", 1002012, &format!("The provided value for scope {s} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."), n);
                     }
                 }
             }
@@ -182,7 +183,7 @@ fn issue(sim: &Sim, tenant: &str, headers: &HeaderMap, form: &HashMap<String, St
         },
     };
     let Some((resource, audience)) = resolve_resource(sim, &requested) else {
-        return aadsts(StatusCode::BAD_REQUEST, "invalid_resource", 500011, &format!("The resource principal named {requested} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.", t.org_name), n);
+        return aadsts(sim.clock.now(), StatusCode::BAD_REQUEST, "invalid_resource", 500011, &format!("The resource principal named {requested} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.", t.org_name), n);
     };
 
     // Credential.
@@ -192,10 +193,10 @@ fn issue(sim: &Sim, tenant: &str, headers: &HeaderMap, form: &HashMap<String, St
         (None, None) => return bad(7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."),
         (Some(s), _) => {
             if s != reg.client_secret {
-                return aadsts(StatusCode::UNAUTHORIZED, "invalid_client", 7000215, &format!("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.", reg.client_id), n);
+                return aadsts(sim.clock.now(), StatusCode::UNAUTHORIZED, "invalid_client", 7000215, &format!("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.", reg.client_id), n);
             }
             if reg.secret_expires <= sim.clock.now() {
-                return aadsts(StatusCode::UNAUTHORIZED, "invalid_client", 7000222, &format!("The provided client secret keys for app '{}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.", reg.client_id), n);
+                return aadsts(sim.clock.now(), StatusCode::UNAUTHORIZED, "invalid_client", 7000222, &format!("The provided client secret keys for app '{}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.", reg.client_id), n);
             }
             "1"
         }
@@ -204,23 +205,23 @@ fn issue(sim: &Sim, tenant: &str, headers: &HeaderMap, form: &HashMap<String, St
                 return bad(90014, "The required field 'client_assertion_type' is missing or is not 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'.");
             }
             let cert = (reg.client_id == t.registrations[0].client_id).then_some(&sim.cert);
-            match verify_assertion(jwt, cert, &reg.client_id, &assertion_audiences(sim, tenant)) {
+            match verify_assertion(jwt, cert, &reg.client_id, &assertion_audiences(sim, tenant), sim.clock.now().timestamp()) {
                 Ok(()) => "2",
                 Err(AssertionError::Malformed(why)) => return bad(50027, &format!("JWT token is invalid or malformed ({why}).")),
                 Err(AssertionError::KeyNotFound(thumb)) => {
-                    return aadsts(StatusCode::UNAUTHORIZED, "invalid_client", 700027, &format!("Client assertion contains an invalid signature. [Reason - The key was not found., Thumbprint of key used by client: '{thumb}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '{}'.]", reg.client_id), n);
+                    return aadsts(sim.clock.now(), StatusCode::UNAUTHORIZED, "invalid_client", 700027, &format!("Client assertion contains an invalid signature. [Reason - The key was not found., Thumbprint of key used by client: '{thumb}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '{}'.]", reg.client_id), n);
                 }
                 Err(AssertionError::BadSignature) => {
-                    return aadsts(StatusCode::UNAUTHORIZED, "invalid_client", 700027, "Client assertion failed signature validation.", n);
+                    return aadsts(sim.clock.now(), StatusCode::UNAUTHORIZED, "invalid_client", 700027, "Client assertion failed signature validation.", n);
                 }
                 Err(AssertionError::WrongAudience(aud)) => {
-                    return aadsts(StatusCode::UNAUTHORIZED, "invalid_client", 50012, &format!("Client assertion audience claim does not match Realm issuer. Review the documentation at https://aka.ms/certCreds. Audience: {aud}"), n);
+                    return aadsts(sim.clock.now(), StatusCode::UNAUTHORIZED, "invalid_client", 50012, &format!("Client assertion audience claim does not match Realm issuer. Review the documentation at https://aka.ms/certCreds. Audience: {aud}"), n);
                 }
                 Err(AssertionError::WrongIssuer) => {
-                    return aadsts(StatusCode::UNAUTHORIZED, "invalid_client", 50012, "Authentication failed: the client assertion's iss and sub claims must both be the client id.", n);
+                    return aadsts(sim.clock.now(), StatusCode::UNAUTHORIZED, "invalid_client", 50012, "Authentication failed: the client assertion's iss and sub claims must both be the client id.", n);
                 }
                 Err(AssertionError::Expired) => {
-                    return aadsts(StatusCode::BAD_REQUEST, "invalid_client", 700024, "Client assertion is not within its valid time range.", n);
+                    return aadsts(sim.clock.now(), StatusCode::BAD_REQUEST, "invalid_client", 700024, "Client assertion is not within its valid time range.", n);
                 }
             }
         }
@@ -252,7 +253,7 @@ fn issue(sim: &Sim, tenant: &str, headers: &HeaderMap, form: &HashMap<String, St
     };
     let token = match jsonwebtoken::encode(&Header::default(), &claims, &EncodingKey::from_secret(&sim.token_key)) {
         Ok(t) => t,
-        Err(_) => return aadsts(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", 50196, "The server encountered an unexpected error.", n),
+        Err(_) => return aadsts(sim.clock.now(), StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", 50196, "The server encountered an unexpected error.", n),
     };
     let body = match version {
         Version::V1 => json!({
