@@ -29,15 +29,23 @@ pub struct CertError(String);
 impl AppCertificate {
     /// Generates a 2048-bit RSA certificate for the app.
     pub fn generate(subject: &str) -> Result<AppCertificate, CertError> {
-        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).map_err(|e| CertError(e.to_string()))?;
-        let mut params = rcgen::CertificateParams::new(vec![subject.to_string()]).map_err(|e| CertError(e.to_string()))?;
-        params.distinguished_name.push(rcgen::DnType::CommonName, subject);
-        let cert = params.self_signed(&key).map_err(|e| CertError(e.to_string()))?;
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256)
+            .map_err(|e| CertError(e.to_string()))?;
+        let mut params = rcgen::CertificateParams::new(vec![subject.to_string()])
+            .map_err(|e| CertError(e.to_string()))?;
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, subject);
+        let cert = params
+            .self_signed(&key)
+            .map_err(|e| CertError(e.to_string()))?;
         let der = cert.der().to_vec();
         Ok(AppCertificate {
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
-            sha1: digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &der).as_ref().to_vec(),
+            sha1: digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &der)
+                .as_ref()
+                .to_vec(),
             sha256: digest::digest(&digest::SHA256, &der).as_ref().to_vec(),
             public_key_pem: key.public_key_pem(),
         })
@@ -83,15 +91,28 @@ struct AssertionClaims {
 const LEEWAY_SECS: i64 = 300;
 
 fn decode_thumbprint(s: &str) -> Option<Vec<u8>> {
-    URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')).ok().or_else(|| STANDARD.decode(s).ok())
+    URL_SAFE_NO_PAD
+        .decode(s.trim_end_matches('='))
+        .ok()
+        .or_else(|| STANDARD.decode(s).ok())
 }
 
 /// Verifies a client assertion for `client_id` against the registered certificate; `audiences`
 /// are the token endpoint URLs the assertion may name.
-pub fn verify_assertion(jwt: &str, cert: Option<&AppCertificate>, client_id: &str, audiences: &[String], now: i64) -> Result<(), AssertionError> {
-    let header = jsonwebtoken::decode_header(jwt).map_err(|e| AssertionError::Malformed(e.to_string()))?;
+pub fn verify_assertion(
+    jwt: &str,
+    cert: Option<&AppCertificate>,
+    client_id: &str,
+    audiences: &[String],
+    now: i64,
+) -> Result<(), AssertionError> {
+    let header =
+        jsonwebtoken::decode_header(jwt).map_err(|e| AssertionError::Malformed(e.to_string()))?;
     if !matches!(header.alg, Algorithm::RS256 | Algorithm::PS256) {
-        return Err(AssertionError::Malformed(format!("unsupported alg {:?}", header.alg)));
+        return Err(AssertionError::Malformed(format!(
+            "unsupported alg {:?}",
+            header.alg
+        )));
     }
     let presented = header
         .x5t_s256
@@ -108,7 +129,8 @@ pub fn verify_assertion(jwt: &str, cert: Option<&AppCertificate>, client_id: &st
     if !matches {
         return Err(AssertionError::KeyNotFound(presented.1.to_string()));
     }
-    let key = DecodingKey::from_rsa_pem(cert.public_key_pem.as_bytes()).map_err(|e| AssertionError::Malformed(e.to_string()))?;
+    let key = DecodingKey::from_rsa_pem(cert.public_key_pem.as_bytes())
+        .map_err(|e| AssertionError::Malformed(e.to_string()))?;
     let mut v = Validation::new(header.alg);
     v.set_audience(audiences);
     v.set_required_spec_claims(&["exp", "aud", "iss", "sub", "nbf"]);
@@ -119,7 +141,12 @@ pub fn verify_assertion(jwt: &str, cert: Option<&AppCertificate>, client_id: &st
         use jsonwebtoken::errors::ErrorKind;
         match e.kind() {
             ErrorKind::InvalidSignature => AssertionError::BadSignature,
-            ErrorKind::InvalidAudience => AssertionError::WrongAudience(jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(jwt).ok().and_then(|d| d.claims.get("aud").map(|a| a.to_string())).unwrap_or_default()),
+            ErrorKind::InvalidAudience => AssertionError::WrongAudience(
+                jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(jwt)
+                    .ok()
+                    .and_then(|d| d.claims.get("aud").map(|a| a.to_string()))
+                    .unwrap_or_default(),
+            ),
             ErrorKind::ExpiredSignature | ErrorKind::ImmatureSignature => AssertionError::Expired,
             _ => AssertionError::Malformed(e.to_string()),
         }
@@ -127,7 +154,9 @@ pub fn verify_assertion(jwt: &str, cert: Option<&AppCertificate>, client_id: &st
     if now > data.claims.exp + LEEWAY_SECS || now + LEEWAY_SECS < data.claims.nbf {
         return Err(AssertionError::Expired);
     }
-    if data.claims.iss.as_deref() != Some(client_id) || data.claims.sub.as_deref() != Some(client_id) {
+    if data.claims.iss.as_deref() != Some(client_id)
+        || data.claims.sub.as_deref() != Some(client_id)
+    {
         return Err(AssertionError::WrongIssuer);
     }
     Ok(())

@@ -18,13 +18,22 @@ pub struct SimClock {
 impl SimClock {
     /// A clock reading `start` now and running at `speed` times real time.
     pub fn new(start: DateTime<Utc>, speed: f64) -> SimClock {
-        SimClock { started_wall: Instant::now(), started_at: start, speed: speed.max(0.0), jumped: Mutex::new(Duration::zero()) }
+        SimClock {
+            started_wall: Instant::now(),
+            started_at: start,
+            speed: speed.max(0.0),
+            jumped: Mutex::new(Duration::zero()),
+        }
     }
 
     /// The simulator's current time.
     pub fn now(&self) -> DateTime<Utc> {
         let elapsed = self.started_wall.elapsed().as_secs_f64() * self.speed;
-        let jumped = self.jumped.lock().map(|j| *j).unwrap_or_else(|p| *p.into_inner());
+        let jumped = self
+            .jumped
+            .lock()
+            .map(|j| *j)
+            .unwrap_or_else(|p| *p.into_inner());
         self.started_at + Duration::microseconds((elapsed * 1e6) as i64) + jumped
     }
 

@@ -26,8 +26,15 @@ pub enum Fault {
 
 impl Fault {
     /// Every fault profile.
-    pub const ALL: [Fault; 7] =
-        [Fault::Throttle, Fault::Flaky, Fault::Duplicates, Fault::Shuffle, Fault::Expired, Fault::Late, Fault::Gaps];
+    pub const ALL: [Fault; 7] = [
+        Fault::Throttle,
+        Fault::Flaky,
+        Fault::Duplicates,
+        Fault::Shuffle,
+        Fault::Expired,
+        Fault::Late,
+        Fault::Gaps,
+    ];
 
     /// The profile's name on the command line.
     pub fn name(self) -> &'static str {
@@ -129,7 +136,12 @@ pub struct UnknownName {
     expected: String,
 }
 
-fn parse_list<T: Copy + Ord>(s: &str, kind: &'static str, all: &[T], name: fn(T) -> &'static str) -> Result<Vec<T>, UnknownName> {
+fn parse_list<T: Copy + Ord>(
+    s: &str,
+    kind: &'static str,
+    all: &[T],
+    name: fn(T) -> &'static str,
+) -> Result<Vec<T>, UnknownName> {
     let mut out = Vec::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         if part.eq_ignore_ascii_case("all") {
@@ -164,7 +176,14 @@ impl FromStr for Faults {
 
 impl fmt::Display for Faults {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.iter().map(|x| x.name()).collect::<Vec<_>>().join(","))
+        f.write_str(
+            &self
+                .0
+                .iter()
+                .map(|x| x.name())
+                .collect::<Vec<_>>()
+                .join(","),
+        )
     }
 }
 
@@ -181,7 +200,14 @@ impl FromStr for Scenarios {
 
 impl fmt::Display for Scenarios {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.iter().map(|x| x.name()).collect::<Vec<_>>().join(","))
+        f.write_str(
+            &self
+                .0
+                .iter()
+                .map(|x| x.name())
+                .collect::<Vec<_>>()
+                .join(","),
+        )
     }
 }
 
@@ -250,7 +276,11 @@ impl SimConfig {
 
     /// The effective per-minute request budget, if any.
     pub fn effective_rpm(&self) -> Option<u32> {
-        self.requests_per_minute.or(if self.has(Fault::Throttle) { Some(300) } else { None })
+        self.requests_per_minute.or(if self.has(Fault::Throttle) {
+            Some(300)
+        } else {
+            None
+        })
     }
 }
 
@@ -264,7 +294,9 @@ mod tests {
         assert_eq!(all.0.len(), 7);
         let two: Faults = "late, throttle".parse().expect("two parse");
         assert_eq!(two.0, vec![Fault::Throttle, Fault::Late]);
-        let err = "throttle,bogus".parse::<Faults>().expect_err("bogus is rejected");
+        let err = "throttle,bogus"
+            .parse::<Faults>()
+            .expect_err("bogus is rejected");
         assert!(err.to_string().contains("bogus"));
         assert_eq!("all".parse::<Scenarios>().map(|s| s.0.len()).ok(), Some(15));
     }

@@ -70,19 +70,37 @@ pub fn build(cfg: SimConfig, public_url: String) -> Result<Sim, SimError> {
     let tenant = Arc::new(tenant::Tenant::generate(cfg.seed, cfg.users.max(1), start));
     let mut feed = feed::Feed::new(&cfg, tenant.clone(), start);
     let incidents = scenarios::plan(&cfg, &tenant, &mut feed, start);
-    let cert = certs::AppCertificate::generate(&format!("CN=Skylight connector, O={}", tenant.org_name))?;
-    Ok(Sim::new(cfg, tenant, feed, incidents, cert, clock, public_url))
+    let cert =
+        certs::AppCertificate::generate(&format!("CN=Skylight connector, O={}", tenant.org_name))?;
+    Ok(Sim::new(
+        cfg, tenant, feed, incidents, cert, clock, public_url,
+    ))
 }
 
 /// Binds `listen` and serves the simulator until the task is aborted.
 pub async fn start(cfg: SimConfig, listen: &str) -> Result<RunningSim, SimError> {
-    let listener = TcpListener::bind(listen).await.map_err(|source| SimError::Io { addr: listen.to_string(), source })?;
-    let addr = listener.local_addr().map_err(|source| SimError::Io { addr: listen.to_string(), source })?;
-    let public_url = cfg.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
-    let sim = Arc::new(tokio::task::spawn_blocking(move || build(cfg, public_url)).await.map_err(|e| SimError::Io {
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|source| SimError::Io {
+            addr: listen.to_string(),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| SimError::Io {
         addr: listen.to_string(),
-        source: std::io::Error::other(e.to_string()),
-    })??);
+        source,
+    })?;
+    let public_url = cfg
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let sim = Arc::new(
+        tokio::task::spawn_blocking(move || build(cfg, public_url))
+            .await
+            .map_err(|e| SimError::Io {
+                addr: listen.to_string(),
+                source: std::io::Error::other(e.to_string()),
+            })??,
+    );
     let app = http::router(sim.clone());
     if sim.cfg.live {
         tokio::spawn(http::notify_loop(sim.clone()));

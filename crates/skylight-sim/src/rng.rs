@@ -12,7 +12,7 @@ pub fn mix64(mut z: u64) -> u64 {
 
 /// Hashes a path of numbers into one well-mixed number.
 pub fn hash(parts: &[u64]) -> u64 {
-    let mut h = 0x5EED_0F_5C_711C_u64;
+    let mut h = 0x5EED_0F5C_711C_u64;
     for p in parts {
         h = mix64(h ^ mix64(*p));
     }
@@ -144,8 +144,14 @@ mod tests {
 
     #[test]
     fn same_path_same_numbers_and_different_paths_differ() {
-        assert_eq!(Rng::new(&[1, 2, 3]).next_u64(), Rng::new(&[1, 2, 3]).next_u64());
-        assert_ne!(Rng::new(&[1, 2, 3]).next_u64(), Rng::new(&[1, 2, 4]).next_u64());
+        assert_eq!(
+            Rng::new(&[1, 2, 3]).next_u64(),
+            Rng::new(&[1, 2, 3]).next_u64()
+        );
+        assert_ne!(
+            Rng::new(&[1, 2, 3]).next_u64(),
+            Rng::new(&[1, 2, 4]).next_u64()
+        );
         assert_ne!(hash(&[1, 2]), hash(&[2, 1]));
     }
 

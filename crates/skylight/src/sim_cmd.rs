@@ -105,7 +105,12 @@ pub async fn sim(args: SimArgs) -> anyhow::Result<()> {
 
 /// Runs the demo: a live simulated tenant with every attack scenario.
 pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("cannot create the data directory {}", args.data_dir.display()))?;
+    std::fs::create_dir_all(&args.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            args.data_dir.display()
+        )
+    })?;
     let cfg = SimConfig {
         users: args.users.max(1),
         days: args.days.clamp(1, 30),
@@ -115,25 +120,52 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         scenarios: "all".parse().unwrap_or_default(),
         ..SimConfig::default()
     };
-    eprintln!("Skylight demo: the simulated tenant is up; the collector, activity log and console arrive with the next milestones.");
+    eprintln!(
+        "Skylight demo: the simulated tenant is up; the collector, activity log and console arrive with the next milestones."
+    );
     run(cfg, &args.listen).await
 }
 
 async fn run(cfg: SimConfig, listen: &str) -> anyhow::Result<()> {
     let users = cfg.users;
     let days = cfg.days;
-    let running = skylight_sim::start(cfg, listen)
-        .await
-        .with_context(|| format!("cannot start the simulator on {listen}; is the port in use? pick another with --listen"))?;
+    let running = skylight_sim::start(cfg, listen).await.with_context(|| {
+        format!(
+            "cannot start the simulator on {listen}; is the port in use? pick another with --listen"
+        )
+    })?;
     let t = running.tenant_json();
-    println!("skylight sim: a Microsoft 365 tenant of {users} users with {days} days of audit activity");
-    println!("  tenant_id      {}", t["tenant_id"].as_str().unwrap_or_default());
-    println!("  client_id      {}", t["client_id"].as_str().unwrap_or_default());
-    println!("  client_secret  {}   (simulated credential, safe to share)", t["client_secret"].as_str().unwrap_or_default());
-    println!("  login_url      {}", t["login_url"].as_str().unwrap_or_default());
-    println!("  manage_url     {}", t["manage_url"].as_str().unwrap_or_default());
-    println!("  graph_url      {}", t["graph_url"].as_str().unwrap_or_default());
-    println!("  certificate    GET {}/_sim/tenant (certificate_pem, private_key_pem)", running.url());
+    println!(
+        "skylight sim: a Microsoft 365 tenant of {users} users with {days} days of audit activity"
+    );
+    println!(
+        "  tenant_id      {}",
+        t["tenant_id"].as_str().unwrap_or_default()
+    );
+    println!(
+        "  client_id      {}",
+        t["client_id"].as_str().unwrap_or_default()
+    );
+    println!(
+        "  client_secret  {}   (simulated credential, safe to share)",
+        t["client_secret"].as_str().unwrap_or_default()
+    );
+    println!(
+        "  login_url      {}",
+        t["login_url"].as_str().unwrap_or_default()
+    );
+    println!(
+        "  manage_url     {}",
+        t["manage_url"].as_str().unwrap_or_default()
+    );
+    println!(
+        "  graph_url      {}",
+        t["graph_url"].as_str().unwrap_or_default()
+    );
+    println!(
+        "  certificate    GET {}/_sim/tenant (certificate_pem, private_key_pem)",
+        running.url()
+    );
     println!("  ground truth   GET {}/_sim/truth", running.url());
     tracing::info!(url = %running.url(), "simulator ready");
     tokio::select! {

@@ -7,7 +7,11 @@ use crate::catalog::ContentType;
 
 /// `yyyyMMddHHmmss` + 9 fractional digits: the 23-digit stamps inside content ids.
 pub fn stamp23(t: DateTime<Utc>) -> String {
-    format!("{}{:09}", t.format("%Y%m%d%H%M%S"), t.nanosecond() % 1_000_000_000)
+    format!(
+        "{}{:09}",
+        t.format("%Y%m%d%H%M%S"),
+        t.nanosecond() % 1_000_000_000
+    )
 }
 
 /// Parses a 23-digit stamp.
@@ -22,7 +26,11 @@ pub fn parse_stamp23(s: &str) -> Option<DateTime<Utc>> {
 
 /// Seven fractional digits and `Z`, as the service writes times into `NextPageUri`.
 pub fn time7(t: DateTime<Utc>) -> String {
-    format!("{}.{:07}Z", t.format("%Y-%m-%dT%H:%M:%S"), (t.nanosecond() % 1_000_000_000) / 100)
+    format!(
+        "{}.{:07}Z",
+        t.format("%Y-%m-%dT%H:%M:%S"),
+        (t.nanosecond() % 1_000_000_000) / 100
+    )
 }
 
 /// Milliseconds and `Z`, as content objects carry `contentCreated` / `contentExpiration`.
@@ -34,7 +42,10 @@ pub fn time_ms(t: DateTime<Utc>) -> String {
 /// each optionally with fractional seconds and a trailing `Z` (times without a zone are UTC).
 pub fn parse_query_time(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();
-    let s = s.strip_suffix('Z').or_else(|| s.strip_suffix('z')).unwrap_or(s);
+    let s = s
+        .strip_suffix('Z')
+        .or_else(|| s.strip_suffix('z'))
+        .unwrap_or(s);
     let s = s.strip_suffix("+00:00").unwrap_or(s);
     if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         return d.and_hms_opt(0, 0, 0).map(|n| Utc.from_utc_datetime(&n));
@@ -50,7 +61,9 @@ pub fn parse_query_time(s: &str) -> Option<DateTime<Utc>> {
 /// Lowercase and Pascal forms of a content type inside a content id.
 fn ct_parts(ct: ContentType) -> (&'static str, &'static str) {
     match ct {
-        ContentType::AzureActiveDirectory => ("audit_azureactivedirectory", "Audit_AzureActiveDirectory"),
+        ContentType::AzureActiveDirectory => {
+            ("audit_azureactivedirectory", "Audit_AzureActiveDirectory")
+        }
         ContentType::Exchange => ("audit_exchange", "Audit_Exchange"),
         ContentType::SharePoint => ("audit_sharepoint", "Audit_SharePoint"),
         ContentType::General => ("audit_general", "Audit_General"),
@@ -71,9 +84,19 @@ pub struct BlobKey {
 }
 
 /// Formats a content id: `{created}${slot start}${lower_ct}${Pascal_Ct}${region}{shard}`.
-pub fn content_id(key: BlobKey, created: DateTime<Utc>, slot_start: DateTime<Utc>, region: &str) -> String {
+pub fn content_id(
+    key: BlobKey,
+    created: DateTime<Utc>,
+    slot_start: DateTime<Utc>,
+    region: &str,
+) -> String {
     let (lower, pascal) = ct_parts(key.ct);
-    format!("{}${}${lower}${pascal}${region}{:04}", stamp23(created), stamp23(slot_start), key.shard)
+    format!(
+        "{}${}${lower}${pascal}${region}{:04}",
+        stamp23(created),
+        stamp23(slot_start),
+        key.shard
+    )
 }
 
 /// What a content id says, before checking it names real content.
@@ -97,12 +120,19 @@ pub fn parse_content_id(id: &str, region: &str) -> Option<ParsedContentId> {
     }
     let created = parse_stamp23(parts[0])?;
     let slot_start = parse_stamp23(parts[1])?;
-    let ct = ContentType::ALL.into_iter().find(|ct| ct_parts(*ct).0 == parts[2] && ct_parts(*ct).1 == parts[3])?;
+    let ct = ContentType::ALL
+        .into_iter()
+        .find(|ct| ct_parts(*ct).0 == parts[2] && ct_parts(*ct).1 == parts[3])?;
     let shard = parts[4].strip_prefix(region)?;
     if shard.len() != 4 || !shard.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    Some(ParsedContentId { created, slot_start, ct, shard: shard.parse().ok()? })
+    Some(ParsedContentId {
+        created,
+        slot_start,
+        ct,
+        shard: shard.parse().ok()?,
+    })
 }
 
 /// A position in a listing: the next content object to return.
@@ -118,12 +148,25 @@ pub struct PageCursor {
 
 /// Formats a `nextpage` token: `{next created}${window start}${region}{shard}` (the real shape).
 pub fn next_page_token(c: PageCursor, window_start: DateTime<Utc>, region: &str) -> String {
-    let region = if c.empty_served { format!("{region}e") } else { region.to_string() };
-    format!("{}${}${region}{:04}", stamp23(c.created), stamp23(window_start), c.shard)
+    let region = if c.empty_served {
+        format!("{region}e")
+    } else {
+        region.to_string()
+    };
+    format!(
+        "{}${}${region}{:04}",
+        stamp23(c.created),
+        stamp23(window_start),
+        c.shard
+    )
 }
 
 /// Parses a `nextpage` token against the window it must belong to; `None` means AF20031.
-pub fn parse_next_page(token: &str, window_start: DateTime<Utc>, region: &str) -> Option<PageCursor> {
+pub fn parse_next_page(
+    token: &str,
+    window_start: DateTime<Utc>,
+    region: &str,
+) -> Option<PageCursor> {
     let parts: Vec<&str> = token.split('$').collect();
     if parts.len() != 3 {
         return None;
@@ -140,7 +183,11 @@ pub fn parse_next_page(token: &str, window_start: DateTime<Utc>, region: &str) -
     if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    Some(PageCursor { created, shard: digits.parse().ok()?, empty_served })
+    Some(PageCursor {
+        created,
+        shard: digits.parse().ok()?,
+        empty_served,
+    })
 }
 
 #[cfg(test)]
@@ -148,35 +195,60 @@ mod tests {
     use super::*;
 
     fn t(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).map(|d| d.with_timezone(&Utc)).unwrap_or_default()
+        DateTime::parse_from_rfc3339(s)
+            .map(|d| d.with_timezone(&Utc))
+            .unwrap_or_default()
     }
 
     #[test]
     fn content_ids_round_trip_and_look_real() {
-        let key = BlobKey { ct: ContentType::Exchange, slot: 5, shard: 12 };
+        let key = BlobKey {
+            ct: ContentType::Exchange,
+            slot: 5,
+            shard: 12,
+        };
         let created = t("2026-11-20T10:15:30.123456789Z");
         let id = content_id(key, created, t("2026-11-20T09:00:00Z"), "na");
-        assert_eq!(id, "20261120101530123456789$20261120090000000000000$audit_exchange$Audit_Exchange$na0012");
+        assert_eq!(
+            id,
+            "20261120101530123456789$20261120090000000000000$audit_exchange$Audit_Exchange$na0012"
+        );
         let p = parse_content_id(&id, "na").expect("parses");
-        assert_eq!((p.created, p.ct, p.shard), (created, ContentType::Exchange, 12));
+        assert_eq!(
+            (p.created, p.ct, p.shard),
+            (created, ContentType::Exchange, 12)
+        );
         assert!(parse_content_id("492638008028$492638008028$f28ab", "na").is_none());
         assert!(parse_content_id(&id.replace("na0012", "eu0012"), "na").is_none());
     }
 
     #[test]
     fn query_times_accept_the_documented_and_observed_forms() {
-        for s in ["2026-11-20", "2026-11-20T10:00", "2026-11-20T10:00:00", "2026-11-20T10:00:00Z", "2026-11-20T10:00:00.0000000Z"] {
+        for s in [
+            "2026-11-20",
+            "2026-11-20T10:00",
+            "2026-11-20T10:00:00",
+            "2026-11-20T10:00:00Z",
+            "2026-11-20T10:00:00.0000000Z",
+        ] {
             assert!(parse_query_time(s).is_some(), "{s}");
         }
         assert!(parse_query_time("yesterday").is_none());
         assert!(parse_query_time("2026-13-01").is_none());
-        assert_eq!(time7(t("2020-02-20T10:46:42Z")), "2020-02-20T10:46:42.0000000Z");
+        assert_eq!(
+            time7(t("2020-02-20T10:46:42Z")),
+            "2020-02-20T10:46:42.0000000Z"
+        );
     }
 
     #[test]
     fn next_page_tokens_are_bound_to_their_window() {
         let start = t("2026-11-20T00:00:00Z");
-        let c = PageCursor { created: t("2026-11-20T05:00:00.5Z"), shard: 3, empty_served: true };
+        let c = PageCursor {
+            created: t("2026-11-20T05:00:00.5Z"),
+            shard: 3,
+            empty_served: true,
+        };
         let tok = next_page_token(c, start, "na");
         assert_eq!(parse_next_page(&tok, start, "na"), Some(c));
         assert_eq!(parse_next_page(&tok, t("2026-11-19T00:00:00Z"), "na"), None);

@@ -56,6 +56,9 @@ impl BlobMeta {
     }
 }
 
+/// Record types with their cumulative weights, for weighted picking.
+type TypeTable = Vec<(&'static RecordTypeInfo, u64)>;
+
 /// The deterministic publication plan of a tenant.
 #[derive(Debug)]
 pub struct Feed {
@@ -75,7 +78,7 @@ pub struct Feed {
     /// Sum of user intensities per shard and UTC hour of the week.
     shard_load: Vec<[f64; 168]>,
     /// Per content type: records per user per active hour, and the weighted type table.
-    ct_rate: BTreeMap<ContentType, (f64, Vec<(&'static RecordTypeInfo, u64)>)>,
+    ct_rate: BTreeMap<ContentType, (f64, TypeTable)>,
     /// Sweep types per content type.
     sweep_types: BTreeMap<ContentType, Vec<&'static RecordTypeInfo>>,
     /// Scenario records by blob.
@@ -114,7 +117,10 @@ impl Feed {
         let history_start = start - Duration::days(i64::from(cfg.days));
         let history_start_slot = history_start.timestamp().div_euclid(slot_secs) + 1;
 
-        let monday = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).single().unwrap_or(start);
+        let monday = Utc
+            .with_ymd_and_hms(2024, 1, 1, 0, 0, 0)
+            .single()
+            .unwrap_or(start);
         let mut shard_load = vec![[0.0f64; 168]; shards as usize];
         for u in &tenant.users {
             let s = u.index / SHARD_SIZE;
@@ -144,7 +150,8 @@ impl Feed {
             for d in 0..=i64::from(cfg.days) {
                 let mut r = Rng::new(&[seed, hash_str("gap"), d as u64]);
                 if d == 0 || r.chance(0.6) {
-                    let from = history_start + Duration::days(d) + Duration::minutes(r.range(60, 20 * 60));
+                    let from =
+                        history_start + Duration::days(d) + Duration::minutes(r.range(60, 20 * 60));
                     let to = from + Duration::minutes(r.range(120, 300));
                     if to < start {
                         gaps.push((from, to));
@@ -189,7 +196,9 @@ impl Feed {
 
     /// The start of a slot.
     pub fn slot_start(&self, slot: i64) -> DateTime<Utc> {
-        Utc.timestamp_opt(slot * self.slot_secs, 0).single().unwrap_or(self.start)
+        Utc.timestamp_opt(slot * self.slot_secs, 0)
+            .single()
+            .unwrap_or(self.start)
     }
 
     /// The longest a blob can wait between its slot's end and publication.
@@ -205,9 +214,23 @@ impl Feed {
     }
 
     /// Adds a scenario record to the blob covering its user and time.
-    pub fn inject(&mut self, ct: ContentType, user: usize, time: DateTime<Utc>, id: String, json: Vec<u8>) -> BlobKey {
-        let key = BlobKey { ct, slot: self.slot_of(time).max(self.history_start_slot), shard: (user / SHARD_SIZE) as u32 };
-        self.injected.entry(key).or_default().push(Injected { id, json });
+    pub fn inject(
+        &mut self,
+        ct: ContentType,
+        user: usize,
+        time: DateTime<Utc>,
+        id: String,
+        json: Vec<u8>,
+    ) -> BlobKey {
+        let key = BlobKey {
+            ct,
+            slot: self.slot_of(time).max(self.history_start_slot),
+            shard: (user / SHARD_SIZE) as u32,
+        };
+        self.injected
+            .entry(key)
+            .or_default()
+            .push(Injected { id, json });
         key
     }
 
@@ -218,13 +241,25 @@ impl Feed {
         }
         let slot_start = self.slot_start(key.slot);
         let slot_end = slot_start + Duration::seconds(self.slot_secs);
-        let mut r = Rng::new(&[self.seed, hash_str("blob"), key.ct.index(), key.slot as u64, u64::from(key.shard)]);
+        let mut r = Rng::new(&[
+            self.seed,
+            hash_str("blob"),
+            key.ct.index(),
+            key.slot as u64,
+            u64::from(key.shard),
+        ]);
 
         let (rate, _) = &self.ct_rate[&key.ct];
-        let how = ((slot_start.weekday().num_days_from_monday() * 24 + slot_start.hour()) % 168) as usize;
-        let lambda = rate * self.shard_load[key.shard as usize][how] * self.slot_secs as f64 / 3600.0;
+        let how =
+            ((slot_start.weekday().num_days_from_monday() * 24 + slot_start.hour()) % 168) as usize;
+        let lambda =
+            rate * self.shard_load[key.shard as usize][how] * self.slot_secs as f64 / 3600.0;
         let base = r.poisson(lambda) as u32;
-        let sweep = if key.shard == 0 { self.sweep_indexes(key).len() as u32 } else { 0 };
+        let sweep = if key.shard == 0 {
+            self.sweep_indexes(key).len() as u32
+        } else {
+            0
+        };
         let injected = self.injected.get(&key).map_or(0, |v| v.len() as u32);
         if base + sweep + injected == 0 {
             return None;
@@ -238,21 +273,33 @@ impl Feed {
         } else {
             r.range(4 * 3600, 12 * 3600)
         };
-        let mut created = slot_end + Duration::seconds(delay_secs) + Duration::nanoseconds(r.below(1_000_000_000) as i64);
+        let mut created = slot_end
+            + Duration::seconds(delay_secs)
+            + Duration::nanoseconds(r.below(1_000_000_000) as i64);
         if self.late && r.chance(0.03) {
             created += Duration::seconds(r.range(86_400, 3 * 86_400));
         }
         for (from, to) in &self.gaps {
             if created >= *from && created < *to {
-                created = *to + Duration::seconds(r.range(1, 600)) + Duration::nanoseconds(r.below(1_000_000_000) as i64);
+                created = *to
+                    + Duration::seconds(r.range(1, 600))
+                    + Duration::nanoseconds(r.below(1_000_000_000) as i64);
             }
         }
         let mut expiration = created + Duration::seconds(RETENTION);
-        let oldest_tenth = self.slot_start(self.history_start_slot) + (self.start - self.slot_start(self.history_start_slot)) / 10;
+        let oldest_tenth = self.slot_start(self.history_start_slot)
+            + (self.start - self.slot_start(self.history_start_slot)) / 10;
         if self.expired && created < oldest_tenth && r.chance(0.25) {
             expiration = expiration.min(self.start - Duration::seconds(60));
         }
-        Some(BlobMeta { key, created, expiration, base, sweep, injected })
+        Some(BlobMeta {
+            key,
+            created,
+            expiration,
+            base,
+            sweep,
+            injected,
+        })
     }
 
     /// Which sweep record types (indexes into the content type's type list) a shard-0 blob carries.
@@ -264,16 +311,24 @@ impl Feed {
     }
 
     /// Every existing blob whose `contentCreated` lies in `[from, to)`, in publication order.
-    pub fn blobs_created_in(&self, ct: ContentType, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<BlobMeta> {
-        let first = self.slot_of(from - self.max_delay() - Duration::seconds(self.slot_secs)).max(self.history_start_slot);
+    pub fn blobs_created_in(
+        &self,
+        ct: ContentType,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Vec<BlobMeta> {
+        let first = self
+            .slot_of(from - self.max_delay() - Duration::seconds(self.slot_secs))
+            .max(self.history_start_slot);
         let last = self.slot_of(to);
         let mut out = Vec::new();
         for slot in first..=last {
             for shard in 0..self.shards {
-                if let Some(m) = self.meta(BlobKey { ct, slot, shard }) {
-                    if m.created >= from && m.created < to {
-                        out.push(m);
-                    }
+                if let Some(m) = self.meta(BlobKey { ct, slot, shard })
+                    && m.created >= from
+                    && m.created < to
+                {
+                    out.push(m);
                 }
             }
         }
@@ -288,13 +343,22 @@ impl Feed {
 
     /// The Id of regular or sweep record `k` of a blob.
     pub fn record_id(&self, key: BlobKey, k: u32) -> String {
-        let p = [self.seed, hash_str("id"), key.ct.index(), key.slot as u64, u64::from(key.shard), u64::from(k)];
+        let p = [
+            self.seed,
+            hash_str("id"),
+            key.ct.index(),
+            key.slot as u64,
+            u64::from(key.shard),
+            u64::from(k),
+        ];
         guid(hash(&p), hash(&[hash(&p), 1]))
     }
 
     /// Ids of every record in the blob (its own records, not duplicate copies).
     pub fn record_ids(&self, m: &BlobMeta) -> Vec<String> {
-        let mut ids: Vec<String> = (0..m.base + m.sweep).map(|k| self.record_id(m.key, k)).collect();
+        let mut ids: Vec<String> = (0..m.base + m.sweep)
+            .map(|k| self.record_id(m.key, k))
+            .collect();
         if let Some(inj) = self.injected.get(&m.key) {
             ids.extend(inj.iter().map(|i| i.id.clone()));
         }
@@ -306,11 +370,22 @@ impl Feed {
         if !self.duplicates {
             return Vec::new();
         }
-        let mut r = Rng::new(&[self.seed, hash_str("dups"), m.key.ct.index(), m.key.slot as u64, u64::from(m.key.shard)]);
+        let mut r = Rng::new(&[
+            self.seed,
+            hash_str("dups"),
+            m.key.ct.index(),
+            m.key.slot as u64,
+            u64::from(m.key.shard),
+        ]);
         if !r.chance(0.3) {
             return Vec::new();
         }
-        let prev = self.meta(BlobKey { slot: m.key.slot - 1, ..m.key }).filter(|p| p.created <= m.created);
+        let prev = self
+            .meta(BlobKey {
+                slot: m.key.slot - 1,
+                ..m.key
+            })
+            .filter(|p| p.created <= m.created);
         (0..r.range(1, 3))
             .map(|_| match prev {
                 Some(p) if r.chance(0.5) => (p, r.below(u64::from(p.count())) as u32),
@@ -329,11 +404,19 @@ impl Feed {
                 .map(|i| i.json.clone())
                 .unwrap_or_else(|| b"{}".to_vec());
         }
-        let mut r = Rng::new(&[self.seed, hash_str("rec"), m.key.ct.index(), m.key.slot as u64, u64::from(m.key.shard), u64::from(k)]);
+        let mut r = Rng::new(&[
+            self.seed,
+            hash_str("rec"),
+            m.key.ct.index(),
+            m.key.slot as u64,
+            u64::from(m.key.shard),
+            u64::from(k),
+        ]);
         let slot_start = self.slot_start(m.key.slot);
         let (info, time, user) = if k < m.base {
             let info = self.pick_type(m.key.ct, &mut r);
-            let mut time = slot_start + Duration::milliseconds(r.below(self.slot_secs as u64 * 1000) as i64);
+            let mut time =
+                slot_start + Duration::milliseconds(r.below(self.slot_secs as u64 * 1000) as i64);
             if r.chance(0.08) {
                 // Stragglers: a blob mixes event times, some hours older than the rest.
                 time -= Duration::seconds(r.range(3600, 12 * 3600));
@@ -343,14 +426,28 @@ impl Feed {
         } else {
             let sweep = self.sweep_indexes(m.key);
             let types = &self.sweep_types[&m.key.ct];
-            let info = sweep.get((k - m.base) as usize).and_then(|j| types.get(*j)).copied().unwrap_or(types[0]);
-            let time = slot_start + Duration::milliseconds(r.below(self.slot_secs as u64 * 1000) as i64);
+            let info = sweep
+                .get((k - m.base) as usize)
+                .and_then(|j| types.get(*j))
+                .copied()
+                .unwrap_or(types[0]);
+            let time =
+                slot_start + Duration::milliseconds(r.below(self.slot_secs as u64 * 1000) as i64);
             let user = self.pick_user(m.key.shard, time, info, &mut r);
             (info, time, user)
         };
         let operation = pick_operation(info, &mut r);
         let (ip, ua) = self.client_of(user, time, &mut r);
-        let ctx = RecordCtx { tenant: &self.tenant, user, info, operation, id: self.record_id(m.key, k), time, ip, user_agent: ua };
+        let ctx = RecordCtx {
+            tenant: &self.tenant,
+            user,
+            info,
+            operation,
+            id: self.record_id(m.key, k),
+            time,
+            ip,
+            user_agent: ua,
+        };
         let rec = records::build(&ctx, &mut r);
         serde_json::to_vec(&rec).unwrap_or_else(|_| b"{}".to_vec())
     }
@@ -360,7 +457,13 @@ impl Feed {
         let mut order: Vec<(BlobMeta, u32)> = (0..m.count()).map(|k| (*m, k)).collect();
         order.extend(self.duplicate_sources(m));
         if shuffle {
-            let mut r = Rng::new(&[self.seed, hash_str("shuffle"), m.key.ct.index(), m.key.slot as u64, u64::from(m.key.shard)]);
+            let mut r = Rng::new(&[
+                self.seed,
+                hash_str("shuffle"),
+                m.key.ct.index(),
+                m.key.slot as u64,
+                u64::from(m.key.shard),
+            ]);
             for i in (1..order.len()).rev() {
                 order.swap(i, r.below(i as u64 + 1) as usize);
             }
@@ -381,7 +484,11 @@ impl Feed {
         let (_, table) = &self.ct_rate[&ct];
         let total = table.last().map_or(0, |t| t.1);
         let x = r.below(total);
-        table.iter().find(|(_, c)| x < *c).map(|(t, _)| *t).unwrap_or_else(|| self.sweep_types[&ct][0])
+        table
+            .iter()
+            .find(|(_, c)| x < *c)
+            .map(|(t, _)| *t)
+            .unwrap_or_else(|| self.sweep_types[&ct][0])
     }
 
     /// Picks the acting user: someone in the shard, likelier when in working hours; admin
@@ -412,18 +519,43 @@ impl Feed {
     fn client_of(&self, user: &User, t: DateTime<Utc>, r: &mut Rng) -> ([u8; 4], &'static str) {
         if r.chance(0.18) {
             let ua = agents::MOBILE[user.mobile_agent % agents::MOBILE.len()];
-            return ([user.home_ip[0], user.home_ip[1], r.below(256) as u8, 1 + r.below(254) as u8], ua);
+            return (
+                [
+                    user.home_ip[0],
+                    user.home_ip[1],
+                    r.below(256) as u8,
+                    1 + r.below(254) as u8,
+                ],
+                ua,
+            );
         }
         let ua = agents::DESKTOP[user.desktop_agent % agents::DESKTOP.len()];
-        let at_office = matches!(user.kind, UserKind::Member | UserKind::Admin(_) | UserKind::Service) && intensity(user, t) > 0.5 && r.chance(0.65);
-        (if at_office { self.tenant.office_ip(user.country) } else { user.home_ip }, ua)
+        let at_office = matches!(
+            user.kind,
+            UserKind::Member | UserKind::Admin(_) | UserKind::Service
+        ) && intensity(user, t) > 0.5
+            && r.chance(0.65);
+        (
+            if at_office {
+                self.tenant.office_ip(user.country)
+            } else {
+                user.home_ip
+            },
+            ua,
+        )
     }
 
     /// Every blob published up to `horizon`, content type by content type, in publication order.
-    pub fn published(&self, ct: ContentType, horizon: DateTime<Utc>) -> impl Iterator<Item = BlobMeta> + '_ {
+    pub fn published(
+        &self,
+        ct: ContentType,
+        horizon: DateTime<Utc>,
+    ) -> impl Iterator<Item = BlobMeta> + '_ {
         let last = self.slot_of(horizon);
         (self.history_start_slot..=last)
-            .flat_map(move |slot| (0..self.shards).filter_map(move |shard| self.meta(BlobKey { ct, slot, shard })))
+            .flat_map(move |slot| {
+                (0..self.shards).filter_map(move |shard| self.meta(BlobKey { ct, slot, shard }))
+            })
             .filter(move |m| m.created <= horizon)
     }
 }
@@ -435,7 +567,11 @@ pub fn pick_operation(info: &RecordTypeInfo, r: &mut Rng) -> &'static str {
         return "Unknown";
     }
     if info.family == Family::EntraStsLogon {
-        return if r.chance(0.04) { ops.get(1).copied().unwrap_or(ops[0]) } else { ops[0] };
+        return if r.chance(0.04) {
+            ops.get(1).copied().unwrap_or(ops[0])
+        } else {
+            ops[0]
+        };
     }
     if ops.len() == 1 || r.chance(0.55) {
         return ops[0];

@@ -143,10 +143,18 @@ pub struct Sim {
 
 impl Sim {
     /// Builds the simulator's state.
-    pub fn new(cfg: SimConfig, tenant: Arc<Tenant>, feed: Feed, incidents: Vec<Incident>, cert: AppCertificate, clock: SimClock, public_url: String) -> Sim {
+    pub fn new(
+        cfg: SimConfig,
+        tenant: Arc<Tenant>,
+        feed: Feed,
+        incidents: Vec<Incident>,
+        cert: AppCertificate,
+        clock: SimClock,
+        public_url: String,
+    ) -> Sim {
         let limiter = cfg
             .effective_rpm()
-            .and_then(|rpm| std::num::NonZeroU32::new(rpm))
+            .and_then(std::num::NonZeroU32::new)
             .map(|rpm| RateLimiter::keyed(Quota::per_minute(rpm)));
         let token_key = hash(&[cfg.seed, 0x70_6b_65_79]).to_le_bytes().repeat(4);
         Sim {
@@ -158,7 +166,10 @@ impl Sim {
             cert,
             public_url,
             subs: Mutex::new(BTreeMap::new()),
-            control: Mutex::new(Control { audit_enabled: true, licensed: true }),
+            control: Mutex::new(Control {
+                audit_enabled: true,
+                licensed: true,
+            }),
             limiter,
             log: Mutex::new(RequestLog::default()),
             notifications: Mutex::new(VecDeque::new()),
@@ -169,7 +180,11 @@ impl Sim {
 
     /// The latest publication time content can have: start-up for a static tenant, now when live.
     pub fn horizon(&self) -> DateTime<Utc> {
-        if self.cfg.live { self.clock.now() } else { self.clock.start() }
+        if self.cfg.live {
+            self.clock.now()
+        } else {
+            self.clock.start()
+        }
     }
 
     /// The next request number (drives deterministic fault injection).
@@ -182,13 +197,18 @@ impl Sim {
     }
 
     fn control(&self) -> Control {
-        self.control.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.control
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// True when a request under this publisher key is over budget.
     fn throttled(&self, publisher: Option<&str>) -> bool {
         match &self.limiter {
-            Some(l) => l.check_key(&publisher.unwrap_or("shared").to_ascii_lowercase()).is_err(),
+            Some(l) => l
+                .check_key(&publisher.unwrap_or("shared").to_ascii_lowercase())
+                .is_err(),
             None => false,
         }
     }
@@ -199,18 +219,45 @@ pub fn router(sim: Arc<Sim>) -> Router {
     Router::new()
         .route("/{tenant}/oauth2/token", post(token::token_v1))
         .route("/{tenant}/oauth2/v2.0/token", post(token::token_v2))
-        .route("/api/v1.0/{tenant}/activity/feed/subscriptions/start", post(activity::start))
-        .route("/api/v1.0/{tenant}/activity/feed/subscriptions/stop", post(activity::stop))
-        .route("/api/v1.0/{tenant}/activity/feed/subscriptions/list", get(activity::list))
-        .route("/api/v1.0/{tenant}/activity/feed/subscriptions/content", get(activity::content))
-        .route("/api/v1.0/{tenant}/activity/feed/subscriptions/notifications", get(activity::notifications))
-        .route("/api/v1.0/{tenant}/activity/feed/audit/{content_id}", get(activity::retrieve))
-        .route("/api/v1.0/{tenant}/activity/feed/resources/dlpSensitiveTypes", get(activity::dlp_sensitive_types))
+        .route(
+            "/api/v1.0/{tenant}/activity/feed/subscriptions/start",
+            post(activity::start),
+        )
+        .route(
+            "/api/v1.0/{tenant}/activity/feed/subscriptions/stop",
+            post(activity::stop),
+        )
+        .route(
+            "/api/v1.0/{tenant}/activity/feed/subscriptions/list",
+            get(activity::list),
+        )
+        .route(
+            "/api/v1.0/{tenant}/activity/feed/subscriptions/content",
+            get(activity::content),
+        )
+        .route(
+            "/api/v1.0/{tenant}/activity/feed/subscriptions/notifications",
+            get(activity::notifications),
+        )
+        .route(
+            "/api/v1.0/{tenant}/activity/feed/audit/{content_id}",
+            get(activity::retrieve),
+        )
+        .route(
+            "/api/v1.0/{tenant}/activity/feed/resources/dlpSensitiveTypes",
+            get(activity::dlp_sensitive_types),
+        )
         .route("/_sim/tenant", get(sim_api::tenant))
         .route("/_sim/truth", get(sim_api::truth))
         .route("/_sim/requests", get(sim_api::requests))
-        .route("/_sim/clock", get(sim_api::clock).post(sim_api::advance_clock))
-        .route("/_sim/control", get(sim_api::get_control).post(sim_api::set_control))
+        .route(
+            "/_sim/clock",
+            get(sim_api::clock).post(sim_api::advance_clock),
+        )
+        .route(
+            "/_sim/control",
+            get(sim_api::get_control).post(sim_api::set_control),
+        )
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(sim.clone(), faults_and_log))
         .with_state(sim)
@@ -224,7 +271,11 @@ async fn not_found() -> Response {
 async fn faults_and_log(State(sim): State<Arc<Sim>>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().to_string();
-    let path = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.to_string())
+        .unwrap_or_default();
     let arrived = sim.clock.now();
     let simulated = !path.starts_with("/_sim");
     let n = sim.next_n();
@@ -234,9 +285,16 @@ async fn faults_and_log(State(sim): State<Arc<Sim>>, req: Request, next: Next) -
         let roll = (hash(&[sim.cfg.seed, 0xF1A4, n]) % 1000) as u32;
         match roll {
             0..=29 => (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response(),
-            30..=49 => errors::af(StatusCode::INTERNAL_SERVER_ERROR, "AF50000", "An internal error occurred. Retry the request."),
+            30..=49 => errors::af(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "AF50000",
+                "An internal error occurred. Retry the request.",
+            ),
             50..=69 => {
-                tokio::time::sleep(std::time::Duration::from_millis(1500 + u64::from(roll) * 50)).await;
+                tokio::time::sleep(std::time::Duration::from_millis(
+                    1500 + u64::from(roll) * 50,
+                ))
+                .await;
                 next.run(req).await
             }
             70..=84 => {
@@ -249,7 +307,11 @@ async fn faults_and_log(State(sim): State<Arc<Sim>>, req: Request, next: Next) -
         next.run(req).await
     };
 
-    let date = sim.clock.now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    let date = sim
+        .clock
+        .now()
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
     if let Ok(v) = HeaderValue::from_str(&date) {
         response.headers_mut().insert(header::DATE, v);
     }
@@ -257,11 +319,16 @@ async fn faults_and_log(State(sim): State<Arc<Sim>>, req: Request, next: Next) -
     if reset {
         // A connection reset: the headers go out, then the body breaks off half-way.
         let (parts, body) = response.into_parts();
-        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+        let bytes = axum::body::to_bytes(body, usize::MAX)
+            .await
+            .unwrap_or_default();
         let half = bytes.slice(..bytes.len() / 2);
         let stream = futures_util::stream::iter(vec![
             Ok::<_, std::io::Error>(half),
-            Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset by simulator (flaky)")),
+            Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "connection reset by simulator (flaky)",
+            )),
         ]);
         response = Response::from_parts(parts, Body::from_stream(stream));
         response.headers_mut().remove(header::CONTENT_LENGTH);
@@ -329,4 +396,3 @@ pub(crate) fn form_decode(s: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
-

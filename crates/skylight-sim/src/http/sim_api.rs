@@ -82,8 +82,23 @@ fn write_truth(sim: &Sim, tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::
             let ids = sim.feed.record_ids(&m);
             if m.expiration <= now {
                 // Records of an expired blob stay collectable only if copied into a live blob.
-                let next = sim.feed.meta(crate::feed::ids::BlobKey { slot: m.key.slot + 1, ..m.key }).filter(|n| n.created <= horizon && n.expiration > now);
-                let saved: HashSet<u32> = next.map(|n| sim.feed.duplicate_sources(&n).into_iter().filter(|(s, _)| s.key == m.key).map(|(_, k)| k).collect()).unwrap_or_default();
+                let next = sim
+                    .feed
+                    .meta(crate::feed::ids::BlobKey {
+                        slot: m.key.slot + 1,
+                        ..m.key
+                    })
+                    .filter(|n| n.created <= horizon && n.expiration > now);
+                let saved: HashSet<u32> = next
+                    .map(|n| {
+                        sim.feed
+                            .duplicate_sources(&n)
+                            .into_iter()
+                            .filter(|(s, _)| s.key == m.key)
+                            .map(|(_, k)| k)
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 for (k, id) in ids.into_iter().enumerate() {
                     if saved.contains(&(k as u32)) {
                         push_id(&mut buf, &mut first, &id);
@@ -155,9 +170,14 @@ fn push_id(buf: &mut String, first: &mut bool, id: &str) {
 pub async fn truth(State(sim): State<Arc<Sim>>) -> Response {
     let (tx, rx) = tokio::sync::mpsc::channel(8);
     tokio::task::spawn_blocking(move || write_truth(&sim, &tx));
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
     let mut r = Response::new(Body::from_stream(stream));
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     r
 }
 
@@ -174,14 +194,19 @@ pub struct RequestsQuery {
 pub async fn requests(State(sim): State<Arc<Sim>>, Query(q): Query<RequestsQuery>) -> Response {
     let log = sim.log.lock().unwrap_or_else(|p| p.into_inner());
     let mut out = String::new();
-    for e in log.entries.iter().filter(|e| e.seq >= q.since.unwrap_or(0) && q.path.as_deref().is_none_or(|p| e.path.contains(p))) {
+    for e in log.entries.iter().filter(|e| {
+        e.seq >= q.since.unwrap_or(0) && q.path.as_deref().is_none_or(|p| e.path.contains(p))
+    }) {
         out.push_str(&serde_json::to_string(e).unwrap_or_default());
         out.push('\n');
     }
     let dropped = log.dropped;
     drop(log);
     let mut r = (StatusCode::OK, out).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson"),
+    );
     if let Ok(v) = HeaderValue::from_str(&dropped.to_string()) {
         r.headers_mut().insert("x-sim-dropped", v);
     }
@@ -190,7 +215,9 @@ pub async fn requests(State(sim): State<Arc<Sim>>, Query(q): Query<RequestsQuery
 
 /// `GET /_sim/clock`.
 pub async fn clock(State(sim): State<Arc<Sim>>) -> Json<Value> {
-    Json(json!({"now": sim.clock.now().to_rfc3339(), "started_at": sim.clock.start().to_rfc3339(), "horizon": sim.horizon().to_rfc3339()}))
+    Json(
+        json!({"now": sim.clock.now().to_rfc3339(), "started_at": sim.clock.start().to_rfc3339(), "horizon": sim.horizon().to_rfc3339()}),
+    )
 }
 
 /// Body of `POST /_sim/clock`.
@@ -204,7 +231,11 @@ pub struct Advance {
 /// ages, live tenants publish what falls due).
 pub async fn advance_clock(State(sim): State<Arc<Sim>>, Json(a): Json<Advance>) -> Response {
     if a.advance_seconds < 0 {
-        return (StatusCode::BAD_REQUEST, Json(json!({"error": "the clock only moves forward"}))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "the clock only moves forward"})),
+        )
+            .into_response();
     }
     sim.clock.advance(Duration::seconds(a.advance_seconds));
     clock(State(sim)).await.into_response()

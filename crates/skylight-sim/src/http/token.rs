@@ -32,7 +32,10 @@ fn roles_for(resource: Resource, granted: &[&'static str]) -> Vec<&'static str> 
     granted
         .iter()
         .copied()
-        .filter(|r| matches!(resource, Resource::Management) == (r.starts_with("ActivityFeed.") || r.starts_with("ServiceHealth.")))
+        .filter(|r| {
+            matches!(resource, Resource::Management)
+                == (r.starts_with("ActivityFeed.") || r.starts_with("ServiceHealth."))
+        })
         .collect()
 }
 
@@ -41,8 +44,21 @@ fn resolve_resource(sim: &Sim, id: &str) -> Option<(Resource, String)> {
     let id = id.trim().trim_end_matches('/');
     let lower = id.to_ascii_lowercase();
     let public = sim.public_url.trim_end_matches('/').to_ascii_lowercase();
-    let management = ["https://manage.office.com", "https://manage-gcc.office.com", "https://manage.office365.us", "https://manage.protection.apps.mil", "https://manage.office365.cn", first_party::MANAGEMENT];
-    let graph = ["https://graph.microsoft.com", "https://graph.microsoft.us", "https://dod-graph.microsoft.us", "https://microsoftgraph.chinacloudapi.cn", first_party::GRAPH];
+    let management = [
+        "https://manage.office.com",
+        "https://manage-gcc.office.com",
+        "https://manage.office365.us",
+        "https://manage.protection.apps.mil",
+        "https://manage.office365.cn",
+        first_party::MANAGEMENT,
+    ];
+    let graph = [
+        "https://graph.microsoft.com",
+        "https://graph.microsoft.us",
+        "https://dod-graph.microsoft.us",
+        "https://microsoftgraph.chinacloudapi.cn",
+        first_party::GRAPH,
+    ];
     if management.contains(&lower.as_str()) || lower == public {
         Some((Resource::Management, id.to_string()))
     } else if graph.contains(&lower.as_str()) || lower == format!("{public}/graph") {
@@ -92,19 +108,33 @@ enum Version {
 }
 
 /// `POST /{tenant}/oauth2/token`.
-pub async fn token_v1(State(sim): State<Arc<Sim>>, Path(tenant): Path<String>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> Response {
+pub async fn token_v1(
+    State(sim): State<Arc<Sim>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     issue(&sim, &tenant, &headers, &form, Version::V1)
 }
 
 /// `POST /{tenant}/oauth2/v2.0/token`.
-pub async fn token_v2(State(sim): State<Arc<Sim>>, Path(tenant): Path<String>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> Response {
+pub async fn token_v2(
+    State(sim): State<Arc<Sim>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     issue(&sim, &tenant, &headers, &form, Version::V2)
 }
 
 fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let encoded = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic "))?;
-    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let encoded = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (id, secret) = text.split_once(':')?;
     // RFC 6749 §2.3.1: id and secret are form-encoded before base64.
@@ -112,116 +142,301 @@ fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
 }
 
 fn looks_like_domain(s: &str) -> bool {
-    s.contains('.') && s.split('.').all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+    s.contains('.')
+        && s.split('.')
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
 }
 
-fn issue(sim: &Sim, tenant: &str, headers: &HeaderMap, form: &HashMap<String, String>, version: Version) -> Response {
+fn issue(
+    sim: &Sim,
+    tenant: &str,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+    version: Version,
+) -> Response {
     let n = sim.next_n();
-    let bad = |code: u32, text: &str| aadsts(sim.clock.now(), StatusCode::BAD_REQUEST, "invalid_request", code, text, n);
+    let bad = |code: u32, text: &str| {
+        aadsts(
+            sim.clock.now(),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            code,
+            text,
+            n,
+        )
+    };
     let t = &sim.tenant;
 
     // Tenant in the path.
     let lower = tenant.to_ascii_lowercase();
     if ["common", "consumers", "organizations"].contains(&lower.as_str()) {
-        return bad(9001023, "The grant type isn't supported over the /common or /consumers endpoints. Please use the /organizations or tenant-specific endpoint.");
+        return bad(
+            9001023,
+            "The grant type isn't supported over the /common or /consumers endpoints. Please use the /organizations or tenant-specific endpoint.",
+        );
     }
     if !is_guid(tenant) && !looks_like_domain(tenant) {
-        return bad(900023, &format!("Specified tenant identifier '{tenant}' is neither a valid DNS name, nor a valid external domain."));
+        return bad(
+            900023,
+            &format!(
+                "Specified tenant identifier '{tenant}' is neither a valid DNS name, nor a valid external domain."
+            ),
+        );
     }
     if !(lower == t.tenant_id || lower == t.initial_domain || lower == t.domain) {
-        return bad(90002, &format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."));
+        return bad(
+            90002,
+            &format!(
+                "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."
+            ),
+        );
     }
 
     // Grant.
     match form.get("grant_type").map(String::as_str) {
-        None => return bad(900144, "The request body must contain the following parameter: 'grant_type'."),
+        None => {
+            return bad(
+                900144,
+                "The request body must contain the following parameter: 'grant_type'.",
+            );
+        }
         Some("client_credentials") => {}
         Some(other) => {
-            return aadsts(sim.clock.now(), StatusCode::BAD_REQUEST, "unsupported_grant_type", 70003, &format!("The app requested an unsupported grant type '{other}'."), n);
+            return aadsts(
+                sim.clock.now(),
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                70003,
+                &format!("The app requested an unsupported grant type '{other}'."),
+                n,
+            );
         }
     }
 
     // Client.
     let basic = basic_auth(headers);
-    let client_id = form.get("client_id").cloned().or_else(|| basic.as_ref().map(|b| b.0.clone()));
+    let client_id = form
+        .get("client_id")
+        .cloned()
+        .or_else(|| basic.as_ref().map(|b| b.0.clone()));
     let Some(client_id) = client_id else {
-        return bad(900144, "The request body must contain the following parameter: 'client_id'.");
+        return bad(
+            900144,
+            "The request body must contain the following parameter: 'client_id'.",
+        );
     };
-    let Some(reg) = t.registrations.iter().find(|r| r.client_id.eq_ignore_ascii_case(&client_id)) else {
-        return aadsts(sim.clock.now(), 
+    let Some(reg) = t
+        .registrations
+        .iter()
+        .find(|r| r.client_id.eq_ignore_ascii_case(&client_id))
+    else {
+        return aadsts(
+            sim.clock.now(),
             StatusCode::BAD_REQUEST,
             "unauthorized_client",
             700016,
-            &format!("Application with identifier '{client_id}' was not found in the directory '{}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", t.org_name),
+            &format!(
+                "Application with identifier '{client_id}' was not found in the directory '{}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.",
+                t.org_name
+            ),
             n,
         );
     };
     if reg.disabled {
-        return aadsts(sim.clock.now(), StatusCode::BAD_REQUEST, "unauthorized_client", 7000112, &format!("Application '{}'({}) is disabled.", reg.client_id, reg.name), n);
+        return aadsts(
+            sim.clock.now(),
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            7000112,
+            &format!("Application '{}'({}) is disabled.", reg.client_id, reg.name),
+            n,
+        );
     }
 
     // Target resource.
     let requested = match version {
         Version::V1 => match form.get("resource") {
             Some(r) => r.clone(),
-            None => return bad(900144, "The request body must contain the following parameter: 'resource'."),
+            None => {
+                return bad(
+                    900144,
+                    "The request body must contain the following parameter: 'resource'.",
+                );
+            }
         },
         Version::V2 => match form.get("scope") {
             Some(s) => {
                 let scopes: Vec<&str> = s.split_whitespace().collect();
                 if scopes.len() != 1 {
-                    return aadsts(sim.clock.now(), StatusCode::BAD_REQUEST, "invalid_scope", 70011, &format!("The provided value for the input parameter 'scope' is not valid. The scope {s} is not valid. Scopes for more than one resource cannot be requested in one call."), n);
+                    return aadsts(
+                        sim.clock.now(),
+                        StatusCode::BAD_REQUEST,
+                        "invalid_scope",
+                        70011,
+                        &format!(
+                            "The provided value for the input parameter 'scope' is not valid. The scope {s} is not valid. Scopes for more than one resource cannot be requested in one call."
+                        ),
+                        n,
+                    );
                 }
                 match scopes[0].strip_suffix("/.default") {
                     Some(r) => r.to_string(),
                     None => {
-                        return aadsts(sim.clock.now(), StatusCode::BAD_REQUEST, "invalid_scope", 1002012, &format!("The provided value for scope {s} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."), n);
+                        return aadsts(
+                            sim.clock.now(),
+                            StatusCode::BAD_REQUEST,
+                            "invalid_scope",
+                            1002012,
+                            &format!(
+                                "The provided value for scope {s} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
+                            ),
+                            n,
+                        );
                     }
                 }
             }
-            None => return bad(900144, "The request body must contain the following parameter: 'scope'."),
+            None => {
+                return bad(
+                    900144,
+                    "The request body must contain the following parameter: 'scope'.",
+                );
+            }
         },
     };
     let Some((resource, audience)) = resolve_resource(sim, &requested) else {
-        return aadsts(sim.clock.now(), StatusCode::BAD_REQUEST, "invalid_resource", 500011, &format!("The resource principal named {requested} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.", t.org_name), n);
+        return aadsts(
+            sim.clock.now(),
+            StatusCode::BAD_REQUEST,
+            "invalid_resource",
+            500011,
+            &format!(
+                "The resource principal named {requested} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.",
+                t.org_name
+            ),
+            n,
+        );
     };
 
     // Credential.
-    let secret = form.get("client_secret").cloned().or_else(|| basic.as_ref().map(|b| b.1.clone()));
+    let secret = form
+        .get("client_secret")
+        .cloned()
+        .or_else(|| basic.as_ref().map(|b| b.1.clone()));
     let assertion = form.get("client_assertion");
     let acr = match (secret, assertion) {
-        (None, None) => return bad(7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."),
+        (None, None) => {
+            return bad(
+                7000218,
+                "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+            );
+        }
         (Some(s), _) => {
             if s != reg.client_secret {
-                return aadsts(sim.clock.now(), StatusCode::UNAUTHORIZED, "invalid_client", 7000215, &format!("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.", reg.client_id), n);
+                return aadsts(
+                    sim.clock.now(),
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    7000215,
+                    &format!(
+                        "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.",
+                        reg.client_id
+                    ),
+                    n,
+                );
             }
             if reg.secret_expires <= sim.clock.now() {
-                return aadsts(sim.clock.now(), StatusCode::UNAUTHORIZED, "invalid_client", 7000222, &format!("The provided client secret keys for app '{}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.", reg.client_id), n);
+                return aadsts(
+                    sim.clock.now(),
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    7000222,
+                    &format!(
+                        "The provided client secret keys for app '{}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.",
+                        reg.client_id
+                    ),
+                    n,
+                );
             }
             "1"
         }
         (None, Some(jwt)) => {
-            if form.get("client_assertion_type").map(String::as_str) != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer") {
-                return bad(90014, "The required field 'client_assertion_type' is missing or is not 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'.");
+            if form.get("client_assertion_type").map(String::as_str)
+                != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+            {
+                return bad(
+                    90014,
+                    "The required field 'client_assertion_type' is missing or is not 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'.",
+                );
             }
             let cert = (reg.client_id == t.registrations[0].client_id).then_some(&sim.cert);
-            match verify_assertion(jwt, cert, &reg.client_id, &assertion_audiences(sim, tenant), sim.clock.now().timestamp()) {
+            match verify_assertion(
+                jwt,
+                cert,
+                &reg.client_id,
+                &assertion_audiences(sim, tenant),
+                sim.clock.now().timestamp(),
+            ) {
                 Ok(()) => "2",
-                Err(AssertionError::Malformed(why)) => return bad(50027, &format!("JWT token is invalid or malformed ({why}).")),
+                Err(AssertionError::Malformed(why)) => {
+                    return bad(
+                        50027,
+                        &format!("JWT token is invalid or malformed ({why})."),
+                    );
+                }
                 Err(AssertionError::KeyNotFound(thumb)) => {
-                    return aadsts(sim.clock.now(), StatusCode::UNAUTHORIZED, "invalid_client", 700027, &format!("Client assertion contains an invalid signature. [Reason - The key was not found., Thumbprint of key used by client: '{thumb}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '{}'.]", reg.client_id), n);
+                    return aadsts(
+                        sim.clock.now(),
+                        StatusCode::UNAUTHORIZED,
+                        "invalid_client",
+                        700027,
+                        &format!(
+                            "Client assertion contains an invalid signature. [Reason - The key was not found., Thumbprint of key used by client: '{thumb}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '{}'.]",
+                            reg.client_id
+                        ),
+                        n,
+                    );
                 }
                 Err(AssertionError::BadSignature) => {
-                    return aadsts(sim.clock.now(), StatusCode::UNAUTHORIZED, "invalid_client", 700027, "Client assertion failed signature validation.", n);
+                    return aadsts(
+                        sim.clock.now(),
+                        StatusCode::UNAUTHORIZED,
+                        "invalid_client",
+                        700027,
+                        "Client assertion failed signature validation.",
+                        n,
+                    );
                 }
                 Err(AssertionError::WrongAudience(aud)) => {
-                    return aadsts(sim.clock.now(), StatusCode::UNAUTHORIZED, "invalid_client", 50012, &format!("Client assertion audience claim does not match Realm issuer. Review the documentation at https://aka.ms/certCreds. Audience: {aud}"), n);
+                    return aadsts(
+                        sim.clock.now(),
+                        StatusCode::UNAUTHORIZED,
+                        "invalid_client",
+                        50012,
+                        &format!(
+                            "Client assertion audience claim does not match Realm issuer. Review the documentation at https://aka.ms/certCreds. Audience: {aud}"
+                        ),
+                        n,
+                    );
                 }
                 Err(AssertionError::WrongIssuer) => {
-                    return aadsts(sim.clock.now(), StatusCode::UNAUTHORIZED, "invalid_client", 50012, "Authentication failed: the client assertion's iss and sub claims must both be the client id.", n);
+                    return aadsts(
+                        sim.clock.now(),
+                        StatusCode::UNAUTHORIZED,
+                        "invalid_client",
+                        50012,
+                        "Authentication failed: the client assertion's iss and sub claims must both be the client id.",
+                        n,
+                    );
                 }
                 Err(AssertionError::Expired) => {
-                    return aadsts(sim.clock.now(), StatusCode::BAD_REQUEST, "invalid_client", 700024, "Client assertion is not within its valid time range.", n);
+                    return aadsts(
+                        sim.clock.now(),
+                        StatusCode::BAD_REQUEST,
+                        "invalid_client",
+                        700024,
+                        "Client assertion is not within its valid time range.",
+                        n,
+                    );
                 }
             }
         }
@@ -229,7 +444,10 @@ fn issue(sim: &Sim, tenant: &str, headers: &HeaderMap, form: &HashMap<String, St
 
     let now = sim.clock.now().timestamp();
     let lifetime = sim.cfg.token_lifetime_secs.max(1);
-    let roles: Vec<String> = roles_for(resource, &reg.roles).into_iter().map(String::from).collect();
+    let roles: Vec<String> = roles_for(resource, &reg.roles)
+        .into_iter()
+        .map(String::from)
+        .collect();
     let claims = AccessClaims {
         aud: audience.clone(),
         iss: match version {
@@ -251,9 +469,22 @@ fn issue(sim: &Sim, tenant: &str, headers: &HeaderMap, form: &HashMap<String, St
         },
         roles: (!roles.is_empty()).then_some(roles),
     };
-    let token = match jsonwebtoken::encode(&Header::default(), &claims, &EncodingKey::from_secret(&sim.token_key)) {
+    let token = match jsonwebtoken::encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(&sim.token_key),
+    ) {
         Ok(t) => t,
-        Err(_) => return aadsts(sim.clock.now(), StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", 50196, "The server encountered an unexpected error.", n),
+        Err(_) => {
+            return aadsts(
+                sim.clock.now(),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                50196,
+                "The server encountered an unexpected error.",
+                n,
+            );
+        }
     };
     let body = match version {
         Version::V1 => json!({
@@ -265,7 +496,9 @@ fn issue(sim: &Sim, tenant: &str, headers: &HeaderMap, form: &HashMap<String, St
             "resource": audience,
             "access_token": token,
         }),
-        Version::V2 => json!({"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token}),
+        Version::V2 => {
+            json!({"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token})
+        }
     };
     (StatusCode::OK, Json(body)).into_response()
 }
@@ -274,8 +507,19 @@ fn issue(sim: &Sim, tenant: &str, headers: &HeaderMap, form: &HashMap<String, St
 fn assertion_audiences(sim: &Sim, tenant: &str) -> Vec<String> {
     let mut out = Vec::new();
     let base = sim.public_url.trim_end_matches('/');
-    for host in [base, "https://login.microsoftonline.com", "https://login.windows.net", "https://login.microsoftonline.us", "https://login.partner.microsoftonline.cn"] {
-        for t in [tenant, sim.tenant.tenant_id.as_str(), sim.tenant.initial_domain.as_str(), sim.tenant.domain.as_str()] {
+    for host in [
+        base,
+        "https://login.microsoftonline.com",
+        "https://login.windows.net",
+        "https://login.microsoftonline.us",
+        "https://login.partner.microsoftonline.cn",
+    ] {
+        for t in [
+            tenant,
+            sim.tenant.tenant_id.as_str(),
+            sim.tenant.initial_domain.as_str(),
+            sim.tenant.domain.as_str(),
+        ] {
             out.push(format!("{host}/{t}/oauth2/token"));
             out.push(format!("{host}/{t}/oauth2/v2.0/token"));
         }
@@ -286,12 +530,20 @@ fn assertion_audiences(sim: &Sim, tenant: &str) -> Vec<String> {
 /// Reads and checks a bearer token for `resource`; `None` when missing, invalid or expired.
 pub fn check_bearer(sim: &Sim, headers: &HeaderMap, resource: Resource) -> Option<AccessClaims> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?.trim();
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))?
+        .trim();
     let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
     v.validate_aud = false;
     v.leeway = 0;
     v.validate_exp = false;
-    let data = jsonwebtoken::decode::<AccessClaims>(token, &jsonwebtoken::DecodingKey::from_secret(&sim.token_key), &v).ok()?;
+    let data = jsonwebtoken::decode::<AccessClaims>(
+        token,
+        &jsonwebtoken::DecodingKey::from_secret(&sim.token_key),
+        &v,
+    )
+    .ok()?;
     // Expiry is judged by the simulator's clock, which tests can move forward.
     if data.claims.exp <= sim.clock.now().timestamp() {
         return None;

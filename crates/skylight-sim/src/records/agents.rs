@@ -21,7 +21,8 @@ pub static MOBILE: &[&str] = &[
 ];
 
 /// The OneDrive sync client.
-pub const ONEDRIVE_SYNC: &str = "Microsoft SkyDriveSync 24.201.1006.0005 ship; Windows NT 10.0 (19045)";
+pub const ONEDRIVE_SYNC: &str =
+    "Microsoft SkyDriveSync 24.201.1006.0005 ship; Windows NT 10.0 (19045)";
 
 /// The Teams desktop client.
 pub const TEAMS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36 Teams/24295.605.3225.8804";

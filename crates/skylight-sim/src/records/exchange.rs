@@ -1,6 +1,9 @@
 //! Exchange Online records: admin cmdlets and mailbox audit (contract §3.3, §3.4).
 use super::RecordCtx;
-use super::messy::{alias, ews_id, finish, has_mailbox, ip_with_port, nv, other_user, pick_opt, put, stable_ews_id, stable_u64, stringify};
+use super::messy::{
+    alias, drop_empty, ews_id, finish, has_mailbox, ip_with_port, nv, other_user, pick_opt, put,
+    stable_ews_id, stable_u64, stringify,
+};
 use crate::rng::{Rng, hash_str};
 use crate::tenant::User;
 use crate::tenant::apps::first_party;
@@ -23,9 +26,25 @@ struct Region {
 }
 
 static REGIONS: [Region; 3] = [
-    Region { servers: &["BN8PR", "CH0PR", "DM6PR", "SN6PR", "PH0PR", "CY4PR", "MW4PR", "SA1PR"], prd: "namprd", pod: "NAMPR" },
-    Region { servers: &["AM0PR", "DB9PR", "HE1PR", "VI1PR", "PA4PR", "AS8PR", "DU0PR"], prd: "eurprd", pod: "EURPR" },
-    Region { servers: &["SG2PR", "TYZPR", "ME3PR", "SY4PR", "OS3PR"], prd: "apcprd", pod: "APCPR" },
+    Region {
+        servers: &[
+            "BN8PR", "CH0PR", "DM6PR", "SN6PR", "PH0PR", "CY4PR", "MW4PR", "SA1PR",
+        ],
+        prd: "namprd",
+        pod: "NAMPR",
+    },
+    Region {
+        servers: &[
+            "AM0PR", "DB9PR", "HE1PR", "VI1PR", "PA4PR", "AS8PR", "DU0PR",
+        ],
+        prd: "eurprd",
+        pod: "EURPR",
+    },
+    Region {
+        servers: &["SG2PR", "TYZPR", "ME3PR", "SY4PR", "OS3PR"],
+        prd: "apcprd",
+        pod: "APCPR",
+    },
 ];
 
 fn region(ctx: &RecordCtx<'_>) -> &'static Region {
@@ -40,9 +59,16 @@ fn region(ctx: &RecordCtx<'_>) -> &'static Region {
 fn server(ctx: &RecordCtx<'_>, r: &mut Rng) -> (String, u64) {
     let reg = region(ctx);
     let h = stable_u64(ctx, "exo-server", r.below(16));
-    let prefix = reg.servers.get((h % reg.servers.len() as u64) as usize).copied().unwrap_or("BN8PR");
+    let prefix = reg
+        .servers
+        .get((h % reg.servers.len() as u64) as usize)
+        .copied()
+        .unwrap_or("BN8PR");
     let ring = 1 + (h >> 8) % 20;
-    (format!("{prefix}{ring:02}MB{:04}", (h >> 16) % 10_000), ring)
+    (
+        format!("{prefix}{ring:02}MB{:04}", (h >> 16) % 10_000),
+        ring,
+    )
 }
 
 /// `OriginatingServer`: `BN8PR12MB1234 (15.20.7544.030)`; sometimes with a trailing CR LF as seen
@@ -60,20 +86,34 @@ pub(super) fn originating_server(ctx: &RecordCtx<'_>, r: &mut Rng) -> String {
 /// An `InternetMessageId` minted by the tenant's own servers.
 pub(super) fn internet_message_id(ctx: &RecordCtx<'_>, r: &mut Rng) -> String {
     let (name, ring) = server(ctx, r);
-    format!("<{name}{}@{name}.{}{ring:02}.prod.outlook.com>", r.hex_upper(25), region(ctx).prd)
+    format!(
+        "<{name}{}@{name}.{}{ring:02}.prod.outlook.com>",
+        r.hex_upper(25),
+        region(ctx).prd
+    )
 }
 
 /// The tenant's Exchange Online pod (`NAMPR01A001.prod.outlook.com`).
 fn pod(ctx: &RecordCtx<'_>) -> String {
     let h = stable_u64(ctx, "exo-pod", 0);
-    format!("{}{:02}A{:03}.prod.outlook.com", region(ctx).pod, 1 + h % 12, 1 + (h >> 8) % 12)
+    format!(
+        "{}{:02}A{:03}.prod.outlook.com",
+        region(ctx).pod,
+        1 + h % 12,
+        1 + (h >> 8) % 12
+    )
 }
 
 /// The Exchange identity of a mailbox as `ObjectId` shows it: the full hosted-organisation path
 /// or the bare alias (both occur, contract §3.3).
 fn exchange_identity(ctx: &RecordCtx<'_>, r: &mut Rng, name: &str) -> String {
     if r.chance(0.6) {
-        format!("{}/Microsoft Exchange Hosted Organizations/{}/{}", pod(ctx), ctx.tenant.initial_domain, name)
+        format!(
+            "{}/Microsoft Exchange Hosted Organizations/{}/{}",
+            pod(ctx),
+            ctx.tenant.initial_domain,
+            name
+        )
     } else {
         name.to_owned()
     }
@@ -90,7 +130,11 @@ pub(super) fn subject(r: &mut Rng) -> String {
         3 => format!("{a} {b} {}", 2023 + r.below(4)),
         4 => format!("Meeting: {a} sync"),
         5 => format!("Invoice {}", 10_000 + r.below(90_000)),
-        _ => format!("Question about the {} {}", a.to_lowercase(), b.to_lowercase()),
+        _ => format!(
+            "Question about the {} {}",
+            a.to_lowercase(),
+            b.to_lowercase()
+        ),
     }
 }
 
@@ -98,9 +142,25 @@ pub(super) fn subject(r: &mut Rng) -> String {
 // RecordType 1 (and other cmdlet record types): admin cmdlets.
 
 /// Inbox rule names users give their (benign) rules.
-static RULE_NAMES: &[&str] = &["Newsletters", "Receipts", "Project updates", "Vendor mail", "Jira notifications", "Calendar replies", "Expense reports", "CI builds"];
+static RULE_NAMES: &[&str] = &[
+    "Newsletters",
+    "Receipts",
+    "Project updates",
+    "Vendor mail",
+    "Jira notifications",
+    "Calendar replies",
+    "Expense reports",
+    "CI builds",
+];
 /// Folders such rules move mail to.
-static RULE_FOLDERS: &[&str] = &["Newsletters", "Receipts", "Projects", "Vendors", "Notifications", "Archive"];
+static RULE_FOLDERS: &[&str] = &[
+    "Newsletters",
+    "Receipts",
+    "Projects",
+    "Vendors",
+    "Notifications",
+    "Archive",
+];
 
 /// Cmdlets that act on the organisation rather than on one mailbox.
 fn org_level(cmdlet: &str) -> bool {
@@ -118,8 +178,12 @@ fn org_level(cmdlet: &str) -> bool {
     )
 }
 
-pub(super) fn admin(ctx: &RecordCtx<'_>, r: &mut Rng, rec: &mut Map<String, Value>) {
-    let op = ctx.operation;
+/// The `Parameters` a cmdlet is typically run with, and the `ObjectId` it acts on.
+pub(super) fn cmdlet_parameters(
+    ctx: &RecordCtx<'_>,
+    r: &mut Rng,
+    op: &str,
+) -> (Vec<Value>, String) {
     let domain = &ctx.tenant.initial_domain;
     let me = alias(&ctx.user.upn);
     let target = other_user(ctx, r, has_mailbox);
@@ -149,14 +213,18 @@ pub(super) fn admin(ctx: &RecordCtx<'_>, r: &mut Rng, rec: &mut Map<String, Valu
             }
             object_id = exchange_identity(ctx, r, t_alias);
         }
-        "New-InboxRule" | "Set-InboxRule" | "Enable-InboxRule" | "Disable-InboxRule" | "Remove-InboxRule" => {
+        "New-InboxRule" | "Set-InboxRule" | "Enable-InboxRule" | "Disable-InboxRule"
+        | "Remove-InboxRule" => {
             let name = *r.pick(RULE_NAMES);
             params.push(nv("AlwaysDeleteOutlookRulesBlob", "False"));
             params.push(nv("Force", "False"));
             if op == "New-InboxRule" {
                 params.push(nv("Name", name));
                 match r.below(3) {
-                    0 => params.push(nv("From", format!("noreply@{}", r.pick(crate::tenant::names::PARTNER_DOMAINS)))),
+                    0 => params.push(nv(
+                        "From",
+                        format!("noreply@{}", r.pick(crate::tenant::names::PARTNER_DOMAINS)),
+                    )),
                     1 => params.push(nv("SubjectContainsWords", name.to_lowercase())),
                     _ => params.push(nv("FromAddressContainsWords", "notifications")),
                 }
@@ -164,7 +232,10 @@ pub(super) fn admin(ctx: &RecordCtx<'_>, r: &mut Rng, rec: &mut Map<String, Valu
                 if r.chance(0.4) {
                     params.push(nv("MarkAsRead", "True"));
                 }
-                params.push(nv("StopProcessingRules", if r.chance(0.5) { "True" } else { "False" }));
+                params.push(nv(
+                    "StopProcessingRules",
+                    if r.chance(0.5) { "True" } else { "False" },
+                ));
                 object_id = exchange_identity(ctx, r, &format!("{me}\\{name}"));
             } else {
                 let rule_id = 1_000_000_000_000_000_000u64 + r.below(8_000_000_000_000_000_000);
@@ -198,12 +269,21 @@ pub(super) fn admin(ctx: &RecordCtx<'_>, r: &mut Rng, rec: &mut Map<String, Valu
             let who = other_user(ctx, r, has_mailbox);
             params.push(nv("Identity", format!("{}:\\Calendar", target.upn)));
             params.push(nv("User", who.upn.as_str()));
-            params.push(nv("AccessRights", *r.pick(&["Reviewer", "Editor", "LimitedDetails"])));
+            params.push(nv(
+                "AccessRights",
+                *r.pick(&["Reviewer", "Editor", "LimitedDetails"]),
+            ));
             object_id = format!("{t_alias}:\\Calendar");
         }
         "Set-CASMailbox" => {
             params.push(nv("Identity", target.upn.as_str()));
-            params.push(nv(*r.pick(&["PopEnabled", "ImapEnabled", "ActiveSyncEnabled", "SmtpClientAuthenticationDisabled"]), "False"));
+            let protocol = *r.pick(&[
+                "PopEnabled",
+                "ImapEnabled",
+                "ActiveSyncEnabled",
+                "SmtpClientAuthenticationDisabled",
+            ]);
+            params.push(nv(protocol, "False"));
             object_id = exchange_identity(ctx, r, t_alias);
         }
         "Set-TransportConfig" => {
@@ -215,7 +295,12 @@ pub(super) fn admin(ctx: &RecordCtx<'_>, r: &mut Rng, rec: &mut Map<String, Valu
             object_id = format!("{domain}\\Transport Settings");
         }
         "New-TransportRule" | "Set-TransportRule" => {
-            let name = *r.pick(&["External sender warning", "Block executable attachments", "Disclaimer", "Encrypt legal mail"]);
+            let name = *r.pick(&[
+                "External sender warning",
+                "Block executable attachments",
+                "Disclaimer",
+                "Encrypt legal mail",
+            ]);
             params.push(nv("Name", name));
             match name {
                 "External sender warning" => {
@@ -224,7 +309,10 @@ pub(super) fn admin(ctx: &RecordCtx<'_>, r: &mut Rng, rec: &mut Map<String, Valu
                 }
                 "Block executable attachments" => {
                     params.push(nv("AttachmentExtensionMatchesWords", "exe;js;vbs;scr"));
-                    params.push(nv("RejectMessageReasonText", "Executable attachments are not allowed"));
+                    params.push(nv(
+                        "RejectMessageReasonText",
+                        "Executable attachments are not allowed",
+                    ));
                 }
                 "Disclaimer" => {
                     params.push(nv("SentToScope", "NotInOrganization"));
@@ -238,12 +326,22 @@ pub(super) fn admin(ctx: &RecordCtx<'_>, r: &mut Rng, rec: &mut Map<String, Valu
             params.push(nv("Mode", "Enforce"));
             object_id = name.to_owned();
         }
-        "Set-HostedContentFilterPolicy" | "Set-AntiPhishPolicy" | "Set-HostedOutboundSpamFilterPolicy" => {
-            let identity = if op == "Set-AntiPhishPolicy" { "Office365 AntiPhish Default" } else { "Default" };
+        "Set-HostedContentFilterPolicy"
+        | "Set-AntiPhishPolicy"
+        | "Set-HostedOutboundSpamFilterPolicy" => {
+            let identity = if op == "Set-AntiPhishPolicy" {
+                "Office365 AntiPhish Default"
+            } else {
+                "Default"
+            };
             params.push(nv("Identity", identity));
             match op {
-                "Set-AntiPhishPolicy" => params.push(nv("EnableMailboxIntelligenceProtection", "True")),
-                "Set-HostedOutboundSpamFilterPolicy" => params.push(nv("AutoForwardingMode", "Off")),
+                "Set-AntiPhishPolicy" => {
+                    params.push(nv("EnableMailboxIntelligenceProtection", "True"))
+                }
+                "Set-HostedOutboundSpamFilterPolicy" => {
+                    params.push(nv("AutoForwardingMode", "Off"))
+                }
                 _ => params.push(nv("BulkThreshold", "6")),
             }
             object_id = identity.to_owned();
@@ -265,11 +363,19 @@ pub(super) fn admin(ctx: &RecordCtx<'_>, r: &mut Rng, rec: &mut Map<String, Valu
             let name = format!("{} search {}", r.pick(FILE_WORDS), 1 + r.below(40));
             params.push(nv("Name", name.as_str()));
             params.push(nv("ExchangeLocation", "All"));
-            params.push(nv("ContentMatchQuery", format!("subject:\"{}\"", r.pick(FILE_WORDS))));
+            params.push(nv(
+                "ContentMatchQuery",
+                format!("subject:\"{}\"", r.pick(FILE_WORDS)),
+            ));
             object_id = name;
         }
         "Add-RoleGroupMember" | "Remove-RoleGroupMember" => {
-            let group = *r.pick(&["Organization Management", "Compliance Management", "Recipient Management", "Help Desk"]);
+            let group = *r.pick(&[
+                "Organization Management",
+                "Compliance Management",
+                "Recipient Management",
+                "Help Desk",
+            ]);
             params.push(nv("Identity", group));
             params.push(nv("Member", target.upn.as_str()));
             object_id = group.to_owned();
@@ -305,6 +411,25 @@ pub(super) fn admin(ctx: &RecordCtx<'_>, r: &mut Rng, rec: &mut Map<String, Valu
             params.push(nv("Priority", "100"));
             object_id = "Retain audit one year".to_owned();
         }
+        _ if op.contains("-Cs") => {
+            // Skype for Business / Teams policy cmdlets.
+            if op.starts_with("Grant-") {
+                params.push(nv("Identity", target.upn.as_str()));
+                params.push(nv(
+                    "PolicyName",
+                    *r.pick(&["RestrictedAnonymousAccess", "AllOn", "Tag:Default"]),
+                ));
+                object_id = target.upn.clone();
+            } else {
+                params.push(nv("Identity", "Global"));
+                if op.contains("Federation") {
+                    params.push(nv("AllowPublicUsers", "False"));
+                } else {
+                    params.push(nv("AllowAnonymousUsersToJoinMeeting", "False"));
+                }
+                object_id = "Global".to_owned();
+            }
+        }
         _ if op.starts_with("Get-") => {
             if r.chance(0.5) {
                 params.push(nv("Identity", target.upn.as_str()));
@@ -320,6 +445,13 @@ pub(super) fn admin(ctx: &RecordCtx<'_>, r: &mut Rng, rec: &mut Map<String, Valu
             object_id = exchange_identity(ctx, r, t_alias);
         }
     }
+    (params, object_id)
+}
+
+pub(super) fn admin(ctx: &RecordCtx<'_>, r: &mut Rng, rec: &mut Map<String, Value>) {
+    let op = ctx.operation;
+    let domain = &ctx.tenant.initial_domain;
+    let (params, object_id) = cmdlet_parameters(ctx, r, op);
 
     // Org-level cmdlets attributed to someone who is not an admin were run by the service itself
     // (contract §3.3 example A: UserType 3, ExternalAccess true).
@@ -333,7 +465,11 @@ pub(super) fn admin(ctx: &RecordCtx<'_>, r: &mut Rng, rec: &mut Map<String, Valu
         // ClientIP often ip:port on admin records (contract §3.3; R3).
         put(rec, "ClientIP", ip_with_port(r, ctx.ip));
     }
-    put(rec, "ResultStatus", if r.chance(0.005) { "False" } else { "True" });
+    put(
+        rec,
+        "ResultStatus",
+        if r.chance(0.005) { "False" } else { "True" },
+    );
     put(rec, "ObjectId", object_id);
     put(rec, "OriginatingServer", originating_server(ctx, r));
     put(rec, "OrganizationName", domain.as_str());
@@ -352,7 +488,10 @@ pub(super) fn admin(ctx: &RecordCtx<'_>, r: &mut Rng, rec: &mut Map<String, Valu
     if r.chance(0.005) {
         let mut s = String::new();
         for p in &params {
-            if let (Some(n), Some(v)) = (p.get("Name").and_then(Value::as_str), p.get("Value").and_then(Value::as_str)) {
+            if let (Some(n), Some(v)) = (
+                p.get("Name").and_then(Value::as_str),
+                p.get("Value").and_then(Value::as_str),
+            ) {
                 if !s.is_empty() {
                     s.push(' ');
                 }
@@ -383,7 +522,11 @@ fn client_info(ua: &str) -> (&'static str, &'static str) {
         ("Client=MSExchangeRPC", "")
     } else if ua.contains("Teams/") {
         ("Client=REST;Client=RESTSystem;;", first_party::TEAMS)
-    } else if ua.contains("python") || ua.contains("curl") || ua.contains("MSAL") || ua.contains("BAV2ROPC") {
+    } else if ua.contains("python")
+        || ua.contains("curl")
+        || ua.contains("MSAL")
+        || ua.contains("BAV2ROPC")
+    {
         ("Client=REST;Client=RESTSystem;;", first_party::GRAPH)
     } else if ua.contains("Microsoft Office") || ua.contains("SkyDriveSync") {
         ("Client=REST;Client=RESTSystem;;", first_party::OFFICE)
@@ -392,12 +535,35 @@ fn client_info(ua: &str) -> (&'static str, &'static str) {
     }
 }
 
-/// Well-known folders: (path, share of activity).
-static FOLDERS: &[&str] = &["\\Inbox", "\\Inbox", "\\Inbox", "\\Sent Items", "\\Drafts", "\\Deleted Items", "\\Archive", "\\Calendar", "\\Junk Email", "\\Inbox\\Projects"];
+/// Well-known folders; repeats weight the busy ones.
+static FOLDERS: &[&str] = &[
+    "\\Inbox",
+    "\\Inbox",
+    "\\Inbox",
+    "\\Sent Items",
+    "\\Drafts",
+    "\\Deleted Items",
+    "\\Archive",
+    "\\Calendar",
+    "\\Junk Email",
+    "\\Inbox\\Projects",
+];
+
+/// One of the well-known folders, weighted by activity.
+fn pick_folder(r: &mut Rng) -> &'static str {
+    FOLDERS
+        .get(r.below(FOLDERS.len() as u64) as usize)
+        .copied()
+        .unwrap_or("\\Inbox")
+}
 
 /// A folder of a mailbox: `(Id, Path)`, the id stable per mailbox and folder.
 fn folder(owner: &User, path: &'static str) -> (String, &'static str) {
-    let id = stable_ews_id(&[hash_str(&owner.mailbox_guid), hash_str(path)], "LgAAAA", 58);
+    let id = stable_ews_id(
+        &[hash_str(&owner.mailbox_guid), hash_str(path)],
+        "LgAAAA",
+        58,
+    );
     (id, path)
 }
 
@@ -422,8 +588,18 @@ fn mailbox_owner<'t>(ctx: &RecordCtx<'t>, r: &mut Rng) -> (&'t User, i64) {
 }
 
 /// The fields every mailbox audit record carries.
-fn mailbox_base(ctx: &RecordCtx<'_>, r: &mut Rng, rec: &mut Map<String, Value>, owner: &User, logon: i64) {
+fn mailbox_base(
+    ctx: &RecordCtx<'_>,
+    r: &mut Rng,
+    rec: &mut Map<String, Value>,
+    owner: &User,
+    logon: i64,
+) {
     let (info, app) = client_info(ctx.user_agent);
+    // Mailbox access is user activity: UserType 2 only when an admin logs on as admin.
+    put(rec, "UserType", if logon == 1 { 2 } else { 0 });
+    // Mailbox audit records carry no ObjectId.
+    drop_empty(rec, "ObjectId");
     put(rec, "ClientInfoString", info);
     put(rec, "ClientIPAddress", super::ip_string(ctx.ip));
     put(rec, "ExternalAccess", false);
@@ -440,7 +616,11 @@ fn mailbox_base(ctx: &RecordCtx<'_>, r: &mut Rng, rec: &mut Map<String, Value>, 
     }
     if app.is_empty() {
         // Outlook desktop over MAPI.
-        put(rec, "ClientVersion", format!("16.0.{}.{}", 17_000 + r.below(1_500), 20_000 + r.below(300)));
+        put(
+            rec,
+            "ClientVersion",
+            format!("16.0.{}.{}", 17_000 + r.below(1_500), 20_000 + r.below(300)),
+        );
         put(rec, "ClientProcessName", "OUTLOOK.EXE");
     } else {
         put(rec, "AppId", app);
@@ -453,12 +633,16 @@ fn mailbox_base(ctx: &RecordCtx<'_>, r: &mut Rng, rec: &mut Map<String, Value>, 
         if r.chance(0.25) {
             // R5: AppAccessContext is an object, not the documented collection.
             let issued = super::creation_time(ctx.time - chrono::Duration::minutes(r.range(1, 55)));
-            put(rec, "AppAccessContext", json!({
-                "AADSessionId": r.guid(),
-                "ClientAppId": app,
-                "IssuedAtTime": issued,
-                "UniqueTokenId": ews_id(r, "", 22),
-            }));
+            put(
+                rec,
+                "AppAccessContext",
+                json!({
+                    "AADSessionId": r.guid(),
+                    "ClientAppId": app,
+                    "IssuedAtTime": issued,
+                    "UniqueTokenId": ews_id(r, "", 22),
+                }),
+            );
         }
     }
 }
@@ -471,7 +655,12 @@ fn attachments(r: &mut Rng) -> String {
             s.push_str("; ");
         }
         let ext = *r.pick(&["pdf", "docx", "xlsx", "png", "jpg"]);
-        s.push_str(&format!("{} {}.{ext} ({}b)", r.pick(FILE_WORDS), r.pick(FILE_WORDS), 4_096 + r.below(2_000_000)));
+        s.push_str(&format!(
+            "{} {}.{ext} ({}b)",
+            r.pick(FILE_WORDS),
+            r.pick(FILE_WORDS),
+            4_096 + r.below(2_000_000)
+        ));
     }
     s
 }
@@ -500,37 +689,66 @@ pub(super) fn item(ctx: &RecordCtx<'_>, r: &mut Rng, rec: &mut Map<String, Value
         "MailboxLogin" => {}
         "UpdateInboxRules" => {
             let (fid, fpath) = folder(owner, "\\Inbox");
-            put(rec, "Item", json!({ "Id": ews_id(r, "RgAAAA", 146), "ParentFolder": { "Id": fid, "Path": fpath } }));
+            put(
+                rec,
+                "Item",
+                json!({ "Id": ews_id(r, "RgAAAA", 146), "ParentFolder": { "Id": fid, "Path": fpath } }),
+            );
             let name = *r.pick(RULE_NAMES);
             let target = *r.pick(RULE_FOLDERS);
             // RuleActions is itself a JSON document carried as a string (contract §3.4 example F).
             let actions = stringify(&json!([{ "ActionType": "MoveToFolder", "Folder": target }]));
             let words = name.to_lowercase();
             let mut props = vec![
-                nv("RuleOperation", if r.chance(0.6) { "AddMailboxRule" } else { "ModifyMailboxRule" }),
+                nv(
+                    "RuleOperation",
+                    if r.chance(0.6) {
+                        "AddMailboxRule"
+                    } else {
+                        "ModifyMailboxRule"
+                    },
+                ),
                 nv("RuleName", name),
-                nv("RuleId", (1_000_000_000_000_000_000u64 + r.below(8_000_000_000_000_000_000)).to_string()),
+                nv(
+                    "RuleId",
+                    (1_000_000_000_000_000_000u64 + r.below(8_000_000_000_000_000_000)).to_string(),
+                ),
                 nv("RuleState", "Enabled"),
                 nv("RuleActions", actions),
             ];
-            props.push(nv("RuleCondition", format!("SubjectOrBody contains {words}")));
+            props.push(nv(
+                "RuleCondition",
+                format!("SubjectOrBody contains {words}"),
+            ));
             put(rec, "OperationProperties", props);
         }
-        "UpdateFolderPermissions" | "ModifyFolderPermissions" | "AddFolderPermissions" | "RemoveFolderPermissions" | "UpdateCalendarDelegation" => {
-            let path = if op == "UpdateCalendarDelegation" || r.chance(0.5) { "\\Calendar" } else { "\\Inbox" };
+        "UpdateFolderPermissions"
+        | "ModifyFolderPermissions"
+        | "AddFolderPermissions"
+        | "RemoveFolderPermissions"
+        | "UpdateCalendarDelegation" => {
+            let path = if op == "UpdateCalendarDelegation" || r.chance(0.5) {
+                "\\Calendar"
+            } else {
+                "\\Inbox"
+            };
             let (fid, fpath) = folder(owner, path);
             let member = other_user(ctx, r, has_mailbox);
-            put(rec, "Item", json!({
-                "Id": fid,
-                "ParentFolder": {
+            put(
+                rec,
+                "Item",
+                json!({
                     "Id": fid,
-                    "Path": fpath,
-                    "Name": fpath.trim_start_matches('\\'),
-                    "MemberRights": *r.pick(&["Reviewer", "Editor", "FreeBusySimple", "LimitedDetails"]),
-                    "MemberSid": member.sid,
-                    "MemberUpn": member.upn,
-                },
-            }));
+                    "ParentFolder": {
+                        "Id": fid,
+                        "Path": fpath,
+                        "Name": fpath.trim_start_matches('\\'),
+                        "MemberRights": *r.pick(&["Reviewer", "Editor", "FreeBusySimple", "LimitedDetails"]),
+                        "MemberSid": member.sid,
+                        "MemberUpn": member.upn,
+                    },
+                }),
+            );
         }
         _ => {
             let path = match op {
@@ -543,19 +761,38 @@ pub(super) fn item(ctx: &RecordCtx<'_>, r: &mut Rng, rec: &mut Map<String, Value
                 "SendAs" => {
                     let on_behalf = other_user(ctx, r, has_mailbox);
                     put(rec, "SendAsUserSmtp", on_behalf.mail.as_str());
-                    put(rec, "SendAsUserMailboxGuid", on_behalf.mailbox_guid.as_str());
+                    put(
+                        rec,
+                        "SendAsUserMailboxGuid",
+                        on_behalf.mailbox_guid.as_str(),
+                    );
                 }
                 "SendOnBehalf" => {
                     let on_behalf = other_user(ctx, r, has_mailbox);
                     put(rec, "SendOnBehalfOfUserSmtp", on_behalf.mail.as_str());
-                    put(rec, "SendOnBehalfOfUserMailboxGuid", on_behalf.mailbox_guid.as_str());
+                    put(
+                        rec,
+                        "SendOnBehalfOfUserMailboxGuid",
+                        on_behalf.mailbox_guid.as_str(),
+                    );
                 }
                 "Update" => {
                     // Here ModifiedProperties is an array of strings (contract §3.4).
-                    static PROPS: &[&str] = &["Subject", "HtmlBody", "RecipientCollection", "AttachmentCollection", "IsRead", "FlagStatus", "Categories"];
+                    static PROPS: &[&str] = &[
+                        "Subject",
+                        "HtmlBody",
+                        "RecipientCollection",
+                        "AttachmentCollection",
+                        "IsRead",
+                        "FlagStatus",
+                        "Categories",
+                    ];
                     let n = 1 + r.below(3) as usize;
                     let start = r.below(PROPS.len() as u64) as usize;
-                    let list: Vec<Value> = (0..n).filter_map(|i| PROPS.get((start + i) % PROPS.len())).map(|s| Value::from(*s)).collect();
+                    let list: Vec<Value> = (0..n)
+                        .filter_map(|i| PROPS.get((start + i) % PROPS.len()))
+                        .map(|s| Value::from(*s))
+                        .collect();
                     put(rec, "ModifiedProperties", list);
                 }
                 _ => {}
@@ -604,14 +841,24 @@ pub(super) fn item_aggregated(ctx: &RecordCtx<'_>, r: &mut Rng, rec: &mut Map<St
             let n = 1 + r.below(4);
             let items: Vec<Value> = (0..n).map(|_| json!({ "Id": ews_id(r, "AAMkA", 140), "SizeInBytes": 1_000 + r.below(900_000) })).collect();
             put(rec, "OperationCount", n);
-            put(rec, "OperationProperties", vec![nv("AttachmentAccessType", "Bind")]);
-            put(rec, "Messages", vec![json!({ "Id": ews_id(r, "AAMkA", 140), "Path": "Messages", "MessageItems": items })]);
+            put(
+                rec,
+                "OperationProperties",
+                vec![nv("AttachmentAccessType", "Bind")],
+            );
+            put(
+                rec,
+                "Messages",
+                vec![
+                    json!({ "Id": ews_id(r, "AAMkA", 140), "Path": "Messages", "MessageItems": items }),
+                ],
+            );
         }
         "FolderBind" => {
             let n = 1 + r.below(3);
             let folders: Vec<Value> = (0..n)
                 .map(|_| {
-                    let (id, path) = folder(owner, *r.pick(FOLDERS));
+                    let (id, path) = folder(owner, pick_folder(r));
                     folder_obj(&id, path)
                 })
                 .collect();
@@ -624,9 +871,13 @@ pub(super) fn item_aggregated(ctx: &RecordCtx<'_>, r: &mut Rng, rec: &mut Map<St
             let desktop = client_info(ctx.user_agent).1.is_empty();
             let sync = op == "MailItemsAccessed" && desktop && r.chance(0.4);
             if sync {
-                let (id, path) = folder(owner, *r.pick(FOLDERS));
+                let (id, path) = folder(owner, pick_folder(r));
                 put(rec, "OperationCount", 1);
-                put(rec, "OperationProperties", vec![nv("MailAccessType", "Sync"), nv("IsThrottled", throttled)]);
+                put(
+                    rec,
+                    "OperationProperties",
+                    vec![nv("MailAccessType", "Sync"), nv("IsThrottled", throttled)],
+                );
                 put(rec, "Folders", vec![folder_obj(&id, path)]);
             } else {
                 let total = 1 + r.poisson(2.0).min(30);
@@ -634,17 +885,27 @@ pub(super) fn item_aggregated(ctx: &RecordCtx<'_>, r: &mut Rng, rec: &mut Map<St
                 let mut left = total;
                 let mut folders = Vec::with_capacity(nfolders);
                 for i in 0..nfolders {
-                    let here = if i + 1 == nfolders { left } else { 1 + r.below(left.saturating_sub(1).max(1)) };
+                    let here = if i + 1 == nfolders {
+                        left
+                    } else {
+                        1 + r.below(left.saturating_sub(1).max(1))
+                    };
                     left = left.saturating_sub(here);
-                    let (id, path) = folder(owner, *r.pick(FOLDERS));
+                    let (id, path) = folder(owner, pick_folder(r));
                     let items: Vec<Value> = (0..here)
                         .map(|_| {
                             let mut m = Map::new();
                             if r.chance(0.85) {
                                 put(&mut m, "InternetMessageId", internet_message_id(ctx, r));
                             } else {
-                                let d = pick_opt(r, crate::tenant::names::PARTNER_DOMAINS).copied().unwrap_or("mail.example");
-                                put(&mut m, "InternetMessageId", format!("<{}@{d}>", ews_id(r, "CA", 40)));
+                                let d = pick_opt(r, crate::tenant::names::PARTNER_DOMAINS)
+                                    .copied()
+                                    .unwrap_or("mail.example");
+                                put(
+                                    &mut m,
+                                    "InternetMessageId",
+                                    format!("<{}@{d}>", ews_id(r, "CA", 40)),
+                                );
                             }
                             put(&mut m, "SizeInBytes", 2_000 + r.below(300_000));
                             Value::Object(m)
@@ -653,7 +914,11 @@ pub(super) fn item_aggregated(ctx: &RecordCtx<'_>, r: &mut Rng, rec: &mut Map<St
                     folders.push(json!({ "Id": id, "Path": path, "FolderItems": items }));
                 }
                 put(rec, "OperationCount", total);
-                put(rec, "OperationProperties", vec![nv("MailAccessType", "Bind"), nv("IsThrottled", throttled)]);
+                put(
+                    rec,
+                    "OperationProperties",
+                    vec![nv("MailAccessType", "Bind"), nv("IsThrottled", throttled)],
+                );
                 put(rec, "Folders", folders);
             }
         }
@@ -671,12 +936,16 @@ mod tests {
     use serde_json::Value;
 
     fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-11-20T12:00:00Z").map(|d| d.with_timezone(&Utc)).unwrap_or_default()
+        DateTime::parse_from_rfc3339("2026-11-20T12:00:00Z")
+            .map(|d| d.with_timezone(&Utc))
+            .unwrap_or_default()
     }
 
     fn records(rt: i32, op: &str, n: u64) -> Vec<serde_json::Map<String, Value>> {
         let t = Tenant::generate(1, 200, now());
-        let Some(info) = record_type(rt) else { return Vec::new() };
+        let Some(info) = record_type(rt) else {
+            return Vec::new();
+        };
         (0..n)
             .map(|i| {
                 let user = &t.users[(i as usize * 7) % t.users.len()];
@@ -700,14 +969,21 @@ mod tests {
         let recs = records(1, "Set-Mailbox", 300);
         assert_eq!(recs.len(), 300);
         for rec in &recs {
-            assert!(matches!(rec["ResultStatus"].as_str(), Some("True") | Some("False")));
+            assert!(matches!(
+                rec["ResultStatus"].as_str(),
+                Some("True") | Some("False")
+            ));
             let ok = match &rec["Parameters"] {
                 Value::Array(a) => a.iter().any(|p| p["Name"] == "Identity"),
                 Value::String(s) => s.contains("Identity"),
                 _ => false,
             };
             assert!(ok, "{rec:?}");
-            assert!(rec["OriginatingServer"].as_str().is_some_and(|s| s.contains(" (15.20.")));
+            assert!(
+                rec["OriginatingServer"]
+                    .as_str()
+                    .is_some_and(|s| s.contains(" (15.20."))
+            );
             assert_eq!(rec["ExternalAccess"], false);
         }
     }
@@ -719,8 +995,14 @@ mod tests {
             assert!(rec["MailboxGuid"].is_string() && rec["LogonType"].is_i64());
         }
         for rec in records(2, "UpdateInboxRules", 50) {
-            let props = rec["OperationProperties"].as_array().cloned().unwrap_or_default();
-            let actions = props.iter().find(|p| p["Name"] == "RuleActions").map(|p| p["Value"].clone());
+            let props = rec["OperationProperties"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let actions = props
+                .iter()
+                .find(|p| p["Name"] == "RuleActions")
+                .map(|p| p["Value"].clone());
             if let Some(Value::String(s)) = actions {
                 assert!(serde_json::from_str::<Value>(&s).is_ok_and(|v| v.is_array()));
             } else if !rec["OperationProperties"].is_string() {
@@ -732,11 +1014,18 @@ mod tests {
             assert!(count >= 1);
             let folders = rec["Folders"].as_array().cloned().unwrap_or_default();
             assert!(!folders.is_empty());
-            let items: usize = folders.iter().map(|f| f["FolderItems"].as_array().map_or(0, Vec::len)).sum();
+            let items: usize = folders
+                .iter()
+                .map(|f| f["FolderItems"].as_array().map_or(0, Vec::len))
+                .sum();
             assert!(items == 0 || items as u64 == count, "{rec:?}");
         }
         for rec in records(3, "Move", 20) {
-            assert!(rec["AffectedItems"].as_array().is_some_and(|a| !a.is_empty()));
+            assert!(
+                rec["AffectedItems"]
+                    .as_array()
+                    .is_some_and(|a| !a.is_empty())
+            );
             assert!(rec["DestFolder"]["Path"].is_string());
         }
     }

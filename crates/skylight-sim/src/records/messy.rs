@@ -14,6 +14,13 @@ pub(super) fn put(rec: &mut Map<String, Value>, key: &str, value: impl Into<Valu
     rec.insert(key.to_owned(), value.into());
 }
 
+/// Removes a field when it is an empty string (real records omit what they do not know).
+pub(super) fn drop_empty(rec: &mut Map<String, Value>, key: &str) {
+    if rec.get(key).is_some_and(|v| v.as_str() == Some("")) {
+        rec.remove(key);
+    }
+}
+
 /// A `{Name, Value}` pair as Microsoft writes `Parameters`, `ExtendedProperties`,
 /// `OperationProperties`, `DeviceProperties` and `Fields`.
 pub(super) fn nv(name: &str, value: impl Into<Value>) -> Value {
@@ -84,13 +91,18 @@ pub(super) fn stable_u64(ctx: &RecordCtx<'_>, what: &str, n: u64) -> u64 {
 
 /// Another user of the tenant (not the actor) whose kind passes `ok`; a few random probes, so the
 /// cost does not grow with the directory. Falls back to the actor.
-pub(super) fn other_user<'t>(ctx: &RecordCtx<'t>, r: &mut Rng, ok: impl Fn(&User) -> bool) -> &'t User {
+pub(super) fn other_user<'t>(
+    ctx: &RecordCtx<'t>,
+    r: &mut Rng,
+    ok: impl Fn(&User) -> bool,
+) -> &'t User {
     let users = &ctx.tenant.users;
     for _ in 0..12 {
-        if let Some(u) = users.get(r.below(users.len() as u64) as usize) {
-            if u.index != ctx.user.index && ok(u) {
-                return u;
-            }
+        if let Some(u) = users.get(r.below(users.len() as u64) as usize)
+            && u.index != ctx.user.index
+            && ok(u)
+        {
+            return u;
         }
     }
     ctx.user
@@ -98,7 +110,10 @@ pub(super) fn other_user<'t>(ctx: &RecordCtx<'t>, r: &mut Rng, ok: impl Fn(&User
 
 /// True for users who have a mailbox and a OneDrive (members and admins).
 pub(super) fn has_mailbox(u: &User) -> bool {
-    matches!(u.kind, UserKind::Member | UserKind::Admin(_) | UserKind::Service)
+    matches!(
+        u.kind,
+        UserKind::Member | UserKind::Admin(_) | UserKind::Service
+    )
 }
 
 /// Base64-looking identifiers of the kind Exchange uses for items and folders (`LgAAAA…`).
@@ -161,15 +176,21 @@ const STRINGLY_FIELDS: [&str; 3] = ["Parameters", "ExtendedProperties", "Operati
 
 /// Applies the rare quirks to a finished record. `ip_quirks` is false for records whose `ClientIP`
 /// must stay the plain address (STS logons, where it equals `ActorIpAddress`).
-pub(super) fn finish(ctx: &RecordCtx<'_>, r: &mut Rng, rec: &mut Map<String, Value>, ip_quirks: bool) {
+pub(super) fn finish(
+    ctx: &RecordCtx<'_>,
+    r: &mut Rng,
+    rec: &mut Map<String, Value>,
+    ip_quirks: bool,
+) {
     // R3: ClientIP with a port, "[ip]:port" or "::ffff:ip" instead of the plain address.
-    if r.chance(P_IP_VARIANT) && ip_quirks {
-        if let Some(Value::String(s)) = rec.get("ClientIP") {
-            if !s.is_empty() && !s.contains(':') {
-                let v = ip_variant(r, ctx.ip);
-                rec.insert("ClientIP".to_owned(), Value::String(v));
-            }
-        }
+    if r.chance(P_IP_VARIANT)
+        && ip_quirks
+        && let Some(Value::String(s)) = rec.get("ClientIP")
+        && !s.is_empty()
+        && !s.contains(':')
+    {
+        let v = ip_variant(r, ctx.ip);
+        rec.insert("ClientIP".to_owned(), Value::String(v));
     }
     // R1: "stringly" JSON — the first Name/Value array present arrives as a JSON-encoded string.
     if r.chance(P_STRINGLY) {
@@ -182,11 +203,11 @@ pub(super) fn finish(ctx: &RecordCtx<'_>, r: &mut Rng, rec: &mut Map<String, Val
         }
     }
     // R2: "numbery" JSON — UserType as a string ("0").
-    if r.chance(P_NUMBERY) {
-        if let Some(v @ Value::Number(_)) = rec.get_mut("UserType") {
-            let s = v.to_string();
-            *v = Value::String(s);
-        }
+    if r.chance(P_NUMBERY)
+        && let Some(v @ Value::Number(_)) = rec.get_mut("UserType")
+    {
+        let s = v.to_string();
+        *v = Value::String(s);
     }
 }
 

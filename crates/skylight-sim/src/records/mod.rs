@@ -109,9 +109,21 @@ fn common(ctx: &RecordCtx<'_>) -> Map<String, Value> {
 /// DLP sensitive information types: GUID and friendly name (served by `/resources/dlpSensitiveTypes`).
 pub static SENSITIVE_TYPES: &[(&str, &str)] = &[
     ("50842eb7-edc8-4019-85dd-5a5c1f2bb085", "Credit Card Number"),
-    ("a44669fe-0d48-453d-a9b1-2cc83f2cba77", "U.S. Social Security Number (SSN)"),
-    ("0e9b3178-9678-47dd-a509-37222ca96b42", "EU Debit Card Number"),
-    ("a2ce32a8-f935-4bb6-8e96-2a5157672e2c", "International Banking Account Number (IBAN)"),
-    ("178ec42a-18b4-47cc-85c7-d62c92fd67f8", "U.S. / U.K. Passport Number"),
+    (
+        "a44669fe-0d48-453d-a9b1-2cc83f2cba77",
+        "U.S. Social Security Number (SSN)",
+    ),
+    (
+        "0e9b3178-9678-47dd-a509-37222ca96b42",
+        "EU Debit Card Number",
+    ),
+    (
+        "a2ce32a8-f935-4bb6-8e96-2a5157672e2c",
+        "International Banking Account Number (IBAN)",
+    ),
+    (
+        "178ec42a-18b4-47cc-85c7-d62c92fd67f8",
+        "U.S. / U.K. Passport Number",
+    ),
     ("cb353f78-2b72-4c3c-8827-92ebe4f69fdf", "ABA Routing Number"),
 ];

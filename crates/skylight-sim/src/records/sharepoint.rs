@@ -3,7 +3,7 @@ use super::RecordCtx;
 use super::agents::ONEDRIVE_SYNC;
 use super::messy::{finish, hex_lower, modified, other_user, put, stable_guid};
 use crate::rng::{Rng, hash, hash_str};
-use crate::tenant::names::{FILE_WORDS, FAMILY, GIVEN, PARTNER_DOMAINS};
+use crate::tenant::names::{FAMILY, FILE_WORDS, GIVEN, PARTNER_DOMAINS};
 use crate::tenant::{Site, Tenant, User, UserKind};
 use serde_json::{Map, Value};
 
@@ -25,7 +25,10 @@ fn own_onedrive(t: &Tenant, u: &User) -> Option<usize> {
     let fast = t
         .sites
         .get(start..)
-        .and_then(|tail| tail.binary_search_by_key(&u.index, |s| s.owner.unwrap_or(usize::MAX)).ok())
+        .and_then(|tail| {
+            tail.binary_search_by_key(&u.index, |s| s.owner.unwrap_or(usize::MAX))
+                .ok()
+        })
         .map(|i| start + i)
         .filter(|&i| t.sites.get(i).is_some_and(|s| s.owner == Some(u.index)));
     fast.or_else(|| t.sites.iter().position(|s| s.owner == Some(u.index)))
@@ -37,10 +40,10 @@ pub(super) fn pick_site(ctx: &RecordCtx<'_>, r: &mut Rng) -> Option<usize> {
     let t = ctx.tenant;
     let roll = r.f64();
     let own = own_onedrive(t, ctx.user);
-    if roll < 0.35 {
-        if let Some(i) = own {
-            return Some(i);
-        }
+    if roll < 0.35
+        && let Some(i) = own
+    {
+        return Some(i);
     }
     if roll < 0.85 {
         // Reservoir-pick one team site among the user's groups (no allocation).
@@ -62,7 +65,13 @@ pub(super) fn pick_site(ctx: &RecordCtx<'_>, r: &mut Rng) -> Option<usize> {
     if shared > 0 {
         return Some(r.below(shared as u64) as usize);
     }
-    own.or_else(|| if t.sites.is_empty() { None } else { Some(r.below(t.sites.len() as u64) as usize) })
+    own.or_else(|| {
+        if t.sites.is_empty() {
+            None
+        } else {
+            Some(r.below(t.sites.len() as u64) as usize)
+        }
+    })
 }
 
 /// A file of a site's library.
@@ -94,16 +103,29 @@ impl FileRef<'_> {
     }
     /// The file's absolute URL (`ObjectId`).
     pub fn url(&self) -> String {
-        format!("{}/{}{}/{}", self.site.url, self.site.library, self.folder, self.name)
+        format!(
+            "{}/{}{}/{}",
+            self.site.url, self.site.library, self.folder, self.name
+        )
     }
     /// The stable `ListItemUniqueId` of the file.
     pub fn unique_id(&self, t: &Tenant) -> String {
-        let h = hash(&[t.seed, hash_str("sp-item"), self.idx as u64, u64::from(self.k)]);
+        let h = hash(&[
+            t.seed,
+            hash_str("sp-item"),
+            self.idx as u64,
+            u64::from(self.k),
+        ]);
         crate::rng::guid(h, crate::rng::mix64(h ^ 0x5eed))
     }
     /// The file's size in bytes (stable).
     pub fn size(&self, t: &Tenant) -> u64 {
-        let h = hash(&[t.seed, hash_str("sp-size"), self.idx as u64, u64::from(self.k)]);
+        let h = hash(&[
+            t.seed,
+            hash_str("sp-size"),
+            self.idx as u64,
+            u64::from(self.k),
+        ]);
         match self.ext() {
             "mp4" => 5_000_000 + h % 400_000_000,
             "zip" => 200_000 + h % 90_000_000,
@@ -120,7 +142,13 @@ pub(super) fn pick_file<'t>(ctx: &RecordCtx<'t>, r: &mut Rng) -> Option<FileRef<
     let site = ctx.tenant.sites.get(idx)?;
     let k = r.below(u64::from(site.files.max(1))) as u32;
     let (folder, name) = ctx.tenant.file_name(idx, k);
-    Some(FileRef { idx, site, k, folder, name })
+    Some(FileRef {
+        idx,
+        site,
+        k,
+        folder,
+        name,
+    })
 }
 
 /// SharePoint's `UserKey`: `i:0h.f|membership|<puid>@live.com` for members; guests carry their
@@ -138,13 +166,27 @@ fn sp_correlation(r: &mut Rng) -> String {
     let a = r.next_u64();
     let b = r.next_u64();
     let n = NIBBLE.get((a % 7) as usize).copied().unwrap_or('a');
-    format!("{:08x}-{:04x}-{n}000-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xffff, b >> 48, b & 0xffff_ffff_ffff)
+    format!(
+        "{:08x}-{:04x}-{n}000-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        b >> 48,
+        b & 0xffff_ffff_ffff
+    )
 }
 
 /// Fields every SharePoint/OneDrive record carries for a site.
 fn sp_common(ctx: &RecordCtx<'_>, r: &mut Rng, rec: &mut Map<String, Value>, site: &Site) {
     let personal = is_personal(site);
-    put(rec, "Workload", if personal { "OneDrive" } else { "SharePoint" });
+    put(
+        rec,
+        "Workload",
+        if personal { "OneDrive" } else { "SharePoint" },
+    );
+    // Document and list activity is user activity, admins included; site-admin changes keep 2.
+    if !ctx.operation.starts_with("SiteCollectionAdmin") {
+        put(rec, "UserType", 0);
+    }
     put(rec, "UserKey", sp_user_key(ctx.user));
     put(rec, "Site", site.site_id.as_str());
     put(rec, "WebId", site.web_id.as_str());
@@ -154,19 +196,27 @@ fn sp_common(ctx: &RecordCtx<'_>, r: &mut Rng, rec: &mut Map<String, Value>, sit
     let corr = sp_correlation(r);
     if r.chance(0.3) {
         // R5: AppAccessContext is a single object.
-        put(rec, "AppAccessContext", serde_json::json!({
-            "AADSessionId": r.guid(),
-            "CorrelationId": corr,
-            "UniqueTokenId": super::messy::ews_id(r, "", 22),
-        }));
+        put(
+            rec,
+            "AppAccessContext",
+            serde_json::json!({
+                "AADSessionId": r.guid(),
+                "CorrelationId": corr,
+                "UniqueTokenId": super::messy::ews_id(r, "", 22),
+            }),
+        );
     }
     put(rec, "CorrelationId", corr);
     put(rec, "IsManagedDevice", r.chance(0.4));
-    put(rec, "GeoLocation", match ctx.user.country.utc_offset_minutes {
-        m if m <= -120 => "NAM",
-        m if m >= 300 => "APC",
-        _ => "EUR",
-    });
+    put(
+        rec,
+        "GeoLocation",
+        match ctx.user.country.utc_offset_minutes {
+            m if m <= -120 => "NAM",
+            m if m >= 300 => "APC",
+            _ => "EUR",
+        },
+    );
 }
 
 /// Source fields of a file.
@@ -201,24 +251,49 @@ pub(super) fn base(ctx: &RecordCtx<'_>, r: &mut Rng, rec: &mut Map<String, Value
         } else if r.chance(0.5) {
             ("SitePages".to_owned(), "Home.aspx".to_owned())
         } else {
-            ("SitePages".to_owned(), format!("{}.aspx", r.pick(FILE_WORDS)))
+            (
+                "SitePages".to_owned(),
+                format!("{}.aspx", r.pick(FILE_WORDS)),
+            )
         };
         let pages_list = stable_guid(ctx, "sp-sitepages", hash_str(&site.site_id));
         put(rec, "ItemType", "Page");
         put(rec, "ListId", pages_list);
-        put(rec, "ListItemUniqueId", stable_guid(ctx, &page, hash_str(&site.site_id)));
+        put(
+            rec,
+            "ListItemUniqueId",
+            stable_guid(ctx, &page, hash_str(&site.site_id)),
+        );
         put(rec, "ObjectId", format!("{}/{rel}/{page}", site.url));
         put(rec, "SourceRelativeUrl", rel);
         put(rec, "SourceFileExtension", "aspx");
         put(rec, "SourceFileName", page);
     } else if op.starts_with("SiteCollectionAdmin") {
-        let target = other_user(ctx, r, |u| matches!(u.kind, UserKind::Member | UserKind::Admin(_)));
+        let target = other_user(ctx, r, |u| {
+            matches!(u.kind, UserKind::Member | UserKind::Admin(_))
+        });
         put(rec, "ItemType", "Web");
         put(rec, "ObjectId", format!("{}/", site.url));
-        let (new, old) = if op.ends_with("Removed") { ("", target.upn.as_str()) } else { (target.upn.as_str(), "") };
-        put(rec, "ModifiedProperties", vec![modified("SiteAdmin", new, old)]);
+        let (new, old) = if op.ends_with("Removed") {
+            ("", target.upn.as_str())
+        } else {
+            (target.upn.as_str(), "")
+        };
+        put(
+            rec,
+            "ModifiedProperties",
+            vec![modified("SiteAdmin", new, old)],
+        );
     } else {
-        put(rec, "ItemType", if op.contains("Site") && op.contains("Created") { "Site" } else { "Web" });
+        put(
+            rec,
+            "ItemType",
+            if op.contains("Site") && op.contains("Created") {
+                "Site"
+            } else {
+                "Web"
+            },
+        );
         put(rec, "ObjectId", format!("{}/", site.url));
     }
     finish(ctx, r, rec, true);
@@ -253,12 +328,28 @@ pub(super) fn file(ctx: &RecordCtx<'_>, r: &mut Rng, rec: &mut Map<String, Value
         };
         put(rec, "ItemType", "Folder");
         put(rec, "ListId", f.site.list_id.as_str());
-        put(rec, "ListItemUniqueId", stable_guid(ctx, &name, f.idx as u64));
+        put(
+            rec,
+            "ListItemUniqueId",
+            stable_guid(ctx, &name, f.idx as u64),
+        );
         put(rec, "SourceRelativeUrl", f.site.library);
-        put(rec, "ObjectId", format!("{}/{}/{}", f.site.url, f.site.library, name));
+        put(
+            rec,
+            "ObjectId",
+            format!("{}/{}/{}", f.site.url, f.site.library, name),
+        );
         if let Some(rename) = destination_kind(op) {
-            let dest_name = if rename { format!("{name} {}", r.pick(&["old", "2025", "archive", "final"])) } else { name.clone() };
-            let dest_rel = if rename { f.site.library.to_owned() } else { format!("{}/{}", f.site.library, r.pick(FILE_WORDS)) };
+            let dest_name = if rename {
+                format!("{name} {}", r.pick(&["old", "2025", "archive", "final"]))
+            } else {
+                name.clone()
+            };
+            let dest_rel = if rename {
+                f.site.library.to_owned()
+            } else {
+                format!("{}/{}", f.site.library, r.pick(FILE_WORDS))
+            };
             put(rec, "DestinationRelativeUrl", dest_rel);
             put(rec, "DestinationFileName", dest_name);
         }
@@ -269,15 +360,35 @@ pub(super) fn file(ctx: &RecordCtx<'_>, r: &mut Rng, rec: &mut Map<String, Value
         if let Some(rename) = destination_kind(op) {
             let ext = f.ext();
             let (dest_rel, dest_name) = if rename {
-                (f.rel(), format!("{} {} v{}.{ext}", r.pick(FILE_WORDS), r.pick(FILE_WORDS), 2 + r.below(5)))
+                (
+                    f.rel(),
+                    format!(
+                        "{} {} v{}.{ext}",
+                        r.pick(FILE_WORDS),
+                        r.pick(FILE_WORDS),
+                        2 + r.below(5)
+                    ),
+                )
             } else {
-                (format!("{}/{}", f.site.library, r.pick(FILE_WORDS)), f.name.clone())
+                (
+                    format!("{}/{}", f.site.library, r.pick(FILE_WORDS)),
+                    f.name.clone(),
+                )
             };
             put(rec, "DestinationRelativeUrl", dest_rel);
             put(rec, "DestinationFileName", dest_name);
             put(rec, "DestinationFileExtension", ext);
         }
-        if matches!(op, "FileUploaded" | "FileModified" | "FileModifiedExtended" | "FileSyncUploadedFull" | "FileSyncUploadedPartial" | "FileDownloaded" | "FileSyncDownloadedFull") {
+        if matches!(
+            op,
+            "FileUploaded"
+                | "FileModified"
+                | "FileModifiedExtended"
+                | "FileSyncUploadedFull"
+                | "FileSyncUploadedPartial"
+                | "FileDownloaded"
+                | "FileSyncDownloadedFull"
+        ) {
             put(rec, "FileSizeBytes", f.size(ctx.tenant));
         }
     }
@@ -285,30 +396,52 @@ pub(super) fn file(ctx: &RecordCtx<'_>, r: &mut Rng, rec: &mut Map<String, Value
         put(rec, "UserAgent", ONEDRIVE_SYNC);
         put(rec, "MachineId", machine_id(ctx));
         put(rec, "MachineDomainInfo", ctx.tenant.domain.as_str());
-        put(rec, "DeviceDisplayName", format!("DESKTOP-{}", ctx.user.puid.get(10..16).unwrap_or("0A1B2C")));
+        put(
+            rec,
+            "DeviceDisplayName",
+            format!("DESKTOP-{}", ctx.user.puid.get(10..16).unwrap_or("0A1B2C")),
+        );
     }
     finish(ctx, r, rec, true);
 }
 
 /// A person something is shared with: `(TargetUserOrGroupName, TargetUserOrGroupType)`.
 fn share_target(ctx: &RecordCtx<'_>, r: &mut Rng, external_only: bool) -> (String, &'static str) {
-    let roll = if external_only { 0.6 + 0.4 * r.f64() } else { r.f64() };
+    let roll = if external_only {
+        0.6 + 0.4 * r.f64()
+    } else {
+        r.f64()
+    };
     if roll < 0.7 {
-        let u = other_user(ctx, r, |u| matches!(u.kind, UserKind::Member | UserKind::Admin(_)));
+        let u = other_user(ctx, r, |u| {
+            matches!(u.kind, UserKind::Member | UserKind::Admin(_))
+        });
         return (u.upn.clone(), "Member");
     }
     if roll < 0.85 {
         let u = other_user(ctx, r, |u| u.kind == UserKind::Guest);
         if u.kind == UserKind::Guest {
             // Guests appear by their #ext# UPN (lowercased) or by their mail address.
-            let name = if r.chance(0.5) { u.upn.to_ascii_lowercase() } else { u.mail.clone() };
+            let name = if r.chance(0.5) {
+                u.upn.to_ascii_lowercase()
+            } else {
+                u.mail.clone()
+            };
             return (name, "Guest");
         }
     }
     // Someone outside the directory, invited by mail.
     let given = r.pick(GIVEN).to_ascii_lowercase();
-    let family: String = r.pick(FAMILY).chars().filter(char::is_ascii_alphabetic).collect::<String>().to_ascii_lowercase();
-    (format!("{given}.{family}@{}", r.pick(PARTNER_DOMAINS)), "Guest")
+    let family: String = r
+        .pick(FAMILY)
+        .chars()
+        .filter(char::is_ascii_alphabetic)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    (
+        format!("{given}.{family}@{}", r.pick(PARTNER_DOMAINS)),
+        "Guest",
+    )
 }
 
 /// RecordType 14: sharing and access requests.
@@ -320,7 +453,8 @@ pub(super) fn sharing(ctx: &RecordCtx<'_>, r: &mut Rng, rec: &mut Map<String, Va
     sp_common(ctx, r, rec, f.site);
     let op = ctx.operation;
     let item_guid = f.unique_id(ctx.tenant);
-    let web_level = matches!(op, "AddedToGroup" | "RemovedFromGroup") || (op.starts_with("SharingInvitation") && r.chance(0.3));
+    let web_level = matches!(op, "AddedToGroup" | "RemovedFromGroup")
+        || (op.starts_with("SharingInvitation") && r.chance(0.3));
     if web_level {
         put(rec, "ItemType", "Web");
         put(rec, "ObjectId", format!("{}/", f.site.url));
@@ -331,10 +465,22 @@ pub(super) fn sharing(ctx: &RecordCtx<'_>, r: &mut Rng, rec: &mut Map<String, Va
     let edit = r.chance(0.35);
     let link = |scope: &str, r: &mut Rng| format!("SharingLinks.{item_guid}.{scope}.{}", r.guid());
     if op.starts_with("AnonymousLink") {
-        let scope = if edit { "AnonymousEdit" } else { "AnonymousView" };
+        let scope = if edit {
+            "AnonymousEdit"
+        } else {
+            "AnonymousView"
+        };
         put(rec, "TargetUserOrGroupName", link(scope, r));
         put(rec, "TargetUserOrGroupType", "SharePointGroup");
-        put(rec, "EventData", if edit { "<Type>Edit</Type>" } else { "<Type>View</Type>" });
+        put(
+            rec,
+            "EventData",
+            if edit {
+                "<Type>Edit</Type>"
+            } else {
+                "<Type>View</Type>"
+            },
+        );
         if op == "AnonymousLinkUsed" {
             // Whoever holds the link is anonymous: SharePoint writes an urn:spo:anon identity.
             let anon = format!("urn:spo:anon#{}", hex_lower(r, 64));
@@ -342,29 +488,61 @@ pub(super) fn sharing(ctx: &RecordCtx<'_>, r: &mut Rng, rec: &mut Map<String, Va
             put(rec, "UserKey", anon);
         }
     } else if op.starts_with("CompanyLink") {
-        let scope = if edit { "OrganizationEdit" } else { "OrganizationView" };
+        let scope = if edit {
+            "OrganizationEdit"
+        } else {
+            "OrganizationView"
+        };
         put(rec, "TargetUserOrGroupName", link(scope, r));
         put(rec, "TargetUserOrGroupType", "SharePointGroup");
-        put(rec, "EventData", if edit { "<Type>Edit</Type>" } else { "<Type>View</Type>" });
+        put(
+            rec,
+            "EventData",
+            if edit {
+                "<Type>Edit</Type>"
+            } else {
+                "<Type>View</Type>"
+            },
+        );
     } else if op.starts_with("SecureLink") {
         put(rec, "TargetUserOrGroupName", link("Flexible", r));
         put(rec, "TargetUserOrGroupType", "SharePointGroup");
-        put(rec, "EventData", if edit { "<Type>Edit</Type>" } else { "<Type>View</Type>" });
+        put(
+            rec,
+            "EventData",
+            if edit {
+                "<Type>Edit</Type>"
+            } else {
+                "<Type>View</Type>"
+            },
+        );
     } else if op == "SharingInheritanceBroken" {
-        put(rec, "EventData", "<SharingInheritanceBroken>True</SharingInheritanceBroken>");
+        put(
+            rec,
+            "EventData",
+            "<SharingInheritanceBroken>True</SharingInheritanceBroken>",
+        );
     } else if matches!(op, "AddedToGroup" | "RemovedFromGroup") {
         let (name, kind) = share_target(ctx, r, false);
         put(rec, "TargetUserOrGroupName", name);
         put(rec, "TargetUserOrGroupType", kind);
         let group = *r.pick(&["Members", "Visitors", "Owners"]);
-        put(rec, "EventData", format!("<Group>{} {group}</Group>", f.site.title));
+        put(
+            rec,
+            "EventData",
+            format!("<Group>{} {group}</Group>", f.site.title),
+        );
     } else {
         let external = op.starts_with("SharingInvitation") || op.starts_with("AccessInvitation");
         let (name, kind) = share_target(ctx, r, external);
         put(rec, "TargetUserOrGroupName", name);
         put(rec, "TargetUserOrGroupType", kind);
         let perm = if edit { "Contribute" } else { "Read" };
-        put(rec, "EventData", format!("<Permissions granted>{perm}</Permissions granted>"));
+        put(
+            rec,
+            "EventData",
+            format!("<Permissions granted>{perm}</Permissions granted>"),
+        );
     }
     put(rec, "UniqueSharingId", r.guid());
     finish(ctx, r, rec, true);
@@ -396,14 +574,19 @@ pub(super) fn list(ctx: &RecordCtx<'_>, r: &mut Rng, rec: &mut Map<String, Value
         finish(ctx, r, rec, true);
         return;
     }
-    let Some((idx, site)) = pick_site(ctx, r).and_then(|i| ctx.tenant.sites.get(i).map(|s| (i, s))) else {
+    let Some((idx, site)) = pick_site(ctx, r).and_then(|i| ctx.tenant.sites.get(i).map(|s| (i, s)))
+    else {
         finish(ctx, r, rec, true);
         return;
     };
     sp_common(ctx, r, rec, site);
     let &(title, path, template, base_type) = r.pick(LISTS);
     let path = if path.is_empty() { site.library } else { path };
-    let list_id = if title == "Documents" { site.list_id.clone() } else { stable_guid(ctx, title, idx as u64) };
+    let list_id = if title == "Documents" {
+        site.list_id.clone()
+    } else {
+        stable_guid(ctx, title, idx as u64)
+    };
     let list_url = format!("{}/{path}", site.url);
     let op = ctx.operation;
     let item_type = if ctx.info.value == 54 {
@@ -442,11 +625,15 @@ mod tests {
     use serde_json::{Map, Value};
 
     fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-11-20T12:00:00Z").map(|d| d.with_timezone(&Utc)).unwrap_or_default()
+        DateTime::parse_from_rfc3339("2026-11-20T12:00:00Z")
+            .map(|d| d.with_timezone(&Utc))
+            .unwrap_or_default()
     }
 
     fn records(t: &Tenant, rt: i32, op: &str, n: u64) -> Vec<Map<String, Value>> {
-        let Some(info) = record_type(rt) else { return Vec::new() };
+        let Some(info) = record_type(rt) else {
+            return Vec::new();
+        };
         (0..n)
             .map(|i| {
                 let user = &t.users[(i as usize * 13) % t.users.len()];
@@ -478,15 +665,30 @@ mod tests {
         for rec in &recs {
             let site_url = s(rec, "SiteUrl");
             assert!(site_url.ends_with('/'));
-            assert_eq!(format!("{site_url}{}/{}", s(rec, "SourceRelativeUrl"), s(rec, "SourceFileName")), s(rec, "ObjectId"));
-            assert!(s(rec, "SourceFileName").ends_with(&format!(".{}", s(rec, "SourceFileExtension"))));
+            assert_eq!(
+                format!(
+                    "{site_url}{}/{}",
+                    s(rec, "SourceRelativeUrl"),
+                    s(rec, "SourceFileName")
+                ),
+                s(rec, "ObjectId")
+            );
+            assert!(
+                s(rec, "SourceFileName").ends_with(&format!(".{}", s(rec, "SourceFileExtension")))
+            );
             let personal = site_url.contains("-my.sharepoint.com");
-            assert_eq!(s(rec, "Workload"), if personal { "OneDrive" } else { "SharePoint" });
+            assert_eq!(
+                s(rec, "Workload"),
+                if personal { "OneDrive" } else { "SharePoint" }
+            );
             onedrive += usize::from(personal);
             assert_eq!(s(rec, "ItemType"), "File");
             assert_eq!(s(rec, "EventSource"), "SharePoint");
             let key = s(rec, "UserKey");
-            assert!(key.starts_with("i:0h.f|membership|") || key.starts_with("i:0#.f|membership|"), "{key}");
+            assert!(
+                key.starts_with("i:0h.f|membership|") || key.starts_with("i:0#.f|membership|"),
+                "{key}"
+            );
         }
         assert!(onedrive > 0 && onedrive < recs.len());
         for rec in records(&t, 6, "FileRenamed", 20) {
@@ -515,7 +717,10 @@ mod tests {
         assert!(guests > 0);
         for rec in records(&t, 14, "AnonymousLinkCreated", 30) {
             let name = s(&rec, "TargetUserOrGroupName");
-            assert!(name.starts_with("SharingLinks.") && name.contains(".Anonymous"), "{name}");
+            assert!(
+                name.starts_with("SharingLinks.") && name.contains(".Anonymous"),
+                "{name}"
+            );
         }
     }
 

@@ -7,7 +7,7 @@ pub mod names;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::rng::{Rng, hash, hash_str};
+use crate::rng::{Rng, hash_str};
 use geo::{COUNTRIES, Country};
 
 /// What kind of account a user is.
@@ -95,7 +95,13 @@ impl User {
     pub fn onedrive_segment(&self) -> String {
         self.upn
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
             .collect()
     }
 }
@@ -231,7 +237,12 @@ impl Tenant {
             .map(|(i, c)| {
                 let mut cr = Rng::new(&[seed, hash_str("office"), i as u64]);
                 let b = *cr.pick(c.blocks);
-                [b.0, b.1.wrapping_add(cr.below(u64::from(b.2)) as u8), cr.below(250) as u8 + 1, 10]
+                [
+                    b.0,
+                    b.1.wrapping_add(cr.below(u64::from(b.2)) as u8),
+                    cr.below(250) as u8 + 1,
+                    10,
+                ]
             })
             .collect();
 
@@ -275,7 +286,10 @@ impl Tenant {
                 .filter(|c| *c != 'x')
                 .collect();
             let base = match kind {
-                UserKind::Service => format!("svc-{}", ["backup", "sync", "scanner", "reporting", "printer", "crm"][index % 6]),
+                UserKind::Service => format!(
+                    "svc-{}",
+                    ["backup", "sync", "scanner", "reporting", "printer", "crm"][index % 6]
+                ),
                 _ => format!("{}.{}", given.to_ascii_lowercase(), ascii_family),
             };
             let mut local = base.clone();
@@ -291,11 +305,22 @@ impl Tenant {
                     (
                         format!("{}#EXT#@{initial_domain}", mail.replace('@', "_")),
                         mail,
-                        format!("{given} {family} ({})", partner.split('.').next().unwrap_or(partner)),
+                        format!(
+                            "{given} {family} ({})",
+                            partner.split('.').next().unwrap_or(partner)
+                        ),
                     )
                 }
-                UserKind::Service => (format!("{local}@{domain}"), format!("{local}@{domain}"), format!("Service {local}")),
-                _ => (format!("{local}@{domain}"), format!("{local}@{domain}"), format!("{given} {family}")),
+                UserKind::Service => (
+                    format!("{local}@{domain}"),
+                    format!("{local}@{domain}"),
+                    format!("Service {local}"),
+                ),
+                _ => (
+                    format!("{local}@{domain}"),
+                    format!("{local}@{domain}"),
+                    format!("{given} {family}"),
+                ),
             };
             let (department, titles) = *u.pick(names::DEPARTMENTS);
             let (department, job_title) = if matches!(kind, UserKind::Admin(_)) {
@@ -317,7 +342,8 @@ impl Tenant {
                 country,
                 department,
                 job_title,
-                on_premises_synced: matches!(kind, UserKind::Member | UserKind::Service) && u.chance(0.35),
+                on_premises_synced: matches!(kind, UserKind::Member | UserKind::Service)
+                    && u.chance(0.35),
                 account_enabled: !departed,
                 departed,
                 puid: format!("10032{}", u.hex_upper(11)),
@@ -346,7 +372,11 @@ impl Tenant {
                 },
             });
         }
-        let admins: Vec<usize> = users.iter().filter(|u| u.is_admin()).map(|u| u.index).collect();
+        let admins: Vec<usize> = users
+            .iter()
+            .filter(|u| u.is_admin())
+            .map(|u| u.index)
+            .collect();
 
         let mut sites = Vec::new();
         let mut groups = Vec::new();
@@ -357,7 +387,11 @@ impl Tenant {
             .collect();
         for (i, (dept, _)) in names::DEPARTMENTS.iter().enumerate() {
             let mut g = Rng::new(&[seed, hash_str("dept-group"), i as u64]);
-            let members: Vec<usize> = users.iter().filter(|u| u.department == *dept).map(|u| u.index).collect();
+            let members: Vec<usize> = users
+                .iter()
+                .filter(|u| u.department == *dept)
+                .map(|u| u.index)
+                .collect();
             groups.push(Group {
                 object_id: g.guid(),
                 display_name: format!("SG-{}", dept.replace(' ', "")),
@@ -372,13 +406,26 @@ impl Tenant {
         let team_count = (user_count / 25).clamp(3, 400);
         for i in 0..team_count {
             let mut g = Rng::new(&[seed, hash_str("team"), i as u64]);
-            let name = format!("{} {}", g.pick(names::FILE_WORDS), ["Team", "Project", "Squad", "Council", "Hub"][i % 5]);
+            let name = format!(
+                "{} {}",
+                g.pick(names::FILE_WORDS),
+                ["Team", "Project", "Squad", "Council", "Hub"][i % 5]
+            );
             let size = 3 + g.below(20) as usize;
-            let mut members: Vec<usize> = (0..size).filter_map(|_| member_pool.get(g.below(member_pool.len() as u64) as usize).copied()).collect();
-            if g.chance(0.4) {
-                if let Some(guest) = users.iter().filter(|u| u.kind == UserKind::Guest).nth(g.below(8) as usize) {
-                    members.push(guest.index);
-                }
+            let mut members: Vec<usize> = (0..size)
+                .filter_map(|_| {
+                    member_pool
+                        .get(g.below(member_pool.len() as u64) as usize)
+                        .copied()
+                })
+                .collect();
+            if g.chance(0.4)
+                && let Some(guest) = users
+                    .iter()
+                    .filter(|u| u.kind == UserKind::Guest)
+                    .nth(g.below(8) as usize)
+            {
+                members.push(guest.index);
             }
             members.sort_unstable();
             members.dedup();
@@ -418,13 +465,19 @@ impl Tenant {
                 files: 50 + g.below(400) as u32,
             });
         }
-        for u in users.iter().filter(|u| matches!(u.kind, UserKind::Member | UserKind::Admin(_))) {
+        for u in users
+            .iter()
+            .filter(|u| matches!(u.kind, UserKind::Member | UserKind::Admin(_)))
+        {
             let mut g = Rng::new(&[seed, hash_str("onedrive"), u.index as u64]);
             sites.push(Site {
                 site_id: g.guid(),
                 web_id: g.guid(),
                 list_id: g.guid(),
-                url: format!("https://{stem}-my.sharepoint.com/personal/{}", u.onedrive_segment()),
+                url: format!(
+                    "https://{stem}-my.sharepoint.com/personal/{}",
+                    u.onedrive_segment()
+                ),
                 title: u.display_name.clone(),
                 owner: Some(u.index),
                 library: "Documents",
@@ -437,7 +490,11 @@ impl Tenant {
             .enumerate()
             .map(|(i, template)| {
                 let mut g = Rng::new(&[seed, hash_str("app"), i as u64]);
-                OAuthApp { app_id: g.guid(), sp_object_id: g.guid(), template }
+                OAuthApp {
+                    app_id: g.guid(),
+                    sp_object_id: g.guid(),
+                    template,
+                }
             })
             .collect();
 
@@ -445,7 +502,9 @@ impl Tenant {
         let secret = |r: &mut Rng| {
             // The shape of a real client secret value: 40 characters with a `~` after the prefix.
             let alphabet = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
-            let body: String = (0..37).map(|_| alphabet[r.below(alphabet.len() as u64) as usize] as char).collect();
+            let body: String = (0..37)
+                .map(|_| alphabet[r.below(alphabet.len() as u64) as usize] as char)
+                .collect();
             format!("{}~{}", &body[..3], &body[3..])
         };
         let registrations = vec![
@@ -525,7 +584,10 @@ impl Tenant {
 
     /// The office egress IP of a country entry.
     pub fn office_ip(&self, country: &Country) -> [u8; 4] {
-        let i = COUNTRIES.iter().position(|c| std::ptr::eq(c, country)).unwrap_or(0);
+        let i = COUNTRIES
+            .iter()
+            .position(|c| std::ptr::eq(c, country))
+            .unwrap_or(0);
         self.office_ips[i]
     }
 
@@ -533,31 +595,18 @@ impl Tenant {
     pub fn file_name(&self, site: usize, k: u32) -> (String, String) {
         let mut r = Rng::new(&[self.seed, hash_str("file"), site as u64, u64::from(k)]);
         let ext = *r.pick(names::FILE_EXTENSIONS);
-        let name = format!("{} {} {}.{}", r.pick(names::FILE_WORDS), r.pick(names::FILE_WORDS), 2020 + r.below(7), ext);
+        let name = format!(
+            "{} {} {}.{}",
+            r.pick(names::FILE_WORDS),
+            r.pick(names::FILE_WORDS),
+            2020 + r.below(7),
+            ext
+        );
         let folder = match r.below(4) {
             0 => String::new(),
             _ => format!("/{}", r.pick(names::FILE_WORDS)),
         };
         (folder, name)
-    }
-
-    /// Sites a user works in: their OneDrive and the team sites of their groups.
-    pub fn sites_of(&self, user: &User) -> Vec<usize> {
-        let mut out: Vec<usize> = self
-            .groups
-            .iter()
-            .filter(|g| g.members.contains(&user.index))
-            .filter_map(|g| g.site)
-            .collect();
-        if let Some(own) = self.sites.iter().position(|s| s.owner == Some(user.index)) {
-            out.push(own);
-        }
-        out
-    }
-
-    /// A stable pseudo-random number for a user, for picking per-user things.
-    pub fn user_hash(&self, user: &User, what: &str) -> u64 {
-        hash(&[self.seed, hash_str(what), user.index as u64])
     }
 }
 
@@ -566,7 +615,9 @@ mod tests {
     use super::*;
 
     fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-11-20T12:00:00Z").map(|d| d.with_timezone(&Utc)).unwrap_or_default()
+        DateTime::parse_from_rfc3339("2026-11-20T12:00:00Z")
+            .map(|d| d.with_timezone(&Utc))
+            .unwrap_or_default()
     }
 
     #[test]
@@ -575,23 +626,36 @@ mod tests {
         let b = Tenant::generate(1, 300, now());
         let c = Tenant::generate(2, 300, now());
         assert_eq!(a.tenant_id, b.tenant_id);
-        assert_eq!(a.users.iter().map(|u| &u.upn).collect::<Vec<_>>(), b.users.iter().map(|u| &u.upn).collect::<Vec<_>>());
+        assert_eq!(
+            a.users.iter().map(|u| &u.upn).collect::<Vec<_>>(),
+            b.users.iter().map(|u| &u.upn).collect::<Vec<_>>()
+        );
         assert_ne!(a.tenant_id, c.tenant_id);
     }
 
     #[test]
     fn the_workforce_is_mixed() {
         let t = Tenant::generate(7, 2000, now());
-        let countries: std::collections::HashSet<_> = t.users.iter().map(|u| u.country.code).collect();
+        let countries: std::collections::HashSet<_> =
+            t.users.iter().map(|u| u.country.code).collect();
         assert!(countries.len() >= 12, "{countries:?}");
-        assert!(t.users.iter().any(|u| u.kind == UserKind::Guest && u.upn.contains("#EXT#")));
+        assert!(
+            t.users
+                .iter()
+                .any(|u| u.kind == UserKind::Guest && u.upn.contains("#EXT#"))
+        );
         assert!(t.users.iter().any(|u| u.kind == UserKind::Service));
         assert!(t.users.iter().any(|u| u.on_premises_synced));
         assert!(t.users.iter().any(|u| !u.account_enabled));
         assert!(t.admins.len() >= 10);
-        let upns: std::collections::HashSet<_> = t.users.iter().map(|u| u.upn.to_lowercase()).collect();
+        let upns: std::collections::HashSet<_> =
+            t.users.iter().map(|u| u.upn.to_lowercase()).collect();
         assert_eq!(upns.len(), t.users.len(), "UPNs are unique");
-        assert!(t.sites.iter().any(|s| s.url.contains("-my.sharepoint.com/personal/")));
+        assert!(
+            t.sites
+                .iter()
+                .any(|s| s.url.contains("-my.sharepoint.com/personal/"))
+        );
         assert!(t.groups.iter().any(|g| g.unified) && t.groups.iter().any(|g| !g.unified));
     }
 }

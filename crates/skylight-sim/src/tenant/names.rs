@@ -11,24 +11,93 @@ pub static GIVEN: &[&str] = &[
 
 /// Family names.
 pub static FAMILY: &[&str] = &[
-    "Vance", "Wilber", "Deyoung", "Kraft", "Garcia", "Dupont", "Mendes", "Nakamura", "Schmidt",
-    "Kowalski", "Rossi", "Sharma", "Patel", "Kim", "Tanaka", "Silva", "Johnson", "Smith", "Brown",
-    "Nguyen", "Müller", "Lopez", "Martin", "Bernard", "Suzuki", "Ito", "Fernandes", "Novak", "Holt",
-    "Larsen", "Okafor", "Haddad", "Ivanova", "Rahman", "Cohen", "O'Brien", "Fischer", "Weber",
-    "Moreau", "Ricci", "Costa", "Yamamoto", "Park", "Singh", "Gupta", "Hughes", "Reed", "Price",
+    "Vance",
+    "Wilber",
+    "Deyoung",
+    "Kraft",
+    "Garcia",
+    "Dupont",
+    "Mendes",
+    "Nakamura",
+    "Schmidt",
+    "Kowalski",
+    "Rossi",
+    "Sharma",
+    "Patel",
+    "Kim",
+    "Tanaka",
+    "Silva",
+    "Johnson",
+    "Smith",
+    "Brown",
+    "Nguyen",
+    "Müller",
+    "Lopez",
+    "Martin",
+    "Bernard",
+    "Suzuki",
+    "Ito",
+    "Fernandes",
+    "Novak",
+    "Holt",
+    "Larsen",
+    "Okafor",
+    "Haddad",
+    "Ivanova",
+    "Rahman",
+    "Cohen",
+    "O'Brien",
+    "Fischer",
+    "Weber",
+    "Moreau",
+    "Ricci",
+    "Costa",
+    "Yamamoto",
+    "Park",
+    "Singh",
+    "Gupta",
+    "Hughes",
+    "Reed",
+    "Price",
 ];
 
 /// Departments, each with typical job titles.
 pub static DEPARTMENTS: &[(&str, &[&str])] = &[
-    ("Finance", &["Accountant", "Financial Analyst", "Controller"]),
-    ("Sales", &["Account Executive", "Sales Manager", "Sales Engineer"]),
-    ("Marketing", &["Marketing Specialist", "Content Manager", "Brand Manager"]),
-    ("Engineering", &["Software Engineer", "Engineering Manager", "QA Engineer", "Architect"]),
-    ("Human Resources", &["HR Generalist", "Recruiter", "HR Manager"]),
+    (
+        "Finance",
+        &["Accountant", "Financial Analyst", "Controller"],
+    ),
+    (
+        "Sales",
+        &["Account Executive", "Sales Manager", "Sales Engineer"],
+    ),
+    (
+        "Marketing",
+        &["Marketing Specialist", "Content Manager", "Brand Manager"],
+    ),
+    (
+        "Engineering",
+        &[
+            "Software Engineer",
+            "Engineering Manager",
+            "QA Engineer",
+            "Architect",
+        ],
+    ),
+    (
+        "Human Resources",
+        &["HR Generalist", "Recruiter", "HR Manager"],
+    ),
     ("Legal", &["Counsel", "Paralegal"]),
-    ("Operations", &["Operations Analyst", "Logistics Coordinator"]),
+    (
+        "Operations",
+        &["Operations Analyst", "Logistics Coordinator"],
+    ),
     ("Support", &["Support Engineer", "Customer Success Manager"]),
-    ("IT", &["Systems Administrator", "Security Analyst", "IT Manager"]),
+    (
+        "IT",
+        &["Systems Administrator", "Security Analyst", "IT Manager"],
+    ),
     ("Research", &["Researcher", "Data Scientist"]),
 ];
 
@@ -46,15 +115,43 @@ pub static ORGANISATIONS: &[(&str, &str)] = &[
 
 /// Partner domains guests come from.
 pub static PARTNER_DOMAINS: &[&str] = &[
-    "fabrikam-partners.com", "northwindlogistics.com", "adventure-works.com", "wingtiptoys.com",
-    "treyresearch.net", "blueyonderairlines.com", "gmail.com", "outlook.com",
+    "fabrikam-partners.com",
+    "northwindlogistics.com",
+    "adventure-works.com",
+    "wingtiptoys.com",
+    "treyresearch.net",
+    "blueyonderairlines.com",
+    "gmail.com",
+    "outlook.com",
 ];
 
 /// Words file names are made of.
 pub static FILE_WORDS: &[&str] = &[
-    "Budget", "Forecast", "Roadmap", "Contract", "Invoice", "Payroll", "Board", "Strategy",
-    "Customer", "Pipeline", "Design", "Spec", "Report", "Review", "Offer", "Policy", "Minutes",
-    "Architecture", "Benchmark", "Pricing", "Audit", "Plan", "Onboarding", "Release", "Proposal",
+    "Budget",
+    "Forecast",
+    "Roadmap",
+    "Contract",
+    "Invoice",
+    "Payroll",
+    "Board",
+    "Strategy",
+    "Customer",
+    "Pipeline",
+    "Design",
+    "Spec",
+    "Report",
+    "Review",
+    "Offer",
+    "Policy",
+    "Minutes",
+    "Architecture",
+    "Benchmark",
+    "Pricing",
+    "Audit",
+    "Plan",
+    "Onboarding",
+    "Release",
+    "Proposal",
 ];
 
 /// File extensions with their share.
@@ -64,4 +161,13 @@ pub static FILE_EXTENSIONS: &[&str] = &[
 ];
 
 /// Standard communication sites every tenant has.
-pub static COMMUNICATION_SITES: &[&str] = &["Intranet", "HR", "Finance", "Legal", "Engineering", "Sales", "Marketing", "ITHelpdesk"];
+pub static COMMUNICATION_SITES: &[&str] = &[
+    "Intranet",
+    "HR",
+    "Finance",
+    "Legal",
+    "Engineering",
+    "Sales",
+    "Marketing",
+    "ITHelpdesk",
+];

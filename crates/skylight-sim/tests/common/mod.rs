@@ -299,12 +299,14 @@ impl TestSim {
     pub async fn drain(&self) -> Drained {
         let token = self.token().await;
         self.start_all(&token).await;
-        let now = self.now().await;
         let mut d = Drained::default();
         for ct in CONTENT_TYPES {
+            // Windows are laid out from the clock at the start of each content type, with a margin
+            // so the oldest is still inside the 7-day limit when it is listed.
+            let now = self.now().await;
             let mut seen_blobs = HashSet::new();
             for day in (1..=7).rev() {
-                let s = now - chrono::Duration::days(day) + chrono::Duration::minutes(1);
+                let s = now - chrono::Duration::days(day) + chrono::Duration::minutes(10);
                 let e = s + chrono::Duration::days(1);
                 let fmt =
                     |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();

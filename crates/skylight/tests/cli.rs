@@ -1,0 +1,129 @@
+//! Black-box tests of the `skylight` binary.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_skylight");
+
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `skylight sim` on a free port and returns it with its base URL (read from the banner).
+fn spawn_sim(args: &[&str]) -> (Killed, String) {
+    let mut child = Command::new(BIN)
+        .arg("sim")
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let mut url = None;
+    for line in BufReader::new(out).lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.trim().strip_prefix("manage_url") {
+            url = Some(rest.trim().to_string());
+            break;
+        }
+    }
+    (
+        Killed(child),
+        url.expect("the banner names the Management API URL"),
+    )
+}
+
+#[test]
+fn every_command_has_help() {
+    for args in [
+        vec!["--help"],
+        vec!["sim", "--help"],
+        vec!["demo", "--help"],
+    ] {
+        let out = Command::new(BIN).args(&args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Usage:"), "{args:?}: {text}");
+    }
+    let out = Command::new(BIN).args(["sim", "--help"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--users",
+        "--days",
+        "--seed",
+        "--faults",
+        "--scenarios",
+        "--live",
+        "--listen",
+    ] {
+        assert!(text.contains(flag), "sim --help documents {flag}");
+    }
+}
+
+#[test]
+fn unknown_fault_names_are_refused_with_the_valid_ones() {
+    let out = Command::new(BIN)
+        .args(["sim", "--faults", "throttle,meltdown"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("meltdown") && err.contains("duplicates"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_busy_port_is_a_clear_error() {
+    let (_sim, url) = spawn_sim(&["--users", "20", "--days", "1"]);
+    let addr = url.trim_start_matches("http://");
+    let out = Command::new(BIN)
+        .args(["sim", "--users", "20", "--days", "1", "--listen", addr])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--listen"), "says what to do next: {err}");
+}
+
+#[test]
+fn curl_walks_the_tenant_as_microsoft_documents_and_gets_the_whole_truth() {
+    let (_sim, url) = spawn_sim(&["--users", "120", "--days", "7", "--page-size", "40"]);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/curl-walk.sh");
+    let out = Command::new("bash").arg(script).arg(&url).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "walk failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let total: u64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("total "))
+        .and_then(|l| l.split("records=").nth(1))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("a total line");
+    let truth: serde_json::Value = reqwest::blocking::get(format!("{url}/_sim/truth"))
+        .unwrap()
+        .json()
+        .unwrap();
+    let expected: u64 = truth["content_types"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|c| c["records"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, expected, "{stdout}");
+    let requests = reqwest::blocking::get(format!("{url}/_sim/requests"))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(requests.lines().any(|l| l.contains("/oauth2/v2.0/token")));
+}
