@@ -112,3 +112,16 @@ pub async fn start(cfg: SimConfig, listen: &str) -> Result<RunningSim, SimError>
     });
     Ok(RunningSim { sim, addr, task })
 }
+
+/// Shared helpers of the crate's unit tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use chrono::{DateTime, Utc};
+
+    /// The fixed "now" unit tests generate tenants at.
+    pub fn fixed_now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-20T12:00:00Z")
+            .map(|d| d.with_timezone(&Utc))
+            .unwrap_or_default()
+    }
+}

@@ -147,6 +147,20 @@ fn require_dlp(claims: &AccessClaims, ct: ContentType) -> Result<(), Response> {
     Ok(())
 }
 
+/// Authorizes the request and reads its content type, checking the DLP permission for DLP.All.
+fn authorize_ct(
+    sim: &Sim,
+    headers: &HeaderMap,
+    tenant: &str,
+    q: &Query,
+    method: &str,
+) -> Result<(AccessClaims, ContentType, String), Response> {
+    let claims = authorize(sim, headers, tenant, q, method)?;
+    let (ct, spelled) = content_type(q)?;
+    require_dlp(&claims, ct)?;
+    Ok((claims, ct, spelled))
+}
+
 fn json_response(status: StatusCode, body: &Value) -> Response {
     let mut r = (status, body.to_string()).into_response();
     let h = r.headers_mut();
@@ -177,17 +191,10 @@ pub async fn start(
     body: Bytes,
 ) -> Response {
     let q = Query::parse(raw);
-    let claims = match authorize(&sim, &headers, &tenant, &q, "POST") {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let (ct, spelled) = match content_type(&q) {
+    let (claims, ct, spelled) = match authorize_ct(&sim, &headers, &tenant, &q, "POST") {
         Ok(x) => x,
         Err(r) => return r,
     };
-    if let Err(r) = require_dlp(&claims, ct) {
-        return r;
-    }
     let now = sim.clock.now();
     if !sim.control().audit_enabled {
         let pid = q
@@ -358,10 +365,7 @@ pub async fn stop(
     headers: HeaderMap,
 ) -> Response {
     let q = Query::parse(raw);
-    if let Err(r) = authorize(&sim, &headers, &tenant, &q, "POST") {
-        return r;
-    }
-    let (ct, _) = match content_type(&q) {
+    let (_, ct, _) = match authorize_ct(&sim, &headers, &tenant, &q, "POST") {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -484,17 +488,10 @@ pub async fn content(
     headers: HeaderMap,
 ) -> Response {
     let q = Query::parse(raw);
-    let claims = match authorize(&sim, &headers, &tenant, &q, "GET") {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let (ct, spelled) = match content_type(&q) {
+    let (_, ct, spelled) = match authorize_ct(&sim, &headers, &tenant, &q, "GET") {
         Ok(x) => x,
         Err(r) => return r,
     };
-    if let Err(r) = require_dlp(&claims, ct) {
-        return r;
-    }
     let floor = match readable(&sim, ct) {
         Ok(f) => f,
         Err(r) => return r,
@@ -690,10 +687,7 @@ pub async fn notifications(
     headers: HeaderMap,
 ) -> Response {
     let q = Query::parse(raw);
-    if let Err(r) = authorize(&sim, &headers, &tenant, &q, "GET") {
-        return r;
-    }
-    let (ct, _) = match content_type(&q) {
+    let (_, ct, _) = match authorize_ct(&sim, &headers, &tenant, &q, "GET") {
         Ok(x) => x,
         Err(r) => return r,
     };

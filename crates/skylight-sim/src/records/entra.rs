@@ -943,14 +943,9 @@ mod tests {
     use crate::catalog::record_type;
     use crate::rng::Rng;
     use crate::tenant::Tenant;
-    use chrono::{DateTime, Utc};
     use serde_json::{Map, Value};
 
-    fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-11-20T12:00:00Z")
-            .map(|d| d.with_timezone(&Utc))
-            .unwrap_or_default()
-    }
+    use crate::test_support::fixed_now as now;
 
     fn records(t: &Tenant, rt: i32, op: &str, n: u64) -> Vec<Map<String, Value>> {
         let Some(info) = record_type(rt) else {

@@ -1802,14 +1802,9 @@ mod tests {
     use crate::catalog::{RECORD_TYPES, record_type};
     use crate::rng::Rng;
     use crate::tenant::Tenant;
-    use chrono::{DateTime, Utc};
     use serde_json::{Map, Value};
 
-    fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-11-20T12:00:00Z")
-            .map(|d| d.with_timezone(&Utc))
-            .unwrap_or_default()
-    }
+    use crate::test_support::fixed_now as now;
 
     fn one(t: &Tenant, rt: i32, op: &str, i: u64) -> Option<Map<String, Value>> {
         let info = record_type(rt)?;

@@ -614,11 +614,7 @@ impl Tenant {
 mod tests {
     use super::*;
 
-    fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-11-20T12:00:00Z")
-            .map(|d| d.with_timezone(&Utc))
-            .unwrap_or_default()
-    }
+    use crate::test_support::fixed_now as now;
 
     #[test]
     fn same_seed_same_directory_and_other_seed_differs() {
