@@ -12,7 +12,7 @@ ROOT="$MANAGE/api/v1.0/$TENANT/activity/feed"
 PUB="PublisherIdentifier=$TENANT"
 
 # 1. Token (v2 endpoint, client secret, scope = the Management API's /.default).
-TOKEN=$(curl -sf -X POST "$LOGIN/$TENANT/oauth2/v2.0/token" \
+TOKEN=$(curl -sf -D /tmp/curl-walk-token-headers -X POST "$LOGIN/$TENANT/oauth2/v2.0/token" \
   --data-urlencode grant_type=client_credentials --data-urlencode "client_id=$CLIENT" \
   --data-urlencode "client_secret=$SECRET" --data-urlencode scope=https://manage.office.com/.default | jq -r .access_token)
 AUTH="Authorization: Bearer $TOKEN"
@@ -25,7 +25,8 @@ for CT in Audit.AzureActiveDirectory Audit.Exchange Audit.SharePoint Audit.Gener
     echo "start $CT failed: $code $(cat /tmp/curl-walk-start.json)" >&2; exit 1
   fi
   blobs=0; records=0
-  NOW=$(date -u +%s)
+  # The service's clock, not ours (its Date header): windows are judged against it.
+  NOW=$(date -u -d "$(grep -i '^date:' /tmp/curl-walk-token-headers | cut -d' ' -f2- | tr -d '\r')" +%s)
   # 3. Seven windows of 24 h, oldest first; the oldest starts a minute inside the 7-day limit.
   for d in 7 6 5 4 3 2 1; do
     S=$(date -u -d "@$((NOW - d*86400 + 60))" +%Y-%m-%dT%H:%M:%S)

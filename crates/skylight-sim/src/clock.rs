@@ -6,6 +6,16 @@ use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 
+/// The furthest the clock may be moved, in days (keeps every date arithmetic in range).
+const MAX_JUMP_DAYS: i64 = 36_500;
+/// The furthest the running clock may get from its start, in microseconds (a century).
+const MAX_SPAN_MICROS: f64 = 36_500.0 * 86_400.0 * 1e6;
+
+/// A jump the clock refuses.
+#[derive(Debug, thiserror::Error)]
+#[error("the clock only moves forward, by at most a century in all")]
+pub struct ClockError;
+
 /// A clock that can start anywhere, run faster than real time, and jump forward.
 #[derive(Debug)]
 pub struct SimClock {
@@ -34,7 +44,11 @@ impl SimClock {
             .lock()
             .map(|j| *j)
             .unwrap_or_else(|p| *p.into_inner());
-        self.started_at + Duration::microseconds((elapsed * 1e6) as i64) + jumped
+        let run = Duration::microseconds((elapsed * 1e6).min(MAX_SPAN_MICROS) as i64);
+        self.started_at
+            .checked_add_signed(run)
+            .and_then(|t| t.checked_add_signed(jumped))
+            .unwrap_or(self.started_at)
     }
 
     /// The time the simulator started at.
@@ -42,12 +56,18 @@ impl SimClock {
         self.started_at
     }
 
-    /// Moves the clock forward.
-    pub fn advance(&self, by: Duration) {
-        match self.jumped.lock() {
-            Ok(mut j) => *j += by,
-            Err(p) => *p.into_inner() += by,
+    /// Moves the clock forward; refuses jumps that would take it past a century from its start.
+    pub fn advance(&self, by: Duration) -> Result<(), ClockError> {
+        if by < Duration::zero() {
+            return Err(ClockError);
         }
+        let mut j = self.jumped.lock().unwrap_or_else(|p| p.into_inner());
+        let total = j
+            .checked_add(&by)
+            .filter(|t| *t >= Duration::zero() && t.num_days() <= MAX_JUMP_DAYS)
+            .ok_or(ClockError)?;
+        *j = total;
+        Ok(())
     }
 }
 
@@ -60,7 +80,11 @@ mod tests {
         let start = Utc::now();
         let c = SimClock::new(start, 0.0);
         assert_eq!(c.now(), start);
-        c.advance(Duration::minutes(16));
+        c.advance(Duration::minutes(16))
+            .expect("a small jump is fine");
+        assert_eq!(c.now(), start + Duration::minutes(16));
+        assert!(c.advance(Duration::days(40_000)).is_err());
+        assert!(c.advance(Duration::minutes(-1)).is_err());
         assert_eq!(c.now(), start + Duration::minutes(16));
     }
 }

@@ -263,7 +263,7 @@ impl Default for SimConfig {
             page_size: 100,
             blob_minutes: 60,
             allow_http_webhooks: false,
-            request_log_capacity: 2_000_000,
+            request_log_capacity: 200_000,
         }
     }
 }

@@ -403,7 +403,59 @@ async fn every_scenario_is_injected_with_its_ground_truth() {
                     .collect();
                 assert_eq!(ips.len(), 2);
             }
-            _ => {}
+            "anonymous_ip" => assert!(recs.iter().any(|r| {
+                r["Operation"] == "UserLoggedIn"
+                    && ["185.220.", "171.25."]
+                        .iter()
+                        .any(|p| r["ClientIP"].as_str().unwrap().starts_with(p))
+            })),
+            "mass_delete" => assert!(
+                recs.iter()
+                    .filter(|r| r["Operation"] == "FileDeleted")
+                    .count()
+                    >= 100
+            ),
+            "mass_share" => assert!(
+                recs.iter()
+                    .filter(
+                        |r| r["Operation"] == "SharingSet" && r["TargetUserOrGroupType"] == "Guest"
+                    )
+                    .count()
+                    >= 30
+            ),
+            "ransomware" => assert!(
+                recs.iter()
+                    .filter(|r| r["Operation"] == "FileRenamed"
+                        && r["DestinationFileName"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .ends_with(".locky"))
+                    .count()
+                    >= 50
+            ),
+            "inbox_delete_rule" => assert!(recs.iter().any(|r| r["Operation"] == "New-InboxRule"
+                && r["Parameters"].to_string().contains("DeleteMessage"))),
+            "mailbox_delegation" => assert!(
+                recs.iter()
+                    .any(|r| r["Operation"] == "Add-MailboxPermission"
+                        && r["Parameters"].to_string().contains("FullAccess"))
+            ),
+            "mfa_disabled" => assert!(recs.iter().any(|r| {
+                r["ModifiedProperties"]
+                    .to_string()
+                    .contains("StrongAuthenticationRequirement")
+            })),
+            "oauth_consent_high_privilege" => assert!(recs.iter().any(|r| {
+                r["Operation"] == "Consent to application."
+                    && r["ModifiedProperties"]
+                        .to_string()
+                        .contains("Mail.ReadWrite")
+            })),
+            "departed_user_activity" => {
+                assert!(recs.iter().any(|r| r["Operation"] == "UserLoginFailed" && r["ErrorNumber"] == "50057"));
+                assert!(recs.iter().any(|r| r["Operation"] == "FileDownloaded"));
+            }
+            other => panic!("unexpected scenario {other}"),
         }
     }
 }

@@ -313,11 +313,12 @@ async fn v2_client_secret_in_body_issues_a_bearer_token_with_the_consented_roles
     assert_eq!(claims["aud"], MANAGEMENT);
     assert_eq!(claims["appid"], client_id(&sim).as_str());
     assert_eq!(claims["appidacr"], "1", "secret-authenticated client");
+    // The Management API accepts v1.0 tokens, so even the v2 endpoint issues a v1.0 token for it.
     assert_eq!(
         claims["iss"],
-        format!("https://login.microsoftonline.com/{tid}/v2.0").as_str()
+        format!("https://sts.windows.net/{tid}/").as_str()
     );
-    assert_eq!(claims["ver"], "2.0");
+    assert_eq!(claims["ver"], "1.0");
     let roles: Vec<&str> = claims["roles"]
         .as_array()
         .expect("`roles` array")
@@ -1151,4 +1152,73 @@ async fn error_bodies_have_the_documented_shape() {
         second.json()["correlation_id"],
         "correlation ids are per request"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn control_can_force_each_remaining_aadsts_code() {
+    let sim = common::boot(common::small(50, 1)).await;
+    let control = format!("{}/_sim/control", sim.url);
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", sim.tenant["client_id"].as_str().unwrap()),
+        (
+            "client_secret",
+            sim.tenant["client_secret"].as_str().unwrap(),
+        ),
+        ("scope", "https://manage.office.com/.default"),
+    ];
+    for (code, status, error) in [
+        (53003, 400, "invalid_grant"),
+        (90038, 400, "invalid_request"),
+        (650057, 400, "invalid_client"),
+        (90055, 429, "temporarily_unavailable"),
+        (90033, 503, "temporarily_unavailable"),
+    ] {
+        sim.post(
+            &control,
+            None,
+            Some(
+                serde_json::json!({"audit_enabled": true, "licensed": true, "force_aadsts": code}),
+            ),
+        )
+        .await;
+        let r = sim.token_request(&sim.tenant_id(), true, &form).await;
+        assert_eq!(
+            (
+                r.status.as_u16(),
+                r.json()["error"].as_str().unwrap_or_default(),
+                r.aadsts()
+            ),
+            (status, error, code),
+            "{}",
+            r.text
+        );
+    }
+    sim.post(
+        &control,
+        None,
+        Some(serde_json::json!({"audit_enabled": true, "licensed": true})),
+    )
+    .await;
+    assert_eq!(
+        sim.token_request(&sim.tenant_id(), true, &form)
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_that_is_not_a_form_gets_an_aadsts_error_not_a_415() {
+    let sim = common::boot(common::small(50, 1)).await;
+    let r = sim
+        .http
+        .post(format!("{}/{}/oauth2/v2.0/token", sim.url, sim.tenant_id()))
+        .json(&serde_json::json!({"grant_type": "client_credentials"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error_codes"][0], 900144, "{body}");
 }

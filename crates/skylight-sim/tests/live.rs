@@ -181,3 +181,37 @@ async fn webhooks_are_validated_then_notified_and_listed_in_the_history() {
     );
     assert_eq!(sim.get(&uri, Some(&token)).await.status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn content_can_appear_with_a_content_created_already_in_the_past() {
+    let sim = boot(SimConfig {
+        live: true,
+        blob_minutes: 5,
+        speed: 0.0,
+        ..small(300, 1)
+    })
+    .await;
+    let token = sim.token().await;
+    sim.start_all(&token).await;
+    let f = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let (from, to) = (
+        common::fixed_now() - chrono::Duration::hours(20),
+        common::fixed_now(),
+    );
+    let mut late = 0;
+    let mut before = Vec::new();
+    for ct in CONTENT_TYPES {
+        before.push(sim.list_window(&token, ct, &f(from), &f(to)).await.len());
+    }
+    sim.advance(4 * 3600).await;
+    let token = sim.token().await;
+    for (i, ct) in CONTENT_TYPES.iter().enumerate() {
+        let after = sim.list_window(&token, ct, &f(from), &f(to)).await.len();
+        assert!(after >= before[i], "{ct}: nothing listed disappears");
+        late += after - before[i];
+    }
+    assert!(
+        late > 0,
+        "blobs became available after the window they are dated in had been listed"
+    );
+}

@@ -444,14 +444,28 @@ async fn content_expires_seven_days_after_publication() {
         )
         .await
         .json();
+    let created: chrono::DateTime<chrono::Utc> = listing[0]["contentCreated"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let uri = format!(
         "{}?{}",
         listing[0]["contentUri"].as_str().unwrap(),
         sim.pubid()
     );
     assert_eq!(sim.get(&uri, Some(&token)).await.status, 200);
-    sim.advance(7 * 86_400 + 3600).await;
+    // A minute before the seventh day ends it is still served…
+    let to_edge = created + chrono::Duration::days(7) - sim.now().await;
+    sim.advance(to_edge.num_seconds() - 60).await;
     let token = sim.token().await;
+    assert_eq!(
+        sim.get(&uri, Some(&token)).await.status,
+        200,
+        "still inside the 7 days"
+    );
+    // …and two minutes later it has expired.
+    sim.advance(120).await;
     let r = sim.get(&uri, Some(&token)).await;
     assert_eq!(
         (r.status.as_u16(), r.af().as_str()),
@@ -646,4 +660,70 @@ async fn every_response_is_dated_by_the_simulators_clock_and_logged() {
         .expect("logged");
     assert_eq!(hit["status"], 401);
     assert_eq!(hit["method"], "GET");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_malformed_webhook_body_is_af20002() {
+    let sim = boot(small(50, 1)).await;
+    let token = sim.token().await;
+    let url = format!(
+        "{}/subscriptions/start?contentType=Audit.Exchange&{}",
+        sim.root(),
+        sim.pubid()
+    );
+    let r = sim
+        .http
+        .post(&url)
+        .bearer_auth(&token)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["error"]["code"],
+        "AF20002"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_15_minute_rule_ends_exactly_at_15_minutes() {
+    let sim = boot(SimConfig {
+        speed: 0.0,
+        ..small(50, 1)
+    })
+    .await;
+    let token = sim.token().await;
+    assert_eq!(sim.start(&token, "Audit.Exchange").await.status, 200);
+    sim.advance(14 * 60 + 59).await;
+    let r = sim.start(&token, "Audit.Exchange").await;
+    assert_eq!(r.status, 429);
+    assert!(r.text.contains("0m 1s"), "{}", r.text);
+    sim.advance(1).await;
+    assert_eq!(sim.start(&token, "Audit.Exchange").await.af(), "AF20024");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_clock_refuses_absurd_jumps_and_keeps_serving() {
+    let sim = boot(small(50, 1)).await;
+    for secs in [i64::MAX, 9_000_000_000_000, -5] {
+        let r = sim
+            .post(
+                &format!("{}/_sim/clock", sim.url),
+                None,
+                Some(json!({"advance_seconds": secs})),
+            )
+            .await;
+        assert_eq!(r.status, 400, "{secs}: {}", r.text);
+    }
+    let token = sim.token().await;
+    assert_eq!(
+        sim.get(
+            &format!("{}/subscriptions/list?{}", sim.root(), sim.pubid()),
+            Some(&token)
+        )
+        .await
+        .status,
+        200
+    );
 }

@@ -33,13 +33,13 @@ pub struct SimArgs {
     #[arg(long)]
     now: Option<DateTime<Utc>>,
     /// Clock speed relative to real time (e.g. 60 = an hour a minute; 0 = frozen).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
     speed: f64,
     /// Base URL clients reach the simulator at (default: http:// + the listen address).
     #[arg(long)]
     public_url: Option<String>,
     /// Lifetime of issued access tokens, in seconds (short values exercise refresh).
-    #[arg(long, default_value_t = 3599)]
+    #[arg(long, default_value_t = 3599, value_parser = clap::value_parser!(i64).range(1..=86_400))]
     token_lifetime: i64,
     /// Management API budget per minute and publisher; beyond it, AF429 (default: unlimited, 300 with the throttle fault).
     #[arg(long)]
@@ -53,6 +53,17 @@ pub struct SimArgs {
     /// Accept http:// webhook addresses (Microsoft requires HTTPS).
     #[arg(long)]
     allow_http_webhooks: bool,
+    /// Most requests kept in the request log (`GET /_sim/requests`); the oldest are dropped.
+    #[arg(long, default_value_t = 200_000)]
+    request_log: usize,
+}
+
+/// Clock speeds from frozen (0) to a year a second or so.
+fn parse_speed(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=1_000_000.0).contains(&v) => Ok(v),
+        _ => Err(format!("`{s}` is not a speed between 0 and 1000000")),
+    }
 }
 
 impl SimArgs {
@@ -72,7 +83,7 @@ impl SimArgs {
             page_size: self.page_size.max(1),
             blob_minutes: self.blob_minutes,
             allow_http_webhooks: self.allow_http_webhooks,
-            ..SimConfig::default()
+            request_log_capacity: self.request_log.max(1),
         }
     }
 }

@@ -41,6 +41,9 @@ pub struct BlobMeta {
     pub created: DateTime<Utc>,
     /// `contentExpiration`.
     pub expiration: DateTime<Utc>,
+    /// When the blob starts to show in listings: at or after `contentCreated`, so a blob can
+    /// appear with a `contentCreated` already in the past (contract §2.6 step 5, quirk Q6).
+    pub available: DateTime<Utc>,
     /// Regularly generated records.
     pub base: u32,
     /// Coverage-sweep records (every RecordType appears daily).
@@ -286,6 +289,15 @@ impl Feed {
                     + Duration::nanoseconds(r.below(1_000_000_000) as i64);
             }
         }
+        let lag = r.f64();
+        let lag_secs = if lag < 0.8 {
+            r.range(0, 120)
+        } else if lag < 0.95 {
+            r.range(120, 1200)
+        } else {
+            r.range(1200, 3 * 3600)
+        };
+        let available = created + Duration::seconds(lag_secs);
         let mut expiration = created + Duration::seconds(RETENTION);
         let oldest_tenth = self.slot_start(self.history_start_slot)
             + (self.start - self.slot_start(self.history_start_slot)) / 10;
@@ -296,6 +308,7 @@ impl Feed {
             key,
             created,
             expiration,
+            available,
             base,
             sweep,
             injected,
@@ -385,7 +398,7 @@ impl Feed {
                 slot: m.key.slot - 1,
                 ..m.key
             })
-            .filter(|p| p.created <= m.created);
+            .filter(|p| p.available <= m.available);
         (0..r.range(1, 3))
             .map(|_| match prev {
                 Some(p) if r.chance(0.5) => (p, r.below(u64::from(p.count())) as u32),
@@ -545,7 +558,7 @@ impl Feed {
         )
     }
 
-    /// Every blob published up to `horizon`, content type by content type, in publication order.
+    /// Every blob available by `horizon`, in slot order.
     pub fn published(
         &self,
         ct: ContentType,
@@ -556,7 +569,7 @@ impl Feed {
             .flat_map(move |slot| {
                 (0..self.shards).filter_map(move |shard| self.meta(BlobKey { ct, slot, shard }))
             })
-            .filter(move |m| m.created <= horizon)
+            .filter(move |m| m.available <= horizon)
     }
 }
 

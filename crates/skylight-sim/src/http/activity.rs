@@ -520,7 +520,8 @@ pub async fn content(
     let all = tokio::task::spawn_blocking(move || {
         let to = end.min(horizon + Duration::nanoseconds(1));
         let mut v = sim2.feed.blobs_created_in(ct, start, to);
-        v.retain(|m| floor.is_none_or(|f| m.created >= f));
+        // Listed once available, filtered on `contentCreated` (which may lie before `now`).
+        v.retain(|m| m.available <= horizon && floor.is_none_or(|f| m.created >= f));
         v
     })
     .await
@@ -652,7 +653,7 @@ pub async fn retrieve(
     };
     if meta.created != parsed.created
         || sim.feed.slot_start(key.slot) != parsed.slot_start
-        || meta.created > sim.horizon()
+        || meta.available > sim.horizon()
         || floor.is_some_and(|f| meta.created < f)
     {
         return missing();
@@ -772,7 +773,11 @@ pub async fn deliver_notifications(sim: Arc<Sim>, since: DateTime<Utc>, until: D
         })
         .collect();
     for (ct, hook, spelled) in targets {
-        let blobs = sim.feed.blobs_created_in(ct, since, until);
+        // Notified when they become available, which can be hours after `contentCreated`.
+        let mut blobs = sim
+            .feed
+            .blobs_created_in(ct, since - Duration::hours(4), until);
+        blobs.retain(|m| m.available > since && m.available <= until);
         if blobs.is_empty() {
             continue;
         }
@@ -787,7 +792,13 @@ pub async fn deliver_notifications(sim: Arc<Sim>, since: DateTime<Utc>, until: D
                 o
             })
             .collect();
-        let status = match reqwest::Client::new()
+        let Ok(client) = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+        else {
+            continue;
+        };
+        let status = match client
             .post(&hook.address)
             .header("Webhook-AuthID", hook.auth_id.clone().unwrap_or_default())
             .json(&items)

@@ -19,7 +19,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Duration, Utc};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Serialize;
 
 use crate::catalog::ContentType;
@@ -89,6 +89,10 @@ pub struct Control {
     pub audit_enabled: bool,
     /// The tenant holds a Microsoft 365 licence.
     pub licensed: bool,
+    /// When set, the token endpoints answer every request with this AADSTS error (see
+    /// `token::FORCEABLE` for the codes), so clients can be tested on each of them.
+    #[serde(default)]
+    pub force_aadsts: Option<u32>,
 }
 
 /// One served request.
@@ -134,7 +138,7 @@ pub struct Sim {
     pub public_url: String,
     subs: Mutex<BTreeMap<ContentType, Subscription>>,
     control: Mutex<Control>,
-    limiter: Option<DefaultKeyedRateLimiter<String>>,
+    limiter: Option<(DefaultKeyedRateLimiter<String>, DefaultDirectRateLimiter)>,
     log: Mutex<RequestLog>,
     notifications: Mutex<VecDeque<NotificationRecord>>,
     counter: AtomicU64,
@@ -152,10 +156,18 @@ impl Sim {
         clock: SimClock,
         public_url: String,
     ) -> Sim {
+        // Each publisher GUID gets the full budget; requests without one (or with something
+        // that is not a GUID) share a quarter of it, as the reference describes a shared pool.
         let limiter = cfg
             .effective_rpm()
             .and_then(std::num::NonZeroU32::new)
-            .map(|rpm| RateLimiter::keyed(Quota::per_minute(rpm)));
+            .map(|rpm| {
+                let shared = std::num::NonZeroU32::new((rpm.get() / 4).max(1)).unwrap_or(rpm);
+                (
+                    RateLimiter::keyed(Quota::per_minute(rpm)),
+                    RateLimiter::direct(Quota::per_minute(shared)),
+                )
+            });
         let token_key = hash(&[cfg.seed, 0x70_6b_65_79]).to_le_bytes().repeat(4);
         Sim {
             cfg,
@@ -169,6 +181,7 @@ impl Sim {
             control: Mutex::new(Control {
                 audit_enabled: true,
                 licensed: true,
+                force_aadsts: None,
             }),
             limiter,
             log: Mutex::new(RequestLog::default()),
@@ -205,11 +218,18 @@ impl Sim {
 
     /// True when a request under this publisher key is over budget.
     fn throttled(&self, publisher: Option<&str>) -> bool {
-        match &self.limiter {
-            Some(l) => l
-                .check_key(&publisher.unwrap_or("shared").to_ascii_lowercase())
-                .is_err(),
-            None => false,
+        let Some((keyed, shared)) = &self.limiter else {
+            return false;
+        };
+        match publisher.filter(|p| crate::rng::is_guid(p)) {
+            Some(p) => {
+                // Keep the per-publisher state from growing with every GUID ever seen.
+                if self.counter.load(Ordering::Relaxed).is_multiple_of(4096) {
+                    keyed.retain_recent();
+                }
+                keyed.check_key(&p.to_ascii_lowercase()).is_err()
+            }
+            None => shared.check().is_err(),
         }
     }
 }
@@ -284,6 +304,14 @@ async fn faults_and_log(State(sim): State<Arc<Sim>>, req: Request, next: Next) -
     let mut response = if simulated && sim.cfg.has(Fault::Flaky) {
         let roll = (hash(&[sim.cfg.seed, 0xF1A4, n]) % 1000) as u32;
         match roll {
+            0..=49 if path.contains("/oauth2/") => errors::aadsts(
+                sim.clock.now(),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                90033,
+                "A transient error has occurred. Please try again.",
+                n,
+            ),
             0..=29 => (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response(),
             30..=49 => errors::af(
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -64,10 +64,12 @@ fn write_truth(sim: &Sim, tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::
     let horizon = sim.horizon();
     let now = sim.clock.now();
     let mut buf = String::with_capacity(1 << 16);
+    // Returns false once the client has gone, so the work stops with it.
     let flush = |buf: &mut String| {
-        if !buf.is_empty() {
-            let _ = tx.blocking_send(Ok(Bytes::from(std::mem::take(buf))));
-        }
+        buf.is_empty()
+            || tx
+                .blocking_send(Ok(Bytes::from(std::mem::take(buf))))
+                .is_ok()
     };
     buf.push_str("{\"content_types\":{");
     for (i, ct) in ContentType::ALL.into_iter().enumerate() {
@@ -88,7 +90,7 @@ fn write_truth(sim: &Sim, tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::
                         slot: m.key.slot + 1,
                         ..m.key
                     })
-                    .filter(|n| n.created <= horizon && n.expiration > now);
+                    .filter(|n| n.available <= horizon && n.expiration > now);
                 let saved: HashSet<u32> = next
                     .map(|n| {
                         sim.feed
@@ -113,8 +115,8 @@ fn write_truth(sim: &Sim, tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::
                     records += 1;
                 }
             }
-            if buf.len() > 60_000 {
-                flush(&mut buf);
+            if buf.len() > 60_000 && !flush(&mut buf) {
+                return;
             }
         }
         buf.push_str("],\"expired_record_ids\":");
@@ -130,7 +132,7 @@ fn write_truth(sim: &Sim, tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::
         let ids: Vec<&String> = inc
             .records
             .iter()
-            .filter(|(key, _)| sim.feed.meta(*key).is_some_and(|m| m.created <= horizon))
+            .filter(|(key, _)| sim.feed.meta(*key).is_some_and(|m| m.available <= horizon))
             .map(|(_, id)| id)
             .collect();
         if ids.is_empty() {
@@ -152,7 +154,7 @@ fn write_truth(sim: &Sim, tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::
         );
     }
     buf.push_str(&format!("],\"generated_at\":\"{}\"}}", now.to_rfc3339()));
-    flush(&mut buf);
+    let _ = flush(&mut buf);
 }
 
 fn push_id(buf: &mut String, first: &mut bool, id: &str) {
@@ -230,15 +232,20 @@ pub struct Advance {
 /// `POST /_sim/clock {"advance_seconds": N}`: jumps the clock forward (tokens expire, content
 /// ages, live tenants publish what falls due).
 pub async fn advance_clock(State(sim): State<Arc<Sim>>, Json(a): Json<Advance>) -> Response {
-    if a.advance_seconds < 0 {
-        return (
+    let by = Duration::try_seconds(a.advance_seconds);
+    match by.map(|d| sim.clock.advance(d)) {
+        Some(Ok(())) => clock(State(sim)).await.into_response(),
+        Some(Err(e)) => (
             StatusCode::BAD_REQUEST,
-            Json(json!({"error": "the clock only moves forward"})),
+            Json(json!({"error": e.to_string()})),
         )
-            .into_response();
+            .into_response(),
+        None => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "advance_seconds is out of range"})),
+        )
+            .into_response(),
     }
-    sim.clock.advance(Duration::seconds(a.advance_seconds));
-    clock(State(sim)).await.into_response()
 }
 
 /// `GET /_sim/control`.

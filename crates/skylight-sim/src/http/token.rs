@@ -4,7 +4,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Form, Path, State};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -112,9 +113,9 @@ pub async fn token_v1(
     State(sim): State<Arc<Sim>>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
+    body: Bytes,
 ) -> Response {
-    issue(&sim, &tenant, &headers, &form, Version::V1)
+    issue(&sim, &tenant, &headers, &parse_form(&body), Version::V1)
 }
 
 /// `POST /{tenant}/oauth2/v2.0/token`.
@@ -122,10 +123,135 @@ pub async fn token_v2(
     State(sim): State<Arc<Sim>>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
+    body: Bytes,
 ) -> Response {
-    issue(&sim, &tenant, &headers, &form, Version::V2)
+    issue(&sim, &tenant, &headers, &parse_form(&body), Version::V2)
 }
+
+/// Reads an `application/x-www-form-urlencoded` body leniently: whatever is not a form simply
+/// lacks parameters, and is answered with the AADSTS error for the missing one.
+fn parse_form(body: &[u8]) -> HashMap<String, String> {
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .filter_map(|p| {
+            p.split_once('=')
+                .map(|(k, v)| (super::form_decode(k), super::form_decode(v)))
+        })
+        .collect()
+}
+
+/// AADSTS errors `/_sim/control` can force: code, HTTP status, `error`, description.
+pub const FORCEABLE: &[(u32, u16, &str, &str)] = &[
+    (
+        7000216,
+        400,
+        "invalid_request",
+        "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.",
+    ),
+    (
+        700011,
+        400,
+        "unauthorized_client",
+        "Client application with the specified identifier was not found in the tenant.",
+    ),
+    (
+        90038,
+        400,
+        "invalid_request",
+        "Tenant belongs to another national cloud. Use the login endpoint of the tenant's cloud.",
+    ),
+    (
+        90124,
+        400,
+        "invalid_request",
+        "Resource identifier is not supported over the /common or /consumers endpoints.",
+    ),
+    (
+        90130,
+        400,
+        "invalid_request",
+        "Application is not supported over the /common or /consumers endpoints.",
+    ),
+    (
+        700022,
+        400,
+        "invalid_scope",
+        "The provided value for the input parameter scope is not valid because it contains more than one resource.",
+    ),
+    (
+        700023,
+        400,
+        "invalid_scope",
+        "The provided value for the input parameter scope has no resource.",
+    ),
+    (
+        28002,
+        400,
+        "invalid_scope",
+        "Provided value for the input parameter scope is not valid when requesting an access token.",
+    ),
+    (
+        65001,
+        400,
+        "invalid_grant",
+        "The user or administrator has not consented to use the application. Send an interactive authorization request for this user and resource.",
+    ),
+    (
+        650056,
+        400,
+        "invalid_client",
+        "Misconfigured application. The client has not listed any permissions for the resource in the requested permissions in the client's application registration, or the admin has not consented in the tenant.",
+    ),
+    (
+        650057,
+        400,
+        "invalid_client",
+        "Invalid resource. The client has requested access to a resource which is not listed in the requested permissions in the client's application registration.",
+    ),
+    (
+        90094,
+        400,
+        "invalid_grant",
+        "The grant requires admin permission.",
+    ),
+    (
+        53003,
+        400,
+        "invalid_grant",
+        "Access has been blocked by Conditional Access policies. The access policy does not allow token issuance.",
+    ),
+    (
+        90055,
+        429,
+        "temporarily_unavailable",
+        "There are too many incoming requests for this tenant. Please try again later.",
+    ),
+    (
+        50196,
+        400,
+        "invalid_request",
+        "The server terminated an operation because it encountered a client request loop.",
+    ),
+    (
+        70002,
+        400,
+        "invalid_client",
+        "Error validating credentials.",
+    ),
+    (
+        70008,
+        400,
+        "invalid_grant",
+        "The provided authorization code or refresh token has expired due to inactivity.",
+    ),
+    (
+        90033,
+        503,
+        "temporarily_unavailable",
+        "A transient error has occurred. Please try again.",
+    ),
+];
 
 fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -166,6 +292,13 @@ fn issue(
         )
     };
     let t = &sim.tenant;
+
+    if let Some(code) = sim.control().force_aadsts
+        && let Some((_, status, error, text)) = FORCEABLE.iter().find(|f| f.0 == code)
+    {
+        let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST);
+        return aadsts(sim.clock.now(), status, error, code, text, n);
+    }
 
     // Tenant in the path.
     let lower = tenant.to_ascii_lowercase();
@@ -450,10 +583,9 @@ fn issue(
         .collect();
     let claims = AccessClaims {
         aud: audience.clone(),
-        iss: match version {
-            Version::V1 => format!("https://sts.windows.net/{}/", t.tenant_id),
-            Version::V2 => format!("https://login.microsoftonline.com/{}/v2.0", t.tenant_id),
-        },
+        // The Management API and Graph accept v1.0 access tokens, so both endpoints issue
+        // v1.0-shaped tokens for them; only the response body differs between versions.
+        iss: format!("https://sts.windows.net/{}/", t.tenant_id),
         iat: now,
         nbf: now,
         exp: now + lifetime,
@@ -463,10 +595,7 @@ fn issue(
         oid: crate::rng::guid(crate::rng::hash_str(&reg.client_id), 7),
         sub: crate::rng::guid(crate::rng::hash_str(&reg.client_id), 7),
         idp: format!("https://sts.windows.net/{}/", t.tenant_id),
-        ver: match version {
-            Version::V1 => "1.0".into(),
-            Version::V2 => "2.0".into(),
-        },
+        ver: "1.0".into(),
         roles: (!roles.is_empty()).then_some(roles),
     };
     let token = match jsonwebtoken::encode(
