@@ -591,3 +591,82 @@ pub fn pick_operation(info: &RecordTypeInfo, r: &mut Rng) -> &'static str {
     }
     ops[1 + r.below(ops.len() as u64 - 1) as usize]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::fixed_now;
+    use std::sync::Arc;
+
+    fn feed(users: usize) -> Feed {
+        let cfg = SimConfig {
+            users,
+            days: 2,
+            ..SimConfig::default()
+        };
+        Feed::new(
+            &cfg,
+            Arc::new(Tenant::generate(cfg.seed, users, fixed_now())),
+            fixed_now(),
+        )
+    }
+
+    /// The address inside a `ClientIP` value, whatever form Microsoft gave it.
+    fn address(raw: &str) -> Option<std::net::Ipv4Addr> {
+        let s = raw.trim_start_matches("::ffff:").trim_start_matches('[');
+        let s = s.split([']', ':']).next()?;
+        s.parse().ok()
+    }
+
+    #[test]
+    fn activity_comes_from_addresses_in_the_users_country() {
+        let f = feed(600);
+        let (mut checked, mut outside) = (0, 0);
+        for ct in ContentType::ALL {
+            for m in f.published(ct, fixed_now()).take(40) {
+                for k in 0..m.base {
+                    let rec: serde_json::Value =
+                        serde_json::from_slice(&f.record_json(&m, k)).unwrap_or_default();
+                    let (Some(upn), Some(ip)) = (
+                        rec["UserId"].as_str(),
+                        rec["ClientIP"].as_str().and_then(address),
+                    ) else {
+                        continue;
+                    };
+                    let Some(user) = f.tenant.user_by_upn(upn) else {
+                        continue;
+                    };
+                    let o = ip.octets();
+                    let inside = user.country.blocks.iter().any(|b| {
+                        o[0] == b.0
+                            && u16::from(o[1]) >= u16::from(b.1)
+                            && u16::from(o[1]) < u16::from(b.1) + u16::from(b.2)
+                    });
+                    checked += 1;
+                    if !inside {
+                        outside += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 2000, "{checked}");
+        assert_eq!(
+            outside, 0,
+            "{outside} of {checked} records came from outside the user's country"
+        );
+    }
+
+    #[test]
+    fn blobs_are_published_after_their_slot_and_listed_once_available() {
+        let f = feed(300);
+        for m in f.published(ContentType::SharePoint, fixed_now()) {
+            let slot_end = f.slot_start(m.key.slot) + Duration::seconds(f.slot_secs());
+            assert!(
+                m.created >= slot_end + Duration::minutes(3),
+                "published minutes after its events"
+            );
+            assert!(m.available >= m.created && m.available <= fixed_now());
+            assert_eq!(m.expiration - m.created, Duration::seconds(RETENTION));
+        }
+    }
+}
