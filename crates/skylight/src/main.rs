@@ -1,5 +1,8 @@
 //! `skylight`: self-hosted cloud app security for Microsoft 365.
 
+mod bench_cmd;
+mod collect_cmd;
+mod import_cmd;
 mod sim_cmd;
 
 use clap::{Parser, Subcommand};
@@ -19,6 +22,15 @@ enum Command {
     Demo(sim_cmd::DemoArgs),
     /// Serve a simulated Microsoft 365 tenant: identity platform and Management Activity API.
     Sim(sim_cmd::SimArgs),
+    /// Collect audit records of every configured tenant into the store (`--once`: until caught up).
+    Collect(collect_cmd::CollectArgs),
+    /// Show each connector's state, lag, counts, and the last error with what to do about it.
+    Status(collect_cmd::StatusArgs),
+    /// Measure ingest throughput, memory and disk use against a simulated tenant (README figures).
+    Bench(bench_cmd::BenchArgs),
+    /// Load audit records from files (Management API JSON, NDJSON, Purview audit-search CSV)
+    /// into the store, de-duplicated; unreadable lines are reported and quarantined.
+    Import(import_cmd::ImportArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -38,6 +50,10 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Demo(args) => sim_cmd::demo(args).await,
             Command::Sim(args) => sim_cmd::sim(args).await,
+            Command::Collect(args) => collect_cmd::collect(args).await,
+            Command::Status(args) => collect_cmd::status(args).await,
+            Command::Bench(args) => bench_cmd::bench(args).await,
+            Command::Import(args) => import_cmd::import(args).await,
         }
     });
     match result {

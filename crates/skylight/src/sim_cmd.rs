@@ -1,5 +1,7 @@
 //! `skylight sim` and `skylight demo`.
 
+use std::io::Write;
+
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::Args;
@@ -146,38 +148,34 @@ async fn run(cfg: SimConfig, listen: &str) -> anyhow::Result<()> {
         )
     })?;
     let t = running.tenant_json();
-    println!(
-        "skylight sim: a Microsoft 365 tenant of {users} users with {days} days of audit activity"
-    );
-    println!(
-        "  tenant_id      {}",
-        t["tenant_id"].as_str().unwrap_or_default()
-    );
-    println!(
-        "  client_id      {}",
-        t["client_id"].as_str().unwrap_or_default()
-    );
-    println!(
-        "  client_secret  {}   (simulated credential, safe to share)",
-        t["client_secret"].as_str().unwrap_or_default()
-    );
-    println!(
-        "  login_url      {}",
-        t["login_url"].as_str().unwrap_or_default()
-    );
-    println!(
-        "  manage_url     {}",
-        t["manage_url"].as_str().unwrap_or_default()
-    );
-    println!(
-        "  graph_url      {}",
-        t["graph_url"].as_str().unwrap_or_default()
-    );
-    println!(
-        "  certificate    GET {}/_sim/tenant (certificate_pem, private_key_pem)",
-        running.url()
-    );
-    println!("  ground truth   GET {}/_sim/truth", running.url());
+    let field = |k: &str| t[k].as_str().unwrap_or_default().to_string();
+    let banner = [
+        format!(
+            "skylight sim: a Microsoft 365 tenant of {users} users with {days} days of audit activity"
+        ),
+        format!("  tenant_id      {}", field("tenant_id")),
+        format!("  client_id      {}", field("client_id")),
+        format!(
+            "  client_secret  {}   (simulated credential, safe to share)",
+            field("client_secret")
+        ),
+        format!("  login_url      {}", field("login_url")),
+        format!("  manage_url     {}", field("manage_url")),
+        format!("  graph_url      {}", field("graph_url")),
+        format!(
+            "  certificate    GET {}/_sim/tenant (certificate_pem, private_key_pem)",
+            running.url()
+        ),
+        format!("  ground truth   GET {}/_sim/truth", running.url()),
+    ];
+    // Whoever started us may stop reading once it has the URL: a closed pipe is not an error.
+    let mut out = std::io::stdout().lock();
+    for line in banner {
+        if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+            break;
+        }
+    }
+    drop(out);
     tracing::info!(url = %running.url(), "simulator ready");
     tokio::select! {
         r = running.task => r.context("the simulator stopped")?,

@@ -1,0 +1,1274 @@
+//! The connector configuration: a TOML file with one `[[tenant]]` table per Microsoft 365 tenant,
+//! an optional `[collector]` table and an optional `[detection]` table.
+//!
+//! ```toml
+//! [[tenant]]
+//! name = "contoso"
+//! tenant_id = "contoso.onmicrosoft.com"
+//! client_id = "00000000-0000-0000-0000-000000000000"
+//! client_secret_env = "CONTOSO_SECRET"   # or client_secret_file = "…", or certificate_file = "….pem"
+//! cloud = "commercial"                   # gcc | gcc-high | dod | china
+//! components = ["activities", "files"]
+//! ```
+//!
+//! Secrets never appear in the file itself: they come from an environment variable or a file, are
+//! read once at load time, and are held in [`Secret`], whose `Debug` and `Display` are redacted.
+//! `SKYLIGHT_<TENANT>_CLIENT_ID` and `SKYLIGHT_<TENANT>_TENANT_ID` override the file's values
+//! (`<TENANT>` is the tenant's name upper-cased, every other character than a letter or digit
+//! replaced by `_`). Relative paths resolve against the configuration file's directory.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use skylight_model::ContentType;
+
+use crate::cloud::{Cloud, Endpoints};
+
+/// A secret value (client secret, private key). `Debug` and `Display` print `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The secret value. Use it only to send it where it belongs; never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// How the connector proves its identity to the identity platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A client secret (`client_secret_env` or `client_secret_file`).
+    Secret(Secret),
+    /// A certificate and its RSA private key (`certificate_file`, optional `private_key_file`).
+    Certificate {
+        /// The certificate, PEM (`-----BEGIN CERTIFICATE-----`). Public.
+        certificate_pem: String,
+        /// The private key, PEM (PKCS#8 `PRIVATE KEY` or PKCS#1 `RSA PRIVATE KEY`).
+        private_key: Secret,
+    },
+}
+
+impl Credential {
+    /// `"secret"` or `"certificate"`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Credential::Secret(_) => "secret",
+            Credential::Certificate { .. } => "certificate",
+        }
+    }
+}
+
+/// Which parts of a tenant are collected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Components {
+    /// Audit records from the Office 365 Management Activity API.
+    pub activities: bool,
+    /// The SharePoint/OneDrive file inventory from Microsoft Graph (needs `activities`).
+    pub files: bool,
+}
+
+impl Default for Components {
+    fn default() -> Self {
+        Components {
+            activities: true,
+            files: false,
+        }
+    }
+}
+
+/// One connected tenant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantConfig {
+    /// The connector's name (unique in the file), used in status, logs and environment variables.
+    pub name: String,
+    /// The tenant: its GUID or a verified domain.
+    pub tenant_id: String,
+    /// The app registration's Application (client) ID.
+    pub client_id: String,
+    /// The app's credential.
+    pub credential: Credential,
+    /// The tenant's cloud.
+    pub cloud: Cloud,
+    /// Overrides the cloud's login authority (e.g. the simulator).
+    pub login_url: Option<String>,
+    /// Overrides the cloud's Management Activity API host.
+    pub manage_url: Option<String>,
+    /// Overrides the cloud's Microsoft Graph host.
+    pub graph_url: Option<String>,
+    /// What is collected.
+    pub components: Components,
+    /// The content types collected (default: all five), without duplicates, in file order.
+    pub content_types: Vec<ContentType>,
+    /// `PublisherIdentifier` sent to the Management Activity API; see
+    /// [`TenantConfig::publisher_id`] for the effective value.
+    pub publisher_id: Option<String>,
+    /// The tenant's Management Activity API request budget (default 1800 per minute, under
+    /// Microsoft's 2000).
+    pub requests_per_minute: u32,
+}
+
+impl TenantConfig {
+    /// The cloud's endpoints with this tenant's overrides applied. The resource identifiers (token
+    /// scopes) stay the cloud's.
+    pub fn endpoints(&self) -> Endpoints {
+        let mut e = self.cloud.endpoints();
+        if let Some(u) = &self.login_url {
+            e.login = u.clone();
+        }
+        if let Some(u) = &self.manage_url {
+            e.manage = u.clone();
+        }
+        if let Some(u) = &self.graph_url {
+            e.graph = u.clone();
+        }
+        e
+    }
+
+    /// The effective `PublisherIdentifier`: `publisher_id`, or else the tenant id.
+    pub fn publisher_id(&self) -> &str {
+        self.publisher_id.as_deref().unwrap_or(&self.tenant_id)
+    }
+
+    /// The prefix of this tenant's environment overrides, e.g. `SKYLIGHT_CONTOSO_EU_`.
+    pub fn env_prefix(&self) -> String {
+        env_prefix(&self.name)
+    }
+}
+
+/// `[collector]`: how collection runs.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectorSettings {
+    /// Seconds between polls once caught up (default 60).
+    #[serde(default = "default_poll_interval")]
+    pub poll_interval_secs: u64,
+    /// Hours each poll re-lists before the watermark, to pick up late content (default 6).
+    #[serde(default = "default_overlap_hours")]
+    pub overlap_hours: u32,
+    /// Blobs fetched at once per content type (default 4).
+    #[serde(default = "default_blob_concurrency")]
+    pub blob_concurrency: usize,
+    /// Data directory (embedded store); relative to the configuration file's directory.
+    #[serde(default)]
+    pub data_dir: Option<PathBuf>,
+}
+
+fn default_poll_interval() -> u64 {
+    60
+}
+fn default_overlap_hours() -> u32 {
+    6
+}
+fn default_blob_concurrency() -> usize {
+    4
+}
+
+impl Default for CollectorSettings {
+    fn default() -> Self {
+        CollectorSettings {
+            poll_interval_secs: default_poll_interval(),
+            overlap_hours: default_overlap_hours(),
+            blob_concurrency: default_blob_concurrency(),
+            data_dir: None,
+        }
+    }
+}
+
+/// `[detection]`: settings of the detection engine. Keys other than `learning_days` are kept in
+/// `other` for the detection crate to read.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct DetectionSettings {
+    /// Days of history anomaly baselines learn from (default 7).
+    #[serde(default = "default_learning_days")]
+    pub learning_days: u32,
+    /// Every other key of the table.
+    #[serde(flatten)]
+    pub other: toml::Table,
+}
+
+fn default_learning_days() -> u32 {
+    7
+}
+
+impl Default for DetectionSettings {
+    fn default() -> Self {
+        DetectionSettings {
+            learning_days: default_learning_days(),
+            other: toml::Table::new(),
+        }
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Connected tenants, in file order.
+    pub tenants: Vec<TenantConfig>,
+    /// Detection settings.
+    pub detection: DetectionSettings,
+    /// Collector settings.
+    pub collector: CollectorSettings,
+}
+
+/// Why a configuration could not be loaded. Messages name the file and key to fix and never
+/// contain a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file (or a file it names) could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has the wrong shape.
+    #[error("{file}{location}: {message}")]
+    Syntax {
+        /// The file.
+        file: String,
+        /// `:line:column`, when known.
+        location: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The values are wrong; every problem found is listed.
+    #[error("{file}: {}", problems.join("; "))]
+    Invalid {
+        /// The file.
+        file: String,
+        /// One line per problem, e.g. "tenant `contoso`: client_secret_env names CONTOSO_SECRET,
+        /// which is not set".
+        problems: Vec<String>,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    tenant: Vec<RawTenant>,
+    #[serde(default)]
+    collector: CollectorSettings,
+    #[serde(default)]
+    detection: DetectionSettings,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTenant {
+    name: String,
+    tenant_id: Option<String>,
+    client_id: Option<String>,
+    /// Accepted only to refuse it with a useful message; the value is never printed.
+    client_secret: Option<toml::Value>,
+    client_secret_env: Option<String>,
+    client_secret_file: Option<PathBuf>,
+    certificate_file: Option<PathBuf>,
+    private_key_file: Option<PathBuf>,
+    #[serde(default)]
+    cloud: Cloud,
+    login_url: Option<String>,
+    manage_url: Option<String>,
+    graph_url: Option<String>,
+    components: Option<Vec<String>>,
+    content_types: Option<Vec<String>>,
+    publisher_id: Option<String>,
+    requests_per_minute: Option<u32>,
+}
+
+impl Config {
+    /// Reads and validates a configuration file. Relative paths in it resolve against its
+    /// directory; secrets are read from the environment and files it names.
+    pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let base = if base.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            base
+        };
+        parse(&text, base, &path.display().to_string(), &|k| {
+            std::env::var(k).ok()
+        })
+    }
+
+    /// Parses configuration text; relative paths resolve against `base_dir`.
+    pub fn from_toml_str(text: &str, base_dir: impl AsRef<Path>) -> Result<Config, ConfigError> {
+        parse(text, base_dir.as_ref(), "configuration", &|k| {
+            std::env::var(k).ok()
+        })
+    }
+
+    /// Like [`Config::from_toml_str`], with the environment given as a lookup function (tests,
+    /// embedding).
+    pub fn from_toml_str_with_env(
+        text: &str,
+        base_dir: impl AsRef<Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        parse(text, base_dir.as_ref(), "configuration", env)
+    }
+
+    /// The tenant with this name.
+    pub fn tenant(&self, name: &str) -> Option<&TenantConfig> {
+        self.tenants.iter().find(|t| t.name == name)
+    }
+}
+
+fn parse(
+    text: &str,
+    base: &Path,
+    file: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+        // The error's own Display quotes the offending line, which could hold a secret: report
+        // the position and message only.
+        let location = e
+            .span()
+            .map(|s| {
+                let before = &text[..s.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                format!(":{line}:{col}")
+            })
+            .unwrap_or_default();
+        ConfigError::Syntax {
+            file: file.to_string(),
+            location,
+            message: e.message().trim().to_string(),
+        }
+    })?;
+
+    let mut problems = Vec::new();
+    let mut tenants = Vec::new();
+    let mut names = BTreeSet::new();
+    let mut prefixes = BTreeSet::new();
+    for (i, t) in raw.tenant.into_iter().enumerate() {
+        let label = if t.name.trim().is_empty() {
+            format!("tenant #{}", i + 1)
+        } else {
+            format!("tenant `{}`", t.name)
+        };
+        if t.name.trim().is_empty() {
+            problems.push(format!(
+                "{label}: name is empty; give each [[tenant]] a unique name"
+            ));
+        } else if t.name.chars().any(char::is_control) || t.name.len() > 64 {
+            problems.push(format!(
+                "{label}: name must be at most 64 characters without control characters"
+            ));
+        } else if !names.insert(t.name.to_lowercase()) {
+            problems.push(format!(
+                "{label}: the name is used by another [[tenant]]; names must be unique"
+            ));
+        } else if !prefixes.insert(env_prefix(&t.name)) {
+            problems.push(format!(
+                "{label}: the name maps to the same environment prefix {} as another tenant; rename one of them",
+                env_prefix(&t.name)
+            ));
+        }
+        if let Some(tenant) = tenant(t, &label, base, env, &mut problems) {
+            tenants.push(tenant);
+        }
+    }
+    if raw.collector.poll_interval_secs == 0 {
+        problems.push("[collector]: poll_interval_secs must be at least 1".into());
+    }
+    if raw.collector.blob_concurrency == 0 {
+        problems.push("[collector]: blob_concurrency must be at least 1".into());
+    }
+    if raw.collector.overlap_hours > 24 * 7 {
+        problems
+            .push("[collector]: overlap_hours must be at most 168 (content is kept 7 days)".into());
+    }
+    if !problems.is_empty() {
+        return Err(ConfigError::Invalid {
+            file: file.to_string(),
+            problems,
+        });
+    }
+    let mut collector = raw.collector;
+    collector.data_dir = collector.data_dir.map(|d| resolve(base, &d));
+    Ok(Config {
+        tenants,
+        detection: raw.detection,
+        collector,
+    })
+}
+
+fn env_prefix(name: &str) -> String {
+    let mut s = String::from("SKYLIGHT_");
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            s.push(c.to_ascii_uppercase());
+        } else {
+            s.push('_');
+        }
+    }
+    s.push('_');
+    s
+}
+
+fn resolve(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+fn tenant(
+    t: RawTenant,
+    label: &str,
+    base: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Vec<String>,
+) -> Option<TenantConfig> {
+    let before = problems.len();
+    let prefix = env_prefix(&t.name);
+
+    // Identifiers, with environment overrides.
+    let tenant_var = format!("{prefix}TENANT_ID");
+    let client_var = format!("{prefix}CLIENT_ID");
+    let tenant_id = env(&tenant_var)
+        .map(|v| (v.trim().to_string(), Some(tenant_var.clone())))
+        .or_else(|| t.tenant_id.as_ref().map(|v| (v.trim().to_string(), None)));
+    let client_id = env(&client_var)
+        .map(|v| (v.trim().to_string(), Some(client_var.clone())))
+        .or_else(|| t.client_id.as_ref().map(|v| (v.trim().to_string(), None)));
+    let from = |var: &Option<String>, key: &str| match var {
+        Some(v) => format!("{v} (which overrides {key})"),
+        None => key.to_string(),
+    };
+    let tenant_id = match tenant_id {
+        None => {
+            problems.push(format!(
+                "{label}: tenant_id is missing; set it to the Directory (tenant) ID from the Microsoft Entra admin center → Overview page (or set {tenant_var})"
+            ));
+            String::new()
+        }
+        Some((v, var)) => {
+            let lower = v.to_ascii_lowercase();
+            if ["common", "organizations", "consumers"].contains(&lower.as_str()) {
+                problems.push(format!(
+                    "{label}: {} is `{v}`, which cannot be used for app-only sign-in; use the tenant's Directory (tenant) ID",
+                    from(&var, "tenant_id")
+                ));
+            } else if !is_guid(&v) && !is_domain(&v) {
+                problems.push(format!(
+                    "{label}: {} `{v}` is neither a GUID nor a domain name; use the Directory (tenant) ID from the Microsoft Entra admin center → Overview page",
+                    from(&var, "tenant_id")
+                ));
+            }
+            v
+        }
+    };
+    let client_id = match client_id {
+        None => {
+            problems.push(format!(
+                "{label}: client_id is missing; set it to the app registration's Application (client) ID (or set {client_var})"
+            ));
+            String::new()
+        }
+        Some((v, var)) => {
+            if !is_guid(&v) {
+                problems.push(format!(
+                    "{label}: {} `{v}` is not a GUID; use the Application (client) ID from Microsoft Entra admin center → App registrations → (the app) → Overview",
+                    from(&var, "client_id")
+                ));
+            }
+            v
+        }
+    };
+
+    let credential = credential(&t, label, base, env, problems);
+
+    // Endpoint overrides.
+    let url = |key: &str, v: &Option<String>, problems: &mut Vec<String>| -> Option<String> {
+        let v = v.as_ref()?;
+        let trimmed = v.trim().trim_end_matches('/').to_string();
+        match reqwest::Url::parse(&trimmed) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+                if u.scheme() == "http"
+                    && !matches!(
+                        u.host_str(),
+                        Some("127.0.0.1" | "localhost" | "[::1]" | "::1")
+                    )
+                {
+                    tracing::warn!(
+                        tenant = %t.name,
+                        key,
+                        "{key} uses plain http to a non-loopback host: credentials and tokens travel unencrypted"
+                    );
+                }
+                Some(trimmed)
+            }
+            _ => {
+                problems.push(format!(
+                    "{label}: {key} `{v}` is not an http(s) URL such as https://login.microsoftonline.com"
+                ));
+                None
+            }
+        }
+    };
+    let login_url = url("login_url", &t.login_url, problems);
+    let manage_url = url("manage_url", &t.manage_url, problems);
+    let graph_url = url("graph_url", &t.graph_url, problems);
+
+    // Components.
+    let mut components = Components::default();
+    if let Some(list) = &t.components {
+        components = Components {
+            activities: false,
+            files: false,
+        };
+        for c in list {
+            match c.trim().to_ascii_lowercase().as_str() {
+                "activities" => components.activities = true,
+                "files" => components.files = true,
+                _ => problems.push(format!(
+                    "{label}: components lists unknown component `{c}`; the components are \"activities\" and \"files\""
+                )),
+            }
+        }
+        if list.is_empty() {
+            problems.push(format!(
+                "{label}: components is empty; list at least \"activities\""
+            ));
+        } else if components.files && !components.activities {
+            problems.push(format!(
+                "{label}: the \"files\" component requires \"activities\"; use components = [\"activities\", \"files\"]"
+            ));
+        }
+    }
+
+    // Content types.
+    let content_types = match &t.content_types {
+        None => ContentType::ALL.to_vec(),
+        Some(list) => {
+            let mut out = Vec::new();
+            for s in list {
+                match ContentType::parse(s.trim()) {
+                    Some(ct) if !out.contains(&ct) => out.push(ct),
+                    Some(_) => {}
+                    None => problems.push(format!(
+                        "{label}: content_types lists unknown content type `{s}`; the content types are {}",
+                        ContentType::ALL
+                            .iter()
+                            .map(|c| format!("\"{c}\""))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                }
+            }
+            if list.is_empty() && components.activities {
+                problems.push(format!(
+                    "{label}: content_types is empty; list at least one content type, or leave the key out for all five"
+                ));
+            }
+            out
+        }
+    };
+
+    let publisher_id = t.publisher_id.as_ref().map(|p| p.trim().to_string());
+    if let Some(p) = &publisher_id
+        && !is_guid(p)
+    {
+        problems.push(format!(
+            "{label}: publisher_id `{p}` is not a GUID; the Management Activity API's PublisherIdentifier is a tenant GUID (leave it out to use tenant_id)"
+        ));
+    }
+    let requests_per_minute = t.requests_per_minute.unwrap_or(1800);
+    if requests_per_minute == 0 {
+        problems.push(format!("{label}: requests_per_minute must be at least 1"));
+    }
+
+    if problems.len() > before {
+        return None;
+    }
+    Some(TenantConfig {
+        name: t.name,
+        tenant_id,
+        client_id,
+        credential: credential?,
+        cloud: t.cloud,
+        login_url,
+        manage_url,
+        graph_url,
+        components,
+        content_types,
+        publisher_id,
+        requests_per_minute,
+    })
+}
+
+fn credential(
+    t: &RawTenant,
+    label: &str,
+    base: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Vec<String>,
+) -> Option<Credential> {
+    if t.client_secret.is_some() {
+        problems.push(format!(
+            "{label}: client_secret must not be written in the configuration file; remove it and use client_secret_env = \"VARIABLE\" (an environment variable holding the secret) or client_secret_file = \"path\""
+        ));
+        return None;
+    }
+    let given = [
+        t.client_secret_env.is_some(),
+        t.client_secret_file.is_some(),
+        t.certificate_file.is_some(),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
+    if given == 0 {
+        problems.push(format!(
+            "{label}: no credential; set one of client_secret_env, client_secret_file or certificate_file"
+        ));
+        return None;
+    }
+    if given > 1 {
+        problems.push(format!(
+            "{label}: set only one of client_secret_env, client_secret_file and certificate_file"
+        ));
+        return None;
+    }
+    if t.private_key_file.is_some() && t.certificate_file.is_none() {
+        problems.push(format!(
+            "{label}: private_key_file is only used with certificate_file"
+        ));
+        return None;
+    }
+
+    if let Some(var) = &t.client_secret_env {
+        return match env(var) {
+            None => {
+                problems.push(format!(
+                    "{label}: client_secret_env names {var}, which is not set"
+                ));
+                None
+            }
+            Some(v) if v.trim().is_empty() => {
+                problems.push(format!(
+                    "{label}: client_secret_env names {var}, which is empty"
+                ));
+                None
+            }
+            Some(v) => Some(Credential::Secret(Secret(v))),
+        };
+    }
+    if let Some(file) = &t.client_secret_file {
+        let path = resolve(base, file);
+        return match std::fs::read_to_string(&path) {
+            Err(e) => {
+                problems.push(format!(
+                    "{label}: client_secret_file {} cannot be read: {e}",
+                    path.display()
+                ));
+                None
+            }
+            Ok(mut v) => {
+                while v.ends_with('\n') || v.ends_with('\r') {
+                    v.pop();
+                }
+                if v.trim().is_empty() {
+                    problems.push(format!(
+                        "{label}: client_secret_file {} is empty",
+                        path.display()
+                    ));
+                    None
+                } else {
+                    Some(Credential::Secret(Secret(v)))
+                }
+            }
+        };
+    }
+    let cert_file = resolve(base, t.certificate_file.as_deref()?);
+    certificate(
+        &cert_file,
+        t.private_key_file.as_deref().map(|k| resolve(base, k)),
+        label,
+        problems,
+    )
+}
+
+/// A PEM block: its label and the full text from BEGIN to END.
+struct PemBlock<'a> {
+    label: &'a str,
+    text: &'a str,
+}
+
+fn pem_blocks(text: &str) -> Vec<PemBlock<'_>> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    let mut offset = 0;
+    while let Some(b) = rest.find("-----BEGIN ") {
+        let start = offset + b;
+        let after = &text[start + 11..];
+        let Some(label_end) = after.find("-----") else {
+            break;
+        };
+        let label = &after[..label_end];
+        let end_marker = format!("-----END {label}-----");
+        let Some(e) = text[start..].find(&end_marker) else {
+            break;
+        };
+        let end = start + e + end_marker.len();
+        out.push(PemBlock {
+            label,
+            text: &text[start..end],
+        });
+        offset = end;
+        rest = &text[end..];
+    }
+    out
+}
+
+fn certificate(
+    cert_file: &Path,
+    key_file: Option<PathBuf>,
+    label: &str,
+    problems: &mut Vec<String>,
+) -> Option<Credential> {
+    let pfx_hint = "PFX/PKCS#12 is not supported yet: convert it with `openssl pkcs12 -in app.pfx -out app.pem -nodes` and point certificate_file at app.pem";
+    let ext = cert_file
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    if matches!(ext.as_deref(), Some("pfx" | "p12")) {
+        problems.push(format!(
+            "{label}: certificate_file {}: {pfx_hint}",
+            cert_file.display()
+        ));
+        return None;
+    }
+    let read = |path: &Path, key: &str, problems: &mut Vec<String>| -> Option<String> {
+        match std::fs::read(path) {
+            Err(e) => {
+                problems.push(format!(
+                    "{label}: {key} {} cannot be read: {e}",
+                    path.display()
+                ));
+                None
+            }
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(s) if s.contains("-----BEGIN ") => Some(s),
+                _ => {
+                    problems.push(format!(
+                        "{label}: {key} {} is not a PEM file (binary content: if it is a PFX, {pfx_hint})",
+                        path.display()
+                    ));
+                    None
+                }
+            },
+        }
+    };
+    let cert_text = read(cert_file, "certificate_file", problems)?;
+    let key_text = match &key_file {
+        Some(k) => read(k, "private_key_file", problems)?,
+        None => cert_text.clone(),
+    };
+    let key_origin = key_file.as_deref().unwrap_or(cert_file);
+    let key_key = if key_file.is_some() {
+        "private_key_file"
+    } else {
+        "certificate_file"
+    };
+
+    let cert = pem_blocks(&cert_text)
+        .into_iter()
+        .find(|b| b.label == "CERTIFICATE")
+        .map(|b| b.text.to_string());
+    let Some(certificate_pem) = cert else {
+        problems.push(format!(
+            "{label}: certificate_file {} holds no certificate (-----BEGIN CERTIFICATE-----)",
+            cert_file.display()
+        ));
+        return None;
+    };
+    let blocks = pem_blocks(&key_text);
+    if blocks.iter().any(|b| b.label == "ENCRYPTED PRIVATE KEY")
+        || key_text.contains("Proc-Type: 4,ENCRYPTED")
+    {
+        problems.push(format!(
+            "{label}: {key_key} {}: the private key is encrypted; store it unencrypted with `openssl pkey -in key.pem -out key-plain.pem` and protect the file's permissions",
+            key_origin.display()
+        ));
+        return None;
+    }
+    let Some(key) = blocks
+        .iter()
+        .find(|b| b.label == "PRIVATE KEY" || b.label == "RSA PRIVATE KEY")
+    else {
+        let hint = if blocks.iter().any(|b| b.label == "EC PRIVATE KEY") {
+            "it holds an EC key, but the identity platform needs an RSA key (2048 bits or more)"
+        } else if key_file.is_none() {
+            "add the private key to the file or set private_key_file"
+        } else {
+            "expected -----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----"
+        };
+        problems.push(format!(
+            "{label}: {key_key} {} holds no RSA private key: {hint}",
+            key_origin.display()
+        ));
+        return None;
+    };
+    if jsonwebtoken::EncodingKey::from_rsa_pem(key.text.as_bytes()).is_err() {
+        problems.push(format!(
+            "{label}: {key_key} {}: the private key is not a usable RSA key (the identity platform needs RSA, 2048 bits or more)",
+            key_origin.display()
+        ));
+        return None;
+    }
+    Some(Credential::Certificate {
+        certificate_pem,
+        private_key: Secret(key.text.to_string()),
+    })
+}
+
+/// True for `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` (hex), with optional braces.
+pub fn is_guid(s: &str) -> bool {
+    let s = s
+        .strip_prefix('{')
+        .and_then(|s| s.strip_suffix('}'))
+        .unwrap_or(s);
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// True for a DNS name with at least two labels, e.g. `contoso.onmicrosoft.com`.
+fn is_domain(s: &str) -> bool {
+    let labels: Vec<&str> = s.split('.').collect();
+    s.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        && labels
+            .last()
+            .is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const TENANT: &str = "6d8a2f3c-1b4e-4c7a-9f21-0e5d3b7a9c11";
+    const CLIENT: &str = "2b9f7e41-5c3d-4a8e-b6f0-7d1c9e2a4b55";
+    const SECRET: &str = "s3cr3t~Value.With-Chars_123";
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    fn parse_with(text: &str, dir: &Path, pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_toml_str_with_env(text, dir, &env(pairs))
+    }
+
+    fn tenant_toml(extra: &str) -> String {
+        format!(
+            "[[tenant]]\nname = \"contoso\"\ntenant_id = \"{TENANT}\"\nclient_id = \"{CLIENT}\"\n{extra}\n"
+        )
+    }
+
+    fn err(r: Result<Config, ConfigError>) -> String {
+        match r {
+            Ok(c) => panic!("expected an error, got {c:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn test_cert() -> (String, String) {
+        let c = skylight_sim::certs::AppCertificate::generate("CN=config test")
+            .unwrap_or_else(|e| panic!("cert: {e}"));
+        (c.cert_pem, c.key_pem)
+    }
+
+    #[test]
+    fn secret_from_env_with_defaults() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let cfg = parse_with(
+            &tenant_toml("client_secret_env = \"CONTOSO_SECRET\""),
+            dir.path(),
+            &[("CONTOSO_SECRET", SECRET)],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let t = &cfg.tenants[0];
+        assert_eq!(t.credential, Credential::Secret(Secret::new(SECRET)));
+        assert_eq!(t.cloud, Cloud::Commercial);
+        assert_eq!(t.content_types, ContentType::ALL.to_vec());
+        assert_eq!(
+            t.components,
+            Components {
+                activities: true,
+                files: false
+            }
+        );
+        assert_eq!(t.requests_per_minute, 1800);
+        assert_eq!(t.publisher_id(), TENANT);
+        assert_eq!(cfg.collector, CollectorSettings::default());
+        assert_eq!(cfg.collector.poll_interval_secs, 60);
+        assert_eq!(cfg.collector.overlap_hours, 6);
+        assert_eq!(cfg.collector.blob_concurrency, 4);
+        assert_eq!(cfg.detection.learning_days, 7);
+        assert_eq!(t.endpoints(), Cloud::Commercial.endpoints());
+    }
+
+    #[test]
+    fn secret_from_file_trims_the_newline_and_resolves_relative_paths() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        std::fs::create_dir(dir.path().join("secrets")).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(dir.path().join("secrets/contoso"), format!("{SECRET}\n"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let text = format!(
+            "{}\n[collector]\npoll_interval_secs = 5\ndata_dir = \"data\"\n[detection]\nlearning_days = 2\nsigma_dir = \"rules\"\n",
+            tenant_toml("client_secret_file = \"secrets/contoso\"")
+        );
+        let path = dir.path().join("skylight.toml");
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+        let cfg = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            cfg.tenants[0].credential,
+            Credential::Secret(Secret::new(SECRET))
+        );
+        assert_eq!(cfg.collector.poll_interval_secs, 5);
+        assert_eq!(cfg.collector.overlap_hours, 6);
+        assert_eq!(cfg.collector.data_dir, Some(dir.path().join("data")));
+        assert_eq!(cfg.detection.learning_days, 2);
+        assert_eq!(
+            cfg.detection
+                .other
+                .get("sigma_dir")
+                .and_then(|v| v.as_str()),
+            Some("rules")
+        );
+    }
+
+    #[test]
+    fn certificate_from_one_pem_file_or_two() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (cert, key) = test_cert();
+        std::fs::write(dir.path().join("app.pem"), format!("{cert}\n{key}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let cfg = parse_with(
+            &tenant_toml("certificate_file = \"app.pem\""),
+            dir.path(),
+            &[],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let Credential::Certificate {
+            certificate_pem,
+            private_key,
+        } = &cfg.tenants[0].credential
+        else {
+            panic!("not a certificate credential");
+        };
+        assert!(certificate_pem.starts_with("-----BEGIN CERTIFICATE-----"));
+        assert!(private_key.expose().contains("PRIVATE KEY-----"));
+        assert_eq!(cfg.tenants[0].credential.kind(), "certificate");
+        let dbg = format!("{cfg:?}");
+        let key_body: String = key.lines().nth(1).unwrap_or_default().to_string();
+        assert!(key_body.len() > 20);
+        assert!(!dbg.contains(&key_body), "private key in Debug output");
+
+        // Separate files; key first in a file with a comment.
+        std::fs::write(dir.path().join("cert.pem"), &cert).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(dir.path().join("key.pem"), format!("# the key\n{key}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let cfg = parse_with(
+            &tenant_toml("certificate_file = \"cert.pem\"\nprivate_key_file = \"key.pem\""),
+            dir.path(),
+            &[],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cfg.tenants[0].credential.kind(), "certificate");
+
+        // Certificate without its key.
+        let e = err(parse_with(
+            &tenant_toml("certificate_file = \"cert.pem\""),
+            dir.path(),
+            &[],
+        ));
+        assert!(e.contains("holds no RSA private key"), "{e}");
+        assert!(e.contains("private_key_file"), "{e}");
+    }
+
+    #[test]
+    fn pfx_is_refused_with_the_conversion_command() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(dir.path().join("app.pfx"), [0x30u8, 0x82, 0x0a, 0x01, 0x02])
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(dir.path().join("app.bin"), [0x30u8, 0x82, 0xff, 0xfe])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let cmd = "openssl pkcs12 -in app.pfx -out app.pem -nodes";
+        let e = err(parse_with(
+            &tenant_toml("certificate_file = \"app.pfx\""),
+            dir.path(),
+            &[],
+        ));
+        assert!(e.contains(cmd), "{e}");
+        let e = err(parse_with(
+            &tenant_toml("certificate_file = \"app.bin\""),
+            dir.path(),
+            &[],
+        ));
+        assert!(e.contains(cmd), "{e}");
+    }
+
+    #[test]
+    fn a_literal_secret_is_refused_without_echoing_it() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let e = err(parse_with(
+            &tenant_toml(&format!("client_secret = \"{SECRET}\"")),
+            dir.path(),
+            &[],
+        ));
+        assert!(e.contains("client_secret_env"), "{e}");
+        assert!(e.contains("client_secret_file"), "{e}");
+        assert!(!e.contains(SECRET), "{e}");
+        // A syntax error on the secret's line does not quote the line either.
+        let e = err(parse_with(
+            &tenant_toml(&format!("client_secret_env = {SECRET}")),
+            dir.path(),
+            &[],
+        ));
+        assert!(!e.contains(SECRET), "{e}");
+        assert!(e.starts_with("configuration:5:"), "{e}");
+    }
+
+    #[test]
+    fn missing_env_var_names_the_tenant_and_variable() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let e = err(parse_with(
+            &tenant_toml("client_secret_env = \"CONTOSO_SECRET\""),
+            dir.path(),
+            &[],
+        ));
+        assert!(
+            e.contains(
+                "tenant `contoso`: client_secret_env names CONTOSO_SECRET, which is not set"
+            ),
+            "{e}"
+        );
+        let e = err(parse_with(
+            &tenant_toml("client_secret_file = \"nope.txt\""),
+            dir.path(),
+            &[],
+        ));
+        assert!(e.contains("tenant `contoso`: client_secret_file"), "{e}");
+        assert!(e.contains("nope.txt"), "{e}");
+        let e = err(parse_with(&tenant_toml(""), dir.path(), &[]));
+        assert!(e.contains("no credential"), "{e}");
+        let e = err(parse_with(
+            &tenant_toml("client_secret_env = \"A\"\ncertificate_file = \"x.pem\""),
+            dir.path(),
+            &[("A", "x")],
+        ));
+        assert!(e.contains("only one of"), "{e}");
+    }
+
+    #[test]
+    fn environment_overrides_ids() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let other_client = "11111111-2222-3333-4444-555555555555";
+        let text = format!(
+            "[[tenant]]\nname = \"contoso-eu\"\nclient_id = \"{CLIENT}\"\nclient_secret_env = \"S\"\n"
+        );
+        let cfg = parse_with(
+            &text,
+            dir.path(),
+            &[
+                ("S", SECRET),
+                ("SKYLIGHT_CONTOSO_EU_TENANT_ID", "contoso.onmicrosoft.com"),
+                ("SKYLIGHT_CONTOSO_EU_CLIENT_ID", other_client),
+            ],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let t = &cfg.tenants[0];
+        assert_eq!(t.tenant_id, "contoso.onmicrosoft.com");
+        assert_eq!(t.client_id, other_client);
+        assert_eq!(t.env_prefix(), "SKYLIGHT_CONTOSO_EU_");
+        // Without the variable, tenant_id is missing.
+        let e = err(parse_with(&text, dir.path(), &[("S", SECRET)]));
+        assert!(e.contains("tenant_id is missing"), "{e}");
+        assert!(e.contains("SKYLIGHT_CONTOSO_EU_TENANT_ID"), "{e}");
+        // A bad override names the variable.
+        let e = err(parse_with(
+            &text,
+            dir.path(),
+            &[
+                ("S", SECRET),
+                ("SKYLIGHT_CONTOSO_EU_TENANT_ID", "not a tenant"),
+            ],
+        ));
+        assert!(
+            e.contains("SKYLIGHT_CONTOSO_EU_TENANT_ID (which overrides tenant_id)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn validation_errors_say_what_to_fix() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let s = [("S", SECRET)];
+        let secret = "client_secret_env = \"S\"";
+        let bad_tenant = format!(
+            "[[tenant]]\nname = \"a\"\ntenant_id = \"not_a_tenant\"\nclient_id = \"{CLIENT}\"\n{secret}\n"
+        );
+        let e = err(parse_with(&bad_tenant, dir.path(), &s));
+        assert!(
+            e.contains("tenant `a`: tenant_id `not_a_tenant` is neither a GUID nor a domain"),
+            "{e}"
+        );
+        let common = bad_tenant.replace("not_a_tenant", "common");
+        assert!(err(parse_with(&common, dir.path(), &s)).contains("app-only"));
+        let bad_client = tenant_toml(secret).replace(CLIENT, "my-app");
+        assert!(
+            err(parse_with(&bad_client, dir.path(), &s))
+                .contains("client_id `my-app` is not a GUID")
+        );
+
+        let dup = format!(
+            "{}{}",
+            tenant_toml(secret),
+            tenant_toml(secret).replace("contoso", "Contoso")
+        );
+        let e = err(parse_with(&dup, dir.path(), &s));
+        assert!(
+            e.contains("tenant `Contoso`: the name is used by another [[tenant]]"),
+            "{e}"
+        );
+
+        let ct = tenant_toml(&format!(
+            "{secret}\ncontent_types = [\"Audit.Exchange\", \"Audit.Teams\"]"
+        ));
+        let e = err(parse_with(&ct, dir.path(), &s));
+        assert!(e.contains("unknown content type `Audit.Teams`"), "{e}");
+        assert!(e.contains("\"DLP.All\""), "{e}");
+
+        let files = tenant_toml(&format!("{secret}\ncomponents = [\"files\"]"));
+        let e = err(parse_with(&files, dir.path(), &s));
+        assert!(
+            e.contains("the \"files\" component requires \"activities\""),
+            "{e}"
+        );
+
+        let typo = tenant_toml(&format!("{secret}\ncontent_type = [\"Audit.Exchange\"]"));
+        let e = err(parse_with(&typo, dir.path(), &s));
+        assert!(e.contains("unknown field `content_type`"), "{e}");
+        let typo = format!("{}\n[collector]\npoll_interval = 5\n", tenant_toml(secret));
+        assert!(err(parse_with(&typo, dir.path(), &s)).contains("unknown field `poll_interval`"));
+        let typo = "[[tenants]]\nname = \"x\"\n".to_string();
+        assert!(err(parse_with(&typo, dir.path(), &s)).contains("unknown field `tenants`"));
+
+        let cloud = tenant_toml(&format!("{secret}\ncloud = \"gcc_high\""));
+        assert!(err(parse_with(&cloud, dir.path(), &s)).contains("gcc-high"));
+
+        let url = tenant_toml(&format!(
+            "{secret}\nlogin_url = \"login.microsoftonline.com\""
+        ));
+        assert!(err(parse_with(&url, dir.path(), &s)).contains("login_url"));
+
+        // Several problems are reported together.
+        let three = "[[tenant]]\nname = \"a\"\ntenant_id = \"x\"\nclient_id = \"y\"\nclient_secret_env = \"MISSING\"\n";
+        match parse_with(three, dir.path(), &s) {
+            Err(ConfigError::Invalid { problems, .. }) => {
+                assert_eq!(problems.len(), 3, "{problems:?}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn content_types_components_and_endpoint_overrides() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let text = tenant_toml(
+            "client_secret_env = \"S\"\ncloud = \"gcc-high\"\nmanage_url = \"http://127.0.0.1:9000/\"\ncomponents = [\"activities\", \"files\"]\ncontent_types = [\"audit.exchange\", \"DLP.All\", \"Audit.Exchange\"]\npublisher_id = \"00000000-0000-0000-0000-0000000000aa\"\nrequests_per_minute = 600",
+        );
+        let cfg = parse_with(&text, dir.path(), &[("S", SECRET)]).unwrap_or_else(|e| panic!("{e}"));
+        let t = &cfg.tenants[0];
+        assert_eq!(
+            t.content_types,
+            vec![ContentType::Exchange, ContentType::Dlp]
+        );
+        assert!(t.components.files && t.components.activities);
+        assert_eq!(t.publisher_id(), "00000000-0000-0000-0000-0000000000aa");
+        assert_eq!(t.requests_per_minute, 600);
+        let e = t.endpoints();
+        assert_eq!(e.manage, "http://127.0.0.1:9000");
+        assert_eq!(e.login, "https://login.microsoftonline.us");
+        assert_eq!(e.graph, "https://graph.microsoft.us");
+        assert_eq!(e.manage_resource, "https://manage.office365.us");
+        assert_eq!(e.graph_resource, "https://graph.microsoft.us");
+    }
+
+    #[test]
+    fn secrets_are_redacted_everywhere() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let cfg = parse_with(
+            &tenant_toml("client_secret_env = \"S\""),
+            dir.path(),
+            &[("S", SECRET)],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let dbg = format!("{cfg:?} {cfg:#?}");
+        assert!(!dbg.contains(SECRET), "{dbg}");
+        assert!(dbg.contains("[redacted]"));
+        let s = Secret::new(SECRET);
+        assert_eq!(format!("{s}"), "[redacted]");
+        assert_eq!(format!("{s:?}"), "[redacted]");
+        assert_eq!(s.expose(), SECRET);
+    }
+
+    #[test]
+    fn guid_and_domain_rules() {
+        assert!(is_guid(TENANT));
+        assert!(is_guid(&format!("{{{TENANT}}}")));
+        assert!(!is_guid("6d8a2f3c-1b4e-4c7a-9f21-0e5d3b7a9c1"));
+        assert!(is_domain("contoso.onmicrosoft.com"));
+        assert!(is_domain("contoso.com"));
+        assert!(!is_domain("contoso"));
+        assert!(!is_domain("-bad.com"));
+        assert!(!is_domain("a..com"));
+    }
+}

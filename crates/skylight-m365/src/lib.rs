@@ -1,0 +1,12 @@
+//! Skylight's Microsoft 365 connector: configuration, the identity platform (client secret and
+//! certificate credentials), and the Office 365 Management Activity API collector.
+//!
+//! It is written from Microsoft's published contract and shares nothing with the simulator.
+
+pub mod activity;
+pub mod auth;
+pub mod cloud;
+pub mod collector;
+pub mod config;
+pub mod import;
+pub mod remediation;

@@ -1,0 +1,327 @@
+//! The collector against a real simulator: a 7-day backfill stores exactly the record Ids of
+//! `/_sim/truth`, under every fault profile alone and all combined; a restart fetches no completed
+//! blob again; failures land in the status with what to do.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use serde_json::Value;
+use skylight_m365::activity::ActivityClient;
+use skylight_m365::auth::TokenProvider;
+use skylight_m365::collector::{Collector, CollectorOptions, Progress};
+use skylight_m365::config::Config;
+use skylight_model::{ConnectorState, ContentType};
+use skylight_sim::{Faults, RunningSim, SimConfig};
+use skylight_store::{SqliteStore, Store};
+
+struct Setup {
+    sim: RunningSim,
+    dir: tempfile::TempDir,
+    config: Config,
+    store: Arc<dyn Store>,
+}
+
+fn sim_config(users: usize, days: u32, faults: &str) -> SimConfig {
+    SimConfig {
+        users,
+        days,
+        seed: 7,
+        faults: faults.parse::<Faults>().unwrap(),
+        now: Some("2026-11-20T12:00:00Z".parse().unwrap()),
+        ..SimConfig::default()
+    }
+}
+
+/// Boots a simulator and writes a config pointing at it; `app` picks the registration (0 = fully consented).
+async fn setup(cfg: SimConfig, app: Option<&str>) -> Setup {
+    setup_with(cfg, app, false).await
+}
+
+/// As `setup`; `by_domain` names the tenant by its domain instead of its GUID.
+async fn setup_with(cfg: SimConfig, app: Option<&str>, by_domain: bool) -> Setup {
+    let sim = skylight_sim::start(cfg, "127.0.0.1:0").await.unwrap();
+    let t = sim.tenant_json();
+    let dir = tempfile::tempdir().unwrap();
+    let (client_id, secret) = match app {
+        None => (
+            t["client_id"].as_str().unwrap().to_string(),
+            t["client_secret"].as_str().unwrap().to_string(),
+        ),
+        Some(name) => {
+            let a = t["other_apps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["name"].as_str().unwrap().contains(name))
+                .unwrap();
+            (
+                a["client_id"].as_str().unwrap().to_string(),
+                a["client_secret"].as_str().unwrap().to_string(),
+            )
+        }
+    };
+    std::fs::write(dir.path().join("secret"), &secret).unwrap();
+    let toml = format!(
+        r#"
+[[tenant]]
+name = "contoso"
+tenant_id = "{tid}"
+client_id = "{client_id}"
+client_secret_file = "secret"
+login_url = "{url}"
+manage_url = "{url}"
+graph_url = "{url}"
+components = ["activities"]
+"#,
+        tid = if by_domain {
+            t["tenant_domain"].as_str().unwrap()
+        } else {
+            t["tenant_id"].as_str().unwrap()
+        },
+        url = sim.url()
+    );
+    let config = Config::from_toml_str(&toml, dir.path()).unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("data")).unwrap());
+    Setup {
+        sim,
+        dir,
+        config,
+        store,
+    }
+}
+
+impl Setup {
+    async fn collect(&self) -> Vec<(ContentType, Progress)> {
+        let tenant = &self.config.tenants[0];
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let tokens = Arc::new(TokenProvider::new(http.clone(), tenant));
+        let client = Arc::new(ActivityClient::new(
+            http,
+            tokens,
+            &tenant.endpoints().manage,
+            &tenant.tenant_id,
+            &tenant.tenant_id,
+            100_000,
+        ));
+        let opts = CollectorOptions {
+            once: true,
+            blob_concurrency: 4,
+            ..CollectorOptions::default()
+        };
+        let collector = Arc::new(Collector::new(
+            &tenant.name,
+            client,
+            self.store.clone(),
+            opts,
+        ));
+        collector.run(&ContentType::ALL).await
+    }
+
+    async fn truth(&self) -> Value {
+        reqwest::get(format!("{}/_sim/truth", self.sim.url()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn requests(&self, path: &str) -> usize {
+        let text = reqwest::get(format!("{}/_sim/requests?path={path}", self.sim.url()))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        // The log also records this very query (its own path contains the fragment): count API calls only.
+        text.lines()
+            .filter(|l| l.contains("\"path\":\"/api/"))
+            .count()
+    }
+
+    /// Asserts the store holds exactly the truth's collectable records, and gaps for the rest.
+    async fn assert_store_equals_truth(&self) {
+        let truth = self.truth().await;
+        for ct in ContentType::ALL {
+            let want: HashSet<String> = truth["content_types"][ct.as_str()]["record_ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_string())
+                .collect();
+            let got_list = self.store.record_ids("contoso", Some(ct)).unwrap();
+            let got: HashSet<String> = got_list.iter().cloned().collect();
+            assert_eq!(got.len(), got_list.len(), "{ct}: no record stored twice");
+            let missing = want.difference(&got).count();
+            let extra = got.difference(&want).count();
+            assert!(
+                missing == 0 && extra == 0,
+                "{ct}: {missing} missing, {extra} unexpected (truth {})",
+                want.len()
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_clean_backfill_stores_exactly_the_truth_and_a_rerun_fetches_nothing_again() {
+    let s = setup(sim_config(150, 7, ""), None).await;
+    let progress = s.collect().await;
+    assert!(
+        progress.iter().all(|(_, p)| p.error.is_none()),
+        "{progress:?}"
+    );
+    s.assert_store_equals_truth().await;
+    let blobs_before = s.requests("/activity/feed/audit/").await;
+    assert!(blobs_before > 100);
+    let again = s.collect().await;
+    assert!(
+        again.iter().all(|(_, p)| p.blobs == 0 && p.records == 0),
+        "{again:?}"
+    );
+    let after = s.requests("/activity/feed/audit/").await;
+    assert_eq!(after, blobs_before, "no completed blob is fetched again");
+    let statuses = s.store.statuses().unwrap();
+    assert_eq!(statuses.len(), 5);
+    assert!(
+        statuses
+            .iter()
+            .all(|st| st.state == ConnectorState::Healthy && st.last_error.is_none()),
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_fault_profile_alone_loses_and_duplicates_nothing() {
+    for fault in ["duplicates", "shuffle", "late", "gaps", "throttle"] {
+        let s = setup(sim_config(100, 3, fault), None).await;
+        let progress = s.collect().await;
+        assert!(
+            progress.iter().all(|(_, p)| p.error.is_none()),
+            "{fault}: {progress:?}"
+        );
+        s.assert_store_equals_truth().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn flaky_service_and_expired_content_lose_nothing_collectable() {
+    let s = setup(
+        SimConfig {
+            page_size: 400,
+            ..sim_config(100, 2, "flaky")
+        },
+        None,
+    )
+    .await;
+    let progress = s.collect().await;
+    assert!(
+        progress.iter().all(|(_, p)| p.error.is_none()),
+        "{progress:?}"
+    );
+    s.assert_store_equals_truth().await;
+
+    let s = setup(sim_config(600, 7, "expired"), None).await;
+    s.collect().await;
+    s.assert_store_equals_truth().await;
+    let gaps = s.store.gaps(Some("contoso")).unwrap();
+    assert!(!gaps.is_empty(), "expired content is a recorded gap");
+    assert!(
+        gaps.iter()
+            .all(|g| g.reason.contains("expired") || g.reason.contains("AF20051")),
+        "{gaps:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn all_faults_at_once_still_equal_the_truth() {
+    let s = setup(
+        SimConfig {
+            page_size: 300,
+            requests_per_minute: Some(3000),
+            ..sim_config(100, 3, "all")
+        },
+        None,
+    )
+    .await;
+    let progress = s.collect().await;
+    assert!(
+        progress.iter().all(|(_, p)| p.error.is_none()),
+        "{progress:?}"
+    );
+    s.assert_store_equals_truth().await;
+    let _ = &s.dir;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_dlp_permission_fails_dlp_only_and_says_what_to_do() {
+    let s = setup(sim_config(80, 2, ""), Some("no DLP")).await;
+    let progress = s.collect().await;
+    for (ct, p) in &progress {
+        assert_eq!(p.error.is_some(), *ct == ContentType::Dlp, "{ct}: {p:?}");
+    }
+    let dlp = s
+        .store
+        .statuses()
+        .unwrap()
+        .into_iter()
+        .find(|st| st.content_type == ContentType::Dlp)
+        .unwrap();
+    assert_eq!(dlp.state, ConnectorState::Error);
+    assert!(
+        dlp.last_error.as_deref().unwrap().contains("AF10001"),
+        "{dlp:?}"
+    );
+    assert!(
+        dlp.remediation.as_deref().unwrap().contains("ActivityFeed"),
+        "{dlp:?}"
+    );
+    assert!(
+        s.store.record_count(Some("contoso")).unwrap() > 0,
+        "the healthy content types kept flowing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_or_expired_secret_is_an_error_with_the_fix() {
+    let s = setup(sim_config(50, 1, ""), Some("expired secret")).await;
+    let progress = s.collect().await;
+    assert!(
+        progress
+            .iter()
+            .all(|(_, p)| p.error.as_deref().is_some_and(|e| e.contains("7000222"))),
+        "{progress:?}"
+    );
+    let st = &s.store.statuses().unwrap()[0];
+    assert!(
+        st.remediation
+            .as_deref()
+            .unwrap()
+            .to_lowercase()
+            .contains("secret"),
+        "{st:?}"
+    );
+    assert!(
+        !format!("{:?}", s.store.statuses().unwrap()).contains(
+            s.sim.tenant_json()["other_apps"][2]["client_secret"]
+                .as_str()
+                .unwrap()
+        ),
+        "no secret in the status"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tenant_named_by_its_domain_is_collected_through_its_guid() {
+    let s = setup_with(sim_config(60, 1, ""), None, true).await;
+    let progress = s.collect().await;
+    assert!(
+        progress.iter().all(|(_, p)| p.error.is_none()),
+        "{progress:?}"
+    );
+    s.assert_store_equals_truth().await;
+}

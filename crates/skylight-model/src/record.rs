@@ -1,0 +1,179 @@
+//! One audit record as collected: its raw JSON, kept byte for byte, and the columns the store
+//! indexes, read leniently from it.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// Why a record could not be read.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ParseError {
+    /// Not a JSON object.
+    #[error("record is not a json object: {0}")]
+    NotAnObject(String),
+    /// No usable `Id`.
+    #[error("record has no Id")]
+    MissingId,
+}
+
+/// The columns the activity log filters on, read from a record; every one is optional except
+/// `id`, because Microsoft's records vary (numbers as strings, missing fields, new types).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RecordColumns {
+    /// The record's `Id` (the de-duplication key).
+    pub id: String,
+    /// `CreationTime` (event time, UTC).
+    pub creation_time: Option<DateTime<Utc>>,
+    /// `RecordType` number.
+    pub record_type: Option<i64>,
+    /// `Workload`.
+    pub workload: Option<String>,
+    /// `Operation`.
+    pub operation: Option<String>,
+    /// `UserId`.
+    pub user_id: Option<String>,
+    /// `ClientIP` as given.
+    pub client_ip: Option<String>,
+}
+
+/// A collected record: its raw JSON and its columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// Indexed columns.
+    pub columns: RecordColumns,
+    /// The record exactly as Microsoft sent it.
+    pub raw: Vec<u8>,
+}
+
+/// A JSON value that may be a string or a number (Microsoft sends both for the same field).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Loose<'a> {
+    Int(i64),
+    Float(f64),
+    #[serde(borrow)]
+    Str(std::borrow::Cow<'a, str>),
+    Other(serde::de::IgnoredAny),
+}
+
+#[derive(Deserialize)]
+struct Head<'a> {
+    #[serde(rename = "Id", borrow, default)]
+    id: Option<Loose<'a>>,
+    #[serde(rename = "CreationTime", borrow, default)]
+    creation_time: Option<Loose<'a>>,
+    #[serde(rename = "RecordType", borrow, default)]
+    record_type: Option<Loose<'a>>,
+    #[serde(rename = "Workload", borrow, default)]
+    workload: Option<Loose<'a>>,
+    #[serde(rename = "Operation", borrow, default)]
+    operation: Option<Loose<'a>>,
+    #[serde(rename = "UserId", borrow, default)]
+    user_id: Option<Loose<'a>>,
+    #[serde(rename = "ClientIP", borrow, default)]
+    client_ip: Option<Loose<'a>>,
+}
+
+fn text(v: Option<Loose<'_>>) -> Option<String> {
+    match v? {
+        Loose::Str(s) if !s.is_empty() => Some(s.into_owned()),
+        Loose::Int(i) => Some(i.to_string()),
+        Loose::Float(f) => Some(f.to_string()),
+        _ => None,
+    }
+}
+
+/// Reads `CreationTime`: Microsoft writes it without a zone (UTC), sometimes with `Z` or a fraction.
+pub fn parse_creation_time(s: &str) -> Option<DateTime<Utc>> {
+    let t = s.trim();
+    if let Ok(d) = DateTime::parse_from_rfc3339(t) {
+        return Some(d.with_timezone(&Utc));
+    }
+    let t = t.trim_end_matches('Z');
+    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok())
+        .map(|n| n.and_utc())
+}
+
+impl AuditRecord {
+    /// Reads a record from its raw JSON, keeping the bytes as they are.
+    pub fn from_raw(raw: &RawValue) -> Result<AuditRecord, ParseError> {
+        // Structs also deserialise from arrays; a record must be an object.
+        if !raw.get().trim_start().starts_with('{') {
+            return Err(ParseError::NotAnObject(
+                raw.get().chars().take(40).collect(),
+            ));
+        }
+        let head: Head<'_> =
+            serde_json::from_str(raw.get()).map_err(|e| ParseError::NotAnObject(e.to_string()))?;
+        let id = text(head.id).ok_or(ParseError::MissingId)?;
+        let record_type = match head.record_type {
+            Some(Loose::Int(i)) => Some(i),
+            Some(Loose::Str(s)) => s.trim().parse().ok(),
+            _ => None,
+        };
+        let creation_time = text(head.creation_time).and_then(|s| parse_creation_time(&s));
+        Ok(AuditRecord {
+            columns: RecordColumns {
+                id,
+                creation_time,
+                record_type,
+                workload: text(head.workload),
+                operation: text(head.operation),
+                user_id: text(head.user_id),
+                client_ip: text(head.client_ip),
+            },
+            raw: raw.get().as_bytes().to_vec(),
+        })
+    }
+
+    /// Reads a record from a JSON text.
+    pub fn from_json(json: &str) -> Result<AuditRecord, ParseError> {
+        let raw: &RawValue =
+            serde_json::from_str(json).map_err(|e| ParseError::NotAnObject(e.to_string()))?;
+        AuditRecord::from_raw(raw)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_are_read_leniently_and_raw_bytes_are_kept() {
+        let json = r#"{"Id":"a1","RecordType":"15","CreationTime":"2020-02-10T15:13:13","Operation":"UserLoggedIn","UserId":"x@y.com","ClientIP":"[::1]:443","Workload":"AzureActiveDirectory","Extra":{"k":[1,2]}}"#;
+        let r = AuditRecord::from_json(json).expect("reads");
+        assert_eq!(r.columns.id, "a1");
+        assert_eq!(r.columns.record_type, Some(15));
+        assert_eq!(
+            r.columns.creation_time.map(|t| t.to_rfc3339()),
+            Some("2020-02-10T15:13:13+00:00".into())
+        );
+        assert_eq!(r.columns.client_ip.as_deref(), Some("[::1]:443"));
+        assert_eq!(r.raw, json.as_bytes());
+    }
+
+    #[test]
+    fn odd_records_are_errors_not_panics() {
+        assert_eq!(
+            AuditRecord::from_json(r#"{"Operation":"x"}"#),
+            Err(ParseError::MissingId)
+        );
+        assert!(matches!(
+            AuditRecord::from_json("[1,2]"),
+            Err(ParseError::NotAnObject(_))
+        ));
+        let r = AuditRecord::from_json(r#"{"Id":7,"RecordType":{"a":1},"CreationTime":"garbage"}"#)
+            .expect("reads");
+        assert_eq!(
+            (
+                r.columns.id.as_str(),
+                r.columns.record_type,
+                r.columns.creation_time
+            ),
+            ("7", None, None)
+        );
+        assert!(parse_creation_time("2024-05-14T09:21:37.1234567Z").is_some());
+    }
+}

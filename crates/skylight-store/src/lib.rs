@@ -1,0 +1,111 @@
+//! Skylight's storage: the `Store` trait and its embedded SQLite backend.
+//!
+//! Storage knows nothing of HTTP, detection or Microsoft. Calls are blocking; async callers run
+//! them on `spawn_blocking`.
+
+mod sqlite;
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use skylight_model::{AuditRecord, BlobRef, CommitStats, ConnectorStatus, ContentType, Gap};
+
+pub use sqlite::SqliteStore;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database reported an error.
+    #[error("database error: {0}")]
+    Database(#[from] rusqlite::Error),
+    /// The data directory could not be used.
+    #[error("cannot use the data directory {path}: {source}")]
+    Io {
+        /// The directory.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Stored data could not be read back.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+    /// The database was written by a newer Skylight.
+    #[error(
+        "the database schema is version {found}, newer than this skylight knows ({known}); upgrade skylight"
+    )]
+    SchemaTooNew {
+        /// Version in the database.
+        found: i64,
+        /// Newest version this build knows.
+        known: i64,
+    },
+}
+
+/// Everything the collector and the CLI need from storage.
+pub trait Store: Send + Sync {
+    /// Stores a blob's records (de-duplicated on tenant and record Id) and marks the blob done,
+    /// in one transaction: after a crash either both happened or neither did.
+    fn commit_blob(
+        &self,
+        tenant: &str,
+        ct: ContentType,
+        blob: &BlobRef,
+        records: &[AuditRecord],
+    ) -> Result<CommitStats, StoreError>;
+
+    /// Records a listed blob that could not be collected, and marks it done.
+    fn record_gap(&self, gap: &Gap) -> Result<(), StoreError>;
+
+    /// Keeps aside a record that could not be read, with where it came from and why.
+    fn quarantine(
+        &self,
+        tenant: &str,
+        source: &str,
+        reason: &str,
+        raw: &[u8],
+    ) -> Result<(), StoreError>;
+
+    /// Content ids already done (committed or gapped) whose `contentCreated` is at or after `since`.
+    fn done_blobs(
+        &self,
+        tenant: &str,
+        ct: ContentType,
+        since: DateTime<Utc>,
+    ) -> Result<HashSet<String>, StoreError>;
+
+    /// Forgets done-blob markers published before `before`; returns how many.
+    fn prune_done(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// The listing watermark of a tenant and content type.
+    fn watermark(&self, tenant: &str, ct: ContentType)
+    -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Moves the listing watermark.
+    fn set_watermark(
+        &self,
+        tenant: &str,
+        ct: ContentType,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Number of stored records, for one tenant or all.
+    fn record_count(&self, tenant: Option<&str>) -> Result<u64, StoreError>;
+
+    /// Ids of stored records of a tenant, optionally of one content type.
+    fn record_ids(&self, tenant: &str, ct: Option<ContentType>) -> Result<Vec<String>, StoreError>;
+
+    /// A stored record's raw JSON, exactly as received.
+    fn raw_record(&self, tenant: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Recorded gaps, for one tenant or all.
+    fn gaps(&self, tenant: Option<&str>) -> Result<Vec<Gap>, StoreError>;
+
+    /// Number of quarantined (unreadable) records.
+    fn quarantined(&self) -> Result<u64, StoreError>;
+
+    /// Writes a connector status (one row per tenant and content type).
+    fn set_status(&self, status: &ConnectorStatus) -> Result<(), StoreError>;
+
+    /// Every connector status.
+    fn statuses(&self) -> Result<Vec<ConnectorStatus>, StoreError>;
+}

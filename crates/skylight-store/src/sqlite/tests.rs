@@ -1,0 +1,387 @@
+//! Tests that need the backend's insides: migrations with made-up scripts, failures injected
+//! mid-transaction, damaged rows. Behaviour through the trait is tested in `tests/`.
+
+use std::sync::Arc;
+
+use chrono::TimeZone;
+use rusqlite::Connection;
+use skylight_model::{AuditRecord, BlobRef, CommitStats, ContentType};
+
+use super::commit::Job;
+use super::migrations::{APPLICATION_ID, MIGRATIONS, Migration, migrate, user_version};
+use super::{SqliteStore, from_ns, to_ns, unpack};
+use crate::{Store, StoreError};
+
+fn record(id: &str) -> AuditRecord {
+    AuditRecord::from_json(&format!(
+        r#"{{"Id":"{id}","CreationTime":"2024-05-14T09:21:37","UserId":"u@x.com"}}"#
+    ))
+    .expect("valid record")
+}
+
+fn blob(id: &str) -> BlobRef {
+    BlobRef {
+        content_id: id.into(),
+        created: chrono::Utc
+            .with_ymd_and_hms(2024, 5, 14, 10, 0, 0)
+            .single()
+            .expect("time"),
+    }
+}
+
+fn count(conn: &Connection, sql: &str) -> i64 {
+    conn.query_row(sql, [], |r| r.get(0)).expect("count")
+}
+
+const TWO_STEPS: &[Migration] = &[
+    Migration {
+        name: "one",
+        sql: "CREATE TABLE runs (step INTEGER NOT NULL);",
+    },
+    Migration {
+        name: "two",
+        sql: "INSERT INTO runs (step) VALUES (2);",
+    },
+];
+
+#[test]
+fn migrations_run_once_each_in_order() {
+    let mut conn = Connection::open_in_memory().expect("db");
+    assert_eq!(migrate(&mut conn, &TWO_STEPS[..1]).expect("first"), 1);
+    assert_eq!(migrate(&mut conn, TWO_STEPS).expect("second"), 2);
+    assert_eq!(migrate(&mut conn, TWO_STEPS).expect("again"), 2);
+    assert_eq!(
+        count(&conn, "SELECT count(*) FROM runs"),
+        1,
+        "step two ran once"
+    );
+    assert_eq!(user_version(&conn).expect("version"), 2);
+}
+
+#[test]
+fn a_failing_migration_changes_nothing() {
+    let broken = &[
+        Migration {
+            name: "one",
+            sql: "CREATE TABLE kept (x INTEGER);",
+        },
+        Migration {
+            name: "two",
+            sql: "CREATE TABLE lost (x INTEGER); INSERT INTO nowhere VALUES (1);",
+        },
+    ];
+    let mut conn = Connection::open_in_memory().expect("db");
+    let err = migrate(&mut conn, broken).expect_err("step two fails");
+    assert!(err.to_string().contains("two"), "{err}");
+    assert_eq!(user_version(&conn).expect("version"), 1);
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT count(*) FROM sqlite_schema WHERE name = 'kept'"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT count(*) FROM sqlite_schema WHERE name = 'lost'"
+        ),
+        0,
+        "rolled back"
+    );
+}
+
+#[test]
+fn a_newer_or_foreign_database_is_refused_untouched() {
+    let mut conn = Connection::open_in_memory().expect("db");
+    migrate(&mut conn, TWO_STEPS).expect("migrates");
+    assert!(matches!(
+        migrate(&mut conn, &TWO_STEPS[..1]),
+        Err(StoreError::SchemaTooNew { found: 2, known: 1 })
+    ));
+    assert_eq!(user_version(&conn).expect("version"), 2);
+
+    let mut other = Connection::open_in_memory().expect("db");
+    other
+        .execute_batch("PRAGMA application_id = 42; CREATE TABLE t (x);")
+        .expect("foreign db");
+    assert!(matches!(
+        migrate(&mut other, MIGRATIONS),
+        Err(StoreError::Corrupt(_))
+    ));
+    assert_eq!(user_version(&other).expect("version"), 0);
+}
+
+#[test]
+fn the_store_schema_is_stamped_and_current() {
+    let store = SqliteStore::open_in_memory().expect("store");
+    assert_eq!(
+        store.schema_version().expect("version"),
+        SqliteStore::SCHEMA_VERSION
+    );
+    assert_eq!(
+        SqliteStore::SCHEMA_VERSION,
+        i64::try_from(MIGRATIONS.len()).expect("fits")
+    );
+    let inner = store.lock();
+    let app: i64 = inner
+        .conn
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .expect("app id");
+    assert_eq!(app, APPLICATION_ID);
+    let fk: i64 = inner
+        .conn
+        .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+        .expect("fk");
+    assert_eq!(fk, 1);
+}
+
+#[test]
+fn a_failed_commit_stores_neither_records_nor_marker() {
+    let store = SqliteStore::open_in_memory().expect("store");
+    // The done marker is written last: make it fail after the records went in.
+    store
+        .lock()
+        .conn
+        .execute_batch(
+            "CREATE TEMP TRIGGER no_marker BEFORE INSERT ON main.done_blobs WHEN NEW.content_id = 'b-bad' \
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+        )
+        .expect("trigger");
+    let err = store
+        .commit_blob(
+            "t",
+            ContentType::Exchange,
+            &blob("b-bad"),
+            &[record("r1"), record("r2")],
+        )
+        .expect_err("marker insert fails");
+    assert!(err.to_string().contains("injected failure"), "{err}");
+    assert_eq!(store.record_count(None).expect("count"), 0);
+    assert!(
+        store
+            .done_blobs("t", ContentType::Exchange, from_ns(i64::MIN))
+            .expect("done")
+            .is_empty()
+    );
+
+    // The tenant created inside the failed transaction is not cached: the next commit works.
+    let stats = store
+        .commit_blob("t", ContentType::Exchange, &blob("b-good"), &[record("r1")])
+        .expect("commits");
+    assert_eq!(stats.inserted, 1);
+    assert_eq!(
+        store.raw_record("t", "r1").expect("reads"),
+        Some(record("r1").raw)
+    );
+}
+
+#[test]
+fn damaged_raw_bytes_are_an_error_not_a_panic() {
+    let store = SqliteStore::open_in_memory().expect("store");
+    let recs = [record("a"), record("b"), record("c"), record("d")];
+    store
+        .commit_blob("t", ContentType::General, &blob("b1"), &recs)
+        .expect("commits");
+    {
+        let inner = store.lock();
+        let c = &inner.conn;
+        c.execute(
+            "UPDATE records SET raw = x'00ff00ff' WHERE record_id = 'a'",
+            [],
+        )
+        .expect("garbage");
+        c.execute(
+            "UPDATE records SET raw = substr(raw, 1, length(raw) - 3) WHERE record_id = 'b'",
+            [],
+        )
+        .expect("cut");
+        c.execute(
+            "UPDATE records SET raw_len = raw_len + 1 WHERE record_id = 'c'",
+            [],
+        )
+        .expect("length");
+        c.execute(
+            "UPDATE records SET raw_len = 9223372036854775807 WHERE record_id = 'd'",
+            [],
+        )
+        .expect("huge");
+    }
+    for id in ["a", "b", "c", "d"] {
+        assert!(
+            matches!(store.raw_record("t", id), Err(StoreError::Corrupt(_))),
+            "{id}"
+        );
+    }
+    assert!(matches!(unpack(b"", -1, "x"), Err(StoreError::Corrupt(_))));
+}
+
+#[test]
+fn unknown_codes_read_back_as_corrupt() {
+    let store = SqliteStore::open_in_memory().expect("store");
+    {
+        let inner = store.lock();
+        inner
+            .conn
+            .execute_batch(
+                "INSERT INTO statuses VALUES ('t', 1, 'dancing', NULL, NULL, 0, 0, 0, NULL, NULL, 0);
+                 PRAGMA foreign_keys = OFF;
+                 INSERT INTO gaps VALUES ('t', 99, 'c', 0, 'why', 0);",
+            )
+            .expect("bad rows");
+    }
+    assert!(matches!(store.statuses(), Err(StoreError::Corrupt(_))));
+    assert!(matches!(store.gaps(None), Err(StoreError::Corrupt(_))));
+}
+
+#[test]
+fn times_beyond_the_nanosecond_range_are_clamped() {
+    let far = chrono::Utc
+        .with_ymd_and_hms(3000, 1, 1, 0, 0, 0)
+        .single()
+        .expect("time");
+    let early = chrono::Utc
+        .with_ymd_and_hms(1000, 1, 1, 0, 0, 0)
+        .single()
+        .expect("time");
+    assert_eq!(to_ns(far), i64::MAX);
+    assert_eq!(to_ns(early), i64::MIN);
+    let t = chrono::Utc
+        .timestamp_opt(1_715_678_497, 123_456_789)
+        .single()
+        .expect("time");
+    assert_eq!(from_ns(to_ns(t)), t);
+}
+
+#[test]
+fn lookups_use_the_indexes() {
+    let store = SqliteStore::open_in_memory().expect("store");
+    let inner = store.lock();
+    let plan = |sql: &str| -> String {
+        let mut stmt = inner
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("plan");
+        let rows = stmt.query_map([], |r| r.get::<_, String>(3)).expect("rows");
+        rows.collect::<Result<Vec<_>, _>>()
+            .expect("plan rows")
+            .join("; ")
+    };
+    let raw = plan(&format!(
+        "SELECT raw, raw_len FROM records WHERE tenant_id = {} AND record_id = 'x'",
+        super::TENANT_ID.replace("?1", "'t'")
+    ));
+    assert!(raw.contains("records_by_tenant_record"), "{raw}");
+    let user =
+        plan("SELECT id FROM records WHERE user_id = 'u' ORDER BY creation_ms DESC LIMIT 100");
+    assert!(
+        user.contains("records_by_user_time") && !user.contains("TEMP B-TREE"),
+        "{user}"
+    );
+    let op = plan("SELECT id FROM records WHERE operation = 'o' AND creation_ms > 5");
+    assert!(op.contains("records_by_operation_time"), "{op}");
+}
+
+#[test]
+fn a_group_commit_counts_like_sequential_commits() {
+    let store = SqliteStore::open_in_memory().expect("store");
+    let a = Arc::new(
+        Job::prepare(
+            "t",
+            ContentType::Exchange,
+            &blob("a"),
+            &[record("r1"), record("r2")],
+        )
+        .expect("a"),
+    );
+    let b = Arc::new(
+        Job::prepare(
+            "t",
+            ContentType::Exchange,
+            &blob("b"),
+            &[record("r2"), record("r3"), record("r3")],
+        )
+        .expect("b"),
+    );
+    store.lock().commit_jobs(&[Arc::clone(&a), Arc::clone(&b)]);
+    let (a, b) = (
+        a.take_outcome().expect("a done"),
+        b.take_outcome().expect("b done"),
+    );
+    assert_eq!(
+        a.expect("a ok"),
+        CommitStats {
+            inserted: 2,
+            duplicates: 0
+        }
+    );
+    assert_eq!(
+        b.expect("b ok"),
+        CommitStats {
+            inserted: 1,
+            duplicates: 2
+        }
+    );
+    assert_eq!(store.record_count(Some("t")).expect("count"), 3);
+}
+
+#[test]
+fn one_failing_blob_does_not_fail_the_others_of_its_group() {
+    let store = SqliteStore::open_in_memory().expect("store");
+    store
+        .lock()
+        .conn
+        .execute_batch(
+            "CREATE TEMP TRIGGER no_marker BEFORE INSERT ON main.done_blobs WHEN NEW.content_id = 'b-bad' \
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+        )
+        .expect("trigger");
+    let jobs: Vec<_> = [("b-1", "r1"), ("b-bad", "r2"), ("b-3", "r3")]
+        .into_iter()
+        .map(|(b, r)| {
+            Arc::new(Job::prepare("t", ContentType::General, &blob(b), &[record(r)]).expect("job"))
+        })
+        .collect();
+    store.lock().commit_jobs(&jobs);
+    let outcomes: Vec<_> = jobs
+        .iter()
+        .map(|j| j.take_outcome().expect("outcome set"))
+        .collect();
+    assert!(
+        matches!(
+            outcomes[0],
+            Ok(CommitStats {
+                inserted: 1,
+                duplicates: 0
+            })
+        ),
+        "{:?}",
+        outcomes[0]
+    );
+    assert!(outcomes[1].is_err());
+    assert!(
+        matches!(
+            outcomes[2],
+            Ok(CommitStats {
+                inserted: 1,
+                duplicates: 0
+            })
+        ),
+        "{:?}",
+        outcomes[2]
+    );
+    assert_eq!(
+        sorted(store.record_ids("t", None).expect("ids")),
+        ["r1", "r3"]
+    );
+    let done = store
+        .done_blobs("t", ContentType::General, from_ns(i64::MIN))
+        .expect("done");
+    assert_eq!(done.len(), 2);
+    assert!(done.contains("b-1") && done.contains("b-3"));
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}

@@ -1,0 +1,224 @@
+//! `skylight bench`: figures for the README, measured in one run on this machine.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use skylight_m365::activity::ActivityClient;
+use skylight_m365::auth::TokenProvider;
+use skylight_m365::collector::{Collector, CollectorOptions};
+use skylight_m365::config::Config;
+use skylight_model::ContentType;
+use skylight_store::{SqliteStore, Store};
+
+/// Options of `skylight bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    what: Option<BenchWhat>,
+}
+
+/// What to measure.
+#[derive(Debug, Subcommand)]
+enum BenchWhat {
+    /// End-to-end ingest: simulator over loopback → collect → store, against raw JSON parsing.
+    Ingest(IngestArgs),
+}
+
+/// Options of `skylight bench ingest`.
+#[derive(Debug, Args)]
+struct IngestArgs {
+    /// Users in the simulated tenant.
+    #[arg(long, default_value_t = 10_000)]
+    users: usize,
+    /// Days of history.
+    #[arg(long, default_value_t = 7)]
+    days: u32,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: crate::collect_cmd::Format,
+}
+
+struct KillOnDrop(Child);
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs the benchmark.
+pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
+    let ingest = match args.what {
+        Some(BenchWhat::Ingest(a)) => a,
+        None => IngestArgs {
+            users: 10_000,
+            days: 7,
+            format: crate::collect_cmd::Format::Table,
+        },
+    };
+    // The simulator runs as its own process, so the peak RSS measured here is Skylight's alone.
+    let exe = std::env::current_exe().context("cannot find the skylight executable")?;
+    let mut child = Command::new(exe)
+        .args([
+            "sim",
+            "--listen",
+            "127.0.0.1:0",
+            "--users",
+            &ingest.users.to_string(),
+            "--days",
+            &ingest.days.to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("cannot start the simulator")?;
+    let stdout = child.stdout.take().context("no simulator output")?;
+    let sim = KillOnDrop(child);
+    let url = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("manage_url")
+                .map(|u| u.trim().to_string())
+        })
+        .context("the simulator did not print its URL")?;
+
+    let tenant: serde_json::Value = reqwest::get(format!("{url}/_sim/tenant"))
+        .await?
+        .json()
+        .await?;
+    let dir = std::env::temp_dir().join(format!("skylight-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(
+        dir.join("secret"),
+        tenant["client_secret"].as_str().unwrap_or_default(),
+    )?;
+    let toml = format!(
+        "[[tenant]]\nname = \"bench\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nclient_secret_file = \"secret\"\nlogin_url = \"{url}\"\nmanage_url = \"{url}\"\ngraph_url = \"{url}\"\nrequests_per_minute = 100000\n",
+        tenant["tenant_id"].as_str().unwrap_or_default(),
+        tenant["client_id"].as_str().unwrap_or_default()
+    );
+    let config = Config::from_toml_str(&toml, &dir).context("bench configuration")?;
+    let t = &config.tenants[0];
+    let data = dir.join("data");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&data)?);
+    let http = reqwest::Client::new();
+    let tokens = Arc::new(TokenProvider::new(http.clone(), t));
+    let client = Arc::new(ActivityClient::new(
+        http,
+        tokens,
+        &t.endpoints().manage,
+        &t.tenant_id,
+        &t.tenant_id,
+        100_000,
+    ));
+    let opts = CollectorOptions {
+        once: true,
+        blob_concurrency: 4,
+        ..CollectorOptions::default()
+    };
+    let collector = Arc::new(Collector::new("bench", client.clone(), store.clone(), opts));
+
+    let started = Instant::now();
+    let progress = collector.clone().run(&ContentType::ALL).await;
+    let seconds = started.elapsed().as_secs_f64();
+    let records: u64 = progress.iter().map(|(_, p)| p.records).sum();
+    if let Some((ct, p)) = progress.iter().find(|(_, p)| p.error.is_some()) {
+        anyhow::bail!(
+            "collection of {ct} failed: {}",
+            p.error.clone().unwrap_or_default()
+        );
+    }
+    let requests = client.requests();
+    let peak_rss = peak_rss_bytes();
+
+    // The physical reference: parsing the same blobs' JSON into values, on one core.
+    let (raw_bytes_per_record, raw_parse_records_per_s) = raw_parse_rate(&client).await?;
+    let disk = dir_size(&data);
+    drop(sim);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let out = serde_json::json!({
+        "users": ingest.users,
+        "days": ingest.days,
+        "records": records,
+        "seconds": (seconds * 10.0).round() / 10.0,
+        "records_per_s": (records as f64 / seconds).round(),
+        "raw_parse_records_per_s": raw_parse_records_per_s.round(),
+        "end_to_end_vs_raw_parse": ((records as f64 / seconds) / raw_parse_records_per_s * 1000.0).round() / 1000.0,
+        "requests": requests,
+        "peak_rss_bytes": peak_rss,
+        "disk_bytes_per_record": disk / records.max(1),
+        "raw_bytes_per_record": raw_bytes_per_record,
+        "disk_vs_raw": ((disk as f64 / records.max(1) as f64) / raw_bytes_per_record.max(1) as f64 * 1000.0).round() / 1000.0,
+    });
+    match ingest.format {
+        crate::collect_cmd::Format::Json => println!("{out}"),
+        crate::collect_cmd::Format::Table => {
+            if let Some(map) = out.as_object() {
+                for (k, v) in map {
+                    println!("{k:<26} {v}");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Fetches a sample of blobs (one day of every content type) and times a full JSON parse of them.
+async fn raw_parse_rate(client: &ActivityClient) -> anyhow::Result<(u64, f64)> {
+    let now = client.now();
+    let mut blobs = Vec::new();
+    for ct in ContentType::ALL {
+        let items = client
+            .list_content(ct, now - chrono::Duration::hours(24), now)
+            .await?;
+        for item in items.iter().take(200) {
+            blobs.push(client.fetch(item).await?);
+        }
+    }
+    let bytes: usize = blobs.iter().map(Vec::len).sum();
+    let started = Instant::now();
+    let mut records = 0usize;
+    for b in &blobs {
+        let parsed: Vec<serde_json::Value> =
+            serde_json::from_slice(b).context("a blob is not JSON")?;
+        records += parsed.len();
+    }
+    let secs = started.elapsed().as_secs_f64().max(1e-9);
+    Ok(((bytes / records.max(1)) as u64, records as f64 / secs))
+}
+
+/// Peak resident set size of this process (Linux), in bytes.
+fn peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn dir_size(path: &Path) -> u64 {
+    std::fs::read_dir(path)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => dir_size(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}

@@ -1,0 +1,273 @@
+//! `skylight collect` and `skylight status`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Args;
+use skylight_m365::activity::ActivityClient;
+use skylight_m365::auth::TokenProvider;
+use skylight_m365::collector::{Collector, CollectorOptions};
+use skylight_m365::config::Config;
+use skylight_store::{SqliteStore, Store};
+
+/// Where the embedded store lives.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// Data directory of the embedded SQLite store.
+    #[arg(long, default_value = "./skylight-data", env = "SKYLIGHT_DATA_DIR")]
+    data_dir: PathBuf,
+}
+
+impl StoreArgs {
+    fn open(&self) -> anyhow::Result<Arc<dyn Store>> {
+        let store = SqliteStore::open(&self.data_dir)
+            .with_context(|| format!("cannot open the store in {}", self.data_dir.display()))?;
+        Ok(Arc::new(store))
+    }
+}
+
+/// Options of `skylight collect`.
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// The connector configuration (TOML).
+    #[arg(long, default_value = "skylight.toml", env = "SKYLIGHT_CONFIG")]
+    config: PathBuf,
+    /// Run until every content type has caught up once, print a summary, exit.
+    #[arg(long)]
+    once: bool,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// Options of `skylight status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned columns for people.
+    Table,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Collects every configured tenant.
+pub async fn collect(args: CollectArgs) -> anyhow::Result<()> {
+    let config = Config::load(&args.config)
+        .with_context(|| format!("cannot load the configuration {}", args.config.display()))?;
+    let store = args.store.open()?;
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(120))
+        .connect_timeout(std::time::Duration::from_secs(15))
+        .build()
+        .context("cannot build the HTTP client")?;
+    let bars = progress_bars(&config, args.once);
+    let opts = CollectorOptions {
+        poll_interval: std::time::Duration::from_secs(config.collector.poll_interval_secs.max(1)),
+        overlap: chrono::Duration::hours(i64::from(config.collector.overlap_hours)),
+        blob_concurrency: config.collector.blob_concurrency.max(1),
+        once: args.once,
+        on_progress: None,
+    };
+    let started = Instant::now();
+    let mut runs = Vec::new();
+    for tenant in &config.tenants {
+        let endpoints = tenant.endpoints();
+        let tokens = Arc::new(TokenProvider::new(http.clone(), tenant));
+        let publisher = tenant
+            .publisher_id
+            .clone()
+            .unwrap_or_else(|| tenant.tenant_id.clone());
+        let client = Arc::new(ActivityClient::new(
+            http.clone(),
+            tokens,
+            &endpoints.manage,
+            &tenant.tenant_id,
+            &publisher,
+            tenant.requests_per_minute,
+        ));
+        let tenant_opts = CollectorOptions {
+            on_progress: bars.as_ref().map(|b| b.callback(&tenant.name)),
+            ..opts.clone()
+        };
+        let collector = Arc::new(Collector::new(
+            &tenant.name,
+            client,
+            store.clone(),
+            tenant_opts,
+        ));
+        let cts = tenant.content_types.clone();
+        let name = tenant.name.clone();
+        runs.push(tokio::spawn(async move {
+            let progress = collector.clone().run(&cts).await;
+            (name, collector.requests(), progress)
+        }));
+    }
+    let mut failed = false;
+    let mut results = Vec::new();
+    for run in runs {
+        results.push(run.await.context("a collector task failed")?);
+    }
+    if let Some(b) = &bars {
+        b.finish();
+    }
+    if args.once {
+        println!(
+            "{:<16} {:<28} {:>10} {:>10} {:>8} {:>6} {:>6}  error",
+            "tenant", "content type", "records", "duplicate", "blobs", "gaps", "bad"
+        );
+    }
+    for (name, requests, progress) in results {
+        for (ct, p) in &progress {
+            failed |= p.error.is_some();
+            if args.once {
+                println!(
+                    "{:<16} {:<28} {:>10} {:>10} {:>8} {:>6} {:>6}  {}",
+                    name,
+                    ct.as_str(),
+                    p.records,
+                    p.duplicates,
+                    p.blobs,
+                    p.gaps,
+                    p.quarantined,
+                    p.error.as_deref().unwrap_or("-")
+                );
+            }
+        }
+        if args.once {
+            println!(
+                "{name}: {requests} requests in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    if failed {
+        anyhow::bail!("some content types failed; `skylight status` says what to do");
+    }
+    Ok(())
+}
+
+/// Shows each connector's state, lag, counts and last error with its remediation.
+pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
+    let store = args.store.open()?;
+    let statuses = tokio::task::spawn_blocking(move || store.statuses())
+        .await
+        .context("status task failed")??;
+    if statuses.is_empty() {
+        println!("no connector has run yet: configure a tenant and run `skylight collect`");
+        return Ok(());
+    }
+    let now = chrono::Utc::now();
+    match args.format {
+        Format::Json => {
+            for s in &statuses {
+                println!(
+                    "{}",
+                    serde_json::to_string(s).context("cannot encode a status")?
+                );
+            }
+        }
+        Format::Table => {
+            println!(
+                "{:<16} {:<28} {:<12} {:>10} {:>7} {:>5}  {:<20}  error / what to do",
+                "tenant", "content type", "state", "records", "blobs", "gaps", "lag"
+            );
+            for s in &statuses {
+                let lag = s
+                    .watermark
+                    .map_or("-".to_string(), |w| human((now - w).num_seconds()));
+                let state = serde_json::to_value(s.state)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default();
+                println!(
+                    "{:<16} {:<28} {:<12} {:>10} {:>7} {:>5}  {:<20}  {}",
+                    s.tenant,
+                    s.content_type.as_str(),
+                    state,
+                    s.records,
+                    s.blobs,
+                    s.gaps,
+                    lag,
+                    s.last_error.as_deref().unwrap_or("")
+                );
+                if let Some(r) = &s.remediation {
+                    println!("{:>16} → {r}", "");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn human(secs: i64) -> String {
+    match secs {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s => format!("{} h", s / 3600),
+    }
+}
+
+/// One progress bar per tenant and content type, on a terminal during `--once` runs.
+struct Bars {
+    multi: indicatif::MultiProgress,
+    bars: std::collections::HashMap<(String, skylight_model::ContentType), indicatif::ProgressBar>,
+    started: Instant,
+}
+
+fn progress_bars(config: &Config, once: bool) -> Option<Arc<Bars>> {
+    use std::io::IsTerminal;
+    if !once || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let multi = indicatif::MultiProgress::new();
+    let style = indicatif::ProgressStyle::with_template(
+        "{prefix:<40} [{bar:30}] {percent:>3}%  {msg}  eta {eta}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    let mut bars = std::collections::HashMap::new();
+    for t in &config.tenants {
+        for ct in &t.content_types {
+            let bar = multi.add(indicatif::ProgressBar::new(1000));
+            bar.set_style(style.clone());
+            bar.set_prefix(format!("{} {}", t.name, ct.as_str()));
+            bars.insert((t.name.clone(), *ct), bar);
+        }
+    }
+    Some(Arc::new(Bars {
+        multi,
+        bars,
+        started: Instant::now(),
+    }))
+}
+
+impl Bars {
+    fn callback(self: &Arc<Self>, tenant: &str) -> skylight_m365::collector::ProgressFn {
+        let me = self.clone();
+        let tenant = tenant.to_string();
+        Arc::new(move |ct, p, share| {
+            if let Some(bar) = me.bars.get(&(tenant.clone(), ct)) {
+                bar.set_position((share * 1000.0) as u64);
+                let rate = p.records as f64 / me.started.elapsed().as_secs_f64().max(0.001);
+                bar.set_message(format!("{} records, {:.0}/s", p.records, rate));
+            }
+        })
+    }
+
+    fn finish(&self) {
+        for bar in self.bars.values() {
+            bar.finish();
+        }
+        let _ = self.multi.clear();
+    }
+}

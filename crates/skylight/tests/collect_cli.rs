@@ -1,0 +1,233 @@
+//! `skylight collect` and `skylight status` as a user runs them, against `skylight sim`:
+//! killed with SIGKILL twenty times during one backfill, the store still ends equal to the truth.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use skylight_model::ContentType;
+use skylight_store::{SqliteStore, Store};
+
+const BIN: &str = env!("CARGO_BIN_EXE_skylight");
+
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_sim(args: &[&str]) -> (Killed, String) {
+    let mut child = Command::new(BIN)
+        .arg("sim")
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--now",
+            "2026-11-20T12:00:00Z",
+            "--seed",
+            "3",
+        ])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let url = BufReader::new(out)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("manage_url")
+                .map(|u| u.trim().to_string())
+        })
+        .unwrap();
+    (Killed(child), url)
+}
+
+/// Writes a config for the simulator's main app; returns (config path, data dir).
+fn write_config(dir: &std::path::Path, url: &str) -> (String, String) {
+    let t: serde_json::Value = reqwest::blocking::get(format!("{url}/_sim/tenant"))
+        .unwrap()
+        .json()
+        .unwrap();
+    std::fs::write(
+        dir.join("secret.txt"),
+        format!("{}\n", t["client_secret"].as_str().unwrap()),
+    )
+    .unwrap();
+    let config = format!(
+        "[[tenant]]\nname = \"contoso\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nclient_secret_file = \"secret.txt\"\nlogin_url = \"{url}\"\nmanage_url = \"{url}\"\ngraph_url = \"{url}\"\ncomponents = [\"activities\"]\n\n[collector]\nblob_concurrency = 4\n",
+        t["tenant_id"].as_str().unwrap(),
+        t["client_id"].as_str().unwrap()
+    );
+    let path = dir.join("skylight.toml");
+    std::fs::write(&path, config).unwrap();
+    (
+        path.display().to_string(),
+        dir.join("data").display().to_string(),
+    )
+}
+
+fn assert_store_equals_truth(url: &str, data: &str) {
+    let truth: serde_json::Value = reqwest::blocking::get(format!("{url}/_sim/truth"))
+        .unwrap()
+        .json()
+        .unwrap();
+    let store = SqliteStore::open(std::path::Path::new(data)).unwrap();
+    for ct in ContentType::ALL {
+        let want: HashSet<String> = truth["content_types"][ct.as_str()]["record_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        let got_list = store.record_ids("contoso", Some(ct)).unwrap();
+        let got: HashSet<String> = got_list.iter().cloned().collect();
+        assert_eq!(got.len(), got_list.len(), "{ct}: no record stored twice");
+        assert_eq!(want.difference(&got).count(), 0, "{ct}: records lost");
+        assert_eq!(got.difference(&want).count(), 0, "{ct}: unexpected records");
+    }
+}
+
+#[test]
+fn killed_twenty_times_during_a_backfill_the_store_still_equals_the_truth() {
+    let (_sim, url) = spawn_sim(&[
+        "--users",
+        "200",
+        "--days",
+        "7",
+        "--faults",
+        "duplicates,shuffle",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let (config, data) = write_config(dir.path(), &url);
+    let mut killed_mid_way = 0;
+    for i in 0..20u64 {
+        let mut child = Command::new(BIN)
+            .args([
+                "collect",
+                "--once",
+                "--config",
+                &config,
+                "--data-dir",
+                &data,
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Pseudo-random moments between 50 and 750 ms into the run.
+        std::thread::sleep(Duration::from_millis(50 + (i * 7919) % 700));
+        if child.try_wait().unwrap().is_none() {
+            killed_mid_way += 1;
+        }
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+    }
+    assert!(
+        killed_mid_way >= 10,
+        "most kills landed mid-backfill ({killed_mid_way})"
+    );
+    let out = Command::new(BIN)
+        .args([
+            "collect",
+            "--once",
+            "--config",
+            &config,
+            "--data-dir",
+            &data,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_store_equals_truth(&url, &data);
+}
+
+#[test]
+fn collect_once_prints_a_summary_and_status_tells_what_is_wrong() {
+    let (_sim, url) = spawn_sim(&["--users", "80", "--days", "2"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (config, data) = write_config(dir.path(), &url);
+    let out = Command::new(BIN)
+        .args([
+            "collect",
+            "--once",
+            "--config",
+            &config,
+            "--data-dir",
+            &data,
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for ct in ContentType::ALL {
+        assert!(stdout.contains(ct.as_str()), "summary names {ct}: {stdout}");
+    }
+    assert!(stdout.contains("requests in"), "{stdout}");
+    assert_store_equals_truth(&url, &data);
+    let secret = std::fs::read_to_string(dir.path().join("secret.txt")).unwrap();
+    assert!(!stdout.contains(secret.trim()));
+
+    // Audit logging switched off in the tenant: the status says so and what to do.
+    reqwest::blocking::Client::new()
+        .post(format!("{url}/_sim/control"))
+        .json(&serde_json::json!({"audit_enabled": false, "licensed": true}))
+        .send()
+        .unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "collect",
+            "--once",
+            "--config",
+            &config,
+            "--data-dir",
+            &data,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "a failing connector is a failing run"
+    );
+    let status = Command::new(BIN)
+        .args(["status", "--data-dir", &data])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(status.status.success());
+    assert!(text.contains("error") && text.contains("AF20023"), "{text}");
+    assert!(
+        text.to_lowercase().contains("audit"),
+        "the remediation talks about turning auditing on: {text}"
+    );
+    assert!(!text.contains(secret.trim()));
+    let json = Command::new(BIN)
+        .args(["status", "--data-dir", &data, "--format", "json"])
+        .output()
+        .unwrap();
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&json.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 5);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["state"] == "error" && l["remediation"].is_string()),
+        "{lines:?}"
+    );
+}
