@@ -32,8 +32,13 @@ pub enum ApiError {
     #[error("authorization has been denied (401)")]
     Unauthorized,
     /// Too many requests (AF429, as 429 or 403, or a plain 429).
-    #[error("throttled: {0}")]
-    Throttled(String),
+    #[error("throttled: {message}")]
+    Throttled {
+        /// What the service said.
+        message: String,
+        /// Seconds to wait, from a `Retry-After` header (the Management API rarely sends one).
+        retry_after: Option<f64>,
+    },
     /// The service failed (5xx, 408).
     #[error("service error {status}: {detail}")]
     Server {
@@ -48,6 +53,9 @@ pub enum ApiError {
     /// No token could be obtained.
     #[error("token: {0}")]
     Auth(#[from] AuthError),
+    /// 404 without an AF body: the content is not there.
+    #[error("not found (404): {0}")]
+    NotFound(String),
     /// A response that is not what the contract says.
     #[error("unexpected response: {0}")]
     Malformed(String),
@@ -57,11 +65,16 @@ impl ApiError {
     /// Worth retrying after a pause.
     pub fn is_transient(&self) -> bool {
         match self {
-            ApiError::Throttled(_) | ApiError::Server { .. } | ApiError::Transport(_) => true,
+            ApiError::Throttled { .. } | ApiError::Server { .. } | ApiError::Transport(_) => true,
             ApiError::Af { code, .. } => matches!(code.as_str(), "AF50000" | "AF50005" | "AF50006"),
             ApiError::Auth(e) => e.is_transient(),
-            ApiError::Unauthorized | ApiError::Malformed(_) => false,
+            ApiError::Unauthorized | ApiError::Malformed(_) | ApiError::NotFound(_) => false,
         }
+    }
+
+    /// True for a plain 404 (content not there).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ApiError::NotFound(_))
     }
 
     /// The AF code, if any.
@@ -79,7 +92,7 @@ impl ApiError {
                 remediation::for_start_failure(message)
             }
             ApiError::Af { code, .. } => remediation::for_af(code),
-            ApiError::Throttled(_) => remediation::for_af("AF429"),
+            ApiError::Throttled { .. } => remediation::for_af("AF429"),
             ApiError::Unauthorized => remediation::for_unauthorized(),
             ApiError::Auth(e) => e.remediation(),
             ApiError::Server { status, detail } => {
@@ -87,6 +100,7 @@ impl ApiError {
             }
             ApiError::Transport(e) => remediation::for_unreachable(e),
             ApiError::Malformed(e) => remediation::for_management_response(200, e),
+            ApiError::NotFound(e) => remediation::for_management_response(404, e),
         }
     }
 }
@@ -288,11 +302,10 @@ impl ActivityClient {
         let af: Option<AfBody> = serde_json::from_slice(&body).ok();
         if let Some(AfBody { error }) = af {
             if error.code == "AF429" {
-                return Err(ApiError::Throttled(
-                    retry_after.map_or(error.message.clone(), |r| {
-                        format!("{}; retry-after {r}", error.message)
-                    }),
-                ));
+                return Err(ApiError::Throttled {
+                    message: error.message,
+                    retry_after: parse_retry_after(retry_after.as_deref()),
+                });
             }
             return Err(ApiError::Af {
                 status: status.as_u16(),
@@ -302,9 +315,13 @@ impl ActivityClient {
         }
         Err(match status {
             StatusCode::UNAUTHORIZED => ApiError::Unauthorized,
-            StatusCode::TOO_MANY_REQUESTS => {
-                ApiError::Throttled(retry_after.unwrap_or_else(|| "429".into()))
+            StatusCode::NOT_FOUND => {
+                ApiError::NotFound(String::from_utf8_lossy(&body).chars().take(200).collect())
             }
+            StatusCode::TOO_MANY_REQUESTS => ApiError::Throttled {
+                message: String::from_utf8_lossy(&body).chars().take(200).collect(),
+                retry_after: parse_retry_after(retry_after.as_deref()),
+            },
             s if s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT => ApiError::Server {
                 status: s.as_u16(),
                 detail: String::from_utf8_lossy(&body).chars().take(200).collect(),
@@ -380,9 +397,14 @@ impl ActivityClient {
             items.extend(page);
             pages += 1;
             match a.next_page {
+                Some(_) if pages >= 10_000 => {
+                    return Err(ApiError::Malformed(
+                        "a listing window ran past 10,000 pages".into(),
+                    ));
+                }
                 // The service leaves PublisherIdentifier out of NextPageUri: add it back.
-                Some(next) if pages < 10_000 => url = self.with_publisher(&next),
-                _ => break,
+                Some(next) => url = self.with_publisher(&self.same_service(&next)?),
+                None => break,
             }
         }
         Ok(items)
@@ -390,30 +412,61 @@ impl ActivityClient {
 
     /// A content blob's bytes (a JSON array of records).
     pub async fn fetch(&self, item: &ContentItem) -> Result<Vec<u8>, ApiError> {
+        let uri = self.same_service(&item.content_uri)?;
         Ok(self
-            .call(
-                reqwest::Method::GET,
-                &self.with_publisher(&item.content_uri),
-            )
+            .call(reqwest::Method::GET, &self.with_publisher(&uri))
             .await?
             .body)
     }
+
+    /// Refuses URLs the service hands out that point elsewhere than its own host: the bearer
+    /// token must never travel to another server.
+    fn same_service(&self, url: &str) -> Result<String, ApiError> {
+        let origin = |u: &str| -> Option<(String, String, Option<u16>)> {
+            let p = reqwest::Url::parse(u).ok()?;
+            Some((
+                p.scheme().to_string(),
+                p.host_str()?.to_ascii_lowercase(),
+                p.port_or_known_default(),
+            ))
+        };
+        match (origin(url), origin(&self.manage)) {
+            (Some(a), Some(b)) if a == b => Ok(url.to_string()),
+            _ => Err(ApiError::Malformed(format!(
+                "the service pointed to {} outside {}; refusing to send the token there",
+                url.split('?').next().unwrap_or_default(),
+                self.manage
+            ))),
+        }
+    }
+}
+
+/// Reads `Retry-After`: seconds (possibly fractional) or an HTTP date.
+fn parse_retry_after(value: Option<&str>) -> Option<f64> {
+    let v = value?.trim();
+    if let Ok(secs) = v.parse::<f64>() {
+        return Some(secs.max(0.0));
+    }
+    let at = DateTime::parse_from_rfc2822(v).ok()?;
+    Some(
+        ((at.with_timezone(&Utc) - Utc::now())
+            .num_milliseconds()
+            .max(0) as f64)
+            / 1000.0,
+    )
 }
 
 /// How long to wait before retry `attempt` after `e`: longer for throttling, with jitter.
 fn backoff(e: &ApiError, attempt: u32) -> StdDuration {
     let jitter = u64::from(Utc::now().timestamp_subsec_micros()) % 250;
     let base_ms: u64 = match e {
-        ApiError::Throttled(msg) => {
-            if let Some(secs) = msg
-                .rsplit("retry-after ")
-                .next()
-                .and_then(|s| s.trim().parse::<f64>().ok())
-            {
-                return StdDuration::from_millis((secs * 1000.0) as u64 + jitter);
-            }
-            1000
+        ApiError::Throttled {
+            retry_after: Some(secs),
+            ..
+        } => {
+            return StdDuration::from_millis((secs.clamp(0.0, 900.0) * 1000.0) as u64 + jitter);
         }
+        ApiError::Throttled { .. } => 1000,
         _ => 200,
     };
     let exp = base_ms.saturating_mul(1u64 << attempt.min(6)).min(60_000);

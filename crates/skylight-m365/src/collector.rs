@@ -147,9 +147,17 @@ impl Collector {
             })
             .collect();
         let mut out = Vec::new();
-        for t in tasks {
-            if let Ok(r) = t.await {
-                out.push(r);
+        for (ct, t) in content_types.iter().zip(tasks) {
+            match t.await {
+                Ok(r) => out.push(r),
+                // A content type whose task died is a failure, never a silent omission.
+                Err(e) => out.push((
+                    *ct,
+                    Progress {
+                        error: Some(format!("collector task failed: {e}")),
+                        ..Progress::default()
+                    },
+                )),
             }
         }
         out
@@ -167,6 +175,12 @@ impl Collector {
             match &outcome {
                 Ok(()) => progress.error = None,
                 Err(e) => {
+                    if let CollectError::Api(api) = e
+                        && matches!(api.af_code(), Some("AF20023" | "AF20022"))
+                    {
+                        // Disabled or missing subscription: try /start again next time (§2.5).
+                        subscribed = false;
+                    }
                     tracing::warn!(tenant = %self.tenant, content_type = %ct, error = %e, "collection cycle failed");
                     progress.error = Some(e.to_string());
                     self.write_status(ct, ConnectorState::Error, &progress, Some(e))
@@ -195,13 +209,14 @@ impl Collector {
         &self,
         ct: ContentType,
         state: ConnectorState,
-        p: &Progress,
+        _progress: &Progress,
         error: Option<&CollectError>,
     ) {
         let tenant = self.tenant.clone();
-        let (records, blobs, gaps) = (p.records, p.blobs, p.gaps);
         let last_error = error.map(|e| e.to_string());
         let remediation = error.and_then(|e| e.remediation()).map(|r| r.message);
+        // Times are the service's (the watermark is on its clock too), so lag reads true.
+        let now = self.client.now();
         let _ = self
             .blocking(move |s| {
                 let previous = s
@@ -209,7 +224,8 @@ impl Collector {
                     .into_iter()
                     .find(|x| x.tenant == tenant && x.content_type == ct);
                 let watermark = s.watermark(&tenant, ct)?;
-                let now = Utc::now();
+                // Counts come from the store, so they survive restarts and kills exactly.
+                let (records, blobs, gaps) = s.content_counts(&tenant, ct)?;
                 let status = ConnectorStatus {
                     last_success: if state == ConnectorState::Healthy {
                         Some(now)
@@ -217,9 +233,9 @@ impl Collector {
                         previous.as_ref().and_then(|p| p.last_success)
                     },
                     watermark,
-                    records: records.max(previous.as_ref().map_or(0, |p| p.records)),
-                    blobs: blobs.max(previous.as_ref().map_or(0, |p| p.blobs)),
-                    gaps: gaps.max(previous.as_ref().map_or(0, |p| p.gaps)),
+                    records,
+                    blobs,
+                    gaps,
                     last_error,
                     remediation,
                     updated_at: now,
@@ -246,31 +262,65 @@ impl Collector {
             *subscribed = true;
         }
         let now = self.client.now();
-        // Stay a few minutes inside the 7-day limit, which is judged when the request arrives.
+        // Stay a few minutes inside the 7-day limit, which is judged when each request arrives.
         let earliest = now - Duration::days(7) + Duration::minutes(10);
         let tenant = self.tenant.clone();
-        let watermark = self.blocking(move |s| s.watermark(&tenant, ct)).await?;
-        if watermark.is_none() {
-            self.write_status(ct, ConnectorState::Backfilling, progress, None)
-                .await;
+        let watermark = self
+            .blocking(move |s| {
+                // Content older than the API's 7 days can never be listed again: forget its markers.
+                s.prune_done(now - Duration::days(8))?;
+                s.watermark(&tenant, ct)
+            })
+            .await?;
+        match watermark {
+            None => {
+                self.write_status(ct, ConnectorState::Backfilling, progress, None)
+                    .await
+            }
+            Some(w) if w < earliest => {
+                // Down (or failing) for longer than Microsoft keeps content: say so, as a gap.
+                let gap = Gap {
+                    tenant: self.tenant.clone(),
+                    content_type: ct,
+                    content_id: format!("range:{}..{}", w.to_rfc3339(), earliest.to_rfc3339()),
+                    created: w,
+                    reason: "not collected before Microsoft's 7-day retention ran out (collector stopped or failing)".into(),
+                    detected_at: now,
+                };
+                tracing::warn!(tenant = %self.tenant, content_type = %ct, from = %w, to = %earliest, "content older than 7 days was never collected");
+                self.blocking(move |s| s.record_gap(&gap)).await?;
+                progress.gaps += 1;
+            }
+            Some(_) => {}
         }
         let mut from = watermark.map_or(earliest, |w| (w - self.opts.overlap).max(earliest));
         let pass = (from, now);
+        let mut first_failure: Option<(DateTime<Utc>, CollectError)> = None;
         while from < now {
             let to = (from + Duration::hours(24)).min(now);
-            self.window(ct, from, to, pass, subscribed, progress)
+            let failed = self
+                .window(ct, from, to, pass, subscribed, progress)
                 .await?;
+            if first_failure.is_none() {
+                first_failure = failed;
+            }
+            // The watermark never passes a blob that could not be collected: it is retried next
+            // time (done-markers spare the rest), until it succeeds or expires into a gap.
+            let to_mark = first_failure.as_ref().map_or(to, |(at, _)| (*at).min(to));
             let tenant = self.tenant.clone();
             self.blocking(move |s| {
                 let current = s.watermark(&tenant, ct)?;
-                if current.is_none_or(|c| c < to) {
-                    s.set_watermark(&tenant, ct, to)
+                if current.is_none_or(|c| c < to_mark) {
+                    s.set_watermark(&tenant, ct, to_mark)
                 } else {
                     Ok(())
                 }
             })
             .await?;
             from = to;
+        }
+        if let Some((_, e)) = first_failure {
+            return Err(e);
         }
         self.write_status(ct, ConnectorState::Healthy, progress, None)
             .await;
@@ -286,12 +336,16 @@ impl Collector {
         pass: (DateTime<Utc>, DateTime<Utc>),
         subscribed: &mut bool,
         progress: &mut Progress,
-    ) -> Result<(), CollectError> {
+    ) -> Result<Option<(DateTime<Utc>, CollectError)>, CollectError> {
         let listed = match self.client.list_content(ct, from, to).await {
             Err(e) if e.af_code() == Some("AF20022") => {
                 // No subscription (yet, or any more): start it and list again.
                 self.client.start_subscription(ct).await?;
                 *subscribed = true;
+                self.client.list_content(ct, from, to).await?
+            }
+            // A stale or refused page token: list the window again from its start, once.
+            Err(e) if e.af_code() == Some("AF20031") => {
                 self.client.list_content(ct, from, to).await?
             }
             other => other?,
@@ -341,26 +395,44 @@ impl Collector {
         .buffer_unordered(self.opts.blob_concurrency.max(1));
         let total = live_count.max(1) as f64;
         let mut finished = 0usize;
+        let mut first_failure: Option<(DateTime<Utc>, CollectError)> = None;
         while let Some((item, bytes)) = fetches.next().await {
             finished += 1;
             let covered = (from - pass.0).num_seconds() as f64
                 + (to - from).num_seconds() as f64 * finished as f64 / total;
             let share = covered / (pass.1 - pass.0).num_seconds().max(1) as f64;
-            match bytes {
-                Ok(bytes) => {
-                    self.commit(ct, &item, bytes, progress).await?;
+            let outcome = match bytes {
+                Ok(bytes) => self.commit(ct, &item, bytes, progress).await,
+                // Gone for good (expired, missing, refused id): a recorded gap, not a stall.
+                Err(e)
+                    if matches!(e.af_code(), Some("AF20050" | "AF20051" | "AF20052"))
+                        || e.is_not_found() =>
+                {
+                    progress.gaps += 1;
+                    self.gap(ct, &item, e.to_string()).await
+                }
+                Err(e) => Err(e.into()),
+            };
+            match outcome {
+                Ok(()) => {
                     if let Some(f) = &self.opts.on_progress {
                         f(ct, progress, share.clamp(0.0, 1.0));
                     }
                 }
-                Err(e) if matches!(e.af_code(), Some("AF20051") | Some("AF20050")) => {
-                    self.gap(ct, &item, e.to_string()).await?;
-                    progress.gaps += 1;
+                // The store failing is fatal for the cycle; one blob failing is not.
+                Err(e @ CollectError::Store(_)) => return Err(e),
+                Err(e) => {
+                    tracing::warn!(tenant = %self.tenant, content_type = %ct, content_id = %item.content_id, error = %e, "blob not collected; will retry");
+                    if first_failure
+                        .as_ref()
+                        .is_none_or(|(at, _)| item.content_created < *at)
+                    {
+                        first_failure = Some((item.content_created, e));
+                    }
                 }
-                Err(e) => return Err(e.into()),
             }
         }
-        Ok(())
+        Ok(first_failure)
     }
 
     async fn gap(
@@ -395,42 +467,42 @@ impl Collector {
             created: item.content_created,
         };
         let started = Instant::now();
-        let (stats, quarantined) = self
+        let outcome = self
             .blocking(move |s| {
-                let parsed: Result<Vec<&RawValue>, _> = serde_json::from_slice(&bytes);
-                let mut records = Vec::new();
+                let raws: Vec<&RawValue> = match serde_json::from_slice(&bytes) {
+                    Ok(r) => r,
+                    // Not a JSON array (a broken answer): not done; fetched again next time.
+                    Err(e) => {
+                        return Ok(Err(format!(
+                            "blob {} is not a json array: {e}",
+                            blob.content_id
+                        )));
+                    }
+                };
+                let mut records = Vec::with_capacity(raws.len());
                 let mut quarantined = 0u64;
-                match parsed {
-                    Ok(raws) => {
-                        for raw in raws {
-                            match AuditRecord::from_raw(raw) {
-                                Ok(r) => records.push(r),
-                                Err(e) => {
-                                    s.quarantine(
-                                        &tenant,
-                                        &blob.content_id,
-                                        &e.to_string(),
-                                        raw.get().as_bytes(),
-                                    )?;
-                                    quarantined += 1;
-                                }
-                            }
+                for raw in raws {
+                    match AuditRecord::from_raw(raw) {
+                        Ok(r) => records.push(r),
+                        Err(e) => {
+                            s.quarantine(
+                                &tenant,
+                                &blob.content_id,
+                                &e.to_string(),
+                                raw.get().as_bytes(),
+                            )?;
+                            quarantined += 1;
                         }
                     }
-                    Err(e) => {
-                        // Not a JSON array: keep the bytes aside rather than lose them silently.
-                        s.quarantine(
-                            &tenant,
-                            &blob.content_id,
-                            &format!("blob is not a json array: {e}"),
-                            &bytes,
-                        )?;
-                        quarantined += 1;
-                    }
                 }
-                Ok((s.commit_blob(&tenant, ct, &blob, &records)?, quarantined))
+                Ok(Ok((
+                    s.commit_blob(&tenant, ct, &blob, &records)?,
+                    quarantined,
+                )))
             })
             .await?;
+        let (stats, quarantined) =
+            outcome.map_err(|m| CollectError::Api(ApiError::Malformed(m)))?;
         progress.records += stats.inserted;
         progress.duplicates += stats.duplicates;
         progress.quarantined += quarantined;

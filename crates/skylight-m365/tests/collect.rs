@@ -19,6 +19,7 @@ struct Setup {
     sim: RunningSim,
     dir: tempfile::TempDir,
     config: Config,
+    toml: String,
     store: Arc<dyn Store>,
 }
 
@@ -87,11 +88,16 @@ components = ["activities"]
         sim,
         dir,
         config,
+        toml,
         store,
     }
 }
 
 impl Setup {
+    fn config_text(&self) -> String {
+        self.toml.clone()
+    }
+
     async fn collect(&self) -> Vec<(ContentType, Progress)> {
         let tenant = &self.config.tenants[0];
         let http = reqwest::Client::builder()
@@ -324,4 +330,92 @@ async fn a_tenant_named_by_its_domain_is_collected_through_its_guid() {
         "{progress:?}"
     );
     s.assert_store_equals_truth().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_app_without_admin_consent_is_told_to_grant_it() {
+    let s = setup(sim_config(50, 1, ""), Some("no admin consent")).await;
+    let progress = s.collect().await;
+    assert!(
+        progress
+            .iter()
+            .all(|(_, p)| p.error.as_deref().is_some_and(|e| e.contains("AF10001"))),
+        "{progress:?}"
+    );
+    let st = &s.store.statuses().unwrap()[0];
+    let fix = st.remediation.as_deref().unwrap();
+    assert!(
+        fix.contains("ActivityFeed.Read") && fix.to_lowercase().contains("consent"),
+        "{fix}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_secret_is_7000215_and_counts_in_status_come_from_the_store() {
+    let s = setup(sim_config(60, 2, ""), None).await;
+    s.collect().await;
+    let stored = s
+        .store
+        .record_ids("contoso", Some(ContentType::Exchange))
+        .unwrap()
+        .len() as u64;
+    let st = s
+        .store
+        .statuses()
+        .unwrap()
+        .into_iter()
+        .find(|x| x.content_type == ContentType::Exchange)
+        .unwrap();
+    assert_eq!(st.records, stored, "status counts are the store's");
+    // Now the secret in the file is wrong.
+    std::fs::write(s.dir.path().join("secret"), "not-the-secret").unwrap();
+    let toml = std::fs::read_to_string(s.dir.path().join("secret")).unwrap();
+    assert_eq!(toml, "not-the-secret");
+    let config = Config::from_toml_str(&s.config_text(), s.dir.path()).unwrap();
+    let t = &config.tenants[0];
+    let http = reqwest::Client::new();
+    let tokens = Arc::new(TokenProvider::new(http.clone(), t));
+    let client = Arc::new(ActivityClient::new(
+        http,
+        tokens,
+        &t.endpoints().manage,
+        &t.tenant_id,
+        &t.tenant_id,
+        100_000,
+    ));
+    let collector = Arc::new(Collector::new(
+        "contoso",
+        client,
+        s.store.clone(),
+        CollectorOptions {
+            once: true,
+            ..CollectorOptions::default()
+        },
+    ));
+    let progress = collector.run(&[ContentType::Exchange]).await;
+    assert!(
+        progress[0]
+            .1
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("7000215")),
+        "{progress:?}"
+    );
+    let st = s
+        .store
+        .statuses()
+        .unwrap()
+        .into_iter()
+        .find(|x| x.content_type == ContentType::Exchange)
+        .unwrap();
+    assert_eq!(st.state, ConnectorState::Error);
+    assert_eq!(st.records, stored, "a failing run keeps the count");
+    assert!(
+        st.remediation
+            .as_deref()
+            .unwrap()
+            .to_lowercase()
+            .contains("secret"),
+        "{st:?}"
+    );
 }

@@ -88,6 +88,10 @@ pub trait Store: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
+    /// Stored records, collected blobs still remembered (the last 8 days) and recorded gaps of a
+    /// tenant's content type.
+    fn content_counts(&self, tenant: &str, ct: ContentType) -> Result<(u64, u64, u64), StoreError>;
+
     /// Number of stored records, for one tenant or all.
     fn record_count(&self, tenant: Option<&str>) -> Result<u64, StoreError>;
 

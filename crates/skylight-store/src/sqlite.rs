@@ -398,6 +398,30 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn content_counts(&self, tenant: &str, ct: ContentType) -> Result<(u64, u64, u64), StoreError> {
+        let inner = self.lock();
+        let code = ct_code(ct);
+        let records: i64 = inner
+            .conn
+            .prepare_cached(&format!(
+                "SELECT count(*) FROM records WHERE tenant_id = {TENANT_ID} AND content_type = ?2"
+            ))?
+            .query_row(rusqlite::params![tenant, code], |r| r.get(0))?;
+        let blobs: i64 = inner
+            .conn
+            .prepare_cached("SELECT count(*) FROM done_blobs WHERE tenant = ?1 AND content_type = ?2 AND records IS NOT NULL")?
+            .query_row(rusqlite::params![tenant, code], |r| r.get(0))?;
+        let gaps: i64 = inner
+            .conn
+            .prepare_cached("SELECT count(*) FROM gaps WHERE tenant = ?1 AND content_type = ?2")?
+            .query_row(rusqlite::params![tenant, code], |r| r.get(0))?;
+        Ok((
+            from_count(records, "record count")?,
+            from_count(blobs, "blob count")?,
+            from_count(gaps, "gap count")?,
+        ))
+    }
+
     fn record_count(&self, tenant: Option<&str>) -> Result<u64, StoreError> {
         let inner = self.lock();
         let n: i64 = match tenant {

@@ -140,6 +140,9 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
 
     // The physical reference: parsing the same blobs' JSON into values, on one core.
     let (raw_bytes_per_record, raw_parse_records_per_s) = raw_parse_rate(&client).await?;
+    // Close the store first, so the write-ahead log is checkpointed into the database file.
+    drop(collector);
+    drop(store);
     let disk = dir_size(&data);
     drop(sim);
     let _ = std::fs::remove_dir_all(&dir);

@@ -73,7 +73,8 @@ pub async fn collect(args: CollectArgs) -> anyhow::Result<()> {
     let bars = progress_bars(&config, args.once);
     let opts = CollectorOptions {
         poll_interval: std::time::Duration::from_secs(config.collector.poll_interval_secs.max(1)),
-        overlap: chrono::Duration::hours(i64::from(config.collector.overlap_hours)),
+        // At least an hour: content is listed late with an older contentCreated (contract §2.6).
+        overlap: chrono::Duration::hours(i64::from(config.collector.overlap_hours.max(1))),
         blob_concurrency: config.collector.blob_concurrency.max(1),
         once: args.once,
         on_progress: None,
@@ -166,7 +167,6 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
         println!("no connector has run yet: configure a tenant and run `skylight collect`");
         return Ok(());
     }
-    let now = chrono::Utc::now();
     match args.format {
         Format::Json => {
             for s in &statuses {
@@ -179,12 +179,12 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
         Format::Table => {
             println!(
                 "{:<16} {:<28} {:<12} {:>10} {:>7} {:>5}  {:<20}  error / what to do",
-                "tenant", "content type", "state", "records", "blobs", "gaps", "lag"
+                "tenant", "content type", "state", "records", "blobs", "gaps", "lag at update"
             );
             for s in &statuses {
                 let lag = s
                     .watermark
-                    .map_or("-".to_string(), |w| human((now - w).num_seconds()));
+                    .map_or("-".to_string(), |w| human((s.updated_at - w).num_seconds()));
                 let state = serde_json::to_value(s.state)
                     .ok()
                     .and_then(|v| v.as_str().map(String::from))

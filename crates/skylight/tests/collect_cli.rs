@@ -96,17 +96,22 @@ fn assert_store_equals_truth(url: &str, data: &str) {
 
 #[test]
 fn killed_twenty_times_during_a_backfill_the_store_still_equals_the_truth() {
+    // Throttled, so the backfill lasts several seconds and each kill lands mid-way.
     let (_sim, url) = spawn_sim(&[
         "--users",
-        "200",
+        "300",
         "--days",
         "7",
         "--faults",
         "duplicates,shuffle",
+        "--requests-per-minute",
+        "2400",
     ]);
     let dir = tempfile::tempdir().unwrap();
     let (config, data) = write_config(dir.path(), &url);
     let mut killed_mid_way = 0;
+    let mut grew = 0;
+    let mut last = 0u64;
     for i in 0..20u64 {
         let mut child = Command::new(BIN)
             .args([
@@ -128,10 +133,21 @@ fn killed_twenty_times_during_a_backfill_the_store_still_equals_the_truth() {
         }
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
+        if let Ok(store) = SqliteStore::open(std::path::Path::new(&data)) {
+            let now = store.record_count(Some("contoso")).unwrap_or(0);
+            if now > last {
+                grew += 1;
+            }
+            last = now;
+        }
     }
     assert!(
-        killed_mid_way >= 10,
+        killed_mid_way >= 15,
         "most kills landed mid-backfill ({killed_mid_way})"
+    );
+    assert!(
+        grew >= 10,
+        "each run made progress before its kill ({grew} of 20)"
     );
     let out = Command::new(BIN)
         .args([
