@@ -123,6 +123,26 @@ impl Collector {
         }
     }
 
+    /// A collector for a configured tenant: its token provider, its Management API client (with
+    /// the tenant's request budget) and the store, wired together.
+    pub fn connect(
+        http: reqwest::Client,
+        tenant: &crate::config::TenantConfig,
+        store: Arc<dyn Store>,
+        opts: CollectorOptions,
+    ) -> Collector {
+        let tokens = Arc::new(crate::auth::TokenProvider::new(http.clone(), tenant));
+        let client = Arc::new(ActivityClient::new(
+            http,
+            tokens,
+            &tenant.endpoints().manage,
+            &tenant.tenant_id,
+            tenant.publisher_id(),
+            tenant.requests_per_minute,
+        ));
+        Collector::new(&tenant.name, client, store, opts)
+    }
+
     /// Requests made so far.
     pub fn requests(&self) -> u64 {
         self.client.requests()

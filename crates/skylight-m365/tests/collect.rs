@@ -7,8 +7,6 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use serde_json::Value;
-use skylight_m365::activity::ActivityClient;
-use skylight_m365::auth::TokenProvider;
 use skylight_m365::collector::{Collector, CollectorOptions, Progress};
 use skylight_m365::config::Config;
 use skylight_model::{ConnectorState, ContentType};
@@ -104,26 +102,12 @@ impl Setup {
             .timeout(std::time::Duration::from_secs(60))
             .build()
             .unwrap();
-        let tokens = Arc::new(TokenProvider::new(http.clone(), tenant));
-        let client = Arc::new(ActivityClient::new(
-            http,
-            tokens,
-            &tenant.endpoints().manage,
-            &tenant.tenant_id,
-            &tenant.tenant_id,
-            100_000,
-        ));
         let opts = CollectorOptions {
             once: true,
             blob_concurrency: 4,
             ..CollectorOptions::default()
         };
-        let collector = Arc::new(Collector::new(
-            &tenant.name,
-            client,
-            self.store.clone(),
-            opts,
-        ));
+        let collector = Arc::new(Collector::connect(http, tenant, self.store.clone(), opts));
         collector.run(&ContentType::ALL).await
     }
 
@@ -374,24 +358,11 @@ async fn a_wrong_secret_is_7000215_and_counts_in_status_come_from_the_store() {
     let config = Config::from_toml_str(&s.config_text(), s.dir.path()).unwrap();
     let t = &config.tenants[0];
     let http = reqwest::Client::new();
-    let tokens = Arc::new(TokenProvider::new(http.clone(), t));
-    let client = Arc::new(ActivityClient::new(
-        http,
-        tokens,
-        &t.endpoints().manage,
-        &t.tenant_id,
-        &t.tenant_id,
-        100_000,
-    ));
-    let collector = Arc::new(Collector::new(
-        "contoso",
-        client,
-        s.store.clone(),
-        CollectorOptions {
-            once: true,
-            ..CollectorOptions::default()
-        },
-    ));
+    let opts = CollectorOptions {
+        once: true,
+        ..CollectorOptions::default()
+    };
+    let collector = Arc::new(Collector::connect(http, t, s.store.clone(), opts));
     let progress = collector.run(&[ContentType::Exchange]).await;
     assert!(
         progress[0]

@@ -109,21 +109,21 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let data = dir.join("data");
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&data)?);
     let http = reqwest::Client::new();
-    let tokens = Arc::new(TokenProvider::new(http.clone(), t));
-    let client = Arc::new(ActivityClient::new(
-        http,
-        tokens,
-        &t.endpoints().manage,
-        &t.tenant_id,
-        &t.tenant_id,
-        100_000,
-    ));
     let opts = CollectorOptions {
         once: true,
         blob_concurrency: 4,
         ..CollectorOptions::default()
     };
-    let collector = Arc::new(Collector::new("bench", client.clone(), store.clone(), opts));
+    let collector = Arc::new(Collector::connect(http.clone(), t, store.clone(), opts));
+    // A second client, for the raw-parse reference after the run.
+    let client = ActivityClient::new(
+        http.clone(),
+        Arc::new(TokenProvider::new(http, t)),
+        &t.endpoints().manage,
+        &t.tenant_id,
+        t.publisher_id(),
+        t.requests_per_minute,
+    );
 
     let started = Instant::now();
     let progress = collector.clone().run(&ContentType::ALL).await;
@@ -135,7 +135,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
             p.error.clone().unwrap_or_default()
         );
     }
-    let requests = client.requests();
+    let requests = collector.requests();
     let peak_rss = peak_rss_bytes();
 
     // The physical reference: parsing the same blobs' JSON into values, on one core.

@@ -6,8 +6,6 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use skylight_m365::activity::ActivityClient;
-use skylight_m365::auth::TokenProvider;
 use skylight_m365::collector::{Collector, CollectorOptions};
 use skylight_m365::config::Config;
 use skylight_store::{SqliteStore, Store};
@@ -82,27 +80,13 @@ pub async fn collect(args: CollectArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut runs = Vec::new();
     for tenant in &config.tenants {
-        let endpoints = tenant.endpoints();
-        let tokens = Arc::new(TokenProvider::new(http.clone(), tenant));
-        let publisher = tenant
-            .publisher_id
-            .clone()
-            .unwrap_or_else(|| tenant.tenant_id.clone());
-        let client = Arc::new(ActivityClient::new(
-            http.clone(),
-            tokens,
-            &endpoints.manage,
-            &tenant.tenant_id,
-            &publisher,
-            tenant.requests_per_minute,
-        ));
         let tenant_opts = CollectorOptions {
             on_progress: bars.as_ref().map(|b| b.callback(&tenant.name)),
             ..opts.clone()
         };
-        let collector = Arc::new(Collector::new(
-            &tenant.name,
-            client,
+        let collector = Arc::new(Collector::connect(
+            http.clone(),
+            tenant,
             store.clone(),
             tenant_opts,
         ));
