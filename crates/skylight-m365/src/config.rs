@@ -285,6 +285,9 @@ struct RawTenant {
     client_secret_file: Option<PathBuf>,
     certificate_file: Option<PathBuf>,
     private_key_file: Option<PathBuf>,
+    /// Password of a PFX/PKCS#12 `certificate_file`, from an environment variable or a file.
+    certificate_password_env: Option<String>,
+    certificate_password_file: Option<PathBuf>,
     #[serde(default)]
     cloud: Cloud,
     login_url: Option<String>,
@@ -711,12 +714,106 @@ fn credential(
         };
     }
     let cert_file = resolve(base, t.certificate_file.as_deref()?);
+    let ext = cert_file
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    if matches!(ext.as_deref(), Some("pfx" | "p12")) {
+        let password = match (&t.certificate_password_env, &t.certificate_password_file) {
+            (Some(var), _) => match env(var) {
+                Some(v) => v,
+                None => {
+                    problems.push(format!(
+                        "{label}: certificate_password_env names {var}, which is not set"
+                    ));
+                    return None;
+                }
+            },
+            (None, Some(f)) => match std::fs::read_to_string(resolve(base, f)) {
+                Ok(v) => v.trim_end_matches(['\r', '\n']).to_string(),
+                Err(e) => {
+                    problems.push(format!(
+                        "{label}: certificate_password_file {} cannot be read: {e}",
+                        f.display()
+                    ));
+                    return None;
+                }
+            },
+            // A PFX exported without a password.
+            (None, None) => String::new(),
+        };
+        return pfx_certificate(&cert_file, &password, label, problems);
+    }
     certificate(
         &cert_file,
         t.private_key_file.as_deref().map(|k| resolve(base, k)),
         label,
         problems,
     )
+}
+
+/// Wraps DER bytes as PEM.
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+/// Reads a PFX/PKCS#12 file: the first private key with its certificate.
+fn pfx_certificate(
+    path: &Path,
+    password: &str,
+    label: &str,
+    problems: &mut Vec<String>,
+) -> Option<Credential> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            problems.push(format!(
+                "{label}: certificate_file {} cannot be read: {e}",
+                path.display()
+            ));
+            return None;
+        }
+    };
+    let store = match p12_keystore::KeyStore::from_pkcs12(
+        &bytes,
+        password,
+        p12_keystore::Pkcs12ImportPolicy::Relaxed,
+    ) {
+        Ok(s) => s,
+        Err(_) => {
+            problems.push(format!(
+                "{label}: certificate_file {} cannot be opened: wrong password (certificate_password_env / certificate_password_file) or not a PFX file",
+                path.display()
+            ));
+            return None;
+        }
+    };
+    let Some((_, chain)) = store.private_key_chain() else {
+        problems.push(format!(
+            "{label}: certificate_file {} holds no private key; export the PFX with its key",
+            path.display()
+        ));
+        return None;
+    };
+    let Some(cert) = chain.certs().first() else {
+        problems.push(format!(
+            "{label}: certificate_file {} holds a key but no certificate",
+            path.display()
+        ));
+        return None;
+    };
+    Some(Credential::Certificate {
+        certificate_pem: pem("CERTIFICATE", cert.as_der()),
+        private_key: Secret(pem("PRIVATE KEY", chain.key().as_der())),
+    })
 }
 
 /// A PEM block: its label and the full text from BEGIN to END.
@@ -757,18 +854,8 @@ fn certificate(
     label: &str,
     problems: &mut Vec<String>,
 ) -> Option<Credential> {
-    let pfx_hint = "PFX/PKCS#12 is not supported yet: convert it with `openssl pkcs12 -in app.pfx -out app.pem -nodes` and point certificate_file at app.pem";
-    let ext = cert_file
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    if matches!(ext.as_deref(), Some("pfx" | "p12")) {
-        problems.push(format!(
-            "{label}: certificate_file {}: {pfx_hint}",
-            cert_file.display()
-        ));
-        return None;
-    }
+    let pfx_hint = "name a PFX/PKCS#12 file with a .pfx or .p12 extension (and its password with certificate_password_env), or convert it with `openssl pkcs12 -in app.pfx -out app.pem -nodes`";
+    // .pfx / .p12 files are read by `pfx_certificate`; here only PEM.
     let read = |path: &Path, key: &str, problems: &mut Vec<String>| -> Option<String> {
         match std::fs::read(path) {
             Err(e) => {
@@ -1034,25 +1121,36 @@ mod tests {
     }
 
     #[test]
-    fn pfx_is_refused_with_the_conversion_command() {
+    fn a_broken_pfx_or_a_binary_pem_says_what_to_do() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         std::fs::write(dir.path().join("app.pfx"), [0x30u8, 0x82, 0x0a, 0x01, 0x02])
             .unwrap_or_else(|e| panic!("{e}"));
         std::fs::write(dir.path().join("app.bin"), [0x30u8, 0x82, 0xff, 0xfe])
             .unwrap_or_else(|e| panic!("{e}"));
-        let cmd = "openssl pkcs12 -in app.pfx -out app.pem -nodes";
         let e = err(parse_with(
             &tenant_toml("certificate_file = \"app.pfx\""),
             dir.path(),
             &[],
         ));
-        assert!(e.contains(cmd), "{e}");
+        assert!(
+            e.contains("cannot be opened") && e.contains("certificate_password_env"),
+            "{e}"
+        );
         let e = err(parse_with(
             &tenant_toml("certificate_file = \"app.bin\""),
             dir.path(),
             &[],
         ));
-        assert!(e.contains(cmd), "{e}");
+        assert!(
+            e.contains("openssl pkcs12 -in app.pfx -out app.pem -nodes") && e.contains(".pfx"),
+            "{e}"
+        );
+        let e = err(parse_with(
+            &tenant_toml("certificate_file = \"app.pfx\"\ncertificate_password_env = \"NOPE\""),
+            dir.path(),
+            &[],
+        ));
+        assert!(e.contains("NOPE"), "{e}");
     }
 
     #[test]

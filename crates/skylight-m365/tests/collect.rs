@@ -390,3 +390,78 @@ async fn a_wrong_secret_is_7000215_and_counts_in_status_come_from_the_store() {
         "{st:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pfx_certificate_with_a_password_collects_like_a_secret() {
+    let sim = skylight_sim::start(sim_config(40, 1, ""), "127.0.0.1:0")
+        .await
+        .unwrap();
+    let t = sim.tenant_json();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("cert.pem"),
+        t["certificate_pem"].as_str().unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("key.pem"),
+        t["private_key_pem"].as_str().unwrap(),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("pfx-password"), "correct horse\n").unwrap();
+    // The way admins make one: openssl pkcs12 -export.
+    let out = std::process::Command::new("openssl")
+        .current_dir(dir.path())
+        .args([
+            "pkcs12",
+            "-export",
+            "-in",
+            "cert.pem",
+            "-inkey",
+            "key.pem",
+            "-out",
+            "app.pfx",
+            "-passout",
+            "pass:correct horse",
+        ])
+        .output()
+        .expect("openssl is installed (scripts/test installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let toml = format!(
+        "[[tenant]]\nname = \"contoso\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\ncertificate_file = \"app.pfx\"\ncertificate_password_file = \"pfx-password\"\nlogin_url = \"{url}\"\nmanage_url = \"{url}\"\n",
+        t["tenant_id"].as_str().unwrap(),
+        t["client_id"].as_str().unwrap(),
+        url = sim.url()
+    );
+    let config = Config::from_toml_str(&toml, dir.path()).unwrap();
+    assert!(
+        !format!("{config:?}").contains("correct horse"),
+        "the password is never printed"
+    );
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("data")).unwrap());
+    let opts = CollectorOptions {
+        once: true,
+        ..CollectorOptions::default()
+    };
+    let collector = Arc::new(Collector::connect(
+        reqwest::Client::new(),
+        &config.tenants[0],
+        store.clone(),
+        opts,
+    ));
+    let progress = collector.run(&[ContentType::AzureActiveDirectory]).await;
+    assert!(
+        progress[0].1.error.is_none() && progress[0].1.records > 0,
+        "{progress:?}"
+    );
+    // Wrong password: a configuration error that names the fix.
+    std::fs::write(dir.path().join("pfx-password"), "wrong").unwrap();
+    let e = Config::from_toml_str(&toml, dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("wrong password"), "{e}");
+}
