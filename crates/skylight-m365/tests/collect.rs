@@ -111,6 +111,16 @@ impl Setup {
         collector.run(&ContentType::ALL).await
     }
 
+    /// Collects once, expects no content type to fail, and checks the store against the truth.
+    async fn collect_cleanly(&self, context: &str) {
+        let progress = self.collect().await;
+        assert!(
+            progress.iter().all(|(_, p)| p.error.is_none()),
+            "{context}: {progress:?}"
+        );
+        self.assert_store_equals_truth().await;
+    }
+
     async fn truth(&self) -> Value {
         reqwest::get(format!("{}/_sim/truth", self.sim.url()))
             .await
@@ -160,12 +170,7 @@ impl Setup {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_clean_backfill_stores_exactly_the_truth_and_a_rerun_fetches_nothing_again() {
     let s = setup(sim_config(150, 7, ""), None).await;
-    let progress = s.collect().await;
-    assert!(
-        progress.iter().all(|(_, p)| p.error.is_none()),
-        "{progress:?}"
-    );
-    s.assert_store_equals_truth().await;
+    s.collect_cleanly("collect").await;
     let blobs_before = s.requests("/activity/feed/audit/").await;
     assert!(blobs_before > 100);
     let again = s.collect().await;
@@ -189,12 +194,7 @@ async fn a_clean_backfill_stores_exactly_the_truth_and_a_rerun_fetches_nothing_a
 async fn each_fault_profile_alone_loses_and_duplicates_nothing() {
     for fault in ["duplicates", "shuffle", "late", "gaps", "throttle"] {
         let s = setup(sim_config(100, 3, fault), None).await;
-        let progress = s.collect().await;
-        assert!(
-            progress.iter().all(|(_, p)| p.error.is_none()),
-            "{fault}: {progress:?}"
-        );
-        s.assert_store_equals_truth().await;
+        s.collect_cleanly(fault).await;
     }
 }
 
@@ -208,12 +208,7 @@ async fn flaky_service_and_expired_content_lose_nothing_collectable() {
         None,
     )
     .await;
-    let progress = s.collect().await;
-    assert!(
-        progress.iter().all(|(_, p)| p.error.is_none()),
-        "{progress:?}"
-    );
-    s.assert_store_equals_truth().await;
+    s.collect_cleanly("collect").await;
 
     let s = setup(sim_config(600, 7, "expired"), None).await;
     s.collect().await;
@@ -238,12 +233,7 @@ async fn all_faults_at_once_still_equal_the_truth() {
         None,
     )
     .await;
-    let progress = s.collect().await;
-    assert!(
-        progress.iter().all(|(_, p)| p.error.is_none()),
-        "{progress:?}"
-    );
-    s.assert_store_equals_truth().await;
+    s.collect_cleanly("collect").await;
     let _ = &s.dir;
 }
 
@@ -308,12 +298,7 @@ async fn a_wrong_or_expired_secret_is_an_error_with_the_fix() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tenant_named_by_its_domain_is_collected_through_its_guid() {
     let s = setup_with(sim_config(60, 1, ""), None, true).await;
-    let progress = s.collect().await;
-    assert!(
-        progress.iter().all(|(_, p)| p.error.is_none()),
-        "{progress:?}"
-    );
-    s.assert_store_equals_truth().await;
+    s.collect_cleanly("collect").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -73,6 +73,14 @@ fn write_config(dir: &std::path::Path, url: &str) -> (String, String) {
     )
 }
 
+/// Runs `skylight collect --once` to the end and returns what it printed.
+fn run_collect(config: &str, data: &str) -> std::process::Output {
+    Command::new(BIN)
+        .args(["collect", "--once", "--config", config, "--data-dir", data])
+        .output()
+        .unwrap()
+}
+
 fn assert_store_equals_truth(url: &str, data: &str) {
     let truth: serde_json::Value = reqwest::blocking::get(format!("{url}/_sim/truth"))
         .unwrap()
@@ -149,17 +157,7 @@ fn killed_twenty_times_during_a_backfill_the_store_still_equals_the_truth() {
         grew >= 10,
         "each run made progress before its kill ({grew} of 20)"
     );
-    let out = Command::new(BIN)
-        .args([
-            "collect",
-            "--once",
-            "--config",
-            &config,
-            "--data-dir",
-            &data,
-        ])
-        .output()
-        .unwrap();
+    let out = run_collect(&config, &data);
     assert!(
         out.status.success(),
         "{}",
@@ -173,17 +171,7 @@ fn collect_once_prints_a_summary_and_status_tells_what_is_wrong() {
     let (_sim, url) = spawn_sim(&["--users", "80", "--days", "2"]);
     let dir = tempfile::tempdir().unwrap();
     let (config, data) = write_config(dir.path(), &url);
-    let out = Command::new(BIN)
-        .args([
-            "collect",
-            "--once",
-            "--config",
-            &config,
-            "--data-dir",
-            &data,
-        ])
-        .output()
-        .unwrap();
+    let out = run_collect(&config, &data);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -204,17 +192,7 @@ fn collect_once_prints_a_summary_and_status_tells_what_is_wrong() {
         .json(&serde_json::json!({"audit_enabled": false, "licensed": true}))
         .send()
         .unwrap();
-    let out = Command::new(BIN)
-        .args([
-            "collect",
-            "--once",
-            "--config",
-            &config,
-            "--data-dir",
-            &data,
-        ])
-        .output()
-        .unwrap();
+    let out = run_collect(&config, &data);
     assert!(
         !out.status.success(),
         "a failing connector is a failing run"
