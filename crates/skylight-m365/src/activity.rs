@@ -155,6 +155,21 @@ impl std::fmt::Debug for ActivityClient {
 }
 
 /// Result of a successful request: the body, and the `NextPageUri` header if any.
+/// The body of a content blob as it arrives.
+#[derive(Debug)]
+pub struct BlobBody(reqwest::Response);
+
+impl BlobBody {
+    /// The next piece of the body; `None` at its end. A broken connection is a transient error:
+    /// fetch the blob again.
+    pub async fn chunk(&mut self) -> Result<Option<bytes::Bytes>, ApiError> {
+        self.0
+            .chunk()
+            .await
+            .map_err(|e| ApiError::Transport(e.without_url().to_string()))
+    }
+}
+
 struct Answer {
     body: Vec<u8>,
     next_page: Option<String>,
@@ -242,12 +257,40 @@ impl ActivityClient {
 
     /// One request, retried while the failure is transient; a 401 refreshes the token once.
     async fn call(&self, method: reqwest::Method, url: &str) -> Result<Answer, ApiError> {
+        self.retrying(|| async {
+            let resp = self.send_once(method.clone(), url).await?;
+            let next_page = resp
+                .headers()
+                .iter()
+                .find(|(k, _)| {
+                    k.as_str().eq_ignore_ascii_case("NextPageUri")
+                        || k.as_str().eq_ignore_ascii_case("NextPageUrl")
+                })
+                .and_then(|(_, v)| v.to_str().ok())
+                .map(String::from);
+            let body = resp
+                .bytes()
+                .await
+                .map_err(|e| ApiError::Transport(e.without_url().to_string()))?
+                .to_vec();
+            Ok(Answer { body, next_page })
+        })
+        .await
+    }
+
+    /// Runs `once` until it succeeds, fails for good or runs out of attempts, waiting for the
+    /// rate budget before each attempt.
+    async fn retrying<T, F, Fut>(&self, once: F) -> Result<T, ApiError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ApiError>>,
+    {
         let mut attempt = 0u32;
         let mut refreshed = false;
         loop {
             attempt += 1;
             self.limiter.until_ready().await;
-            let result = self.call_once(method.clone(), url).await;
+            let result = once().await;
             match result {
                 Ok(a) => return Ok(a),
                 Err(ApiError::Unauthorized) if !refreshed => {
@@ -264,7 +307,12 @@ impl ActivityClient {
         }
     }
 
-    async fn call_once(&self, method: reqwest::Method, url: &str) -> Result<Answer, ApiError> {
+    /// Sends one request; a success answer comes back unread, a failure classified.
+    async fn send_once(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+    ) -> Result<reqwest::Response, ApiError> {
         let token = self.tokens.token(Api::Management).await?;
         self.requests.fetch_add(1, Ordering::Relaxed);
         let resp = self
@@ -277,15 +325,9 @@ impl ActivityClient {
             .map_err(|e| ApiError::Transport(e.without_url().to_string()))?;
         self.tokens.observe_date(resp.headers());
         let status = resp.status();
-        let next_page = resp
-            .headers()
-            .iter()
-            .find(|(k, _)| {
-                k.as_str().eq_ignore_ascii_case("NextPageUri")
-                    || k.as_str().eq_ignore_ascii_case("NextPageUrl")
-            })
-            .and_then(|(_, v)| v.to_str().ok())
-            .map(String::from);
+        if status.is_success() {
+            return Ok(resp);
+        }
         let retry_after = resp
             .headers()
             .get(reqwest::header::RETRY_AFTER)
@@ -296,9 +338,6 @@ impl ActivityClient {
             .await
             .map_err(|e| ApiError::Transport(e.without_url().to_string()))?
             .to_vec();
-        if status.is_success() {
-            return Ok(Answer { body, next_page });
-        }
         let af: Option<AfBody> = serde_json::from_slice(&body).ok();
         if let Some(AfBody { error }) = af {
             if error.code == "AF429" {
@@ -417,6 +456,15 @@ impl ActivityClient {
             .call(reqwest::Method::GET, &self.with_publisher(&uri))
             .await?
             .body)
+    }
+
+    /// A content blob's body, to be read piece by piece (see [`BlobBody::chunk`]).
+    pub async fn open(&self, item: &ContentItem) -> Result<BlobBody, ApiError> {
+        let uri = self.with_publisher(&self.same_service(&item.content_uri)?);
+        let resp = self
+            .retrying(|| self.send_once(reqwest::Method::GET, &uri))
+            .await?;
+        Ok(BlobBody(resp))
     }
 
     /// Refuses URLs the service hands out that point elsewhere than its own host: the bearer

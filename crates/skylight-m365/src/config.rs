@@ -179,7 +179,7 @@ fn default_overlap_hours() -> u32 {
     6
 }
 fn default_blob_concurrency() -> usize {
-    4
+    8
 }
 
 impl Default for CollectorSettings {
@@ -1036,7 +1036,7 @@ mod tests {
         assert_eq!(cfg.collector, CollectorSettings::default());
         assert_eq!(cfg.collector.poll_interval_secs, 60);
         assert_eq!(cfg.collector.overlap_hours, 6);
-        assert_eq!(cfg.collector.blob_concurrency, 4);
+        assert_eq!(cfg.collector.blob_concurrency, 8);
         assert_eq!(cfg.detection.learning_days, 7);
         assert_eq!(t.endpoints(), Cloud::Commercial.endpoints());
     }

@@ -10,3 +10,4 @@ pub mod collector;
 pub mod config;
 pub mod import;
 pub mod remediation;
+pub mod split;

@@ -96,17 +96,18 @@ pub fn parse_creation_time(s: &str) -> Option<DateTime<Utc>> {
         .map(|n| n.and_utc())
 }
 
-impl AuditRecord {
-    /// Reads a record from its raw JSON, keeping the bytes as they are.
-    pub fn from_raw(raw: &RawValue) -> Result<AuditRecord, ParseError> {
+impl RecordColumns {
+    /// Reads the columns of one record's JSON (which must be a whole, valid JSON object).
+    pub fn read(raw: &[u8]) -> Result<RecordColumns, ParseError> {
         // Structs also deserialise from arrays; a record must be an object.
-        if !raw.get().trim_start().starts_with('{') {
+        let first = raw.iter().find(|b| !b.is_ascii_whitespace());
+        if first != Some(&b'{') {
             return Err(ParseError::NotAnObject(
-                raw.get().chars().take(40).collect(),
+                String::from_utf8_lossy(&raw[..raw.len().min(40)]).into_owned(),
             ));
         }
         let head: Head<'_> =
-            serde_json::from_str(raw.get()).map_err(|e| ParseError::NotAnObject(e.to_string()))?;
+            serde_json::from_slice(raw).map_err(|e| ParseError::NotAnObject(e.to_string()))?;
         let id = text(head.id).ok_or(ParseError::MissingId)?;
         let record_type = match head.record_type {
             Some(Loose::Int(i)) => Some(i),
@@ -114,16 +115,23 @@ impl AuditRecord {
             _ => None,
         };
         let creation_time = text(head.creation_time).and_then(|s| parse_creation_time(&s));
+        Ok(RecordColumns {
+            id,
+            creation_time,
+            record_type,
+            workload: text(head.workload),
+            operation: text(head.operation),
+            user_id: text(head.user_id),
+            client_ip: text(head.client_ip),
+        })
+    }
+}
+
+impl AuditRecord {
+    /// Reads a record from its raw JSON, keeping the bytes as they are.
+    pub fn from_raw(raw: &RawValue) -> Result<AuditRecord, ParseError> {
         Ok(AuditRecord {
-            columns: RecordColumns {
-                id,
-                creation_time,
-                record_type,
-                workload: text(head.workload),
-                operation: text(head.operation),
-                user_id: text(head.user_id),
-                client_ip: text(head.client_ip),
-            },
+            columns: RecordColumns::read(raw.get().as_bytes())?,
             raw: raw.get().as_bytes().to_vec(),
         })
     }

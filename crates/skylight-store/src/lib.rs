@@ -3,6 +3,7 @@
 //! Storage knows nothing of HTTP, detection or Microsoft. Calls are blocking; async callers run
 //! them on `spawn_blocking`.
 
+mod batch;
 mod sqlite;
 
 use std::collections::HashSet;
@@ -10,6 +11,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use skylight_model::{AuditRecord, BlobRef, CommitStats, ConnectorStatus, ContentType, Gap};
 
+pub use batch::RecordBatch;
 pub use sqlite::SqliteStore;
 
 /// Why a store operation failed.
@@ -43,15 +45,26 @@ pub enum StoreError {
 
 /// Everything the collector and the CLI need from storage.
 pub trait Store: Send + Sync {
-    /// Stores a blob's records (de-duplicated on tenant and record Id) and marks the blob done,
-    /// in one transaction: after a crash either both happened or neither did.
+    /// Stores a blob's records (de-duplicated on tenant and record Id) and its rejects, and marks
+    /// the blob done, in one transaction: after a crash either all happened or nothing did.
+    fn commit_batch(
+        &self,
+        tenant: &str,
+        ct: ContentType,
+        blob: &BlobRef,
+        batch: RecordBatch,
+    ) -> Result<CommitStats, StoreError>;
+
+    /// [`Store::commit_batch`] for records already parsed.
     fn commit_blob(
         &self,
         tenant: &str,
         ct: ContentType,
         blob: &BlobRef,
         records: &[AuditRecord],
-    ) -> Result<CommitStats, StoreError>;
+    ) -> Result<CommitStats, StoreError> {
+        self.commit_batch(tenant, ct, blob, RecordBatch::from_records(records)?)
+    }
 
     /// Records a listed blob that could not be collected, and marks it done.
     fn record_gap(&self, gap: &Gap) -> Result<(), StoreError>;
@@ -99,6 +112,10 @@ pub trait Store: Send + Sync {
     fn record_ids(&self, tenant: &str, ct: Option<ContentType>) -> Result<Vec<String>, StoreError>;
 
     /// A stored record's raw JSON, exactly as received.
+    ///
+    /// Found by Id alone, this walks the tenant's de-duplication index (time grows with the
+    /// tenant's records): an index on the random Id would cost a page write per stored record.
+    /// The activity log finds records by time first.
     fn raw_record(&self, tenant: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// Recorded gaps, for one tenant or all.

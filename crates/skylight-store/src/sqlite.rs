@@ -11,29 +11,25 @@ mod migrations;
 mod tests;
 
 use std::collections::{HashMap, HashSet};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use skylight_model::{
-    AuditRecord, BlobRef, CommitStats, ConnectorState, ConnectorStatus, ContentType, Gap,
-};
+use skylight_model::{BlobRef, CommitStats, ConnectorState, ConnectorStatus, ContentType, Gap};
 
 use self::commit::{Job, MARK_DONE};
-use crate::{Store, StoreError};
-
-/// zstd level of stored raw records.
-const ZSTD_LEVEL: i32 = 3;
+use crate::batch::decode_chunk;
+use crate::{RecordBatch, Store, StoreError};
 /// How long a write waits for another process's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
 /// Page size of new databases (SQLite's default, stated so that the figures below hold). Small
 /// pages suit small transactions whose inserts land on random index pages.
 const PAGE_SIZE: i64 = 4096;
 /// Page cache per connection, in KiB.
-const CACHE_KIB: i64 = 32 * 1024;
+const CACHE_KIB: i64 = 64 * 1024;
 /// WAL pages (4 KiB) written before SQLite copies them back into the database (the default is
 /// 1,000). Checkpoints are where the page writes of random index inserts get expensive; fewer,
 /// larger ones write each hot index page once for many commits. Measured with 1,000-record blobs
@@ -59,6 +55,8 @@ struct Inner {
     conn: Connection,
     /// Tenant name → `tenants.id`, filled after commits (tenants are never deleted).
     tenants: HashMap<String, i64>,
+    /// `strings.value` → `strings.id`, filled after commits (strings are never deleted).
+    strings: HashMap<String, i64>,
 }
 
 impl Drop for Inner {
@@ -125,6 +123,7 @@ impl SqliteStore {
             inner: Mutex::new(Inner {
                 conn,
                 tenants: HashMap::new(),
+                strings: HashMap::new(),
             }),
             queue: Mutex::new(Vec::new()),
             path,
@@ -223,40 +222,53 @@ fn len_i64(len: usize) -> i64 {
     i64::try_from(len).unwrap_or(i64::MAX)
 }
 
-/// Compresses raw bytes for storage; `what` names them in the error (built only on failure).
-fn pack(
-    zc: &mut zstd::bulk::Compressor<'_>,
-    raw: &[u8],
-    what: impl FnOnce() -> String,
-) -> Result<Vec<u8>, StoreError> {
-    zc.compress(raw)
-        .map_err(|e| StoreError::Corrupt(format!("cannot compress {}: {e}", what())))
+/// How a record Id is stored: a lowercase GUID as its 16 bytes, anything else as text.
+fn record_key(id: &str) -> Value {
+    guid_bytes(id).map_or_else(|| Value::Text(id.to_owned()), |b| Value::Blob(b.to_vec()))
 }
 
-fn compressor() -> Result<zstd::bulk::Compressor<'static>, StoreError> {
-    zstd::bulk::Compressor::new(ZSTD_LEVEL)
-        .map_err(|e| StoreError::Corrupt(format!("cannot start zstd: {e}")))
-}
-
-/// Decompresses stored raw bytes, checking the stored length; never reads more than `len + 1`
-/// bytes out of the frame, whatever it claims.
-fn unpack(packed: &[u8], len: i64, what: &str) -> Result<Vec<u8>, StoreError> {
-    let corrupt = |why: String| StoreError::Corrupt(format!("{what}: {why}"));
-    let expected = u64::try_from(len).map_err(|_| corrupt(format!("negative length {len}")))?;
-    let decoder =
-        zstd::stream::read::Decoder::with_buffer(packed).map_err(|e| corrupt(e.to_string()))?;
-    let mut out = Vec::new();
-    decoder
-        .take(expected.saturating_add(1))
-        .read_to_end(&mut out)
-        .map_err(|e| corrupt(format!("cannot decompress: {e}")))?;
-    if len_i64(out.len()) != len {
-        return Err(corrupt(format!(
-            "decompressed to {} bytes, expected {len}",
-            out.len()
-        )));
+/// The record Id a stored key stands for.
+fn id_from_key(key: ValueRef<'_>) -> Result<String, StoreError> {
+    match key {
+        ValueRef::Text(t) => Ok(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) if b.len() == 16 => {
+            let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+            Ok(format!(
+                "{}-{}-{}-{}-{}",
+                &hex[..8],
+                &hex[8..12],
+                &hex[12..16],
+                &hex[16..20],
+                &hex[20..]
+            ))
+        }
+        other => Err(StoreError::Corrupt(format!(
+            "a record key of type {}",
+            other.data_type()
+        ))),
     }
-    Ok(out)
+}
+
+/// The 16 bytes of a GUID written `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in lowercase hex; `None`
+/// for any other text (which must round-trip exactly, so uppercase stays text).
+fn guid_bytes(id: &str) -> Option<[u8; 16]> {
+    let b = id.as_bytes();
+    if b.len() != 36 || [8, 13, 18, 23].iter().any(|&i| b[i] != b'-') {
+        return None;
+    }
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; 16];
+    let mut digits = b.iter().filter(|&&c| c != b'-');
+    for byte in &mut out {
+        let hi = nibble(*digits.next()?)?;
+        let lo = nibble(*digits.next()?)?;
+        *byte = hi << 4 | lo;
+    }
+    Some(out)
 }
 
 /// The id of a tenant, created if new (inside the caller's transaction).
@@ -271,14 +283,14 @@ fn ensure_tenant(conn: &Connection, name: &str) -> rusqlite::Result<i64> {
 const TENANT_ID: &str = "(SELECT id FROM tenants WHERE name = ?1)";
 
 impl Store for SqliteStore {
-    fn commit_blob(
+    fn commit_batch(
         &self,
         tenant: &str,
         ct: ContentType,
         blob: &BlobRef,
-        records: &[AuditRecord],
+        batch: RecordBatch,
     ) -> Result<CommitStats, StoreError> {
-        let job = Arc::new(Job::prepare(tenant, ct, blob, records)?);
+        let job = Arc::new(Job::prepare(tenant, ct, blob, batch)?);
         self.queue
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -331,7 +343,9 @@ impl Store for SqliteStore {
         reason: &str,
         raw: &[u8],
     ) -> Result<(), StoreError> {
-        let packed = pack(&mut compressor()?, raw, || "a quarantined record".into())?;
+        let packed = zstd::bulk::compress(raw, 3).map_err(|e| {
+            StoreError::Corrupt(format!("cannot compress a quarantined record: {e}"))
+        })?;
         let inner = self.lock();
         inner
             .conn
@@ -404,7 +418,7 @@ impl Store for SqliteStore {
         let records: i64 = inner
             .conn
             .prepare_cached(&format!(
-                "SELECT count(*) FROM records WHERE tenant_id = {TENANT_ID} AND content_type = ?2"
+                "SELECT coalesce(sum(records), 0) FROM record_counts WHERE tenant_id = {TENANT_ID} AND content_type = ?2"
             ))?
             .query_row(rusqlite::params![tenant, code], |r| r.get(0))?;
         let blobs: i64 = inner
@@ -428,12 +442,12 @@ impl Store for SqliteStore {
             Some(t) => inner
                 .conn
                 .prepare_cached(&format!(
-                    "SELECT count(*) FROM records WHERE tenant_id = {TENANT_ID}"
+                    "SELECT coalesce(sum(records), 0) FROM record_counts WHERE tenant_id = {TENANT_ID}"
                 ))?
                 .query_row([t], |r| r.get(0))?,
             None => inner
                 .conn
-                .prepare_cached("SELECT count(*) FROM records")?
+                .prepare_cached("SELECT coalesce(sum(records), 0) FROM record_counts")?
                 .query_row([], |r| r.get(0))?,
         };
         from_count(n, "record count")
@@ -442,25 +456,40 @@ impl Store for SqliteStore {
     fn record_ids(&self, tenant: &str, ct: Option<ContentType>) -> Result<Vec<String>, StoreError> {
         let inner = self.lock();
         let mut stmt = inner.conn.prepare_cached(&format!(
-            "SELECT record_id FROM records WHERE tenant_id = {TENANT_ID} AND (?2 IS NULL OR content_type = ?2) ORDER BY id"
+            "SELECT record_key FROM records WHERE tenant_id = {TENANT_ID} AND (?2 IS NULL OR content_type = ?2) ORDER BY id"
         ))?;
-        let ids = stmt
-            .query_map(params![tenant, ct.map(ct_code)], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
+        let mut rows = stmt.query(params![tenant, ct.map(ct_code)])?;
+        let mut ids = Vec::new();
+        while let Some(row) = rows.next()? {
+            ids.push(id_from_key(row.get_ref(0)?)?);
+        }
         Ok(ids)
     }
 
     fn raw_record(&self, tenant: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let row: Option<(Vec<u8>, i64)> = {
+        let row: Option<(Vec<u8>, i64, i64)> = {
             let inner = self.lock();
             inner
                 .conn
-                .prepare_cached(&format!("SELECT raw, raw_len FROM records WHERE tenant_id = {TENANT_ID} AND record_id = ?2"))?
-                .query_row([tenant, id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .prepare_cached(&format!(
+                    "SELECT c.data, c.raw_len, r.chunk_pos FROM records r JOIN raw_chunks c ON c.id = r.chunk_id \
+                     WHERE r.record_key = ?2 AND r.tenant_id = {TENANT_ID}"
+                ))?
+                .query_row(params![tenant, record_key(id)], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
                 .optional()?
         };
-        row.map(|(packed, len)| unpack(&packed, len, &format!("record {id} of tenant {tenant}")))
-            .transpose()
+        let Some((packed, len, pos)) = row else {
+            return Ok(None);
+        };
+        let what = format!("record {id} of tenant {tenant}");
+        let chunk = decode_chunk(&packed, len, &what)?;
+        let raw = usize::try_from(pos)
+            .ok()
+            .and_then(|p| chunk.get(p))
+            .ok_or_else(|| StoreError::Corrupt(format!("{what}: not in its chunk")))?;
+        Ok(Some(raw.to_vec()))
     }
 
     fn gaps(&self, tenant: Option<&str>) -> Result<Vec<Gap>, StoreError> {

@@ -111,7 +111,6 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
     let opts = CollectorOptions {
         once: true,
-        blob_concurrency: 4,
         ..CollectorOptions::default()
     };
     let collector = Arc::new(Collector::connect(http.clone(), t, store.clone(), opts));

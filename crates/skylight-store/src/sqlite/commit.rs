@@ -1,81 +1,56 @@
 //! Committing blobs, with group commit.
 //!
-//! A blob's records are compressed by the calling thread, without any lock. The blob then joins
-//! a queue; whichever caller gets the connection next commits every queued blob in one
-//! transaction. Each blob's records and done marker are still in the same transaction, so the
-//! crash guarantee is unchanged, but concurrent collectors share one transaction's page writes
-//! (with blobs of ~150 records, most of a commit's cost is writing the index pages it touched).
-//! If a group fails, its blobs are retried one by one, so one blob's failure is only its own.
+//! A blob's records arrive as a [`RecordBatch`] whose raw bytes the caller already compressed,
+//! without any lock. The blob then joins a queue; whichever caller gets the connection next
+//! commits every queued blob in one transaction. Each blob's records, raw chunk, rejects and done
+//! marker are still in the same transaction, so the crash guarantee is unchanged, but concurrent
+//! collectors share one transaction's page writes. If a group fails, its blobs are retried one by
+//! one, so one blob's failure is only its own.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::Utc;
 use rusqlite::{Transaction, TransactionBehavior, params};
-use skylight_model::{AuditRecord, BlobRef, CommitStats, ContentType};
+use skylight_model::{BlobRef, CommitStats, ContentType, RecordColumns};
 
-use super::{Inner, compressor, ct_code, ensure_tenant, len_i64, pack, to_ns};
+use super::{Inner, ct_code, ensure_tenant, len_i64, record_key, to_ns};
 use crate::StoreError;
+use crate::batch::{RecordBatch, SealedBatch, decode_chunk, encode_chunk};
 
 const INSERT_RECORD: &str = "INSERT OR IGNORE INTO records \
-    (tenant_id, record_id, content_type, creation_ms, record_type, workload, operation, user_id, client_ip, raw, raw_len, ingested_ms) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+    (tenant_id, creation_ms, hour, record_key, content_type, record_type, workload, operation, user_id, client_ip, chunk_id, chunk_pos) \
+    VALUES (?1, ?2, ?2 / 3600000, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 
 pub(super) const MARK_DONE: &str = "INSERT OR IGNORE INTO done_blobs \
     (tenant, content_type, content_id, created_ns, done_ns, records) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 
-/// A record ready to insert.
-struct Row {
-    id: String,
-    creation_ms: Option<i64>,
-    record_type: Option<i64>,
-    workload: Option<String>,
-    operation: Option<String>,
-    user_id: Option<String>,
-    client_ip: Option<String>,
-    raw: Vec<u8>,
-    raw_len: i64,
-}
+/// Entries of the string cache before it is emptied (bounds memory on tenants with very many
+/// distinct client IPs; a miss costs one index lookup).
+const STRING_CACHE_LIMIT: usize = 500_000;
 
 /// A blob waiting to be committed, and then its outcome.
 pub(super) struct Job {
     tenant: String,
     content_type: i64,
     blob: BlobRef,
-    rows: Vec<Row>,
+    batch: SealedBatch,
     outcome: Mutex<Option<Result<CommitStats, StoreError>>>,
 }
 
 impl Job {
-    /// Compresses a blob's records (the expensive part that needs no lock).
+    /// Closes the batch's frame (the last compression step, which needs no lock).
     pub(super) fn prepare(
         tenant: &str,
         ct: ContentType,
         blob: &BlobRef,
-        records: &[AuditRecord],
+        batch: RecordBatch,
     ) -> Result<Job, StoreError> {
-        let mut zc = compressor()?;
-        let rows = records
-            .iter()
-            .map(|r| {
-                let c = &r.columns;
-                Ok(Row {
-                    id: c.id.clone(),
-                    creation_ms: c.creation_time.map(|t| t.timestamp_millis()),
-                    record_type: c.record_type,
-                    workload: c.workload.clone(),
-                    operation: c.operation.clone(),
-                    user_id: c.user_id.clone(),
-                    client_ip: c.client_ip.clone(),
-                    raw: pack(&mut zc, &r.raw, || format!("record {}", c.id))?,
-                    raw_len: len_i64(r.raw.len()),
-                })
-            })
-            .collect::<Result<_, StoreError>>()?;
         Ok(Job {
             tenant: tenant.to_owned(),
             content_type: ct_code(ct),
             blob: blob.clone(),
-            rows,
+            batch: batch.seal()?,
             outcome: Mutex::new(None),
         })
     }
@@ -90,6 +65,41 @@ impl Job {
 
     fn set_outcome(&self, outcome: Result<CommitStats, StoreError>) {
         *self.outcome.lock().unwrap_or_else(PoisonError::into_inner) = Some(outcome);
+    }
+}
+
+/// Ids of `strings` rows: those known to be committed, and those added by the open transaction.
+struct StringIds<'a> {
+    committed: &'a HashMap<String, i64>,
+    pending: HashMap<String, i64>,
+}
+
+impl StringIds<'_> {
+    fn id(&mut self, tx: &Transaction<'_>, value: Option<&str>) -> rusqlite::Result<Option<i64>> {
+        let Some(value) = value else {
+            return Ok(None);
+        };
+        if let Some(id) = self
+            .committed
+            .get(value)
+            .or_else(|| self.pending.get(value))
+        {
+            return Ok(Some(*id));
+        }
+        let found = tx
+            .prepare_cached("SELECT id FROM strings WHERE value = ?1")?
+            .query_row([value], |r| r.get(0));
+        let id = match found {
+            Ok(id) => id,
+            Err(rusqlite::Error::QueryReturnedNoRows) => {
+                tx.prepare_cached("INSERT INTO strings (value) VALUES (?1)")?
+                    .execute([value])?;
+                tx.last_insert_rowid()
+            }
+            Err(e) => return Err(e),
+        };
+        self.pending.insert(value.to_owned(), id);
+        Ok(Some(id))
     }
 }
 
@@ -119,6 +129,10 @@ impl Inner {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut new_tenants = Vec::new();
+        let mut strings = StringIds {
+            committed: &self.strings,
+            pending: HashMap::new(),
+        };
         let mut all = Vec::with_capacity(jobs.len());
         for job in jobs {
             let tenant_id = match self.tenants.get(&job.tenant) {
@@ -129,10 +143,15 @@ impl Inner {
                     id
                 }
             };
-            all.push(insert_job(&tx, tenant_id, job, now)?);
+            all.push(insert_job(&tx, tenant_id, job, now, &mut strings)?);
         }
         tx.commit()?;
-        // Only now: a rolled-back transaction may have created the tenant row.
+        // Only now: a rolled-back transaction may have created these rows.
+        let pending = strings.pending;
+        if self.strings.len() + pending.len() > STRING_CACHE_LIMIT {
+            self.strings.clear();
+        }
+        self.strings.extend(pending);
         self.tenants.extend(new_tenants);
         Ok(all)
     }
@@ -143,30 +162,57 @@ fn insert_job(
     tenant_id: i64,
     job: &Job,
     now: chrono::DateTime<Utc>,
+    strings: &mut StringIds<'_>,
 ) -> Result<CommitStats, StoreError> {
     let mut stats = CommitStats::default();
-    let now_ms = now.timestamp_millis();
-    let mut insert = tx.prepare_cached(INSERT_RECORD)?;
-    for row in &job.rows {
-        let changed = insert.execute(params![
+    let batch = &job.batch;
+    if !batch.columns.is_empty() {
+        tx.prepare_cached(
+            "INSERT INTO raw_chunks (tenant_id, data, raw_len, stored_ms) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![
             tenant_id,
-            row.id,
-            job.content_type,
-            row.creation_ms,
-            row.record_type,
-            row.workload,
-            row.operation,
-            row.user_id,
-            row.client_ip,
-            row.raw,
-            row.raw_len,
-            now_ms,
+            batch.chunk,
+            len_i64(batch.raw_len),
+            now.timestamp_millis()
         ])?;
-        if changed == 0 {
-            stats.duplicates += 1;
-        } else {
-            stats.inserted += 1;
+        let chunk_id = tx.last_insert_rowid();
+        // (row id, position in the chunk) of each record stored; positions of duplicates.
+        let mut stored = Vec::with_capacity(batch.columns.len());
+        let mut skipped = Vec::new();
+        let mut insert = tx.prepare_cached(INSERT_RECORD)?;
+        for (pos, c) in batch.columns.iter().enumerate() {
+            if insert_record(
+                tx,
+                &mut insert,
+                strings,
+                tenant_id,
+                job.content_type,
+                chunk_id,
+                pos,
+                c,
+            )? {
+                stored.push((tx.last_insert_rowid(), pos));
+            } else {
+                skipped.push(pos);
+            }
         }
+        stats.inserted = stored.len() as u64;
+        stats.duplicates = skipped.len() as u64;
+        if !skipped.is_empty() {
+            drop_duplicates(tx, chunk_id, batch, &stored)?;
+        }
+        tx.prepare_cached(
+            "INSERT INTO record_counts (tenant_id, content_type, records) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (tenant_id, content_type) DO UPDATE SET records = records + excluded.records",
+        )?
+        .execute(params![tenant_id, job.content_type, len_i64(stored.len())])?;
+    }
+    for r in &batch.rejected {
+        tx.prepare_cached(
+            "INSERT INTO quarantine (tenant, source, reason, raw, raw_len, at_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![job.tenant, job.blob.content_id, r.reason, r.packed, len_i64(r.raw_len), to_ns(now)])?;
     }
     tx.prepare_cached(MARK_DONE)?.execute(params![
         job.tenant,
@@ -174,7 +220,71 @@ fn insert_job(
         job.blob.content_id,
         to_ns(job.blob.created),
         to_ns(now),
-        len_i64(job.rows.len()),
+        len_i64(batch.columns.len()),
     ])?;
     Ok(stats)
+}
+
+/// Inserts one record's row; false if the store already holds it.
+#[allow(clippy::too_many_arguments)]
+fn insert_record(
+    tx: &Transaction<'_>,
+    insert: &mut rusqlite::CachedStatement<'_>,
+    strings: &mut StringIds<'_>,
+    tenant_id: i64,
+    content_type: i64,
+    chunk_id: i64,
+    pos: usize,
+    c: &RecordColumns,
+) -> Result<bool, StoreError> {
+    let changed = insert.execute(params![
+        tenant_id,
+        c.creation_time.map_or(0, |t| t.timestamp_millis()),
+        record_key(&c.id),
+        content_type,
+        c.record_type,
+        strings.id(tx, c.workload.as_deref())?,
+        strings.id(tx, c.operation.as_deref())?,
+        strings.id(tx, c.user_id.as_deref())?,
+        strings.id(tx, c.client_ip.as_deref())?,
+        chunk_id,
+        len_i64(pos),
+    ])?;
+    Ok(changed == 1)
+}
+
+/// Rewrites a chunk without the records that were already stored (so that no raw record is kept
+/// twice), and moves the positions of the rows that point into it. Rare: only blobs that repeat
+/// records of earlier blobs pay for it.
+fn drop_duplicates(
+    tx: &Transaction<'_>,
+    chunk_id: i64,
+    batch: &SealedBatch,
+    stored: &[(i64, usize)],
+) -> Result<(), StoreError> {
+    if stored.is_empty() {
+        tx.prepare_cached("DELETE FROM raw_chunks WHERE id = ?1")?
+            .execute([chunk_id])?;
+        return Ok(());
+    }
+    let what = format!("the chunk of blob {chunk_id}");
+    let chunk = decode_chunk(&batch.chunk, len_i64(batch.raw_len), &what)?;
+    let kept = stored
+        .iter()
+        .map(|&(_, pos)| {
+            chunk
+                .get(pos)
+                .ok_or_else(|| StoreError::Corrupt(format!("{what}: no record {pos}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let (packed, raw_len) = encode_chunk(kept)?;
+    tx.prepare_cached("UPDATE raw_chunks SET data = ?2, raw_len = ?3 WHERE id = ?1")?
+        .execute(params![chunk_id, packed, len_i64(raw_len)])?;
+    let mut moved = tx.prepare_cached("UPDATE records SET chunk_pos = ?2 WHERE id = ?1")?;
+    for (new_pos, &(row, old_pos)) in stored.iter().enumerate() {
+        if new_pos != old_pos {
+            moved.execute(params![row, len_i64(new_pos)])?;
+        }
+    }
+    Ok(())
 }

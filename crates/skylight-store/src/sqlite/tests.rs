@@ -9,7 +9,8 @@ use skylight_model::{AuditRecord, BlobRef, CommitStats, ContentType};
 
 use super::commit::Job;
 use super::migrations::{APPLICATION_ID, MIGRATIONS, Migration, migrate, user_version};
-use super::{SqliteStore, from_ns, to_ns, unpack};
+use super::{SqliteStore, from_ns, guid_bytes, id_from_key, record_key, to_ns};
+use crate::RecordBatch;
 use crate::{Store, StoreError};
 
 fn record(id: &str) -> AuditRecord {
@@ -177,43 +178,180 @@ fn a_failed_commit_stores_neither_records_nor_marker() {
 }
 
 #[test]
-fn damaged_raw_bytes_are_an_error_not_a_panic() {
+fn damaged_raw_chunks_are_an_error_not_a_panic() {
     let store = SqliteStore::open_in_memory().expect("store");
-    let recs = [record("a"), record("b"), record("c"), record("d")];
-    store
-        .commit_blob("t", ContentType::General, &blob("b1"), &recs)
-        .expect("commits");
+    for (b, id) in [
+        ("b1", "a"),
+        ("b2", "b"),
+        ("b3", "c"),
+        ("b4", "d"),
+        ("b5", "e"),
+    ] {
+        store
+            .commit_blob("t", ContentType::General, &blob(b), &[record(id)])
+            .expect("commits");
+    }
     {
         let inner = store.lock();
         let c = &inner.conn;
-        c.execute(
-            "UPDATE records SET raw = x'00ff00ff' WHERE record_id = 'a'",
-            [],
-        )
-        .expect("garbage");
-        c.execute(
-            "UPDATE records SET raw = substr(raw, 1, length(raw) - 3) WHERE record_id = 'b'",
-            [],
-        )
-        .expect("cut");
-        c.execute(
-            "UPDATE records SET raw_len = raw_len + 1 WHERE record_id = 'c'",
-            [],
-        )
-        .expect("length");
-        c.execute(
-            "UPDATE records SET raw_len = 9223372036854775807 WHERE record_id = 'd'",
-            [],
-        )
-        .expect("huge");
+        let chunk_of =
+            |id: &str| format!("(SELECT chunk_id FROM records WHERE record_key = '{id}')");
+        for sql in [
+            format!(
+                "UPDATE raw_chunks SET data = x'00ff00ff' WHERE id = {}",
+                chunk_of("a")
+            ),
+            format!(
+                "UPDATE raw_chunks SET data = substr(data, 1, length(data) - 3) WHERE id = {}",
+                chunk_of("b")
+            ),
+            format!(
+                "UPDATE raw_chunks SET raw_len = raw_len + 1 WHERE id = {}",
+                chunk_of("c")
+            ),
+            format!(
+                "UPDATE raw_chunks SET raw_len = 9223372036854775807 WHERE id = {}",
+                chunk_of("d")
+            ),
+            "UPDATE records SET chunk_pos = 7 WHERE record_key = 'e'".to_owned(),
+        ] {
+            c.execute(&sql, []).expect("damage");
+        }
     }
-    for id in ["a", "b", "c", "d"] {
+    for id in ["a", "b", "c", "d", "e"] {
         assert!(
             matches!(store.raw_record("t", id), Err(StoreError::Corrupt(_))),
             "{id}"
         );
     }
-    assert!(matches!(unpack(b"", -1, "x"), Err(StoreError::Corrupt(_))));
+}
+
+#[test]
+fn guids_are_stored_as_16_bytes_and_read_back_as_written() {
+    let lower = "5d1fa2c9-9b68-6de7-e960-276d6e51f691";
+    assert!(guid_bytes(lower).is_some());
+    for other in [
+        "5D1FA2C9-9B68-6DE7-E960-276D6E51F691",
+        "5d1fa2c9-9b68-6de7-e960-276d6e51f69",
+        "5d1fa2c9_9b68-6de7-e960-276d6e51f691",
+        "{5d1fa2c9-9b68-6de7-e960-276d6e51f691}",
+        "5d1fa2c9-9b68-6de7-e960-276d6e51f69g",
+        "",
+        "é",
+    ] {
+        assert!(guid_bytes(other).is_none(), "{other}");
+        let key = record_key(other);
+        assert_eq!(id_from_key((&key).into()).expect("id"), other);
+    }
+    let key = record_key(lower);
+    assert!(matches!(key, rusqlite::types::Value::Blob(ref b) if b.len() == 16));
+    assert_eq!(id_from_key((&key).into()).expect("id"), lower);
+
+    let store = SqliteStore::open_in_memory().expect("store");
+    let upper = "5D1FA2C9-9B68-6DE7-E960-276D6E51F691";
+    store
+        .commit_blob(
+            "t",
+            ContentType::General,
+            &blob("b"),
+            &[record(lower), record(upper)],
+        )
+        .expect("commits");
+    // Same letters, different case: two records, as Microsoft's Ids are compared exactly.
+    assert_eq!(
+        store.record_ids("t", None).expect("ids"),
+        vec![lower.to_owned(), upper.to_owned()]
+    );
+    assert_eq!(
+        store.raw_record("t", lower).expect("reads"),
+        Some(record(lower).raw)
+    );
+    assert_eq!(
+        store.raw_record("t", upper).expect("reads"),
+        Some(record(upper).raw)
+    );
+}
+
+#[test]
+fn a_repeated_blob_keeps_each_raw_record_once() {
+    let store = SqliteStore::open_in_memory().expect("store");
+    let ct = ContentType::SharePoint;
+    store
+        .commit_blob("t", ct, &blob("b1"), &[record("r1"), record("r2")])
+        .expect("first");
+    let stats = store
+        .commit_blob(
+            "t",
+            ct,
+            &blob("b2"),
+            &[record("r2"), record("r3"), record("r1"), record("r4")],
+        )
+        .expect("second");
+    assert_eq!(
+        stats,
+        CommitStats {
+            inserted: 2,
+            duplicates: 2
+        }
+    );
+    let stats = store
+        .commit_blob("t", ct, &blob("b3"), &[record("r4"), record("r3")])
+        .expect("third");
+    assert_eq!(
+        stats,
+        CommitStats {
+            inserted: 0,
+            duplicates: 2
+        }
+    );
+    let inner = store.lock();
+    // b3 left no chunk behind; b2's chunk holds r3 and r4 only, and both rows point right.
+    assert_eq!(count(&inner.conn, "SELECT count(*) FROM raw_chunks"), 2);
+    let stored: i64 = count(&inner.conn, "SELECT sum(raw_len) FROM raw_chunks");
+    let expected: usize = ["r1", "r2", "r3", "r4"]
+        .iter()
+        .map(|id| record(id).raw.len() + 4)
+        .sum();
+    assert_eq!(stored, i64::try_from(expected).expect("len"));
+    drop(inner);
+    for id in ["r1", "r2", "r3", "r4"] {
+        assert_eq!(
+            store.raw_record("t", id).expect("reads"),
+            Some(record(id).raw),
+            "{id}"
+        );
+    }
+}
+
+#[test]
+fn rejects_are_quarantined_with_their_blob_or_not_at_all() {
+    let store = SqliteStore::open_in_memory().expect("store");
+    store
+        .lock()
+        .conn
+        .execute_batch(
+            "CREATE TEMP TRIGGER no_marker BEFORE INSERT ON main.done_blobs WHEN NEW.content_id = 'b-bad' \
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+        )
+        .expect("trigger");
+    let batch = |id: &str| {
+        let mut b = RecordBatch::from_records(&[record(id)]).expect("batch");
+        b.reject("not json", b"{oops").expect("reject");
+        b
+    };
+    let ct = ContentType::Exchange;
+    assert!(
+        store
+            .commit_batch("t", ct, &blob("b-bad"), batch("r1"))
+            .is_err()
+    );
+    assert_eq!(store.quarantined().expect("count"), 0);
+    assert_eq!(store.record_count(None).expect("count"), 0);
+    store
+        .commit_batch("t", ct, &blob("b-good"), batch("r1"))
+        .expect("commits");
+    assert_eq!(store.quarantined().expect("count"), 1);
+    assert_eq!(store.record_count(None).expect("count"), 1);
 }
 
 #[test]
@@ -268,17 +406,34 @@ fn lookups_use_the_indexes() {
             .join("; ")
     };
     let raw = plan(&format!(
-        "SELECT raw, raw_len FROM records WHERE tenant_id = {} AND record_id = 'x'",
+        "SELECT chunk_id FROM records WHERE record_key = 'x' AND tenant_id = {}",
         super::TENANT_ID.replace("?1", "'t'")
     ));
-    assert!(raw.contains("records_by_tenant_record"), "{raw}");
-    let user =
-        plan("SELECT id FROM records WHERE user_id = 'u' ORDER BY creation_ms DESC LIMIT 100");
+    // By Id alone: a walk of the tenant's de-duplication index (no per-Id index: see raw_record).
+    assert!(raw.contains("records_by_tenant_time_key"), "{raw}");
+    let dedupe =
+        plan("SELECT id FROM records WHERE tenant_id = 1 AND creation_ms = 5 AND record_key = 'x'");
+    assert!(dedupe.contains("records_by_tenant_time_key"), "{dedupe}");
+    // One user over a week: one seek per hour, no scan, no sort of the table.
+    let hours = (0..168)
+        .map(|h| (480_000 + h).to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let user = plan(&format!(
+        "SELECT id FROM records WHERE hour IN ({hours}) AND user_id = 3 AND creation_ms BETWEEN 1 AND 2"
+    ));
     assert!(
-        user.contains("records_by_user_time") && !user.contains("TEMP B-TREE"),
+        user.contains("records_by_hour_user") && !user.contains("SCAN"),
         "{user}"
     );
-    let op = plan("SELECT id FROM records WHERE operation = 'o' AND creation_ms > 5");
+    let ip = plan(&format!(
+        "SELECT id FROM records WHERE hour IN ({hours}) AND client_ip = 9"
+    ));
+    assert!(
+        ip.contains("records_by_hour_ip") && !ip.contains("SCAN"),
+        "{ip}"
+    );
+    let op = plan("SELECT id FROM records WHERE operation = 4 AND creation_ms > 5");
     assert!(op.contains("records_by_operation_time"), "{op}");
 }
 
@@ -290,7 +445,7 @@ fn a_group_commit_counts_like_sequential_commits() {
             "t",
             ContentType::Exchange,
             &blob("a"),
-            &[record("r1"), record("r2")],
+            RecordBatch::from_records(&[record("r1"), record("r2")]).expect("batch"),
         )
         .expect("a"),
     );
@@ -299,7 +454,7 @@ fn a_group_commit_counts_like_sequential_commits() {
             "t",
             ContentType::Exchange,
             &blob("b"),
-            &[record("r2"), record("r3"), record("r3")],
+            RecordBatch::from_records(&[record("r2"), record("r3"), record("r3")]).expect("batch"),
         )
         .expect("b"),
     );
@@ -339,7 +494,15 @@ fn one_failing_blob_does_not_fail_the_others_of_its_group() {
     let jobs: Vec<_> = [("b-1", "r1"), ("b-bad", "r2"), ("b-3", "r3")]
         .into_iter()
         .map(|(b, r)| {
-            Arc::new(Job::prepare("t", ContentType::General, &blob(b), &[record(r)]).expect("job"))
+            Arc::new(
+                Job::prepare(
+                    "t",
+                    ContentType::General,
+                    &blob(b),
+                    RecordBatch::from_records(&[record(r)]).expect("batch"),
+                )
+                .expect("job"),
+            )
         })
         .collect();
     store.lock().commit_jobs(&jobs);

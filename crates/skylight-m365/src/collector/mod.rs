@@ -2,14 +2,14 @@
 //! polling with overlapping windows; every blob's records committed with its done-marker in one
 //! transaction, expired content recorded as a gap, and a status an admin can read.
 
+mod blob;
+
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 use futures_util::StreamExt;
-use serde_json::value::RawValue;
-use skylight_model::{AuditRecord, BlobRef, ConnectorState, ConnectorStatus, ContentType, Gap};
+use skylight_model::{ConnectorState, ConnectorStatus, ContentType, Gap};
 use skylight_store::{Store, StoreError};
 
 use crate::activity::{ActivityClient, ApiError, ContentItem};
@@ -50,7 +50,7 @@ impl Default for CollectorOptions {
         CollectorOptions {
             poll_interval: std::time::Duration::from_secs(60),
             overlap: Duration::hours(6),
-            blob_concurrency: 4,
+            blob_concurrency: 8,
             once: false,
             on_progress: None,
         }
@@ -404,34 +404,39 @@ impl Collector {
         }
 
         let live_count = live.len();
-        let client = self.client.clone();
-        let mut fetches = futures_util::stream::iter(live.into_iter().map(|item| {
-            let client = client.clone();
+        let mut blobs = futures_util::stream::iter(live.into_iter().map(|item| {
+            let (client, store) = (self.client.clone(), self.store.clone());
             async move {
-                let bytes = client.fetch(&item).await;
-                (item, bytes)
+                let result = blob::collect(&client, store, &self.tenant, ct, &item).await;
+                (item, result)
             }
         }))
         .buffer_unordered(self.opts.blob_concurrency.max(1));
         let total = live_count.max(1) as f64;
         let mut finished = 0usize;
         let mut first_failure: Option<(DateTime<Utc>, CollectError)> = None;
-        while let Some((item, bytes)) = fetches.next().await {
+        while let Some((item, result)) = blobs.next().await {
             finished += 1;
             let covered = (from - pass.0).num_seconds() as f64
                 + (to - from).num_seconds() as f64 * finished as f64 / total;
             let share = covered / (pass.1 - pass.0).num_seconds().max(1) as f64;
-            let outcome = match bytes {
-                Ok(bytes) => self.commit(ct, &item, bytes, progress).await,
+            let outcome = match result {
+                Ok(done) => {
+                    progress.records += done.stats.inserted;
+                    progress.duplicates += done.stats.duplicates;
+                    progress.quarantined += done.quarantined;
+                    progress.blobs += 1;
+                    Ok(())
+                }
                 // Gone for good (expired, missing, refused id): a recorded gap, not a stall.
-                Err(e)
+                Err(CollectError::Api(e))
                     if matches!(e.af_code(), Some("AF20050" | "AF20051" | "AF20052"))
                         || e.is_not_found() =>
                 {
                     progress.gaps += 1;
                     self.gap(ct, &item, e.to_string()).await
                 }
-                Err(e) => Err(e.into()),
+                Err(e) => Err(e),
             };
             match outcome {
                 Ok(()) => {
@@ -471,63 +476,5 @@ impl Collector {
             detected_at: Utc::now(),
         };
         self.blocking(move |s| s.record_gap(&gap)).await
-    }
-
-    /// Parses a blob and commits its records with the blob's done-marker.
-    async fn commit(
-        &self,
-        ct: ContentType,
-        item: &ContentItem,
-        bytes: Vec<u8>,
-        progress: &mut Progress,
-    ) -> Result<(), CollectError> {
-        let tenant = self.tenant.clone();
-        let blob = BlobRef {
-            content_id: item.content_id.clone(),
-            created: item.content_created,
-        };
-        let started = Instant::now();
-        let outcome = self
-            .blocking(move |s| {
-                let raws: Vec<&RawValue> = match serde_json::from_slice(&bytes) {
-                    Ok(r) => r,
-                    // Not a JSON array (a broken answer): not done; fetched again next time.
-                    Err(e) => {
-                        return Ok(Err(format!(
-                            "blob {} is not a json array: {e}",
-                            blob.content_id
-                        )));
-                    }
-                };
-                let mut records = Vec::with_capacity(raws.len());
-                let mut quarantined = 0u64;
-                for raw in raws {
-                    match AuditRecord::from_raw(raw) {
-                        Ok(r) => records.push(r),
-                        Err(e) => {
-                            s.quarantine(
-                                &tenant,
-                                &blob.content_id,
-                                &e.to_string(),
-                                raw.get().as_bytes(),
-                            )?;
-                            quarantined += 1;
-                        }
-                    }
-                }
-                Ok(Ok((
-                    s.commit_blob(&tenant, ct, &blob, &records)?,
-                    quarantined,
-                )))
-            })
-            .await?;
-        let (stats, quarantined) =
-            outcome.map_err(|m| CollectError::Api(ApiError::Malformed(m)))?;
-        progress.records += stats.inserted;
-        progress.duplicates += stats.duplicates;
-        progress.quarantined += quarantined;
-        progress.blobs += 1;
-        tracing::debug!(content_id = %item.content_id, inserted = stats.inserted, duplicates = stats.duplicates, ms = started.elapsed().as_millis() as u64, "blob committed");
-        Ok(())
     }
 }
