@@ -82,6 +82,10 @@ fn run_collect(config: &str, data: &str) -> std::process::Output {
 }
 
 fn assert_store_equals_truth(url: &str, data: &str) {
+    assert_tenant_equals_truth(url, data, "contoso");
+}
+
+fn assert_tenant_equals_truth(url: &str, data: &str, tenant: &str) {
     let truth: serde_json::Value = reqwest::blocking::get(format!("{url}/_sim/truth"))
         .unwrap()
         .json()
@@ -94,7 +98,7 @@ fn assert_store_equals_truth(url: &str, data: &str) {
             .iter()
             .map(|v| v.as_str().unwrap().to_string())
             .collect();
-        let got_list = store.record_ids("contoso", Some(ct)).unwrap();
+        let got_list = store.record_ids(tenant, Some(ct)).unwrap();
         let got: HashSet<String> = got_list.iter().cloned().collect();
         assert_eq!(got.len(), got_list.len(), "{ct}: no record stored twice");
         assert_eq!(want.difference(&got).count(), 0, "{ct}: records lost");
@@ -157,6 +161,17 @@ fn killed_twenty_times_during_a_backfill_the_store_still_equals_the_truth() {
         grew >= 10,
         "each run made progress before its kill ({grew} of 20)"
     );
+    // What the killed runs finished must not be fetched again by the next one.
+    let done: HashSet<String> = {
+        let store = SqliteStore::open(std::path::Path::new(&data)).unwrap();
+        let epoch = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+        ContentType::ALL
+            .iter()
+            .flat_map(|ct| store.done_blobs("contoso", *ct, epoch).unwrap())
+            .collect()
+    };
+    assert!(!done.is_empty());
+    let before = fetched_blobs(&url, 0);
     let out = run_collect(&config, &data);
     assert!(
         out.status.success(),
@@ -164,6 +179,85 @@ fn killed_twenty_times_during_a_backfill_the_store_still_equals_the_truth() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_store_equals_truth(&url, &data);
+    let again: Vec<String> = fetched_blobs(&url, before.0)
+        .1
+        .into_iter()
+        .filter(|id| done.contains(id))
+        .collect();
+    assert!(
+        again.is_empty(),
+        "{} blobs done before the restart were fetched again: {again:?}",
+        again.len()
+    );
+}
+
+/// The simulator's next request sequence number, and the content ids of the blobs fetched from
+/// sequence number `since` on (from its request log).
+fn fetched_blobs(url: &str, since: u64) -> (u64, Vec<String>) {
+    let log = reqwest::blocking::get(format!("{url}/_sim/requests?since={since}"))
+        .unwrap()
+        .text()
+        .unwrap();
+    let mut next = since;
+    let mut ids = Vec::new();
+    for line in log.lines() {
+        let e: serde_json::Value = serde_json::from_str(line).unwrap();
+        next = next.max(e["seq"].as_u64().unwrap() + 1);
+        let path = e["path"].as_str().unwrap().split('?').next().unwrap();
+        if let Some((_, id)) = path.rsplit_once("/activity/feed/audit/") {
+            ids.push(id.to_string());
+        }
+    }
+    (next, ids)
+}
+
+#[test]
+fn a_tenant_in_error_does_not_stop_the_others() {
+    let (_good_sim, good_url) = spawn_sim(&["--users", "60", "--days", "2"]);
+    let (_bad_sim, bad_url) = spawn_sim(&["--users", "70", "--days", "2"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (config, data) = write_config(dir.path(), &good_url);
+    let other: serde_json::Value = reqwest::blocking::get(format!("{bad_url}/_sim/tenant"))
+        .unwrap()
+        .json()
+        .unwrap();
+    // A second tenant whose secret is wrong.
+    std::fs::write(dir.path().join("wrong.txt"), "not~the~secret\n").unwrap();
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text = text.replace("\n[collector]", &format!(
+        "\n[[tenant]]\nname = \"fabrikam\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nclient_secret_file = \"wrong.txt\"\nlogin_url = \"{bad_url}\"\nmanage_url = \"{bad_url}\"\ngraph_url = \"{bad_url}\"\n\n[collector]",
+        other["tenant_id"].as_str().unwrap(),
+        other["client_id"].as_str().unwrap()
+    ));
+    std::fs::write(&config, text).unwrap();
+    let out = run_collect(&config, &data);
+    assert!(!out.status.success(), "a tenant in error fails the run");
+    assert_tenant_equals_truth(&good_url, &data, "contoso");
+    let json = Command::new(BIN)
+        .args(["status", "--data-dir", &data, "--format", "json"])
+        .output()
+        .unwrap();
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&json.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 10, "{lines:?}");
+    for l in &lines {
+        if l["tenant"] == "fabrikam" {
+            assert_eq!(l["state"], "error", "{l}");
+            assert!(l["last_error"].as_str().unwrap().contains("7000215"), "{l}");
+            assert!(
+                l["remediation"]
+                    .as_str()
+                    .unwrap()
+                    .to_lowercase()
+                    .contains("secret"),
+                "{l}"
+            );
+        } else {
+            assert_eq!(l["state"], "healthy", "{l}");
+        }
+    }
 }
 
 #[test]
