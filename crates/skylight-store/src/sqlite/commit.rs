@@ -27,7 +27,7 @@ pub(super) const MARK_DONE: &str = "INSERT OR IGNORE INTO done_blobs \
 
 /// Entries of the string cache before it is emptied (bounds memory on tenants with very many
 /// distinct client IPs; a miss costs one index lookup).
-const STRING_CACHE_LIMIT: usize = 500_000;
+const STRING_CACHE_LIMIT: usize = 200_000;
 
 /// A blob waiting to be committed, and then its outcome.
 pub(super) struct Job {
