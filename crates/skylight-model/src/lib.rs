@@ -3,9 +3,13 @@
 //! This crate knows nothing of storage, HTTP or Microsoft's wire formats beyond the names of the
 //! content types; it is the bottom of the house.
 
+mod activity;
 mod collection;
 mod record;
 
+pub use activity::{
+    Activity, ActivityObject, Actor, ActorKind, App, Category, ObjectKind, Outcome,
+};
 pub use collection::{BlobRef, CommitStats, ConnectorState, ConnectorStatus, Gap};
 pub use record::{AuditRecord, ParseError, RecordColumns, parse_creation_time};
 
