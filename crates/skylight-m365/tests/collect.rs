@@ -450,3 +450,206 @@ async fn a_pfx_certificate_with_a_password_collects_like_a_secret() {
         .to_string();
     assert!(e.contains("wrong password"), "{e}");
 }
+
+/// Every published record of the simulated tenant, as JSON (no faults: what was published is
+/// what was collected).
+fn published(s: &Setup) -> Vec<Value> {
+    let sim = &s.sim.sim;
+    let mut out = Vec::new();
+    for ct in skylight_sim::catalog::ContentType::ALL {
+        for meta in sim.feed.published(ct, sim.horizon()) {
+            let blob: Vec<Value> =
+                serde_json::from_slice(&sim.feed.blob_json(&meta, false)).unwrap();
+            out.extend(blob);
+        }
+    }
+    out
+}
+
+fn count(s: &Setup, conditions: &[&str]) -> usize {
+    let q = skylight_store::ActivityQuery {
+        tenant: Some("contoso".into()),
+        filter: skylight_model::filter::Filter::parse(conditions).unwrap(),
+        limit: 10_000_000,
+        after: None,
+    };
+    s.store.activities(&q).unwrap().rows.len()
+}
+
+/// The address at the start of a ClientIP field as written (`a.b.c.d`, `a.b.c.d:port`,
+/// `[a.b.c.d]:port`), read without Skylight's parser.
+fn ipv4_text(r: &Value) -> Option<String> {
+    let field = r
+        .get("ClientIPAddress")
+        .or_else(|| r.get("ClientIP"))?
+        .as_str()?;
+    let t = field.trim_start_matches('[');
+    let end = t.find([']', ':']).unwrap_or(t.len());
+    let ip = &t[..end];
+    (ip.split('.').count() == 4).then(|| ip.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activity_log_filters_count_what_the_simulator_published() {
+    let s = setup(sim_config(150, 3, ""), None).await;
+    s.collect_cleanly("clean").await;
+    let records = published(&s);
+    let text = |r: &Value, k: &str| {
+        r.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+
+    // Everything, then by time window.
+    assert_eq!(count(&s, &[]), records.len());
+    let (from, to) = ("2026-11-19T06:00:00", "2026-11-19T12:00:00");
+    let in_window = records
+        .iter()
+        .filter(|r| {
+            let t = text(r, "CreationTime");
+            t.as_str() >= from && t.as_str() < to
+        })
+        .count();
+    assert!(in_window > 0);
+    assert_eq!(count(&s, &[&format!("time={from}Z..{to}Z")]), in_window);
+
+    // The user with the most failed sign-ins: by operation, user and result.
+    let mut failures = std::collections::HashMap::<String, usize>::new();
+    for r in records
+        .iter()
+        .filter(|r| text(r, "Operation") == "UserLoginFailed")
+    {
+        *failures.entry(text(r, "UserId")).or_default() += 1;
+    }
+    let (user, n) = failures
+        .into_iter()
+        .max_by_key(|(u, n)| (*n, u.clone()))
+        .unwrap();
+    assert_eq!(
+        count(
+            &s,
+            &[
+                "operation=UserLoginFailed",
+                &format!("user={}", user.to_uppercase())
+            ]
+        ),
+        n
+    );
+    assert_eq!(
+        count(
+            &s,
+            &[
+                "operation=userloginfailed",
+                "result=failure",
+                &format!("user={user}")
+            ]
+        ),
+        n
+    );
+
+    // One user over a window (the hour-led index), and everyone but that user.
+    let by_user_in_window = records
+        .iter()
+        .filter(|r| text(r, "UserId") == user)
+        .filter(|r| {
+            let t = text(r, "CreationTime");
+            t.as_str() >= from && t.as_str() < to
+        })
+        .count();
+    assert_eq!(
+        count(
+            &s,
+            &[&format!("user={user}"), &format!("time={from}Z..{to}Z")]
+        ),
+        by_user_in_window
+    );
+    let not_user = records.iter().filter(|r| text(r, "UserId") != user).count();
+    assert_eq!(count(&s, &[&format!("user!={user}")]), not_user);
+
+    // An address, and the /16 block around it.
+    let ip = ipv4_text(records.iter().find(|r| text(r, "UserId") == user).unwrap()).unwrap();
+    let exact = records
+        .iter()
+        .filter(|r| ipv4_text(r).as_deref() == Some(ip.as_str()))
+        .count();
+    assert_eq!(count(&s, &[&format!("ip={ip}")]), exact);
+    let prefix: String = ip.split('.').take(2).collect::<Vec<_>>().join(".") + ".";
+    let block = records
+        .iter()
+        .filter(|r| ipv4_text(r).is_some_and(|i| i.starts_with(&prefix)))
+        .count();
+    assert_eq!(count(&s, &[&format!("ip={prefix}0.0/16")]), block);
+
+    // RecordType: one, a range, none of.
+    let rt = |r: &Value| {
+        r.get("RecordType")
+            .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
+    };
+    assert_eq!(
+        count(&s, &["record_type=15"]),
+        records.iter().filter(|r| rt(r) == Some(15)).count()
+    );
+    assert_eq!(
+        count(&s, &["record_type=1..20"]),
+        records
+            .iter()
+            .filter(|r| rt(r).is_some_and(|t| (1..=20).contains(&t)))
+            .count()
+    );
+    assert_eq!(
+        count(&s, &["record_type!=15,6"]),
+        records
+            .iter()
+            .filter(|r| !matches!(rt(r), Some(15 | 6)))
+            .count()
+    );
+
+    // Free text over the raw record.
+    let needle = text(
+        records
+            .iter()
+            .find(|r| r.get("SourceFileName").is_some())
+            .unwrap(),
+        "SourceFileName",
+    );
+    let with_needle = records
+        .iter()
+        .filter(|r| {
+            r.to_string()
+                .to_lowercase()
+                .contains(&needle.to_lowercase())
+        })
+        .count();
+    assert_eq!(
+        count(&s, &[&format!("text~{}", needle.to_uppercase())]),
+        with_needle
+    );
+
+    // Paging: small pages, newest first, each record once.
+    let mut seen = HashSet::new();
+    let mut after = None;
+    let mut last_time = None;
+    loop {
+        let q = skylight_store::ActivityQuery {
+            tenant: None,
+            filter: skylight_model::filter::Filter::parse(&["record_type=15"]).unwrap(),
+            limit: 97,
+            after,
+        };
+        let page = s.store.activities(&q).unwrap();
+        for row in &page.rows {
+            assert!(seen.insert(row.id.clone()), "{} twice", row.id);
+            assert!(last_time.is_none_or(|t| row.time <= t), "newest first");
+            last_time = Some(row.time);
+        }
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen.len(),
+        records.iter().filter(|r| rt(r) == Some(15)).count()
+    );
+}

@@ -64,7 +64,8 @@ pub enum App {
 }
 
 impl App {
-    /// Every app, in display order.
+    /// Every app, in display order (new ones are only ever appended: stores keep positions as
+    /// codes).
     pub const ALL: [App; 25] = [
         App::Exchange,
         App::SharePoint,
@@ -215,6 +216,36 @@ pub enum Category {
 }
 
 impl Category {
+    /// Every category (new ones are only ever appended: stores keep positions as codes).
+    pub const ALL: [Category; 26] = [
+        Category::Login,
+        Category::Logout,
+        Category::FileAccess,
+        Category::FileDownload,
+        Category::FileUpload,
+        Category::FileModify,
+        Category::FileDelete,
+        Category::FileShare,
+        Category::MailSend,
+        Category::MailAccess,
+        Category::MailModify,
+        Category::MailboxRule,
+        Category::MailboxPermission,
+        Category::UserManagement,
+        Category::GroupManagement,
+        Category::RoleChange,
+        Category::AppConsent,
+        Category::PolicyChange,
+        Category::AdminSettings,
+        Category::Search,
+        Category::Dlp,
+        Category::Alert,
+        Category::Collaboration,
+        Category::Report,
+        Category::AiInteraction,
+        Category::Other,
+    ];
+
     /// The stable identifier used in filters and JSON.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -378,4 +409,79 @@ pub struct Activity {
     /// Name/Value arrays and stringified JSON, flattened to `Field.Name` (and `.NewValue` /
     /// `.OldValue` for modified properties) → value text, for filters.
     pub properties: BTreeMap<String, String>,
+}
+
+/// The normalised fields the store keeps as columns beside the record's own (the activity log
+/// filters on them without reading the raw record).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityColumns {
+    /// The service.
+    pub app: App,
+    /// The stable category.
+    pub category: Category,
+    /// Who acted.
+    pub actor_kind: ActorKind,
+    /// Success or failure.
+    pub outcome: Outcome,
+    /// An administrative activity.
+    pub admin: bool,
+    /// The actor is external.
+    pub external_user: bool,
+    /// Someone acted on another's mailbox or account.
+    pub impersonated: bool,
+    /// User agent or client string.
+    pub user_agent: Option<String>,
+}
+
+impl Activity {
+    /// The columns the store keeps for this activity.
+    pub fn columns(&self) -> ActivityColumns {
+        ActivityColumns {
+            app: self.app,
+            category: self.category,
+            actor_kind: self.actor.kind,
+            outcome: self.outcome,
+            admin: self.admin,
+            external_user: self.external_user,
+            impersonated: self.impersonated,
+            user_agent: self.user_agent.clone(),
+        }
+    }
+}
+
+/// An activity as the activity log lists it: the stored columns of one record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityRow {
+    /// The audit record's `Id`.
+    pub id: String,
+    /// The tenant (its name in the configuration).
+    pub tenant: String,
+    /// `CreationTime`.
+    pub time: Option<DateTime<Utc>>,
+    /// The service (`None` for records stored without normalising).
+    pub app: Option<App>,
+    /// `RecordType` number.
+    pub record_type: Option<i64>,
+    /// `Workload`.
+    pub workload: Option<String>,
+    /// `Operation`.
+    pub operation: Option<String>,
+    /// The action category.
+    pub category: Option<Category>,
+    /// The actor (`UserId`).
+    pub user: Option<String>,
+    /// The actor's kind.
+    pub actor_kind: Option<ActorKind>,
+    /// The client address.
+    pub ip: Option<String>,
+    /// Success or failure.
+    pub result: Option<Outcome>,
+    /// An administrative activity.
+    pub admin: bool,
+    /// The actor is external.
+    pub external_user: bool,
+    /// Impersonation.
+    pub impersonated: bool,
+    /// User agent.
+    pub user_agent: Option<String>,
 }

@@ -5,10 +5,12 @@
 
 mod activity;
 mod collection;
+pub mod filter;
 mod record;
 
 pub use activity::{
-    Activity, ActivityObject, Actor, ActorKind, App, Category, ObjectKind, Outcome,
+    Activity, ActivityColumns, ActivityObject, ActivityRow, Actor, ActorKind, App, Category,
+    ObjectKind, Outcome,
 };
 pub use collection::{BlobRef, CommitStats, ConnectorState, ConnectorStatus, Gap};
 pub use record::{AuditRecord, ParseError, RecordColumns, parse_creation_time};

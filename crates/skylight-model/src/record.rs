@@ -32,8 +32,10 @@ pub struct RecordColumns {
     pub operation: Option<String>,
     /// `UserId`.
     pub user_id: Option<String>,
-    /// `ClientIP` as given.
+    /// `ClientIP` as given, or once normalised the client address (port and brackets stripped).
     pub client_ip: Option<String>,
+    /// The normalised columns, when the record went through the normaliser.
+    pub activity: Option<crate::ActivityColumns>,
 }
 
 /// A collected record: its raw JSON and its columns.
@@ -123,6 +125,7 @@ impl RecordColumns {
             operation: text(head.operation),
             user_id: text(head.user_id),
             client_ip: text(head.client_ip),
+            activity: None,
         })
     }
 }

@@ -10,7 +10,7 @@ mod record_types;
 
 use serde_json::{Map, Value};
 use skylight_model::{
-    Activity, ActivityObject, Actor, ActorKind, App, Category, ObjectKind, Outcome,
+    Activity, ActivityObject, Actor, ActorKind, App, Category, ObjectKind, Outcome, RecordColumns,
     parse_creation_time,
 };
 
@@ -92,6 +92,22 @@ fn app_of_workload(workload: &str) -> App {
         "copilot" => App::Copilot,
         _ => App::Unknown,
     }
+}
+
+/// The store's columns of one audit record, normalised: what the collector and the importer
+/// store with the raw record.
+pub fn record_columns(raw: &[u8]) -> Result<RecordColumns, NormalizeError> {
+    let a = normalize(raw)?;
+    Ok(RecordColumns {
+        client_ip: a.ip.map(|ip| ip.to_string()).or_else(|| a.ip_text.clone()),
+        user_id: a.actor.name.clone(),
+        activity: Some(a.columns()),
+        id: a.id,
+        creation_time: a.time,
+        record_type: a.record_type,
+        workload: a.workload,
+        operation: Some(a.operation).filter(|o| !o.is_empty()),
+    })
 }
 
 /// Normalises one audit record's raw JSON.

@@ -4,6 +4,7 @@
 //! them on `spawn_blocking`.
 
 mod batch;
+pub mod codes;
 mod sqlite;
 
 use std::collections::HashSet;
@@ -129,4 +130,32 @@ pub trait Store: Send + Sync {
 
     /// Every connector status.
     fn statuses(&self) -> Result<Vec<ConnectorStatus>, StoreError>;
+
+    /// A page of the activity log, newest first.
+    fn activities(&self, query: &ActivityQuery) -> Result<ActivityPage, StoreError>;
+}
+
+/// What the activity log asks for.
+#[derive(Debug, Clone, Default)]
+pub struct ActivityQuery {
+    /// One tenant, or all.
+    pub tenant: Option<String>,
+    /// The conditions.
+    pub filter: skylight_model::filter::Filter,
+    /// Rows per page (at least 1).
+    pub limit: usize,
+    /// Where the page starts: the `next` of the previous page.
+    pub after: Option<Cursor>,
+}
+
+/// Where a page of the activity log ends: (time in ms, row id) of its last row.
+pub type Cursor = (i64, i64);
+
+/// A page of the activity log.
+#[derive(Debug, Clone, Default)]
+pub struct ActivityPage {
+    /// The activities, newest first.
+    pub rows: Vec<skylight_model::ActivityRow>,
+    /// Where the next page starts, if there is one.
+    pub next: Option<Cursor>,
 }

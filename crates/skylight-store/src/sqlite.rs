@@ -7,6 +7,7 @@
 
 mod commit;
 mod migrations;
+mod query;
 #[cfg(test)]
 mod tests;
 
@@ -561,6 +562,10 @@ impl Store for SqliteStore {
                 to_ns(s.updated_at),
             ])?;
         Ok(())
+    }
+
+    fn activities(&self, query: &crate::ActivityQuery) -> Result<crate::ActivityPage, StoreError> {
+        self.lock().activities(query)
     }
 
     fn statuses(&self) -> Result<Vec<ConnectorStatus>, StoreError> {

@@ -19,7 +19,7 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    fn open(&self) -> anyhow::Result<Arc<dyn Store>> {
+    pub fn open(&self) -> anyhow::Result<Arc<dyn Store>> {
         let store = SqliteStore::open(&self.data_dir)
             .with_context(|| format!("cannot open the store in {}", self.data_dir.display()))?;
         Ok(Arc::new(store))

@@ -166,9 +166,15 @@ impl Batch<'_> {
             Entry::Record(r) => {
                 self.summary.read += 1;
                 let ct = r.content_type;
+                let mut record = r.record;
+                // The same normalised columns as collected records (the importer's own reading
+                // stays when the normaliser cannot add to it).
+                if let Ok(columns) = skylight_normalize::record_columns(&record.raw) {
+                    record.columns = columns;
+                }
                 let full = {
                     let list = self.pending.entry(ct).or_default();
-                    list.push(r.record);
+                    list.push(record);
                     list.len() >= CHUNK
                 };
                 if full {

@@ -1,5 +1,6 @@
 //! `skylight`: self-hosted cloud app security for Microsoft 365.
 
+mod activities_cmd;
 mod bench_cmd;
 mod collect_cmd;
 mod import_cmd;
@@ -26,6 +27,9 @@ enum Command {
     Collect(collect_cmd::CollectArgs),
     /// Show each connector's state, lag, counts, and the last error with what to do about it.
     Status(collect_cmd::StatusArgs),
+    /// Search the activity log: `skylight activities app=exchange category=mailbox_rule
+    /// time=2026-11-20..` (table, JSON lines, CSV or OCSF).
+    Activities(activities_cmd::ActivitiesArgs),
     /// Measure ingest throughput, memory and disk use against a simulated tenant (README figures).
     Bench(bench_cmd::BenchArgs),
     /// Load audit records from files (Management API JSON, NDJSON, Purview audit-search CSV)
@@ -52,6 +56,7 @@ fn main() -> std::process::ExitCode {
             Command::Sim(args) => sim_cmd::sim(args).await,
             Command::Collect(args) => collect_cmd::collect(args).await,
             Command::Status(args) => collect_cmd::status(args).await,
+            Command::Activities(args) => activities_cmd::activities(args).await,
             Command::Bench(args) => bench_cmd::bench(args).await,
             Command::Import(args) => import_cmd::import(args).await,
         }

@@ -319,3 +319,72 @@ fn collect_once_prints_a_summary_and_status_tells_what_is_wrong() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn activities_are_searched_from_the_command_line() {
+    let (_sim, url) = spawn_sim(&["--users", "40", "--days", "1"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (config, data) = write_config(dir.path(), &url);
+    assert!(run_collect(&config, &data).status.success());
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .arg("activities")
+            .args(["--data-dir", &data])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[
+        "--format",
+        "json",
+        "--limit",
+        "5",
+        "app=entra-id",
+        "operation=UserLoggedIn",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 5);
+    for l in &lines {
+        for key in [
+            "id",
+            "time",
+            "app",
+            "record_type",
+            "operation",
+            "user",
+            "ip",
+            "country",
+            "result",
+        ] {
+            assert!(l.get(key).is_some(), "{key} in {l}");
+        }
+        assert_eq!(l["app"], "entra-id");
+        assert_eq!(l["operation"], "UserLoggedIn");
+        assert_eq!(l["category"], "login");
+    }
+    // All of them, as CSV: a header and one line per record, as many as the JSON says.
+    let all_json = run(&["--format", "json", "--limit", "0", "record_type=15"]);
+    let csv = run(&["--format", "csv", "--limit", "0", "record_type=15"]);
+    let n = String::from_utf8_lossy(&all_json.stdout).lines().count();
+    assert!(n > 5);
+    assert_eq!(String::from_utf8_lossy(&csv.stdout).lines().count(), n + 1);
+    let ocsf = run(&["--format", "ocsf", "--limit", "3", "operation=UserLoggedIn"]);
+    for l in String::from_utf8_lossy(&ocsf.stdout).lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert_eq!(v["class_uid"], 3002, "{v}");
+    }
+    // A mistake says what to write instead.
+    let bad = run(&["app=exchnage"]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("unknown app `exchnage`; apps: exchange")
+    );
+}

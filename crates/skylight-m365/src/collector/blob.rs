@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use skylight_model::{BlobRef, CommitStats, ContentType, RecordColumns};
+use skylight_model::{BlobRef, CommitStats, ContentType};
 use skylight_store::{RecordBatch, Store, StoreError};
 use tokio::sync::mpsc;
 
@@ -157,7 +157,7 @@ fn build(
 /// Adds one array element to the batch: a record, or a reject with its reason.
 fn add(batch: &mut RecordBatch, element: Element<'_>) -> Result<(), StoreError> {
     match element {
-        Element::Whole(raw) => match RecordColumns::read(raw) {
+        Element::Whole(raw) => match skylight_normalize::record_columns(raw) {
             Ok(columns) => batch.push(columns, raw),
             Err(e) => batch.reject(e.to_string(), raw),
         },

@@ -15,12 +15,13 @@ use rusqlite::{Transaction, TransactionBehavior, params};
 use skylight_model::{BlobRef, CommitStats, ContentType, RecordColumns};
 
 use super::{Inner, ct_code, ensure_tenant, len_i64, record_key, to_ns};
-use crate::StoreError;
 use crate::batch::{RecordBatch, SealedBatch, decode_chunk, encode_chunk};
+use crate::{StoreError, codes};
 
 const INSERT_RECORD: &str = "INSERT OR IGNORE INTO records \
-    (tenant_id, creation_ms, hour, record_key, content_type, record_type, workload, operation, user_id, client_ip, chunk_id, chunk_pos) \
-    VALUES (?1, ?2, ?2 / 3600000, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+    (tenant_id, creation_ms, hour, record_key, content_type, record_type, workload, operation, user_id, client_ip, chunk_id, chunk_pos, \
+     app, category, actor_kind, outcome, flags, user_agent) \
+    VALUES (?1, ?2, ?2 / 3600000, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
 
 pub(super) const MARK_DONE: &str = "INSERT OR IGNORE INTO done_blobs \
     (tenant, content_type, content_id, created_ns, done_ns, records) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
@@ -237,6 +238,20 @@ fn insert_record(
     pos: usize,
     c: &RecordColumns,
 ) -> Result<bool, StoreError> {
+    let a = c.activity.as_ref();
+    let flags = a.map_or(0, |a| {
+        (if a.admin { codes::FLAG_ADMIN } else { 0 })
+            | (if a.external_user {
+                codes::FLAG_EXTERNAL
+            } else {
+                0
+            })
+            | (if a.impersonated {
+                codes::FLAG_IMPERSONATED
+            } else {
+                0
+            })
+    });
     let changed = insert.execute(params![
         tenant_id,
         c.creation_time.map_or(0, |t| t.timestamp_millis()),
@@ -249,6 +264,12 @@ fn insert_record(
         strings.id(tx, c.client_ip.as_deref())?,
         chunk_id,
         len_i64(pos),
+        a.map(|a| codes::app(a.app)),
+        a.map(|a| codes::category(a.category)),
+        a.map(|a| codes::actor_kind(a.actor_kind)),
+        a.map(|a| codes::outcome(a.outcome)),
+        flags,
+        strings.id(tx, a.and_then(|a| a.user_agent.as_deref()))?,
     ])?;
     Ok(changed == 1)
 }

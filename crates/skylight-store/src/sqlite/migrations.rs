@@ -17,10 +17,16 @@ pub(super) struct Migration {
 }
 
 /// Every migration, oldest first; migration `i` (from 0) brings the schema to version `i + 1`.
-pub(super) const MIGRATIONS: &[Migration] = &[Migration {
-    name: "0001_initial",
-    sql: include_str!("migrations/0001_initial.sql"),
-}];
+pub(super) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        name: "0001_initial",
+        sql: include_str!("migrations/0001_initial.sql"),
+    },
+    Migration {
+        name: "0002_activity_columns",
+        sql: include_str!("migrations/0002_activity_columns.sql"),
+    },
+];
 
 /// `PRAGMA application_id` of a Skylight database ("Skyl").
 pub(super) const APPLICATION_ID: i64 = 0x536b_796c;

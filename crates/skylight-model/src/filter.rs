@@ -1,0 +1,423 @@
+//! The activity filter language, one for the CLI, the REST API and policies.
+//!
+//! A filter is a list of conditions, all of which must hold. A condition is written
+//! `FIELD OP VALUES`:
+//! - `app=exchange` equals, `app!=exchange` differs;
+//! - `app=exchange,share-point` any of, `app!=exchange,teams` none of;
+//! - `user=*` is set, `user!=*` is not set;
+//! - `time=2026-11-20T00:00:00Z..2026-11-21T00:00:00Z` and `record_type=1..20` ranges (either
+//!   end may be left out);
+//! - `ip=10.0.0.0/8` matches a CIDR block as well as an address;
+//! - `text~password` the raw record contains the text (case-insensitive).
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+
+use crate::{ActorKind, App, Category, Outcome, parse_creation_time};
+
+/// What a condition looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// The event time.
+    Time,
+    /// The app.
+    App,
+    /// The actor (UserId), case-insensitive.
+    User,
+    /// Microsoft's operation, case-insensitive.
+    Operation,
+    /// The action category.
+    Category,
+    /// RecordType number.
+    RecordType,
+    /// `Workload`.
+    Workload,
+    /// Client address or CIDR block.
+    Ip,
+    /// Success or failure.
+    Result,
+    /// The actor's kind.
+    ActorKind,
+    /// Administrative activity (`true`/`false`).
+    Admin,
+    /// External user (`true`/`false`).
+    External,
+    /// Impersonation (`true`/`false`).
+    Impersonated,
+    /// User agent, case-insensitive.
+    UserAgent,
+    /// Free text over the raw record.
+    Text,
+}
+
+impl Field {
+    /// Every field with its name in the language.
+    pub const ALL: [(Field, &'static str); 15] = [
+        (Field::Time, "time"),
+        (Field::App, "app"),
+        (Field::User, "user"),
+        (Field::Operation, "operation"),
+        (Field::Category, "category"),
+        (Field::RecordType, "record_type"),
+        (Field::Workload, "workload"),
+        (Field::Ip, "ip"),
+        (Field::Result, "result"),
+        (Field::ActorKind, "actor_kind"),
+        (Field::Admin, "admin"),
+        (Field::External, "external"),
+        (Field::Impersonated, "impersonated"),
+        (Field::UserAgent, "user_agent"),
+        (Field::Text, "text"),
+    ];
+
+    /// The field's name in the language.
+    pub fn name(self) -> &'static str {
+        Field::ALL
+            .iter()
+            .find(|(f, _)| *f == self)
+            .map_or("?", |(_, n)| n)
+    }
+}
+
+/// One value a condition compares with, already read for its field.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// Text (users, operations, workloads, user agents, free text).
+    Text(String),
+    /// An app.
+    App(App),
+    /// A category.
+    Category(Category),
+    /// A number (RecordType).
+    Number(i64),
+    /// An address block (an address is a /32 or /128).
+    Cidr(IpAddr, u8),
+    /// An outcome.
+    Outcome(Outcome),
+    /// An actor kind.
+    ActorKind(ActorKind),
+    /// A yes/no flag.
+    Flag(bool),
+}
+
+/// How a condition compares.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Test {
+    /// Equal to one of the values.
+    AnyOf(Vec<Value>),
+    /// Equal to none of the values.
+    NoneOf(Vec<Value>),
+    /// Has a value.
+    IsSet,
+    /// Has no value.
+    NotSet,
+    /// Between two times, start included, end excluded.
+    TimeRange(Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+    /// Between two numbers, both included.
+    NumberRange(Option<i64>, Option<i64>),
+    /// Contains the text, case-insensitive.
+    Contains(String),
+}
+
+/// One condition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Condition {
+    /// What it looks at.
+    pub field: Field,
+    /// How.
+    pub test: Test,
+}
+
+/// A filter: every condition must hold.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filter {
+    /// The conditions.
+    pub conditions: Vec<Condition>,
+}
+
+/// Why a filter could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FilterError {
+    /// No operator.
+    #[error("`{0}`: write FIELD=VALUE, FIELD!=VALUE or text~WORDS")]
+    Syntax(String),
+    /// Unknown field.
+    #[error("unknown field `{0}`; fields: {1}")]
+    UnknownField(String, String),
+    /// A value that does not fit its field.
+    #[error("`{field}`: {why}")]
+    BadValue {
+        /// The field.
+        field: String,
+        /// What is wrong.
+        why: String,
+    },
+}
+
+fn bad(field: Field, why: impl Into<String>) -> FilterError {
+    FilterError::BadValue {
+        field: field.name().to_owned(),
+        why: why.into(),
+    }
+}
+
+/// Reads one value for a field.
+fn value(field: Field, v: &str) -> Result<Value, FilterError> {
+    let v = v.trim();
+    Ok(match field {
+        Field::App => Value::App(
+            App::ALL
+                .into_iter()
+                .find(|a| a.as_str().eq_ignore_ascii_case(v))
+                .ok_or_else(|| {
+                    bad(
+                        field,
+                        format!(
+                            "unknown app `{v}`; apps: {}",
+                            App::ALL.map(App::as_str).join(", ")
+                        ),
+                    )
+                })?,
+        ),
+        Field::Category => Value::Category(
+            Category::ALL
+                .into_iter()
+                .find(|c| c.as_str().eq_ignore_ascii_case(v))
+                .ok_or_else(|| {
+                    bad(
+                        field,
+                        format!(
+                            "unknown category `{v}`; categories: {}",
+                            Category::ALL.map(Category::as_str).join(", ")
+                        ),
+                    )
+                })?,
+        ),
+        Field::RecordType => Value::Number(
+            v.parse()
+                .map_err(|_| bad(field, format!("`{v}` is not a number")))?,
+        ),
+        Field::Ip => {
+            let (addr, bits) = match v.split_once('/') {
+                Some((a, b)) => (a, Some(b)),
+                None => (v, None),
+            };
+            let ip: IpAddr = addr
+                .parse()
+                .map_err(|_| bad(field, format!("`{v}` is not an address or CIDR block")))?;
+            let max = if ip.is_ipv4() { 32 } else { 128 };
+            let bits = match bits {
+                Some(b) => b
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|b| *b <= max)
+                    .ok_or_else(|| bad(field, format!("`{v}`: prefix length over {max}")))?,
+                None => max,
+            };
+            Value::Cidr(ip, bits)
+        }
+        Field::Result => Value::Outcome(match v.to_ascii_lowercase().as_str() {
+            "success" => Outcome::Success,
+            "failure" => Outcome::Failure,
+            "unknown" => Outcome::Unknown,
+            _ => return Err(bad(field, "success, failure or unknown")),
+        }),
+        Field::ActorKind => Value::ActorKind(match v.to_ascii_lowercase().as_str() {
+            "user" => ActorKind::User,
+            "admin" => ActorKind::Admin,
+            "external" => ActorKind::External,
+            "system" => ActorKind::System,
+            "application" => ActorKind::Application,
+            "unknown" => ActorKind::Unknown,
+            _ => {
+                return Err(bad(
+                    field,
+                    "user, admin, external, system, application or unknown",
+                ));
+            }
+        }),
+        Field::Admin | Field::External | Field::Impersonated => {
+            Value::Flag(match v.to_ascii_lowercase().as_str() {
+                "true" | "yes" | "1" => true,
+                "false" | "no" | "0" => false,
+                _ => return Err(bad(field, "true or false")),
+            })
+        }
+        Field::Time => return Err(bad(field, "use a range: time=FROM..TO")),
+        Field::User | Field::Operation | Field::Workload | Field::UserAgent | Field::Text => {
+            Value::Text(v.to_owned())
+        }
+    })
+}
+
+fn time(field: Field, s: &str) -> Result<Option<DateTime<Utc>>, FilterError> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let t = parse_creation_time(s).or_else(|| {
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|n| n.and_utc())
+    });
+    t.map(Some).ok_or_else(|| {
+        bad(
+            field,
+            format!("`{s}` is not a time (2026-11-20 or 2026-11-20T08:00:00Z)"),
+        )
+    })
+}
+
+impl Condition {
+    /// Reads one condition (`app=exchange`, `user!=*`, `time=2026-11-20..`, `text~secret`).
+    pub fn parse(s: &str) -> Result<Condition, FilterError> {
+        let (name, op, rest) = if let Some((n, r)) = s.split_once("!=") {
+            (n, "!=", r)
+        } else if let Some((n, r)) = s.split_once('~') {
+            (n, "~", r)
+        } else if let Some((n, r)) = s.split_once('=') {
+            (n, "=", r)
+        } else {
+            return Err(FilterError::Syntax(s.to_owned()));
+        };
+        let name = name.trim();
+        let field = Field::ALL
+            .iter()
+            .find(|(_, n)| n.eq_ignore_ascii_case(name))
+            .map(|(f, _)| *f)
+            .ok_or_else(|| {
+                FilterError::UnknownField(name.to_owned(), Field::ALL.map(|(_, n)| n).join(", "))
+            })?;
+        let rest = rest.trim();
+        let test = match (op, rest) {
+            ("~", words) => Test::Contains(words.to_owned()),
+            ("=", "*") => Test::IsSet,
+            ("!=", "*") => Test::NotSet,
+            (_, r) if field == Field::Time => {
+                let (a, b) = r
+                    .split_once("..")
+                    .ok_or_else(|| bad(field, "use a range: time=FROM..TO"))?;
+                if op == "!=" {
+                    return Err(bad(field, "a time range is written time=FROM..TO"));
+                }
+                Test::TimeRange(time(field, a)?, time(field, b)?)
+            }
+            ("=", r) if field == Field::RecordType && r.contains("..") => {
+                let (a, b) = r.split_once("..").unwrap_or((r, ""));
+                let num = |x: &str| -> Result<Option<i64>, FilterError> {
+                    let x = x.trim();
+                    if x.is_empty() {
+                        Ok(None)
+                    } else {
+                        x.parse()
+                            .map(Some)
+                            .map_err(|_| bad(field, format!("`{x}` is not a number")))
+                    }
+                };
+                Test::NumberRange(num(a)?, num(b)?)
+            }
+            (_, r) => {
+                let values = r
+                    .split(',')
+                    .filter(|v| !v.trim().is_empty())
+                    .map(|v| value(field, v))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if values.is_empty() {
+                    return Err(bad(field, "no value"));
+                }
+                if op == "=" {
+                    Test::AnyOf(values)
+                } else {
+                    Test::NoneOf(values)
+                }
+            }
+        };
+        if field == Field::Text && !matches!(test, Test::Contains(_)) {
+            return Err(bad(field, "free text is searched with text~WORDS"));
+        }
+        if matches!(test, Test::Contains(_))
+            && !matches!(
+                field,
+                Field::Text | Field::User | Field::Operation | Field::UserAgent
+            )
+        {
+            return Err(bad(
+                field,
+                "~ (contains) works on text, user, operation and user_agent",
+            ));
+        }
+        Ok(Condition { field, test })
+    }
+}
+
+impl Filter {
+    /// Reads a filter from its conditions.
+    pub fn parse<S: AsRef<str>>(conditions: &[S]) -> Result<Filter, FilterError> {
+        Ok(Filter {
+            conditions: conditions
+                .iter()
+                .map(|c| Condition::parse(c.as_ref()))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditions_read_as_written() {
+        let f = Filter::parse(&[
+            "app=exchange,share-point",
+            "user!=*",
+            "category!=login",
+            "time=2026-11-20..2026-11-21T06:00:00Z",
+            "record_type=1..20",
+            "ip=10.0.0.0/8",
+            "admin=true",
+            "text~Secret Plan",
+        ])
+        .expect("reads");
+        assert_eq!(
+            f.conditions[0].test,
+            Test::AnyOf(vec![Value::App(App::Exchange), Value::App(App::SharePoint)])
+        );
+        assert_eq!(f.conditions[1].test, Test::NotSet);
+        assert_eq!(
+            f.conditions[2].test,
+            Test::NoneOf(vec![Value::Category(Category::Login)])
+        );
+        assert!(matches!(
+            f.conditions[3].test,
+            Test::TimeRange(Some(_), Some(_))
+        ));
+        assert_eq!(f.conditions[4].test, Test::NumberRange(Some(1), Some(20)));
+        assert_eq!(
+            f.conditions[5].test,
+            Test::AnyOf(vec![Value::Cidr("10.0.0.0".parse().expect("ip"), 8)])
+        );
+        assert_eq!(f.conditions[6].test, Test::AnyOf(vec![Value::Flag(true)]));
+        assert_eq!(f.conditions[7].test, Test::Contains("Secret Plan".into()));
+    }
+
+    #[test]
+    fn mistakes_say_what_to_write() {
+        for (s, want) in [
+            ("app", "FIELD=VALUE"),
+            ("colour=red", "unknown field `colour`"),
+            ("app=exchnage", "unknown app `exchnage`; apps: exchange"),
+            ("ip=10.0.0.0/33", "prefix length over 32"),
+            ("time=yesterday", "time=FROM..TO"),
+            ("time=2026-13-01..", "is not a time"),
+            ("text=x", "text~WORDS"),
+            ("app~ex", "contains"),
+            ("result=maybe", "success, failure or unknown"),
+        ] {
+            let e = Condition::parse(s).expect_err(s).to_string();
+            assert!(e.contains(want), "{s}: {e}");
+        }
+    }
+}

@@ -1,0 +1,360 @@
+//! The activity log's queries: a [`Filter`] turned into SQL over the record columns, newest
+//! first, a page at a time. Free text (`text~…`) and CIDR blocks are checked in Rust: the first
+//! on the raw records of the rows SQL selected, the second on the dictionary of addresses.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use chrono::DateTime;
+use rusqlite::types::Value as Sql;
+use skylight_model::filter::{Condition, Field, Filter, Test, Value};
+use skylight_model::{ActivityRow, ActorKind, Outcome};
+
+use super::{Inner, TENANT_ID, id_from_key};
+use crate::batch::decode_chunk;
+use crate::{ActivityPage, ActivityQuery, StoreError, codes};
+
+/// Rows fetched from SQLite per round while free text filters them.
+const ROUND: usize = 1_000;
+
+/// A WHERE clause under construction.
+#[derive(Default)]
+struct Clause {
+    sql: String,
+    params: Vec<Sql>,
+}
+
+impl Clause {
+    fn and(&mut self, sql: &str, params: impl IntoIterator<Item = Sql>) {
+        self.sql.push_str(" AND ");
+        self.sql.push_str(sql);
+        self.params.extend(params);
+    }
+}
+
+fn marks(n: usize) -> String {
+    vec!["?"; n].join(",")
+}
+
+/// The column of a field stored through the `strings` dictionary.
+fn string_column(f: Field) -> Option<&'static str> {
+    match f {
+        Field::User => Some("r.user_id"),
+        Field::Operation => Some("r.operation"),
+        Field::Workload => Some("r.workload"),
+        Field::UserAgent => Some("r.user_agent"),
+        Field::Ip => Some("r.client_ip"),
+        _ => None,
+    }
+}
+
+fn code_of(v: &Value) -> Option<i64> {
+    Some(match v {
+        Value::App(a) => codes::app(*a),
+        Value::Category(c) => codes::category(*c),
+        Value::Outcome(o) => codes::outcome(*o),
+        Value::ActorKind(k) => codes::actor_kind(*k),
+        Value::Number(n) => *n,
+        _ => return None,
+    })
+}
+
+fn in_block(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(bits))
+            };
+            u32::from(a) & mask == u32::from(n) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(bits))
+            };
+            u128::from(a) & mask == u128::from(n) & mask
+        }
+        _ => false,
+    }
+}
+
+impl Inner {
+    /// Ids of dictionary strings that are addresses inside any of the blocks.
+    fn addresses_in(&self, blocks: &[(IpAddr, u8)]) -> Result<Vec<i64>, StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT id, value FROM strings")?;
+        let mut rows = stmt.query([])?;
+        let mut ids = Vec::new();
+        while let Some(row) = rows.next()? {
+            let value: String = row.get(1)?;
+            if let Ok(ip) = value.parse::<IpAddr>()
+                && blocks.iter().any(|(n, b)| in_block(ip, *n, *b))
+            {
+                ids.push(row.get(0)?);
+            }
+        }
+        Ok(ids)
+    }
+
+    fn condition(&self, c: &Condition, w: &mut Clause) -> Result<(), StoreError> {
+        let f = c.field;
+        if let Some(col) = string_column(f) {
+            match &c.test {
+                Test::IsSet => w.and(&format!("{col} IS NOT NULL"), []),
+                Test::NotSet => w.and(&format!("{col} IS NULL"), []),
+                Test::Contains(t) => w.and(
+                    &format!("{col} IN (SELECT id FROM strings WHERE instr(lower(value), ?) > 0)"),
+                    [Sql::Text(t.to_lowercase())],
+                ),
+                Test::AnyOf(vs) | Test::NoneOf(vs) => {
+                    let negate = matches!(c.test, Test::NoneOf(_));
+                    let set = if f == Field::Ip {
+                        let blocks: Vec<(IpAddr, u8)> = vs
+                            .iter()
+                            .filter_map(|v| match v {
+                                Value::Cidr(ip, bits) => Some((*ip, *bits)),
+                                _ => None,
+                            })
+                            .collect();
+                        let ids = self.addresses_in(&blocks)?;
+                        // Integers from the database: safe to write into the statement.
+                        let mut list = String::new();
+                        for (i, id) in ids.iter().enumerate() {
+                            let _ = write!(list, "{}{id}", if i == 0 { "" } else { "," });
+                        }
+                        (format!("({list})"), Vec::new())
+                    } else {
+                        let texts: Vec<Sql> = vs
+                            .iter()
+                            .filter_map(|v| match v {
+                                Value::Text(t) => Some(Sql::Text(t.to_lowercase())),
+                                _ => None,
+                            })
+                            .collect();
+                        (
+                            format!(
+                                "(SELECT id FROM strings WHERE lower(value) IN ({}))",
+                                marks(texts.len())
+                            ),
+                            texts,
+                        )
+                    };
+                    let sql = if negate {
+                        format!("({col} IS NULL OR {col} NOT IN {})", set.0)
+                    } else {
+                        format!("{col} IN {}", set.0)
+                    };
+                    w.and(&sql, set.1);
+                }
+                _ => {}
+            }
+            return Ok(());
+        }
+        let col = match f {
+            Field::App => "r.app",
+            Field::Category => "r.category",
+            Field::RecordType => "r.record_type",
+            Field::Result => "r.outcome",
+            Field::ActorKind => "r.actor_kind",
+            Field::Time => "r.creation_ms",
+            Field::Admin => "(r.flags & 1 != 0)",
+            Field::External => "(r.flags & 2 != 0)",
+            Field::Impersonated => "(r.flags & 4 != 0)",
+            _ => return Ok(()), // free text: checked on the raw records
+        };
+        match &c.test {
+            Test::IsSet => w.and(&format!("{col} IS NOT NULL"), []),
+            Test::NotSet => w.and(&format!("{col} IS NULL"), []),
+            Test::TimeRange(from, to) => {
+                if let Some(t) = from {
+                    w.and("r.creation_ms >= ?", [Sql::Integer(t.timestamp_millis())]);
+                }
+                if let Some(t) = to {
+                    w.and("r.creation_ms < ?", [Sql::Integer(t.timestamp_millis())]);
+                }
+            }
+            Test::NumberRange(lo, hi) => {
+                if let Some(n) = lo {
+                    w.and(&format!("{col} >= ?"), [Sql::Integer(*n)]);
+                }
+                if let Some(n) = hi {
+                    w.and(&format!("{col} <= ?"), [Sql::Integer(*n)]);
+                }
+            }
+            Test::AnyOf(vs) | Test::NoneOf(vs) => {
+                let negate = matches!(c.test, Test::NoneOf(_));
+                if let [Value::Flag(want)] = vs.as_slice() {
+                    let yes = *want != negate;
+                    w.and(&format!("{col} = {}", i64::from(yes)), []);
+                    return Ok(());
+                }
+                let params: Vec<Sql> = vs.iter().filter_map(code_of).map(Sql::Integer).collect();
+                let sql = if negate {
+                    format!("({col} IS NULL OR {col} NOT IN ({}))", marks(params.len()))
+                } else {
+                    format!("{col} IN ({})", marks(params.len()))
+                };
+                w.and(&sql, params);
+            }
+            Test::Contains(_) => {}
+        }
+        Ok(())
+    }
+
+    /// One page of the activity log.
+    pub(super) fn activities(&self, q: &ActivityQuery) -> Result<ActivityPage, StoreError> {
+        let mut w = Clause::default();
+        if let Some(t) = &q.tenant {
+            w.and(
+                &format!("r.tenant_id = {}", TENANT_ID.replace("?1", "?")),
+                [Sql::Text(t.clone())],
+            );
+        }
+        for c in &q.filter.conditions {
+            self.condition(c, &mut w)?;
+        }
+        // Hour-led indexes: a user or address over a bounded time range is a seek per hour.
+        if let Some((from, to)) = time_bounds(&q.filter)
+            && q.filter.conditions.iter().any(|c| {
+                matches!(c.field, Field::User | Field::Ip) && matches!(c.test, Test::AnyOf(_))
+            })
+        {
+            let (h0, h1) = (from / 3_600_000, (to - 1) / 3_600_000);
+            if h1 >= h0 && h1 - h0 <= 24 * 93 {
+                let hours: Vec<String> = (h0..=h1).map(|h| h.to_string()).collect();
+                w.and(&format!("r.hour IN ({})", hours.join(",")), []);
+            }
+        }
+        let words: Vec<String> = q
+            .filter
+            .conditions
+            .iter()
+            .filter_map(|c| match (&c.field, &c.test) {
+                (Field::Text, Test::Contains(t)) => Some(t.to_lowercase()),
+                _ => None,
+            })
+            .collect();
+        let limit = q.limit.max(1);
+        let mut out = Vec::new();
+        let mut after = q.after;
+        let mut chunks: HashMap<i64, crate::batch::Chunk> = HashMap::new();
+        loop {
+            let mut sql = String::from(
+                "SELECT r.id, (SELECT name FROM tenants WHERE id = r.tenant_id), r.creation_ms, r.record_key, r.record_type, \
+                 (SELECT value FROM strings WHERE id = r.workload), (SELECT value FROM strings WHERE id = r.operation), \
+                 (SELECT value FROM strings WHERE id = r.user_id), (SELECT value FROM strings WHERE id = r.client_ip), \
+                 (SELECT value FROM strings WHERE id = r.user_agent), r.app, r.category, r.actor_kind, r.outcome, r.flags, \
+                 r.chunk_id, r.chunk_pos FROM records r WHERE 1",
+            );
+            sql.push_str(&w.sql);
+            let mut params = w.params.clone();
+            if let Some((ms, id)) = after {
+                sql.push_str(" AND (r.creation_ms, r.id) < (?, ?)");
+                params.push(Sql::Integer(ms));
+                params.push(Sql::Integer(id));
+            }
+            let round = if words.is_empty() { limit + 1 } else { ROUND };
+            let _ = write!(sql, " ORDER BY r.creation_ms DESC, r.id DESC LIMIT {round}");
+            let mut stmt = self.conn.prepare(&sql)?;
+            let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+            let mut fetched = 0usize;
+            while let Some(row) = rows.next()? {
+                fetched += 1;
+                let rowid: i64 = row.get(0)?;
+                let ms: i64 = row.get(2)?;
+                after = Some((ms, rowid));
+                if !words.is_empty() {
+                    let (chunk_id, pos): (i64, i64) = (row.get(15)?, row.get(16)?);
+                    if !chunks.contains_key(&chunk_id) {
+                        let (data, len): (Vec<u8>, i64) = self
+                            .conn
+                            .prepare_cached("SELECT data, raw_len FROM raw_chunks WHERE id = ?1")?
+                            .query_row([chunk_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                        if chunks.len() > 64 {
+                            chunks.clear();
+                        }
+                        chunks.insert(
+                            chunk_id,
+                            decode_chunk(&data, len, &format!("chunk {chunk_id}"))?,
+                        );
+                    }
+                    let raw = usize::try_from(pos)
+                        .ok()
+                        .and_then(|p| chunks.get(&chunk_id).and_then(|c| c.get(p)))
+                        .map(|r| String::from_utf8_lossy(r).to_lowercase())
+                        .unwrap_or_default();
+                    if !words.iter().all(|w| raw.contains(w.as_str())) {
+                        continue;
+                    }
+                }
+                if out.len() == limit {
+                    // One more than asked: there is a next page, starting after the last returned.
+                    return Ok(ActivityPage {
+                        next: out.last().map(|(c, _)| *c),
+                        rows: out.into_iter().map(|(_, r)| r).collect(),
+                    });
+                }
+                let flags: i64 = row.get(14)?;
+                let activity = ActivityRow {
+                    id: id_from_key(row.get_ref(3)?)?,
+                    tenant: row.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                    time: (ms != 0)
+                        .then(|| DateTime::from_timestamp_millis(ms))
+                        .flatten(),
+                    record_type: row.get(4)?,
+                    workload: row.get(5)?,
+                    operation: row.get(6)?,
+                    user: row.get(7)?,
+                    ip: row.get(8)?,
+                    user_agent: row.get(9)?,
+                    app: row.get::<_, Option<i64>>(10)?.and_then(codes::app_of),
+                    category: row.get::<_, Option<i64>>(11)?.and_then(codes::category_of),
+                    actor_kind: row.get::<_, Option<i64>>(12)?.and_then(actor_kind_of),
+                    result: row.get::<_, Option<i64>>(13)?.and_then(outcome_of),
+                    admin: flags & codes::FLAG_ADMIN != 0,
+                    external_user: flags & codes::FLAG_EXTERNAL != 0,
+                    impersonated: flags & codes::FLAG_IMPERSONATED != 0,
+                };
+                out.push(((ms, rowid), activity));
+            }
+            if fetched < round {
+                return Ok(ActivityPage {
+                    next: None,
+                    rows: out.into_iter().map(|(_, r)| r).collect(),
+                });
+            }
+        }
+    }
+}
+
+/// The time range a filter bounds, in milliseconds, when it bounds both ends.
+fn time_bounds(f: &Filter) -> Option<(i64, i64)> {
+    f.conditions.iter().find_map(|c| match c.test {
+        Test::TimeRange(Some(a), Some(b)) => Some((a.timestamp_millis(), b.timestamp_millis())),
+        _ => None,
+    })
+}
+
+fn actor_kind_of(code: i64) -> Option<ActorKind> {
+    Some(match code {
+        1 => ActorKind::User,
+        2 => ActorKind::Admin,
+        3 => ActorKind::External,
+        4 => ActorKind::System,
+        5 => ActorKind::Application,
+        6 => ActorKind::Unknown,
+        _ => return None,
+    })
+}
+
+fn outcome_of(code: i64) -> Option<Outcome> {
+    Some(match code {
+        1 => Outcome::Success,
+        2 => Outcome::Failure,
+        3 => Outcome::Unknown,
+        _ => return None,
+    })
+}
