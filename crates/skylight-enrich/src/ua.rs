@@ -1,0 +1,229 @@
+//! User agents and client strings, read by Skylight's own rules: the browsers and operating
+//! systems people use, and what Microsoft 365 records carry besides (Office desktop apps,
+//! `Client=OWA;…` strings, Teams, OneDrive sync, scripts and HTTP libraries).
+
+/// The kind of device or client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeviceType {
+    /// A desktop or laptop.
+    Desktop,
+    /// A phone.
+    Mobile,
+    /// A tablet.
+    Tablet,
+    /// A script, command-line tool or HTTP library (not a person at a browser).
+    Script,
+    /// A server-side client (Exchange REST or web services, sync engines).
+    Service,
+    /// Not known.
+    Unknown,
+}
+
+impl DeviceType {
+    /// The identifier used in filters.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceType::Desktop => "desktop",
+            DeviceType::Mobile => "mobile",
+            DeviceType::Tablet => "tablet",
+            DeviceType::Script => "script",
+            DeviceType::Service => "service",
+            DeviceType::Unknown => "unknown",
+        }
+    }
+}
+
+/// What a user agent says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserAgent {
+    /// Browser or client application.
+    pub client: Option<&'static str>,
+    /// Operating system.
+    pub os: Option<&'static str>,
+    /// Device kind.
+    pub device: DeviceType,
+}
+
+/// Substring (lowercase) → client, first match wins: specific clients before generic engines.
+const CLIENTS: &[(&str, &str)] = &[
+    ("client=owa", "Outlook on the web"),
+    ("client=activesync", "Exchange ActiveSync"),
+    ("client=rest", "Exchange REST API"),
+    ("client=webservices", "Exchange Web Services"),
+    ("client=pop3", "POP3"),
+    ("client=imap4", "IMAP4"),
+    ("client=momt", "Outlook (MAPI)"),
+    ("microsoft outlook", "Outlook"),
+    ("microsoft word", "Word"),
+    ("microsoft excel", "Excel"),
+    ("microsoft powerpoint", "PowerPoint"),
+    ("microsoft onenote", "OneNote"),
+    ("onedrivesync", "OneDrive sync"),
+    ("skydrivesync", "OneDrive sync"),
+    ("microsoftteams", "Teams"),
+    ("teams/", "Teams"),
+    ("microsoft office", "Office"),
+    ("python-requests", "python-requests"),
+    ("python-urllib", "Python urllib"),
+    ("aiohttp", "Python aiohttp"),
+    ("curl/", "curl"),
+    ("wget/", "Wget"),
+    ("powershell", "PowerShell"),
+    ("go-http-client", "Go HTTP client"),
+    ("okhttp", "OkHttp"),
+    ("axios", "axios"),
+    ("postmanruntime", "Postman"),
+    ("edg/", "Edge"),
+    ("edge/", "Edge"),
+    ("opr/", "Opera"),
+    ("firefox/", "Firefox"),
+    ("chrome/", "Chrome"),
+    ("crios/", "Chrome"),
+    ("safari/", "Safari"),
+];
+
+/// Clients that are scripts or libraries.
+const SCRIPTS: &[&str] = &[
+    "python-requests",
+    "Python urllib",
+    "Python aiohttp",
+    "curl",
+    "Wget",
+    "PowerShell",
+    "Go HTTP client",
+    "OkHttp",
+    "axios",
+    "Postman",
+];
+
+/// Clients that run on Microsoft's side or as sync engines.
+const SERVICES: &[&str] = &[
+    "Exchange REST API",
+    "Exchange Web Services",
+    "OneDrive sync",
+];
+
+/// Reads a user agent or client string.
+pub fn parse(ua: &str) -> UserAgent {
+    let lower = ua.to_ascii_lowercase();
+    let client = CLIENTS
+        .iter()
+        .find(|(needle, _)| lower.contains(needle))
+        .map(|(_, name)| *name);
+    let os = if lower.contains("iphone") || lower.contains("ipad") || lower.contains("ios") {
+        Some("iOS")
+    } else if lower.contains("android") {
+        Some("Android")
+    } else if lower.contains("windows") {
+        Some("Windows")
+    } else if lower.contains("mac os") || lower.contains("macintosh") || lower.contains("macos") {
+        Some("macOS")
+    } else if lower.contains("linux") || lower.contains("x11") {
+        Some("Linux")
+    } else {
+        None
+    };
+    let device = if lower.contains("ipad") || lower.contains("tablet") {
+        DeviceType::Tablet
+    } else if lower.contains("iphone")
+        || lower.contains("mobile")
+        || lower.contains("client=activesync")
+        || os == Some("Android")
+    {
+        DeviceType::Mobile
+    } else if client.is_some_and(|c| SCRIPTS.contains(&c)) {
+        DeviceType::Script
+    } else if client.is_some_and(|c| SERVICES.contains(&c)) {
+        DeviceType::Service
+    } else if matches!(os, Some("Windows" | "macOS" | "Linux")) {
+        DeviceType::Desktop
+    } else {
+        DeviceType::Unknown
+    };
+    UserAgent { client, os, device }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn browsers_office_clients_and_scripts() {
+        for (ua, client, os, device) in [
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 Edg/124.0.0.0",
+                Some("Edge"),
+                Some("Windows"),
+                DeviceType::Desktop,
+            ),
+            (
+                "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15",
+                Some("Safari"),
+                Some("macOS"),
+                DeviceType::Desktop,
+            ),
+            (
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+                Some("Safari"),
+                Some("iOS"),
+                DeviceType::Mobile,
+            ),
+            (
+                "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
+                Some("Firefox"),
+                Some("Linux"),
+                DeviceType::Desktop,
+            ),
+            (
+                "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17328; Pro)",
+                Some("Outlook"),
+                Some("Windows"),
+                DeviceType::Desktop,
+            ),
+            (
+                "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Word 16.0.18129; Pro)",
+                Some("Word"),
+                Some("Windows"),
+                DeviceType::Desktop,
+            ),
+            (
+                "Client=OWA;Action=ViaProxy",
+                Some("Outlook on the web"),
+                None,
+                DeviceType::Unknown,
+            ),
+            (
+                "Client=REST;Client=RESTSystem;;",
+                Some("Exchange REST API"),
+                None,
+                DeviceType::Service,
+            ),
+            (
+                "Client=ActiveSync;UserAgent=Apple-iPhone15C2/2104.175;",
+                Some("Exchange ActiveSync"),
+                Some("iOS"),
+                DeviceType::Mobile,
+            ),
+            (
+                "python-requests/2.31.0",
+                Some("python-requests"),
+                None,
+                DeviceType::Script,
+            ),
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Microsoft Windows 10.0.19045; en-US) PowerShell/7.4.1",
+                Some("PowerShell"),
+                Some("Windows"),
+                DeviceType::Script,
+            ),
+            ("", None, None, DeviceType::Unknown),
+        ] {
+            let got = parse(ua);
+            assert_eq!(
+                (got.client, got.os, got.device),
+                (client, os, device),
+                "{ua}"
+            );
+        }
+    }
+}
