@@ -48,7 +48,7 @@ pub enum EnrichError {
 }
 
 /// Enrichment settings (`[enrichment]` and `[[ip_range]]` in the configuration file).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnrichConfig {
     /// A city database: DB-IP Lite City or GeoLite2-City (mmdb).
@@ -148,6 +148,34 @@ impl Enricher {
             location,
             ranges: self.ranges.matching(ip).cloned().collect(),
         }
+    }
+
+    /// Adds what enrichment knows to a record's normalised columns (no-op for a record that was
+    /// not normalised).
+    pub fn enrich(&self, columns: &mut skylight_model::RecordColumns) {
+        let ip = columns
+            .client_ip
+            .as_deref()
+            .and_then(|t| t.parse::<IpAddr>().ok());
+        let Some(activity) = columns.activity.as_mut() else {
+            return;
+        };
+        let mut e = skylight_model::Enrichment::default();
+        if let Some(ip) = ip {
+            let info = self.ip(ip);
+            e.ip_tags = info.tags();
+            e.country = info.location.country;
+            e.city = info.location.city;
+            e.asn = info.location.asn;
+            e.isp = info.location.isp;
+        }
+        if let Some(ua) = activity.user_agent.as_deref() {
+            let u = ua::parse(ua);
+            e.device_type = Some(u.device.as_str().to_owned());
+            e.client_app = u.client.map(str::to_owned);
+            e.os = u.os.map(str::to_owned);
+        }
+        activity.enrichment = Some(e);
     }
 
     /// What a user agent says.

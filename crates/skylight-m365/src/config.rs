@@ -227,6 +227,8 @@ pub struct Config {
     pub detection: DetectionSettings,
     /// Collector settings.
     pub collector: CollectorSettings,
+    /// IP databases and named ranges (`[enrichment]`, `[[ip_range]]`).
+    pub enrichment: skylight_enrich::EnrichConfig,
 }
 
 /// Why a configuration could not be loaded. Messages name the file and key to fix and never
@@ -271,6 +273,18 @@ struct RawConfig {
     collector: CollectorSettings,
     #[serde(default)]
     detection: DetectionSettings,
+    #[serde(default)]
+    enrichment: RawEnrichment,
+    #[serde(default)]
+    ip_range: Vec<skylight_enrich::IpRangeConfig>,
+}
+
+/// `[enrichment]`: database paths (relative to the configuration file).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawEnrichment {
+    city_db: Option<PathBuf>,
+    asn_db: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -421,6 +435,11 @@ fn parse(
         tenants,
         detection: raw.detection,
         collector,
+        enrichment: skylight_enrich::EnrichConfig {
+            city_db: raw.enrichment.city_db.map(|p| resolve(base, &p)),
+            asn_db: raw.enrichment.asn_db.map(|p| resolve(base, &p)),
+            ip_ranges: raw.ip_range,
+        },
     })
 }
 
@@ -1039,6 +1058,29 @@ mod tests {
         assert_eq!(cfg.collector.blob_concurrency, 8);
         assert_eq!(cfg.detection.learning_days, 7);
         assert_eq!(t.endpoints(), Cloud::Commercial.endpoints());
+    }
+
+    #[test]
+    fn enrichment_databases_and_named_ranges() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let text = format!(
+            "{}\n[enrichment]\ncity_db = \"geo/dbip-city-lite.mmdb\"\n\n[[ip_range]]\nname = \"Paris office\"\ncategory = \"corporate\"\ncidrs = [\"203.0.113.0/24\"]\ntags = [\"hq\"]\n",
+            tenant_toml("client_secret_env = \"S\"")
+        );
+        let cfg = parse_with(&text, dir.path(), &[("S", SECRET)]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            cfg.enrichment.city_db,
+            Some(dir.path().join("geo/dbip-city-lite.mmdb"))
+        );
+        assert_eq!(cfg.enrichment.asn_db, None);
+        assert_eq!(cfg.enrichment.ip_ranges.len(), 1);
+        assert_eq!(
+            cfg.enrichment.ip_ranges[0].category,
+            skylight_enrich::IpCategory::Corporate
+        );
+        let wrong = text.replace("\"corporate\"", "\"friendly\"");
+        let e = err(parse_with(&wrong, dir.path(), &[("S", SECRET)]));
+        assert!(e.contains("friendly"), "{e}");
     }
 
     #[test]

@@ -102,9 +102,23 @@ impl Setup {
             .timeout(std::time::Duration::from_secs(60))
             .build()
             .unwrap();
+        // The built-in country database, and one named range: the /8 of the first country's
+        // first block is "the office".
+        let (a, _, _) = skylight_sim::tenant::geo::COUNTRIES[0].blocks[0];
+        let enricher = skylight_enrich::Enricher::new(&skylight_enrich::EnrichConfig {
+            ip_ranges: vec![skylight_enrich::IpRangeConfig {
+                name: "office".into(),
+                category: skylight_enrich::IpCategory::Corporate,
+                cidrs: vec![format!("{a}.0.0.0/8")],
+                tags: vec!["hq".into()],
+            }],
+            ..skylight_enrich::EnrichConfig::default()
+        })
+        .unwrap();
         let opts = CollectorOptions {
             once: true,
             blob_concurrency: 4,
+            enricher: Some(Arc::new(enricher)),
             ..CollectorOptions::default()
         };
         let collector = Arc::new(Collector::connect(http, tenant, self.store.clone(), opts));
@@ -479,14 +493,30 @@ fn count(s: &Setup, conditions: &[&str]) -> usize {
 /// The address at the start of a ClientIP field as written (`a.b.c.d`, `a.b.c.d:port`,
 /// `[a.b.c.d]:port`), read without Skylight's parser.
 fn ipv4_text(r: &Value) -> Option<String> {
-    let field = r
-        .get("ClientIPAddress")
-        .or_else(|| r.get("ClientIP"))?
-        .as_str()?;
-    let t = field.trim_start_matches('[');
-    let end = t.find([']', ':']).unwrap_or(t.len());
-    let ip = &t[..end];
-    (ip.split('.').count() == 4).then(|| ip.to_string())
+    // The first field that holds an address is the client's (Exchange's ClientIPAddress first).
+    let first = [
+        "ClientIPAddress",
+        "ClientIP",
+        "ActorIpAddress",
+        "ClientIp",
+        "IPAddress",
+    ]
+    .iter()
+    .filter_map(|k| r.get(*k)?.as_str())
+    .find_map(|field| {
+        let t = field.trim();
+        if let Ok(ip) = t.parse::<std::net::IpAddr>() {
+            return Some(ip.to_canonical().to_string());
+        }
+        let t = t.trim_start_matches('[');
+        let t = t.strip_prefix("::ffff:").unwrap_or(t);
+        let end = t.find([']', ':']).unwrap_or(t.len());
+        let ip = &t[..end];
+        ip.parse::<std::net::Ipv4Addr>()
+            .ok()
+            .map(|_| ip.to_string())
+    })?;
+    first.parse::<std::net::Ipv4Addr>().ok().map(|_| first)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -625,6 +655,92 @@ async fn activity_log_filters_count_what_the_simulator_published() {
         count(&s, &[&format!("text~{}", needle.to_uppercase())]),
         with_needle
     );
+
+    // Countries: every address inside a simulated country's blocks is placed in that country
+    // (the simulator's own table says which blocks belong to which country).
+    for country in skylight_sim::tenant::geo::COUNTRIES {
+        let blocks: Vec<String> = country
+            .blocks
+            .iter()
+            .flat_map(|&(a, b, len)| {
+                (u16::from(b)..u16::from(b) + u16::from(len))
+                    .map(move |x| format!("{a}.{x}.0.0/16"))
+            })
+            .collect();
+        let inside = records
+            .iter()
+            .filter(|r| {
+                ipv4_text(r).is_some_and(|i| {
+                    let o: Vec<u8> = i.split('.').filter_map(|p| p.parse().ok()).collect();
+                    country.blocks.iter().any(|&(a, b, len)| {
+                        o.len() == 4
+                            && o[0] == a
+                            && o[1] >= b
+                            && u16::from(o[1]) < u16::from(b) + u16::from(len)
+                    })
+                })
+            })
+            .count();
+        let ip = format!("ip={}", blocks.join(","));
+        assert_eq!(
+            count(
+                &s,
+                &[&ip, &format!("country={}", country.code.to_lowercase())]
+            ),
+            inside,
+            "{}",
+            country.code
+        );
+        assert_eq!(
+            count(&s, &[&ip, &format!("country!={}", country.code)]),
+            0,
+            "{}",
+            country.code
+        );
+    }
+    // The named range: its category, name and tag.
+    let (a, _, _) = skylight_sim::tenant::geo::COUNTRIES[0].blocks[0];
+    let office = records
+        .iter()
+        .filter(|r| ipv4_text(r).is_some_and(|i| i.starts_with(&format!("{a}."))))
+        .count();
+    assert!(office > 0);
+    for tag in ["ip_tag=corporate", "ip_tag=name:office", "ip_tag=tag:hq"] {
+        assert_eq!(count(&s, &[tag]), office, "{tag}");
+    }
+    assert_eq!(count(&s, &["ip_tag=vpn"]), 0);
+    // User agents (in UserAgent, an Entra sign-in's ExtendedProperties, or Exchange's
+    // ClientInfoString): Word desktop clients.
+    let ua = |r: &Value| -> String {
+        // Sometimes an array, sometimes the array as a JSON string.
+        let props = match r.get("ExtendedProperties") {
+            Some(Value::String(t)) => serde_json::from_str(t).unwrap_or(Value::Null),
+            Some(v) => v.clone(),
+            None => Value::Null,
+        };
+        let extended = props
+            .as_array()
+            .and_then(|a| a.iter().find(|p| p["Name"] == "UserAgent"))
+            .and_then(|p| p["Value"].as_str())
+            .map(String::from);
+        // Keys come in any casing.
+        let direct = r.as_object().and_then(|m| {
+            m.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("UserAgent"))
+                .and_then(|(_, v)| v.as_str())
+                .map(String::from)
+        });
+        direct
+            .filter(|u| !u.is_empty())
+            .or(extended)
+            .unwrap_or_else(|| text(r, "ClientInfoString"))
+    };
+    let word = records
+        .iter()
+        .filter(|r| ua(r).to_lowercase().contains("microsoft word"))
+        .count();
+    assert!(word > 0);
+    assert_eq!(count(&s, &["client_app=word"]), word);
 
     // Paging: small pages, newest first, each record once.
     let mut seen = HashSet::new();

@@ -431,6 +431,30 @@ pub struct ActivityColumns {
     pub impersonated: bool,
     /// User agent or client string.
     pub user_agent: Option<String>,
+    /// Where the client address is and whose network it is, and what the user agent says
+    /// (filled by enrichment).
+    pub enrichment: Option<Enrichment>,
+}
+
+/// What enrichment adds to an activity.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Enrichment {
+    /// Country (ISO 3166-1 alpha-2) of the client address.
+    pub country: Option<String>,
+    /// City of the client address.
+    pub city: Option<String>,
+    /// Autonomous system number.
+    pub asn: Option<u32>,
+    /// The network's organisation (ISP, hosting provider).
+    pub isp: Option<String>,
+    /// Named ranges holding the address: `category|name:…|tag:…`.
+    pub ip_tags: Option<String>,
+    /// Device kind (desktop, mobile, tablet, script, service).
+    pub device_type: Option<String>,
+    /// Browser or client application.
+    pub client_app: Option<String>,
+    /// Operating system.
+    pub os: Option<String>,
 }
 
 impl Activity {
@@ -445,6 +469,7 @@ impl Activity {
             external_user: self.external_user,
             impersonated: self.impersonated,
             user_agent: self.user_agent.clone(),
+            enrichment: None,
         }
     }
 }
@@ -484,4 +509,16 @@ pub struct ActivityRow {
     pub impersonated: bool,
     /// User agent.
     pub user_agent: Option<String>,
+    /// Country of the client address.
+    pub country: Option<String>,
+    /// The client network's organisation.
+    pub isp: Option<String>,
+    /// Named ranges holding the client address.
+    pub ip_tags: Option<String>,
+    /// Device kind.
+    pub device_type: Option<String>,
+    /// Browser or client application.
+    pub client_app: Option<String>,
+    /// Operating system.
+    pub os: Option<String>,
 }

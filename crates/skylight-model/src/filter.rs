@@ -8,7 +8,8 @@
 //! - `time=2026-11-20T00:00:00Z..2026-11-21T00:00:00Z` and `record_type=1..20` ranges (either
 //!   end may be left out);
 //! - `ip=10.0.0.0/8` matches a CIDR block as well as an address;
-//! - `text~password` the raw record contains the text (case-insensitive).
+//! - `text~password` the raw record contains the text (case-insensitive);
+//! - `ip_tag=corporate` (a range's category), `ip_tag=name:Paris office`, `ip_tag=tag:hq`.
 
 use std::net::IpAddr;
 
@@ -49,11 +50,25 @@ pub enum Field {
     UserAgent,
     /// Free text over the raw record.
     Text,
+    /// Country of the client address (ISO code).
+    Country,
+    /// The client network's organisation (ISP, hosting provider).
+    Isp,
+    /// Autonomous system number.
+    Asn,
+    /// A named range's category, name (`name:…`) or tag (`tag:…`).
+    IpTag,
+    /// Device kind: desktop, mobile, tablet, script, service, unknown.
+    DeviceType,
+    /// Browser or client application.
+    ClientApp,
+    /// Operating system.
+    Os,
 }
 
 impl Field {
     /// Every field with its name in the language.
-    pub const ALL: [(Field, &'static str); 15] = [
+    pub const ALL: [(Field, &'static str); 22] = [
         (Field::Time, "time"),
         (Field::App, "app"),
         (Field::User, "user"),
@@ -69,6 +84,13 @@ impl Field {
         (Field::Impersonated, "impersonated"),
         (Field::UserAgent, "user_agent"),
         (Field::Text, "text"),
+        (Field::Country, "country"),
+        (Field::Isp, "isp"),
+        (Field::Asn, "asn"),
+        (Field::IpTag, "ip_tag"),
+        (Field::DeviceType, "device_type"),
+        (Field::ClientApp, "client_app"),
+        (Field::Os, "os"),
     ];
 
     /// The field's name in the language.
@@ -194,7 +216,7 @@ fn value(field: Field, v: &str) -> Result<Value, FilterError> {
                     )
                 })?,
         ),
-        Field::RecordType => Value::Number(
+        Field::RecordType | Field::Asn => Value::Number(
             v.parse()
                 .map_err(|_| bad(field, format!("`{v}` is not a number")))?,
         ),
@@ -245,9 +267,17 @@ fn value(field: Field, v: &str) -> Result<Value, FilterError> {
             })
         }
         Field::Time => return Err(bad(field, "use a range: time=FROM..TO")),
-        Field::User | Field::Operation | Field::Workload | Field::UserAgent | Field::Text => {
-            Value::Text(v.to_owned())
-        }
+        Field::User
+        | Field::Operation
+        | Field::Workload
+        | Field::UserAgent
+        | Field::Text
+        | Field::Country
+        | Field::Isp
+        | Field::IpTag
+        | Field::DeviceType
+        | Field::ClientApp
+        | Field::Os => Value::Text(v.to_owned()),
     })
 }
 
@@ -340,12 +370,12 @@ impl Condition {
         if matches!(test, Test::Contains(_))
             && !matches!(
                 field,
-                Field::Text | Field::User | Field::Operation | Field::UserAgent
+                Field::Text | Field::User | Field::Operation | Field::UserAgent | Field::Isp
             )
         {
             return Err(bad(
                 field,
-                "~ (contains) works on text, user, operation and user_agent",
+                "~ (contains) works on text, user, operation, user_agent and isp",
             ));
         }
         Ok(Condition { field, test })

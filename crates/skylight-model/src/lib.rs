@@ -10,7 +10,7 @@ mod record;
 
 pub use activity::{
     Activity, ActivityColumns, ActivityObject, ActivityRow, Actor, ActorKind, App, Category,
-    ObjectKind, Outcome,
+    Enrichment, ObjectKind, Outcome,
 };
 pub use collection::{BlobRef, CommitStats, ConnectorState, ConnectorStatus, Gap};
 pub use record::{AuditRecord, ParseError, RecordColumns, parse_creation_time};

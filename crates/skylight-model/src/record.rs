@@ -35,7 +35,7 @@ pub struct RecordColumns {
     /// `ClientIP` as given, or once normalised the client address (port and brackets stripped).
     pub client_ip: Option<String>,
     /// The normalised columns, when the record went through the normaliser.
-    pub activity: Option<crate::ActivityColumns>,
+    pub activity: Option<Box<crate::ActivityColumns>>,
 }
 
 /// A collected record: its raw JSON and its columns.

@@ -101,7 +101,7 @@ pub fn record_columns(raw: &[u8]) -> Result<RecordColumns, NormalizeError> {
     Ok(RecordColumns {
         client_ip: a.ip.map(|ip| ip.to_string()).or_else(|| a.ip_text.clone()),
         user_id: a.actor.name.clone(),
-        activity: Some(a.columns()),
+        activity: Some(Box::new(a.columns())),
         id: a.id,
         creation_time: a.time,
         record_type: a.record_type,

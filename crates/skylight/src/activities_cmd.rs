@@ -60,13 +60,13 @@ pub async fn activities(args: ActivitiesArgs) -> anyhow::Result<()> {
     if args.format == Format::Table {
         writeln!(
             out,
-            "{:<20} {:<14} {:<30} {:<36} {:<16} {:<8} {:<16}",
-            "time (UTC)", "app", "operation", "user", "ip", "result", "category"
+            "{:<20} {:<14} {:<30} {:<36} {:<16} {:<3} {:<8} {:<16}",
+            "time (UTC)", "app", "operation", "user", "ip", "cc", "result", "category"
         )?;
     } else if args.format == Format::Csv {
         writeln!(
             out,
-            "id,time,tenant,app,record_type,workload,operation,category,user,actor_kind,ip,result,admin,external_user,impersonated,user_agent"
+            "id,time,tenant,app,record_type,workload,operation,category,user,actor_kind,ip,country,isp,ip_tags,result,admin,external_user,impersonated,user_agent,device_type,client_app,os"
         )?;
     }
     loop {
@@ -137,12 +137,13 @@ fn print_row(out: &mut impl Write, r: &ActivityRow, format: Format) -> anyhow::R
             };
             writeln!(
                 out,
-                "{:<20} {:<14} {:<30} {:<36} {:<16} {:<8} {:<16}",
+                "{:<20} {:<14} {:<30} {:<36} {:<16} {:<3} {:<8} {:<16}",
                 time,
                 cut(Some(app), 14),
                 cut(r.operation.as_deref(), 30),
                 cut(r.user.as_deref(), 36),
                 cut(r.ip.as_deref(), 16),
+                cut(r.country.as_deref(), 3),
                 result_name(r.result),
                 category
             )?;
@@ -152,7 +153,9 @@ fn print_row(out: &mut impl Write, r: &ActivityRow, format: Format) -> anyhow::R
                 "id": r.id, "time": r.time, "tenant": r.tenant, "app": r.app.map(|a| a.as_str()),
                 "record_type": r.record_type, "record_type_name": name, "workload": r.workload,
                 "operation": r.operation, "category": r.category.map(Category::as_str),
-                "user": r.user, "actor_kind": r.actor_kind, "ip": r.ip, "country": null,
+                "user": r.user, "actor_kind": r.actor_kind, "ip": r.ip, "country": r.country,
+                "isp": r.isp, "ip_tags": r.ip_tags, "device_type": r.device_type,
+                "client_app": r.client_app, "os": r.os,
                 "result": result_name(r.result), "admin": r.admin, "external_user": r.external_user,
                 "impersonated": r.impersonated, "user_agent": r.user_agent,
             });
@@ -173,11 +176,17 @@ fn print_row(out: &mut impl Write, r: &ActivityRow, format: Format) -> anyhow::R
                     .map(|k| format!("{k:?}").to_lowercase())
                     .unwrap_or_default(),
                 r.ip.clone().unwrap_or_default(),
+                r.country.clone().unwrap_or_default(),
+                r.isp.clone().unwrap_or_default(),
+                r.ip_tags.clone().unwrap_or_default(),
                 result_name(r.result).to_owned(),
                 r.admin.to_string(),
                 r.external_user.to_string(),
                 r.impersonated.to_string(),
                 r.user_agent.clone().unwrap_or_default(),
+                r.device_type.clone().unwrap_or_default(),
+                r.client_app.clone().unwrap_or_default(),
+                r.os.clone().unwrap_or_default(),
             ];
             let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
             writeln!(out, "{}", line.join(","))?;
@@ -221,7 +230,7 @@ fn ocsf(r: &ActivityRow, record_type_name: Option<&str>) -> serde_json::Value {
         "status_id": status_id,
         "actor": {"user": {"name": r.user}},
         "user": {"name": r.user},
-        "src_endpoint": {"ip": r.ip},
+        "src_endpoint": {"ip": r.ip, "location": {"country": r.country}, "autonomous_system": {"name": r.isp}},
         "http_request": {"user_agent": r.user_agent},
         "api": {"operation": r.operation, "service": {"name": r.workload}},
         "cloud": {"provider": "Microsoft", "account": {"name": r.tenant}},

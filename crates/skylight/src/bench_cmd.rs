@@ -111,6 +111,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
     let opts = CollectorOptions {
         once: true,
+        enricher: Some(Arc::new(skylight_enrich::Enricher::builtin_only()?)),
         ..CollectorOptions::default()
     };
     let collector = Arc::new(Collector::connect(http.clone(), t, store.clone(), opts));

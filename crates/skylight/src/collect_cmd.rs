@@ -76,6 +76,10 @@ pub async fn collect(args: CollectArgs) -> anyhow::Result<()> {
         blob_concurrency: config.collector.blob_concurrency.max(1),
         once: args.once,
         on_progress: None,
+        enricher: Some(Arc::new(
+            skylight_enrich::Enricher::new(&config.enrichment)
+                .context("enrichment: fix [enrichment] or [[ip_range]] in the configuration")?,
+        )),
     };
     let started = Instant::now();
     let mut runs = Vec::new();

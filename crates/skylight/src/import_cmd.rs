@@ -71,11 +71,13 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
 fn run(args: &ImportArgs) -> anyhow::Result<()> {
     let store = SqliteStore::open(&args.data_dir)
         .with_context(|| format!("cannot open the store in {}", args.data_dir.display()))?;
+    // Imported records get the built-in enrichment (country, user agent) like collected ones.
+    let enricher = skylight_enrich::Enricher::builtin_only()?;
     let mut total = Summary::default();
     let mut unreadable = Vec::new();
     for path in &args.files {
         let name = path.display().to_string();
-        match import_file(&store, &args.tenant, path) {
+        match import_file(&store, &enricher, &args.tenant, path) {
             Ok((format, s)) => {
                 println!(
                     "{name}: {format}: {} read, {} new, {} duplicates, {} problems",
@@ -122,12 +124,14 @@ fn run(args: &ImportArgs) -> anyhow::Result<()> {
 /// Imports one file in chunks per content type.
 fn import_file(
     store: &dyn Store,
+    enricher: &skylight_enrich::Enricher,
     tenant: &str,
     path: &Path,
 ) -> Result<(Format, Summary), FileError> {
     let digest = import::file_digest(path).map_err(|e| FileError::Unreadable(e.to_string()))?;
     let mut batch = Batch {
         store,
+        enricher,
         tenant,
         digest,
         chunk: 0,
@@ -153,6 +157,7 @@ fn import_file(
 /// Records waiting to be committed, per content type.
 struct Batch<'a> {
     store: &'a dyn Store,
+    enricher: &'a skylight_enrich::Enricher,
     tenant: &'a str,
     digest: String,
     chunk: u64,
@@ -169,7 +174,8 @@ impl Batch<'_> {
                 let mut record = r.record;
                 // The same normalised columns as collected records (the importer's own reading
                 // stays when the normaliser cannot add to it).
-                if let Ok(columns) = skylight_normalize::record_columns(&record.raw) {
+                if let Ok(mut columns) = skylight_normalize::record_columns(&record.raw) {
+                    self.enricher.enrich(&mut columns);
                     record.columns = columns;
                 }
                 let full = {

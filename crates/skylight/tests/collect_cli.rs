@@ -369,6 +369,7 @@ fn activities_are_searched_from_the_command_line() {
         assert_eq!(l["app"], "entra-id");
         assert_eq!(l["operation"], "UserLoggedIn");
         assert_eq!(l["category"], "login");
+        assert!(l["country"].as_str().is_some_and(|c| c.len() == 2), "{l}");
     }
     // All of them, as CSV: a header and one line per record, as many as the JSON says.
     let all_json = run(&["--format", "json", "--limit", "0", "record_type=15"]);

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use skylight_enrich::Enricher;
 use skylight_model::{BlobRef, CommitStats, ContentType};
 use skylight_store::{RecordBatch, Store, StoreError};
 use tokio::sync::mpsc;
@@ -45,6 +46,7 @@ enum Built {
 pub(super) async fn collect(
     client: &ActivityClient,
     store: Arc<dyn Store>,
+    enricher: Option<Arc<Enricher>>,
     tenant: &str,
     ct: ContentType,
     item: &ContentItem,
@@ -56,7 +58,17 @@ pub(super) async fn collect(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let failure = match fetch_once(client, store.clone(), tenant, ct, &blob, item).await? {
+        let failure = match fetch_once(
+            client,
+            store.clone(),
+            enricher.clone(),
+            tenant,
+            ct,
+            &blob,
+            item,
+        )
+        .await?
+        {
             Ok(outcome) => return Ok(outcome),
             Err(e) => e,
         };
@@ -72,6 +84,7 @@ pub(super) async fn collect(
 async fn fetch_once(
     client: &ActivityClient,
     store: Arc<dyn Store>,
+    enricher: Option<Arc<Enricher>>,
     tenant: &str,
     ct: ContentType,
     blob: &BlobRef,
@@ -84,7 +97,9 @@ async fn fetch_once(
     let (tx, rx) = mpsc::channel(PIECES_IN_FLIGHT);
     let parser = {
         let (tenant, blob) = (tenant.to_owned(), blob.clone());
-        tokio::task::spawn_blocking(move || build(rx, store.as_ref(), &tenant, ct, &blob))
+        tokio::task::spawn_blocking(move || {
+            build(rx, store.as_ref(), enricher.as_deref(), &tenant, ct, &blob)
+        })
     };
     let mut broke: Option<ApiError> = None;
     loop {
@@ -129,6 +144,7 @@ async fn fetch_once(
 fn build(
     mut rx: mpsc::Receiver<Piece>,
     store: &dyn Store,
+    enricher: Option<&Enricher>,
     tenant: &str,
     ct: ContentType,
     blob: &BlobRef,
@@ -138,7 +154,9 @@ fn build(
     loop {
         match rx.blocking_recv() {
             Some(Piece::Bytes(bytes)) => {
-                if let Err(e) = splitter.feed(&bytes, |element| add(&mut batch, element))? {
+                if let Err(e) =
+                    splitter.feed(&bytes, |element| add(&mut batch, enricher, element))?
+                {
                     return Ok(Built::NotAnArray(e));
                 }
             }
@@ -155,10 +173,19 @@ fn build(
 }
 
 /// Adds one array element to the batch: a record, or a reject with its reason.
-fn add(batch: &mut RecordBatch, element: Element<'_>) -> Result<(), StoreError> {
+fn add(
+    batch: &mut RecordBatch,
+    enricher: Option<&Enricher>,
+    element: Element<'_>,
+) -> Result<(), StoreError> {
     match element {
         Element::Whole(raw) => match skylight_normalize::record_columns(raw) {
-            Ok(columns) => batch.push(columns, raw),
+            Ok(mut columns) => {
+                if let Some(e) = enricher {
+                    e.enrich(&mut columns);
+                }
+                batch.push(columns, raw)
+            }
             Err(e) => batch.reject(e.to_string(), raw),
         },
         Element::Oversized { head, len } => batch.reject(
@@ -198,7 +225,7 @@ mod tests {
             tx.try_send(Piece::End).expect("room");
         }
         drop(tx);
-        build(rx, store, "t", ContentType::General, &blob(id)).expect("store works")
+        build(rx, store, None, "t", ContentType::General, &blob(id)).expect("store works")
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub struct CollectorOptions {
     pub once: bool,
     /// Progress reports, if anyone listens.
     pub on_progress: Option<ProgressFn>,
+    /// Enrichment at ingest (geolocation, ASN, named ranges, user agents), if configured.
+    pub enricher: Option<Arc<skylight_enrich::Enricher>>,
 }
 
 impl std::fmt::Debug for CollectorOptions {
@@ -53,6 +55,7 @@ impl Default for CollectorOptions {
             blob_concurrency: 8,
             once: false,
             on_progress: None,
+            enricher: None,
         }
     }
 }
@@ -406,8 +409,9 @@ impl Collector {
         let live_count = live.len();
         let mut blobs = futures_util::stream::iter(live.into_iter().map(|item| {
             let (client, store) = (self.client.clone(), self.store.clone());
+            let enricher = self.opts.enricher.clone();
             async move {
-                let result = blob::collect(&client, store, &self.tenant, ct, &item).await;
+                let result = blob::collect(&client, store, enricher, &self.tenant, ct, &item).await;
                 (item, result)
             }
         }))

@@ -20,8 +20,9 @@ use crate::{StoreError, codes};
 
 const INSERT_RECORD: &str = "INSERT OR IGNORE INTO records \
     (tenant_id, creation_ms, hour, record_key, content_type, record_type, workload, operation, user_id, client_ip, chunk_id, chunk_pos, \
-     app, category, actor_kind, outcome, flags, user_agent) \
-    VALUES (?1, ?2, ?2 / 3600000, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
+     app, category, actor_kind, outcome, flags, user_agent, country, city, asn, isp, ip_tags, device_type, client_app, os) \
+    VALUES (?1, ?2, ?2 / 3600000, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+     ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)";
 
 pub(super) const MARK_DONE: &str = "INSERT OR IGNORE INTO done_blobs \
     (tenant, content_type, content_id, created_ns, done_ns, records) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
@@ -239,6 +240,7 @@ fn insert_record(
     c: &RecordColumns,
 ) -> Result<bool, StoreError> {
     let a = c.activity.as_ref();
+    let e = a.and_then(|a| a.enrichment.as_ref());
     let flags = a.map_or(0, |a| {
         (if a.admin { codes::FLAG_ADMIN } else { 0 })
             | (if a.external_user {
@@ -270,6 +272,14 @@ fn insert_record(
         a.map(|a| codes::outcome(a.outcome)),
         flags,
         strings.id(tx, a.and_then(|a| a.user_agent.as_deref()))?,
+        strings.id(tx, e.and_then(|e| e.country.as_deref()))?,
+        strings.id(tx, e.and_then(|e| e.city.as_deref()))?,
+        e.and_then(|e| e.asn),
+        strings.id(tx, e.and_then(|e| e.isp.as_deref()))?,
+        strings.id(tx, e.and_then(|e| e.ip_tags.as_deref()))?,
+        strings.id(tx, e.and_then(|e| e.device_type.as_deref()))?,
+        strings.id(tx, e.and_then(|e| e.client_app.as_deref()))?,
+        strings.id(tx, e.and_then(|e| e.os.as_deref()))?,
     ])?;
     Ok(changed == 1)
 }

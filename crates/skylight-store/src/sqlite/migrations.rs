@@ -26,6 +26,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         name: "0002_activity_columns",
         sql: include_str!("migrations/0002_activity_columns.sql"),
     },
+    Migration {
+        name: "0003_enrichment",
+        sql: include_str!("migrations/0003_enrichment.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of a Skylight database ("Skyl").

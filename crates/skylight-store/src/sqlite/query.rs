@@ -45,6 +45,12 @@ fn string_column(f: Field) -> Option<&'static str> {
         Field::Workload => Some("r.workload"),
         Field::UserAgent => Some("r.user_agent"),
         Field::Ip => Some("r.client_ip"),
+        Field::Country => Some("r.country"),
+        Field::Isp => Some("r.isp"),
+        Field::IpTag => Some("r.ip_tags"),
+        Field::DeviceType => Some("r.device_type"),
+        Field::ClientApp => Some("r.client_app"),
+        Field::Os => Some("r.os"),
         _ => None,
     }
 }
@@ -126,6 +132,20 @@ impl Inner {
                             let _ = write!(list, "{}{id}", if i == 0 { "" } else { "," });
                         }
                         (format!("({list})"), Vec::new())
+                    } else if f == Field::IpTag {
+                        // One of the `|`-separated parts of the stored tags.
+                        let texts: Vec<Sql> = vs
+                            .iter()
+                            .filter_map(|v| match v {
+                                Value::Text(t) => {
+                                    Some(Sql::Text(format!("|{}|", t.to_lowercase())))
+                                }
+                                _ => None,
+                            })
+                            .collect();
+                        let any = vec!["instr('|' || lower(value) || '|', ?) > 0"; texts.len()]
+                            .join(" OR ");
+                        (format!("(SELECT id FROM strings WHERE {any})"), texts)
                     } else {
                         let texts: Vec<Sql> = vs
                             .iter()
@@ -157,6 +177,7 @@ impl Inner {
             Field::App => "r.app",
             Field::Category => "r.category",
             Field::RecordType => "r.record_type",
+            Field::Asn => "r.asn",
             Field::Result => "r.outcome",
             Field::ActorKind => "r.actor_kind",
             Field::Time => "r.creation_ms",
@@ -247,7 +268,10 @@ impl Inner {
                  (SELECT value FROM strings WHERE id = r.workload), (SELECT value FROM strings WHERE id = r.operation), \
                  (SELECT value FROM strings WHERE id = r.user_id), (SELECT value FROM strings WHERE id = r.client_ip), \
                  (SELECT value FROM strings WHERE id = r.user_agent), r.app, r.category, r.actor_kind, r.outcome, r.flags, \
-                 r.chunk_id, r.chunk_pos FROM records r WHERE 1",
+                 r.chunk_id, r.chunk_pos, (SELECT value FROM strings WHERE id = r.country), \
+                 (SELECT value FROM strings WHERE id = r.isp), (SELECT value FROM strings WHERE id = r.ip_tags), \
+                 (SELECT value FROM strings WHERE id = r.device_type), (SELECT value FROM strings WHERE id = r.client_app), \
+                 (SELECT value FROM strings WHERE id = r.os) FROM records r WHERE 1",
             );
             sql.push_str(&w.sql);
             let mut params = w.params.clone();
@@ -317,6 +341,12 @@ impl Inner {
                     admin: flags & codes::FLAG_ADMIN != 0,
                     external_user: flags & codes::FLAG_EXTERNAL != 0,
                     impersonated: flags & codes::FLAG_IMPERSONATED != 0,
+                    country: row.get(17)?,
+                    isp: row.get(18)?,
+                    ip_tags: row.get(19)?,
+                    device_type: row.get(20)?,
+                    client_app: row.get(21)?,
+                    os: row.get(22)?,
                 };
                 out.push(((ms, rowid), activity));
             }
