@@ -742,6 +742,53 @@ async fn activity_log_filters_count_what_the_simulator_published() {
     assert!(word > 0);
     assert_eq!(count(&s, &["client_app=word"]), word);
 
+    // Counts per hour (a chart's data), with and without free text.
+    let q = |conditions: &[&str]| skylight_store::ActivityQuery {
+        tenant: Some("contoso".into()),
+        filter: skylight_model::filter::Filter::parse(conditions).unwrap(),
+        limit: 1,
+        after: None,
+    };
+    let mut per_hour = std::collections::BTreeMap::<String, u64>::new();
+    for r in records.iter().filter(|r| rt(r) == Some(15)) {
+        *per_hour
+            .entry(text(r, "CreationTime")[..13].to_string())
+            .or_default() += 1;
+    }
+    let hist = s
+        .store
+        .activity_histogram(&q(&["record_type=15"]), 3_600_000)
+        .unwrap();
+    let got: std::collections::BTreeMap<String, u64> = hist
+        .iter()
+        .map(|(ms, n)| {
+            let t = chrono::DateTime::from_timestamp_millis(*ms).unwrap();
+            (t.format("%Y-%m-%dT%H").to_string(), *n)
+        })
+        .collect();
+    assert_eq!(got, per_hour);
+    let text_hist = s
+        .store
+        .activity_histogram(&q(&[&format!("text~{needle}")]), 86_400_000)
+        .unwrap();
+    assert_eq!(
+        text_hist.iter().map(|(_, n)| *n as usize).sum::<usize>(),
+        with_needle
+    );
+
+    // One activity by Id: its columns and the raw record as published.
+    let some = records.iter().find(|r| rt(r) == Some(15)).unwrap();
+    let (row, raw) = s.store.activity(None, &text(some, "Id")).unwrap().unwrap();
+    assert_eq!(row.user.as_deref(), Some(text(some, "UserId").as_str()));
+    assert_eq!(serde_json::from_slice::<Value>(&raw).unwrap(), *some);
+    assert!(s.store.activity(None, "no-such-id").unwrap().is_none());
+    assert!(
+        s.store
+            .activity(Some("fabrikam"), &text(some, "Id"))
+            .unwrap()
+            .is_none()
+    );
+
     // Paging: small pages, newest first, each record once.
     let mut seen = HashSet::new();
     let mut after = None;

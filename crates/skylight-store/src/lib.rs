@@ -133,6 +133,21 @@ pub trait Store: Send + Sync {
 
     /// A page of the activity log, newest first.
     fn activities(&self, query: &ActivityQuery) -> Result<ActivityPage, StoreError>;
+
+    /// How many activities match, per time bucket of `bucket_ms` (aligned on the epoch), oldest
+    /// first; the query's limit and cursor are ignored.
+    fn activity_histogram(
+        &self,
+        query: &ActivityQuery,
+        bucket_ms: i64,
+    ) -> Result<Vec<(i64, u64)>, StoreError>;
+
+    /// One activity by its record Id: its stored columns and the raw record.
+    fn activity(
+        &self,
+        tenant: Option<&str>,
+        id: &str,
+    ) -> Result<Option<(skylight_model::ActivityRow, Vec<u8>)>, StoreError>;
 }
 
 /// What the activity log asks for.

@@ -568,6 +568,33 @@ impl Store for SqliteStore {
         self.lock().activities(query)
     }
 
+    fn activity_histogram(
+        &self,
+        query: &crate::ActivityQuery,
+        bucket_ms: i64,
+    ) -> Result<Vec<(i64, u64)>, StoreError> {
+        self.lock().histogram(query, bucket_ms)
+    }
+
+    fn activity(
+        &self,
+        tenant: Option<&str>,
+        id: &str,
+    ) -> Result<Option<(skylight_model::ActivityRow, Vec<u8>)>, StoreError> {
+        // The row: found through the log's own query, by Id.
+        let query = crate::ActivityQuery {
+            tenant: tenant.map(str::to_owned),
+            filter: skylight_model::filter::Filter::default(),
+            limit: 1,
+            after: None,
+        };
+        let Some(row) = self.lock().activity_by_id(&query, id)? else {
+            return Ok(None);
+        };
+        let raw = self.raw_record(&row.tenant, id)?.unwrap_or_default();
+        Ok(Some((row, raw)))
+    }
+
     fn statuses(&self) -> Result<Vec<ConnectorStatus>, StoreError> {
         struct Row {
             tenant: String,

@@ -148,19 +148,7 @@ fn print_row(out: &mut impl Write, r: &ActivityRow, format: Format) -> anyhow::R
                 category
             )?;
         }
-        Format::Json => {
-            let v = json!({
-                "id": r.id, "time": r.time, "tenant": r.tenant, "app": r.app.map(|a| a.as_str()),
-                "record_type": r.record_type, "record_type_name": name, "workload": r.workload,
-                "operation": r.operation, "category": r.category.map(Category::as_str),
-                "user": r.user, "actor_kind": r.actor_kind, "ip": r.ip, "country": r.country,
-                "isp": r.isp, "ip_tags": r.ip_tags, "device_type": r.device_type,
-                "client_app": r.client_app, "os": r.os,
-                "result": result_name(r.result), "admin": r.admin, "external_user": r.external_user,
-                "impersonated": r.impersonated, "user_agent": r.user_agent,
-            });
-            writeln!(out, "{v}")?;
-        }
+        Format::Json => writeln!(out, "{}", skylight_server::activity_json(r))?,
         Format::Csv => {
             let fields = [
                 r.id.clone(),

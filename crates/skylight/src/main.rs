@@ -4,6 +4,7 @@ mod activities_cmd;
 mod bench_cmd;
 mod collect_cmd;
 mod import_cmd;
+mod serve_cmd;
 mod sim_cmd;
 
 use clap::{Parser, Subcommand};
@@ -30,6 +31,8 @@ enum Command {
     /// Search the activity log: `skylight activities app=exchange category=mailbox_rule
     /// time=2026-11-20..` (table, JSON lines, CSV or OCSF).
     Activities(activities_cmd::ActivitiesArgs),
+    /// Serve the REST API over the store (`/api/v1/activities`, OpenAPI at `/api/v1/openapi.json`).
+    Serve(serve_cmd::ServeArgs),
     /// Measure ingest throughput, memory and disk use against a simulated tenant (README figures).
     Bench(bench_cmd::BenchArgs),
     /// Load audit records from files (Management API JSON, NDJSON, Purview audit-search CSV)
@@ -57,6 +60,7 @@ fn main() -> std::process::ExitCode {
             Command::Collect(args) => collect_cmd::collect(args).await,
             Command::Status(args) => collect_cmd::status(args).await,
             Command::Activities(args) => activities_cmd::activities(args).await,
+            Command::Serve(args) => serve_cmd::serve(args).await,
             Command::Bench(args) => bench_cmd::bench(args).await,
             Command::Import(args) => import_cmd::import(args).await,
         }

@@ -382,6 +382,46 @@ fn activities_are_searched_from_the_command_line() {
         let v: serde_json::Value = serde_json::from_str(l).unwrap();
         assert_eq!(v["class_uid"], 3002, "{v}");
     }
+    // The same log over the REST API.
+    let mut server = Killed(
+        Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", &data])
+            .env_remove("SKYLIGHT_API_TOKEN")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let api = BufReader::new(server.0.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.split_whitespace()
+                .find(|w| w.starts_with("http://"))
+                .map(String::from)
+        })
+        .unwrap();
+    let page: serde_json::Value =
+        reqwest::blocking::get(format!("{api}?q=operation%3DUserLoggedIn&limit=5"))
+            .unwrap()
+            .json()
+            .unwrap();
+    let ids = |v: &[serde_json::Value]| v.iter().map(|l| l["id"].clone()).collect::<Vec<_>>();
+    assert_eq!(
+        ids(page["items"].as_array().unwrap()),
+        ids(&lines),
+        "the API lists what the CLI lists"
+    );
+    drop(server);
+    // Audit data is not served beyond loopback without a token.
+    let open = Command::new(BIN)
+        .args(["serve", "--listen", "0.0.0.0:0", "--data-dir", &data])
+        .env_remove("SKYLIGHT_API_TOKEN")
+        .output()
+        .unwrap();
+    assert!(!open.status.success());
+    assert!(String::from_utf8_lossy(&open.stderr).contains("without an API token"));
+
     // A mistake says what to write instead.
     let bad = run(&["app=exchnage"]);
     assert!(!bad.status.success());

@@ -225,8 +225,8 @@ impl Inner {
         Ok(())
     }
 
-    /// One page of the activity log.
-    pub(super) fn activities(&self, q: &ActivityQuery) -> Result<ActivityPage, StoreError> {
+    /// The WHERE clause of a query, and the free-text words checked on raw records.
+    fn clause(&self, q: &ActivityQuery) -> Result<(Clause, Vec<String>), StoreError> {
         let mut w = Clause::default();
         if let Some(t) = &q.tenant {
             w.and(
@@ -258,6 +258,76 @@ impl Inner {
                 _ => None,
             })
             .collect();
+        Ok((w, words))
+    }
+
+    /// Activities per time bucket (`bucket_ms` wide, aligned on the epoch), oldest first.
+    pub(super) fn histogram(
+        &self,
+        q: &ActivityQuery,
+        bucket_ms: i64,
+    ) -> Result<Vec<(i64, u64)>, StoreError> {
+        let bucket = bucket_ms.max(1);
+        let (w, words) = self.clause(q)?;
+        if words.is_empty() {
+            let sql = format!(
+                "SELECT (r.creation_ms / {bucket}) * {bucket}, count(*) FROM records r WHERE 1{} GROUP BY 1 ORDER BY 1",
+                w.sql
+            );
+            let mut stmt = self.conn.prepare(&sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(w.params), |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            })?;
+            return rows
+                .map(|r| {
+                    let (at, n) = r?;
+                    Ok((at, u64::try_from(n).unwrap_or(0)))
+                })
+                .collect();
+        }
+        // Free text needs the raw records: count what the log would list.
+        let mut counts = std::collections::BTreeMap::<i64, u64>::new();
+        let mut page_query = ActivityQuery {
+            limit: ROUND,
+            ..q.clone()
+        };
+        loop {
+            let page = self.activities(&page_query)?;
+            for row in &page.rows {
+                let ms = row.time.map_or(0, |t| t.timestamp_millis());
+                *counts.entry(ms.div_euclid(bucket) * bucket).or_default() += 1;
+            }
+            match page.next {
+                Some(next) => page_query.after = Some(next),
+                None => return Ok(counts.into_iter().collect()),
+            }
+        }
+    }
+
+    /// One page of the activity log.
+    pub(super) fn activities(&self, q: &ActivityQuery) -> Result<ActivityPage, StoreError> {
+        let (w, words) = self.clause(q)?;
+        self.list(q, &w, &words)
+    }
+
+    /// The activity of a record Id (walks the tenant's key index: see `Store::raw_record`).
+    pub(super) fn activity_by_id(
+        &self,
+        q: &ActivityQuery,
+        id: &str,
+    ) -> Result<Option<ActivityRow>, StoreError> {
+        let (mut w, words) = self.clause(q)?;
+        w.and("r.record_key = ?", [super::record_key(id)]);
+        Ok(self.list(q, &w, &words)?.rows.into_iter().next())
+    }
+
+    /// The rows a clause selects, newest first, a page at a time.
+    fn list(
+        &self,
+        q: &ActivityQuery,
+        w: &Clause,
+        words: &[String],
+    ) -> Result<ActivityPage, StoreError> {
         let limit = q.limit.max(1);
         let mut out = Vec::new();
         let mut after = q.after;

@@ -1,0 +1,107 @@
+//! Skylight's REST API over the store: the activity log (`/api/v1/activities`), its counts over
+//! time and one activity's detail, described by an OpenAPI document at `/api/v1/openapi.json`.
+//!
+//! Requests are authorised by a bearer token when one is configured; without one the server only
+//! listens on a loopback address (the console's sign-in and roles come with the console issue).
+
+mod activities;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use skylight_store::Store;
+use utoipa::OpenApi;
+
+pub use activities::{activity_json, cursor_text, parse_cursor};
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The bearer token API calls must carry, if any.
+    pub api_token: Option<Arc<str>>,
+}
+
+/// The OpenAPI document of the API.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Skylight API",
+        description = "Microsoft 365 activity, searched and explained."
+    ),
+    paths(activities::list, activities::histogram, activities::detail),
+    components(schemas(
+        activities::ActivityList,
+        activities::Histogram,
+        activities::Bucket,
+        activities::ApiError
+    ))
+)]
+pub struct ApiDoc;
+
+/// The API's routes.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/api/v1/activities", get(activities::list))
+        .route("/api/v1/activities/histogram", get(activities::histogram))
+        .route("/api/v1/activities/{id}", get(activities::detail))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authorise,
+        ));
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi))
+        .merge(api)
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn openapi() -> Response {
+    match ApiDoc::openapi().to_json() {
+        Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// Checks the bearer token, in constant time, when one is configured.
+async fn authorise(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(want) = &state.api_token else {
+        return next.run(req).await;
+    };
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let same = given.len() == want.len()
+        && given
+            .bytes()
+            .zip(want.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if same {
+        next.run(req).await
+    } else {
+        activities::error(
+            StatusCode::UNAUTHORIZED,
+            "send the API token as `Authorization: Bearer <token>`",
+        )
+    }
+}

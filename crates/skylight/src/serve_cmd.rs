@@ -1,0 +1,65 @@
+//! `skylight serve`: the REST API over the store (the console joins it with its issue).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use skylight_server::AppState;
+
+use crate::collect_cmd::StoreArgs;
+
+/// Options of `skylight serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Without an API token only a loopback address is allowed.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// A file holding the API token clients must send as `Authorization: Bearer …` (or set
+    /// SKYLIGHT_API_TOKEN).
+    #[arg(long)]
+    api_token_file: Option<PathBuf>,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// Serves the API until interrupted.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let token = match &args.api_token_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the API token file {}", path.display()))?
+                .trim()
+                .to_owned(),
+        ),
+        None => std::env::var("SKYLIGHT_API_TOKEN")
+            .ok()
+            .map(|t| t.trim().to_owned()),
+    }
+    .filter(|t| !t.is_empty());
+    if token.is_none() && !args.listen.ip().is_loopback() {
+        anyhow::bail!(
+            "refusing to serve audit data on {} without an API token: set SKYLIGHT_API_TOKEN or --api-token-file, or listen on 127.0.0.1",
+            args.listen
+        );
+    }
+    if token.as_ref().is_some_and(|t| t.len() < 16) {
+        anyhow::bail!("the API token is too short: use at least 16 characters");
+    }
+    let state = AppState {
+        store: args.store.open()?,
+        api_token: token.map(Arc::from),
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(url = %format!("http://{addr}"), "serving the API (OpenAPI document at /api/v1/openapi.json)");
+    println!("skylight API on http://{addr}/api/v1/activities (OpenAPI: /api/v1/openapi.json)");
+    skylight_server::serve(listener, state, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .context("the API server stopped")
+}
