@@ -268,11 +268,7 @@ impl ActivityClient {
                 })
                 .and_then(|(_, v)| v.to_str().ok())
                 .map(String::from);
-            let body = resp
-                .bytes()
-                .await
-                .map_err(|e| ApiError::Transport(e.without_url().to_string()))?
-                .to_vec();
+            let body = read_body(resp).await?;
             Ok(Answer { body, next_page })
         })
         .await
@@ -333,11 +329,7 @@ impl ActivityClient {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .map(String::from);
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| ApiError::Transport(e.without_url().to_string()))?
-            .to_vec();
+        let body = read_body(resp).await?;
         let af: Option<AfBody> = serde_json::from_slice(&body).ok();
         if let Some(AfBody { error }) = af {
             if error.code == "AF429" {
@@ -487,6 +479,15 @@ impl ActivityClient {
             ))),
         }
     }
+}
+
+/// A whole response body; a connection that breaks off is a transport error (retried).
+async fn read_body(resp: reqwest::Response) -> Result<Vec<u8>, ApiError> {
+    Ok(resp
+        .bytes()
+        .await
+        .map_err(|e| ApiError::Transport(e.without_url().to_string()))?
+        .to_vec())
 }
 
 /// Reads `Retry-After`: seconds (possibly fractional) or an HTTP date.

@@ -45,6 +45,27 @@ pub fn actor_kind(k: ActorKind) -> i64 {
     }
 }
 
+/// The actor kind of a stored code.
+pub fn actor_kind_of(code: i64) -> Option<ActorKind> {
+    [
+        ActorKind::User,
+        ActorKind::Admin,
+        ActorKind::External,
+        ActorKind::System,
+        ActorKind::Application,
+        ActorKind::Unknown,
+    ]
+    .into_iter()
+    .find(|k| actor_kind(*k) == code)
+}
+
+/// The outcome of a stored code.
+pub fn outcome_of(code: i64) -> Option<Outcome> {
+    [Outcome::Success, Outcome::Failure, Outcome::Unknown]
+        .into_iter()
+        .find(|o| outcome(*o) == code)
+}
+
 /// Stored code of an outcome.
 pub fn outcome(o: Outcome) -> i64 {
     match o {
@@ -78,6 +99,20 @@ mod tests {
         for c in Category::ALL {
             assert_eq!(category_of(category(c)), Some(c));
         }
+        for k in [
+            ActorKind::User,
+            ActorKind::Admin,
+            ActorKind::External,
+            ActorKind::System,
+            ActorKind::Application,
+            ActorKind::Unknown,
+        ] {
+            assert_eq!(actor_kind_of(actor_kind(k)), Some(k));
+        }
+        for o in [Outcome::Success, Outcome::Failure, Outcome::Unknown] {
+            assert_eq!(outcome_of(outcome(o)), Some(o));
+        }
+        assert_eq!((actor_kind_of(0), outcome_of(9)), (None, None));
         assert_eq!(app_of(0), None);
         assert_eq!(category_of(99), None);
     }

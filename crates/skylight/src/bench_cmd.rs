@@ -27,6 +27,9 @@ pub struct BenchArgs {
 enum BenchWhat {
     /// End-to-end ingest: simulator over loopback → collect → store, against raw JSON parsing.
     Ingest(IngestArgs),
+    /// Activity-log latency on a store of millions of activities (a selective query, a 24 h
+    /// histogram, a first page).
+    Query(crate::bench_query::QueryArgs),
 }
 
 /// Options of `skylight bench ingest`.
@@ -55,6 +58,7 @@ impl Drop for KillOnDrop {
 pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let ingest = match args.what {
         Some(BenchWhat::Ingest(a)) => a,
+        Some(BenchWhat::Query(a)) => return crate::bench_query::bench_query(a).await,
         None => IngestArgs {
             users: 10_000,
             days: 7,
@@ -162,17 +166,22 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         "raw_bytes_per_record": raw_bytes_per_record,
         "disk_vs_raw": ((disk as f64 / records.max(1) as f64) / raw_bytes_per_record.max(1) as f64 * 1000.0).round() / 1000.0,
     });
-    match ingest.format {
+    print(&out, ingest.format);
+    Ok(())
+}
+
+/// Prints a benchmark's figures: one JSON object, or one `name value` line each.
+pub(crate) fn print(out: &serde_json::Value, format: crate::collect_cmd::Format) {
+    match format {
         crate::collect_cmd::Format::Json => println!("{out}"),
         crate::collect_cmd::Format::Table => {
             if let Some(map) = out.as_object() {
                 for (k, v) in map {
-                    println!("{k:<26} {v}");
+                    println!("{k:<30} {v}");
                 }
             }
         }
     }
-    Ok(())
 }
 
 /// Fetches a sample of blobs (one day of every content type) and times a full JSON parse of them.

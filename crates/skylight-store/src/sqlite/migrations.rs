@@ -30,6 +30,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         name: "0003_enrichment",
         sql: include_str!("migrations/0003_enrichment.sql"),
     },
+    Migration {
+        name: "0004_time_index",
+        sql: include_str!("migrations/0004_time_index.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of a Skylight database ("Skyl").

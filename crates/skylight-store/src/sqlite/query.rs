@@ -8,8 +8,8 @@ use std::net::IpAddr;
 
 use chrono::DateTime;
 use rusqlite::types::Value as Sql;
+use skylight_model::ActivityRow;
 use skylight_model::filter::{Condition, Field, Filter, Test, Value};
-use skylight_model::{ActivityRow, ActorKind, Outcome};
 
 use super::{Inner, TENANT_ID, id_from_key};
 use crate::batch::decode_chunk;
@@ -406,8 +406,10 @@ impl Inner {
                     user_agent: row.get(9)?,
                     app: row.get::<_, Option<i64>>(10)?.and_then(codes::app_of),
                     category: row.get::<_, Option<i64>>(11)?.and_then(codes::category_of),
-                    actor_kind: row.get::<_, Option<i64>>(12)?.and_then(actor_kind_of),
-                    result: row.get::<_, Option<i64>>(13)?.and_then(outcome_of),
+                    actor_kind: row
+                        .get::<_, Option<i64>>(12)?
+                        .and_then(codes::actor_kind_of),
+                    result: row.get::<_, Option<i64>>(13)?.and_then(codes::outcome_of),
                     admin: flags & codes::FLAG_ADMIN != 0,
                     external_user: flags & codes::FLAG_EXTERNAL != 0,
                     impersonated: flags & codes::FLAG_IMPERSONATED != 0,
@@ -435,26 +437,5 @@ fn time_bounds(f: &Filter) -> Option<(i64, i64)> {
     f.conditions.iter().find_map(|c| match c.test {
         Test::TimeRange(Some(a), Some(b)) => Some((a.timestamp_millis(), b.timestamp_millis())),
         _ => None,
-    })
-}
-
-fn actor_kind_of(code: i64) -> Option<ActorKind> {
-    Some(match code {
-        1 => ActorKind::User,
-        2 => ActorKind::Admin,
-        3 => ActorKind::External,
-        4 => ActorKind::System,
-        5 => ActorKind::Application,
-        6 => ActorKind::Unknown,
-        _ => return None,
-    })
-}
-
-fn outcome_of(code: i64) -> Option<Outcome> {
-    Some(match code {
-        1 => Outcome::Success,
-        2 => Outcome::Failure,
-        3 => Outcome::Unknown,
-        _ => return None,
     })
 }

@@ -433,6 +433,15 @@ fn lookups_use_the_indexes() {
         ip.contains("records_by_hour_ip") && !ip.contains("SCAN"),
         "{ip}"
     );
+    let by_text = plan("SELECT id FROM strings WHERE lower(value) IN ('alice@contoso.com')");
+    assert!(by_text.contains("strings_by_lower"), "{by_text}");
+    let newest = plan(
+        "SELECT id FROM records r WHERE r.app = 1 ORDER BY r.creation_ms DESC, r.id DESC LIMIT 100",
+    );
+    assert!(
+        newest.contains("records_by_time") && !newest.contains("TEMP B-TREE"),
+        "{newest}"
+    );
     let op = plan("SELECT id FROM records WHERE operation = 4 AND creation_ms > 5");
     assert!(op.contains("records_by_operation_time"), "{op}");
 }

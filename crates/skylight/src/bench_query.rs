@@ -1,0 +1,196 @@
+//! `skylight bench query`: activity-log latency on a store of millions of activities, filled
+//! from a simulated tenant in-process (normalised and enriched as the collector does).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Args;
+use serde_json::value::RawValue;
+use skylight_model::filter::Filter;
+use skylight_model::{BlobRef, ContentType};
+use skylight_store::{ActivityQuery, RecordBatch, SqliteStore, Store};
+
+/// Options of `skylight bench query`.
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// Users in the simulated tenant (50,000 users × 7 days ≈ 11 million activities).
+    #[arg(long, default_value_t = 50_000)]
+    users: usize,
+    /// Days of history.
+    #[arg(long, default_value_t = 7)]
+    days: u32,
+    /// Keep the filled store here (and reuse it if it is already filled) instead of a
+    /// temporary directory.
+    #[arg(long)]
+    data_dir: Option<std::path::PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: crate::collect_cmd::Format,
+}
+
+fn sim_ct(ct: skylight_sim::catalog::ContentType) -> ContentType {
+    use skylight_sim::catalog::ContentType as S;
+    match ct {
+        S::AzureActiveDirectory => ContentType::AzureActiveDirectory,
+        S::Exchange => ContentType::Exchange,
+        S::SharePoint => ContentType::SharePoint,
+        S::General => ContentType::General,
+        S::Dlp => ContentType::Dlp,
+    }
+}
+
+/// Fills the store with every record the simulated tenant published; returns how many.
+fn fill(sim: &skylight_sim::Sim, store: &Arc<dyn Store>) -> anyhow::Result<u64> {
+    let enricher = skylight_enrich::Enricher::builtin_only()?;
+    let mut blobs = Vec::new();
+    for ct in skylight_sim::catalog::ContentType::ALL {
+        blobs.extend(sim.feed.published(ct, sim.horizon()).map(|m| (ct, m)));
+    }
+    let next = AtomicUsize::new(0);
+    let stored = std::sync::atomic::AtomicU64::new(0);
+    std::thread::scope(|s| -> anyhow::Result<()> {
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                s.spawn(|| -> anyhow::Result<()> {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((ct, meta)) = blobs.get(i) else {
+                            return Ok(());
+                        };
+                        let body = sim.feed.blob_json(meta, false);
+                        let records: Vec<&RawValue> = serde_json::from_slice(&body)?;
+                        let mut batch = RecordBatch::new()?;
+                        for raw in records {
+                            let raw = raw.get().as_bytes();
+                            let mut columns = skylight_normalize::record_columns(raw)?;
+                            enricher.enrich(&mut columns);
+                            batch.push(columns, raw)?;
+                        }
+                        let blob = BlobRef {
+                            content_id: format!("bench-{i}"),
+                            created: meta.created,
+                        };
+                        let s = store.commit_batch("bench", sim_ct(*ct), &blob, batch)?;
+                        stored.fetch_add(s.inserted, Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join()
+                .map_err(|_| anyhow::anyhow!("a fill worker panicked"))??;
+        }
+        Ok(())
+    })?;
+    Ok(stored.into_inner())
+}
+
+/// Latency percentiles of `runs` in milliseconds: (p50, p95).
+fn percentiles(mut ms: Vec<f64>) -> (f64, f64) {
+    ms.sort_by(f64::total_cmp);
+    let at = |p: f64| ms[((ms.len() as f64 - 1.0) * p).round() as usize];
+    (at(0.5), at(0.95))
+}
+
+fn query(conditions: &[String], limit: usize) -> anyhow::Result<ActivityQuery> {
+    Ok(ActivityQuery {
+        tenant: None,
+        filter: Filter::parse(conditions)?,
+        limit,
+        after: None,
+    })
+}
+
+/// Runs the query benchmark.
+pub async fn bench_query(args: QueryArgs) -> anyhow::Result<()> {
+    tokio::task::spawn_blocking(move || run(&args))
+        .await
+        .context("the benchmark task failed")?
+}
+
+fn run(args: &QueryArgs) -> anyhow::Result<()> {
+    let cfg = skylight_sim::SimConfig {
+        users: args.users,
+        days: args.days,
+        now: chrono::DateTime::parse_from_rfc3339("2026-11-20T12:00:00Z")
+            .ok()
+            .map(|d| d.with_timezone(&chrono::Utc)),
+        ..skylight_sim::SimConfig::default()
+    };
+    let sim = skylight_sim::build(cfg, "http://127.0.0.1:9".into())?;
+    let temp = tempfile::tempdir()?;
+    let dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| temp.path().to_path_buf());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir)?);
+    let existing = store.record_count(None)?;
+    let (records, fill_secs) = if existing > 0 {
+        (existing, 0.0)
+    } else {
+        let started = Instant::now();
+        let n = fill(&sim, &store)?;
+        (n, started.elapsed().as_secs_f64())
+    };
+
+    let now = sim.horizon();
+    let week = format!(
+        "time={}..{}",
+        (now - chrono::Duration::days(7)).to_rfc3339(),
+        now.to_rfc3339()
+    );
+    let day_from = now - chrono::Duration::hours(24);
+    // Selective: one user over a week, first page (what the user page and the log show).
+    let users = &sim.tenant.users;
+    let mut selective = Vec::new();
+    let mut rows = 0usize;
+    for i in 0..100 {
+        let user = &users[(i * 7919) % users.len()].upn;
+        let q = query(&[format!("user={user}"), week.clone()], 100)?;
+        let started = Instant::now();
+        rows += store.activities(&q)?.rows.len();
+        selective.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let (sel50, sel95) = percentiles(selective);
+    // A 24-hour histogram (hourly), all activities.
+    let mut histogram = Vec::new();
+    for _ in 0..10 {
+        let q = query(
+            &[format!(
+                "time={}..{}",
+                day_from.to_rfc3339(),
+                now.to_rfc3339()
+            )],
+            1,
+        )?;
+        let started = Instant::now();
+        store.activity_histogram(&q, 3_600_000)?;
+        histogram.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let (hist50, hist95) = percentiles(histogram);
+    // The log's first page with a common filter.
+    let mut page = Vec::new();
+    for _ in 0..10 {
+        let q = query(&["app=exchange".into(), "result=success".into()], 100)?;
+        let started = Instant::now();
+        store.activities(&q)?;
+        page.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let (page50, page95) = percentiles(page);
+    let out = serde_json::json!({
+        "activities": records,
+        "fill_seconds": (fill_secs * 10.0).round() / 10.0,
+        "fill_records_per_s": if fill_secs > 0.0 { (records as f64 / fill_secs).round() } else { 0.0 },
+        "selective_user_week_p50_ms": (sel50 * 10.0).round() / 10.0,
+        "selective_user_week_p95_ms": (sel95 * 10.0).round() / 10.0,
+        "selective_rows_returned": rows,
+        "histogram_24h_p50_ms": (hist50 * 10.0).round() / 10.0,
+        "histogram_24h_p95_ms": (hist95 * 10.0).round() / 10.0,
+        "first_page_app_result_p50_ms": (page50 * 10.0).round() / 10.0,
+        "first_page_app_result_p95_ms": (page95 * 10.0).round() / 10.0,
+    });
+    crate::bench_cmd::print(&out, args.format);
+    Ok(())
+}
