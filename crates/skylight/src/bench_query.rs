@@ -87,6 +87,40 @@ fn fill(sim: &skylight_sim::Sim, store: &Arc<dyn Store>) -> anyhow::Result<u64> 
     Ok(stored.into_inner())
 }
 
+/// Normalisation and enrichment alone, on one core: records per second over the first blobs'
+/// records (up to about 200,000).
+fn normalise_rate(sim: &skylight_sim::Sim) -> anyhow::Result<(u64, f64)> {
+    let enricher = skylight_enrich::Enricher::builtin_only()?;
+    let mut bodies = Vec::new();
+    let mut records = 0usize;
+    // About a fifth of the sample from each content type.
+    'outer: for (i, ct) in skylight_sim::catalog::ContentType::ALL
+        .into_iter()
+        .enumerate()
+    {
+        for meta in sim.feed.published(ct, sim.horizon()) {
+            let body = sim.feed.blob_json(&meta, false);
+            records += serde_json::from_slice::<Vec<&RawValue>>(&body)?.len();
+            bodies.push(body);
+            if records >= 40_000 * (i + 1) {
+                continue 'outer;
+            }
+        }
+    }
+    let raws: Vec<Vec<&RawValue>> = bodies
+        .iter()
+        .map(|b| serde_json::from_slice(b))
+        .collect::<Result<_, _>>()?;
+    let started = Instant::now();
+    let mut n = 0u64;
+    for raw in raws.iter().flatten() {
+        let mut columns = skylight_normalize::record_columns(raw.get().as_bytes())?;
+        enricher.enrich(&mut columns);
+        n += 1;
+    }
+    Ok((n, n as f64 / started.elapsed().as_secs_f64().max(1e-9)))
+}
+
 /// Latency percentiles of `runs` in milliseconds: (p50, p95).
 fn percentiles(mut ms: Vec<f64>) -> (f64, f64) {
     ms.sort_by(f64::total_cmp);
@@ -120,6 +154,7 @@ fn run(args: &QueryArgs) -> anyhow::Result<()> {
         ..skylight_sim::SimConfig::default()
     };
     let sim = skylight_sim::build(cfg, "http://127.0.0.1:9".into())?;
+    let (normalised, normalise_per_s) = normalise_rate(&sim)?;
     let temp = tempfile::tempdir()?;
     let dir = args
         .data_dir
@@ -181,6 +216,8 @@ fn run(args: &QueryArgs) -> anyhow::Result<()> {
     let (page50, page95) = percentiles(page);
     let out = serde_json::json!({
         "activities": records,
+        "normalise_enrich_records": normalised,
+        "normalise_enrich_records_per_s_one_core": normalise_per_s.round(),
         "fill_seconds": (fill_secs * 10.0).round() / 10.0,
         "fill_records_per_s": if fill_secs > 0.0 { (records as f64 / fill_secs).round() } else { 0.0 },
         "selective_user_week_p50_ms": (sel50 * 10.0).round() / 10.0,
