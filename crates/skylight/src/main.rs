@@ -4,6 +4,7 @@ mod activities_cmd;
 mod bench_cmd;
 mod bench_query;
 mod collect_cmd;
+mod demo_cmd;
 mod import_cmd;
 mod serve_cmd;
 mod sim_cmd;
@@ -20,8 +21,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run Skylight end to end against a built-in simulated tenant (today: the simulator; the
-    /// collector, activity log and console join as they land).
+    /// Run Skylight end to end against a built-in simulated tenant: the live tenant, the
+    /// collector polling it into the store, and the API (detection and the console join as they
+    /// land).
     Demo(sim_cmd::DemoArgs),
     /// Serve a simulated Microsoft 365 tenant: identity platform and Management Activity API.
     Sim(sim_cmd::SimArgs),
@@ -56,7 +58,7 @@ fn main() -> std::process::ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Demo(args) => sim_cmd::demo(args).await,
+            Command::Demo(args) => demo_cmd::demo(args).await,
             Command::Sim(args) => sim_cmd::sim(args).await,
             Command::Collect(args) => collect_cmd::collect(args).await,
             Command::Status(args) => collect_cmd::status(args).await,

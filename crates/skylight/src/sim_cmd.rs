@@ -93,49 +93,26 @@ impl SimArgs {
 /// Options of `skylight demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Address to listen on.
+    /// Address the API listens on (loopback: the demo serves without a token).
     #[arg(long, default_value = "127.0.0.1:8080")]
-    listen: String,
+    pub listen: String,
     /// Where Skylight keeps its data.
     #[arg(long, default_value = "./skylight-data")]
-    data_dir: std::path::PathBuf,
+    pub data_dir: std::path::PathBuf,
     /// Users in the simulated tenant.
     #[arg(long, default_value_t = 200)]
-    users: usize,
+    pub users: usize,
     /// Days of history.
     #[arg(long, default_value_t = 7)]
-    days: u32,
+    pub days: u32,
     /// Seed of the simulated tenant.
     #[arg(long, default_value_t = 1)]
-    seed: u64,
+    pub seed: u64,
 }
 
 /// Runs the simulator until Ctrl-C.
 pub async fn sim(args: SimArgs) -> anyhow::Result<()> {
     let cfg = args.config();
-    run(cfg, &args.listen).await
-}
-
-/// Runs the demo: a live simulated tenant with every attack scenario.
-pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.data_dir).with_context(|| {
-        format!(
-            "cannot create the data directory {}",
-            args.data_dir.display()
-        )
-    })?;
-    let cfg = SimConfig {
-        users: args.users.max(1),
-        days: args.days.clamp(1, 30),
-        seed: args.seed,
-        live: true,
-        blob_minutes: 5,
-        scenarios: "all".parse().unwrap_or_default(),
-        ..SimConfig::default()
-    };
-    eprintln!(
-        "Skylight demo: the simulated tenant is up; the collector, activity log and console arrive with the next milestones."
-    );
     run(cfg, &args.listen).await
 }
 

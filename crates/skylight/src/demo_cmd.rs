@@ -1,0 +1,121 @@
+//! `skylight demo`: a live simulated tenant, the collector polling it into the embedded store,
+//! and the API over that store, in one process.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::Context;
+use skylight_m365::collector::{Collector, CollectorOptions};
+use skylight_m365::config::Config;
+use skylight_model::ContentType;
+use skylight_sim::SimConfig;
+use skylight_store::{SqliteStore, Store};
+
+use crate::sim_cmd::DemoArgs;
+
+/// Runs the demo until Ctrl-C.
+pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            args.data_dir.display()
+        )
+    })?;
+    let cfg = SimConfig {
+        users: args.users.max(1),
+        days: args.days.clamp(1, 30),
+        seed: args.seed,
+        live: true,
+        blob_minutes: 5,
+        scenarios: "all".parse().unwrap_or_default(),
+        ..SimConfig::default()
+    };
+    // The simulated tenant on a port of its own; the API on the address asked for.
+    let sim = skylight_sim::start(cfg, "127.0.0.1:0")
+        .await
+        .context("cannot start the simulated tenant")?;
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {}; pick another address with --listen",
+                args.listen
+            )
+        })?;
+    let api = listener.local_addr()?;
+    if !api.ip().is_loopback() {
+        anyhow::bail!(
+            "the demo serves its API without a token: listen on a loopback address such as 127.0.0.1:8080"
+        );
+    }
+
+    // The connector, configured as an administrator would, for the simulated tenant.
+    let t = sim.tenant_json();
+    let field = |k: &str| t[k].as_str().unwrap_or_default().to_string();
+    let secret_file = args.data_dir.join("demo-client-secret");
+    std::fs::write(&secret_file, field("client_secret"))
+        .with_context(|| format!("cannot write {}", secret_file.display()))?;
+    let toml = format!(
+        "[[tenant]]\nname = \"demo\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nclient_secret_file = \"demo-client-secret\"\nlogin_url = \"{url}\"\nmanage_url = \"{url}\"\ngraph_url = \"{url}/graph\"\n\n[collector]\npoll_interval_secs = 30\noverlap_hours = 1\n",
+        field("tenant_id"),
+        field("client_id"),
+        url = sim.url()
+    );
+    let config = Config::from_toml_str(&toml, &args.data_dir).context("demo configuration")?;
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&args.data_dir)?);
+    let opts = CollectorOptions {
+        poll_interval: std::time::Duration::from_secs(30),
+        overlap: chrono::Duration::hours(1),
+        enricher: Some(Arc::new(skylight_enrich::Enricher::builtin_only()?)),
+        ..CollectorOptions::default()
+    };
+    let collector = Arc::new(Collector::connect(
+        reqwest::Client::new(),
+        &config.tenants[0],
+        store.clone(),
+        opts,
+    ));
+    let collecting = tokio::spawn(async move { collector.run(&ContentType::ALL).await });
+
+    let data = args.data_dir.display();
+    let lines = [
+        format!(
+            "Skylight demo: a live simulated tenant of {} users ({} days of history, every attack scenario)",
+            args.users.max(1),
+            args.days.clamp(1, 30)
+        ),
+        format!("  collecting into   {data} (first the backfill, then every 30 s)"),
+        format!(
+            "  activity log      skylight activities --data-dir {data} category=login result=failure"
+        ),
+        format!("  connector status  skylight status --data-dir {data}"),
+        format!(
+            "  API               http://{api}/api/v1/activities   (OpenAPI: http://{api}/api/v1/openapi.json)"
+        ),
+        format!(
+            "  simulated tenant  {}   (ground truth: {}/_sim/truth)",
+            sim.url(),
+            sim.url()
+        ),
+        "Ctrl-C stops the demo.".to_string(),
+    ];
+    let mut out = std::io::stdout().lock();
+    for line in lines {
+        if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+            break;
+        }
+    }
+    drop(out);
+
+    let state = skylight_server::AppState {
+        store,
+        api_token: None,
+    };
+    let served = skylight_server::serve(listener, state, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await;
+    collecting.abort();
+    sim.task.abort();
+    served.context("the API server stopped")
+}
