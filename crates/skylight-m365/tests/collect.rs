@@ -742,6 +742,20 @@ async fn activity_log_filters_count_what_the_simulator_published() {
     assert!(word > 0);
     assert_eq!(count(&s, &["client_app=word"]), word);
 
+    // Workload as Microsoft wrote it; guests (#EXT# in the UPN) as external users.
+    let exchange = records
+        .iter()
+        .filter(|r| text(r, "Workload") == "Exchange")
+        .count();
+    assert!(exchange > 0);
+    assert_eq!(count(&s, &["workload=exchange"]), exchange);
+    let guests = records
+        .iter()
+        .filter(|r| text(r, "UserId").contains("#EXT#"))
+        .count();
+    assert!(guests > 0);
+    assert_eq!(count(&s, &["external=true", "user~#ext#"]), guests);
+
     // Counts per hour (a chart's data), with and without free text.
     let q = |conditions: &[&str]| skylight_store::ActivityQuery {
         tenant: Some("contoso".into()),
