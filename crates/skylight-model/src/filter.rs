@@ -300,19 +300,41 @@ fn time(field: Field, s: &str) -> Result<Option<DateTime<Utc>>, FilterError> {
     })
 }
 
+/// Values separated by commas; a value in double quotes may hold commas (`isp="Amazon.com, Inc."`).
+fn split_values(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for c in s.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(std::mem::take(&mut current)),
+            c => current.push(c),
+        }
+    }
+    out.push(current);
+    out
+}
+
 impl Condition {
     /// Reads one condition (`app=exchange`, `user!=*`, `time=2026-11-20..`, `text~secret`).
     pub fn parse(s: &str) -> Result<Condition, FilterError> {
-        let (name, op, rest) = if let Some((n, r)) = s.split_once("!=") {
-            (n, "!=", r)
-        } else if let Some((n, r)) = s.split_once('~') {
-            (n, "~", r)
-        } else if let Some((n, r)) = s.split_once('=') {
-            (n, "=", r)
+        // The operator follows the field name: values may hold `=`, `!=` or `~` themselves.
+        let s = s.trim_start();
+        let name_len = s
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(s.len());
+        let (name, after) = s.split_at(name_len);
+        let after = after.trim_start();
+        let (op, rest) = if let Some(r) = after.strip_prefix("!=") {
+            ("!=", r)
+        } else if let Some(r) = after.strip_prefix('~') {
+            ("~", r)
+        } else if let Some(r) = after.strip_prefix('=') {
+            ("=", r)
         } else {
             return Err(FilterError::Syntax(s.to_owned()));
         };
-        let name = name.trim();
         let field = Field::ALL
             .iter()
             .find(|(_, n)| n.eq_ignore_ascii_case(name))
@@ -349,8 +371,8 @@ impl Condition {
                 Test::NumberRange(num(a)?, num(b)?)
             }
             (_, r) => {
-                let values = r
-                    .split(',')
+                let values = split_values(r)
+                    .iter()
                     .filter(|v| !v.trim().is_empty())
                     .map(|v| value(field, v))
                     .collect::<Result<Vec<_>, _>>()?;
@@ -431,6 +453,19 @@ mod tests {
         );
         assert_eq!(f.conditions[6].test, Test::AnyOf(vec![Value::Flag(true)]));
         assert_eq!(f.conditions[7].test, Test::Contains("Secret Plan".into()));
+        // Values that hold commas (quoted) or operator characters.
+        let c = Condition::parse(r#"isp="Amazon.com, Inc.",Other"#).expect("reads");
+        assert_eq!(
+            c.test,
+            Test::AnyOf(vec![
+                Value::Text("Amazon.com, Inc.".into()),
+                Value::Text("Other".into())
+            ])
+        );
+        let c = Condition::parse("user_agent=a=b!=c~d").expect("reads");
+        assert_eq!(c.test, Test::AnyOf(vec![Value::Text("a=b!=c~d".into())]));
+        let c = Condition::parse("text~x!=y").expect("reads");
+        assert_eq!(c.test, Test::Contains("x!=y".into()));
     }
 
     #[test]

@@ -105,7 +105,7 @@ fn by_pattern(op: &str) -> Option<Category> {
             Category::Dlp
         } else if has("alert") || has("investigation") {
             Category::Alert
-        } else if has("inboxrule") || has("forwarding") || starts("new-transportrule") {
+        } else if has("inboxrule") || has("forwarding") || has("transportrule") {
             Category::MailboxRule
         } else if has("mailboxpermission")
             || has("recipientpermission")

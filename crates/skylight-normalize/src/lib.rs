@@ -132,20 +132,28 @@ pub fn normalize(raw: &[u8]) -> Result<Activity, NormalizeError> {
         app = App::OneDrive;
     }
     let operation = text(&m, "Operation").unwrap_or_default();
-    let category = categorize(rt, &operation);
     let properties = flatten::properties(&m);
+    let mut category = categorize(rt, &operation);
+    // Set-Mailbox is a mailbox rule when it forwards mail (the classic exfiltration setting).
+    if operation.eq_ignore_ascii_case("Set-Mailbox")
+        && properties.keys().any(|k| {
+            matches!(
+                k.as_str(),
+                "Parameters.ForwardingSmtpAddress"
+                    | "Parameters.ForwardingAddress"
+                    | "Parameters.DeliverToMailboxAndForward"
+            )
+        })
+    {
+        category = Category::MailboxRule;
+    }
 
     let (ip, port, ip_text) = client_ip(&m);
     let actor = actor(&m, rt);
     let impersonated = actor.impersonating.is_some();
     let external_user = actor.kind == ActorKind::External || flag(&m, "ExternalAccess");
     let (outcome, failure_reason) = outcome(&m, rt, &operation);
-    let admin = matches!(int(&m, "UserType"), Some(2 | 3 | 9))
-        || matches!(
-            category,
-            Category::RoleChange | Category::PolicyChange | Category::AdminSettings
-        )
-        || (rt == Some(8) && category != Category::Login);
+    let admin = is_admin(&m, rt, &operation, category, &properties);
     Ok(Activity {
         id,
         time: text(&m, "CreationTime").and_then(|t| parse_creation_time(&t)),
@@ -170,6 +178,32 @@ pub fn normalize(raw: &[u8]) -> Result<Activity, NormalizeError> {
         impersonated,
         properties,
     })
+}
+
+/// Whether an activity is administrative: done as an admin (UserType admin, Microsoft datacenter
+/// admin, partner technician), or an admin kind of change (roles, policies, settings, directory
+/// changes other than a user's own password, admin consent to an app).
+fn is_admin(
+    m: &Map<String, Value>,
+    rt: Option<i64>,
+    operation: &str,
+    category: Category,
+    properties: &std::collections::BTreeMap<String, String>,
+) -> bool {
+    if matches!(int(m, "UserType"), Some(2 | 3 | 9)) {
+        return true;
+    }
+    match category {
+        Category::RoleChange | Category::PolicyChange | Category::AdminSettings => true,
+        Category::UserManagement | Category::GroupManagement => {
+            rt == Some(8) && !operation.eq_ignore_ascii_case("Change user password.")
+        }
+        // A user's own consent is not administrative; an admin's consent for everyone is.
+        Category::AppConsent => properties
+            .iter()
+            .any(|(k, v)| k.contains("IsAdminConsent") && v.to_ascii_lowercase().contains("true")),
+        _ => false,
+    }
 }
 
 /// The client address: Exchange's `ClientIPAddress` is the client (its `ClientIP` may be a
@@ -209,7 +243,10 @@ fn actor(m: &Map<String, Value>, rt: Option<i64>) -> Actor {
     } else {
         match int(m, "UserType") {
             Some(0) => ActorKind::User,
-            Some(2 | 3 | 9) => ActorKind::Admin,
+            Some(2) => ActorKind::Admin,
+            // 3: a Microsoft datacenter administrator; 9: a partner's technician (GDAP).
+            Some(3) => ActorKind::System,
+            Some(9) => ActorKind::External,
             Some(1 | 4 | 7 | 8) => ActorKind::System,
             Some(5 | 6) => ActorKind::Application,
             Some(10) => ActorKind::External,

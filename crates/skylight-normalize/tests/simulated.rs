@@ -49,6 +49,41 @@ fn a_simulated_week_normalises_completely() {
     assert_eq!(types.len(), 257, "every documented RecordType was seen");
 }
 
+#[test]
+fn administrative_activity_is_told_from_self_service() {
+    let a = |json: &str| normalize(json.as_bytes()).unwrap();
+    let own = a(
+        r#"{"Id":"1","RecordType":8,"Operation":"Change user password.","UserType":0,"UserId":"bob@x.com"}"#,
+    );
+    assert!(!own.admin, "a user's own password change");
+    let reset = a(
+        r#"{"Id":"2","RecordType":8,"Operation":"Reset user password.","UserType":0,"UserId":"it@x.com"}"#,
+    );
+    assert!(reset.admin);
+    let user_consent = a(
+        r#"{"Id":"3","RecordType":8,"Operation":"Consent to application.","UserType":0,"ModifiedProperties":[{"Name":"ConsentContext.IsAdminConsent","NewValue":"False","OldValue":""}]}"#,
+    );
+    assert!(!user_consent.admin, "a user's own consent");
+    let admin_consent = a(
+        r#"{"Id":"4","RecordType":8,"Operation":"Consent to application.","UserType":0,"ModifiedProperties":[{"Name":"ConsentContext.IsAdminConsent","NewValue":"True","OldValue":""}]}"#,
+    );
+    assert!(admin_consent.admin);
+    let partner = a(
+        r#"{"Id":"5","RecordType":1,"Operation":"Get-Mailbox","UserType":9,"UserId":"tech@partner.example"}"#,
+    );
+    assert!(partner.admin && partner.actor.kind == skylight_model::ActorKind::External);
+    let forward = a(
+        r#"{"Id":"6","RecordType":1,"Operation":"Set-Mailbox","UserType":2,"Parameters":[{"Name":"Identity","Value":"ceo"},{"Name":"ForwardingSmtpAddress","Value":"smtp:x@evil.example"}]}"#,
+    );
+    assert_eq!(forward.category, skylight_model::Category::MailboxRule);
+    let quota = a(
+        r#"{"Id":"7","RecordType":1,"Operation":"Set-Mailbox","UserType":2,"Parameters":[{"Name":"Identity","Value":"ceo"},{"Name":"ProhibitSendQuota","Value":"50GB"}]}"#,
+    );
+    assert_eq!(quota.category, skylight_model::Category::AdminSettings);
+    let rule = a(r#"{"Id":"8","RecordType":1,"Operation":"Enable-TransportRule","UserType":2}"#);
+    assert_eq!(rule.category, skylight_model::Category::MailboxRule);
+}
+
 /// Arbitrary JSON values, nested a few levels.
 fn json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![

@@ -205,20 +205,17 @@ pub(crate) async fn histogram(State(state): State<AppState>, RawQuery(raw): RawQ
         Err(why) => return error(StatusCode::BAD_REQUEST, why),
     };
     let bucket = p.bucket.as_deref().unwrap_or("1h");
-    let secs = bucket
-        .strip_suffix('m')
-        .and_then(|n| n.parse::<i64>().ok().map(|n| n * 60))
-        .or_else(|| {
-            bucket
-                .strip_suffix('h')
-                .and_then(|n| n.parse::<i64>().ok().map(|n| n * 3600))
-        })
-        .or_else(|| {
-            bucket
-                .strip_suffix('d')
-                .and_then(|n| n.parse::<i64>().ok().map(|n| n * 86_400))
-        })
-        .filter(|s| *s > 0);
+    let width = |suffix: char, unit: i64| {
+        bucket
+            .strip_suffix(suffix)
+            .and_then(|n| n.parse::<i64>().ok())
+            .and_then(|n| n.checked_mul(unit))
+    };
+    // Between a minute and a year: the histogram of a time range stays a few thousand buckets.
+    let secs = width('m', 60)
+        .or_else(|| width('h', 3600))
+        .or_else(|| width('d', 86_400))
+        .filter(|s| (60..=366 * 86_400).contains(s));
     let Some(secs) = secs else {
         return error(
             StatusCode::BAD_REQUEST,

@@ -79,10 +79,37 @@ async fn openapi() -> Response {
     }
 }
 
-/// Checks the bearer token, in constant time, when one is configured.
+/// Whether a `Host` header names the loopback interface (`localhost`, `127.0.0.1`, `[::1]`,
+/// with or without a port).
+fn loopback_host(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or_default()
+    } else {
+        host.rsplit_once(':').map_or(host, |(h, _)| h)
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Checks the bearer token, in constant time, when one is configured. Without one the server is
+/// on loopback only, and a request must also name loopback as its host: a web page that points
+/// its own domain at 127.0.0.1 (DNS rebinding) cannot read the log through the admin's browser.
 async fn authorise(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let Some(want) = &state.api_token else {
-        return next.run(req).await;
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if loopback_host(host) {
+            return next.run(req).await;
+        }
+        return activities::error(
+            StatusCode::FORBIDDEN,
+            "without an API token only requests to localhost, 127.0.0.1 or [::1] are answered",
+        );
     };
     let given = req
         .headers()
@@ -103,5 +130,31 @@ async fn authorise(State(state): State<AppState>, req: Request, next: Next) -> R
             StatusCode::UNAUTHORIZED,
             "send the API token as `Authorization: Bearer <token>`",
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_loopback_names_pass_without_a_token() {
+        for ok in [
+            "127.0.0.1:8080",
+            "localhost",
+            "LOCALHOST:1",
+            "[::1]:8080",
+            "127.9.9.9",
+        ] {
+            assert!(super::loopback_host(ok), "{ok}");
+        }
+        for no in [
+            "",
+            "evil.example",
+            "evil.example:8080",
+            "10.0.0.1:8080",
+            "[2001:db8::1]:80",
+            "localhost.evil.example",
+        ] {
+            assert!(!super::loopback_host(no), "{no}");
+        }
     }
 }

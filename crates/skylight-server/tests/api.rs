@@ -180,6 +180,26 @@ async fn the_activity_log_filters_pages_counts_and_shows_one_activity() {
 }
 
 #[tokio::test]
+async fn without_a_token_only_loopback_host_names_are_answered() {
+    let (url, _dir) = serve(None).await;
+    let client = reqwest::Client::new();
+    let r = client
+        .get(format!("{url}/api/v1/activities"))
+        .header("Host", "rebound.evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let r = client
+        .get(format!("{url}/api/v1/activities"))
+        .header("Host", "localhost:8080")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+}
+
+#[tokio::test]
 async fn with_a_token_the_api_wants_it() {
     let (url, _dir) = serve(Some("s3cret-token")).await;
     let client = reqwest::Client::new();

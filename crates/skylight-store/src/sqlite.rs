@@ -119,6 +119,7 @@ impl SqliteStore {
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
         conn.set_prepared_statement_cache_capacity(64);
+        refuse_pre_release_layout(&conn)?;
         migrations::migrate(&mut conn, migrations::MIGRATIONS)?;
         Ok(SqliteStore {
             inner: Mutex::new(Inner {
@@ -146,6 +147,27 @@ impl SqliteStore {
         // drop), so the connection is still usable.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// Development builds before 2026-11-22 wrote schema 1 with a per-record layout that was
+/// replaced before any release: say so instead of failing in a later migration.
+fn refuse_pre_release_layout(conn: &Connection) -> Result<(), StoreError> {
+    let ours = conn.pragma_query_value(None, "application_id", |r| r.get::<_, i64>(0))?
+        == migrations::APPLICATION_ID;
+    if !ours || migrations::user_version(conn)? < 1 {
+        return Ok(()); // a foreign database is refused by `migrate`, with its own message
+    }
+    let chunks: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'raw_chunks'",
+        [],
+        |r| r.get(0),
+    )?;
+    if chunks == 0 {
+        return Err(StoreError::Corrupt(
+            "this data directory was written by a development build of Skylight from before its first release, in a layout that no longer exists; move it aside and collect again".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The stored code of a content type (the `content_types` table).
@@ -588,10 +610,29 @@ impl Store for SqliteStore {
             limit: 1,
             after: None,
         };
-        let Some(row) = self.lock().activity_by_id(&query, id)? else {
+        let inner = self.lock();
+        let Some(row) = inner.activity_by_id(&query, id)? else {
             return Ok(None);
         };
-        let raw = self.raw_record(&row.tenant, id)?.unwrap_or_default();
+        // That row's own raw record: (tenant, time, Id) is the unique key, Id alone may not be.
+        let ms = row.time.map_or(0, |t| t.timestamp_millis());
+        let (packed, len, pos): (Vec<u8>, i64, i64) = inner
+            .conn
+            .prepare_cached(&format!(
+                "SELECT c.data, c.raw_len, r.chunk_pos FROM records r JOIN raw_chunks c ON c.id = r.chunk_id \
+                 WHERE r.tenant_id = {TENANT_ID} AND r.creation_ms = ?2 AND r.record_key = ?3"
+            ))?
+            .query_row(params![row.tenant, ms, record_key(id)], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
+        drop(inner);
+        let what = format!("record {id} of tenant {}", row.tenant);
+        let chunk = decode_chunk(&packed, len, &what)?;
+        let raw = usize::try_from(pos)
+            .ok()
+            .and_then(|p| chunk.get(p))
+            .ok_or_else(|| StoreError::Corrupt(format!("{what}: not in its chunk")))?
+            .to_vec();
         Ok(Some((row, raw)))
     }
 

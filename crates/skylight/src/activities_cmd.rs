@@ -111,11 +111,18 @@ fn result_name(o: Option<Outcome>) -> &'static str {
     }
 }
 
+/// A CSV cell. Audit data carries attacker-chosen text (a failed sign-in's user name): a cell
+/// that a spreadsheet would run as a formula is prefixed with `'` (numbers stay as they are).
 fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) && s.parse::<f64>().is_err() {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_owned()
+        s
     }
 }
 
@@ -132,8 +139,14 @@ fn print_row(out: &mut impl Write, r: &ActivityRow, format: Format) -> anyhow::R
         .map(|(n, _)| n);
     match format {
         Format::Table => {
+            // Control characters (terminal escape sequences in attacker-chosen text) are shown
+            // as `?`.
             let cut = |s: Option<&str>, n: usize| -> String {
-                s.unwrap_or("-").chars().take(n).collect()
+                s.unwrap_or("-")
+                    .chars()
+                    .take(n)
+                    .map(|c| if c.is_control() { '?' } else { c })
+                    .collect()
             };
             writeln!(
                 out,
@@ -230,4 +243,20 @@ fn ocsf(r: &ActivityRow, record_type_name: Option<&str>) -> serde_json::Value {
         },
         "unmapped": {"record_type": r.record_type, "category": r.category.map(Category::as_str)},
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_field;
+
+    #[test]
+    fn csv_cells_are_quoted_and_never_formulas() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_field("@SUM(1)"), "'@SUM(1)");
+        assert_eq!(csv_field("-1"), "-1", "a number stays a number");
+        assert_eq!(csv_field("-cmd"), "'-cmd");
+    }
 }

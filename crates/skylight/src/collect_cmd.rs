@@ -64,7 +64,8 @@ pub async fn collect(args: CollectArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot load the configuration {}", args.config.display()))?;
     let store = args.store.open()?;
     let http = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(120))
+        // Per read, not per request: a large blob streams for as long as it keeps arriving.
+        .read_timeout(std::time::Duration::from_secs(120))
         .connect_timeout(std::time::Duration::from_secs(15))
         .build()
         .context("cannot build the HTTP client")?;

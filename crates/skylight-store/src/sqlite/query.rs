@@ -1,5 +1,6 @@
 //! The activity log's queries: a [`Filter`] turned into SQL over the record columns, newest
-//! first, a page at a time. Free text (`text~…`) and CIDR blocks are checked in Rust: the first
+//! first, a page at a time. Text compares ignore ASCII case only, on both sides: SQLite's
+//! `lower()` folds A–Z and nothing else. Free text (`text~…`) and CIDR blocks are checked in Rust: the first
 //! on the raw records of the rows SQL selected, the second on the dictionary of addresses.
 
 use std::collections::HashMap;
@@ -113,7 +114,7 @@ impl Inner {
                 Test::NotSet => w.and(&format!("{col} IS NULL"), []),
                 Test::Contains(t) => w.and(
                     &format!("{col} IN (SELECT id FROM strings WHERE instr(lower(value), ?) > 0)"),
-                    [Sql::Text(t.to_lowercase())],
+                    [Sql::Text(t.to_ascii_lowercase())],
                 ),
                 Test::AnyOf(vs) | Test::NoneOf(vs) => {
                     let negate = matches!(c.test, Test::NoneOf(_));
@@ -138,7 +139,7 @@ impl Inner {
                             .iter()
                             .filter_map(|v| match v {
                                 Value::Text(t) => {
-                                    Some(Sql::Text(format!("|{}|", t.to_lowercase())))
+                                    Some(Sql::Text(format!("|{}|", t.to_ascii_lowercase())))
                                 }
                                 _ => None,
                             })
@@ -150,7 +151,7 @@ impl Inner {
                         let texts: Vec<Sql> = vs
                             .iter()
                             .filter_map(|v| match v {
-                                Value::Text(t) => Some(Sql::Text(t.to_lowercase())),
+                                Value::Text(t) => Some(Sql::Text(t.to_ascii_lowercase())),
                                 _ => None,
                             })
                             .collect();
@@ -378,7 +379,7 @@ impl Inner {
                     let raw = usize::try_from(pos)
                         .ok()
                         .and_then(|p| chunks.get(&chunk_id).and_then(|c| c.get(p)))
-                        .map(|r| String::from_utf8_lossy(r).to_lowercase())
+                        .map(searchable_text)
                         .unwrap_or_default();
                     if !words.iter().all(|w| raw.contains(w.as_str())) {
                         continue;
@@ -438,4 +439,55 @@ fn time_bounds(f: &Filter) -> Option<(i64, i64)> {
         Test::TimeRange(Some(a), Some(b)) => Some((a.timestamp_millis(), b.timestamp_millis())),
         _ => None,
     })
+}
+
+/// What free text is searched in: every value of the record, decoded (escapes resolved, string
+/// values inside stringified JSON too), lowercased, one per line; keys are left out so that
+/// `text~operation` does not match every record. A record that is not JSON is searched as is.
+fn searchable_text(raw: &[u8]) -> String {
+    fn walk(v: &serde_json::Value, out: &mut String, depth: usize) {
+        match v {
+            serde_json::Value::String(s) => {
+                out.push_str(&s.to_lowercase());
+                out.push('\n');
+                let t = s.trim_start();
+                if depth < 4
+                    && (t.starts_with('{') || t.starts_with('['))
+                    && let Ok(inner) = serde_json::from_str::<serde_json::Value>(s)
+                {
+                    walk(&inner, out, depth + 1);
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|i| walk(i, out, depth)),
+            serde_json::Value::Object(m) => m.values().for_each(|i| walk(i, out, depth)),
+            serde_json::Value::Null => {}
+            other => {
+                out.push_str(&other.to_string());
+                out.push('\n');
+            }
+        }
+    }
+    match serde_json::from_slice::<serde_json::Value>(raw) {
+        Ok(v) => {
+            let mut out = String::new();
+            walk(&v, &mut out, 0);
+            out
+        }
+        Err(_) => String::from_utf8_lossy(raw).to_lowercase(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::searchable_text;
+
+    #[test]
+    fn free_text_is_searched_in_decoded_values_not_keys() {
+        let raw = br#"{"Operation":"FileAccessed","ObjectId":"C:\\Users\\bob\/Q3 \u00c9t\u00e9.xlsx","Data":"{\"f3u\":\"eve@contoso.com\"}","N":42}"#;
+        let t = searchable_text(raw);
+        assert!(t.contains(r"c:\users\bob/q3 été.xlsx"), "{t}");
+        assert!(t.contains("eve@contoso.com"), "{t}");
+        assert!(t.contains("42"));
+        assert!(!t.contains("operation"), "keys are not searched: {t}");
+    }
 }

@@ -557,3 +557,20 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
 }
+
+#[test]
+fn a_pre_release_data_directory_is_named_as_such() {
+    let dir = tempfile::tempdir().expect("dir");
+    {
+        let conn = Connection::open(dir.path().join(SqliteStore::FILE_NAME)).expect("db");
+        conn.execute_batch(&format!(
+            "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = 1; CREATE TABLE records (id INTEGER PRIMARY KEY, raw BLOB);"
+        ))
+        .expect("old layout");
+    }
+    let err = SqliteStore::open(dir.path()).expect_err("refused");
+    assert!(
+        err.to_string().contains("move it aside and collect again"),
+        "{err}"
+    );
+}
