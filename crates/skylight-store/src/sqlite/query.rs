@@ -126,13 +126,32 @@ impl Inner {
                                 _ => None,
                             })
                             .collect();
-                        let ids = self.addresses_in(&blocks)?;
-                        // Integers from the database: safe to write into the statement.
-                        let mut list = String::new();
-                        for (i, id) in ids.iter().enumerate() {
-                            let _ = write!(list, "{}{id}", if i == 0 { "" } else { "," });
+                        let single = |(ip, bits): &(IpAddr, u8)| {
+                            *bits == if ip.is_ipv4() { 32 } else { 128 }
+                        };
+                        if blocks.iter().all(single) {
+                            // Addresses, not blocks: found through the dictionary's index (as
+                            // stored: the canonical text of the address).
+                            let texts: Vec<Sql> = blocks
+                                .iter()
+                                .map(|(ip, _)| Sql::Text(ip.to_canonical().to_string()))
+                                .collect();
+                            (
+                                format!(
+                                    "(SELECT id FROM strings WHERE lower(value) IN ({}))",
+                                    marks(texts.len())
+                                ),
+                                texts,
+                            )
+                        } else {
+                            let ids = self.addresses_in(&blocks)?;
+                            // Integers from the database: safe to write into the statement.
+                            let mut list = String::new();
+                            for (i, id) in ids.iter().enumerate() {
+                                let _ = write!(list, "{}{id}", if i == 0 { "" } else { "," });
+                            }
+                            (format!("({list})"), Vec::new())
                         }
-                        (format!("({list})"), Vec::new())
                     } else if f == Field::IpTag {
                         // One of the `|`-separated parts of the stored tags.
                         let texts: Vec<Sql> = vs
