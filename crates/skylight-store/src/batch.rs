@@ -185,6 +185,21 @@ pub(crate) fn decode_chunk(packed: &[u8], raw_len: i64, what: &str) -> Result<Ch
     Ok(Chunk { plain, offsets })
 }
 
+/// Record `pos` of a stored chunk, checked (`what` names it in errors).
+pub(crate) fn record_in_chunk(
+    packed: &[u8],
+    raw_len: i64,
+    pos: i64,
+    what: &str,
+) -> Result<Vec<u8>, StoreError> {
+    let chunk = decode_chunk(packed, raw_len, what)?;
+    usize::try_from(pos)
+        .ok()
+        .and_then(|p| chunk.get(p))
+        .map(<[u8]>::to_vec)
+        .ok_or_else(|| StoreError::Corrupt(format!("{what}: not in its chunk")))
+}
+
 /// A decoded chunk: its records in order.
 pub(crate) struct Chunk {
     plain: Vec<u8>,

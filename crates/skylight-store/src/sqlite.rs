@@ -22,7 +22,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use skylight_model::{BlobRef, CommitStats, ConnectorState, ConnectorStatus, ContentType, Gap};
 
 use self::commit::{Job, MARK_DONE};
-use crate::batch::decode_chunk;
+use crate::batch::record_in_chunk;
 use crate::{RecordBatch, Store, StoreError};
 /// How long a write waits for another process's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
@@ -507,12 +507,7 @@ impl Store for SqliteStore {
             return Ok(None);
         };
         let what = format!("record {id} of tenant {tenant}");
-        let chunk = decode_chunk(&packed, len, &what)?;
-        let raw = usize::try_from(pos)
-            .ok()
-            .and_then(|p| chunk.get(p))
-            .ok_or_else(|| StoreError::Corrupt(format!("{what}: not in its chunk")))?;
-        Ok(Some(raw.to_vec()))
+        record_in_chunk(&packed, len, pos, &what).map(Some)
     }
 
     fn gaps(&self, tenant: Option<&str>) -> Result<Vec<Gap>, StoreError> {
@@ -627,12 +622,7 @@ impl Store for SqliteStore {
             })?;
         drop(inner);
         let what = format!("record {id} of tenant {}", row.tenant);
-        let chunk = decode_chunk(&packed, len, &what)?;
-        let raw = usize::try_from(pos)
-            .ok()
-            .and_then(|p| chunk.get(p))
-            .ok_or_else(|| StoreError::Corrupt(format!("{what}: not in its chunk")))?
-            .to_vec();
+        let raw = record_in_chunk(&packed, len, pos, &what)?;
         Ok(Some((row, raw)))
     }
 
