@@ -20,18 +20,12 @@ impl Drop for Killed {
     }
 }
 
-fn spawn_sim(args: &[&str]) -> (Killed, String) {
+/// Starts `skylight ARGS…` and reads its standard output until `url_in` finds the URL it
+/// announces on a line.
+fn spawn_announcing(args: &[&str], url_in: impl Fn(&str) -> Option<String>) -> (Killed, String) {
     let mut child = Command::new(BIN)
-        .arg("sim")
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--now",
-            "2026-11-20T12:00:00Z",
-            "--seed",
-            "3",
-        ])
         .args(args)
+        .env_remove("SKYLIGHT_API_TOKEN")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -40,13 +34,25 @@ fn spawn_sim(args: &[&str]) -> (Killed, String) {
     let url = BufReader::new(out)
         .lines()
         .map_while(Result::ok)
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("manage_url")
-                .map(|u| u.trim().to_string())
-        })
+        .find_map(|l| url_in(l.trim()))
         .unwrap();
     (Killed(child), url)
+}
+
+fn spawn_sim(args: &[&str]) -> (Killed, String) {
+    let mut all = vec![
+        "sim",
+        "--listen",
+        "127.0.0.1:0",
+        "--now",
+        "2026-11-20T12:00:00Z",
+        "--seed",
+        "3",
+    ];
+    all.extend_from_slice(args);
+    spawn_announcing(&all, |l| {
+        l.strip_prefix("manage_url").map(|u| u.trim().to_string())
+    })
 }
 
 /// Writes a config for the simulator's main app; returns (config path, data dir).
@@ -383,24 +389,14 @@ fn activities_are_searched_from_the_command_line() {
         assert_eq!(v["class_uid"], 3002, "{v}");
     }
     // The same log over the REST API.
-    let mut server = Killed(
-        Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", &data])
-            .env_remove("SKYLIGHT_API_TOKEN")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let api = BufReader::new(server.0.stdout.take().unwrap())
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|l| {
+    let (server, api) = spawn_announcing(
+        &["serve", "--listen", "127.0.0.1:0", "--data-dir", &data],
+        |l| {
             l.split_whitespace()
                 .find(|w| w.starts_with("http://"))
                 .map(String::from)
-        })
-        .unwrap();
+        },
+    );
     let page: serde_json::Value =
         reqwest::blocking::get(format!("{api}?q=operation%3DUserLoggedIn&limit=5"))
             .unwrap()
@@ -434,34 +430,24 @@ fn activities_are_searched_from_the_command_line() {
 fn the_demo_collects_a_live_tenant_and_serves_its_activities() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data").display().to_string();
-    let mut demo = Killed(
-        Command::new(BIN)
-            .args([
-                "demo",
-                "--listen",
-                "127.0.0.1:0",
-                "--users",
-                "30",
-                "--days",
-                "1",
-                "--data-dir",
-                &data,
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let api = BufReader::new(demo.0.stdout.take().unwrap())
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("API")
+    let (_demo, api) = spawn_announcing(
+        &[
+            "demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--users",
+            "30",
+            "--days",
+            "1",
+            "--data-dir",
+            &data,
+        ],
+        |l| {
+            l.strip_prefix("API")
                 .and_then(|r| r.split_whitespace().next())
                 .map(String::from)
-        })
-        .unwrap();
+        },
+    );
     // The backfill lands within seconds; the log then holds sign-ins with their country.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let items = loop {
