@@ -105,7 +105,37 @@ pub struct IpRange {
     pub tags: Vec<String>,
 }
 
-/// Every configured range.
+/// Networks of the largest Tor exit-relay operators (as the Tor Project's relay search listed them
+/// in 2026), so that sign-ins through Tor are tagged `risky` without any configuration. A snapshot:
+/// exits come and go, so a deployment should add the current exit list as an `[[ip_range]]` of
+/// category `risky` when it can fetch one.
+pub const TOR_EXIT_NETWORKS: [&str; 10] = [
+    "185.220.100.0/22",
+    "171.25.193.0/24",
+    "109.70.100.0/24",
+    "199.249.230.0/24",
+    "192.42.116.0/24",
+    "204.8.96.0/22",
+    "45.141.215.0/24",
+    "185.129.61.0/24",
+    "23.129.64.0/24",
+    "104.244.72.0/21",
+];
+
+/// The built-in range of Tor exits (category `risky`, tag `tor`).
+fn builtin_tor_exits() -> IpRange {
+    IpRange {
+        name: "Tor exit (built-in)".into(),
+        category: IpCategory::Risky,
+        blocks: TOR_EXIT_NETWORKS
+            .iter()
+            .filter_map(|c| Cidr::parse(c))
+            .collect(),
+        tags: vec!["tor".into()],
+    }
+}
+
+/// Every configured range, and the built-in ones after them.
 #[derive(Debug, Clone, Default)]
 pub struct IpRanges {
     ranges: Vec<IpRange>,
@@ -135,6 +165,8 @@ impl IpRanges {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let mut ranges = ranges;
+        ranges.push(builtin_tor_exits());
         Ok(IpRanges { ranges })
     }
 

@@ -199,14 +199,14 @@ impl Default for CollectorSettings {
 pub struct DetectionSettings {
     /// Days of history anomaly baselines learn from (default 7).
     #[serde(default = "default_learning_days")]
-    pub learning_days: u32,
+    pub learning_days: f64,
     /// Every other key of the table.
     #[serde(flatten)]
     pub other: toml::Table,
 }
 
-fn default_learning_days() -> u32 {
-    7
+fn default_learning_days() -> f64 {
+    7.0
 }
 
 impl Default for DetectionSettings {
@@ -1056,7 +1056,7 @@ mod tests {
         assert_eq!(cfg.collector.poll_interval_secs, 60);
         assert_eq!(cfg.collector.overlap_hours, 6);
         assert_eq!(cfg.collector.blob_concurrency, 8);
-        assert_eq!(cfg.detection.learning_days, 7);
+        assert_eq!(cfg.detection.learning_days, 7.0);
         assert_eq!(t.endpoints(), Cloud::Commercial.endpoints());
     }
 
@@ -1103,7 +1103,7 @@ mod tests {
         assert_eq!(cfg.collector.poll_interval_secs, 5);
         assert_eq!(cfg.collector.overlap_hours, 6);
         assert_eq!(cfg.collector.data_dir, Some(dir.path().join("data")));
-        assert_eq!(cfg.detection.learning_days, 2);
+        assert_eq!(cfg.detection.learning_days, 2.0);
         assert_eq!(
             cfg.detection
                 .other

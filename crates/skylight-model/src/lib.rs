@@ -4,6 +4,7 @@
 //! content types; it is the bottom of the house.
 
 mod activity;
+mod alert;
 mod collection;
 pub mod filter;
 mod record;
@@ -12,6 +13,7 @@ pub use activity::{
     Activity, ActivityColumns, ActivityObject, ActivityRow, Actor, ActorKind, App, Category,
     Enrichment, ObjectKind, Outcome,
 };
+pub use alert::{Alert, AlertComment, AlertDraft, AlertStatus, Resolution, Severity};
 pub use collection::{BlobRef, CommitStats, ConnectorState, ConnectorStatus, Gap};
 pub use record::{AuditRecord, ParseError, RecordColumns, parse_creation_time};
 

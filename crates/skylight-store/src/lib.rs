@@ -10,10 +10,13 @@ mod sqlite;
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use skylight_model::{AuditRecord, BlobRef, CommitStats, ConnectorStatus, ContentType, Gap};
+use skylight_model::{
+    ActivityRow, Alert, AlertDraft, AlertStatus, AuditRecord, BlobRef, CommitStats,
+    ConnectorStatus, ContentType, Gap, Resolution, Severity,
+};
 
 pub use batch::RecordBatch;
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, searchable_text};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -148,6 +151,80 @@ pub trait Store: Send + Sync {
         tenant: Option<&str>,
         id: &str,
     ) -> Result<Option<(skylight_model::ActivityRow, Vec<u8>)>, StoreError>;
+
+    /// Up to `limit` activities stored after sequence number `after`, in the order they were
+    /// stored, each with its raw record: what detection reads as records arrive.
+    fn activities_since(&self, after: i64, limit: usize)
+    -> Result<Vec<StoredActivity>, StoreError>;
+
+    /// Detection's saved progress (the last sequence number evaluated, 0 at first) and state.
+    fn detection_state(&self) -> Result<(i64, Vec<StateEntry>), StoreError>;
+
+    /// Commits what detection made of the activities up to `progress`: alerts (upserted by key),
+    /// state changes (`None` deletes) and the progress, in one transaction, so that after a crash
+    /// no activity is evaluated twice and no alert is lost.
+    fn commit_detection(
+        &self,
+        progress: i64,
+        alerts: &[AlertDraft],
+        state: &[StateChange],
+    ) -> Result<(), StoreError>;
+
+    /// Alerts, newest first.
+    fn alerts(&self, query: &AlertQuery) -> Result<Vec<Alert>, StoreError>;
+
+    /// One alert.
+    fn alert(&self, id: i64) -> Result<Option<Alert>, StoreError>;
+
+    /// Changes an alert's triage (status, resolution) and/or adds a comment; returns the alert.
+    fn update_alert(&self, id: i64, change: &AlertChange) -> Result<Option<Alert>, StoreError>;
+}
+
+/// A saved detection state entry: key and value.
+pub type StateEntry = (String, Vec<u8>);
+
+/// A change to detection state: key and new value (`None` deletes the entry).
+pub type StateChange = (String, Option<Vec<u8>>);
+
+/// An activity as detection reads it.
+#[derive(Debug, Clone)]
+pub struct StoredActivity {
+    /// Its place in the store's order (grows with every stored record).
+    pub seq: i64,
+    /// Its stored columns.
+    pub row: ActivityRow,
+    /// The raw record, exactly as received.
+    pub raw: Vec<u8>,
+}
+
+/// Which alerts to list.
+#[derive(Debug, Clone, Default)]
+pub struct AlertQuery {
+    /// One tenant, or all.
+    pub tenant: Option<String>,
+    /// Any of these statuses (all when empty).
+    pub statuses: Vec<AlertStatus>,
+    /// At least this severe.
+    pub min_severity: Option<Severity>,
+    /// Raised by this policy.
+    pub policy: Option<String>,
+    /// Involving this user (case-insensitive).
+    pub user: Option<String>,
+    /// Signals (`signal_only`) too.
+    pub include_signals: bool,
+    /// At most this many (0: no limit).
+    pub limit: usize,
+}
+
+/// A change an analyst makes to an alert.
+#[derive(Debug, Clone, Default)]
+pub struct AlertChange {
+    /// New status.
+    pub status: Option<AlertStatus>,
+    /// Resolution (with a closing status).
+    pub resolution: Option<Resolution>,
+    /// A comment: (author, text).
+    pub comment: Option<(String, String)>,
 }
 
 /// What the activity log asks for.

@@ -6,6 +6,7 @@
 //! `commit` holds the write path (compression outside the lock, group commit).
 
 mod commit;
+mod detection;
 mod migrations;
 mod query;
 #[cfg(test)]
@@ -22,6 +23,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use skylight_model::{BlobRef, CommitStats, ConnectorState, ConnectorStatus, ContentType, Gap};
 
 use self::commit::{Job, MARK_DONE};
+pub use self::query::searchable_text;
 use crate::batch::record_in_chunk;
 use crate::{RecordBatch, Store, StoreError};
 /// How long a write waits for another process's write lock before failing.
@@ -624,6 +626,43 @@ impl Store for SqliteStore {
         let what = format!("record {id} of tenant {}", row.tenant);
         let raw = record_in_chunk(&packed, len, pos, &what)?;
         Ok(Some((row, raw)))
+    }
+
+    fn activities_since(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::StoredActivity>, StoreError> {
+        self.lock().activities_since(after, limit)
+    }
+
+    fn detection_state(&self) -> Result<(i64, Vec<crate::StateEntry>), StoreError> {
+        self.lock().detection_state()
+    }
+
+    fn commit_detection(
+        &self,
+        progress: i64,
+        alerts: &[skylight_model::AlertDraft],
+        state: &[crate::StateChange],
+    ) -> Result<(), StoreError> {
+        self.lock().commit_detection(progress, alerts, state)
+    }
+
+    fn alerts(&self, query: &crate::AlertQuery) -> Result<Vec<skylight_model::Alert>, StoreError> {
+        self.lock().alerts(query)
+    }
+
+    fn alert(&self, id: i64) -> Result<Option<skylight_model::Alert>, StoreError> {
+        self.lock().alert(id)
+    }
+
+    fn update_alert(
+        &self,
+        id: i64,
+        change: &crate::AlertChange,
+    ) -> Result<Option<skylight_model::Alert>, StoreError> {
+        self.lock().update_alert(id, change)
     }
 
     fn statuses(&self) -> Result<Vec<ConnectorStatus>, StoreError> {

@@ -126,6 +126,14 @@ fn csv_field(s: &str) -> String {
     }
 }
 
+/// Text for a terminal: control characters (escape sequences in attacker-chosen text) become
+/// `?`.
+pub fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
 fn print_row(out: &mut impl Write, r: &ActivityRow, format: Format) -> anyhow::Result<()> {
     let time = r
         .time
@@ -139,14 +147,8 @@ fn print_row(out: &mut impl Write, r: &ActivityRow, format: Format) -> anyhow::R
         .map(|(n, _)| n);
     match format {
         Format::Table => {
-            // Control characters (terminal escape sequences in attacker-chosen text) are shown
-            // as `?`.
             let cut = |s: Option<&str>, n: usize| -> String {
-                s.unwrap_or("-")
-                    .chars()
-                    .take(n)
-                    .map(|c| if c.is_control() { '?' } else { c })
-                    .collect()
+                printable(&s.unwrap_or("-").chars().take(n).collect::<String>())
             };
             writeln!(
                 out,

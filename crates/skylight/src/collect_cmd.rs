@@ -82,6 +82,17 @@ pub async fn collect(args: CollectArgs) -> anyhow::Result<()> {
                 .context("enrichment: fix [enrichment] or [[ip_range]] in the configuration")?,
         )),
     };
+    // Detection evaluates activities as the collectors store them.
+    let base_dir = args
+        .config
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let engine = crate::detect_cmd::engine(
+        &crate::detect_cmd::detect_config(&config.detection)?,
+        &base_dir,
+    )?;
+    let detection = crate::detect_cmd::DetectionThread::spawn(store.clone(), engine)?;
     let started = Instant::now();
     let mut runs = Vec::new();
     for tenant in &config.tenants {
@@ -139,6 +150,15 @@ pub async fn collect(args: CollectArgs) -> anyhow::Result<()> {
                 started.elapsed().as_secs_f64()
             );
         }
+    }
+    let detected = tokio::task::spawn_blocking(move || detection.finish())
+        .await
+        .context("detection task failed")??;
+    if args.once {
+        println!(
+            "detection: {} activities evaluated, {} alerts raised or updated (`skylight alerts` lists them)",
+            detected.activities, detected.alerts
+        );
     }
     if failed {
         anyhow::bail!("some content types failed; `skylight status` says what to do");

@@ -76,6 +76,15 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         opts,
     ));
     let collecting = tokio::spawn(async move { collector.run(&ContentType::ALL).await });
+    // Baselines learn for a day of the simulated history, so the demo's incidents alert.
+    let detect = skylight_detect::DetectConfig {
+        learning_days: 1.0,
+        ..skylight_detect::DetectConfig::default()
+    };
+    let detection = crate::detect_cmd::DetectionThread::spawn(
+        store.clone(),
+        crate::detect_cmd::engine(&detect, &args.data_dir)?,
+    )?;
 
     let data = args.data_dir.display();
     let lines = [
@@ -88,6 +97,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         format!(
             "  activity log      skylight activities --data-dir {data} category=login result=failure"
         ),
+        format!("  alerts            skylight alerts --data-dir {data}"),
         format!("  connector status  skylight status --data-dir {data}"),
         format!(
             "  API               http://{api}/api/v1/activities   (OpenAPI: http://{api}/api/v1/openapi.json)"
@@ -117,5 +127,6 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     .await;
     collecting.abort();
     sim.task.abort();
+    let _ = tokio::task::spawn_blocking(move || detection.finish()).await;
     served.context("the API server stopped")
 }

@@ -5,6 +5,7 @@ mod bench_cmd;
 mod bench_query;
 mod collect_cmd;
 mod demo_cmd;
+mod detect_cmd;
 mod import_cmd;
 mod serve_cmd;
 mod sim_cmd;
@@ -22,18 +23,25 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run Skylight end to end against a built-in simulated tenant: the live tenant, the
-    /// collector polling it into the store, and the API (detection and the console join as they
-    /// land).
+    /// collector polling it into the store, detection, and the API (the console joins with its
+    /// issue).
     Demo(sim_cmd::DemoArgs),
     /// Serve a simulated Microsoft 365 tenant: identity platform and Management Activity API.
     Sim(sim_cmd::SimArgs),
-    /// Collect audit records of every configured tenant into the store (`--once`: until caught up).
+    /// Collect audit records of every configured tenant into the store and run detection over
+    /// them (`--once`: until caught up).
     Collect(collect_cmd::CollectArgs),
     /// Show each connector's state, lag, counts, and the last error with what to do about it.
     Status(collect_cmd::StatusArgs),
     /// Search the activity log: `skylight activities app=exchange category=mailbox_rule
     /// time=2026-11-20..` (table, JSON lines, CSV or OCSF).
     Activities(activities_cmd::ActivitiesArgs),
+    /// List alerts, newest first: `skylight alerts --status open --severity medium`.
+    Alerts(detect_cmd::AlertsArgs),
+    /// Show one alert with why it fired; change its status or add a comment.
+    Alert(detect_cmd::AlertArgs),
+    /// List policies and detections, or backtest a policy file over stored history.
+    Policies(detect_cmd::PoliciesArgs),
     /// Serve the REST API over the store (`/api/v1/activities`, OpenAPI at `/api/v1/openapi.json`).
     Serve(serve_cmd::ServeArgs),
     /// Measure ingest throughput, memory and disk use against a simulated tenant (README figures).
@@ -63,6 +71,9 @@ fn main() -> std::process::ExitCode {
             Command::Collect(args) => collect_cmd::collect(args).await,
             Command::Status(args) => collect_cmd::status(args).await,
             Command::Activities(args) => activities_cmd::activities(args).await,
+            Command::Alerts(args) => detect_cmd::alerts(args).await,
+            Command::Alert(args) => detect_cmd::alert(args).await,
+            Command::Policies(args) => detect_cmd::policies(args).await,
             Command::Serve(args) => serve_cmd::serve(args).await,
             Command::Bench(args) => bench_cmd::bench(args).await,
             Command::Import(args) => import_cmd::import(args).await,

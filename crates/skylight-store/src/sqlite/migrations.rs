@@ -34,6 +34,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         name: "0004_time_index",
         sql: include_str!("migrations/0004_time_index.sql"),
     },
+    Migration {
+        name: "0005_detection",
+        sql: include_str!("migrations/0005_detection.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of a Skylight database ("Skyl").

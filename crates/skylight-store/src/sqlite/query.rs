@@ -353,16 +353,7 @@ impl Inner {
         let mut after = q.after;
         let mut chunks: HashMap<i64, crate::batch::Chunk> = HashMap::new();
         loop {
-            let mut sql = String::from(
-                "SELECT r.id, (SELECT name FROM tenants WHERE id = r.tenant_id), r.creation_ms, r.record_key, r.record_type, \
-                 (SELECT value FROM strings WHERE id = r.workload), (SELECT value FROM strings WHERE id = r.operation), \
-                 (SELECT value FROM strings WHERE id = r.user_id), (SELECT value FROM strings WHERE id = r.client_ip), \
-                 (SELECT value FROM strings WHERE id = r.user_agent), r.app, r.category, r.actor_kind, r.outcome, r.flags, \
-                 r.chunk_id, r.chunk_pos, (SELECT value FROM strings WHERE id = r.country), \
-                 (SELECT value FROM strings WHERE id = r.isp), (SELECT value FROM strings WHERE id = r.ip_tags), \
-                 (SELECT value FROM strings WHERE id = r.device_type), (SELECT value FROM strings WHERE id = r.client_app), \
-                 (SELECT value FROM strings WHERE id = r.os) FROM records r WHERE 1",
-            );
+            let mut sql = format!("SELECT {ROW_COLUMNS} FROM records r WHERE 1");
             sql.push_str(&w.sql);
             let mut params = w.params.clone();
             if let Some((ms, id)) = after {
@@ -411,35 +402,7 @@ impl Inner {
                         rows: out.into_iter().map(|(_, r)| r).collect(),
                     });
                 }
-                let flags: i64 = row.get(14)?;
-                let activity = ActivityRow {
-                    id: id_from_key(row.get_ref(3)?)?,
-                    tenant: row.get::<_, Option<String>>(1)?.unwrap_or_default(),
-                    time: (ms != 0)
-                        .then(|| DateTime::from_timestamp_millis(ms))
-                        .flatten(),
-                    record_type: row.get(4)?,
-                    workload: row.get(5)?,
-                    operation: row.get(6)?,
-                    user: row.get(7)?,
-                    ip: row.get(8)?,
-                    user_agent: row.get(9)?,
-                    app: row.get::<_, Option<i64>>(10)?.and_then(codes::app_of),
-                    category: row.get::<_, Option<i64>>(11)?.and_then(codes::category_of),
-                    actor_kind: row
-                        .get::<_, Option<i64>>(12)?
-                        .and_then(codes::actor_kind_of),
-                    result: row.get::<_, Option<i64>>(13)?.and_then(codes::outcome_of),
-                    admin: flags & codes::FLAG_ADMIN != 0,
-                    external_user: flags & codes::FLAG_EXTERNAL != 0,
-                    impersonated: flags & codes::FLAG_IMPERSONATED != 0,
-                    country: row.get(17)?,
-                    isp: row.get(18)?,
-                    ip_tags: row.get(19)?,
-                    device_type: row.get(20)?,
-                    client_app: row.get(21)?,
-                    os: row.get(22)?,
-                };
+                let activity = read_row(row)?;
                 out.push(((ms, rowid), activity));
             }
             if fetched < round {
@@ -450,6 +413,50 @@ impl Inner {
             }
         }
     }
+}
+
+/// The columns [`read_row`] reads, in its order (`r` is `records`).
+pub(super) const ROW_COLUMNS: &str = "r.id, (SELECT name FROM tenants WHERE id = r.tenant_id), r.creation_ms, r.record_key, r.record_type, \
+     (SELECT value FROM strings WHERE id = r.workload), (SELECT value FROM strings WHERE id = r.operation), \
+     (SELECT value FROM strings WHERE id = r.user_id), (SELECT value FROM strings WHERE id = r.client_ip), \
+     (SELECT value FROM strings WHERE id = r.user_agent), r.app, r.category, r.actor_kind, r.outcome, r.flags, \
+     r.chunk_id, r.chunk_pos, (SELECT value FROM strings WHERE id = r.country), \
+     (SELECT value FROM strings WHERE id = r.isp), (SELECT value FROM strings WHERE id = r.ip_tags), \
+     (SELECT value FROM strings WHERE id = r.device_type), (SELECT value FROM strings WHERE id = r.client_app), \
+     (SELECT value FROM strings WHERE id = r.os)";
+
+/// An activity from a row selected with [`ROW_COLUMNS`].
+pub(super) fn read_row(row: &rusqlite::Row<'_>) -> Result<ActivityRow, StoreError> {
+    let ms: i64 = row.get(2)?;
+    let flags: i64 = row.get(14)?;
+    Ok(ActivityRow {
+        id: id_from_key(row.get_ref(3)?)?,
+        tenant: row.get::<_, Option<String>>(1)?.unwrap_or_default(),
+        time: (ms != 0)
+            .then(|| DateTime::from_timestamp_millis(ms))
+            .flatten(),
+        record_type: row.get(4)?,
+        workload: row.get(5)?,
+        operation: row.get(6)?,
+        user: row.get(7)?,
+        ip: row.get(8)?,
+        user_agent: row.get(9)?,
+        app: row.get::<_, Option<i64>>(10)?.and_then(codes::app_of),
+        category: row.get::<_, Option<i64>>(11)?.and_then(codes::category_of),
+        actor_kind: row
+            .get::<_, Option<i64>>(12)?
+            .and_then(codes::actor_kind_of),
+        result: row.get::<_, Option<i64>>(13)?.and_then(codes::outcome_of),
+        admin: flags & codes::FLAG_ADMIN != 0,
+        external_user: flags & codes::FLAG_EXTERNAL != 0,
+        impersonated: flags & codes::FLAG_IMPERSONATED != 0,
+        country: row.get(17)?,
+        isp: row.get(18)?,
+        ip_tags: row.get(19)?,
+        device_type: row.get(20)?,
+        client_app: row.get(21)?,
+        os: row.get(22)?,
+    })
 }
 
 /// The time range a filter bounds, in milliseconds, when it bounds both ends.
@@ -463,7 +470,7 @@ fn time_bounds(f: &Filter) -> Option<(i64, i64)> {
 /// What free text is searched in: every value of the record, decoded (escapes resolved, string
 /// values inside stringified JSON too), lowercased, one per line; keys are left out so that
 /// `text~operation` does not match every record. A record that is not JSON is searched as is.
-fn searchable_text(raw: &[u8]) -> String {
+pub fn searchable_text(raw: &[u8]) -> String {
     fn walk(v: &serde_json::Value, out: &mut String, depth: usize) {
         match v {
             serde_json::Value::String(s) => {

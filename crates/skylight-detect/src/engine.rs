@@ -1,0 +1,256 @@
+//! The engine: every enabled policy and detection over each event, findings folded into
+//! incidents, and what changed handed out for one commit.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Deserialize;
+use skylight_model::{ActorKind, AlertDraft};
+use skylight_store::StateChange;
+
+use crate::anomaly::{Anomalies, AnomalySettings};
+use crate::event::Event;
+use crate::incident::{self, Outcome};
+use crate::policy::ActivityPolicy;
+use crate::rule::Rule;
+use crate::state::{State, StateError};
+
+/// `[detection]` in the configuration file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectConfig {
+    /// Days a user's baseline learns before baseline detections (infrequent country, unusual
+    /// administrative activity) alert.
+    #[serde(default = "seven")]
+    pub learning_days: f64,
+    /// Per-detection settings.
+    #[serde(default)]
+    pub anomaly: BTreeMap<String, AnomalySettings>,
+    /// Policy files (TOML, `[[policy]]`), relative to the configuration file.
+    #[serde(default)]
+    pub policy_files: Vec<std::path::PathBuf>,
+    /// Built-in policies and templates to turn on (ids) beyond those on by default.
+    #[serde(default)]
+    pub enable: Vec<String>,
+    /// Built-in policies to turn off (ids).
+    #[serde(default)]
+    pub disable: Vec<String>,
+}
+
+fn seven() -> f64 {
+    7.0
+}
+
+impl DetectConfig {
+    /// Every anomaly detection off: only the policies given to the engine run (backtests).
+    pub fn policies_only() -> DetectConfig {
+        DetectConfig {
+            anomaly: crate::anomaly::CATALOGUE
+                .iter()
+                .map(|c| {
+                    (
+                        c.0.to_owned(),
+                        AnomalySettings {
+                            enabled: Some(false),
+                            ..AnomalySettings::default()
+                        },
+                    )
+                })
+                .collect(),
+            ..DetectConfig::default()
+        }
+    }
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        DetectConfig {
+            learning_days: seven(),
+            anomaly: BTreeMap::new(),
+            policy_files: Vec::new(),
+            enable: Vec::new(),
+            disable: Vec::new(),
+        }
+    }
+}
+
+/// Why detection could not start or go on.
+#[derive(Debug, thiserror::Error)]
+pub enum DetectError {
+    /// A setting that does not make sense.
+    #[error("detection settings: {0}")]
+    Config(String),
+    /// A policy could not be used.
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
+    /// Saved state could not be read.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] skylight_store::StoreError),
+}
+
+/// Incidents idle this long (or their rule's de-duplication period, if longer) behind the newest
+/// activity are closed (ms).
+const CLOSE_AFTER_MS: i64 = 24 * 3_600_000;
+
+/// Policies, detections and their state.
+#[derive(Debug)]
+pub struct Engine {
+    policies: Vec<ActivityPolicy>,
+    anomalies: Anomalies,
+    rules: HashMap<String, Rule>,
+    state: State,
+    newest_ms: i64,
+    /// Findings dropped by daily limits since start.
+    pub over_limit: u64,
+}
+
+impl Engine {
+    /// An engine with the enabled policies and the configured detections.
+    pub fn new(
+        config: &DetectConfig,
+        policies: Vec<ActivityPolicy>,
+    ) -> Result<Engine, DetectError> {
+        if !(config.learning_days >= 0.0 && config.learning_days <= 90.0) {
+            return Err(DetectError::Config(
+                "learning_days must be between 0 and 90".into(),
+            ));
+        }
+        let anomalies = Anomalies::new(
+            &config.anomaly,
+            (config.learning_days * 86_400_000.0) as i64,
+        )
+        .map_err(DetectError::Config)?;
+        let mut rules = HashMap::new();
+        for p in &policies {
+            if rules.insert(p.rule.id.clone(), p.rule.clone()).is_some() {
+                return Err(DetectError::Config(format!(
+                    "two policies have the id `{}`",
+                    p.rule.id
+                )));
+            }
+        }
+        for (id, (rule, _)) in &anomalies.rules {
+            if rules.insert((*id).to_owned(), rule.clone()).is_some() {
+                return Err(DetectError::Config(format!(
+                    "policy id `{id}` is taken by an anomaly detection"
+                )));
+            }
+        }
+        Ok(Engine {
+            policies,
+            anomalies,
+            rules,
+            state: State::default(),
+            newest_ms: i64::MIN,
+            over_limit: 0,
+        })
+    }
+
+    /// Loads saved state.
+    pub fn restore(&mut self, entries: Vec<skylight_store::StateEntry>) -> Result<(), DetectError> {
+        self.state.restore(entries)?;
+        self.newest_ms = self
+            .state
+            .incidents
+            .values()
+            .map(|i| i.last_ms)
+            .max()
+            .unwrap_or(i64::MIN);
+        Ok(())
+    }
+
+    /// The policies this engine runs.
+    pub fn policies(&self) -> &[ActivityPolicy] {
+        &self.policies
+    }
+
+    /// Evaluates one event.
+    pub fn evaluate(&mut self, e: &Event) {
+        self.newest_ms = self.newest_ms.max(e.ms);
+        let tenant = e.row.tenant.clone();
+        {
+            let t = self.state.tenant(&tenant);
+            t.first_ms = Some(t.first_ms.map_or(e.ms, |f| f.min(e.ms)));
+            // The tenant's own mail domains, from its members' names.
+            if matches!(e.row.actor_kind, Some(ActorKind::User | ActorKind::Admin))
+                && !e.row.external_user
+                && t.domains.len() < 64
+                && let Some((_, d)) = e.user.rsplit_once('@')
+                && !d.is_empty()
+            {
+                t.domains.insert(d.to_owned());
+            }
+        }
+        if !e.user.is_empty() {
+            let u = self.state.user(&tenant, &e.user);
+            u.first_ms = Some(u.first_ms.map_or(e.ms, |f| f.min(e.ms)));
+        }
+        let mut found = Vec::new();
+        for (i, p) in self.policies.iter().enumerate() {
+            let windows = &mut self
+                .state
+                .users
+                .entry(format!("{tenant}|{}", e.user))
+                .or_default()
+                .windows;
+            if let Some(f) = p.evaluate(e, windows) {
+                found.push((i, f));
+            }
+        }
+        if !found.is_empty() || self.policies.iter().any(|p| p.config.repeated.is_some()) {
+            self.state.dirty.insert(format!("u|{tenant}|{}", e.user));
+        }
+        let mut anomalies = Vec::new();
+        self.anomalies.evaluate(e, &mut self.state, &mut anomalies);
+        let findings = found
+            .into_iter()
+            .map(|(i, f)| (self.policies[i].rule.id.clone(), f))
+            .chain(anomalies.into_iter().map(|(id, f)| (id.to_owned(), f)));
+        for (id, f) in findings {
+            let Some(rule) = self.rules.get(&id) else {
+                continue;
+            };
+            let t = self.state.tenants.entry(tenant.clone()).or_default();
+            match incident::raise(&mut self.state.incidents, &mut t.daily, rule, &tenant, f) {
+                Outcome::Incident(key) => {
+                    self.state.touched.insert(key);
+                }
+                Outcome::OverLimit => self.over_limit += 1,
+            }
+        }
+    }
+
+    /// The alerts changed since the last call and the state entries to save with them. Closes
+    /// incidents that can no longer grow.
+    pub fn take_changes(&mut self) -> (Vec<AlertDraft>, Vec<StateChange>) {
+        let alerts: Vec<AlertDraft> = self
+            .state
+            .touched
+            .iter()
+            .filter_map(|k| self.state.incidents.get(k).map(|i| i.alert.clone()))
+            .collect();
+        let newest = self.newest_ms;
+        let rules = &self.rules;
+        let idle: Vec<String> = self
+            .state
+            .incidents
+            .iter()
+            .filter(|(_, i)| {
+                let reach = rules
+                    .get(&i.alert.policy)
+                    .map_or(0, |r| r.dedup_ms)
+                    .max(CLOSE_AFTER_MS);
+                i.last_ms < newest.saturating_sub(reach)
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in idle {
+            self.state.incidents.remove(&k);
+            self.state.touched.remove(&k);
+            self.state.closed.insert(k);
+        }
+        (alerts, self.state.take_changes())
+    }
+}

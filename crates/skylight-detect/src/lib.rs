@@ -1,0 +1,26 @@
+//! Skylight's detection: activity policies (the activity log's filters, single or repeated),
+//! built-in anomaly detections with per-user baselines, and alerts that say why.
+//!
+//! Detection reads activities from the store in the order they were stored and commits its
+//! alerts, its state and how far it got in one transaction: after a crash it resumes where the
+//! last commit ended, so no activity is evaluated twice and no alert is lost or raised twice.
+
+pub mod anomaly;
+mod engine;
+mod event;
+mod geo;
+mod incident;
+mod matcher;
+pub mod policy;
+mod rule;
+mod runner;
+mod state;
+mod window;
+
+pub use engine::{DetectConfig, DetectError, Engine};
+pub use event::Event;
+pub use incident::{Finding, Hit};
+pub use matcher::matches;
+pub use policy::{ActivityPolicy, PolicyConfig, PolicyError};
+pub use rule::{BUILT_IN_GROUPS, CATEGORIES, Mode, Rule, Scope};
+pub use runner::{BATCH, Detector, Progress, backtest, load_policies};

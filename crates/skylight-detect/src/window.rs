@@ -1,0 +1,148 @@
+//! Sliding windows over event times, per user (or address), for "N within T" rules.
+//!
+//! Records arrive in the order their blobs are committed, not in time order, so a window keeps
+//! its entries sorted and asks whether any span of the window's width around a new entry holds
+//! enough of them.
+
+use serde::{Deserialize, Serialize};
+
+/// One counted activity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Time in ms.
+    pub ms: i64,
+    /// The record Id.
+    pub id: String,
+    /// What it counts as (an object, a target user): empty to count every entry.
+    pub what: String,
+}
+
+/// Entries kept for one rule and one subject, sorted by time.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    entries: Vec<Entry>,
+}
+
+/// The busiest span found around a new entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Span {
+    /// How many entries (distinct `what`s, when counting distinct).
+    pub count: usize,
+    /// The entries of the span.
+    pub entries: Vec<Entry>,
+}
+
+impl Window {
+    /// Adds an entry (once: an entry with the same time and Id is already counted), drops
+    /// entries older than `keep_ms` before the newest, and returns the busiest span `width_ms`
+    /// wide that holds the new entry.
+    pub fn add(&mut self, e: Entry, width_ms: i64, keep_ms: i64, distinct: bool) -> Span {
+        let ms = e.ms;
+        let pos = self.entries.partition_point(|x| x.ms < ms);
+        let duplicate = self.entries[pos..]
+            .iter()
+            .take_while(|x| x.ms == ms)
+            .any(|x| x.id == e.id);
+        if !duplicate {
+            self.entries.insert(pos, e);
+        }
+        if let Some(newest) = self.entries.last().map(|x| x.ms) {
+            let cut = self.entries.partition_point(|x| x.ms < newest - keep_ms);
+            self.entries.drain(..cut);
+        }
+        // Spans [s, s + width] with s in [ms - width, ms]: slide over the entries around `ms`.
+        let lo = self.entries.partition_point(|x| x.ms < ms - width_ms);
+        let hi = self.entries.partition_point(|x| x.ms <= ms + width_ms);
+        let around = &self.entries[lo..hi];
+        let mut best: (usize, usize, usize) = (0, 0, 0);
+        let mut j = 0;
+        for i in 0..around.len() {
+            if around[i].ms > ms {
+                break;
+            }
+            while j < around.len() && around[j].ms <= around[i].ms + width_ms {
+                j += 1;
+            }
+            if around[j - 1].ms < ms {
+                continue;
+            }
+            let count = if distinct {
+                let mut seen: Vec<&str> = around[i..j].iter().map(|x| x.what.as_str()).collect();
+                seen.sort_unstable();
+                seen.dedup();
+                seen.len()
+            } else {
+                j - i
+            };
+            if count > best.0 {
+                best = (count, i, j);
+            }
+        }
+        Span {
+            count: best.0,
+            entries: around[best.1..best.2].to_vec(),
+        }
+    }
+
+    /// Whether the window holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The newest entry's time.
+    pub fn newest(&self) -> Option<i64> {
+        self.entries.last().map(|e| e.ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn entry(ms: i64, id: u32) -> Entry {
+        Entry {
+            ms,
+            id: id.to_string(),
+            what: (id % 3).to_string(),
+        }
+    }
+
+    #[test]
+    fn late_entries_count_in_the_span_they_belong_to() {
+        let mut w = Window::default();
+        for (i, ms) in [10_000, 0, 5_000, 60_000, 2_000].into_iter().enumerate() {
+            w.add(entry(ms, i as u32), 10_000, 100_000, false);
+        }
+        // 0, 2 000, 5 000 and 10 000 lie within one 10 s span; 60 000 is alone.
+        let s = w.add(entry(1_000, 9), 10_000, 100_000, false);
+        assert_eq!(s.count, 5);
+        let s = w.add(entry(61_000, 10), 10_000, 100_000, false);
+        assert_eq!(s.count, 2);
+    }
+
+    #[test]
+    fn the_same_record_twice_counts_once() {
+        let mut w = Window::default();
+        w.add(entry(0, 1), 10, 100, false);
+        assert_eq!(w.add(entry(0, 1), 10, 100, false).count, 1);
+    }
+
+    proptest! {
+        /// The span found is the busiest one holding the new entry: checked by brute force.
+        #[test]
+        fn busiest_span_matches_brute_force(times in proptest::collection::vec(0i64..1_000, 1..40), width in 1i64..200) {
+            let mut w = Window::default();
+            let mut all: Vec<i64> = Vec::new();
+            for (i, ms) in times.iter().enumerate() {
+                let got = w.add(entry(*ms, i as u32), width, 10_000, false);
+                all.push(*ms);
+                let want = (ms - width..=*ms)
+                    .map(|s| all.iter().filter(|t| **t >= s && **t <= s + width).count())
+                    .max()
+                    .unwrap_or(0);
+                prop_assert_eq!(got.count, want);
+            }
+        }
+    }
+}

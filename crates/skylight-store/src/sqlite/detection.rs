@@ -1,0 +1,310 @@
+//! Detection's side of the SQLite store: activities in stored order, detection state and
+//! progress, alerts and their triage.
+
+use chrono::{DateTime, Utc};
+use rusqlite::types::Value as Sql;
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use skylight_model::{Alert, AlertComment, AlertDraft, AlertStatus, Resolution, Severity};
+
+use super::query::{ROW_COLUMNS, read_row};
+use super::{Inner, from_ns, to_ns};
+use crate::batch::{Chunk, decode_chunk};
+use crate::{AlertChange, AlertQuery, StateChange, StateEntry, StoreError, StoredActivity};
+
+/// The progress row's name.
+const PROGRESS: &str = "activities";
+
+fn json_list(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+fn list_from(text: &str, what: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+fn time_ms(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+const ALERT_COLUMNS: &str = "id, key, tenant, policy, kind, title, severity, category, signal_only, users, ips, \
+     countries, activity_ids, activity_count, facts, first_ms, last_ms, status, resolution, created_ns, updated_ns";
+
+fn read_alert(r: &rusqlite::Row<'_>) -> Result<Alert, StoreError> {
+    let id: i64 = r.get(0)?;
+    let what = |f: &str| format!("alert {id}: {f}");
+    let severity: String = r.get(6)?;
+    let status: String = r.get(17)?;
+    let resolution: Option<String> = r.get(18)?;
+    Ok(Alert {
+        id,
+        draft: AlertDraft {
+            key: r.get(1)?,
+            tenant: r.get(2)?,
+            policy: r.get(3)?,
+            kind: r.get(4)?,
+            title: r.get(5)?,
+            severity: Severity::parse(&severity)
+                .ok_or_else(|| StoreError::Corrupt(what("severity")))?,
+            category: r.get(7)?,
+            signal_only: r.get::<_, i64>(8)? != 0,
+            users: list_from(&r.get::<_, String>(9)?, &what("users"))?,
+            ips: list_from(&r.get::<_, String>(10)?, &what("ips"))?,
+            countries: list_from(&r.get::<_, String>(11)?, &what("countries"))?,
+            activity_ids: list_from(&r.get::<_, String>(12)?, &what("activity ids"))?,
+            activity_count: u64::try_from(r.get::<_, i64>(13)?).unwrap_or(0),
+            facts: list_from(&r.get::<_, String>(14)?, &what("facts"))?,
+            first: time_ms(r.get(15)?),
+            last: time_ms(r.get(16)?),
+        },
+        status: AlertStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(what("status")))?,
+        resolution: resolution.as_deref().and_then(Resolution::parse),
+        created: from_ns(r.get(19)?),
+        updated: from_ns(r.get(20)?),
+        comments: Vec::new(),
+    })
+}
+
+impl Inner {
+    /// Activities stored after `after`, in stored order, with their raw records.
+    pub(super) fn activities_since(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredActivity>, StoreError> {
+        let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {ROW_COLUMNS} FROM records r WHERE r.id > ?1 ORDER BY r.id LIMIT ?2"
+        ))?;
+        let mut rows = stmt.query(params![after, limit])?;
+        let mut out = Vec::new();
+        // A blob's records sit together in one chunk: each chunk is decompressed once.
+        let mut chunk: Option<(i64, Chunk)> = None;
+        while let Some(row) = rows.next()? {
+            let seq: i64 = row.get(0)?;
+            let (chunk_id, pos): (i64, i64) = (row.get(15)?, row.get(16)?);
+            if chunk.as_ref().is_none_or(|(id, _)| *id != chunk_id) {
+                let (data, len): (Vec<u8>, i64) = self
+                    .conn
+                    .prepare_cached("SELECT data, raw_len FROM raw_chunks WHERE id = ?1")?
+                    .query_row([chunk_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                chunk = Some((
+                    chunk_id,
+                    decode_chunk(&data, len, &format!("chunk {chunk_id}"))?,
+                ));
+            }
+            let raw = usize::try_from(pos)
+                .ok()
+                .and_then(|p| chunk.as_ref().and_then(|(_, c)| c.get(p)))
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!("record {seq}: not in its chunk {chunk_id}"))
+                })?
+                .to_vec();
+            out.push(StoredActivity {
+                seq,
+                row: read_row(row)?,
+                raw,
+            });
+        }
+        Ok(out)
+    }
+
+    pub(super) fn detection_state(&self) -> Result<(i64, Vec<StateEntry>), StoreError> {
+        let seq = self
+            .conn
+            .prepare_cached("SELECT seq FROM detection_progress WHERE name = ?1")?
+            .query_row([PROGRESS], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0);
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT key, value FROM detection_state")?;
+        let entries = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((seq, entries))
+    }
+
+    pub(super) fn commit_detection(
+        &mut self,
+        progress: i64,
+        alerts: &[AlertDraft],
+        state: &[StateChange],
+    ) -> Result<(), StoreError> {
+        let now = to_ns(Utc::now());
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO alerts (key, tenant, policy, kind, title, severity, category, signal_only, users, ips, \
+                 countries, activity_ids, activity_count, facts, first_ms, last_ms, created_ns, updated_ns) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17) \
+                 ON CONFLICT (key) DO UPDATE SET title = excluded.title, severity = excluded.severity, \
+                 users = excluded.users, ips = excluded.ips, countries = excluded.countries, \
+                 activity_ids = excluded.activity_ids, activity_count = excluded.activity_count, \
+                 facts = excluded.facts, first_ms = excluded.first_ms, last_ms = excluded.last_ms, \
+                 updated_ns = excluded.updated_ns",
+            )?;
+            for a in alerts {
+                upsert.execute(params![
+                    a.key,
+                    a.tenant,
+                    a.policy,
+                    a.kind,
+                    a.title,
+                    a.severity.as_str(),
+                    a.category,
+                    i64::from(a.signal_only),
+                    json_list(&a.users),
+                    json_list(&a.ips),
+                    json_list(&a.countries),
+                    json_list(&a.activity_ids),
+                    i64::try_from(a.activity_count).unwrap_or(i64::MAX),
+                    json_list(&a.facts),
+                    a.first.timestamp_millis(),
+                    a.last.timestamp_millis(),
+                    now,
+                ])?;
+            }
+            let mut put = tx.prepare_cached(
+                "INSERT OR REPLACE INTO detection_state (key, value) VALUES (?1, ?2)",
+            )?;
+            let mut delete = tx.prepare_cached("DELETE FROM detection_state WHERE key = ?1")?;
+            for (key, value) in state {
+                match value {
+                    Some(v) => put.execute(params![key, v])?,
+                    None => delete.execute([key])?,
+                };
+            }
+            tx.prepare_cached(
+                "INSERT INTO detection_progress (name, seq) VALUES (?1, ?2) \
+                 ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
+            )?
+            .execute(params![PROGRESS, progress])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub(super) fn alerts(&self, q: &AlertQuery) -> Result<Vec<Alert>, StoreError> {
+        let mut sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE 1");
+        let mut params: Vec<Sql> = Vec::new();
+        if let Some(t) = &q.tenant {
+            sql.push_str(" AND tenant = ?");
+            params.push(Sql::Text(t.clone()));
+        }
+        if !q.statuses.is_empty() {
+            sql.push_str(&format!(
+                " AND status IN ({})",
+                vec!["?"; q.statuses.len()].join(",")
+            ));
+            params.extend(q.statuses.iter().map(|s| Sql::Text(s.as_str().into())));
+        }
+        if let Some(min) = q.min_severity {
+            let allowed: Vec<Sql> = Severity::ALL
+                .into_iter()
+                .filter(|s| *s >= min)
+                .map(|s| Sql::Text(s.as_str().into()))
+                .collect();
+            sql.push_str(&format!(
+                " AND severity IN ({})",
+                vec!["?"; allowed.len()].join(",")
+            ));
+            params.extend(allowed);
+        }
+        if let Some(p) = &q.policy {
+            sql.push_str(" AND policy = ?");
+            params.push(Sql::Text(p.clone()));
+        }
+        if let Some(u) = &q.user {
+            // Users are stored lowercase inside a JSON array of strings.
+            sql.push_str(
+                " AND EXISTS (SELECT 1 FROM json_each(alerts.users) WHERE lower(value) = ?)",
+            );
+            params.push(Sql::Text(u.to_ascii_lowercase()));
+        }
+        if !q.include_signals {
+            sql.push_str(" AND signal_only = 0");
+        }
+        sql.push_str(" ORDER BY last_ms DESC, id DESC");
+        if q.limit > 0 {
+            sql.push_str(&format!(" LIMIT {}", q.limit));
+        }
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(read_alert(r)?);
+        }
+        Ok(out)
+    }
+
+    pub(super) fn alert(&self, id: i64) -> Result<Option<Alert>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = ?1"))?;
+        let mut rows = stmt.query([id])?;
+        let Some(r) = rows.next()? else {
+            return Ok(None);
+        };
+        let mut alert = read_alert(r)?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT at_ns, author, text FROM alert_comments WHERE alert_id = ?1 ORDER BY id",
+        )?;
+        alert.comments = stmt
+            .query_map([id], |r| {
+                Ok(AlertComment {
+                    at: from_ns(r.get(0)?),
+                    author: r.get(1)?,
+                    text: r.get(2)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(alert))
+    }
+
+    pub(super) fn update_alert(
+        &mut self,
+        id: i64,
+        change: &AlertChange,
+    ) -> Result<Option<Alert>, StoreError> {
+        let now = to_ns(Utc::now());
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let exists = tx
+            .prepare_cached("SELECT 1 FROM alerts WHERE id = ?1")?
+            .query_row([id], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if !exists {
+            return Ok(None);
+        }
+        if let Some(status) = change.status {
+            // Reopening clears the resolution; closing keeps the one given (or none).
+            let resolution = match status {
+                AlertStatus::Resolved | AlertStatus::Dismissed => {
+                    change.resolution.map(Resolution::as_str)
+                }
+                _ => None,
+            };
+            tx.prepare_cached(
+                "UPDATE alerts SET status = ?2, resolution = ?3, updated_ns = ?4 WHERE id = ?1",
+            )?
+            .execute(params![id, status.as_str(), resolution, now])?;
+        } else if let Some(r) = change.resolution {
+            tx.prepare_cached("UPDATE alerts SET resolution = ?2, updated_ns = ?3 WHERE id = ?1")?
+                .execute(params![id, r.as_str(), now])?;
+        }
+        if let Some((author, text)) = &change.comment {
+            tx.prepare_cached(
+                "INSERT INTO alert_comments (alert_id, at_ns, author, text) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![id, now, author, text])?;
+            tx.prepare_cached("UPDATE alerts SET updated_ns = ?2 WHERE id = ?1")?
+                .execute(params![id, now])?;
+        }
+        tx.commit()?;
+        self.alert(id)
+    }
+}

@@ -1,0 +1,537 @@
+//! Detection in the binary: the detection thread that runs beside the collector, `skylight
+//! alerts`, `skylight alert` and `skylight policies`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use skylight_detect::{DetectConfig, Detector, Engine, Progress};
+use skylight_model::{Alert, AlertStatus, Resolution, Severity};
+use skylight_store::{AlertChange, AlertQuery, Store};
+
+use crate::collect_cmd::StoreArgs;
+
+/// The `[detection]` table of a configuration, read by the detection crate.
+pub fn detect_config(
+    settings: &skylight_m365::config::DetectionSettings,
+) -> anyhow::Result<DetectConfig> {
+    let mut table = settings.other.clone();
+    table.insert(
+        "learning_days".into(),
+        toml::Value::Float(settings.learning_days),
+    );
+    toml::Value::Table(table)
+        .try_into::<DetectConfig>()
+        .map_err(|e| anyhow::anyhow!("[detection]: {e}"))
+}
+
+/// An engine with the configured policies and detections.
+pub fn engine(config: &DetectConfig, base_dir: &Path) -> anyhow::Result<Engine> {
+    let policies = skylight_detect::load_policies(config, base_dir)?;
+    Ok(Engine::new(config, policies)?)
+}
+
+/// Detection running on a thread of its own (SQLite reads and evaluation block), evaluating
+/// activities as the collector stores them.
+pub struct DetectionThread {
+    stop: Arc<AtomicBool>,
+    handle: std::thread::JoinHandle<anyhow::Result<Progress>>,
+}
+
+/// How long the thread rests when it has caught up.
+const IDLE: Duration = Duration::from_millis(500);
+
+/// Evaluates new activities until `stop` is set, then once more.
+fn run_detection(store: &dyn Store, engine: Engine, stop: &AtomicBool) -> anyhow::Result<Progress> {
+    let mut detector = Detector::open(store, engine)?;
+    let mut total = Progress::default();
+    loop {
+        let stopping = stop.load(Ordering::Relaxed);
+        let p = detector.catch_up()?;
+        if p.activities > 0 {
+            tracing::info!(
+                activities = p.activities,
+                alerts = p.alerts,
+                "detection evaluated new activities"
+            );
+        }
+        total.activities += p.activities;
+        total.alerts += p.alerts;
+        total.seq = p.seq;
+        if stopping {
+            return Ok(total);
+        }
+        std::thread::sleep(IDLE);
+    }
+}
+
+impl DetectionThread {
+    /// Starts detection over the store; it resumes where its last commit ended.
+    pub fn spawn(store: Arc<dyn Store>, engine: Engine) -> anyhow::Result<DetectionThread> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("detection".into())
+            .spawn(move || {
+                let run = run_detection(store.as_ref(), engine, &flag);
+                if let Err(e) = &run {
+                    tracing::error!(error = %format!("{e:#}"), "detection stopped");
+                }
+                run
+            })
+            .context("cannot start the detection thread")?;
+        Ok(DetectionThread { stop, handle })
+    }
+
+    /// Evaluates what is left, stops, and reports the whole run.
+    pub fn finish(self) -> anyhow::Result<Progress> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle
+            .join()
+            .map_err(|_| anyhow::anyhow!("the detection thread panicked"))?
+    }
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned columns for people.
+    Table,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Options of `skylight alerts`.
+#[derive(Debug, Args)]
+pub struct AlertsArgs {
+    /// Statuses to list (comma-separated: open, in_progress, resolved, dismissed); all when absent.
+    #[arg(long, value_delimiter = ',')]
+    status: Vec<String>,
+    /// At least this severe (informational, low, medium, high).
+    #[arg(long)]
+    severity: Option<String>,
+    /// Raised by this policy or detection (its id).
+    #[arg(long)]
+    policy: Option<String>,
+    /// Involving this user.
+    #[arg(long)]
+    user: Option<String>,
+    /// One tenant.
+    #[arg(long)]
+    tenant: Option<String>,
+    /// Include signals (detections set to record without alerting).
+    #[arg(long)]
+    signals: bool,
+    /// At most this many, newest first (0: all).
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// Options of `skylight alert`.
+#[derive(Debug, Args)]
+pub struct AlertArgs {
+    /// The alert's number.
+    id: i64,
+    /// New status: open, in_progress, resolved, dismissed.
+    #[arg(long)]
+    status: Option<String>,
+    /// Resolution when closing: true_positive, benign, false_positive.
+    #[arg(long)]
+    resolution: Option<String>,
+    /// Add a comment.
+    #[arg(long)]
+    comment: Option<String>,
+    /// Who comments (default: $USER).
+    #[arg(long)]
+    author: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+fn parse_status(s: &str) -> anyhow::Result<AlertStatus> {
+    AlertStatus::parse(s).with_context(|| {
+        format!(
+            "unknown status `{s}`; statuses: {}",
+            AlertStatus::ALL.map(AlertStatus::as_str).join(", ")
+        )
+    })
+}
+
+/// Lists alerts.
+pub async fn alerts(args: AlertsArgs) -> anyhow::Result<()> {
+    let query = AlertQuery {
+        tenant: args.tenant.clone(),
+        statuses: args
+            .status
+            .iter()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| parse_status(s))
+            .collect::<anyhow::Result<_>>()?,
+        min_severity: args
+            .severity
+            .as_deref()
+            .map(|s| {
+                Severity::parse(s).with_context(|| {
+                    format!(
+                        "unknown severity `{s}`; severities: {}",
+                        Severity::ALL.map(Severity::as_str).join(", ")
+                    )
+                })
+            })
+            .transpose()?,
+        policy: args.policy.clone(),
+        user: args.user.clone(),
+        include_signals: args.signals,
+        limit: args.limit,
+    };
+    let store = args.store.open()?;
+    let list = tokio::task::spawn_blocking(move || store.alerts(&query))
+        .await
+        .context("alerts task failed")??;
+    match args.format {
+        Format::Json => {
+            for a in &list {
+                println!("{}", serde_json::to_string(a)?);
+            }
+        }
+        Format::Table => {
+            if list.is_empty() {
+                println!("no alerts match");
+                return Ok(());
+            }
+            println!(
+                "{:>6}  {:<8} {:<11} {:<17} {:<24} {:>6}  title",
+                "id", "severity", "status", "last activity", "policy", "acts"
+            );
+            for a in &list {
+                println!(
+                    "{:>6}  {:<8} {:<11} {:<17} {:<24} {:>6}  {}{}",
+                    a.id,
+                    a.draft.severity.as_str(),
+                    a.status.as_str(),
+                    a.draft.last.format("%Y-%m-%d %H:%M"),
+                    truncate(&a.draft.policy, 24),
+                    a.draft.activity_count,
+                    if a.draft.signal_only { "[signal] " } else { "" },
+                    crate::activities_cmd::printable(&a.draft.title)
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_owned()
+    } else {
+        let mut t: String = s.chars().take(n - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// Shows one alert, after applying any change asked for.
+pub async fn alert(args: AlertArgs) -> anyhow::Result<()> {
+    let change = AlertChange {
+        status: args.status.as_deref().map(parse_status).transpose()?,
+        resolution: args
+            .resolution
+            .as_deref()
+            .map(|r| {
+                Resolution::parse(r).with_context(|| {
+                    format!(
+                        "unknown resolution `{r}`; resolutions: {}",
+                        Resolution::ALL.map(Resolution::as_str).join(", ")
+                    )
+                })
+            })
+            .transpose()?,
+        comment: args.comment.clone().map(|c| {
+            let author = args
+                .author
+                .clone()
+                .or_else(|| std::env::var("USER").ok())
+                .unwrap_or_else(|| "cli".into());
+            (author, c)
+        }),
+    };
+    if change.resolution.is_some()
+        && !matches!(
+            change.status,
+            Some(AlertStatus::Resolved | AlertStatus::Dismissed)
+        )
+    {
+        anyhow::bail!("a resolution goes with --status resolved or --status dismissed");
+    }
+    let store = args.store.open()?;
+    let id = args.id;
+    let changing = change.status.is_some() || change.comment.is_some();
+    let found = tokio::task::spawn_blocking(move || {
+        if changing {
+            store.update_alert(id, &change)
+        } else {
+            store.alert(id)
+        }
+    })
+    .await
+    .context("alert task failed")??;
+    let Some(a) = found else {
+        anyhow::bail!("no alert {id}: `skylight alerts` lists them");
+    };
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string(&a)?),
+        Format::Table => print_alert(&a),
+    }
+    Ok(())
+}
+
+fn print_alert(a: &Alert) {
+    let p = crate::activities_cmd::printable;
+    let d = &a.draft;
+    println!("alert {}: {}", a.id, p(&d.title));
+    println!(
+        "  {} {} ({}){}; status {}{}",
+        d.severity.as_str(),
+        d.kind,
+        d.policy,
+        if d.signal_only { ", signal only" } else { "" },
+        a.status.as_str(),
+        a.resolution
+            .map(|r| format!(" ({})", r.as_str()))
+            .unwrap_or_default()
+    );
+    println!("  tenant {}, category {}", p(&d.tenant), d.category);
+    println!(
+        "  activities {} from {} to {}",
+        d.activity_count,
+        d.first.format("%Y-%m-%d %H:%M:%S UTC"),
+        d.last.format("%Y-%m-%d %H:%M:%S UTC")
+    );
+    println!("  users      {}", p(&d.users.join(", ")));
+    println!("  addresses  {}", p(&d.ips.join(", ")));
+    println!("  countries  {}", p(&d.countries.join(", ")));
+    println!("  why:");
+    for f in &d.facts {
+        println!("    - {}", p(f));
+    }
+    println!("  activity ids (skylight activities --format json ... to see them):");
+    for id in d.activity_ids.iter().take(20) {
+        println!("    {}", p(id));
+    }
+    if d.activity_ids.len() > 20 {
+        println!("    … and {} more", d.activity_ids.len() - 20);
+    }
+    for c in &a.comments {
+        println!(
+            "  comment by {} at {}: {}",
+            p(&c.author),
+            c.at.format("%Y-%m-%d %H:%M UTC"),
+            p(&c.text)
+        );
+    }
+}
+
+/// Options of `skylight policies`.
+#[derive(Debug, Args)]
+pub struct PoliciesArgs {
+    #[command(subcommand)]
+    command: PoliciesCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum PoliciesCommand {
+    /// List the built-in policies and templates, the configured policy files' policies and the
+    /// anomaly detections, with what is on.
+    List {
+        /// The configuration whose `[detection]` settings apply (optional).
+        #[arg(long, env = "SKYLIGHT_CONFIG")]
+        config: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Backtest: run the policies of FILE over stored history and print the alerts they would
+    /// have raised. Nothing is written.
+    Test {
+        /// A policy file (TOML, `[[policy]]`); disabled policies are tested too.
+        file: PathBuf,
+        /// How far back: `7d`, `24h`, `90m`.
+        #[arg(long, default_value = "7d")]
+        since: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// Runs `skylight policies …`.
+pub async fn policies(args: PoliciesArgs) -> anyhow::Result<()> {
+    match args.command {
+        PoliciesCommand::List { config, format } => list_policies(config, format),
+        PoliciesCommand::Test {
+            file,
+            since,
+            format,
+            store,
+        } => test_policies(file, &since, format, store).await,
+    }
+}
+
+fn list_policies(config: Option<PathBuf>, format: Format) -> anyhow::Result<()> {
+    let (detect, base) = match &config {
+        Some(path) => {
+            let cfg = skylight_m365::config::Config::load(path)
+                .with_context(|| format!("cannot load the configuration {}", path.display()))?;
+            let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            (detect_config(&cfg.detection)?, base)
+        }
+        None => (DetectConfig::default(), PathBuf::from(".")),
+    };
+    let active = skylight_detect::load_policies(&detect, &base)?;
+    let on = |id: &str| active.iter().any(|p| p.rule.id == id);
+    let mut rows: Vec<serde_json::Value> = Vec::new();
+    for p in skylight_detect::policy::built_in() {
+        rows.push(serde_json::json!({
+            "id": p.rule.id, "kind": "activity", "source": if p.config.template.is_some() { "template" } else { "built-in" },
+            "enabled": on(&p.rule.id), "mode": mode(p.rule.mode), "severity": p.rule.severity.as_str(),
+            "name": p.rule.title, "filters": p.config.filters,
+        }));
+    }
+    for p in active.iter().filter(|p| {
+        !skylight_detect::policy::built_in()
+            .iter()
+            .any(|b| b.rule.id == p.rule.id)
+    }) {
+        rows.push(serde_json::json!({
+            "id": p.rule.id, "kind": "activity", "source": "file", "enabled": true, "mode": mode(p.rule.mode),
+            "severity": p.rule.severity.as_str(), "name": p.rule.title, "filters": p.config.filters,
+        }));
+    }
+    let anomalies = skylight_detect::anomaly::Anomalies::new(&detect.anomaly, 0)
+        .map_err(|e| anyhow::anyhow!("[detection]: {e}"))?;
+    for (id, title, severity, _, default_mode) in skylight_detect::anomaly::CATALOGUE {
+        let rule = anomalies.rules.get(id).map(|(r, _)| r);
+        rows.push(serde_json::json!({
+            "id": id, "kind": "anomaly", "source": "built-in", "enabled": rule.is_some(),
+            "mode": mode(rule.map_or(default_mode, |r| r.mode)), "severity": severity.as_str(), "name": title,
+        }));
+    }
+    match format {
+        Format::Json => {
+            for r in &rows {
+                println!("{r}");
+            }
+        }
+        Format::Table => {
+            println!(
+                "{:<38} {:<9} {:<9} {:<4} {:<7} {:<7}  name",
+                "id", "kind", "source", "on", "mode", "severity"
+            );
+            for r in &rows {
+                let s = |k: &str| r[k].as_str().unwrap_or_default().to_owned();
+                println!(
+                    "{:<38} {:<9} {:<9} {:<4} {:<7} {:<7}  {}",
+                    s("id"),
+                    s("kind"),
+                    s("source"),
+                    if r["enabled"].as_bool() == Some(true) {
+                        "yes"
+                    } else {
+                        "no"
+                    },
+                    s("mode"),
+                    s("severity"),
+                    s("name")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn mode(m: skylight_detect::Mode) -> &'static str {
+    match m {
+        skylight_detect::Mode::Alert => "alert",
+        skylight_detect::Mode::Signal => "signal",
+    }
+}
+
+/// `7d`, `24h`, `90m` as a duration.
+fn parse_since(s: &str) -> anyhow::Result<chrono::Duration> {
+    let s = s.trim();
+    let (n, unit) = s.split_at(s.len().saturating_sub(1));
+    let n: i64 = n
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .with_context(|| format!("`{s}`: write a number and d, h or m (7d, 24h, 90m)"))?;
+    match unit {
+        "d" => Ok(chrono::Duration::days(n)),
+        "h" => Ok(chrono::Duration::hours(n)),
+        "m" => Ok(chrono::Duration::minutes(n)),
+        _ => anyhow::bail!("`{s}`: write a number and d, h or m (7d, 24h, 90m)"),
+    }
+}
+
+async fn test_policies(
+    file: PathBuf,
+    since: &str,
+    format: Format,
+    store: StoreArgs,
+) -> anyhow::Result<()> {
+    let since = parse_since(since)?;
+    let text = std::fs::read_to_string(&file)
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    let policies = skylight_detect::policy::parse_file(&text, &file.display().to_string())?;
+    if policies.is_empty() {
+        anyhow::bail!("{} holds no [[policy]]", file.display());
+    }
+    let store = store.open()?;
+    let from = chrono::Utc::now() - since;
+    let (alerts, evaluated) = tokio::task::spawn_blocking(move || {
+        skylight_detect::backtest(store.as_ref(), policies, from)
+    })
+    .await
+    .context("backtest task failed")??;
+    match format {
+        Format::Json => {
+            for a in &alerts {
+                println!("{}", serde_json::to_string(a)?);
+            }
+        }
+        Format::Table => {
+            println!(
+                "{evaluated} activities since {} evaluated: {} alerts would have been raised",
+                from.format("%Y-%m-%d %H:%M UTC"),
+                alerts.len()
+            );
+            for a in &alerts {
+                println!(
+                    "  {:<8} {:<17} {:>6}  {}",
+                    a.severity.as_str(),
+                    a.last.format("%Y-%m-%d %H:%M"),
+                    a.activity_count,
+                    crate::activities_cmd::printable(&a.title)
+                );
+                for f in a.facts.iter().take(3) {
+                    println!("           {}", crate::activities_cmd::printable(f));
+                }
+            }
+        }
+    }
+    Ok(())
+}
