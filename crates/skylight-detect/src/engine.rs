@@ -91,8 +91,9 @@ pub enum DetectError {
 }
 
 /// Incidents idle this long (or their rule's de-duplication period, if longer) behind the newest
-/// activity are closed (ms).
-const CLOSE_AFTER_MS: i64 = 24 * 3_600_000;
+/// activity are closed (ms): a backfill delivers a week of records in no particular order, so an
+/// incident stays open until no record of its time can still arrive.
+const CLOSE_AFTER_MS: i64 = 8 * 86_400_000;
 
 /// Policies, detections and their state.
 #[derive(Debug)]

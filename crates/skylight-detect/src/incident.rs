@@ -50,6 +50,10 @@ pub struct Incident {
     pub first_ms: i64,
     /// Last activity (ms).
     pub last_ms: i64,
+    /// How many facts came with the first finding: the facts are those, then the latest
+    /// finding's (a growing burst restates its count; only the latest count is worth showing).
+    #[serde(default)]
+    pub base_facts: usize,
 }
 
 fn push_unique(list: &mut Vec<String>, v: &str, cap: usize) -> bool {
@@ -132,6 +136,7 @@ pub fn raise(
                     },
                     first_ms: lo,
                     last_ms: hi,
+                    base_facts: f.facts.len().min(MAX_FACTS),
                 },
             );
             key
@@ -153,6 +158,7 @@ pub fn raise(
                 push_unique(&mut a.countries, c, 50);
             }
         }
+        a.facts.truncate(inc.base_facts);
         for fact in &f.facts {
             push_unique(&mut a.facts, fact, MAX_FACTS);
         }

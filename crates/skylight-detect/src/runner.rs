@@ -9,8 +9,12 @@ use crate::engine::{DetectConfig, DetectError, Engine};
 use crate::event::Event;
 use crate::policy::{self, ActivityPolicy};
 
-/// Activities evaluated per commit.
+/// Activities read from the store at a time.
 pub const BATCH: usize = 5_000;
+/// Activities evaluated between commits, at most (fewer when detection catches up).
+pub const COMMIT_EVERY: u64 = 50_000;
+/// Time between commits, at most: alerts reach the store this soon after their activities.
+pub const COMMIT_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What one pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -84,8 +88,9 @@ impl<'a> Detector<'a> {
         &self.engine
     }
 
-    /// Evaluates up to `batch` new activities and commits; `activities` is 0 when caught up.
-    pub fn step(&mut self, batch: usize) -> Result<Progress, DetectError> {
+    /// Evaluates up to `batch` new activities without committing; `activities` is 0 when
+    /// caught up.
+    fn evaluate_batch(&mut self, batch: usize) -> Result<Progress, DetectError> {
         let stored = self.store.activities_since(self.seq, batch)?;
         let Some(last) = stored.last().map(|s| s.seq) else {
             return Ok(Progress {
@@ -100,30 +105,48 @@ impl<'a> Detector<'a> {
         for e in &events {
             self.engine.evaluate(e);
         }
-        let (alerts, state) = self.engine.take_changes();
-        self.store.commit_detection(last, &alerts, &state)?;
         self.seq = last;
         Ok(Progress {
             activities: events.len() as u64,
-            alerts: alerts.len() as u64,
+            alerts: 0,
             seq: last,
         })
     }
 
-    /// Evaluates everything stored so far.
+    /// Commits the alerts and state changed since the last commit with the progress made.
+    fn commit(&mut self) -> Result<u64, DetectError> {
+        let (alerts, state) = self.engine.take_changes();
+        self.store.commit_detection(self.seq, &alerts, &state)?;
+        Ok(alerts.len() as u64)
+    }
+
+    /// Evaluates everything stored so far, committing every [`COMMIT_EVERY`] activities or
+    /// [`COMMIT_AFTER`], and at the end (a crash re-evaluates what followed the last commit,
+    /// from that commit's state).
     pub fn catch_up(&mut self) -> Result<Progress, DetectError> {
         let mut total = Progress {
             seq: self.seq,
             ..Progress::default()
         };
+        let mut pending = 0u64;
+        let mut since_commit = std::time::Instant::now();
         loop {
-            let p = self.step(BATCH)?;
+            let p = self.evaluate_batch(BATCH)?;
+            pending += p.activities;
+            total.activities += p.activities;
+            total.seq = p.seq;
+            if pending > 0
+                && (p.activities == 0
+                    || pending >= COMMIT_EVERY
+                    || since_commit.elapsed() >= COMMIT_AFTER)
+            {
+                total.alerts += self.commit()?;
+                pending = 0;
+                since_commit = std::time::Instant::now();
+            }
             if p.activities == 0 {
                 return Ok(total);
             }
-            total.activities += p.activities;
-            total.alerts += p.alerts;
-            total.seq = p.seq;
         }
     }
 }

@@ -6,6 +6,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// How far behind the newest entry entries are kept at least (ms): a day's backfill window and
+/// two hours of collection lag.
+pub const KEEP_MS: i64 = 26 * 3_600_000;
+
 /// One counted activity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
@@ -33,9 +37,10 @@ pub struct Span {
 }
 
 impl Window {
-    /// Adds an entry (once: an entry with the same time and Id is already counted), drops
-    /// entries older than `keep_ms` before the newest, and returns the busiest span `width_ms`
-    /// wide that holds the new entry.
+    /// Adds an entry (once: an entry with the same time and Id is already counted) and returns
+    /// the busiest span `width_ms` wide that holds it; then drops entries older than `keep_ms`
+    /// (at least [`KEEP_MS`]) before the newest. Records arrive out of time order by up to a
+    /// backfill window, so what is kept is measured in hours, not in window widths.
     pub fn add(&mut self, e: Entry, width_ms: i64, keep_ms: i64, distinct: bool) -> Span {
         let ms = e.ms;
         let pos = self.entries.partition_point(|x| x.ms < ms);
@@ -45,10 +50,6 @@ impl Window {
             .any(|x| x.id == e.id);
         if !duplicate {
             self.entries.insert(pos, e);
-        }
-        if let Some(newest) = self.entries.last().map(|x| x.ms) {
-            let cut = self.entries.partition_point(|x| x.ms < newest - keep_ms);
-            self.entries.drain(..cut);
         }
         // Spans [s, s + width] with s in [ms - width, ms]: slide over the entries around `ms`.
         let lo = self.entries.partition_point(|x| x.ms < ms - width_ms);
@@ -78,10 +79,23 @@ impl Window {
                 best = (count, i, j);
             }
         }
-        Span {
+        let span = Span {
             count: best.0,
             entries: around[best.1..best.2].to_vec(),
+        };
+        if let Some(newest) = self.entries.last().map(|x| x.ms) {
+            let cut = self
+                .entries
+                .partition_point(|x| x.ms < newest - keep_ms.max(KEEP_MS));
+            self.entries.drain(..cut);
         }
+        span
+    }
+    /// Entries between two times, both included.
+    pub fn count_between(&self, from_ms: i64, to_ms: i64) -> usize {
+        let lo = self.entries.partition_point(|x| x.ms < from_ms);
+        let hi = self.entries.partition_point(|x| x.ms <= to_ms);
+        hi.saturating_sub(lo)
     }
 
     /// Whether the window holds nothing.

@@ -1,10 +1,12 @@
 //! Skylight's REST API over the store: the activity log (`/api/v1/activities`), its counts over
-//! time and one activity's detail, described by an OpenAPI document at `/api/v1/openapi.json`.
+//! time and one activity's detail, the alert queue (`/api/v1/alerts`) with triage, comments and a
+//! live feed, described by an OpenAPI document at `/api/v1/openapi.json`.
 //!
 //! Requests are authorised by a bearer token when one is configured; without one the server only
 //! listens on a loopback address (the console's sign-in and roles come with the console issue).
 
 mod activities;
+mod alerts;
 
 use std::sync::Arc;
 
@@ -13,7 +15,7 @@ use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use skylight_store::Store;
 use utoipa::OpenApi;
 
@@ -35,12 +37,29 @@ pub struct AppState {
         title = "Skylight API",
         description = "Microsoft 365 activity, searched and explained."
     ),
-    paths(activities::list, activities::histogram, activities::detail),
+    paths(
+        activities::list,
+        activities::histogram,
+        activities::detail,
+        alerts::list,
+        alerts::one,
+        alerts::patch,
+        alerts::comment,
+        alerts::stream
+    ),
     components(schemas(
         activities::ActivityList,
         activities::Histogram,
         activities::Bucket,
-        activities::ApiError
+        activities::ApiError,
+        alerts::AlertList,
+        alerts::AlertPatch,
+        alerts::NewComment,
+        alerts::doc::AlertDoc,
+        alerts::doc::CommentDoc,
+        alerts::doc::SeverityDoc,
+        alerts::doc::StatusDoc,
+        alerts::doc::ResolutionDoc
     ))
 )]
 pub struct ApiDoc;
@@ -51,6 +70,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/activities", get(activities::list))
         .route("/api/v1/activities/histogram", get(activities::histogram))
         .route("/api/v1/activities/{id}", get(activities::detail))
+        .route("/api/v1/alerts", get(alerts::list))
+        .route("/api/v1/alerts/stream", get(alerts::stream))
+        .route("/api/v1/alerts/{id}", get(alerts::one).patch(alerts::patch))
+        .route("/api/v1/alerts/{id}/comments", post(alerts::comment))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             authorise,
@@ -67,8 +90,15 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
+    // Graceful shutdown waits for every response to end, and alert feeds never end by
+    // themselves: they watch this to finish.
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let app = router(state).layer(axum::Extension(alerts::Shutdown(stopping)));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        })
         .await
 }
 

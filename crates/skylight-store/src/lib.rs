@@ -170,7 +170,7 @@ pub trait Store: Send + Sync {
         state: &[StateChange],
     ) -> Result<(), StoreError>;
 
-    /// Alerts, newest first.
+    /// Alerts, newest first (oldest change first with [`AlertQuery::updated_after`]).
     fn alerts(&self, query: &AlertQuery) -> Result<Vec<Alert>, StoreError>;
 
     /// One alert.
@@ -212,6 +212,8 @@ pub struct AlertQuery {
     pub user: Option<String>,
     /// Signals (`signal_only`) too.
     pub include_signals: bool,
+    /// Only alerts changed after this time, oldest change first (instead of newest first).
+    pub updated_after: Option<DateTime<Utc>>,
     /// At most this many (0: no limit).
     pub limit: usize,
 }

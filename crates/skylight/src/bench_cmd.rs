@@ -30,6 +30,9 @@ enum BenchWhat {
     /// Activity-log latency on a store of millions of activities (a selective query, a 24 h
     /// histogram, a first page).
     Query(crate::bench_query::QueryArgs),
+    /// Detection over a simulated week with every attack scenario: evaluation rate, alerts per
+    /// detection, recall and precision against the injected incidents.
+    Detect(crate::bench_detect::DetectArgs),
 }
 
 /// Options of `skylight bench ingest`.
@@ -59,6 +62,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let ingest = match args.what {
         Some(BenchWhat::Ingest(a)) => a,
         Some(BenchWhat::Query(a)) => return crate::bench_query::bench_query(a).await,
+        Some(BenchWhat::Detect(a)) => return crate::bench_detect::bench_detect(a).await,
         None => IngestArgs {
             users: 10_000,
             days: 7,
@@ -209,7 +213,7 @@ async fn raw_parse_rate(client: &ActivityClient) -> anyhow::Result<(u64, f64)> {
 }
 
 /// Peak resident set size of this process (Linux), in bytes.
-fn peak_rss_bytes() -> u64 {
+pub(crate) fn peak_rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

@@ -42,7 +42,7 @@ fn sim_ct(ct: skylight_sim::catalog::ContentType) -> ContentType {
 }
 
 /// Fills the store with every record the simulated tenant published; returns how many.
-fn fill(sim: &skylight_sim::Sim, store: &Arc<dyn Store>) -> anyhow::Result<u64> {
+pub(crate) fn fill(sim: &skylight_sim::Sim, store: &Arc<dyn Store>) -> anyhow::Result<u64> {
     let enricher = skylight_enrich::Enricher::builtin_only()?;
     let mut blobs = Vec::new();
     for ct in skylight_sim::catalog::ContentType::ALL {

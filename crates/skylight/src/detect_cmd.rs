@@ -194,6 +194,7 @@ pub async fn alerts(args: AlertsArgs) -> anyhow::Result<()> {
         user: args.user.clone(),
         include_signals: args.signals,
         limit: args.limit,
+        ..AlertQuery::default()
     };
     let store = args.store.open()?;
     let list = tokio::task::spawn_blocking(move || store.alerts(&query))

@@ -2,6 +2,7 @@
 
 mod activities_cmd;
 mod bench_cmd;
+mod bench_detect;
 mod bench_query;
 mod collect_cmd;
 mod demo_cmd;

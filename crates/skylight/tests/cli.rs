@@ -1,43 +1,11 @@
 //! Black-box tests of the `skylight` binary.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_skylight");
+mod common;
 
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `skylight sim` on a free port and returns it with its base URL (read from the banner).
-fn spawn_sim(args: &[&str]) -> (Killed, String) {
-    let mut child = Command::new(BIN)
-        .arg("sim")
-        .args(["--listen", "127.0.0.1:0"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    let mut url = None;
-    for line in BufReader::new(out).lines() {
-        let line = line.unwrap();
-        if let Some(rest) = line.trim().strip_prefix("manage_url") {
-            url = Some(rest.trim().to_string());
-            break;
-        }
-    }
-    (
-        Killed(child),
-        url.expect("the banner names the Management API URL"),
-    )
-}
+use common::{BIN, spawn_sim_with as spawn_sim};
 
 #[test]
 fn every_command_has_help() {

@@ -3,89 +3,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use skylight_model::ContentType;
 use skylight_store::{SqliteStore, Store};
 
-const BIN: &str = env!("CARGO_BIN_EXE_skylight");
+mod common;
 
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `skylight ARGS…` and reads its standard output until `url_in` finds the URL it
-/// announces on a line.
-fn spawn_announcing(args: &[&str], url_in: impl Fn(&str) -> Option<String>) -> (Killed, String) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env_remove("SKYLIGHT_API_TOKEN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    let url = BufReader::new(out)
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|l| url_in(l.trim()))
-        .unwrap();
-    (Killed(child), url)
-}
-
-fn spawn_sim(args: &[&str]) -> (Killed, String) {
-    let mut all = vec![
-        "sim",
-        "--listen",
-        "127.0.0.1:0",
-        "--now",
-        "2026-11-20T12:00:00Z",
-        "--seed",
-        "3",
-    ];
-    all.extend_from_slice(args);
-    spawn_announcing(&all, |l| {
-        l.strip_prefix("manage_url").map(|u| u.trim().to_string())
-    })
-}
-
-/// Writes a config for the simulator's main app; returns (config path, data dir).
-fn write_config(dir: &std::path::Path, url: &str) -> (String, String) {
-    let t: serde_json::Value = reqwest::blocking::get(format!("{url}/_sim/tenant"))
-        .unwrap()
-        .json()
-        .unwrap();
-    std::fs::write(
-        dir.join("secret.txt"),
-        format!("{}\n", t["client_secret"].as_str().unwrap()),
-    )
-    .unwrap();
-    let config = format!(
-        "[[tenant]]\nname = \"contoso\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nclient_secret_file = \"secret.txt\"\nlogin_url = \"{url}\"\nmanage_url = \"{url}\"\ngraph_url = \"{url}\"\ncomponents = [\"activities\"]\n\n[collector]\nblob_concurrency = 4\n",
-        t["tenant_id"].as_str().unwrap(),
-        t["client_id"].as_str().unwrap()
-    );
-    let path = dir.join("skylight.toml");
-    std::fs::write(&path, config).unwrap();
-    (
-        path.display().to_string(),
-        dir.join("data").display().to_string(),
-    )
-}
-
-/// Runs `skylight collect --once` to the end and returns what it printed.
-fn run_collect(config: &str, data: &str) -> std::process::Output {
-    Command::new(BIN)
-        .args(["collect", "--once", "--config", config, "--data-dir", data])
-        .output()
-        .unwrap()
-}
+use common::{BIN, run_collect, spawn_announcing, spawn_sim, write_config};
 
 fn assert_store_equals_truth(url: &str, data: &str) {
     assert_tenant_equals_truth(url, data, "contoso");

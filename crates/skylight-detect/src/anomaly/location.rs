@@ -11,9 +11,9 @@ use crate::incident::{Finding, Hit};
 use crate::state::{Place, Seen, State};
 
 /// Located activities kept per user.
-const MAX_PLACES: usize = 64;
+const MAX_PLACES: usize = 32;
 /// How far back places are kept (ms).
-const PLACES_KEEP_MS: i64 = 24 * 3_600_000;
+const PLACES_KEEP_MS: i64 = crate::window::KEEP_MS;
 /// Faster than an airliner, door to door (km/h).
 const MAX_SPEED_KMH: f64 = 1_000.0;
 
@@ -160,7 +160,15 @@ pub(super) fn evaluate(
                 },
             ));
         }
-        places.insert(pos, place);
+        // A place next to one in the same country minutes away adds nothing travel could use.
+        let redundant = [pos.checked_sub(1), Some(pos)]
+            .into_iter()
+            .flatten()
+            .filter_map(|i| places.get(i))
+            .any(|p| p.country == place.country && (p.ms - place.ms).abs() <= 10 * 60_000);
+        if !redundant {
+            places.insert(pos, place);
+        }
         if let Some(newest) = places.last().map(|p| p.ms) {
             places.retain(|p| p.ms >= newest - PLACES_KEEP_MS);
         }

@@ -221,7 +221,22 @@ pub(super) fn evaluate(
                     width * 2,
                     true,
                 );
-            if span.count >= floor(SPRAY.1, s) {
+            let (from, to) = (
+                span.entries.first().map_or(e.ms, |x| x.ms),
+                span.entries.last().map_or(e.ms, |x| x.ms),
+            );
+            let succeeded = state
+                .addresses
+                .get(&format!("{}|{ip}", e.row.tenant))
+                .and_then(|w| w.get("sign_in_ok"))
+                .map_or(0, |w| w.count_between(from, to));
+            // An office's or a VPN's shared address sees failures among many successes; a
+            // spraying address fails almost always.
+            let corporate = e.row.ip_tags.as_deref().is_some_and(|t| {
+                t.split('|')
+                    .any(|p| p.eq_ignore_ascii_case("corporate") || p.eq_ignore_ascii_case("vpn"))
+            });
+            if span.count >= floor(SPRAY.1, s) && succeeded * 4 <= span.count && !corporate {
                 let mut users: Vec<String> = span.entries.iter().map(|x| x.what.clone()).collect();
                 users.sort();
                 users.dedup();
@@ -230,7 +245,7 @@ pub(super) fn evaluate(
                     Finding {
                         subject: ip.clone(),
                         facts: vec![format!(
-                            "{} accounts failed to sign in from {ip} within {} minutes",
+                            "{} accounts failed to sign in from {ip} within {} minutes; {succeeded} sign-ins from it succeeded meanwhile",
                             users.len(),
                             SPRAY.0
                         )],
@@ -253,6 +268,32 @@ pub(super) fn evaluate(
     }
     if failed {
         return;
+    }
+    // Successful sign-ins count only where failures are being watched (a spray suspect).
+    if category == Category::Login
+        && let Some(ip) = e.row.ip.as_deref()
+    {
+        let key = format!("{}|{ip}", e.row.tenant);
+        if state
+            .addresses
+            .get(&key)
+            .is_some_and(|w| w.get("password_spray").is_some_and(|w| !w.is_empty()))
+        {
+            state
+                .address(&e.row.tenant, ip)
+                .entry("sign_in_ok".into())
+                .or_default()
+                .add(
+                    Entry {
+                        ms: e.ms,
+                        id: e.activity.id.clone(),
+                        what: String::new(),
+                    },
+                    SPRAY.0 * 60_000,
+                    SPRAY.0 * 120_000,
+                    false,
+                );
+        }
     }
 
     for (id, cat, minutes, base) in BURSTS {

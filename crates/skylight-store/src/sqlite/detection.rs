@@ -226,7 +226,14 @@ impl Inner {
         if !q.include_signals {
             sql.push_str(" AND signal_only = 0");
         }
-        sql.push_str(" ORDER BY last_ms DESC, id DESC");
+        if let Some(after) = q.updated_after {
+            sql.push_str(" AND updated_ns > ?");
+            params.push(Sql::Integer(to_ns(after)));
+            // A feed of changes sends them in the order they happened.
+            sql.push_str(" ORDER BY updated_ns, id");
+        } else {
+            sql.push_str(" ORDER BY last_ms DESC, id DESC");
+        }
         if q.limit > 0 {
             sql.push_str(&format!(" LIMIT {}", q.limit));
         }
@@ -306,5 +313,74 @@ impl Inner {
         }
         tx.commit()?;
         self.alert(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use chrono::TimeZone;
+    use skylight_model::{AlertDraft, AlertStatus, Severity};
+
+    use crate::{AlertChange, AlertQuery, SqliteStore, Store};
+
+    fn draft(key: &str, minute: u32) -> AlertDraft {
+        let at = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 20, 9, minute, 0)
+            .unwrap();
+        AlertDraft {
+            key: key.into(),
+            tenant: "contoso".into(),
+            policy: "p".into(),
+            kind: "activity".into(),
+            title: key.into(),
+            severity: Severity::Medium,
+            category: "threat_detection".into(),
+            signal_only: false,
+            users: vec!["eve@contoso.com".into()],
+            ips: Vec::new(),
+            countries: Vec::new(),
+            activity_ids: vec![format!("{key}-1")],
+            activity_count: 1,
+            facts: Vec::new(),
+            first: at,
+            last: at,
+        }
+    }
+
+    #[test]
+    fn updated_after_lists_later_changes_oldest_first() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        // `b` happened later but is committed first: the feed follows changes, not activity.
+        store.commit_detection(1, &[draft("b", 30)], &[]).unwrap();
+        store.commit_detection(2, &[draft("a", 10)], &[]).unwrap();
+        let all = store.alerts(&AlertQuery::default()).unwrap();
+        let titles = |v: &[skylight_model::Alert]| {
+            v.iter().map(|a| a.draft.title.clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(titles(&all), ["b", "a"], "newest activity first");
+        let b = all[0].clone();
+
+        let since_b = AlertQuery {
+            updated_after: Some(b.updated),
+            ..AlertQuery::default()
+        };
+        assert_eq!(titles(&store.alerts(&since_b).unwrap()), ["a"]);
+
+        let change = AlertChange {
+            status: Some(AlertStatus::InProgress),
+            ..AlertChange::default()
+        };
+        store.update_alert(b.id, &change).unwrap().unwrap();
+        let changed = store.alerts(&since_b).unwrap();
+        assert_eq!(titles(&changed), ["a", "b"], "oldest change first");
+        assert_eq!(changed[1].status, AlertStatus::InProgress);
+
+        let since_last = AlertQuery {
+            updated_after: Some(changed[1].updated),
+            ..AlertQuery::default()
+        };
+        assert!(store.alerts(&since_last).unwrap().is_empty());
     }
 }

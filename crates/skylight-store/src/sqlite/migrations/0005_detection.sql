@@ -28,6 +28,8 @@ CREATE TABLE alerts (
 ) STRICT;
 
 CREATE INDEX alerts_by_last ON alerts (last_ms);
+-- The alert feed asks for what changed since its last look.
+CREATE INDEX alerts_by_updated ON alerts (updated_ns);
 
 CREATE TABLE alert_comments (
     id       INTEGER PRIMARY KEY,
