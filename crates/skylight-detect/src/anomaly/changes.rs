@@ -1,388 +1,19 @@
-//! Changes an attacker makes to keep access or take data: inbox rules, administrative
-//! operations, OAuth consents, MFA removal, and activity by accounts that should be dead.
+//! Changes an attacker makes to keep access or take data: administrative operations, MFA
+//! removal, outside sharing, and activity by accounts that should be dead. Inbox rules are in
+//! `mail`, OAuth consents in `apps`.
 
 use skylight_model::{ActorKind, Outcome};
 
+use super::fields::{domain_of, internal, is_op, modified, non_empty_list, target_user};
 use super::{Anomalies, hit, when};
 use crate::event::Event;
 use crate::incident::{Finding, Hit};
 use crate::state::{Disabled, Recent, State};
 
-/// Parameters that forward or redirect mail.
-const FORWARDING: [&str; 5] = [
-    "ForwardTo",
-    "ForwardAsAttachmentTo",
-    "RedirectTo",
-    "ForwardingSmtpAddress",
-    "ForwardingAddress",
-];
-
-/// Folders people rarely open: a rule moving mail there hides it. (`Archive` is left out: rules
-/// filing mail there are everyday housekeeping.)
-const HIDING_FOLDERS: [&str; 6] = [
-    "rss feeds",
-    "rss subscriptions",
-    "conversation history",
-    "deleted items",
-    "junk email",
-    "notes",
-];
-
-/// Scopes that let an app read and change every mailbox, directory object or permission the
-/// grantor can reach: Skylight's "high" permission level. Read-only mail and file scopes
-/// (`Mail.Read`, `Files.Read.All`, …) are "medium" and do not alert on their own.
-const HIGH_PRIVILEGE_SCOPES: [&str; 18] = [
-    "mail.readwrite",
-    "mail.send",
-    "mail.readwrite.shared",
-    "mail.send.shared",
-    "mailboxsettings.readwrite",
-    "full_access_as_user",
-    "full_access_as_app",
-    "ews.accessasuser.all",
-    "sites.fullcontrol.all",
-    "directory.readwrite.all",
-    "directory.accessasuser.all",
-    "user.readwrite.all",
-    "rolemanagement.readwrite.directory",
-    "application.readwrite.all",
-    "approleassignment.readwrite.all",
-    "group.readwrite.all",
-    "policy.readwrite.conditionalaccess",
-    "privilegedaccess.readwrite.azuread",
-];
-
 /// Recent successful activities kept per user, for disable markers that arrive late.
 const RECENT: usize = 16;
 /// How far back they are kept (ms).
 const RECENT_KEEP_MS: i64 = 3_600_000;
-
-fn is_op(e: &Event, names: &[&str]) -> bool {
-    names.iter().any(|n| e.operation().eq_ignore_ascii_case(n))
-}
-
-fn param(e: &Event, name: &str) -> Option<String> {
-    e.property(&format!("Parameters.{name}"))
-        .map(str::to_owned)
-        .filter(|v| !v.trim().is_empty())
-}
-
-fn truthy(v: Option<String>) -> bool {
-    v.is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
-}
-
-/// The domain of an address (`smtp:` prefix and brackets removed), lowercase.
-fn domain_of(address: &str) -> Option<String> {
-    let a = address.trim().trim_matches(['"', '\'', '<', '>', '[', ']']);
-    let a = a
-        .strip_prefix("smtp:")
-        .or_else(|| a.strip_prefix("SMTP:"))
-        .unwrap_or(a);
-    a.rsplit_once('@')
-        .map(|(_, d)| d.trim().trim_end_matches('.').to_ascii_lowercase())
-        .filter(|d| !d.is_empty())
-}
-
-fn internal(domain: &str, own: &[String]) -> bool {
-    own.iter()
-        .any(|d| domain == d || domain.ends_with(&format!(".{d}")))
-}
-
-/// The user a directory change is about (the target), lowercase.
-fn target_user(e: &Event) -> Option<String> {
-    e.field("ObjectId")
-        .filter(|o| o.contains('@'))
-        .or_else(|| {
-            e.activity
-                .objects
-                .iter()
-                .filter(|o| o.kind == skylight_model::ObjectKind::User)
-                .find_map(|o| o.name.clone().or_else(|| o.id.clone()))
-                .filter(|o| o.contains('@'))
-        })
-        .map(|u| u.to_ascii_lowercase())
-}
-
-/// Whether a JSON list written as text holds something (`[]`, empty and `null` do not).
-fn non_empty_list(v: Option<&str>) -> bool {
-    v.map(str::trim)
-        .is_some_and(|t| !t.is_empty() && t != "[]" && t != "null")
-}
-
-fn forwarding(e: &Event, state: &mut State, out: &mut Vec<(&'static str, Finding)>) {
-    if !is_op(
-        e,
-        &[
-            "New-InboxRule",
-            "Set-InboxRule",
-            "Set-Mailbox",
-            "UpdateInboxRules",
-        ],
-    ) {
-        return;
-    }
-    let mut own: Vec<String> = Vec::new();
-    if let Some(d) = domain_of(&e.user) {
-        own.push(d);
-    }
-    if let Some(org) = e.field("OrganizationName").filter(|o| !o.trim().is_empty()) {
-        own.push(org.trim().to_ascii_lowercase());
-    }
-    own.extend(state.tenant(&e.row.tenant).domains.iter().cloned());
-    let mut external = Vec::new();
-    for p in FORWARDING {
-        let Some(v) = param(e, p) else { continue };
-        for addr in v.split([';', ',']) {
-            if let Some(d) = domain_of(addr)
-                && !internal(&d, &own)
-            {
-                external.push(format!(
-                    "{p} {}",
-                    addr.trim()
-                        .trim_start_matches("smtp:")
-                        .trim_start_matches("SMTP:")
-                ));
-            }
-        }
-    }
-    if external.is_empty() {
-        return;
-    }
-    let rule = param(e, "Name")
-        .or_else(|| param(e, "Identity"))
-        .unwrap_or_else(|| "(unnamed)".into());
-    let mut facts = vec![format!(
-        "{} `{rule}`: {}, outside {}",
-        e.operation(),
-        external.join(", "),
-        if own.is_empty() {
-            "any domain of the tenant (none known)".to_owned()
-        } else {
-            own.join(", ")
-        }
-    )];
-    if param(e, "DeliverToMailboxAndForward")
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("false"))
-    {
-        facts.push("no copy is kept in the mailbox".into());
-    }
-    out.push((
-        "inbox_forwarding",
-        Finding {
-            subject: e.user.clone(),
-            users: vec![e.user.clone()],
-            hits: vec![hit(e)],
-            facts,
-        },
-    ));
-}
-
-fn manipulation(e: &Event, out: &mut Vec<(&'static str, Finding)>) {
-    if !is_op(e, &["New-InboxRule", "Set-InboxRule"]) {
-        return;
-    }
-    let mut why = Vec::new();
-    if truthy(param(e, "DeleteMessage")) || truthy(param(e, "SoftDeleteMessage")) {
-        why.push("deletes messages".to_owned());
-    }
-    if let Some(folder) = param(e, "MoveToFolder")
-        && HIDING_FOLDERS.contains(&folder.trim().to_ascii_lowercase().as_str())
-    {
-        why.push(format!("moves messages to `{}`", folder.trim()));
-    }
-    if why.is_empty() {
-        return;
-    }
-    let conditions: Vec<String> = [
-        "From",
-        "SubjectContainsWords",
-        "SubjectOrBodyContainsWords",
-        "BodyContainsWords",
-    ]
-    .iter()
-    .filter_map(|p| param(e, p).map(|v| format!("{p} `{v}`")))
-    .collect();
-    let rule = param(e, "Name")
-        .or_else(|| param(e, "Identity"))
-        .unwrap_or_else(|| "(unnamed)".into());
-    out.push((
-        "inbox_manipulation",
-        Finding {
-            subject: e.user.clone(),
-            users: vec![e.user.clone()],
-            hits: vec![hit(e)],
-            facts: vec![format!(
-                "{} `{rule}` {}{}",
-                e.operation(),
-                why.join(" and "),
-                if conditions.is_empty() {
-                    " (every message)".to_owned()
-                } else {
-                    format!(" when {}", conditions.join(", "))
-                }
-            )],
-        },
-    ));
-}
-
-/// How long an app counts as new to the tenant after its service principal appears (ms).
-const NEW_APP_MS: i64 = 24 * 3_600_000;
-/// New apps remembered per tenant.
-const NEW_APPS: usize = 2_000;
-
-/// The ids an Entra app event names: `ObjectId`, the service principal names and `Target` ids.
-fn app_ids(e: &Event) -> Vec<String> {
-    let mut ids: Vec<String> = Vec::new();
-    if let Some(o) = e.field("ObjectId") {
-        ids.push(o);
-    }
-    if let Some(names) = e.property("ModifiedProperties.TargetId.ServicePrincipalNames.NewValue") {
-        ids.extend(names.split(';').map(str::to_owned));
-    }
-    if let Some(Ok(serde_json::Value::Array(targets))) = e
-        .field("Target")
-        .map(|t| serde_json::from_str::<serde_json::Value>(&t))
-    {
-        ids.extend(
-            targets
-                .iter()
-                .filter(|t| t["Type"] == 2)
-                .filter_map(|t| t["ID"].as_str())
-                .map(|id| id.trim_start_matches("ServicePrincipal_").to_owned()),
-        );
-    }
-    ids.iter()
-        .map(|i| i.trim().to_ascii_lowercase())
-        .filter(|i| !i.is_empty() && i != "serviceprincipal")
-        .collect()
-}
-
-/// The app's display name (`Target` entry of type 1), when the record gives it.
-fn app_name(e: &Event) -> Option<String> {
-    let targets: serde_json::Value = serde_json::from_str(&e.field("Target")?).ok()?;
-    targets
-        .as_array()?
-        .iter()
-        .find(|t| t["Type"] == 1)
-        .and_then(|t| t["ID"].as_str())
-        .map(str::to_owned)
-}
-
-fn consent(e: &Event, state: &mut State, a: &Anomalies, out: &mut Vec<(&'static str, Finding)>) {
-    if is_op(e, &["Add service principal."]) {
-        let tenant = state.tenant(&e.row.tenant);
-        for id in app_ids(e) {
-            tenant.new_apps.insert(id, e.ms);
-        }
-        if tenant.new_apps.len() > NEW_APPS {
-            let mut by_time: Vec<(i64, String)> = tenant
-                .new_apps
-                .iter()
-                .map(|(k, v)| (*v, k.clone()))
-                .collect();
-            by_time.sort();
-            for (_, k) in by_time.iter().take(tenant.new_apps.len() - NEW_APPS) {
-                tenant.new_apps.remove(k);
-            }
-        }
-        return;
-    }
-    let scopes = if is_op(e, &["Consent to application."]) {
-        e.property("ModifiedProperties.ConsentAction.Permissions.NewValue")
-            .map(|p| {
-                // `[[Id: …, Scope:  Mail.Read User.Read, …]]`: the words after each `Scope:`.
-                p.split("Scope:")
-                    .skip(1)
-                    .flat_map(|s| {
-                        s.split([',', ']'])
-                            .next()
-                            .unwrap_or_default()
-                            .split_whitespace()
-                            .map(str::to_owned)
-                            .collect::<Vec<_>>()
-                    })
-                    .collect::<Vec<_>>()
-            })
-    } else if is_op(e, &["Add delegated permission grant."]) {
-        e.property("ModifiedProperties.DelegatedPermissionGrant.Scope.NewValue")
-            .map(|s| s.split_whitespace().map(str::to_owned).collect())
-    } else if is_op(e, &["Add app role assignment to service principal."]) {
-        e.property("ModifiedProperties.AppRole.Value.NewValue")
-            .map(|s| vec![s.trim().to_owned()])
-    } else {
-        None
-    };
-    let Some(scopes) = scopes else { return };
-    let high: Vec<&String> = scopes
-        .iter()
-        .filter(|s| HIGH_PRIVILEGE_SCOPES.contains(&s.to_ascii_lowercase().as_str()))
-        .collect();
-    if high.is_empty() {
-        return;
-    }
-    let ids = app_ids(e);
-    let app = app_name(e)
-        .or_else(|| ids.first().cloned())
-        .unwrap_or_else(|| "an application".into());
-    // The app's first appearance, when recent, and the id it was recorded under (the subject,
-    // so that every consent to one new app joins one incident).
-    let added = {
-        let tenant = state.tenant(&e.row.tenant);
-        ids.iter()
-            .filter_map(|i| tenant.new_apps.get(i).map(|t| (*t, i.clone())))
-            .filter(|(t, _)| (e.ms - *t).abs() <= NEW_APP_MS)
-            .min()
-    };
-    let admin = e
-        .property("ModifiedProperties.ConsentContext.IsAdminConsent.NewValue")
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let all = e
-        .property("ModifiedProperties.ConsentContext.OnBehalfOfAll.NewValue")
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let mut facts = vec![format!(
-        "{} ({}) granted {} to {app}",
-        e.operation(),
-        if all {
-            "admin consent for every user"
-        } else if admin {
-            "admin consent"
-        } else {
-            "user consent"
-        },
-        high.iter()
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    )];
-    let subject = added
-        .as_ref()
-        .map(|(_, i)| i.clone())
-        .or_else(|| ids.first().cloned())
-        .unwrap_or_else(|| app.clone());
-    let id = match added {
-        Some((t, _)) => {
-            facts.push(format!(
-                "the app is new to the tenant: its service principal was added {} s earlier",
-                (e.ms - t) / 1000
-            ));
-            "oauth_high_privilege"
-        }
-        None => "oauth_privileged_grant",
-    };
-    if a.on(id, e).is_none() {
-        return;
-    }
-    out.push((
-        id,
-        Finding {
-            // One incident per app: later consents to the same app join it.
-            subject,
-            users: vec![e.user.clone()],
-            hits: vec![hit(e)],
-            facts,
-        },
-    ));
-}
 
 fn mfa(e: &Event, out: &mut Vec<(&'static str, Finding)>) {
     let removed = if is_op(e, &["Disable Strong Authentication."]) {
@@ -394,9 +25,8 @@ fn mfa(e: &Event, out: &mut Vec<(&'static str, Finding)>) {
         ]
         .iter()
         .find(|p| {
-            let old = e.property(&format!("ModifiedProperties.{p}.OldValue"));
-            let new = e.property(&format!("ModifiedProperties.{p}.NewValue"));
-            new.is_some() && non_empty_list(old) && !non_empty_list(new)
+            modified(e, p)
+                .is_some_and(|(old, new)| non_empty_list(Some(&old)) && !non_empty_list(Some(&new)))
         })
         .map(|p| format!("{p} emptied"))
     } else {
@@ -447,7 +77,7 @@ fn account_marker(e: &Event) -> Option<(String, Option<String>)> {
         return Some((target, None));
     }
     if is_op(e, &["Update user."])
-        && let Some(v) = e.property("ModifiedProperties.AccountEnabled.NewValue")
+        && let Some((_, v)) = modified(e, "AccountEnabled")
     {
         let v = v.to_ascii_lowercase();
         if v.contains("false") {
@@ -635,6 +265,81 @@ fn unusual_admin(
     }
 }
 
+/// Sharing operations and whether they name an outside recipient (the rest create links).
+const SHARING: [(&str, bool); 6] = [
+    ("AddedToSecureLink", true),
+    ("SharingInvitationCreated", true),
+    ("SharingSet", true),
+    ("AddedToSharingLink", true),
+    ("AnonymousLinkCreated", false),
+    ("AnonymousLinkUpdated", false),
+];
+
+fn external_sharing(
+    a: &Anomalies,
+    e: &Event,
+    state: &mut State,
+    out: &mut Vec<(&'static str, Finding)>,
+) {
+    let Some((op, named)) = SHARING
+        .iter()
+        .find(|(op, _)| e.operation().eq_ignore_ascii_case(op))
+    else {
+        return;
+    };
+    let path = e.field("ObjectId").unwrap_or_default();
+    let lower_path = path.to_ascii_lowercase();
+    if a.sharing
+        .paths
+        .iter()
+        .any(|p| lower_path.contains(p.as_str()))
+    {
+        return;
+    }
+    let why = if *named {
+        let Some(target) = e
+            .field("TargetUserOrGroupName")
+            .map(|t| t.trim().to_ascii_lowercase())
+            .filter(|t| t.contains('@'))
+        else {
+            return;
+        };
+        let guest = e
+            .field("TargetUserOrGroupType")
+            .is_some_and(|t| t.eq_ignore_ascii_case("guest"));
+        let domain = domain_of(&target).unwrap_or_default();
+        let mut own: Vec<String> = a.sharing.domains.clone();
+        if let Some(d) = domain_of(&e.user) {
+            own.push(d);
+        }
+        own.extend(state.tenant(&e.row.tenant).domains.iter().cloned());
+        if a.sharing.users.contains(&target)
+            || (!guest && internal(&domain, &own))
+            || internal(&domain, &a.sharing.domains)
+        {
+            return;
+        }
+        format!(
+            "{op}: `{}` shared with {target}",
+            if path.is_empty() { "(no path)" } else { &path }
+        )
+    } else {
+        format!(
+            "{op}: anyone with the link can open `{}`",
+            if path.is_empty() { "(no path)" } else { &path }
+        )
+    };
+    out.push((
+        "external_sharing",
+        Finding {
+            subject: e.user.clone(),
+            users: vec![e.user.clone()],
+            hits: vec![hit(e)],
+            facts: vec![why],
+        },
+    ));
+}
+
 pub(super) fn evaluate(
     a: &Anomalies,
     e: &Event,
@@ -643,13 +348,16 @@ pub(super) fn evaluate(
 ) {
     let mut found = Vec::new();
     if a.on("inbox_forwarding", e).is_some() {
-        forwarding(e, state, &mut found);
+        super::mail::forwarding(e, state, &mut found);
     }
     if a.on("inbox_manipulation", e).is_some() {
-        manipulation(e, &mut found);
+        super::mail::manipulation(e, &mut found);
     }
     if a.on("oauth_high_privilege", e).is_some() || a.on("oauth_privileged_grant", e).is_some() {
-        consent(e, state, a, &mut found);
+        super::apps::consent(e, state, a, &mut found);
+    }
+    if a.on("external_sharing", e).is_some() {
+        external_sharing(a, e, state, &mut found);
     }
     if a.on("mfa_disabled", e).is_some() {
         mfa(e, &mut found);

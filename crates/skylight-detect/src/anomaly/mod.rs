@@ -9,6 +9,7 @@
 //! | `failed_sign_ins` | alert | failed sign-ins of one user, over a floor and over the user's usual peak |
 //! | `password_spray` | alert | failed sign-ins of many users from one address |
 //! | `mass_download`, `mass_delete`, `mass_share` | alert | bursts over a floor and over the user's usual peak |
+//! | `external_sharing` | signal | a file shared with an outside address or an anonymous link, outside the allow-lists |
 //! | `ransomware` | alert | renames to ransomware extensions, unusual-extension bursts, ransom notes |
 //! | `inbox_forwarding` | alert | an inbox rule or mailbox setting forwarding outside the tenant's domains |
 //! | `inbox_manipulation` | alert | an inbox rule deleting mail or hiding it in rarely read folders |
@@ -22,8 +23,11 @@
 //! "Signal" detections are the ones Defender for Cloud Apps moved to behaviours (no alert by
 //! default): they are recorded and searchable but stay out of the alert queue.
 
+mod apps;
 mod changes;
+mod fields;
 mod location;
+mod mail;
 mod rates;
 
 use std::collections::BTreeMap;
@@ -73,13 +77,43 @@ pub struct AnomalySettings {
     /// How eager.
     #[serde(default)]
     pub sensitivity: Sensitivity,
-    /// Who it applies to.
-    #[serde(flatten)]
-    pub scope: Scope,
+    /// Only these users (UPNs).
+    #[serde(default)]
+    pub include_users: Vec<String>,
+    /// Only members of these groups.
+    #[serde(default)]
+    pub include_groups: Vec<String>,
+    /// Never these users.
+    #[serde(default)]
+    pub exclude_users: Vec<String>,
+    /// Never members of these groups.
+    #[serde(default)]
+    pub exclude_groups: Vec<String>,
+    /// `external_sharing`: partner domains sharing with is allowed to (besides the tenant's own).
+    #[serde(default)]
+    pub allowed_domains: Vec<String>,
+    /// `external_sharing`: outside addresses sharing with is allowed to.
+    #[serde(default)]
+    pub allowed_users: Vec<String>,
+    /// `external_sharing`: path fragments whose files may be shared outside (`/External/`).
+    #[serde(default)]
+    pub allowed_paths: Vec<String>,
+}
+
+impl AnomalySettings {
+    /// Who the detection applies to.
+    pub fn scope(&self) -> Scope {
+        Scope {
+            include_users: self.include_users.clone(),
+            include_groups: self.include_groups.clone(),
+            exclude_users: self.exclude_users.clone(),
+            exclude_groups: self.exclude_groups.clone(),
+        }
+    }
 }
 
 /// One built-in detection: (id, title, severity, category, default mode).
-pub const CATALOGUE: [(&str, &str, Severity, &str, Mode); 17] = [
+pub const CATALOGUE: [(&str, &str, Severity, &str, Mode); 18] = [
     (
         "impossible_travel",
         "Impossible travel",
@@ -135,6 +169,13 @@ pub const CATALOGUE: [(&str, &str, Severity, &str, Mode); 17] = [
         Severity::Medium,
         "sharing_control",
         Mode::Alert,
+    ),
+    (
+        "external_sharing",
+        "File shared outside the organisation",
+        Severity::Low,
+        "sharing_control",
+        Mode::Signal,
     ),
     (
         "ransomware",
@@ -201,11 +242,24 @@ pub const CATALOGUE: [(&str, &str, Severity, &str, Mode); 17] = [
     ),
 ];
 
+/// Where files may be shared outside the tenant without a finding.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SharingAllowed {
+    /// Partner domains (lowercase).
+    pub domains: Vec<String>,
+    /// Outside addresses (lowercase).
+    pub users: Vec<String>,
+    /// Path fragments (lowercase).
+    pub paths: Vec<String>,
+}
+
 /// The enabled detections, with their settings.
 #[derive(Debug, Clone)]
 pub struct Anomalies {
     /// Detection id → (rule, sensitivity).
     pub rules: BTreeMap<&'static str, (Rule, Sensitivity)>,
+    /// `external_sharing`'s allow-lists.
+    pub sharing: crate::anomaly::SharingAllowed,
     /// How long a baseline learns before baseline detections alert (ms).
     pub learning_ms: i64,
 }
@@ -227,7 +281,8 @@ impl Anomalies {
         let mut rules = BTreeMap::new();
         for (id, title, severity, category, mode) in CATALOGUE {
             let s = settings.get(id).cloned().unwrap_or_default();
-            s.scope
+            let scope = s.scope();
+            scope
                 .check()
                 .map_err(|e| format!("anomaly detection `{id}`: {e}"))?;
             if s.enabled == Some(false) {
@@ -247,11 +302,35 @@ impl Anomalies {
                     60 * 60_000
                 },
                 daily_limit: 1_000,
-                scope: s.scope,
+                scope,
             };
             rules.insert(id, (rule, s.sensitivity));
         }
-        Ok(Anomalies { rules, learning_ms })
+        let sharing = settings
+            .get("external_sharing")
+            .map(|s| SharingAllowed {
+                domains: s
+                    .allowed_domains
+                    .iter()
+                    .map(|d| d.to_ascii_lowercase())
+                    .collect(),
+                users: s
+                    .allowed_users
+                    .iter()
+                    .map(|u| u.to_ascii_lowercase())
+                    .collect(),
+                paths: s
+                    .allowed_paths
+                    .iter()
+                    .map(|p| p.to_ascii_lowercase())
+                    .collect(),
+            })
+            .unwrap_or_default();
+        Ok(Anomalies {
+            rules,
+            learning_ms,
+            sharing,
+        })
     }
 
     /// A detection's sensitivity, when it is enabled and the event's user is in its scope.

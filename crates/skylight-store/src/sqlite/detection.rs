@@ -383,4 +383,73 @@ mod tests {
         };
         assert!(store.alerts(&since_last).unwrap().is_empty());
     }
+
+    #[test]
+    fn detection_rewrites_its_columns_and_never_the_triage() {
+        use skylight_model::Resolution;
+        let store = SqliteStore::open_in_memory().unwrap();
+        store
+            .commit_detection(10, &[draft("k", 5)], &[("u|x".into(), Some(b"1".to_vec()))])
+            .unwrap();
+        let id = store.alerts(&AlertQuery::default()).unwrap()[0].id;
+        let change = AlertChange {
+            status: Some(AlertStatus::Resolved),
+            resolution: Some(Resolution::TruePositive),
+            comment: Some(("soc".into(), "handled".into())),
+        };
+        store.update_alert(id, &change).unwrap().unwrap();
+        // The incident grows: same key, more activities, a later end.
+        let mut grown = draft("k", 5);
+        grown.activity_ids.push("k-2".into());
+        grown.activity_count = 2;
+        grown.last += chrono::Duration::minutes(3);
+        store
+            .commit_detection(
+                20,
+                &[grown],
+                &[("u|x".into(), None), ("u|y".into(), Some(b"2".to_vec()))],
+            )
+            .unwrap();
+        let all = store.alerts(&AlertQuery::default()).unwrap();
+        assert_eq!(all.len(), 1, "one alert per incident key");
+        let a = store.alert(id).unwrap().unwrap();
+        assert_eq!(a.draft.activity_count, 2);
+        assert_eq!(a.status, AlertStatus::Resolved);
+        assert_eq!(a.resolution, Some(Resolution::TruePositive));
+        assert_eq!(a.comments.len(), 1);
+        // Progress and state moved together.
+        let (seq, state) = store.detection_state().unwrap();
+        assert_eq!(seq, 20);
+        assert_eq!(state, vec![("u|y".to_string(), b"2".to_vec())]);
+    }
+
+    #[test]
+    fn activities_are_read_back_in_stored_order_with_their_raw_records() {
+        use skylight_model::{BlobRef, ContentType};
+        let store = SqliteStore::open_in_memory().unwrap();
+        for (i, (id, time)) in [("b", "2026-11-20T10:00:00"), ("a", "2026-11-20T09:00:00")]
+            .iter()
+            .enumerate()
+        {
+            let raw = format!(
+                r#"{{"Id":"{id}","CreationTime":"{time}","RecordType":1,"Operation":"Op{i}"}}"#
+            );
+            let record = skylight_model::AuditRecord::from_json(&raw).unwrap();
+            let blob = BlobRef {
+                content_id: format!("c{i}"),
+                created: chrono::Utc::now(),
+            };
+            store
+                .commit_blob("t", ContentType::Exchange, &blob, &[record])
+                .unwrap();
+        }
+        let all = store.activities_since(0, 10).unwrap();
+        let ids: Vec<&str> = all.iter().map(|a| a.row.id.as_str()).collect();
+        assert_eq!(ids, ["b", "a"], "stored order, not time order");
+        assert!(all[0].seq < all[1].seq);
+        assert!(String::from_utf8_lossy(&all[1].raw).contains("\"Op1\""));
+        let rest = store.activities_since(all[0].seq, 10).unwrap();
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].row.id, "a");
+    }
 }

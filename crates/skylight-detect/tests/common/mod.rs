@@ -1,0 +1,62 @@
+//! Shared by the detection tests: records stored as the collector stores them, then detection.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use skylight_detect::{DetectConfig, Detector, Engine};
+use skylight_model::{AlertDraft, BlobRef, ContentType};
+use skylight_store::{AlertQuery, RecordBatch, SqliteStore, Store};
+
+/// Stores records (normalised and enriched like the collector does), one blob each.
+pub fn store_records(
+    store: &SqliteStore,
+    records: &[serde_json::Value],
+    enricher: &skylight_enrich::Enricher,
+    first_blob: usize,
+) {
+    for (i, r) in records.iter().enumerate() {
+        let raw = serde_json::to_vec(r).unwrap();
+        let mut columns = skylight_normalize::record_columns(&raw).unwrap();
+        enricher.enrich(&mut columns);
+        let mut batch = RecordBatch::new().unwrap();
+        batch.push(columns, &raw).unwrap();
+        let blob = BlobRef {
+            content_id: format!("blob-{}", first_blob + i),
+            created: chrono::Utc::now(),
+        };
+        store
+            .commit_batch("contoso", ContentType::General, &blob, batch)
+            .unwrap();
+    }
+}
+
+/// Runs detection over everything stored; returns every alert and signal in the store.
+pub fn run(store: &SqliteStore, config: &DetectConfig, policies: &str) -> Vec<AlertDraft> {
+    let policies = skylight_detect::policy::parse_file(policies, "test.toml").unwrap();
+    let engine = Engine::new(config, policies).unwrap();
+    let mut detector = Detector::open(store, engine).unwrap();
+    detector.catch_up().unwrap();
+    store
+        .alerts(&AlertQuery {
+            include_signals: true,
+            ..AlertQuery::default()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|a| a.draft)
+        .collect()
+}
+
+/// Stores the records in a fresh store and runs detection over them.
+pub fn detect(
+    config: &DetectConfig,
+    policies: &str,
+    records: &[serde_json::Value],
+) -> Vec<AlertDraft> {
+    let store = SqliteStore::open_in_memory().unwrap();
+    store_records(
+        &store,
+        records,
+        &skylight_enrich::Enricher::builtin_only().unwrap(),
+        0,
+    );
+    run(&store, config, policies)
+}
