@@ -14,8 +14,9 @@ pub struct Event {
     pub seq: i64,
     /// The stored columns (tenant, enrichment).
     pub row: ActivityRow,
-    /// The full normalised activity (objects, properties, failure reason).
-    pub activity: Activity,
+    /// The full normalised activity (objects, properties, failure reason), made when first
+    /// asked for: most detections need only the stored columns.
+    activity: OnceCell<Activity>,
     /// The raw record, for free text.
     pub raw: Vec<u8>,
     /// Time in milliseconds since the epoch (0 when the record had none).
@@ -27,47 +28,8 @@ pub struct Event {
 }
 
 impl Event {
-    /// Builds the event; a record that no longer normalises (it did at ingest) keeps its stored
-    /// columns and an activity with only its Id, so that policies on columns still see it.
+    /// Builds the event (the full activity is made later, if a detection asks for it).
     pub fn new(stored: StoredActivity) -> Event {
-        let activity = skylight_normalize::normalize(&stored.raw).unwrap_or_else(|_| Activity {
-            id: stored.row.id.clone(),
-            time: stored.row.time,
-            organization_id: None,
-            app: stored.row.app.unwrap_or(skylight_model::App::Unknown),
-            record_type: stored.row.record_type,
-            record_type_name: String::new(),
-            workload: stored.row.workload.clone(),
-            operation: stored.row.operation.clone().unwrap_or_default(),
-            category: stored
-                .row
-                .category
-                .unwrap_or(skylight_model::Category::Other),
-            actor: skylight_model::Actor {
-                name: stored.row.user.clone(),
-                id: None,
-                kind: stored
-                    .row
-                    .actor_kind
-                    .unwrap_or(skylight_model::ActorKind::Unknown),
-                impersonating: None,
-            },
-            ip: None,
-            port: None,
-            ip_text: None,
-            user_agent: stored.row.user_agent.clone(),
-            device: None,
-            objects: Vec::new(),
-            outcome: stored
-                .row
-                .result
-                .unwrap_or(skylight_model::Outcome::Unknown),
-            failure_reason: None,
-            admin: stored.row.admin,
-            external_user: stored.row.external_user,
-            impersonated: stored.row.impersonated,
-            properties: Default::default(),
-        });
         let ms = stored.row.time.map_or(0, |t| t.timestamp_millis());
         let user = stored
             .row
@@ -78,7 +40,7 @@ impl Event {
         Event {
             seq: stored.seq,
             row: stored.row,
-            activity,
+            activity: OnceCell::new(),
             raw: stored.raw,
             ms,
             user,
@@ -106,19 +68,64 @@ impl Event {
         }
     }
 
+    /// The normalised activity; a record that no longer normalises (it did at ingest) gets one
+    /// made of its stored columns, so that detections still see it.
+    pub fn activity(&self) -> &Activity {
+        self.activity.get_or_init(|| {
+            skylight_normalize::normalize(&self.raw).unwrap_or_else(|_| Activity {
+                id: self.row.id.clone(),
+                time: self.row.time,
+                organization_id: None,
+                app: self.row.app.unwrap_or(skylight_model::App::Unknown),
+                record_type: self.row.record_type,
+                record_type_name: String::new(),
+                workload: self.row.workload.clone(),
+                operation: self.row.operation.clone().unwrap_or_default(),
+                category: self.row.category.unwrap_or(skylight_model::Category::Other),
+                actor: skylight_model::Actor {
+                    name: self.row.user.clone(),
+                    id: None,
+                    kind: self
+                        .row
+                        .actor_kind
+                        .unwrap_or(skylight_model::ActorKind::Unknown),
+                    impersonating: None,
+                },
+                ip: None,
+                port: None,
+                ip_text: None,
+                user_agent: self.row.user_agent.clone(),
+                device: None,
+                objects: Vec::new(),
+                outcome: self.row.result.unwrap_or(skylight_model::Outcome::Unknown),
+                failure_reason: None,
+                admin: self.row.admin,
+                external_user: self.row.external_user,
+                impersonated: self.row.impersonated,
+                properties: Default::default(),
+            })
+        })
+    }
+
+    /// The record's Id.
+    pub fn id(&self) -> &str {
+        &self.row.id
+    }
+
+    /// Whether the activity failed.
+    pub fn failed(&self) -> bool {
+        self.row.result == Some(skylight_model::Outcome::Failure)
+    }
+
     /// A flattened property, looked up case-insensitively.
     pub fn property(&self, name: &str) -> Option<&str> {
-        self.activity
-            .properties
-            .get(name)
-            .map(String::as_str)
-            .or_else(|| {
-                self.activity
-                    .properties
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                    .map(|(_, v)| v.as_str())
-            })
+        let properties = &self.activity().properties;
+        properties.get(name).map(String::as_str).or_else(|| {
+            properties
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        })
     }
 
     /// The operation, as stored.
@@ -126,6 +133,6 @@ impl Event {
         self.row
             .operation
             .as_deref()
-            .unwrap_or(&self.activity.operation)
+            .unwrap_or_else(|| &self.activity().operation)
     }
 }

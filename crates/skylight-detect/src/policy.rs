@@ -217,7 +217,7 @@ impl ActivityPolicy {
             return Some(Finding {
                 subject: subject.clone(),
                 users: vec![subject],
-                hits: vec![hit(&e.activity.id, e.ms)],
+                hits: vec![hit(e.id(), e.ms)],
                 facts: vec![format!(
                     "{} by {} matched {}",
                     e.operation(),
@@ -227,21 +227,25 @@ impl ActivityPolicy {
             });
         };
         let key = if r.single_app {
-            format!("p:{}:{}", self.rule.id, e.activity.app.as_str())
+            format!(
+                "p:{}:{}",
+                self.rule.id,
+                e.row.app.unwrap_or(skylight_model::App::Unknown).as_str()
+            )
         } else {
             format!("p:{}", self.rule.id)
         };
         let width = i64::from(r.within_minutes) * 60_000;
         let object = e
-            .activity
+            .activity()
             .objects
             .first()
             .and_then(|o| o.id.clone().or_else(|| o.name.clone()))
-            .unwrap_or_else(|| e.activity.id.clone());
+            .unwrap_or_else(|| e.id().to_owned());
         let span = windows.entry(key).or_default().add(
             Entry {
                 ms: e.ms,
-                id: e.activity.id.clone(),
+                id: e.id().to_owned(),
                 what: object,
             },
             width,
@@ -267,7 +271,13 @@ impl ActivityPolicy {
                 r.within_minutes,
                 r.count,
                 if r.single_app {
-                    format!(" in {}", e.activity.app.display_name())
+                    format!(
+                        " in {}",
+                        e.row
+                            .app
+                            .unwrap_or(skylight_model::App::Unknown)
+                            .display_name()
+                    )
                 } else {
                     String::new()
                 }

@@ -257,15 +257,18 @@ fn id_from_key(key: ValueRef<'_>) -> Result<String, StoreError> {
     match key {
         ValueRef::Text(t) => Ok(String::from_utf8_lossy(t).into_owned()),
         ValueRef::Blob(b) if b.len() == 16 => {
-            let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-            Ok(format!(
-                "{}-{}-{}-{}-{}",
-                &hex[..8],
-                &hex[8..12],
-                &hex[12..16],
-                &hex[16..20],
-                &hex[20..]
-            ))
+            // Every stored GUID is read back this way, millions of times when detection or an
+            // export walks the store: written out by hand rather than through `format!`.
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            let mut out = String::with_capacity(36);
+            for (i, x) in b.iter().enumerate() {
+                if matches!(i, 4 | 6 | 8 | 10) {
+                    out.push('-');
+                }
+                out.push(char::from(HEX[usize::from(x >> 4)]));
+                out.push(char::from(HEX[usize::from(x & 0xf)]));
+            }
+            Ok(out)
         }
         other => Err(StoreError::Corrupt(format!(
             "a record key of type {}",

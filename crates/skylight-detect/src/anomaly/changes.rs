@@ -2,7 +2,7 @@
 //! removal, outside sharing, and activity by accounts that should be dead. Inbox rules are in
 //! `mail`, OAuth consents in `apps`.
 
-use skylight_model::{ActorKind, Outcome};
+use skylight_model::ActorKind;
 
 use super::fields::{domain_of, internal, is_op, modified, non_empty_list, target_user};
 use super::{Anomalies, hit, when};
@@ -54,17 +54,30 @@ fn mfa(e: &Event, out: &mut Vec<(&'static str, Finding)>) {
 
 /// Whether the event marks its target (or actor) as disabled, enabled again, or neither.
 fn account_marker(e: &Event) -> Option<(String, Option<String>)> {
-    let reason = e.activity.failure_reason.as_deref().unwrap_or_default();
-    if e.activity.outcome == Outcome::Failure
-        && (reason.contains("UserAccountDisabled")
+    if e.failed() {
+        let reason = e.activity().failure_reason.as_deref().unwrap_or_default();
+        if (reason.contains("UserAccountDisabled")
             || reason == "50057"
             || e.field("ErrorNumber").as_deref() == Some("50057"))
-        && !e.user.is_empty()
-    {
-        return Some((
-            e.user.clone(),
-            Some("sign-in refused: the account is disabled (50057)".into()),
-        ));
+            && !e.user.is_empty()
+        {
+            return Some((
+                e.user.clone(),
+                Some("sign-in refused: the account is disabled (50057)".into()),
+            ));
+        }
+        return None;
+    }
+    // Only directory changes can mark an account; reading their target costs a parse.
+    const MARKERS: [&str; 5] = [
+        "Disable account.",
+        "Delete user.",
+        "Enable account.",
+        "Restore user.",
+        "Update user.",
+    ];
+    if !is_op(e, &MARKERS) {
+        return None;
     }
     let target = target_user(e)?;
     if is_op(e, &["Disable account."]) {
@@ -142,7 +155,7 @@ fn disabled(e: &Event, state: &mut State, out: &mut Vec<(&'static str, Finding)>
         return;
     }
     if e.user.is_empty()
-        || e.activity.outcome == Outcome::Failure
+        || e.failed()
         || matches!(
             e.row.actor_kind,
             Some(ActorKind::System | ActorKind::Application)
@@ -175,7 +188,7 @@ fn disabled(e: &Event, state: &mut State, out: &mut Vec<(&'static str, Finding)>
         pos,
         Recent {
             ms: e.ms,
-            id: e.activity.id.clone(),
+            id: e.id().to_owned(),
             ip: e.row.ip.clone(),
             country: e.row.country.clone(),
         },

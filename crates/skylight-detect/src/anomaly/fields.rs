@@ -43,7 +43,7 @@ pub(super) fn target_user(e: &Event) -> Option<String> {
     e.field("ObjectId")
         .filter(|o| o.contains('@'))
         .or_else(|| {
-            e.activity
+            e.activity()
                 .objects
                 .iter()
                 .filter(|o| o.kind == skylight_model::ObjectKind::User)

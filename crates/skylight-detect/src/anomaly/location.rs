@@ -2,7 +2,7 @@
 //! for Cloud Apps, these ignore failed activities (a failed sign-in from far away is someone else
 //! trying, which the sign-in detections cover) and activities by services.
 
-use skylight_model::{ActorKind, Outcome};
+use skylight_model::ActorKind;
 
 use super::{Anomalies, Sensitivity, hit, thousands, when};
 use crate::event::Event;
@@ -34,7 +34,7 @@ fn tagged(e: &Event, category: &str) -> bool {
 
 /// Whether the event counts for location detections.
 fn located(e: &Event) -> bool {
-    e.activity.outcome != Outcome::Failure
+    !e.failed()
         && !e.user.is_empty()
         && e.row.country.is_some()
         && !matches!(
@@ -110,7 +110,7 @@ pub(super) fn evaluate(
             ms: e.ms,
             country: country.clone(),
             ip: ip.clone(),
-            id: e.activity.id.clone(),
+            id: e.id().to_owned(),
             safe: tagged(e, "corporate") || tagged(e, "vpn") || tagged(e, "cloud_provider"),
         };
         let vpn = tagged(e, "vpn");
@@ -147,7 +147,7 @@ pub(super) fn evaluate(
                     hits: vec![place_hit(first), place_hit(second)],
                     facts: vec![format!(
                         "{} from {} ({}) at {}; {} earlier from {} ({}): {} km apart, {} km/h needed",
-                        if second.id == e.activity.id { e.operation() } else { "activity" },
+                        if second.id == e.id() { e.operation() } else { "activity" },
                         second.country,
                         second.ip,
                         when(second.ms),

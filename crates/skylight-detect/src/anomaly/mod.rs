@@ -352,7 +352,7 @@ impl Anomalies {
 /// The hit of the event itself.
 fn hit(e: &Event) -> crate::incident::Hit {
     crate::incident::Hit {
-        id: e.activity.id.clone(),
+        id: e.id().to_owned(),
         ms: e.ms,
         ip: e.row.ip.clone(),
         country: e.row.country.clone(),

@@ -2,7 +2,7 @@
 //! rename storms of ransomware. A burst alerts when it passes a floor (scaled by sensitivity)
 //! and twice the user's own usual peak, learnt from the bursts that raised nothing.
 
-use skylight_model::{Category, Outcome};
+use skylight_model::Category;
 
 use super::{Anomalies, Sensitivity, hit};
 use crate::event::Event;
@@ -103,7 +103,7 @@ fn burst(
     let span = user.windows.entry(key.to_owned()).or_default().add(
         Entry {
             ms: e.ms,
-            id: e.activity.id.clone(),
+            id: e.id().to_owned(),
             what,
         },
         width,
@@ -133,12 +133,12 @@ fn hits(e: &Event, span: &Span) -> Vec<Hit> {
         .map(|x| Hit {
             id: x.id.clone(),
             ms: x.ms,
-            ip: if x.id == e.activity.id {
+            ip: if x.id == e.id() {
                 e.row.ip.clone()
             } else {
                 None
             },
-            country: if x.id == e.activity.id {
+            country: if x.id == e.id() {
                 e.row.country.clone()
             } else {
                 None
@@ -172,8 +172,8 @@ pub(super) fn evaluate(
     if e.user.is_empty() {
         return;
     }
-    let category = e.row.category.unwrap_or(e.activity.category);
-    let failed = e.activity.outcome == Outcome::Failure;
+    let category = e.row.category.unwrap_or_else(|| e.activity().category);
+    let failed = e.failed();
 
     if failed && category == Category::Login {
         if let Some(s) = a.on("failed_sign_ins", e)
@@ -198,7 +198,10 @@ pub(super) fn evaluate(
                         span.count,
                         FAILED.0,
                         usual(peak),
-                        e.activity.failure_reason.as_deref().unwrap_or("not given")
+                        e.activity()
+                            .failure_reason
+                            .as_deref()
+                            .unwrap_or("not given")
                     )],
                 },
             ));
@@ -214,7 +217,7 @@ pub(super) fn evaluate(
                 .add(
                     Entry {
                         ms: e.ms,
-                        id: e.activity.id.clone(),
+                        id: e.id().to_owned(),
                         what: e.user.clone(),
                     },
                     width,
@@ -286,7 +289,7 @@ pub(super) fn evaluate(
                 .add(
                     Entry {
                         ms: e.ms,
-                        id: e.activity.id.clone(),
+                        id: e.id().to_owned(),
                         what: String::new(),
                     },
                     SPRAY.0 * 60_000,
@@ -370,7 +373,7 @@ pub(super) fn evaluate(
         let span = user.windows.entry(key).or_default().add(
             Entry {
                 ms: e.ms,
-                id: e.activity.id.clone(),
+                id: e.id().to_owned(),
                 what,
             },
             width,

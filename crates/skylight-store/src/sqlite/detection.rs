@@ -6,7 +6,9 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use skylight_model::{Alert, AlertComment, AlertDraft, AlertStatus, Resolution, Severity};
 
-use super::query::{ROW_COLUMNS, read_row};
+use std::collections::HashMap;
+
+use super::query::{ROW_IDS, read_row_with};
 use super::{Inner, from_ns, to_ns};
 use crate::batch::{Chunk, decode_chunk};
 use crate::{AlertChange, AlertQuery, StateChange, StateEntry, StoreError, StoredActivity};
@@ -73,10 +75,34 @@ impl Inner {
     ) -> Result<Vec<StoredActivity>, StoreError> {
         let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {ROW_COLUMNS} FROM records r WHERE r.id > ?1 ORDER BY r.id LIMIT ?2"
+            "SELECT {ROW_IDS} FROM records r WHERE r.id > ?1 ORDER BY r.id LIMIT ?2"
         ))?;
         let mut rows = stmt.query(params![after, limit])?;
         let mut out = Vec::new();
+        // Operations, countries, agents… repeat from row to row: each dictionary string (and
+        // tenant name) is looked up once per call rather than once per column of every row.
+        let mut strings: HashMap<i64, String> = HashMap::new();
+        let mut tenants: HashMap<i64, String> = HashMap::new();
+        let conn = &self.conn;
+        let mut text = |row: &rusqlite::Row<'_>, i: usize| -> Result<Option<String>, StoreError> {
+            let Some(id) = row.get::<_, Option<i64>>(i)? else {
+                return Ok(None);
+            };
+            let (cache, sql) = if i == 1 {
+                (&mut tenants, "SELECT name FROM tenants WHERE id = ?1")
+            } else {
+                (&mut strings, "SELECT value FROM strings WHERE id = ?1")
+            };
+            if let Some(v) = cache.get(&id) {
+                return Ok(Some(v.clone()));
+            }
+            let v: String = conn.prepare_cached(sql)?.query_row([id], |r| r.get(0))?;
+            if cache.len() > 100_000 {
+                cache.clear();
+            }
+            cache.insert(id, v.clone());
+            Ok(Some(v))
+        };
         // A blob's records sit together in one chunk: each chunk is decompressed once.
         let mut chunk: Option<(i64, Chunk)> = None;
         while let Some(row) = rows.next()? {
@@ -101,7 +127,7 @@ impl Inner {
                 .to_vec();
             out.push(StoredActivity {
                 seq,
-                row: read_row(row)?,
+                row: read_row_with(row, &mut text)?,
                 raw,
             });
         }

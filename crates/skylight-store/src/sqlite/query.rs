@@ -425,22 +425,37 @@ pub(super) const ROW_COLUMNS: &str = "r.id, (SELECT name FROM tenants WHERE id =
      (SELECT value FROM strings WHERE id = r.device_type), (SELECT value FROM strings WHERE id = r.client_app), \
      (SELECT value FROM strings WHERE id = r.os)";
 
+/// The columns [`read_row_with`] reads when strings are resolved by the caller: the same places
+/// as [`ROW_COLUMNS`], with dictionary ids (and the tenant's id) instead of their text.
+pub(super) const ROW_IDS: &str = "r.id, r.tenant_id, r.creation_ms, r.record_key, r.record_type, r.workload, \
+     r.operation, r.user_id, r.client_ip, r.user_agent, r.app, r.category, r.actor_kind, r.outcome, r.flags, \
+     r.chunk_id, r.chunk_pos, r.country, r.isp, r.ip_tags, r.device_type, r.client_app, r.os";
+
 /// An activity from a row selected with [`ROW_COLUMNS`].
 pub(super) fn read_row(row: &rusqlite::Row<'_>) -> Result<ActivityRow, StoreError> {
+    read_row_with(row, &mut |row, i| Ok(row.get::<_, Option<String>>(i)?))
+}
+
+/// An activity from a row, with `text` reading the text columns (tenant and dictionary strings)
+/// at the given index.
+pub(super) fn read_row_with(
+    row: &rusqlite::Row<'_>,
+    text: &mut dyn FnMut(&rusqlite::Row<'_>, usize) -> Result<Option<String>, StoreError>,
+) -> Result<ActivityRow, StoreError> {
     let ms: i64 = row.get(2)?;
     let flags: i64 = row.get(14)?;
     Ok(ActivityRow {
         id: id_from_key(row.get_ref(3)?)?,
-        tenant: row.get::<_, Option<String>>(1)?.unwrap_or_default(),
+        tenant: text(row, 1)?.unwrap_or_default(),
         time: (ms != 0)
             .then(|| DateTime::from_timestamp_millis(ms))
             .flatten(),
         record_type: row.get(4)?,
-        workload: row.get(5)?,
-        operation: row.get(6)?,
-        user: row.get(7)?,
-        ip: row.get(8)?,
-        user_agent: row.get(9)?,
+        workload: text(row, 5)?,
+        operation: text(row, 6)?,
+        user: text(row, 7)?,
+        ip: text(row, 8)?,
+        user_agent: text(row, 9)?,
         app: row.get::<_, Option<i64>>(10)?.and_then(codes::app_of),
         category: row.get::<_, Option<i64>>(11)?.and_then(codes::category_of),
         actor_kind: row
@@ -450,12 +465,12 @@ pub(super) fn read_row(row: &rusqlite::Row<'_>) -> Result<ActivityRow, StoreErro
         admin: flags & codes::FLAG_ADMIN != 0,
         external_user: flags & codes::FLAG_EXTERNAL != 0,
         impersonated: flags & codes::FLAG_IMPERSONATED != 0,
-        country: row.get(17)?,
-        isp: row.get(18)?,
-        ip_tags: row.get(19)?,
-        device_type: row.get(20)?,
-        client_app: row.get(21)?,
-        os: row.get(22)?,
+        country: text(row, 17)?,
+        isp: text(row, 18)?,
+        ip_tags: text(row, 19)?,
+        device_type: text(row, 20)?,
+        client_app: text(row, 21)?,
+        os: text(row, 22)?,
     })
 }
 
