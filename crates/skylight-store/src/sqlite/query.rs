@@ -431,6 +431,10 @@ pub(super) const ROW_IDS: &str = "r.id, r.tenant_id, r.creation_ms, r.record_key
      r.operation, r.user_id, r.client_ip, r.user_agent, r.app, r.category, r.actor_kind, r.outcome, r.flags, \
      r.chunk_id, r.chunk_pos, r.country, r.isp, r.ip_tags, r.device_type, r.client_app, r.os";
 
+/// Reads the text of a row's column (by index): the tenant or a dictionary string.
+pub(super) type TextColumn<'a> =
+    dyn FnMut(&rusqlite::Row<'_>, usize) -> Result<Option<String>, StoreError> + 'a;
+
 /// An activity from a row selected with [`ROW_COLUMNS`].
 pub(super) fn read_row(row: &rusqlite::Row<'_>) -> Result<ActivityRow, StoreError> {
     read_row_with(row, &mut |row, i| Ok(row.get::<_, Option<String>>(i)?))
@@ -440,7 +444,7 @@ pub(super) fn read_row(row: &rusqlite::Row<'_>) -> Result<ActivityRow, StoreErro
 /// at the given index.
 pub(super) fn read_row_with(
     row: &rusqlite::Row<'_>,
-    text: &mut dyn FnMut(&rusqlite::Row<'_>, usize) -> Result<Option<String>, StoreError>,
+    text: &mut TextColumn<'_>,
 ) -> Result<ActivityRow, StoreError> {
     let ms: i64 = row.get(2)?;
     let flags: i64 = row.get(14)?;
