@@ -1,5 +1,6 @@
 //! `skylight bench`: figures for the README, measured in one run on this machine.
 
+use crate::out::outln;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -177,11 +178,11 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
 /// Prints a benchmark's figures: one JSON object, or one `name value` line each.
 pub(crate) fn print(out: &serde_json::Value, format: crate::collect_cmd::Format) {
     match format {
-        crate::collect_cmd::Format::Json => println!("{out}"),
+        crate::collect_cmd::Format::Json => outln!("{out}"),
         crate::collect_cmd::Format::Table => {
             if let Some(map) = out.as_object() {
                 for (k, v) in map {
-                    println!("{k:<30} {v}");
+                    outln!("{k:<30} {v}");
                 }
             }
         }

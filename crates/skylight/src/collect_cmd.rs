@@ -1,5 +1,6 @@
 //! `skylight collect` and `skylight status`.
 
+use crate::out::outln;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -122,16 +123,22 @@ pub async fn collect(args: CollectArgs) -> anyhow::Result<()> {
         b.finish();
     }
     if args.once {
-        println!(
+        outln!(
             "{:<16} {:<28} {:>10} {:>10} {:>8} {:>6} {:>6}  error",
-            "tenant", "content type", "records", "duplicate", "blobs", "gaps", "bad"
+            "tenant",
+            "content type",
+            "records",
+            "duplicate",
+            "blobs",
+            "gaps",
+            "bad"
         );
     }
     for (name, requests, progress) in results {
         for (ct, p) in &progress {
             failed |= p.error.is_some();
             if args.once {
-                println!(
+                outln!(
                     "{:<16} {:<28} {:>10} {:>10} {:>8} {:>6} {:>6}  {}",
                     name,
                     ct.as_str(),
@@ -145,7 +152,7 @@ pub async fn collect(args: CollectArgs) -> anyhow::Result<()> {
             }
         }
         if args.once {
-            println!(
+            outln!(
                 "{name}: {requests} requests in {:.1} s",
                 started.elapsed().as_secs_f64()
             );
@@ -155,9 +162,10 @@ pub async fn collect(args: CollectArgs) -> anyhow::Result<()> {
         .await
         .context("detection task failed")??;
     if args.once {
-        println!(
+        outln!(
             "detection: {} activities evaluated, {} alerts raised or updated (`skylight alerts` lists them)",
-            detected.activities, detected.alerts
+            detected.activities,
+            detected.alerts
         );
     }
     if failed {
@@ -173,22 +181,28 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
         .await
         .context("status task failed")??;
     if statuses.is_empty() {
-        println!("no connector has run yet: configure a tenant and run `skylight collect`");
+        outln!("no connector has run yet: configure a tenant and run `skylight collect`");
         return Ok(());
     }
     match args.format {
         Format::Json => {
             for s in &statuses {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string(s).context("cannot encode a status")?
                 );
             }
         }
         Format::Table => {
-            println!(
+            outln!(
                 "{:<16} {:<28} {:<12} {:>10} {:>7} {:>5}  {:<20}  error / what to do",
-                "tenant", "content type", "state", "records", "blobs", "gaps", "lag at update"
+                "tenant",
+                "content type",
+                "state",
+                "records",
+                "blobs",
+                "gaps",
+                "lag at update"
             );
             for s in &statuses {
                 let lag = s
@@ -198,7 +212,7 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
                     .ok()
                     .and_then(|v| v.as_str().map(String::from))
                     .unwrap_or_default();
-                println!(
+                outln!(
                     "{:<16} {:<28} {:<12} {:>10} {:>7} {:>5}  {:<20}  {}",
                     s.tenant,
                     s.content_type.as_str(),
@@ -210,7 +224,7 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
                     s.last_error.as_deref().unwrap_or("")
                 );
                 if let Some(r) = &s.remediation {
-                    println!("{:>16} → {r}", "");
+                    outln!("{:>16} → {r}", "");
                 }
             }
         }

@@ -1,6 +1,7 @@
 //! Detection in the binary: the detection thread that runs beside the collector, `skylight
 //! alerts`, `skylight alert` and `skylight policies`.
 
+use crate::out::outln;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -203,20 +204,25 @@ pub async fn alerts(args: AlertsArgs) -> anyhow::Result<()> {
     match args.format {
         Format::Json => {
             for a in &list {
-                println!("{}", serde_json::to_string(a)?);
+                outln!("{}", serde_json::to_string(a)?);
             }
         }
         Format::Table => {
             if list.is_empty() {
-                println!("no alerts match");
+                outln!("no alerts match");
                 return Ok(());
             }
-            println!(
+            outln!(
                 "{:>6}  {:<8} {:<11} {:<17} {:<24} {:>6}  title",
-                "id", "severity", "status", "last activity", "policy", "acts"
+                "id",
+                "severity",
+                "status",
+                "last activity",
+                "policy",
+                "acts"
             );
             for a in &list {
-                println!(
+                outln!(
                     "{:>6}  {:<8} {:<11} {:<17} {:<24} {:>6}  {}{}",
                     a.id,
                     a.draft.severity.as_str(),
@@ -292,7 +298,7 @@ pub async fn alert(args: AlertArgs) -> anyhow::Result<()> {
         anyhow::bail!("no alert {id}: `skylight alerts` lists them");
     };
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string(&a)?),
+        Format::Json => outln!("{}", serde_json::to_string(&a)?),
         Format::Table => print_alert(&a),
     }
     Ok(())
@@ -301,8 +307,8 @@ pub async fn alert(args: AlertArgs) -> anyhow::Result<()> {
 fn print_alert(a: &Alert) {
     let p = crate::activities_cmd::printable;
     let d = &a.draft;
-    println!("alert {}: {}", a.id, p(&d.title));
-    println!(
+    outln!("alert {}: {}", a.id, p(&d.title));
+    outln!(
         "  {} {} ({}){}; status {}{}",
         d.severity.as_str(),
         d.kind,
@@ -313,29 +319,29 @@ fn print_alert(a: &Alert) {
             .map(|r| format!(" ({})", r.as_str()))
             .unwrap_or_default()
     );
-    println!("  tenant {}, category {}", p(&d.tenant), d.category);
-    println!(
+    outln!("  tenant {}, category {}", p(&d.tenant), d.category);
+    outln!(
         "  activities {} from {} to {}",
         d.activity_count,
         d.first.format("%Y-%m-%d %H:%M:%S UTC"),
         d.last.format("%Y-%m-%d %H:%M:%S UTC")
     );
-    println!("  users      {}", p(&d.users.join(", ")));
-    println!("  addresses  {}", p(&d.ips.join(", ")));
-    println!("  countries  {}", p(&d.countries.join(", ")));
-    println!("  why:");
+    outln!("  users      {}", p(&d.users.join(", ")));
+    outln!("  addresses  {}", p(&d.ips.join(", ")));
+    outln!("  countries  {}", p(&d.countries.join(", ")));
+    outln!("  why:");
     for f in &d.facts {
-        println!("    - {}", p(f));
+        outln!("    - {}", p(f));
     }
-    println!("  activity ids (skylight activities --format json ... to see them):");
+    outln!("  activity ids (skylight activities --format json ... to see them):");
     for id in d.activity_ids.iter().take(20) {
-        println!("    {}", p(id));
+        outln!("    {}", p(id));
     }
     if d.activity_ids.len() > 20 {
-        println!("    … and {} more", d.activity_ids.len() - 20);
+        outln!("    … and {} more", d.activity_ids.len() - 20);
     }
     for c in &a.comments {
-        println!(
+        outln!(
             "  comment by {} at {}: {}",
             p(&c.author),
             c.at.format("%Y-%m-%d %H:%M UTC"),
@@ -434,17 +440,22 @@ fn list_policies(config: Option<PathBuf>, format: Format) -> anyhow::Result<()> 
     match format {
         Format::Json => {
             for r in &rows {
-                println!("{r}");
+                outln!("{r}");
             }
         }
         Format::Table => {
-            println!(
+            outln!(
                 "{:<38} {:<9} {:<9} {:<4} {:<7} {:<7}  name",
-                "id", "kind", "source", "on", "mode", "severity"
+                "id",
+                "kind",
+                "source",
+                "on",
+                "mode",
+                "severity"
             );
             for r in &rows {
                 let s = |k: &str| r[k].as_str().unwrap_or_default().to_owned();
-                println!(
+                outln!(
                     "{:<38} {:<9} {:<9} {:<4} {:<7} {:<7}  {}",
                     s("id"),
                     s("kind"),
@@ -511,17 +522,17 @@ async fn test_policies(
     match format {
         Format::Json => {
             for a in &alerts {
-                println!("{}", serde_json::to_string(a)?);
+                outln!("{}", serde_json::to_string(a)?);
             }
         }
         Format::Table => {
-            println!(
+            outln!(
                 "{evaluated} activities since {} evaluated: {} alerts would have been raised",
                 from.format("%Y-%m-%d %H:%M UTC"),
                 alerts.len()
             );
             for a in &alerts {
-                println!(
+                outln!(
                     "  {:<8} {:<17} {:>6}  {}",
                     a.severity.as_str(),
                     a.last.format("%Y-%m-%d %H:%M"),
@@ -529,7 +540,7 @@ async fn test_policies(
                     crate::activities_cmd::printable(&a.title)
                 );
                 for f in a.facts.iter().take(3) {
-                    println!("           {}", crate::activities_cmd::printable(f));
+                    outln!("           {}", crate::activities_cmd::printable(f));
                 }
             }
         }

@@ -6,6 +6,7 @@
 //! same file again changes nothing (records are keyed by tenant and Id in any case). What cannot
 //! be read is quarantined in the store and printed as `FILE:LINE: reason` on stderr.
 
+use crate::out::outln;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -79,9 +80,12 @@ fn run(args: &ImportArgs) -> anyhow::Result<()> {
         let name = path.display().to_string();
         match import_file(&store, &enricher, &args.tenant, path) {
             Ok((format, s)) => {
-                println!(
+                outln!(
                     "{name}: {format}: {} read, {} new, {} duplicates, {} problems",
-                    s.read, s.new, s.duplicates, s.problems
+                    s.read,
+                    s.new,
+                    s.duplicates,
+                    s.problems
                 );
                 total.add(&s);
             }
@@ -95,7 +99,7 @@ fn run(args: &ImportArgs) -> anyhow::Result<()> {
         }
     }
     if args.files.len() > 1 {
-        println!(
+        outln!(
             "total: {} files: {} read, {} new, {} duplicates, {} problems",
             args.files.len(),
             total.read,

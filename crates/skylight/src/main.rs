@@ -8,6 +8,7 @@ mod collect_cmd;
 mod demo_cmd;
 mod detect_cmd;
 mod import_cmd;
+mod out;
 mod serve_cmd;
 mod sim_cmd;
 

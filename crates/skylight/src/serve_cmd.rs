@@ -1,5 +1,6 @@
 //! `skylight serve`: the REST API over the store (the console joins it with its issue).
 
+use crate::out::outln;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -56,7 +57,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(url = %format!("http://{addr}"), "serving the API (OpenAPI document at /api/v1/openapi.json)");
-    println!("skylight API on http://{addr}/api/v1/activities (OpenAPI: /api/v1/openapi.json)");
+    outln!("skylight API on http://{addr}/api/v1/activities (OpenAPI: /api/v1/openapi.json)");
     skylight_server::serve(listener, state, async {
         let _ = tokio::signal::ctrl_c().await;
     })

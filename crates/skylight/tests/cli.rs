@@ -95,3 +95,20 @@ fn curl_walks_the_tenant_as_microsoft_documents_and_gets_the_whole_truth() {
         .unwrap();
     assert!(requests.lines().any(|l| l.contains("/oauth2/v2.0/token")));
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_a_listing_quietly() {
+    use std::process::Stdio;
+    // `skylight policies list | head -0`: the reader is gone before the first line is written.
+    let mut child = Command::new(BIN)
+        .args(["policies", "list"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.success(), "{stderr}");
+}
