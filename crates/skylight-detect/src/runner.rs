@@ -48,8 +48,29 @@ pub fn load_policies(
                 && !config.disable.contains(&p.rule.id)
         })
         .collect();
-    for file in &config.policy_files {
-        let path = base_dir.join(file);
+    let mut files = Vec::new();
+    for entry in &config.policy_files {
+        let path = base_dir.join(entry);
+        if path.is_dir() {
+            // A directory: its `*.toml` files, in name order.
+            let mut found: Vec<std::path::PathBuf> = std::fs::read_dir(&path)
+                .map_err(|e| {
+                    DetectError::Config(format!(
+                        "cannot read policy directory {}: {e}",
+                        path.display()
+                    ))
+                })?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(path);
+        }
+    }
+    for path in files {
         let text = std::fs::read_to_string(&path).map_err(|e| {
             DetectError::Config(format!("cannot read policy file {}: {e}", path.display()))
         })?;

@@ -143,6 +143,11 @@ fn impossible_travel_alerts_unless_an_end_is_a_named_vpn_range() {
         a.facts
     );
     assert!(a.facts[0].contains("30 minutes"), "{:?}", a.facts);
+    assert!(
+        a.facts[0].contains("9,716 km apart, 19,433 km/h needed"),
+        "{:?}",
+        a.facts
+    );
     assert_eq!(a.countries.len(), 2);
 
     // The same with the Tokyo address tagged as the company's VPN egress.

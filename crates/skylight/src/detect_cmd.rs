@@ -547,3 +547,46 @@ async fn test_policies(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn the_detection_table_of_the_configuration_reaches_the_engine() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("policies")).unwrap();
+        std::fs::write(
+            dir.path().join("policies/a.toml"),
+            "[[policy]]\nid = \"mine\"\nname = \"Mine\"\nfilters = [\"app=teams\"]\n",
+        )
+        .unwrap();
+        let text = "[[tenant]]\nname = \"t\"\ntenant_id = \"00000000-0000-0000-0000-000000000001\"\nclient_id = \"00000000-0000-0000-0000-000000000002\"\nclient_secret_file = \"s\"\n\n[detection]\nlearning_days = 0.5\npolicy_files = [\"policies\"]\nenable = [\"teams-mass-deletion\"]\ndisable = [\"mailbox-access-granted\"]\n[detection.anomaly.impossible_travel]\nsensitivity = \"low\"\nexclude_users = [\"a@b.c\"]\n[detection.anomaly.infrequent_country]\nenabled = false\n";
+        std::fs::write(dir.path().join("s"), "secret").unwrap();
+        let cfg = skylight_m365::config::Config::from_toml_str(text, dir.path()).unwrap();
+        let detect = detect_config(&cfg.detection).unwrap();
+        assert_eq!(detect.learning_days, 0.5);
+        let ids: Vec<String> = skylight_detect::load_policies(&detect, dir.path())
+            .unwrap()
+            .into_iter()
+            .map(|p| p.rule.id)
+            .collect();
+        assert!(ids.contains(&"mine".to_string()), "{ids:?}");
+        assert!(ids.contains(&"teams-mass-deletion".to_string()));
+        assert!(!ids.contains(&"mailbox-access-granted".to_string()));
+        assert!(ids.contains(&"privileged-role-assigned".to_string()));
+        let anomalies = skylight_detect::anomaly::Anomalies::new(&detect.anomaly, 0).unwrap();
+        assert!(!anomalies.rules.contains_key("infrequent_country"));
+        assert_eq!(
+            anomalies.rules["impossible_travel"].0.scope.exclude_users,
+            vec!["a@b.c".to_string()]
+        );
+        // A typo is an error that names the known keys.
+        let bad = text.replace("sensitivity", "sensitivty");
+        let cfg = skylight_m365::config::Config::from_toml_str(&bad, dir.path()).unwrap();
+        let err = detect_config(&cfg.detection).unwrap_err().to_string();
+        assert!(err.contains("sensitivty"), "{err}");
+    }
+}
