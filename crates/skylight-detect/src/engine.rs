@@ -35,6 +35,10 @@ pub struct DetectConfig {
     /// Built-in policies to turn off (ids).
     #[serde(default)]
     pub disable: Vec<String>,
+    /// Sigma rule files or directories (`logsource.product: m365` rules are used), relative to
+    /// the configuration file.
+    #[serde(default)]
+    pub sigma_rules: Vec<std::path::PathBuf>,
 }
 
 fn seven() -> f64 {
@@ -70,6 +74,7 @@ impl Default for DetectConfig {
             policy_files: Vec::new(),
             enable: Vec::new(),
             disable: Vec::new(),
+            sigma_rules: Vec::new(),
         }
     }
 }
@@ -86,6 +91,9 @@ pub enum DetectError {
     /// Saved state could not be read.
     #[error(transparent)]
     State(#[from] StateError),
+    /// Sigma rules could not be loaded.
+    #[error(transparent)]
+    Sigma(#[from] crate::sigma::SigmaError),
     /// The store failed.
     #[error("store: {0}")]
     Store(#[from] skylight_store::StoreError),
@@ -102,6 +110,7 @@ pub struct Engine {
     policies: Vec<ActivityPolicy>,
     anomalies: Anomalies,
     rules: HashMap<String, Rule>,
+    sigma: Option<crate::sigma::SigmaRules>,
     state: State,
     newest_ms: i64,
     /// Findings dropped by daily limits since start.
@@ -144,10 +153,25 @@ impl Engine {
             policies,
             anomalies,
             rules,
+            sigma: None,
             state: State::default(),
             newest_ms: i64::MIN,
             over_limit: 0,
         })
+    }
+
+    /// Adds Sigma rules; their ids (`sigma:…`) must not collide with another rule's.
+    pub fn with_sigma(mut self, sigma: crate::sigma::SigmaRules) -> Result<Engine, DetectError> {
+        for rule in sigma.rules() {
+            if self.rules.insert(rule.id.clone(), rule.clone()).is_some() {
+                return Err(DetectError::Config(format!(
+                    "two rules have the id `{}`",
+                    rule.id
+                )));
+            }
+        }
+        self.sigma = Some(sigma);
+        Ok(self)
     }
 
     /// Loads saved state.
@@ -206,10 +230,16 @@ impl Engine {
         }
         let mut anomalies = Vec::new();
         self.anomalies.evaluate(e, &mut self.state, &mut anomalies);
+        let sigma = self
+            .sigma
+            .as_ref()
+            .map(|s| s.evaluate(e))
+            .unwrap_or_default();
         let findings = found
             .into_iter()
             .map(|(i, f)| (self.policies[i].rule.id.clone(), f))
-            .chain(anomalies.into_iter().map(|(id, f)| (id.to_owned(), f)));
+            .chain(anomalies.into_iter().map(|(id, f)| (id.to_owned(), f)))
+            .chain(sigma);
         for (id, f) in findings {
             let Some(rule) = self.rules.get(&id) else {
                 continue;

@@ -14,6 +14,7 @@ mod matcher;
 pub mod policy;
 mod rule;
 mod runner;
+pub mod sigma;
 mod state;
 mod window;
 
@@ -23,4 +24,4 @@ pub use incident::{Finding, Hit};
 pub use matcher::matches;
 pub use policy::{ActivityPolicy, PolicyConfig, PolicyError};
 pub use rule::{BUILT_IN_GROUPS, CATEGORIES, Mode, Rule, Scope};
-pub use runner::{BATCH, Detector, Progress, backtest, load_policies};
+pub use runner::{BATCH, Detector, Progress, backtest, load_policies, load_sigma};

@@ -83,6 +83,22 @@ pub fn load_policies(
     Ok(out)
 }
 
+/// The Sigma rules a configuration names, if any.
+pub fn load_sigma(
+    config: &DetectConfig,
+    base_dir: &Path,
+) -> Result<Option<crate::sigma::SigmaRules>, DetectError> {
+    if config.sigma_rules.is_empty() {
+        return Ok(None);
+    }
+    let paths: Vec<std::path::PathBuf> = config
+        .sigma_rules
+        .iter()
+        .map(|p| base_dir.join(p))
+        .collect();
+    Ok(Some(crate::sigma::SigmaRules::load(&paths)?))
+}
+
 /// An engine bound to a store, resumed where its last commit left off.
 pub struct Detector<'a> {
     store: &'a dyn Store,

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 mod common;
 
-use common::detect;
+use common::{as_api_record, detect};
 use skylight_detect::DetectConfig;
 
 fn corpus() -> Option<PathBuf> {
@@ -21,42 +21,6 @@ fn corpus() -> Option<PathBuf> {
         dir.display()
     );
     None
-}
-
-/// Panther's lower-case field names, as the Management Activity API writes them.
-const FIELD_NAMES: [&str; 16] = [
-    "ClientIP",
-    "CreationTime",
-    "ExternalAccess",
-    "Id",
-    "ObjectId",
-    "Operation",
-    "OrganizationId",
-    "OrganizationName",
-    "OriginatingServer",
-    "Parameters",
-    "RecordType",
-    "ResultStatus",
-    "UserId",
-    "UserKey",
-    "UserType",
-    "Workload",
-];
-
-/// A Panther test log as the API would have sent it: lower-case keys restored.
-fn as_api_record(log: &serde_json::Value) -> serde_json::Value {
-    let obj = log.as_object().unwrap();
-    let restored = obj
-        .iter()
-        .map(|(k, v)| {
-            let key = FIELD_NAMES
-                .iter()
-                .find(|n| n.to_ascii_lowercase() == *k)
-                .map_or(k.clone(), |n| (*n).to_owned());
-            (key, v.clone())
-        })
-        .collect();
-    serde_json::Value::Object(restored)
 }
 
 fn cases(dir: &std::path::Path, rule: &str) -> Vec<(String, bool, serde_json::Value)> {

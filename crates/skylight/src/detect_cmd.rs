@@ -32,7 +32,18 @@ pub fn detect_config(
 /// An engine with the configured policies and detections.
 pub fn engine(config: &DetectConfig, base_dir: &Path) -> anyhow::Result<Engine> {
     let policies = skylight_detect::load_policies(config, base_dir)?;
-    Ok(Engine::new(config, policies)?)
+    let engine = Engine::new(config, policies)?;
+    Ok(match skylight_detect::load_sigma(config, base_dir)? {
+        Some(sigma) => {
+            tracing::info!(
+                rules = sigma.rules().count(),
+                skipped = sigma.skipped,
+                "sigma rules loaded"
+            );
+            engine.with_sigma(sigma)?
+        }
+        None => engine,
+    })
 }
 
 /// Detection running on a thread of its own (SQLite reads and evaluation block), evaluating
@@ -428,6 +439,14 @@ fn list_policies(config: Option<PathBuf>, format: Format) -> anyhow::Result<()> 
             "severity": p.rule.severity.as_str(), "name": p.rule.title, "filters": p.config.filters,
         }));
     }
+    if let Some(sigma) = skylight_detect::load_sigma(&detect, &base)? {
+        for r in sigma.rules() {
+            rows.push(serde_json::json!({
+                "id": r.id, "kind": "sigma", "source": "file", "enabled": true, "mode": mode(r.mode),
+                "severity": r.severity.as_str(), "name": r.title,
+            }));
+        }
+    }
     let anomalies = skylight_detect::anomaly::Anomalies::new(&detect.anomaly, 0)
         .map_err(|e| anyhow::anyhow!("[detection]: {e}"))?;
     for (id, title, severity, _, default_mode) in skylight_detect::anomaly::CATALOGUE {
@@ -565,6 +584,16 @@ mod tests {
         .unwrap();
         let text = "[[tenant]]\nname = \"t\"\ntenant_id = \"00000000-0000-0000-0000-000000000001\"\nclient_id = \"00000000-0000-0000-0000-000000000002\"\nclient_secret_file = \"s\"\n\n[detection]\nlearning_days = 0.5\npolicy_files = [\"policies\"]\nenable = [\"teams-mass-deletion\"]\ndisable = [\"mailbox-access-granted\"]\n[detection.anomaly.impossible_travel]\nsensitivity = \"low\"\nexclude_users = [\"a@b.c\"]\n[detection.anomaly.infrequent_country]\nenabled = false\n";
         std::fs::write(dir.path().join("s"), "secret").unwrap();
+        std::fs::write(
+            dir.path().join("mfa.yml"),
+            "title: MFA off\nlogsource: {product: m365}\ndetection:\n  sel: {Operation: 'Disable Strong Authentication.'}\n  condition: sel\n",
+        )
+        .unwrap();
+        let text = text.replace(
+            "[detection]\n",
+            "[detection]\nsigma_rules = [\"mfa.yml\"]\n",
+        );
+        let text = text.as_str();
         let cfg = skylight_m365::config::Config::from_toml_str(text, dir.path()).unwrap();
         let detect = detect_config(&cfg.detection).unwrap();
         assert_eq!(detect.learning_days, 0.5);
@@ -577,6 +606,14 @@ mod tests {
         assert!(ids.contains(&"teams-mass-deletion".to_string()));
         assert!(!ids.contains(&"mailbox-access-granted".to_string()));
         assert!(ids.contains(&"privileged-role-assigned".to_string()));
+        let sigma = skylight_detect::load_sigma(&detect, dir.path())
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            sigma.rules().map(|r| r.title.clone()).collect::<Vec<_>>(),
+            ["MFA off"]
+        );
+        engine(&detect, dir.path()).unwrap();
         let anomalies = skylight_detect::anomaly::Anomalies::new(&detect.anomaly, 0).unwrap();
         assert!(!anomalies.rules.contains_key("infrequent_country"));
         assert_eq!(
