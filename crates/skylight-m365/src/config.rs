@@ -1,5 +1,6 @@
 //! The connector configuration: a TOML file with one `[[tenant]]` table per Microsoft 365 tenant,
-//! an optional `[collector]` table and an optional `[detection]` table.
+//! an optional `[collector]` table, an optional `[detection]` table and an optional
+//! `[notifications]` table (passed on as written).
 //!
 //! ```toml
 //! [[tenant]]
@@ -229,6 +230,8 @@ pub struct Config {
     pub collector: CollectorSettings,
     /// IP databases and named ranges (`[enrichment]`, `[[ip_range]]`).
     pub enrichment: skylight_enrich::EnrichConfig,
+    /// `[notifications]`, kept as written for the notification crate to read.
+    pub notifications: toml::Table,
 }
 
 /// Why a configuration could not be loaded. Messages name the file and key to fix and never
@@ -277,6 +280,8 @@ struct RawConfig {
     enrichment: RawEnrichment,
     #[serde(default)]
     ip_range: Vec<skylight_enrich::IpRangeConfig>,
+    #[serde(default)]
+    notifications: toml::Table,
 }
 
 /// `[enrichment]`: database paths (relative to the configuration file).
@@ -440,6 +445,7 @@ fn parse(
             asn_db: raw.enrichment.asn_db.map(|p| resolve(base, &p)),
             ip_ranges: raw.ip_range,
         },
+        notifications: raw.notifications,
     })
 }
 
@@ -1398,6 +1404,46 @@ mod tests {
         assert_eq!(format!("{s}"), "[redacted]");
         assert_eq!(format!("{s:?}"), "[redacted]");
         assert_eq!(s.expose(), SECRET);
+    }
+
+    #[test]
+    fn notifications_are_passed_on_as_written() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let text = format!(
+            "{}\n[notifications]\nmax_attempts = 3\n[[notifications.webhook]]\nname = \"soc\"\nurl = \"https://hooks.example/skylight\"\nsurprise = 1\n",
+            tenant_toml("client_secret_env = \"S\"")
+        );
+        let cfg = parse_with(&text, dir.path(), &[("S", SECRET)]).unwrap_or_else(|e| panic!("{e}"));
+        // Read by the notification crate, which judges the keys; here they are only carried.
+        assert_eq!(
+            cfg.notifications.get("max_attempts"),
+            Some(&toml::Value::Integer(3))
+        );
+        let hooks = cfg.notifications.get("webhook").and_then(|v| v.as_array());
+        let hook = hooks.and_then(|h| h.first()).and_then(|h| h.as_table());
+        assert_eq!(
+            hook.and_then(|h| h.get("url")).and_then(|v| v.as_str()),
+            Some("https://hooks.example/skylight")
+        );
+        assert!(hook.is_some_and(|h| h.contains_key("surprise")));
+        // Without the table: empty.
+        let cfg = parse_with(
+            &tenant_toml("client_secret_env = \"S\""),
+            dir.path(),
+            &[("S", SECRET)],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(cfg.notifications.is_empty());
+        // Other unknown top-level tables are still refused, by name.
+        let e = err(parse_with(
+            &format!(
+                "{}\n[notification]\nx = 1\n",
+                tenant_toml("client_secret_env = \"S\"")
+            ),
+            dir.path(),
+            &[("S", SECRET)],
+        ));
+        assert!(e.contains("notification"), "{e}");
     }
 
     #[test]

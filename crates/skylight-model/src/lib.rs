@@ -7,6 +7,7 @@ mod activity;
 mod alert;
 mod collection;
 pub mod filter;
+mod notification;
 mod record;
 
 pub use activity::{
@@ -15,6 +16,7 @@ pub use activity::{
 };
 pub use alert::{Alert, AlertComment, AlertDraft, AlertStatus, Resolution, Severity};
 pub use collection::{BlobRef, CommitStats, ConnectorState, ConnectorStatus, Gap};
+pub use notification::{Delivery, DeliveryStatus};
 pub use record::{AuditRecord, ParseError, RecordColumns, parse_creation_time};
 
 use serde::{Deserialize, Serialize};

@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use skylight_model::{
     ActivityRow, Alert, AlertDraft, AlertStatus, AuditRecord, BlobRef, CommitStats,
-    ConnectorStatus, ContentType, Gap, Resolution, Severity,
+    ConnectorStatus, ContentType, Delivery, DeliveryStatus, Gap, Resolution, Severity,
 };
 
 pub use batch::RecordBatch;
@@ -178,6 +178,95 @@ pub trait Store: Send + Sync {
 
     /// Changes an alert's triage (status, resolution) and/or adds a comment; returns the alert.
     fn update_alert(&self, id: i64, change: &AlertChange) -> Result<Option<Alert>, StoreError>;
+
+    /// How far the notifier has read the alerts' changes (`None` before its first look).
+    fn notification_cursor(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Queues deliveries of alert changes (a change already queued for a channel is skipped)
+    /// and moves the notifier's cursor forward to `cursor`, in one transaction; returns how many
+    /// were queued.
+    fn enqueue_deliveries(
+        &self,
+        deliveries: &[NewDelivery],
+        cursor: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
+    /// Takes up to `limit` pending deliveries of these channels that are due at `now`, the
+    /// longest due first, and holds each until `lease_until` (its next attempt time then): no
+    /// other taker gets it meanwhile, and if the taker dies it falls due again.
+    fn take_due_deliveries(
+        &self,
+        channels: &[String],
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<DueDelivery>, StoreError>;
+
+    /// Records the outcome of an attempt made at `at` on a pending delivery; returns the
+    /// delivery as it now stands (`None` if there is no such pending delivery).
+    fn record_delivery_attempt(
+        &self,
+        id: i64,
+        at: DateTime<Utc>,
+        outcome: &AttemptOutcome,
+    ) -> Result<Option<Delivery>, StoreError>;
+
+    /// The delivery log, newest first.
+    fn deliveries(&self, query: &DeliveryQuery) -> Result<Vec<Delivery>, StoreError>;
+}
+
+/// A delivery to queue: one alert change for one channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDelivery {
+    /// The alert.
+    pub alert_id: i64,
+    /// The change: the alert's `updated` time.
+    pub change: DateTime<Utc>,
+    /// The channel's name.
+    pub channel: String,
+    /// The exact bytes the channel sends.
+    pub payload: Vec<u8>,
+}
+
+/// A delivery taken for an attempt, with what to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueDelivery {
+    /// The log row.
+    pub delivery: Delivery,
+    /// The exact bytes to send.
+    pub payload: Vec<u8>,
+}
+
+/// What an attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// The channel accepted it.
+    Delivered,
+    /// It failed and is tried again at `next_attempt`.
+    Retry {
+        /// Why it failed.
+        error: String,
+        /// When to try again.
+        next_attempt: DateTime<Utc>,
+    },
+    /// It failed for the last time: the delivery is failed, with this error.
+    GaveUp {
+        /// Why it failed.
+        error: String,
+    },
+}
+
+/// Which deliveries to list.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryQuery {
+    /// In this status.
+    pub status: Option<DeliveryStatus>,
+    /// To this channel.
+    pub channel: Option<String>,
+    /// Of this alert.
+    pub alert_id: Option<i64>,
+    /// At most this many (0: no limit).
+    pub limit: usize,
 }
 
 /// A saved detection state entry: key and value.

@@ -6,6 +6,7 @@
 //! `commit` holds the write path (compression outside the lock, group commit).
 
 mod commit;
+mod deliveries;
 mod detection;
 mod migrations;
 mod query;
@@ -666,6 +667,45 @@ impl Store for SqliteStore {
         change: &crate::AlertChange,
     ) -> Result<Option<skylight_model::Alert>, StoreError> {
         self.lock().update_alert(id, change)
+    }
+
+    fn notification_cursor(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.lock().notification_cursor()
+    }
+
+    fn enqueue_deliveries(
+        &self,
+        deliveries: &[crate::NewDelivery],
+        cursor: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        self.lock().enqueue_deliveries(deliveries, cursor)
+    }
+
+    fn take_due_deliveries(
+        &self,
+        channels: &[String],
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<crate::DueDelivery>, StoreError> {
+        self.lock()
+            .take_due_deliveries(channels, now, lease_until, limit)
+    }
+
+    fn record_delivery_attempt(
+        &self,
+        id: i64,
+        at: DateTime<Utc>,
+        outcome: &crate::AttemptOutcome,
+    ) -> Result<Option<skylight_model::Delivery>, StoreError> {
+        self.lock().record_delivery_attempt(id, at, outcome)
+    }
+
+    fn deliveries(
+        &self,
+        query: &crate::DeliveryQuery,
+    ) -> Result<Vec<skylight_model::Delivery>, StoreError> {
+        self.lock().deliveries(query)
     }
 
     fn statuses(&self) -> Result<Vec<ConnectorStatus>, StoreError> {

@@ -34,6 +34,8 @@ enum BenchWhat {
     /// Detection over a simulated week with every attack scenario: evaluation rate, alerts per
     /// detection, recall and precision against the injected incidents.
     Detect(crate::bench_detect::DetectArgs),
+    /// The delay from content availability to alert on a live simulated tenant.
+    Latency(crate::bench_latency::LatencyArgs),
 }
 
 /// Options of `skylight bench ingest`.
@@ -64,6 +66,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         Some(BenchWhat::Ingest(a)) => a,
         Some(BenchWhat::Query(a)) => return crate::bench_query::bench_query(a).await,
         Some(BenchWhat::Detect(a)) => return crate::bench_detect::bench_detect(a).await,
+        Some(BenchWhat::Latency(a)) => return crate::bench_latency::bench_latency(a).await,
         None => IngestArgs {
             users: 10_000,
             days: 7,

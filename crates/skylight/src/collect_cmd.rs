@@ -93,6 +93,9 @@ pub async fn collect(args: CollectArgs) -> anyhow::Result<()> {
         &crate::detect_cmd::detect_config(&config.detection)?,
         &base_dir,
     )?;
+    // Alert changes go to the configured channels (webhooks, syslog) as detection commits them.
+    let notifier = crate::notify_cmd::start(&config.notifications, &base_dir, store.clone())
+        .context("notifications: fix [notifications] in the configuration")?;
     let detection = crate::detect_cmd::DetectionThread::spawn(store.clone(), engine)?;
     let started = Instant::now();
     let mut runs = Vec::new();
@@ -167,6 +170,19 @@ pub async fn collect(args: CollectArgs) -> anyhow::Result<()> {
             detected.activities,
             detected.alerts
         );
+    }
+    if let Some(notifier) = notifier {
+        // One last round after detection's last commit; what is left waits in the store.
+        let sent = notifier.finish().await?;
+        if args.once {
+            outln!(
+                "notifications: {} queued, {} delivered, {} attempts to retry, {} failed (`skylight notifications` lists them)",
+                sent.queued,
+                sent.delivered,
+                sent.retrying,
+                sent.failed
+            );
+        }
     }
     if failed {
         anyhow::bail!("some content types failed; `skylight status` says what to do");

@@ -3,11 +3,13 @@
 mod activities_cmd;
 mod bench_cmd;
 mod bench_detect;
+mod bench_latency;
 mod bench_query;
 mod collect_cmd;
 mod demo_cmd;
 mod detect_cmd;
 mod import_cmd;
+mod notify_cmd;
 mod out;
 mod serve_cmd;
 mod sim_cmd;
@@ -44,6 +46,9 @@ enum Command {
     Alert(detect_cmd::AlertArgs),
     /// List policies and detections, or backtest a policy file over stored history.
     Policies(detect_cmd::PoliciesArgs),
+    /// Show the notification delivery log (alert changes sent to webhooks and syslog), newest
+    /// first: status, attempts, next attempt or delivery time, last error.
+    Notifications(notify_cmd::NotificationsArgs),
     /// Serve the REST API over the store (`/api/v1/activities`, OpenAPI at `/api/v1/openapi.json`).
     Serve(serve_cmd::ServeArgs),
     /// Measure ingest throughput, memory and disk use against a simulated tenant (README figures).
@@ -76,6 +81,7 @@ fn main() -> std::process::ExitCode {
             Command::Alerts(args) => detect_cmd::alerts(args).await,
             Command::Alert(args) => detect_cmd::alert(args).await,
             Command::Policies(args) => detect_cmd::policies(args).await,
+            Command::Notifications(args) => notify_cmd::notifications(args).await,
             Command::Serve(args) => serve_cmd::serve(args).await,
             Command::Bench(args) => bench_cmd::bench(args).await,
             Command::Import(args) => import_cmd::import(args).await,

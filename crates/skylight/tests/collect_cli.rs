@@ -353,7 +353,7 @@ fn activities_are_searched_from_the_command_line() {
 }
 
 #[test]
-fn the_demo_collects_a_live_tenant_and_serves_its_activities() {
+fn the_demo_collects_a_live_tenant_and_serves_its_activities_and_alerts() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data").display().to_string();
     let (_demo, api) = spawn_announcing(
@@ -394,6 +394,23 @@ fn the_demo_collects_a_live_tenant_and_serves_its_activities() {
             .iter()
             .all(|a| a["app"] == "entra-id" && a["country"].is_string()),
         "{items:?}"
+    );
+    // Detection runs beside the collector: the demo's injected incidents reach the alert API.
+    let alerts_url = api.replace("/activities", "/alerts");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let alerts = loop {
+        let page: serde_json::Value = reqwest::blocking::get(&alerts_url).unwrap().json().unwrap();
+        let alerts = page["alerts"].as_array().cloned().unwrap_or_default();
+        if !alerts.is_empty() || std::time::Instant::now() > deadline {
+            break alerts;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(!alerts.is_empty(), "the demo raised alerts");
+    assert!(
+        alerts
+            .iter()
+            .all(|a| !a["facts"].as_array().unwrap().is_empty())
     );
     // Beyond loopback the demo refuses to serve without a token.
     let open = Command::new(BIN)

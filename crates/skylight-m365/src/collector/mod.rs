@@ -341,6 +341,11 @@ impl Collector {
             })
             .await?;
             from = to;
+            if from < now {
+                // A backfill takes minutes: status shows it advance window by window.
+                self.write_status(ct, ConnectorState::Backfilling, progress, None)
+                    .await;
+            }
         }
         if let Some((_, e)) = first_failure {
             return Err(e);

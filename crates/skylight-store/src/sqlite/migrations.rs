@@ -38,6 +38,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         name: "0005_detection",
         sql: include_str!("migrations/0005_detection.sql"),
     },
+    Migration {
+        name: "0006_notifications",
+        sql: include_str!("migrations/0006_notifications.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of a Skylight database ("Skyl").
