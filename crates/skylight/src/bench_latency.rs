@@ -24,8 +24,9 @@ pub struct LatencyArgs {
     /// The collector's poll interval, in seconds.
     #[arg(long, default_value_t = 10)]
     poll_secs: u64,
-    /// How long to measure after the backfill, in seconds.
-    #[arg(long, default_value_t = 150)]
+    /// How long to measure after the backfill, in seconds (the simulator publishes a slot's blob
+    /// 3 minutes to hours after it ends, so live content only starts to flow a few minutes in).
+    #[arg(long, default_value_t = 600)]
     seconds: u64,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
@@ -92,11 +93,13 @@ pub async fn bench_latency(args: LatencyArgs) -> anyhow::Result<()> {
     // Blobs available from then until a poll interval before the end (so each had its chance).
     let until = chrono::Utc::now() - chrono::Duration::seconds(args.poll_secs as i64 + 5);
     let mut available: HashMap<String, chrono::DateTime<chrono::Utc>> = HashMap::new();
+    let mut blobs = 0;
     for ct in skylight_sim::catalog::ContentType::ALL {
         for meta in sim.sim.feed.published(ct, sim.sim.horizon()) {
             if meta.available < from || meta.available > until {
                 continue;
             }
+            blobs += 1;
             let body = sim.sim.feed.blob_json(&meta, false);
             let records: Vec<&RawValue> = serde_json::from_slice(&body)?;
             for r in records {
@@ -138,6 +141,8 @@ pub async fn bench_latency(args: LatencyArgs) -> anyhow::Result<()> {
         "users": args.users,
         "poll_interval_s": args.poll_secs,
         "measured_s": args.seconds,
+        "blobs_available_while_measuring": blobs,
+        "probe_alerts": alerts.len(),
         "sign_ins_measured": delays.len(),
         "delay_p50_s": (at(0.5) * 10.0).round() / 10.0,
         "delay_p95_s": (at(0.95) * 10.0).round() / 10.0,
