@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::collections::HashSet;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use skylight_model::ContentType;
@@ -11,7 +11,7 @@ use skylight_store::{SqliteStore, Store};
 
 mod common;
 
-use common::{BIN, run_collect, spawn_announcing, spawn_sim, write_config};
+use common::{BIN, collect_killed_after, run_collect, spawn_announcing, spawn_sim, write_config};
 
 fn assert_store_equals_truth(url: &str, data: &str) {
     assert_tenant_equals_truth(url, data, "contoso");
@@ -57,26 +57,11 @@ fn killed_twenty_times_during_a_backfill_the_store_still_equals_the_truth() {
     let mut grew = 0;
     let mut last = 0u64;
     for i in 0..20u64 {
-        let mut child = Command::new(BIN)
-            .args([
-                "collect",
-                "--once",
-                "--config",
-                &config,
-                "--data-dir",
-                &data,
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
         // Pseudo-random moments between 50 and 750 ms into the run.
-        std::thread::sleep(Duration::from_millis(50 + (i * 7919) % 700));
-        if child.try_wait().unwrap().is_none() {
+        let after = Duration::from_millis(50 + (i * 7919) % 700);
+        if collect_killed_after(&config, &data, after) {
             killed_mid_way += 1;
         }
-        let _ = child.kill(); // SIGKILL
-        let _ = child.wait();
         if let Ok(store) = SqliteStore::open(std::path::Path::new(&data)) {
             let now = store.record_count(Some("contoso")).unwrap_or(0);
             if now > last {

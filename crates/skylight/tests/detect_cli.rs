@@ -5,10 +5,10 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use common::{BIN, run_collect, run_ok, spawn_sim, write_config_with};
+use common::{BIN, collect_killed_after, run_collect, run_ok, spawn_sim, write_config_with};
 
 /// The detection meant to catch each scenario of the simulator's catalogue.
 const INTENDED: [(&str, &str); 15] = [
@@ -239,22 +239,11 @@ fn killed_mid_stream_detection_neither_loses_nor_duplicates_alerts() {
     let (config, data) = write_config_with(dir.path(), &url, DETECTION);
     let mut alerts_seen_mid_way = false;
     for i in 0..6u64 {
-        let mut child = Command::new(BIN)
-            .args([
-                "collect",
-                "--once",
-                "--config",
-                &config,
-                "--data-dir",
-                &data,
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(3_000 + (i * 7919) % 5_000));
-        let _ = child.kill(); // SIGKILL
-        let _ = child.wait();
+        collect_killed_after(
+            &config,
+            &data,
+            Duration::from_millis(3_000 + (i * 7919) % 5_000),
+        );
         let n = self::alerts(&data).len();
         let records = skylight_store::SqliteStore::open(std::path::Path::new(&data))
             .map(|s| skylight_store::Store::record_count(&s, None).unwrap_or(0))

@@ -5,7 +5,7 @@
 use skylight_model::ActorKind;
 
 use super::fields::{domain_of, internal, is_op, modified, non_empty_list, target_user};
-use super::{Anomalies, hit, when};
+use super::{Anomalies, hit, user_finding, when};
 use crate::event::Event;
 use crate::incident::{Finding, Hit};
 use crate::state::{Disabled, Recent, State};
@@ -169,18 +169,17 @@ fn disabled(e: &Event, state: &mut State, out: &mut Vec<(&'static str, Finding)>
     {
         out.push((
             "disabled_user",
-            Finding {
-                subject: e.user.clone(),
-                users: vec![e.user.clone()],
-                hits: vec![hit(e)],
-                facts: vec![format!(
+            user_finding(
+                e,
+                vec![hit(e)],
+                format!(
                     "{} by {} after {} ({})",
                     e.operation(),
                     e.user,
                     when(d.ms),
                     d.how
-                )],
-            },
+                ),
+            ),
         ));
     }
     let pos = user.recent.partition_point(|r| r.ms <= e.ms);
@@ -238,18 +237,13 @@ fn unusual_admin(
         {
             out.push((
                 "new_admin_location",
-                Finding {
-                    subject: e.user.clone(),
-                    users: vec![e.user.clone()],
-                    hits: vec![hit(e)],
-                    facts: vec![format!(
+                user_finding(e, vec![hit(e)], format!(
                         "`{}` by {} from {country} ({}): this user's administrative activity so far came from {}",
                         e.operation(),
                         e.user,
                         e.row.ip.as_deref().unwrap_or("no address"),
                         known.join(", ")
-                    )],
-                },
+                    )),
             ));
         }
     }
@@ -263,17 +257,16 @@ fn unusual_admin(
     if new && learned {
         out.push((
             "unusual_admin",
-            Finding {
-                subject: e.user.clone(),
-                users: vec![e.user.clone()],
-                hits: vec![hit(e)],
-                facts: vec![format!(
+            user_finding(
+                e,
+                vec![hit(e)],
+                format!(
                     "first `{}` by {} since {} ({known} other administrative operations seen)",
                     e.operation(),
                     e.user,
                     when(first)
-                )],
-            },
+                ),
+            ),
         ));
     }
 }
@@ -342,15 +335,7 @@ fn external_sharing(
             if path.is_empty() { "(no path)" } else { &path }
         )
     };
-    out.push((
-        "external_sharing",
-        Finding {
-            subject: e.user.clone(),
-            users: vec![e.user.clone()],
-            hits: vec![hit(e)],
-            facts: vec![why],
-        },
-    ));
+    out.push(("external_sharing", user_finding(e, vec![hit(e)], why)));
 }
 
 pub(super) fn evaluate(

@@ -4,7 +4,7 @@
 
 use skylight_model::ActorKind;
 
-use super::{Anomalies, Sensitivity, hit, thousands, when};
+use super::{Anomalies, Sensitivity, hit, thousands, user_finding, when};
 use crate::event::Event;
 use crate::geo;
 use crate::incident::{Finding, Hit};
@@ -92,16 +92,15 @@ pub(super) fn evaluate(
             .collect();
         out.push((
             "risky_ip",
-            Finding {
-                subject: e.user.clone(),
-                users: vec![e.user.clone()],
-                hits: vec![hit(e)],
-                facts: vec![format!(
+            user_finding(
+                e,
+                vec![hit(e)],
+                format!(
                     "{} from {ip}, in the risky range {}",
                     e.operation(),
                     names.join(", ")
-                )],
-            },
+                ),
+            ),
         ));
     }
 
@@ -141,11 +140,7 @@ pub(super) fn evaluate(
             };
             out.push((
                 "impossible_travel",
-                Finding {
-                    subject: e.user.clone(),
-                    users: vec![e.user.clone()],
-                    hits: vec![place_hit(first), place_hit(second)],
-                    facts: vec![format!(
+                user_finding(e, vec![place_hit(first), place_hit(second)], format!(
                         "{} from {} ({}) at {}; {} earlier from {} ({}): {} km apart, {} km/h needed",
                         if second.id == e.id() { e.operation() } else { "activity" },
                         second.country,
@@ -156,8 +151,7 @@ pub(super) fn evaluate(
                         first.ip,
                         thousands(km.round() as u64),
                         thousands(speed.round() as u64),
-                    )],
-                },
+                    )),
             ));
         }
         // A place next to one in the same country minutes away adds nothing travel could use.
@@ -196,16 +190,11 @@ pub(super) fn evaluate(
             .collect();
         out.push((
             "infrequent_country",
-            Finding {
-                subject: e.user.clone(),
-                users: vec![e.user.clone()],
-                hits: vec![hit(e)],
-                facts: vec![format!(
+            user_finding(e, vec![hit(e)], format!(
                     "first activity from {country} ({ip}) in this user's history since {}; usual countries: {}",
                     when(first_ms),
                     usual.join(", ")
-                )],
-            },
+                )),
         ));
     }
     let entry = user.countries.entry(country).or_insert(Seen {

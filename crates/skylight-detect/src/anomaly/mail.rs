@@ -2,7 +2,7 @@
 //! hide mail.
 
 use super::fields::{domain_of, internal, is_op, param, truthy};
-use super::hit;
+use super::{hit, user_finding};
 use crate::event::Event;
 use crate::incident::Finding;
 use crate::state::State;
@@ -125,11 +125,10 @@ pub(super) fn manipulation(e: &Event, out: &mut Vec<(&'static str, Finding)>) {
         .unwrap_or_else(|| "(unnamed)".into());
     out.push((
         "inbox_manipulation",
-        Finding {
-            subject: e.user.clone(),
-            users: vec![e.user.clone()],
-            hits: vec![hit(e)],
-            facts: vec![format!(
+        user_finding(
+            e,
+            vec![hit(e)],
+            format!(
                 "{} `{rule}` {}{}",
                 e.operation(),
                 why.join(" and "),
@@ -138,7 +137,7 @@ pub(super) fn manipulation(e: &Event, out: &mut Vec<(&'static str, Finding)>) {
                 } else {
                     format!(" when {}", conditions.join(", "))
                 }
-            )],
-        },
+            ),
+        ),
     ));
 }

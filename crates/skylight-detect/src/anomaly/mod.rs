@@ -349,6 +349,16 @@ impl Anomalies {
     }
 }
 
+/// A finding about the event's own user.
+fn user_finding(e: &Event, hits: Vec<crate::incident::Hit>, fact: String) -> Finding {
+    Finding {
+        subject: e.user.clone(),
+        users: vec![e.user.clone()],
+        hits,
+        facts: vec![fact],
+    }
+}
+
 /// The hit of the event itself.
 fn hit(e: &Event) -> crate::incident::Hit {
     crate::incident::Hit {

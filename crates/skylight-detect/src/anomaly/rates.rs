@@ -4,7 +4,7 @@
 
 use skylight_model::Category;
 
-use super::{Anomalies, Sensitivity, hit};
+use super::{Anomalies, Sensitivity, hit, user_finding};
 use crate::event::Event;
 use crate::incident::{Finding, Hit};
 use crate::state::State;
@@ -189,11 +189,10 @@ pub(super) fn evaluate(
         {
             out.push((
                 "failed_sign_ins",
-                Finding {
-                    subject: e.user.clone(),
-                    users: vec![e.user.clone()],
-                    hits: hits(e, &span),
-                    facts: vec![format!(
+                user_finding(
+                    e,
+                    hits(e, &span),
+                    format!(
                         "{} failed sign-ins within {} minutes ({}); last reason: {}",
                         span.count,
                         FAILED.0,
@@ -202,8 +201,8 @@ pub(super) fn evaluate(
                             .failure_reason
                             .as_deref()
                             .unwrap_or("not given")
-                    )],
-                },
+                    ),
+                ),
             ));
         }
         if let Some(s) = a.on("password_spray", e)
@@ -309,17 +308,16 @@ pub(super) fn evaluate(
         {
             out.push((
                 id,
-                Finding {
-                    subject: e.user.clone(),
-                    users: vec![e.user.clone()],
-                    hits: hits(e, &span),
-                    facts: vec![format!(
+                user_finding(
+                    e,
+                    hits(e, &span),
+                    format!(
                         "{} {} activities within {minutes} minutes ({})",
                         span.count,
                         cat.as_str().replace('_', " "),
                         usual(peak)
-                    )],
-                },
+                    ),
+                ),
             ));
         }
     }
@@ -338,14 +336,11 @@ pub(super) fn evaluate(
         if let Some(word) = RANSOM_NOTES.iter().find(|w| base.contains(*w)) {
             out.push((
                 "ransomware",
-                Finding {
-                    subject: e.user.clone(),
-                    users: vec![e.user.clone()],
-                    hits: vec![hit(e)],
-                    facts: vec![format!(
-                        "uploaded `{base}`, named like a ransom note (`{word}`)"
-                    )],
-                },
+                user_finding(
+                    e,
+                    vec![hit(e)],
+                    format!("uploaded `{base}`, named like a ransom note (`{word}`)"),
+                ),
             ));
         }
     }
@@ -383,11 +378,10 @@ pub(super) fn evaluate(
         if span.count >= need {
             out.push((
                 "ransomware",
-                Finding {
-                    subject: e.user.clone(),
-                    users: vec![e.user.clone()],
-                    hits: hits(e, &span),
-                    facts: vec![format!(
+                user_finding(
+                    e,
+                    hits(e, &span),
+                    format!(
                         "{} files renamed to `.{new}` within {} minutes{}",
                         span.count,
                         RENAMES.0,
@@ -396,8 +390,8 @@ pub(super) fn evaluate(
                         } else {
                             ""
                         }
-                    )],
-                },
+                    ),
+                ),
             ));
         }
     }

@@ -103,3 +103,19 @@ pub fn run_ok(args: &[&str]) -> String {
     );
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// Starts `skylight collect --once`, kills it (SIGKILL) after `after`; returns whether it was
+/// still running then (killed mid-way).
+pub fn collect_killed_after(config: &str, data: &str, after: std::time::Duration) -> bool {
+    let mut child = Command::new(BIN)
+        .args(["collect", "--once", "--config", config, "--data-dir", data])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(after);
+    let running = child.try_wait().unwrap().is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    running
+}
