@@ -331,3 +331,47 @@ fn scopes_exclude_users_and_built_in_groups() {
     .unwrap_err();
     assert!(err.to_string().contains("unknown group `finance`"), "{err}");
 }
+
+#[test]
+fn bulk_uploads_with_bulk_deletions_look_like_ransomware_and_either_alone_does_not() {
+    let at = |i: u32| t0() + Duration::seconds(i64::from(i) * 8);
+    let mut uploads: Vec<Value> = (0..40)
+        .map(|i| {
+            let mut r = rec(
+                i + 1,
+                at(i),
+                6,
+                "FileUploaded",
+                "frank@contoso.com",
+                "73.10.20.30",
+            );
+            r["SourceFileName"] = json!(format!("report-{i}.docx.enc1"));
+            r
+        })
+        .collect();
+    let deletes: Vec<Value> = (0..40)
+        .map(|i| {
+            rec(
+                i + 101,
+                at(i) + Duration::seconds(3),
+                6,
+                "FileDeleted",
+                "frank@contoso.com",
+                "73.10.20.30",
+            )
+        })
+        .collect();
+    let alone = detect(&DetectConfig::default(), "", &uploads);
+    assert!(!policies_of(&alone).contains(&"ransomware"), "{alone:#?}");
+    uploads.extend(deletes);
+    let both = detect(&DetectConfig::default(), "", &uploads);
+    let a = both
+        .iter()
+        .find(|a| a.policy == "ransomware")
+        .expect("ransomware");
+    assert!(
+        a.facts.iter().any(|f| f.contains("files replaced in bulk")),
+        "{:?}",
+        a.facts
+    );
+}

@@ -10,7 +10,7 @@
 //! | `password_spray` | alert | failed sign-ins of many users from one address |
 //! | `mass_download`, `mass_delete`, `mass_share` | alert | bursts over a floor and over the user's usual peak |
 //! | `external_sharing` | signal | a file shared with an outside address or an anonymous link, outside the allow-lists |
-//! | `ransomware` | alert | renames to ransomware extensions, unusual-extension bursts, ransom notes |
+//! | `ransomware` | alert | renames to ransomware extensions, unusual-extension bursts, ransom notes, bulk uploads with bulk deletions |
 //! | `inbox_forwarding` | alert | an inbox rule or mailbox setting forwarding outside the tenant's domains |
 //! | `inbox_manipulation` | alert | an inbox rule deleting mail or hiding it in rarely read folders |
 //! | `new_admin_location` | alert | administrative activity from a country the user never administered from |

@@ -24,6 +24,9 @@ const SPRAY: (i64, f64) = (30, 10.0);
 /// Renames to one unusual extension: window (minutes) and floor; a known ransomware extension
 /// needs fewer.
 const RENAMES: (i64, f64, f64) = (10, 20.0, 3.0);
+/// Uploads and deletions by one user, each at least this many within the window (minutes): the
+/// encrypt-a-copy-then-delete-the-original pattern.
+const REPLACE: (i64, f64) = (10, 30.0);
 
 /// Extensions ransomware families append (public incident write-ups).
 const RANSOM_EXTENSIONS: [&str; 32] = [
@@ -326,6 +329,63 @@ pub(super) fn evaluate(
         return;
     };
     let op = e.operation();
+    let replacing = if op.eq_ignore_ascii_case("FileUploaded") {
+        Some("uploads")
+    } else if op.eq_ignore_ascii_case("FileDeleted") {
+        Some("deletes")
+    } else {
+        None
+    };
+    if let Some(kind) = replacing {
+        let width = REPLACE.0 * 60_000;
+        let user = state.user(&e.row.tenant, &e.user);
+        let span = user
+            .windows
+            .entry(format!("replace_{kind}"))
+            .or_default()
+            .add(
+                Entry {
+                    ms: e.ms,
+                    id: e.id().to_owned(),
+                    what: String::new(),
+                },
+                width,
+                width * 2,
+                false,
+            );
+        let other = if kind == "uploads" {
+            "deletes"
+        } else {
+            "uploads"
+        };
+        let (from, to) = (
+            span.entries.first().map_or(e.ms, |x| x.ms),
+            span.entries.last().map_or(e.ms, |x| x.ms),
+        );
+        let others = user
+            .windows
+            .get(&format!("replace_{other}"))
+            .map_or(0, |w| w.count_between(from - width / 2, to + width / 2));
+        let need = floor(REPLACE.1, s);
+        if span.count >= need && others >= need {
+            let (uploads, deletes) = if kind == "uploads" {
+                (span.count, others)
+            } else {
+                (others, span.count)
+            };
+            out.push((
+                "ransomware",
+                user_finding(
+                    e,
+                    hits(e, &span),
+                    format!(
+                        "{uploads} uploads and {deletes} deletions within about {} minutes: files replaced in bulk",
+                        REPLACE.0
+                    ),
+                ),
+            ));
+        }
+    }
     if op.eq_ignore_ascii_case("FileUploaded") || op.eq_ignore_ascii_case("FileCreated") {
         let name = e
             .field("SourceFileName")
