@@ -103,6 +103,8 @@ pub enum DetectError {
 /// activity are closed (ms): a backfill delivers a week of records in no particular order, so an
 /// incident stays open until no record of its time can still arrive.
 const CLOSE_AFTER_MS: i64 = 8 * 86_400_000;
+/// How often (in activity time) state is swept of what can no longer matter.
+const SWEEP_EVERY_MS: i64 = 3_600_000;
 
 /// Policies, detections and their state.
 #[derive(Debug)]
@@ -113,6 +115,7 @@ pub struct Engine {
     sigma: Option<crate::sigma::SigmaRules>,
     state: State,
     newest_ms: i64,
+    swept_ms: i64,
     /// Findings dropped by daily limits since start.
     pub over_limit: u64,
 }
@@ -156,6 +159,7 @@ impl Engine {
             sigma: None,
             state: State::default(),
             newest_ms: i64::MIN,
+            swept_ms: i64::MIN,
             over_limit: 0,
         })
     }
@@ -283,6 +287,51 @@ impl Engine {
             self.state.touched.remove(&k);
             self.state.closed.insert(k);
         }
+        if newest > self.swept_ms.saturating_add(SWEEP_EVERY_MS) {
+            self.sweep(newest);
+        }
         (alerts, self.state.take_changes())
+    }
+
+    /// Forgets what can no longer matter, so that state stays the size of recent activity:
+    /// addresses without recent failed sign-ins, rename windows of extensions not seen lately,
+    /// and daily alert counters of past days.
+    fn sweep(&mut self, newest: i64) {
+        self.swept_ms = newest;
+        let horizon = newest.saturating_sub(crate::window::KEEP_MS);
+        let stale: Vec<String> = self
+            .state
+            .addresses
+            .iter()
+            .filter(|(_, w)| w.values().all(|w| w.newest().is_none_or(|t| t < horizon)))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in stale {
+            self.state.addresses.remove(&k);
+            self.state.dirty.insert(format!("a|{k}"));
+        }
+        for (key, user) in &mut self.state.users {
+            let before = user.windows.len();
+            user.windows.retain(|name, w| {
+                !name.starts_with("renamed_to:") || w.newest().is_some_and(|t| t >= horizon)
+            });
+            if user.windows.len() != before {
+                self.state.dirty.insert(format!("u|{key}"));
+            }
+        }
+        let today = newest.div_euclid(86_400_000);
+        for (name, tenant) in &mut self.state.tenants {
+            let old = |k: &String| {
+                k.rsplit_once('|')
+                    .and_then(|(_, d)| d.parse::<i64>().ok())
+                    .is_some_and(|d| d < today - 8)
+            };
+            let before = tenant.daily.raised.len() + tenant.daily.dropped.len();
+            tenant.daily.raised.retain(|k, _| !old(k));
+            tenant.daily.dropped.retain(|k, _| !old(k));
+            if tenant.daily.raised.len() + tenant.daily.dropped.len() != before {
+                self.state.dirty.insert(format!("t|{name}"));
+            }
+        }
     }
 }

@@ -375,3 +375,46 @@ fn bulk_uploads_with_bulk_deletions_look_like_ransomware_and_either_alone_does_n
         a.facts
     );
 }
+
+#[test]
+fn state_forgets_addresses_once_their_failures_are_old() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    let enricher = skylight_enrich::Enricher::builtin_only().unwrap();
+    let failures: Vec<Value> = (0..20)
+        .map(|i| {
+            let mut r = rec(
+                i + 1,
+                t0(),
+                15,
+                "UserLoginFailed",
+                "gina@contoso.com",
+                &format!("73.10.20.{}", i + 1),
+            );
+            r["ResultStatus"] = json!("Failed");
+            r
+        })
+        .collect();
+    store_records(&store, &failures, &enricher, 0);
+    run(&store, &DetectConfig::default(), "");
+    let addresses = |store: &SqliteStore| {
+        skylight_store::Store::detection_state(store)
+            .unwrap()
+            .1
+            .iter()
+            .filter(|(k, _)| k.starts_with("a|"))
+            .count()
+    };
+    assert_eq!(addresses(&store), 20, "each failing address is watched");
+    // Two days later, activity elsewhere: the old addresses are dropped from saved state.
+    let later = rec(
+        100,
+        t0() + Duration::days(2),
+        6,
+        "FileAccessed",
+        "gina@contoso.com",
+        "73.10.20.99",
+    );
+    store_records(&store, &[later], &enricher, 20);
+    run(&store, &DetectConfig::default(), "");
+    assert_eq!(addresses(&store), 0);
+}
