@@ -249,7 +249,14 @@ impl Engine {
                 continue;
             };
             let t = self.state.tenants.entry(tenant.clone()).or_default();
-            match incident::raise(&mut self.state.incidents, &mut t.daily, rule, &tenant, f) {
+            match incident::raise(
+                &mut self.state.incidents,
+                &mut t.daily,
+                rule,
+                &tenant,
+                f,
+                e.id(),
+            ) {
                 Outcome::Incident(key) => {
                     self.state.touched.insert(key);
                 }

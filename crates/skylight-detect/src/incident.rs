@@ -12,6 +12,9 @@ use crate::rule::{Mode, Rule};
 
 /// Activity Ids kept per alert; the count goes on beyond.
 pub const MAX_IDS: usize = 500;
+/// Activity Ids remembered per incident for counting; beyond, only each finding's own activity
+/// counts.
+pub const MAX_SEEN: usize = 5_000;
 /// Facts kept per alert.
 const MAX_FACTS: usize = 20;
 
@@ -50,6 +53,10 @@ pub struct Incident {
     pub first_ms: i64,
     /// Last activity (ms).
     pub last_ms: i64,
+    /// Ids of the activities counted (up to [`MAX_SEEN`]): a burst re-sends its span with each
+    /// new activity, and each must count once.
+    #[serde(default)]
+    pub seen: std::collections::HashSet<String>,
     /// How many facts came with the first finding: the facts are those, then the latest
     /// finding's (a growing burst restates its count; only the latest count is worth showing).
     #[serde(default)]
@@ -71,8 +78,12 @@ fn push_unique(list: &mut Vec<String>, v: &str, cap: usize) -> bool {
 pub struct DailyCounts {
     /// `rule|day` → alerts raised.
     pub raised: BTreeMap<String, u32>,
-    /// `rule|day` → incidents dropped over the limit.
+    /// `rule|day` → findings dropped over the limit.
     pub dropped: BTreeMap<String, u32>,
+    /// Incidents opened so far: a sequence number in incident keys, so that no two incidents
+    /// (and no two alerts) ever share one.
+    #[serde(default)]
+    pub opened: u64,
 }
 
 /// What happened to a finding.
@@ -84,17 +95,24 @@ pub enum Outcome {
     OverLimit,
 }
 
-/// Adds a finding to the incidents; returns the incident's key or that it was over the limit.
+/// A subject as it appears in keys: `|` (the separator) and `%` escaped.
+fn key_part(s: &str) -> String {
+    s.replace('%', "%25").replace('|', "%7C")
+}
+
+/// Adds a finding (made while evaluating the activity `event_id`) to the incidents; returns the
+/// incident's key or that it was over the limit.
 pub fn raise(
     incidents: &mut BTreeMap<String, Incident>,
     daily: &mut DailyCounts,
     rule: &Rule,
     tenant: &str,
     f: Finding,
+    event_id: &str,
 ) -> Outcome {
     let lo = f.hits.iter().map(|h| h.ms).min().unwrap_or(0);
     let hi = f.hits.iter().map(|h| h.ms).max().unwrap_or(0);
-    let subject_key = format!("{}|{}|{}", rule.id, tenant, f.subject);
+    let subject_key = format!("{}|{}|{}", rule.id, key_part(tenant), key_part(&f.subject));
     // The open incident of this subject, if the finding falls within its reach.
     let open = incidents
         .range(format!("{subject_key}|")..format!("{subject_key}|~"))
@@ -111,7 +129,9 @@ pub fn raise(
                 return Outcome::OverLimit;
             }
             *n += 1;
-            let key = format!("{subject_key}|{lo}");
+            daily.opened += 1;
+            // Zero-padded so that keys of one subject sort by time.
+            let key = format!("{subject_key}|{:020}|{}", lo.max(0), daily.opened);
             let at = DateTime::from_timestamp_millis(lo).unwrap_or_default();
             incidents.insert(
                 key.clone(),
@@ -136,6 +156,7 @@ pub fn raise(
                     },
                     first_ms: lo,
                     last_ms: hi,
+                    seen: Default::default(),
                     base_facts: f.facts.len().min(MAX_FACTS),
                 },
             );
@@ -148,8 +169,16 @@ pub fn raise(
             push_unique(&mut a.users, &u.to_ascii_lowercase(), 100);
         }
         for h in &f.hits {
-            if push_unique(&mut a.activity_ids, &h.id, MAX_IDS) {
+            let new = if inc.seen.len() < MAX_SEEN {
+                inc.seen.insert(h.id.clone())
+            } else {
+                h.id == event_id && !inc.seen.contains(&h.id)
+            };
+            if new {
                 a.activity_count += 1;
+                if a.activity_ids.len() < MAX_IDS {
+                    a.activity_ids.push(h.id.clone());
+                }
             }
             if let Some(ip) = &h.ip {
                 push_unique(&mut a.ips, ip, 50);
@@ -213,13 +242,13 @@ mod tests {
     fn findings_close_together_are_one_alert_and_far_apart_are_two() {
         let (mut inc, mut daily) = (BTreeMap::new(), DailyCounts::default());
         let r = rule();
-        let a = raise(&mut inc, &mut daily, &r, "t", finding(0, "1"));
-        let b = raise(&mut inc, &mut daily, &r, "t", finding(50_000, "2"));
+        let a = raise(&mut inc, &mut daily, &r, "t", finding(0, "1"), "1");
+        let b = raise(&mut inc, &mut daily, &r, "t", finding(50_000, "2"), "2");
         // Late and out of order, but within reach of the incident's start.
-        let c = raise(&mut inc, &mut daily, &r, "t", finding(-30_000, "3"));
+        let c = raise(&mut inc, &mut daily, &r, "t", finding(-30_000, "3"), "3");
         assert_eq!(a, b);
         assert_eq!(a, c);
-        let d = raise(&mut inc, &mut daily, &r, "t", finding(500_000, "4"));
+        let d = raise(&mut inc, &mut daily, &r, "t", finding(500_000, "4"), "4");
         assert_ne!(a, d);
         let Outcome::Incident(k) = a else {
             panic!("limit")
@@ -229,7 +258,7 @@ mod tests {
         assert_eq!(alert.users, vec!["alice@contoso.com".to_string()]);
         assert_eq!(alert.facts, vec!["why".to_string()]);
         // The same activity again does not count twice.
-        raise(&mut inc, &mut daily, &r, "t", finding(0, "1"));
+        raise(&mut inc, &mut daily, &r, "t", finding(0, "1"), "1");
         assert_eq!(inc[&k].alert.activity_count, 3);
     }
 
@@ -240,7 +269,7 @@ mod tests {
         for i in 0..4 {
             let mut f = finding(i * 1_000, &i.to_string());
             f.subject = format!("user{i}");
-            let out = raise(&mut inc, &mut daily, &r, "t", f);
+            let out = raise(&mut inc, &mut daily, &r, "t", f, "x");
             assert_eq!(out == Outcome::OverLimit, i >= 2);
         }
         assert_eq!(daily.dropped.values().sum::<u32>(), 2);

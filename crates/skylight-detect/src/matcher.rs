@@ -19,7 +19,8 @@ enum Have<'a> {
 fn have(e: &Event, f: Field) -> Have<'_> {
     let r = &e.row;
     match f {
-        Field::Time => Have::Number(r.time.map(|t| t.timestamp_millis())),
+        // A record without a readable time is stored at 0 ms, and the log filters it there.
+        Field::Time => Have::Number(Some(r.time.map_or(0, |t| t.timestamp_millis()))),
         Field::User => Have::Text(r.user.as_deref()),
         Field::Operation => Have::Text(r.operation.as_deref()),
         Field::Workload => Have::Text(r.workload.as_deref()),
@@ -45,13 +46,21 @@ fn have(e: &Event, f: Field) -> Have<'_> {
 }
 
 fn in_block(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
-    match (ip.to_canonical(), net.to_canonical()) {
+    // Blocks arrive canonical from the filter's parser (IPv4 written as IPv6 made IPv4), as
+    // stored addresses are.
+    match (ip.to_canonical(), net) {
         (IpAddr::V4(a), IpAddr::V4(n)) => {
-            let mask = u32::MAX.checked_shl(32 - u32::from(bits)).unwrap_or(0);
+            let Some(shift) = 32u32.checked_sub(u32::from(bits)) else {
+                return false;
+            };
+            let mask = u32::MAX.checked_shl(shift).unwrap_or(0);
             u32::from(a) & mask == u32::from(n) & mask
         }
         (IpAddr::V6(a), IpAddr::V6(n)) => {
-            let mask = u128::MAX.checked_shl(128 - u32::from(bits)).unwrap_or(0);
+            let Some(shift) = 128u32.checked_sub(u32::from(bits)) else {
+                return false;
+            };
+            let mask = u128::MAX.checked_shl(shift).unwrap_or(0);
             u128::from(a) & mask == u128::from(n) & mask
         }
         _ => false,

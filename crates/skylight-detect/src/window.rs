@@ -4,11 +4,16 @@
 //! its entries sorted and asks whether any span of the window's width around a new entry holds
 //! enough of them.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 /// How far behind the newest entry entries are kept at least (ms): a day's backfill window and
 /// two hours of collection lag.
 pub const KEEP_MS: i64 = 26 * 3_600_000;
+
+/// Entries a span hands back at most (its count is exact).
+pub const MAX_SPAN_ENTRIES: usize = 200;
 
 /// One counted activity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,7 +37,7 @@ pub struct Window {
 pub struct Span {
     /// How many entries (distinct `what`s, when counting distinct).
     pub count: usize,
-    /// The entries of the span.
+    /// The entries of the span nearest the new one (at most [`MAX_SPAN_ENTRIES`]).
     pub entries: Vec<Entry>,
 }
 
@@ -51,37 +56,46 @@ impl Window {
         if !duplicate {
             self.entries.insert(pos, e);
         }
-        // Spans [s, s + width] with s in [ms - width, ms]: slide over the entries around `ms`.
+        // Spans [s, s + width] with s in [ms - width, ms]: slide over the entries around `ms`,
+        // keeping the distinct values of the span counted as it moves (linear in its length).
         let lo = self.entries.partition_point(|x| x.ms < ms - width_ms);
         let hi = self.entries.partition_point(|x| x.ms <= ms + width_ms);
         let around = &self.entries[lo..hi];
         let mut best: (usize, usize, usize) = (0, 0, 0);
+        let mut values: HashMap<&str, usize> = HashMap::new();
         let mut j = 0;
         for i in 0..around.len() {
             if around[i].ms > ms {
                 break;
             }
             while j < around.len() && around[j].ms <= around[i].ms + width_ms {
+                if distinct {
+                    *values.entry(around[j].what.as_str()).or_default() += 1;
+                }
                 j += 1;
             }
-            if around[j - 1].ms < ms {
-                continue;
+            if j > i && around[j - 1].ms >= ms {
+                let count = if distinct { values.len() } else { j - i };
+                if count > best.0 {
+                    best = (count, i, j);
+                }
             }
-            let count = if distinct {
-                let mut seen: Vec<&str> = around[i..j].iter().map(|x| x.what.as_str()).collect();
-                seen.sort_unstable();
-                seen.dedup();
-                seen.len()
-            } else {
-                j - i
-            };
-            if count > best.0 {
-                best = (count, i, j);
+            if distinct && let Some(n) = values.get_mut(around[i].what.as_str()) {
+                *n -= 1;
+                if *n == 0 {
+                    values.remove(around[i].what.as_str());
+                }
             }
         }
+        // The entries returned are those nearest the new one: a burst of thousands would
+        // otherwise hand every one of them over again with each new entry.
+        let spanned = &around[best.1..best.2];
+        let at = spanned.partition_point(|x| x.ms < ms);
+        let from = at.saturating_sub(MAX_SPAN_ENTRIES / 2);
+        let to = (from + MAX_SPAN_ENTRIES).min(spanned.len());
         let span = Span {
             count: best.0,
-            entries: around[best.1..best.2].to_vec(),
+            entries: spanned[from..to].to_vec(),
         };
         if let Some(newest) = self.entries.last().map(|x| x.ms) {
             let cut = self
@@ -153,6 +167,32 @@ mod tests {
                 all.push(*ms);
                 let want = (ms - width..=*ms)
                     .map(|s| all.iter().filter(|t| **t >= s && **t <= s + width).count())
+                    .max()
+                    .unwrap_or(0);
+                prop_assert_eq!(got.count, want);
+            }
+        }
+
+        /// Counting distinct values: the same, against brute force.
+        #[test]
+        fn busiest_distinct_span_matches_brute_force(times in proptest::collection::vec(0i64..1_000, 1..40), width in 1i64..200) {
+            let mut w = Window::default();
+            let mut all: Vec<(i64, String)> = Vec::new();
+            for (i, ms) in times.iter().enumerate() {
+                let e = entry(*ms, i as u32);
+                all.push((*ms, e.what.clone()));
+                let got = w.add(e, width, 10_000, true);
+                let want = (ms - width..=*ms)
+                    .map(|s| {
+                        let mut v: Vec<&str> = all
+                            .iter()
+                            .filter(|(t, _)| *t >= s && *t <= s + width)
+                            .map(|(_, x)| x.as_str())
+                            .collect();
+                        v.sort_unstable();
+                        v.dedup();
+                        v.len()
+                    })
                     .max()
                     .unwrap_or(0);
                 prop_assert_eq!(got.count, want);

@@ -418,3 +418,24 @@ fn state_forgets_addresses_once_their_failures_are_old() {
     run(&store, &DetectConfig::default(), "");
     assert_eq!(addresses(&store), 0);
 }
+
+#[test]
+fn a_long_burst_counts_each_activity_once() {
+    let downloads: Vec<Value> = (0..600)
+        .map(|i| {
+            rec(
+                i + 1,
+                t0() + Duration::seconds(i64::from(i) * 5),
+                6,
+                "FileDownloaded",
+                "hana@contoso.com",
+                "73.10.20.30",
+            )
+        })
+        .collect();
+    let policy = "[[policy]]\nid = \"five\"\nname = \"Five downloads\"\nfilters = [\"category=file_download\"]\nrepeated = { count = 5, within_minutes = 60 }\n";
+    let alerts = detect(&DetectConfig::policies_only(), policy, &downloads);
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].activity_count, 600);
+    assert_eq!(alerts[0].activity_ids.len(), 500, "ids kept up to the cap");
+}

@@ -237,7 +237,14 @@ fn value(field: Field, v: &str) -> Result<Value, FilterError> {
                     .ok_or_else(|| bad(field, format!("`{v}`: prefix length over {max}")))?,
                 None => max,
             };
-            Value::Cidr(ip, bits)
+            // An IPv4 address written as IPv6 (`::ffff:203.0.113.5`) is stored as IPv4: so is
+            // the block.
+            match ip {
+                IpAddr::V6(v6) if bits >= 96 && v6.to_ipv4_mapped().is_some() => {
+                    Value::Cidr(ip.to_canonical(), bits - 96)
+                }
+                _ => Value::Cidr(ip, bits),
+            }
         }
         Field::Result => Value::Outcome(match v.to_ascii_lowercase().as_str() {
             "success" => Outcome::Success,
@@ -267,6 +274,12 @@ fn value(field: Field, v: &str) -> Result<Value, FilterError> {
             })
         }
         Field::Time => return Err(bad(field, "use a range: time=FROM..TO")),
+        Field::IpTag if v.contains('|') => {
+            return Err(bad(
+                field,
+                "one category, name:NAME or tag:TAG per value (no `|`)",
+            ));
+        }
         Field::User
         | Field::Operation
         | Field::Workload
@@ -379,6 +392,11 @@ impl Condition {
                 if values.is_empty() {
                     return Err(bad(field, "no value"));
                 }
+                if matches!(field, Field::Admin | Field::External | Field::Impersonated)
+                    && values.len() > 1
+                {
+                    return Err(bad(field, "one value: true or false"));
+                }
                 if op == "=" {
                     Test::AnyOf(values)
                 } else {
@@ -480,9 +498,20 @@ mod tests {
             ("text=x", "text~WORDS"),
             ("app~ex", "contains"),
             ("result=maybe", "success, failure or unknown"),
+            ("admin=true,false", "one value"),
+            ("ip_tag=vpn|corporate", "no `|`"),
         ] {
             let e = Condition::parse(s).expect_err(s).to_string();
             assert!(e.contains(want), "{s}: {e}");
         }
+    }
+
+    #[test]
+    fn ipv4_written_as_ipv6_is_read_as_ipv4() {
+        let c = Condition::parse("ip=::ffff:203.0.113.0/120").expect("reads");
+        assert_eq!(
+            c.test,
+            Test::AnyOf(vec![Value::Cidr("203.0.113.0".parse().expect("ip"), 24)])
+        );
     }
 }
