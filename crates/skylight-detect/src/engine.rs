@@ -103,6 +103,8 @@ pub enum DetectError {
 /// activity are closed (ms): a backfill delivers a week of records in no particular order, so an
 /// incident stays open until no record of its time can still arrive.
 const CLOSE_AFTER_MS: i64 = 8 * 86_400_000;
+/// Users without activity for this long are forgotten (ms).
+const USER_IDLE_MS: i64 = 45 * 86_400_000;
 /// How often (in activity time) state is swept of what can no longer matter.
 const SWEEP_EVERY_MS: i64 = 3_600_000;
 
@@ -216,6 +218,7 @@ impl Engine {
         if !e.user.is_empty() {
             let u = self.state.user(&tenant, &e.user);
             u.first_ms = Some(u.first_ms.map_or(e.ms, |f| f.min(e.ms)));
+            u.last_ms = Some(u.last_ms.map_or(e.ms, |l| l.max(e.ms)));
         }
         let mut found = Vec::new();
         for (i, p) in self.policies.iter().enumerate() {
@@ -301,8 +304,8 @@ impl Engine {
     }
 
     /// Forgets what can no longer matter, so that state stays the size of recent activity:
-    /// addresses without recent failed sign-ins, rename windows of extensions not seen lately,
-    /// and daily alert counters of past days.
+    /// users idle for 45 days, addresses without recent failed sign-ins, rename windows of
+    /// extensions not seen lately, and daily alert counters of past days.
     fn sweep(&mut self, newest: i64) {
         self.swept_ms = newest;
         let horizon = newest.saturating_sub(crate::window::KEEP_MS);
@@ -316,6 +319,20 @@ impl Engine {
         for k in stale {
             self.state.addresses.remove(&k);
             self.state.dirty.insert(format!("a|{k}"));
+        }
+        // Users idle for longer than baselines look back (the names attackers type into failed
+        // sign-ins among them), unless the account is known disabled.
+        let idle = newest.saturating_sub(USER_IDLE_MS);
+        let gone: Vec<String> = self
+            .state
+            .users
+            .iter()
+            .filter(|(_, u)| u.disabled.is_none() && u.last_ms.is_some_and(|l| l < idle))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in gone {
+            self.state.users.remove(&k);
+            self.state.dirty.insert(format!("u|{k}"));
         }
         for (key, user) in &mut self.state.users {
             let before = user.windows.len();

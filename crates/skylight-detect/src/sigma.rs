@@ -53,8 +53,8 @@ pub enum SigmaError {
 /// Loaded Sigma rules, ready to evaluate.
 pub struct SigmaRules {
     engine: rsigma_eval::Engine,
-    /// Skylight's rule for each Sigma rule, by the Sigma rule's title.
-    rules: Vec<(String, Rule)>,
+    /// Skylight's rule for each Sigma rule, with the Sigma rule's id and title.
+    rules: Vec<(Option<String>, String, Rule)>,
     /// Rules skipped because their log source is not Microsoft 365.
     pub skipped: usize,
 }
@@ -125,6 +125,7 @@ impl SigmaRules {
                     .add_rule(rule)
                     .map_err(|e| invalid(format!("`{}`: {e}", rule.title)))?;
                 rules.push((
+                    rule.id.clone(),
                     rule.title.clone(),
                     Rule {
                         id: rule_id(rule),
@@ -171,7 +172,7 @@ impl SigmaRules {
 
     /// Skylight's rules for the loaded Sigma rules.
     pub fn rules(&self) -> impl Iterator<Item = &Rule> {
-        self.rules.iter().map(|(_, r)| r)
+        self.rules.iter().map(|(_, _, r)| r)
     }
 
     /// The Sigma rules that match the event, each as a finding.
@@ -189,7 +190,15 @@ impl SigmaRules {
                 continue;
             }
             let title = &result.header.rule_title;
-            let Some((_, rule)) = self.rules.iter().find(|(t, _)| t == title) else {
+            // By id when the rule has one: two rules may share a title.
+            let found = match &result.header.rule_id {
+                Some(id) => self.rules.iter().find(|(i, _, _)| i.as_ref() == Some(id)),
+                None => self
+                    .rules
+                    .iter()
+                    .find(|(i, t, _)| i.is_none() && t == title),
+            };
+            let Some((_, _, rule)) = found else {
                 continue;
             };
             let subject = if e.user.is_empty() {

@@ -74,6 +74,9 @@ pub struct Peak {
 pub struct UserState {
     /// First activity seen (ms): the user's baseline learns from then on.
     pub first_ms: Option<i64>,
+    /// Last activity seen (ms).
+    #[serde(default)]
+    pub last_ms: Option<i64>,
     /// Countries seen.
     pub countries: BTreeMap<String, Seen>,
     /// Recent located activities, by time.

@@ -377,7 +377,7 @@ fn bulk_uploads_with_bulk_deletions_look_like_ransomware_and_either_alone_does_n
 }
 
 #[test]
-fn state_forgets_addresses_once_their_failures_are_old() {
+fn state_forgets_old_addresses_and_idle_users() {
     let store = SqliteStore::open_in_memory().unwrap();
     let enricher = skylight_enrich::Enricher::builtin_only().unwrap();
     let failures: Vec<Value> = (0..20)
@@ -417,6 +417,27 @@ fn state_forgets_addresses_once_their_failures_are_old() {
     store_records(&store, &[later], &enricher, 20);
     run(&store, &DetectConfig::default(), "");
     assert_eq!(addresses(&store), 0);
+    // Fifty days on, someone else is active: Gina's idle baseline is forgotten too.
+    let saved = |store: &SqliteStore, key: &str| {
+        skylight_store::Store::detection_state(store)
+            .unwrap()
+            .1
+            .iter()
+            .any(|(k, _)| k == key)
+    };
+    assert!(saved(&store, "u|contoso|gina@contoso.com"));
+    let much_later = rec(
+        101,
+        t0() + Duration::days(50),
+        6,
+        "FileAccessed",
+        "ivan@contoso.com",
+        "73.10.20.98",
+    );
+    store_records(&store, &[much_later], &enricher, 21);
+    run(&store, &DetectConfig::default(), "");
+    assert!(!saved(&store, "u|contoso|gina@contoso.com"));
+    assert!(saved(&store, "u|contoso|ivan@contoso.com"));
 }
 
 #[test]

@@ -126,11 +126,18 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-/// Text for a terminal: control characters (escape sequences in attacker-chosen text) become
-/// `?`.
+/// Text for a terminal: control characters (escape sequences in attacker-chosen text) and the
+/// invisible formatting characters that can disguise text (bidirectional overrides and isolates,
+/// zero-width characters) become `?`.
 pub fn printable(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
+        .map(|c| {
+            let disguise = matches!(
+                c,
+                '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}'
+            );
+            if c.is_control() || disguise { '?' } else { c }
+        })
         .collect()
 }
 
@@ -249,7 +256,16 @@ fn ocsf(r: &ActivityRow, record_type_name: Option<&str>) -> serde_json::Value {
 
 #[cfg(test)]
 mod tests {
-    use super::csv_field;
+    use super::{csv_field, printable};
+
+    #[test]
+    fn terminal_text_hides_escapes_and_disguises() {
+        assert_eq!(printable("ok\u{1b}[31m"), "ok?[31m");
+        // A right-to-left override would show `invoice_exe.pdf` for `invoice_fdp.exe`.
+        assert_eq!(printable("invoice_\u{202E}fdp.exe"), "invoice_?fdp.exe");
+        assert_eq!(printable("a\u{200B}b"), "a?b");
+        assert_eq!(printable("Zoë 東京"), "Zoë 東京");
+    }
 
     #[test]
     fn csv_cells_are_quoted_and_never_formulas() {

@@ -89,14 +89,16 @@ pub async fn collect(args: CollectArgs) -> anyhow::Result<()> {
         .parent()
         .map(std::path::Path::to_path_buf)
         .unwrap_or_default();
-    let engine = crate::detect_cmd::engine(
-        &crate::detect_cmd::detect_config(&config.detection)?,
-        &base_dir,
-    )?;
+    let detect = crate::detect_cmd::detect_config(&config.detection)?;
+    // Checked now, so that a mistake stops `collect` before it starts.
+    crate::detect_cmd::engine(&detect, &base_dir)?;
     // Alert changes go to the configured channels (webhooks, syslog) as detection commits them.
     let notifier = crate::notify_cmd::start(&config.notifications, &base_dir, store.clone())
         .context("notifications: fix [notifications] in the configuration")?;
-    let detection = crate::detect_cmd::DetectionThread::spawn(store.clone(), engine)?;
+    let engine_dir = base_dir.clone();
+    let detection = crate::detect_cmd::DetectionThread::spawn(store.clone(), move || {
+        crate::detect_cmd::engine(&detect, &engine_dir)
+    })?;
     let started = Instant::now();
     let mut runs = Vec::new();
     for tenant in &config.tenants {

@@ -81,10 +81,11 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         learning_days: 1.0,
         ..skylight_detect::DetectConfig::default()
     };
-    let detection = crate::detect_cmd::DetectionThread::spawn(
-        store.clone(),
-        crate::detect_cmd::engine(&detect, &args.data_dir)?,
-    )?;
+    crate::detect_cmd::engine(&detect, &args.data_dir)?;
+    let data_dir = args.data_dir.clone();
+    let detection = crate::detect_cmd::DetectionThread::spawn(store.clone(), move || {
+        crate::detect_cmd::engine(&detect, &data_dir)
+    })?;
 
     let data = args.data_dir.display();
     let lines = [

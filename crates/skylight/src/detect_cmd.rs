@@ -56,13 +56,34 @@ pub struct DetectionThread {
 /// How long the thread rests when it has caught up.
 const IDLE: Duration = Duration::from_millis(500);
 
-/// Evaluates new activities until `stop` is set, then once more.
-fn run_detection(store: &dyn Store, engine: Engine, stop: &AtomicBool) -> anyhow::Result<Progress> {
-    let mut detector = Detector::open(store, engine)?;
+/// Evaluates new activities until `stop` is set, then once more. A failed pass (the store busy
+/// or failing) is retried from the last commit, with a growing pause, rather than ending
+/// detection while collection goes on.
+fn run_detection(
+    store: &dyn Store,
+    make_engine: &dyn Fn() -> anyhow::Result<Engine>,
+    stop: &AtomicBool,
+) -> anyhow::Result<Progress> {
+    let mut detector = Detector::open(store, make_engine()?)?;
     let mut total = Progress::default();
+    let mut pause = Duration::from_secs(1);
     loop {
         let stopping = stop.load(Ordering::Relaxed);
-        let p = detector.catch_up()?;
+        let p = match detector.catch_up() {
+            Ok(p) => {
+                pause = Duration::from_secs(1);
+                p
+            }
+            Err(e) if !stopping => {
+                tracing::error!(error = %e, retry_in_s = pause.as_secs(), "detection failed; resuming from its last commit");
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_secs(60));
+                // What the failed pass evaluated was not committed: start again from the store.
+                detector = Detector::open(store, make_engine()?)?;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         if p.activities > 0 {
             tracing::info!(
                 activities = p.activities,
@@ -81,14 +102,18 @@ fn run_detection(store: &dyn Store, engine: Engine, stop: &AtomicBool) -> anyhow
 }
 
 impl DetectionThread {
-    /// Starts detection over the store; it resumes where its last commit ended.
-    pub fn spawn(store: Arc<dyn Store>, engine: Engine) -> anyhow::Result<DetectionThread> {
+    /// Starts detection over the store; it resumes where its last commit ended. `make_engine`
+    /// builds the engine (again after a failure).
+    pub fn spawn(
+        store: Arc<dyn Store>,
+        make_engine: impl Fn() -> anyhow::Result<Engine> + Send + 'static,
+    ) -> anyhow::Result<DetectionThread> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let handle = std::thread::Builder::new()
             .name("detection".into())
             .spawn(move || {
-                let run = run_detection(store.as_ref(), engine, &flag);
+                let run = run_detection(store.as_ref(), &make_engine, &flag);
                 if let Err(e) = &run {
                     tracing::error!(error = %format!("{e:#}"), "detection stopped");
                 }
@@ -504,7 +529,8 @@ fn mode(m: skylight_detect::Mode) -> &'static str {
 /// `7d`, `24h`, `90m` as a duration.
 fn parse_since(s: &str) -> anyhow::Result<chrono::Duration> {
     let s = s.trim();
-    let (n, unit) = s.split_at(s.len().saturating_sub(1));
+    let cut = s.char_indices().last().map_or(0, |(i, _)| i);
+    let (n, unit) = s.split_at(cut);
     let n: i64 = n
         .parse()
         .ok()
