@@ -301,3 +301,16 @@ pub fn built_in() -> Vec<ActivityPolicy> {
     // Checked by a test: the file always parses.
     parse_file(include_str!("../templates/built-in.toml"), "built-in.toml").unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_file_parses_whole() {
+        let text = include_str!("../templates/built-in.toml");
+        let parsed = parse_file(text, "built-in.toml").map_err(|e| e.to_string());
+        assert_eq!(parsed.as_ref().map(Vec::len), Ok(text.matches("[[policy]]").count()));
+        assert_eq!(built_in().len(), 11);
+    }
+}
