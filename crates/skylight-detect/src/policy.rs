@@ -310,7 +310,10 @@ mod tests {
     fn the_built_in_file_parses_whole() {
         let text = include_str!("../templates/built-in.toml");
         let parsed = parse_file(text, "built-in.toml").map_err(|e| e.to_string());
-        assert_eq!(parsed.as_ref().map(Vec::len), Ok(text.matches("[[policy]]").count()));
+        assert_eq!(
+            parsed.as_ref().map(Vec::len),
+            Ok(text.matches("[[policy]]").count())
+        );
         assert_eq!(built_in().len(), 11);
     }
 }

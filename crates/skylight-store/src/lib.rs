@@ -170,6 +170,9 @@ pub trait Store: Send + Sync {
         state: &[StateChange],
     ) -> Result<(), StoreError>;
 
+    /// How far detection got: (the last sequence number it evaluated, the newest stored).
+    fn detection_progress(&self) -> Result<(i64, i64), StoreError>;
+
     /// Alerts, newest first (oldest change first with [`AlertQuery::updated_after`]).
     fn alerts(&self, query: &AlertQuery) -> Result<Vec<Alert>, StoreError>;
 

@@ -653,6 +653,10 @@ impl Store for SqliteStore {
         self.lock().commit_detection(progress, alerts, state)
     }
 
+    fn detection_progress(&self) -> Result<(i64, i64), StoreError> {
+        self.lock().detection_progress()
+    }
+
     fn alerts(&self, query: &crate::AlertQuery) -> Result<Vec<skylight_model::Alert>, StoreError> {
         self.lock().alerts(query)
     }

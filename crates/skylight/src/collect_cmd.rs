@@ -195,9 +195,17 @@ pub async fn collect(args: CollectArgs) -> anyhow::Result<()> {
 /// Shows each connector's state, lag, counts and last error with its remediation.
 pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
     let store = args.store.open()?;
-    let statuses = tokio::task::spawn_blocking(move || store.statuses())
-        .await
-        .context("status task failed")??;
+    let (statuses, (evaluated, stored), open) = tokio::task::spawn_blocking(move || {
+        let open = store
+            .alerts(&skylight_store::AlertQuery {
+                statuses: vec![skylight_model::AlertStatus::Open],
+                ..Default::default()
+            })?
+            .len();
+        Ok::<_, skylight_store::StoreError>((store.statuses()?, store.detection_progress()?, open))
+    })
+    .await
+    .context("status task failed")??;
     if statuses.is_empty() {
         outln!("no connector has run yet: configure a tenant and run `skylight collect`");
         return Ok(());
@@ -244,6 +252,17 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
                 if let Some(r) = &s.remediation {
                     outln!("{:>16} → {r}", "");
                 }
+            }
+            // Detection runs beside the collectors: how far behind the stored records it is.
+            let behind = (stored - evaluated).max(0);
+            if behind == 0 {
+                outln!(
+                    "detection: caught up with every stored record; {open} open alerts (`skylight alerts`)"
+                );
+            } else {
+                outln!(
+                    "detection: {behind} stored records not evaluated yet (it runs with `skylight collect`); {open} open alerts"
+                );
             }
         }
     }

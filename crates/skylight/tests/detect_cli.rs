@@ -210,6 +210,9 @@ fn every_scenario_is_caught_by_its_detection_and_the_queue_is_precise() {
             .any(|l| l.contains(&format!("\"id\":{alert_id},")))
     );
 
+    // Status tells how far detection got.
+    let status = run_ok(&["status", "--data-dir", &data]);
+    assert!(status.contains("detection: caught up"), "{status}");
     // A second run over the same tenant raises nothing new: every activity was evaluated once.
     let before = alerts.len();
     let out = run_collect(&config, &data);

@@ -150,6 +150,20 @@ impl Inner {
         Ok((seq, entries))
     }
 
+    pub(super) fn detection_progress(&self) -> Result<(i64, i64), StoreError> {
+        let seq = self
+            .conn
+            .prepare_cached("SELECT seq FROM detection_progress WHERE name = ?1")?
+            .query_row([PROGRESS], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0);
+        let newest: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT max(id) FROM records")?
+            .query_row([], |r| r.get(0))?;
+        Ok((seq, newest.unwrap_or(0)))
+    }
+
     pub(super) fn commit_detection(
         &mut self,
         progress: i64,
