@@ -61,22 +61,32 @@ pub enum Format {
 
 /// Collects every configured tenant.
 pub async fn collect(args: CollectArgs) -> anyhow::Result<()> {
-    let config = Config::load(&args.config)
-        .with_context(|| format!("cannot load the configuration {}", args.config.display()))?;
     let store = args.store.open()?;
+    collect_into(&args.config, store, args.once).await
+}
+
+/// Collects every tenant of a configuration into a store, with detection and notifications
+/// beside the collectors; `once`: until caught up, with a summary.
+pub async fn collect_into(
+    config_path: &std::path::Path,
+    store: Arc<dyn Store>,
+    once: bool,
+) -> anyhow::Result<()> {
+    let config = Config::load(config_path)
+        .with_context(|| format!("cannot load the configuration {}", config_path.display()))?;
     let http = reqwest::Client::builder()
         // Per read, not per request: a large blob streams for as long as it keeps arriving.
         .read_timeout(std::time::Duration::from_secs(120))
         .connect_timeout(std::time::Duration::from_secs(15))
         .build()
         .context("cannot build the HTTP client")?;
-    let bars = progress_bars(&config, args.once);
+    let bars = progress_bars(&config, once);
     let opts = CollectorOptions {
         poll_interval: std::time::Duration::from_secs(config.collector.poll_interval_secs.max(1)),
         // At least an hour: content is listed late with an older contentCreated (contract §2.6).
         overlap: chrono::Duration::hours(i64::from(config.collector.overlap_hours.max(1))),
         blob_concurrency: config.collector.blob_concurrency.max(1),
-        once: args.once,
+        once,
         on_progress: None,
         enricher: Some(Arc::new(
             skylight_enrich::Enricher::new(&config.enrichment)
@@ -84,8 +94,7 @@ pub async fn collect(args: CollectArgs) -> anyhow::Result<()> {
         )),
     };
     // Detection evaluates activities as the collectors store them.
-    let base_dir = args
-        .config
+    let base_dir = config_path
         .parent()
         .map(std::path::Path::to_path_buf)
         .unwrap_or_default();
@@ -127,7 +136,7 @@ pub async fn collect(args: CollectArgs) -> anyhow::Result<()> {
     if let Some(b) = &bars {
         b.finish();
     }
-    if args.once {
+    if once {
         outln!(
             "{:<16} {:<28} {:>10} {:>10} {:>8} {:>6} {:>6}  error",
             "tenant",
@@ -142,7 +151,7 @@ pub async fn collect(args: CollectArgs) -> anyhow::Result<()> {
     for (name, requests, progress) in results {
         for (ct, p) in &progress {
             failed |= p.error.is_some();
-            if args.once {
+            if once {
                 outln!(
                     "{:<16} {:<28} {:>10} {:>10} {:>8} {:>6} {:>6}  {}",
                     name,
@@ -156,7 +165,7 @@ pub async fn collect(args: CollectArgs) -> anyhow::Result<()> {
                 );
             }
         }
-        if args.once {
+        if once {
             outln!(
                 "{name}: {requests} requests in {:.1} s",
                 started.elapsed().as_secs_f64()
@@ -166,7 +175,7 @@ pub async fn collect(args: CollectArgs) -> anyhow::Result<()> {
     let detected = tokio::task::spawn_blocking(move || detection.finish())
         .await
         .context("detection task failed")??;
-    if args.once {
+    if once {
         outln!(
             "detection: {} activities evaluated, {} alerts raised or updated (`skylight alerts` lists them)",
             detected.activities,
@@ -176,7 +185,7 @@ pub async fn collect(args: CollectArgs) -> anyhow::Result<()> {
     if let Some(notifier) = notifier {
         // One last round after detection's last commit; what is left waits in the store.
         let sent = notifier.finish().await?;
-        if args.once {
+        if once {
             outln!(
                 "notifications: {} queued, {} delivered, {} attempts to retry, {} failed (`skylight notifications` lists them)",
                 sent.queued,

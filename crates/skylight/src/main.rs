@@ -49,7 +49,8 @@ enum Command {
     /// Show the notification delivery log (alert changes sent to webhooks and syslog), newest
     /// first: status, attempts, next attempt or delivery time, last error.
     Notifications(notify_cmd::NotificationsArgs),
-    /// Serve the REST API over the store (`/api/v1/activities`, OpenAPI at `/api/v1/openapi.json`).
+    /// Serve the REST API over the store (`/api/v1/activities`, `/api/v1/alerts`, OpenAPI at
+    /// `/api/v1/openapi.json`); with `--config`, also collect, detect and notify.
     Serve(serve_cmd::ServeArgs),
     /// Measure ingest throughput, memory and disk use against a simulated tenant (README figures).
     Bench(bench_cmd::BenchArgs),

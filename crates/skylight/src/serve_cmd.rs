@@ -21,6 +21,10 @@ pub struct ServeArgs {
     /// SKYLIGHT_API_TOKEN).
     #[arg(long)]
     api_token_file: Option<PathBuf>,
+    /// A connector configuration: collect its tenants, run detection and notifications, and
+    /// serve the API over what arrives, in one process (without it, the API alone).
+    #[arg(long)]
+    config: Option<PathBuf>,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -48,8 +52,23 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if token.as_ref().is_some_and(|t| t.len() < 16) {
         anyhow::bail!("the API token is too short: use at least 16 characters");
     }
+    let store = args.store.open()?;
+    let collecting = match &args.config {
+        Some(path) => {
+            // Fail now on a broken configuration rather than from a background task.
+            skylight_m365::config::Config::load(path)
+                .with_context(|| format!("cannot load the configuration {}", path.display()))?;
+            let (path, store) = (path.clone(), store.clone());
+            Some(tokio::spawn(async move {
+                if let Err(e) = crate::collect_cmd::collect_into(&path, store, false).await {
+                    tracing::error!(error = %format!("{e:#}"), "collection stopped");
+                }
+            }))
+        }
+        None => None,
+    };
     let state = AppState {
-        store: args.store.open()?,
+        store,
         api_token: token.map(Arc::from),
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -58,9 +77,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(url = %format!("http://{addr}"), "serving the API (OpenAPI document at /api/v1/openapi.json)");
     outln!("skylight API on http://{addr}/api/v1/activities (OpenAPI: /api/v1/openapi.json)");
-    skylight_server::serve(listener, state, async {
+    let served = skylight_server::serve(listener, state, async {
         let _ = tokio::signal::ctrl_c().await;
     })
-    .await
-    .context("the API server stopped")
+    .await;
+    if let Some(task) = collecting {
+        task.abort();
+    }
+    served.context("the API server stopped")
 }

@@ -358,3 +358,52 @@ fn policies_are_listed_and_backtested_without_side_effects() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn serve_with_a_configuration_collects_detects_and_serves_alerts() {
+    let (_sim, url) = spawn_sim(&["--users", "120", "--days", "2", "--scenarios", "all"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (config, data) = write_config_with(dir.path(), &url, DETECTION);
+    let (_serve, api) = common::spawn_announcing(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            &config,
+            "--data-dir",
+            &data,
+        ],
+        |l| {
+            l.strip_prefix("skylight API on ")
+                .and_then(|r| r.split_whitespace().next())
+                .map(String::from)
+        },
+    );
+    let alerts_url = api.replace("/activities", "/alerts");
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let alerts = loop {
+        let page: serde_json::Value = reqwest::blocking::get(&alerts_url).unwrap().json().unwrap();
+        let alerts = page["alerts"].as_array().cloned().unwrap_or_default();
+        if alerts.len() >= 3 || std::time::Instant::now() > deadline {
+            break alerts;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(
+        alerts.len() >= 3,
+        "serve collected, detected and served alerts: {alerts:?}"
+    );
+    let truth = truth(&url);
+    let injected: HashSet<String> = truth["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|i| ids(&i["record_ids"]))
+        .collect();
+    assert!(
+        alerts
+            .iter()
+            .any(|a| !ids(&a["activity_ids"]).is_disjoint(&injected))
+    );
+}
