@@ -11,16 +11,7 @@ use common::{as_api_record, detect};
 use skylight_detect::DetectConfig;
 
 fn corpus() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpora/panther");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("SKYLIGHT_REQUIRE_CORPORA").is_none(),
-        "SKYLIGHT_REQUIRE_CORPORA is set but {} is missing",
-        dir.display()
-    );
-    None
+    common::corpora("panther")
 }
 
 fn cases(dir: &std::path::Path, rule: &str) -> Vec<(String, bool, serde_json::Value)> {

@@ -14,16 +14,7 @@ use skylight_detect::{DetectConfig, Detector, Engine, Event};
 use skylight_store::{AlertQuery, SqliteStore, Store};
 
 fn corpora() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpora");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("SKYLIGHT_REQUIRE_CORPORA").is_none(),
-        "SKYLIGHT_REQUIRE_CORPORA is set but {} is missing",
-        dir.display()
-    );
-    None
+    common::corpora("")
 }
 
 fn rules() -> SigmaRules {

@@ -96,3 +96,20 @@ pub fn as_api_record(log: &serde_json::Value) -> serde_json::Value {
         .collect();
     serde_json::Value::Object(restored)
 }
+
+/// A folder of `../shared/corpora`, when the checkout has it (required when
+/// `SKYLIGHT_REQUIRE_CORPORA` is set, as the test command sets it).
+pub fn corpora(sub: &str) -> Option<std::path::PathBuf> {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/corpora")
+        .join(sub);
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("SKYLIGHT_REQUIRE_CORPORA").is_none(),
+        "SKYLIGHT_REQUIRE_CORPORA is set but {} is missing",
+        dir.display()
+    );
+    None
+}
