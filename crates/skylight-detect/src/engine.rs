@@ -25,8 +25,8 @@ pub struct DetectConfig {
     /// Per-detection settings.
     #[serde(default)]
     pub anomaly: BTreeMap<String, AnomalySettings>,
-    /// Policy files (TOML, `[[policy]]`) or directories of them, relative to the configuration
-    /// file.
+    /// Policy files (TOML `[[policy]]` or YAML `policy:`) or directories of them, relative to
+    /// the configuration file.
     #[serde(default)]
     pub policy_files: Vec<std::path::PathBuf>,
     /// Built-in policies and templates to turn on (ids) beyond those on by default.

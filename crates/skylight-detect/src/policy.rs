@@ -286,11 +286,18 @@ impl ActivityPolicy {
     }
 }
 
-/// Reads a TOML policy file.
+/// Reads a policy file: YAML when its name ends in `.yaml` or `.yml` (`policy:` and a list),
+/// TOML otherwise (`[[policy]]`).
 pub fn parse_file(text: &str, name: &str) -> Result<Vec<ActivityPolicy>, PolicyError> {
-    let file: PolicyFile = toml::from_str(text).map_err(|e| PolicyError::File {
+    let lower = name.to_ascii_lowercase();
+    let file: PolicyFile = if lower.ends_with(".yaml") || lower.ends_with(".yml") {
+        yaml_serde::from_str(text).map_err(|e| e.to_string())
+    } else {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+    .map_err(|why| PolicyError::File {
         file: name.to_owned(),
-        why: e.to_string(),
+        why,
     })?;
     file.policy.into_iter().map(ActivityPolicy::new).collect()
 }
@@ -305,6 +312,25 @@ pub fn built_in() -> Vec<ActivityPolicy> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn yaml_and_toml_files_say_the_same() {
+        let toml = "[[policy]]\nid = \"p\"\nname = \"P\"\nseverity = \"high\"\nfilters = [\"category=file_download\"]\nrepeated = { count = 5, within_minutes = 10, unique_objects = true }\nscope = { exclude_groups = [\"applications\"] }\n";
+        let yaml = "policy:\n  - id: p\n    name: P\n    severity: high\n    filters: [\"category=file_download\"]\n    repeated: {count: 5, within_minutes: 10, unique_objects: true}\n    scope: {exclude_groups: [applications]}\n";
+        let a = parse_file(toml, "a.toml").map_err(|e| e.to_string());
+        let b = parse_file(yaml, "b.yaml").map_err(|e| e.to_string());
+        let configs = |r: Result<Vec<ActivityPolicy>, String>| {
+            r.map(|v| v.into_iter().map(|p| p.config).collect::<Vec<_>>())
+        };
+        assert_eq!(configs(a), configs(b));
+        let typo = parse_file(
+            "policy:\n  - id: p\n    name: P\n    filtres: []\n",
+            "c.yml",
+        )
+        .map(|_| ())
+        .map_err(|e| e.to_string());
+        assert!(typo.is_err_and(|e| e.contains("filtres") && e.contains("c.yml")));
+    }
 
     #[test]
     fn the_built_in_file_parses_whole() {

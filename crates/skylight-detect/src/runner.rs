@@ -52,7 +52,7 @@ pub fn load_policies(
     for entry in &config.policy_files {
         let path = base_dir.join(entry);
         if path.is_dir() {
-            // A directory: its `*.toml` files, in name order.
+            // A directory: its `*.toml`, `*.yaml` and `*.yml` files, in name order.
             let mut found: Vec<std::path::PathBuf> = std::fs::read_dir(&path)
                 .map_err(|e| {
                     DetectError::Config(format!(
@@ -62,7 +62,10 @@ pub fn load_policies(
                 })?
                 .filter_map(Result::ok)
                 .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .filter(|p| {
+                    p.extension()
+                        .is_some_and(|x| x == "toml" || x == "yaml" || x == "yml")
+                })
                 .collect();
             found.sort();
             files.extend(found);
