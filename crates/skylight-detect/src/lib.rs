@@ -24,4 +24,4 @@ pub use incident::{Finding, Hit};
 pub use matcher::matches;
 pub use policy::{ActivityPolicy, PolicyConfig, PolicyError};
 pub use rule::{BUILT_IN_GROUPS, CATEGORIES, Mode, Rule, Scope};
-pub use runner::{BATCH, Detector, Progress, backtest, load_policies, load_sigma};
+pub use runner::{BATCH, Detector, Progress, backtest, load_policies, load_sigma, load_stored};

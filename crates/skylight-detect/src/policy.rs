@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use skylight_model::Severity;
 use skylight_model::filter::{Condition, Field, Filter};
 
@@ -15,7 +15,7 @@ use crate::rule::{CATEGORIES, Mode, Rule, Scope};
 use crate::window::{Entry, Window};
 
 /// "At least `count` matching activities by one user within `within_minutes`".
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Repeated {
     /// Minimum repeated activities.
@@ -47,7 +47,7 @@ fn sixty() -> u32 {
 }
 
 /// A policy as written in a file (`[[policy]]`) or sent to the API.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyConfig {
     /// Stable id: letters, digits, `-` and `_`.
@@ -300,6 +300,15 @@ pub fn parse_file(text: &str, name: &str) -> Result<Vec<ActivityPolicy>, PolicyE
         why,
     })?;
     file.policy.into_iter().map(ActivityPolicy::new).collect()
+}
+
+/// Reads one policy sent as JSON (through the API).
+pub fn from_json(body: &str) -> Result<ActivityPolicy, PolicyError> {
+    let config: PolicyConfig = serde_json::from_str(body).map_err(|e| PolicyError::File {
+        file: "request body".into(),
+        why: e.to_string(),
+    })?;
+    ActivityPolicy::new(config)
 }
 
 /// The built-in templates (Defender for Cloud Apps' Microsoft 365 templates, as it ships them:

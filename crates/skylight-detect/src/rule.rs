@@ -1,7 +1,7 @@
 //! What every policy and detection shares: identity, severity, category, mode, alert limits and
 //! the users it applies to.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use skylight_model::{ActorKind, Severity};
 
 use crate::event::Event;
@@ -21,7 +21,7 @@ pub const CATEGORIES: [&str; 7] = [
 pub const BUILT_IN_GROUPS: [&str; 3] = ["administrators", "external_users", "applications"];
 
 /// Whether a rule raises alerts or only records signals for investigation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// Alerts in the queue.
@@ -32,7 +32,7 @@ pub enum Mode {
 }
 
 /// Who a rule applies to: everyone, unless `include_*` names someone; `exclude_*` always wins.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scope {
     /// Only these users (UPNs).

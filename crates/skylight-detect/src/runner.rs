@@ -86,6 +86,20 @@ pub fn load_policies(
     Ok(out)
 }
 
+/// The enabled policies defined through the API (kept in the store).
+pub fn load_stored(store: &dyn Store) -> Result<Vec<ActivityPolicy>, DetectError> {
+    let mut out = Vec::new();
+    for (id, body) in store.stored_policies()? {
+        let p = policy::from_json(&body).map_err(|e| {
+            DetectError::Config(format!("the stored policy `{id}` no longer reads: {e}"))
+        })?;
+        if p.config.enabled {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
 /// The Sigma rules a configuration names, if any.
 pub fn load_sigma(
     config: &DetectConfig,

@@ -177,6 +177,11 @@ pub(crate) mod doc {
 pub(crate) struct Refusal(StatusCode, String);
 
 impl Refusal {
+    /// A request refused with its status and what to fix.
+    pub(crate) fn new(status: StatusCode, why: impl Into<String>) -> Refusal {
+        Refusal(status, why.into())
+    }
+
     fn bad(why: impl Into<String>) -> Refusal {
         Refusal(StatusCode::BAD_REQUEST, why.into())
     }
@@ -189,7 +194,7 @@ impl IntoResponse for Refusal {
 }
 
 /// Runs a store call on the blocking pool; a failure is logged and refused with a 500.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     state: &AppState,
     call: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, Refusal> {
@@ -309,7 +314,10 @@ fn not_found(id: i64) -> Refusal {
 
 /// A JSON request body. Requiring the JSON content type also keeps other web sites out: a
 /// browser sends a cross-site JSON POST only after a CORS check this server never passes.
-fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, Refusal> {
+pub(crate) fn json_body<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<T, Refusal> {
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -7,6 +7,7 @@
 
 mod activities;
 mod alerts;
+mod policies;
 
 use std::sync::Arc;
 
@@ -45,7 +46,10 @@ pub struct AppState {
         alerts::one,
         alerts::patch,
         alerts::comment,
-        alerts::stream
+        alerts::stream,
+        policies::list,
+        policies::put,
+        policies::delete
     ),
     components(schemas(
         activities::ActivityList,
@@ -53,6 +57,7 @@ pub struct AppState {
         activities::Bucket,
         activities::ApiError,
         alerts::AlertList,
+        policies::PolicyList,
         alerts::AlertPatch,
         alerts::NewComment,
         alerts::doc::AlertDoc,
@@ -74,6 +79,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/alerts/stream", get(alerts::stream))
         .route("/api/v1/alerts/{id}", get(alerts::one).patch(alerts::patch))
         .route("/api/v1/alerts/{id}/comments", post(alerts::comment))
+        .route("/api/v1/policies", get(policies::list))
+        .route(
+            "/api/v1/policies/{id}",
+            axum::routing::put(policies::put).delete(policies::delete),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             authorise,

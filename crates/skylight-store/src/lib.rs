@@ -170,6 +170,18 @@ pub trait Store: Send + Sync {
         state: &[StateChange],
     ) -> Result<(), StoreError>;
 
+    /// Policies defined through the API: (id, the policy as JSON), by id.
+    fn stored_policies(&self) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Creates or replaces a policy defined through the API.
+    fn put_policy(&self, id: &str, body: &str) -> Result<(), StoreError>;
+
+    /// Deletes a policy defined through the API; whether it existed.
+    fn delete_policy(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// A number that changes whenever a policy is put or deleted.
+    fn policy_version(&self) -> Result<i64, StoreError>;
+
     /// How far detection got: (the last sequence number it evaluated, the newest stored).
     fn detection_progress(&self) -> Result<(i64, i64), StoreError>;
 

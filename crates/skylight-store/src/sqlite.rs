@@ -653,6 +653,53 @@ impl Store for SqliteStore {
         self.lock().commit_detection(progress, alerts, state)
     }
 
+    fn stored_policies(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let inner = self.lock();
+        let mut stmt = inner
+            .conn
+            .prepare_cached("SELECT id, body FROM policies ORDER BY id")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn put_policy(&self, id: &str, body: &str) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let tx = inner
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO policies (id, body, updated_ns) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (id) DO UPDATE SET body = excluded.body, updated_ns = excluded.updated_ns",
+            params![id, body, to_ns(Utc::now())],
+        )?;
+        tx.execute("UPDATE policy_version SET version = version + 1", [])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn delete_policy(&self, id: &str) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let tx = inner
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n = tx.execute("DELETE FROM policies WHERE id = ?1", [id])?;
+        if n > 0 {
+            tx.execute("UPDATE policy_version SET version = version + 1", [])?;
+        }
+        tx.commit()?;
+        Ok(n > 0)
+    }
+
+    fn policy_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .lock()
+            .conn
+            .prepare_cached("SELECT version FROM policy_version")?
+            .query_row([], |r| r.get(0))?)
+    }
+
     fn detection_progress(&self) -> Result<(i64, i64), StoreError> {
         self.lock().detection_progress()
     }

@@ -73,7 +73,7 @@ fn run(args: &DetectArgs) -> anyhow::Result<()> {
         learning_days: args.learning_days,
         ..DetectConfig::default()
     };
-    let engine = crate::detect_cmd::engine(&config, temp.path())?;
+    let engine = crate::detect_cmd::engine(&config, temp.path(), None)?;
     let policies = engine.policies().len();
     let mut detector = Detector::open(store.as_ref(), engine)?;
     let started = Instant::now();

@@ -100,13 +100,13 @@ pub async fn collect_into(
         .unwrap_or_default();
     let detect = crate::detect_cmd::detect_config(&config.detection)?;
     // Checked now, so that a mistake stops `collect` before it starts.
-    crate::detect_cmd::engine(&detect, &base_dir)?;
+    crate::detect_cmd::engine(&detect, &base_dir, Some(store.as_ref()))?;
     // Alert changes go to the configured channels (webhooks, syslog) as detection commits them.
     let notifier = crate::notify_cmd::start(&config.notifications, &base_dir, store.clone())
         .context("notifications: fix [notifications] in the configuration")?;
-    let engine_dir = base_dir.clone();
+    let (engine_dir, engine_store) = (base_dir.clone(), store.clone());
     let detection = crate::detect_cmd::DetectionThread::spawn(store.clone(), move || {
-        crate::detect_cmd::engine(&detect, &engine_dir)
+        crate::detect_cmd::engine(&detect, &engine_dir, Some(engine_store.as_ref()))
     })?;
     let started = Instant::now();
     let mut runs = Vec::new();

@@ -81,10 +81,10 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         learning_days: 1.0,
         ..skylight_detect::DetectConfig::default()
     };
-    crate::detect_cmd::engine(&detect, &args.data_dir)?;
-    let data_dir = args.data_dir.clone();
+    crate::detect_cmd::engine(&detect, &args.data_dir, Some(store.as_ref()))?;
+    let (data_dir, engine_store) = (args.data_dir.clone(), store.clone());
     let detection = crate::detect_cmd::DetectionThread::spawn(store.clone(), move || {
-        crate::detect_cmd::engine(&detect, &data_dir)
+        crate::detect_cmd::engine(&detect, &data_dir, Some(engine_store.as_ref()))
     })?;
 
     let data = args.data_dir.display();

@@ -29,9 +29,24 @@ pub fn detect_config(
         .map_err(|e| anyhow::anyhow!("[detection]: {e}"))
 }
 
-/// An engine with the configured policies and detections.
-pub fn engine(config: &DetectConfig, base_dir: &Path) -> anyhow::Result<Engine> {
-    let policies = skylight_detect::load_policies(config, base_dir)?;
+/// An engine with the configured policies and detections, and the policies defined through the
+/// API when a store is given.
+pub fn engine(
+    config: &DetectConfig,
+    base_dir: &Path,
+    store: Option<&dyn Store>,
+) -> anyhow::Result<Engine> {
+    let mut policies = skylight_detect::load_policies(config, base_dir)?;
+    if let Some(store) = store {
+        // Policies defined through the API, unless a file or built-in policy has the id.
+        for p in skylight_detect::load_stored(store)? {
+            if policies.iter().any(|q| q.rule.id == p.rule.id) {
+                tracing::error!(policy = %p.rule.id, "a policy defined through the API has the id of a file or built-in policy; it is not run");
+            } else {
+                policies.push(p);
+            }
+        }
+    }
     let engine = Engine::new(config, policies)?;
     Ok(match skylight_detect::load_sigma(config, base_dir)? {
         Some(sigma) => {
@@ -64,11 +79,20 @@ fn run_detection(
     make_engine: &dyn Fn() -> anyhow::Result<Engine>,
     stop: &AtomicBool,
 ) -> anyhow::Result<Progress> {
+    let mut version = store.policy_version()?;
     let mut detector = Detector::open(store, make_engine()?)?;
     let mut total = Progress::default();
     let mut pause = Duration::from_secs(1);
     loop {
         let stopping = stop.load(Ordering::Relaxed);
+        // Policies changed through the API: everything evaluated so far is committed (a pass
+        // ends with a commit), so a new engine resumes exactly there.
+        let now = store.policy_version()?;
+        if now != version {
+            version = now;
+            detector = Detector::open(store, make_engine()?)?;
+            tracing::info!("policies changed: detection reloaded them");
+        }
         let p = match detector.catch_up() {
             Ok(p) => {
                 pause = Duration::from_secs(1);
@@ -639,7 +663,7 @@ mod tests {
             sigma.rules().map(|r| r.title.clone()).collect::<Vec<_>>(),
             ["MFA off"]
         );
-        engine(&detect, dir.path()).unwrap();
+        engine(&detect, dir.path(), None).unwrap();
         let anomalies = skylight_detect::anomaly::Anomalies::new(&detect.anomaly, 0).unwrap();
         assert!(!anomalies.rules.contains_key("infrequent_country"));
         assert_eq!(

@@ -407,3 +407,74 @@ fn serve_with_a_configuration_collects_detects_and_serves_alerts() {
             .any(|a| !ids(&a["activity_ids"]).is_disjoint(&injected))
     );
 }
+
+#[test]
+fn a_policy_put_through_the_api_runs_on_what_arrives_next() {
+    // Throttled, so that the backfill is still under way when the policy arrives.
+    let (_sim, url) = spawn_sim(&[
+        "--users",
+        "120",
+        "--days",
+        "2",
+        "--requests-per-minute",
+        "600",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let (config, data) = write_config_with(dir.path(), &url, DETECTION);
+    let (_serve, api) = common::spawn_announcing(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            &config,
+            "--data-dir",
+            &data,
+        ],
+        |l| {
+            l.strip_prefix("skylight API on ")
+                .and_then(|r| r.split_whitespace().next())
+                .map(String::from)
+        },
+    );
+    // Detection is running (activities are arriving) before the policy exists: it must pick the
+    // policy up while it runs.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let page: serde_json::Value = reqwest::blocking::get(format!("{api}?limit=1"))
+            .unwrap()
+            .json()
+            .unwrap();
+        if !page["items"].as_array().unwrap().is_empty() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "nothing collected");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let policies = api.replace("/activities", "/policies");
+    let put = reqwest::blocking::Client::new()
+        .put(format!("{policies}/api-sign-ins"))
+        .json(&serde_json::json!({
+            "id": "api-sign-ins", "name": "Sign-ins (from the API)", "severity": "low",
+            "filters": ["operation=UserLoggedIn"], "daily_alert_limit": 100000
+        }))
+        .send()
+        .unwrap();
+    assert_eq!(put.status().as_u16(), 200);
+    let alerts_url = format!(
+        "{}?policy=api-sign-ins",
+        api.replace("/activities", "/alerts")
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let page: serde_json::Value = reqwest::blocking::get(&alerts_url).unwrap().json().unwrap();
+        if !page["alerts"].as_array().unwrap().is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no alert from the API's policy"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}

@@ -42,6 +42,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         name: "0006_notifications",
         sql: include_str!("migrations/0006_notifications.sql"),
     },
+    Migration {
+        name: "0007_policies",
+        sql: include_str!("migrations/0007_policies.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of a Skylight database ("Skyl").
