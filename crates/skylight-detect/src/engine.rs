@@ -221,15 +221,17 @@ impl Engine {
             u.last_ms = Some(u.last_ms.map_or(e.ms, |l| l.max(e.ms)));
         }
         let mut found = Vec::new();
-        for (i, p) in self.policies.iter().enumerate() {
+        if !self.policies.is_empty() {
             let windows = &mut self
                 .state
                 .users
                 .entry(format!("{tenant}|{}", e.user))
                 .or_default()
                 .windows;
-            if let Some(f) = p.evaluate(e, windows) {
-                found.push((i, f));
+            for (i, p) in self.policies.iter().enumerate() {
+                if let Some(f) = p.evaluate(e, windows) {
+                    found.push((i, f));
+                }
             }
         }
         if !found.is_empty() || self.policies.iter().any(|p| p.config.repeated.is_some()) {

@@ -13,7 +13,7 @@ use skylight_detect::{DetectConfig, Detector, Engine, Progress};
 use skylight_model::{Alert, AlertStatus, Resolution, Severity};
 use skylight_store::{AlertChange, AlertQuery, Store};
 
-use crate::collect_cmd::StoreArgs;
+use crate::collect_cmd::{Format, StoreArgs};
 
 /// The `[detection]` table of a configuration, read by the detection crate.
 pub fn detect_config(
@@ -154,15 +154,6 @@ impl DetectionThread {
             .join()
             .map_err(|_| anyhow::anyhow!("the detection thread panicked"))?
     }
-}
-
-/// Output formats.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum Format {
-    /// Aligned columns for people.
-    Table,
-    /// One JSON object per line.
-    Json,
 }
 
 /// Options of `skylight alerts`.
@@ -471,18 +462,18 @@ fn list_policies(config: Option<PathBuf>, format: Format) -> anyhow::Result<()> 
     let active = skylight_detect::load_policies(&detect, &base)?;
     let on = |id: &str| active.iter().any(|p| p.rule.id == id);
     let mut rows: Vec<serde_json::Value> = Vec::new();
-    for p in skylight_detect::policy::built_in() {
+    let built_in = skylight_detect::policy::built_in();
+    for p in &built_in {
         rows.push(serde_json::json!({
             "id": p.rule.id, "kind": "activity", "source": if p.config.template.is_some() { "template" } else { "built-in" },
             "enabled": on(&p.rule.id), "mode": mode(p.rule.mode), "severity": p.rule.severity.as_str(),
             "name": p.rule.title, "filters": p.config.filters,
         }));
     }
-    for p in active.iter().filter(|p| {
-        !skylight_detect::policy::built_in()
-            .iter()
-            .any(|b| b.rule.id == p.rule.id)
-    }) {
+    for p in active
+        .iter()
+        .filter(|p| !built_in.iter().any(|b| b.rule.id == p.rule.id))
+    {
         rows.push(serde_json::json!({
             "id": p.rule.id, "kind": "activity", "source": "file", "enabled": true, "mode": mode(p.rule.mode),
             "severity": p.rule.severity.as_str(), "name": p.rule.title, "filters": p.config.filters,

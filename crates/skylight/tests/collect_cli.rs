@@ -360,19 +360,12 @@ fn the_demo_collects_a_live_tenant_and_serves_its_activities_and_alerts() {
         },
     );
     // The backfill lands within seconds; the log then holds sign-ins with their country.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let items = loop {
-        let page: serde_json::Value =
-            reqwest::blocking::get(format!("{api}?q=operation%3DUserLoggedIn&limit=5"))
-                .unwrap()
-                .json()
-                .unwrap();
-        let items = page["items"].as_array().cloned().unwrap_or_default();
-        if items.len() == 5 || std::time::Instant::now() > deadline {
-            break items;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    };
+    let items = common::poll_list(
+        &format!("{api}?q=operation%3DUserLoggedIn&limit=5"),
+        "items",
+        5,
+        60,
+    );
     assert_eq!(items.len(), 5, "sign-ins were collected and served");
     assert!(
         items
@@ -381,16 +374,7 @@ fn the_demo_collects_a_live_tenant_and_serves_its_activities_and_alerts() {
         "{items:?}"
     );
     // Detection runs beside the collector: the demo's injected incidents reach the alert API.
-    let alerts_url = api.replace("/activities", "/alerts");
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let alerts = loop {
-        let page: serde_json::Value = reqwest::blocking::get(&alerts_url).unwrap().json().unwrap();
-        let alerts = page["alerts"].as_array().cloned().unwrap_or_default();
-        if !alerts.is_empty() || std::time::Instant::now() > deadline {
-            break alerts;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    };
+    let alerts = common::poll_list(&api.replace("/activities", "/alerts"), "alerts", 1, 60);
     assert!(!alerts.is_empty(), "the demo raised alerts");
     assert!(
         alerts

@@ -364,32 +364,8 @@ fn serve_with_a_configuration_collects_detects_and_serves_alerts() {
     let (_sim, url) = spawn_sim(&["--users", "120", "--days", "2", "--scenarios", "all"]);
     let dir = tempfile::tempdir().unwrap();
     let (config, data) = write_config_with(dir.path(), &url, DETECTION);
-    let (_serve, api) = common::spawn_announcing(
-        &[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--config",
-            &config,
-            "--data-dir",
-            &data,
-        ],
-        |l| {
-            l.strip_prefix("skylight API on ")
-                .and_then(|r| r.split_whitespace().next())
-                .map(String::from)
-        },
-    );
-    let alerts_url = api.replace("/activities", "/alerts");
-    let deadline = std::time::Instant::now() + Duration::from_secs(90);
-    let alerts = loop {
-        let page: serde_json::Value = reqwest::blocking::get(&alerts_url).unwrap().json().unwrap();
-        let alerts = page["alerts"].as_array().cloned().unwrap_or_default();
-        if alerts.len() >= 3 || std::time::Instant::now() > deadline {
-            break alerts;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    };
+    let (_serve, api) = common::spawn_serve(&config, &data);
+    let alerts = common::poll_list(&api.replace("/activities", "/alerts"), "alerts", 3, 90);
     assert!(
         alerts.len() >= 3,
         "serve collected, detected and served alerts: {alerts:?}"
@@ -422,36 +398,11 @@ fn a_policy_put_through_the_api_runs_on_what_arrives_next() {
     ]);
     let dir = tempfile::tempdir().unwrap();
     let (config, data) = write_config_with(dir.path(), &url, DETECTION);
-    let (_serve, api) = common::spawn_announcing(
-        &[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--config",
-            &config,
-            "--data-dir",
-            &data,
-        ],
-        |l| {
-            l.strip_prefix("skylight API on ")
-                .and_then(|r| r.split_whitespace().next())
-                .map(String::from)
-        },
-    );
+    let (_serve, api) = common::spawn_serve(&config, &data);
     // Detection is running (activities are arriving) before the policy exists: it must pick the
     // policy up while it runs.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let page: serde_json::Value = reqwest::blocking::get(format!("{api}?limit=1"))
-            .unwrap()
-            .json()
-            .unwrap();
-        if !page["items"].as_array().unwrap().is_empty() {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "nothing collected");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let collected = common::poll_list(&format!("{api}?limit=1"), "items", 1, 60);
+    assert!(!collected.is_empty(), "nothing collected");
     let policies = api.replace("/activities", "/policies");
     let put = reqwest::blocking::Client::new()
         .put(format!("{policies}/api-sign-ins"))
@@ -466,16 +417,6 @@ fn a_policy_put_through_the_api_runs_on_what_arrives_next() {
         "{}?policy=api-sign-ins",
         api.replace("/activities", "/alerts")
     );
-    let deadline = std::time::Instant::now() + Duration::from_secs(90);
-    loop {
-        let page: serde_json::Value = reqwest::blocking::get(&alerts_url).unwrap().json().unwrap();
-        if !page["alerts"].as_array().unwrap().is_empty() {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no alert from the API's policy"
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    let raised = common::poll_list(&alerts_url, "alerts", 1, 90);
+    assert!(!raised.is_empty(), "no alert from the API's policy");
 }

@@ -119,3 +119,38 @@ pub fn collect_killed_after(config: &str, data: &str, after: std::time::Duration
     let _ = child.wait();
     running
 }
+
+/// Starts `skylight serve --config CONFIG --data-dir DATA` on a free port; returns it with the
+/// activities URL it announces.
+pub fn spawn_serve(config: &str, data: &str) -> (Killed, String) {
+    spawn_announcing(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            config,
+            "--data-dir",
+            data,
+        ],
+        |l| {
+            l.strip_prefix("skylight API on ")
+                .and_then(|r| r.split_whitespace().next())
+                .map(String::from)
+        },
+    )
+}
+
+/// Reads the JSON list `key` at `url` until it holds at least `enough` items or `secs` pass;
+/// returns what it last held.
+pub fn poll_list(url: &str, key: &str, enough: usize, secs: u64) -> Vec<serde_json::Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let page: serde_json::Value = reqwest::blocking::get(url).unwrap().json().unwrap();
+        let items = page[key].as_array().cloned().unwrap_or_default();
+        if items.len() >= enough || std::time::Instant::now() > deadline {
+            return items;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+}
