@@ -6,7 +6,9 @@
 mod activity;
 mod alert;
 mod collection;
+mod directory;
 pub mod filter;
+mod governance;
 mod notification;
 mod record;
 
@@ -16,6 +18,11 @@ pub use activity::{
 };
 pub use alert::{Alert, AlertComment, AlertDraft, AlertStatus, Resolution, Severity};
 pub use collection::{BlobRef, CommitStats, ConnectorState, ConnectorStatus, Gap};
+pub use directory::{
+    AppGrant, AppReview, AppRoleGrant, DirectoryGroup, DirectoryUser, GroupKind, GroupMember,
+    HIGH_PRIVILEGE_SCOPES, OAuthApp, PermissionLevel, permission_level,
+};
+pub use governance::{ActionKind, ActionStatus, ActionStep, GovernanceEntry, TargetKind};
 pub use notification::{Delivery, DeliveryStatus};
 pub use record::{AuditRecord, ParseError, RecordColumns, parse_creation_time};
 

@@ -5,17 +5,23 @@
 
 mod batch;
 pub mod codes;
+mod directory;
 mod sqlite;
 
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use skylight_model::{
-    ActivityRow, Alert, AlertDraft, AlertStatus, AuditRecord, BlobRef, CommitStats,
-    ConnectorStatus, ContentType, Delivery, DeliveryStatus, Gap, Resolution, Severity,
+    ActivityRow, Alert, AlertDraft, AlertStatus, AppReview, AuditRecord, BlobRef, CommitStats,
+    ConnectorStatus, ContentType, Delivery, DeliveryStatus, DirectoryGroup, DirectoryUser, Gap,
+    GovernanceEntry, GroupMember, OAuthApp, Resolution, Severity,
 };
 
 pub use batch::RecordBatch;
+pub use directory::{
+    ActionDraft, ActionUpdate, AppQuery, DirectoryChanges, DirectoryQuery, GovernanceQuery,
+    RoleMembers, UserRisk,
+};
 pub use sqlite::{SqliteStore, searchable_text};
 
 /// Why a store operation failed.
@@ -35,6 +41,9 @@ pub enum StoreError {
     /// Stored data could not be read back.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    /// The change collides with another one still under way.
+    #[error("{0}")]
+    Conflict(String),
     /// The database was written by a newer Skylight.
     #[error(
         "the database schema is version {found}, newer than this skylight knows ({known}); upgrade skylight"
@@ -228,6 +237,63 @@ pub trait Store: Send + Sync {
 
     /// The delivery log, newest first.
     fn deliveries(&self, query: &DeliveryQuery) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Applies one round of a directory sync and its delta links, in one transaction.
+    fn commit_directory(&self, tenant: &str, changes: &DirectoryChanges) -> Result<(), StoreError>;
+
+    /// The delta link a directory sync resumes `resource` from, if any.
+    fn directory_cursor(&self, tenant: &str, resource: &str) -> Result<Option<String>, StoreError>;
+
+    /// Users, by UPN, with the directory roles they hold.
+    fn directory_users(&self, query: &DirectoryQuery) -> Result<Vec<DirectoryUser>, StoreError>;
+
+    /// One user by object id or UPN (case-insensitive).
+    fn directory_user(
+        &self,
+        tenant: Option<&str>,
+        key: &str,
+    ) -> Result<Option<DirectoryUser>, StoreError>;
+
+    /// Groups, by name, with their member counts.
+    fn directory_groups(&self, query: &DirectoryQuery) -> Result<Vec<DirectoryGroup>, StoreError>;
+
+    /// A group's members: direct ones, or every user reached through nested groups.
+    fn group_members(
+        &self,
+        tenant: &str,
+        group_id: &str,
+        transitive: bool,
+    ) -> Result<Vec<GroupMember>, StoreError>;
+
+    /// The groups a user belongs to, directly or through nested groups.
+    fn user_groups(&self, tenant: &str, user_id: &str) -> Result<Vec<DirectoryGroup>, StoreError>;
+
+    /// OAuth apps, most powerful first.
+    fn oauth_apps(&self, query: &AppQuery) -> Result<Vec<OAuthApp>, StoreError>;
+
+    /// One app by service principal id, app id or exact name (case-insensitive).
+    fn oauth_app(&self, tenant: Option<&str>, key: &str) -> Result<Option<OAuthApp>, StoreError>;
+
+    /// Records an admin's decision about an app; false if there is no such app.
+    fn set_app_review(&self, tenant: &str, id: &str, review: AppReview)
+    -> Result<bool, StoreError>;
+
+    /// Logs an action about to be carried out. When the same action on the same target is
+    /// already pending or in progress, nothing is added and that entry comes back with `false`.
+    fn begin_action(&self, draft: &ActionDraft) -> Result<(GovernanceEntry, bool), StoreError>;
+
+    /// Changes a logged action; `None` if there is no such entry.
+    fn update_action(
+        &self,
+        id: i64,
+        update: &ActionUpdate,
+    ) -> Result<Option<GovernanceEntry>, StoreError>;
+
+    /// The governance log, newest first.
+    fn governance_log(&self, query: &GovernanceQuery) -> Result<Vec<GovernanceEntry>, StoreError>;
+
+    /// One governance log entry.
+    fn governance_entry(&self, id: i64) -> Result<Option<GovernanceEntry>, StoreError>;
 }
 
 /// A delivery to queue: one alert change for one channel.

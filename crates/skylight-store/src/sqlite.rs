@@ -8,6 +8,8 @@
 mod commit;
 mod deliveries;
 mod detection;
+mod directory;
+mod governance;
 mod migrations;
 mod query;
 #[cfg(test)]
@@ -757,6 +759,110 @@ impl Store for SqliteStore {
         query: &crate::DeliveryQuery,
     ) -> Result<Vec<skylight_model::Delivery>, StoreError> {
         self.lock().deliveries(query)
+    }
+
+    fn commit_directory(
+        &self,
+        tenant: &str,
+        changes: &crate::DirectoryChanges,
+    ) -> Result<(), StoreError> {
+        self.lock().commit_directory(tenant, changes)
+    }
+
+    fn directory_cursor(&self, tenant: &str, resource: &str) -> Result<Option<String>, StoreError> {
+        self.lock().directory_cursor(tenant, resource)
+    }
+
+    fn directory_users(
+        &self,
+        query: &crate::DirectoryQuery,
+    ) -> Result<Vec<skylight_model::DirectoryUser>, StoreError> {
+        self.lock().directory_users(query)
+    }
+
+    fn directory_user(
+        &self,
+        tenant: Option<&str>,
+        key: &str,
+    ) -> Result<Option<skylight_model::DirectoryUser>, StoreError> {
+        self.lock().directory_user(tenant, key)
+    }
+
+    fn directory_groups(
+        &self,
+        query: &crate::DirectoryQuery,
+    ) -> Result<Vec<skylight_model::DirectoryGroup>, StoreError> {
+        self.lock().directory_groups(query)
+    }
+
+    fn group_members(
+        &self,
+        tenant: &str,
+        group_id: &str,
+        transitive: bool,
+    ) -> Result<Vec<skylight_model::GroupMember>, StoreError> {
+        self.lock().group_members(tenant, group_id, transitive)
+    }
+
+    fn user_groups(
+        &self,
+        tenant: &str,
+        user_id: &str,
+    ) -> Result<Vec<skylight_model::DirectoryGroup>, StoreError> {
+        self.lock().user_groups(tenant, user_id)
+    }
+
+    fn oauth_apps(
+        &self,
+        query: &crate::AppQuery,
+    ) -> Result<Vec<skylight_model::OAuthApp>, StoreError> {
+        self.lock().oauth_apps(query)
+    }
+
+    fn oauth_app(
+        &self,
+        tenant: Option<&str>,
+        key: &str,
+    ) -> Result<Option<skylight_model::OAuthApp>, StoreError> {
+        self.lock().oauth_app(tenant, key)
+    }
+
+    fn set_app_review(
+        &self,
+        tenant: &str,
+        id: &str,
+        review: skylight_model::AppReview,
+    ) -> Result<bool, StoreError> {
+        self.lock().set_app_review(tenant, id, review)
+    }
+
+    fn begin_action(
+        &self,
+        draft: &crate::ActionDraft,
+    ) -> Result<(skylight_model::GovernanceEntry, bool), StoreError> {
+        self.lock().begin_action(draft)
+    }
+
+    fn update_action(
+        &self,
+        id: i64,
+        update: &crate::ActionUpdate,
+    ) -> Result<Option<skylight_model::GovernanceEntry>, StoreError> {
+        self.lock().update_action(id, update)
+    }
+
+    fn governance_log(
+        &self,
+        query: &crate::GovernanceQuery,
+    ) -> Result<Vec<skylight_model::GovernanceEntry>, StoreError> {
+        self.lock().governance_log(query)
+    }
+
+    fn governance_entry(
+        &self,
+        id: i64,
+    ) -> Result<Option<skylight_model::GovernanceEntry>, StoreError> {
+        self.lock().governance_entry(id)
     }
 
     fn statuses(&self) -> Result<Vec<ConnectorStatus>, StoreError> {

@@ -7,29 +7,7 @@ use crate::event::Event;
 use crate::incident::Finding;
 use crate::state::State;
 
-/// Scopes that let an app read and change every mailbox, directory object or permission the
-/// grantor can reach: Skylight's "high" permission level. Read-only mail and file scopes
-/// (`Mail.Read`, `Files.Read.All`, …) are "medium" and do not alert on their own.
-const HIGH_PRIVILEGE_SCOPES: [&str; 18] = [
-    "mail.readwrite",
-    "mail.send",
-    "mail.readwrite.shared",
-    "mail.send.shared",
-    "mailboxsettings.readwrite",
-    "full_access_as_user",
-    "full_access_as_app",
-    "ews.accessasuser.all",
-    "sites.fullcontrol.all",
-    "directory.readwrite.all",
-    "directory.accessasuser.all",
-    "user.readwrite.all",
-    "rolemanagement.readwrite.directory",
-    "application.readwrite.all",
-    "approleassignment.readwrite.all",
-    "group.readwrite.all",
-    "policy.readwrite.conditionalaccess",
-    "privilegedaccess.readwrite.azuread",
-];
+use skylight_model::HIGH_PRIVILEGE_SCOPES;
 
 /// How long an app counts as new to the tenant after its service principal appears (ms).
 const NEW_APP_MS: i64 = 24 * 3_600_000;

@@ -46,6 +46,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         name: "0007_policies",
         sql: include_str!("migrations/0007_policies.sql"),
     },
+    Migration {
+        name: "0008_directory",
+        sql: include_str!("migrations/0008_directory.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of a Skylight database ("Skyl").
