@@ -491,7 +491,7 @@ async fn read_body(resp: reqwest::Response) -> Result<Vec<u8>, ApiError> {
 }
 
 /// Reads `Retry-After`: seconds (possibly fractional) or an HTTP date.
-fn parse_retry_after(value: Option<&str>) -> Option<f64> {
+pub(crate) fn parse_retry_after(value: Option<&str>) -> Option<f64> {
     let v = value?.trim();
     if let Ok(secs) = v.parse::<f64>() {
         return Some(secs.max(0.0));
@@ -507,17 +507,21 @@ fn parse_retry_after(value: Option<&str>) -> Option<f64> {
 
 /// How long to wait before retry `attempt` after `e`: longer for throttling, with jitter.
 fn backoff(e: &ApiError, attempt: u32) -> StdDuration {
+    match e {
+        ApiError::Throttled { retry_after, .. } => retry_delay(*retry_after, true, attempt),
+        _ => retry_delay(None, false, attempt),
+    }
+}
+
+/// How long to wait before retry `attempt`: what `Retry-After` asked for (capped at 15 minutes),
+/// or exponential backoff from 1 s when throttled and 200 ms otherwise, up to a minute; with up
+/// to 250 ms of jitter so that parallel callers spread out.
+pub(crate) fn retry_delay(retry_after: Option<f64>, throttled: bool, attempt: u32) -> StdDuration {
     let jitter = u64::from(Utc::now().timestamp_subsec_micros()) % 250;
-    let base_ms: u64 = match e {
-        ApiError::Throttled {
-            retry_after: Some(secs),
-            ..
-        } => {
-            return StdDuration::from_millis((secs.clamp(0.0, 900.0) * 1000.0) as u64 + jitter);
-        }
-        ApiError::Throttled { .. } => 1000,
-        _ => 200,
-    };
+    if let Some(secs) = retry_after {
+        return StdDuration::from_millis((secs.clamp(0.0, 900.0) * 1000.0) as u64 + jitter);
+    }
+    let base_ms: u64 = if throttled { 1000 } else { 200 };
     let exp = base_ms.saturating_mul(1u64 << attempt.min(6)).min(60_000);
     StdDuration::from_millis(exp + jitter)
 }
