@@ -179,6 +179,30 @@ impl ActivityPolicy {
             ));
         }
         config.scope.check().map_err(invalid)?;
+        for a in &config.actions {
+            match skylight_model::ActionKind::parse(a) {
+                Some(kind) if kind.target() == skylight_model::TargetKind::User => {}
+                Some(kind) => {
+                    return Err(invalid(format!(
+                        "`{}` acts on {}s; an activity policy's actions act on the users it \
+                         matched",
+                        kind.as_str(),
+                        kind.target().as_str()
+                    )));
+                }
+                None => {
+                    return Err(invalid(format!(
+                        "unknown governance action `{a}`; actions: {}",
+                        skylight_model::ActionKind::ALL
+                            .iter()
+                            .filter(|k| k.target() == skylight_model::TargetKind::User)
+                            .map(|k| k.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+            }
+        }
         let rule = Rule {
             id: config.id.clone(),
             title: config.name.clone(),

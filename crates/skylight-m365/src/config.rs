@@ -171,6 +171,9 @@ pub struct CollectorSettings {
     /// Data directory (embedded store); relative to the configuration file's directory.
     #[serde(default)]
     pub data_dir: Option<PathBuf>,
+    /// Minutes between directory and app syncs from Microsoft Graph (default 60; 0: never).
+    #[serde(default = "default_directory_interval")]
+    pub directory_interval_minutes: u64,
 }
 
 fn default_poll_interval() -> u64 {
@@ -182,6 +185,9 @@ fn default_overlap_hours() -> u32 {
 fn default_blob_concurrency() -> usize {
     8
 }
+fn default_directory_interval() -> u64 {
+    60
+}
 
 impl Default for CollectorSettings {
     fn default() -> Self {
@@ -190,6 +196,7 @@ impl Default for CollectorSettings {
             overlap_hours: default_overlap_hours(),
             blob_concurrency: default_blob_concurrency(),
             data_dir: None,
+            directory_interval_minutes: default_directory_interval(),
         }
     }
 }

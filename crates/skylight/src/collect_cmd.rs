@@ -104,10 +104,26 @@ pub async fn collect_into(
     // Alert changes go to the configured channels (webhooks, syslog) as detection commits them.
     let notifier = crate::notify_cmd::start(&config.notifications, &base_dir, store.clone())
         .context("notifications: fix [notifications] in the configuration")?;
+    let (gov_dir, gov_detect) = (base_dir.clone(), detect.clone());
     let (engine_dir, engine_store) = (base_dir.clone(), store.clone());
     let detection = crate::detect_cmd::DetectionThread::spawn(store.clone(), move || {
         crate::detect_cmd::engine(&detect, &engine_dir, Some(engine_store.as_ref()))
     })?;
+    // Policies' governance actions on the alerts detection raises.
+    let clients = crate::directory_cmd::graph_clients(&config)?;
+    let governor = Arc::new(skylight_govern::Governor::new(
+        store.clone(),
+        clients.clone(),
+    ));
+    let stop_governance = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let governance = tokio::spawn(crate::govern_loop::run(
+        governor,
+        store.clone(),
+        move |s| crate::detect_cmd::policy_actions(&gov_detect, &gov_dir, s),
+        stop_governance.clone(),
+    ));
+    // Users, groups and apps from Microsoft Graph: once with `--once`, otherwise every interval.
+    let directory = crate::directory_cmd::spawn_syncs(&config, clients, store.clone(), once);
     let started = Instant::now();
     let mut runs = Vec::new();
     for tenant in &config.tenants {
@@ -175,6 +191,12 @@ pub async fn collect_into(
     let detected = tokio::task::spawn_blocking(move || detection.finish())
         .await
         .context("detection task failed")??;
+    for line in directory.finish().await {
+        outln!("{line}");
+    }
+    stop_governance.store(true, std::sync::atomic::Ordering::Relaxed);
+    // With `--once`, the last alerts' actions are taken before exiting.
+    let _ = governance.await;
     if once {
         outln!(
             "detection: {} activities evaluated, {} alerts raised or updated (`skylight alerts` lists them)",

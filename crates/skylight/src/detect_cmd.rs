@@ -29,16 +29,15 @@ pub fn detect_config(
         .map_err(|e| anyhow::anyhow!("[detection]: {e}"))
 }
 
-/// An engine with the configured policies and detections, and the policies defined through the
-/// API when a store is given.
-pub fn engine(
+/// The enabled policies: built-in, from files and, when a store is given, defined through the
+/// API (unless a file or built-in policy has the id).
+fn enabled_policies(
     config: &DetectConfig,
     base_dir: &Path,
     store: Option<&dyn Store>,
-) -> anyhow::Result<Engine> {
+) -> anyhow::Result<Vec<skylight_detect::ActivityPolicy>> {
     let mut policies = skylight_detect::load_policies(config, base_dir)?;
     if let Some(store) = store {
-        // Policies defined through the API, unless a file or built-in policy has the id.
         for p in skylight_detect::load_stored(store)? {
             if policies.iter().any(|q| q.rule.id == p.rule.id) {
                 tracing::error!(policy = %p.rule.id, "a policy defined through the API has the id of a file or built-in policy; it is not run");
@@ -47,7 +46,38 @@ pub fn engine(
             }
         }
     }
-    let engine = Engine::new(config, policies)?;
+    Ok(policies)
+}
+
+/// The governance actions of each enabled policy that has some, by policy id.
+pub fn policy_actions(
+    config: &DetectConfig,
+    base_dir: &Path,
+    store: &dyn Store,
+) -> anyhow::Result<std::collections::HashMap<String, Vec<skylight_model::ActionKind>>> {
+    Ok(enabled_policies(config, base_dir, Some(store))?
+        .into_iter()
+        .filter(|p| !p.config.actions.is_empty())
+        .map(|p| {
+            let kinds = p
+                .config
+                .actions
+                .iter()
+                .filter_map(|a| skylight_model::ActionKind::parse(a))
+                .collect();
+            (p.rule.id, kinds)
+        })
+        .collect())
+}
+
+/// An engine with the configured policies and detections, and the policies defined through the
+/// API when a store is given.
+pub fn engine(
+    config: &DetectConfig,
+    base_dir: &Path,
+    store: Option<&dyn Store>,
+) -> anyhow::Result<Engine> {
+    let engine = Engine::new(config, enabled_policies(config, base_dir, store)?)?;
     Ok(match skylight_detect::load_sigma(config, base_dir)? {
         Some(sigma) => {
             tracing::info!(

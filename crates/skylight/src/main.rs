@@ -8,6 +8,8 @@ mod bench_query;
 mod collect_cmd;
 mod demo_cmd;
 mod detect_cmd;
+mod directory_cmd;
+mod govern_loop;
 mod import_cmd;
 mod notify_cmd;
 mod out;
@@ -57,6 +59,20 @@ enum Command {
     /// Load audit records from files (Management API JSON, NDJSON, Purview audit-search CSV)
     /// into the store, de-duplicated; unreadable lines are reported and quarantined.
     Import(import_cmd::ImportArgs),
+    /// Import users, groups, directory roles, risky users and OAuth apps from Microsoft Graph
+    /// (one delta round per configured tenant).
+    Sync(directory_cmd::SyncArgs),
+    /// List users from the directory: `skylight users --group Sales --disabled`.
+    Users(directory_cmd::UsersArgs),
+    /// List groups with their direct and nested member counts.
+    Groups(directory_cmd::GroupsArgs),
+    /// List OAuth apps with their permission level, consents and review.
+    Apps(directory_cmd::AppsArgs),
+    /// Take a governance action through Microsoft Graph: `skylight govern suspend-user
+    /// alice@contoso.com [--dry-run]`; each is recorded in the governance log.
+    Govern(directory_cmd::GovernArgs),
+    /// Show the governance log, newest first: action, target, status, the Graph calls made.
+    GovernanceLog(directory_cmd::GovernanceLogArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -86,6 +102,12 @@ fn main() -> std::process::ExitCode {
             Command::Serve(args) => serve_cmd::serve(args).await,
             Command::Bench(args) => bench_cmd::bench(args).await,
             Command::Import(args) => import_cmd::import(args).await,
+            Command::Sync(args) => directory_cmd::sync(args).await,
+            Command::Users(args) => directory_cmd::users(args).await,
+            Command::Groups(args) => directory_cmd::groups(args).await,
+            Command::Apps(args) => directory_cmd::apps(args).await,
+            Command::Govern(args) => directory_cmd::govern(args).await,
+            Command::GovernanceLog(args) => directory_cmd::governance_log(args).await,
         }
     });
     match result {

@@ -1,0 +1,433 @@
+//! Governance: actions on a tenant's users and OAuth apps, carried out through Microsoft Graph and
+//! recorded, call by call, in the governance log.
+//!
+//! Every action is logged before it starts, so a crash leaves an entry in progress that
+//! [`Governor::resume_interrupted`] finishes. The same action on the same target never runs twice
+//! at once (the store refuses a second running entry), and each step first reads the tenant's
+//! state, so a repeated or resumed action changes nothing that is already as asked. A failure is
+//! kept with Graph's answer and what to do, and can be retried.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+use skylight_m365::graph::actions::Recorder;
+use skylight_m365::graph::{GraphClient, GraphError};
+use skylight_model::{ActionKind, ActionStatus, AppReview, GovernanceEntry, TargetKind};
+use skylight_store::{ActionDraft, ActionUpdate, GovernanceQuery, Store, StoreError};
+
+/// Why an action could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum GovernError {
+    /// No configured tenant has that name.
+    #[error("no tenant named {0:?} is configured")]
+    UnknownTenant(String),
+    /// Several tenants are configured and the target did not say which.
+    #[error("several tenants are configured ({0}); say which with --tenant")]
+    WhichTenant(String),
+    /// The target does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The action is not allowed on this target.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// Reading the target from Graph failed.
+    #[error("cannot read the target from Microsoft Graph: {0}")]
+    Graph(#[from] GraphError),
+    /// The store failed (or another run of the same action is under way).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// An action someone asks for.
+#[derive(Debug, Clone)]
+pub struct ActionRequest {
+    /// The tenant, when more than one is configured.
+    pub tenant: Option<String>,
+    /// The action.
+    pub action: ActionKind,
+    /// The target: a UPN or object id for users; a name, app id or object id for apps.
+    pub target: String,
+    /// Who asks: `user:NAME`, `policy:ID`, `cli`.
+    pub requested_by: String,
+    /// The alert that led to it.
+    pub alert_id: Option<i64>,
+    /// Only record what would be done.
+    pub dry_run: bool,
+    /// Wait for an admin's approval before acting.
+    pub needs_approval: bool,
+}
+
+/// Carries out governance actions for the configured tenants.
+pub struct Governor {
+    store: Arc<dyn Store>,
+    clients: HashMap<String, Arc<GraphClient>>,
+}
+
+/// A resolved target.
+struct Target {
+    tenant: String,
+    id: String,
+    name: String,
+    warnings: Vec<String>,
+}
+
+impl Governor {
+    /// A governor over `store`, acting through one Graph client per tenant name.
+    pub fn new(store: Arc<dyn Store>, clients: HashMap<String, Arc<GraphClient>>) -> Governor {
+        Governor { store, clients }
+    }
+
+    /// Runs `f` on the store without blocking the runtime.
+    async fn on_store<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || f(store.as_ref()))
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("store task failed: {e}")))?
+    }
+
+    fn client(&self, tenant: &str) -> Result<&Arc<GraphClient>, GovernError> {
+        self.clients
+            .get(tenant)
+            .ok_or_else(|| GovernError::UnknownTenant(tenant.to_owned()))
+    }
+
+    /// The tenant asked for, or the only one configured.
+    fn tenant(&self, asked: Option<&str>) -> Result<String, GovernError> {
+        if let Some(t) = asked {
+            self.client(t)?;
+            return Ok(t.to_owned());
+        }
+        let mut names: Vec<&String> = self.clients.keys().collect();
+        names.sort();
+        match names.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(GovernError::UnknownTenant("(none configured)".into())),
+            many => Err(GovernError::WhichTenant(
+                many.iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )),
+        }
+    }
+
+    /// Finds the target and what to warn about before acting on it.
+    async fn resolve(&self, req: &ActionRequest) -> Result<Target, GovernError> {
+        let tenant = self.tenant(req.tenant.as_deref())?;
+        match req.action.target() {
+            TargetKind::User => {
+                let client = self.client(&tenant)?;
+                let user = match Recorder::new(client, true).user(&req.target).await {
+                    Ok(u) => u,
+                    Err(e) if e.is_not_found() => {
+                        return Err(GovernError::NotFound(format!(
+                            "no user {:?} in tenant {tenant}",
+                            req.target
+                        )));
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                let mut warnings = Vec::new();
+                if user.synced
+                    && matches!(
+                        req.action,
+                        ActionKind::SuspendUser | ActionKind::UnsuspendUser
+                    )
+                {
+                    warnings.push(format!(
+                        "{} is synced from on-premises Active Directory: the next directory \
+                         sync reverts this change. Disable the account on-premises as well.",
+                        user.upn
+                    ));
+                }
+                if user.guest && req.action == ActionKind::RequireSignIn {
+                    warnings.push(format!(
+                        "{} is a guest: sessions in the guest's home tenant are not ended.",
+                        user.upn
+                    ));
+                }
+                Ok(Target {
+                    tenant,
+                    id: user.id,
+                    name: user.upn,
+                    warnings,
+                })
+            }
+            TargetKind::App => {
+                let (t, key) = (tenant.clone(), req.target.clone());
+                let app = self
+                    .on_store(move |s| s.oauth_app(Some(&t), &key))
+                    .await?
+                    .ok_or_else(|| {
+                        GovernError::NotFound(format!(
+                            "no OAuth app {:?} in tenant {tenant}; apps come from the directory \
+                             sync (`skylight sync`)",
+                            req.target
+                        ))
+                    })?;
+                let mut warnings = Vec::new();
+                if app.first_party && req.action != ActionKind::ApproveApp {
+                    return Err(GovernError::Refused(format!(
+                        "{} is one of Microsoft's own apps; Skylight does not revoke or ban those",
+                        app.name
+                    )));
+                }
+                if req.action == ActionKind::BanApp && !app.grants.is_empty() {
+                    warnings.push(format!(
+                        "banning keeps the {} permission grant(s) already given; revoke the app to \
+                         remove them",
+                        app.grants.len() + app.app_roles.len()
+                    ));
+                }
+                Ok(Target {
+                    tenant,
+                    id: app.id,
+                    name: app.name,
+                    warnings,
+                })
+            }
+            TargetKind::File => Err(GovernError::Refused(
+                "file actions come with the files component".into(),
+            )),
+        }
+    }
+
+    /// Logs the action and, unless it waits for approval, carries it out. When the same action on
+    /// the same target is already pending or running, that entry comes back instead.
+    ///
+    /// A target that cannot be found or acted on is refused with the reason, and the refusal is
+    /// logged too (as failed), so that no asked-for action goes unrecorded.
+    pub async fn request(&self, req: ActionRequest) -> Result<GovernanceEntry, GovernError> {
+        let target = match self.resolve(&req).await {
+            Ok(t) => t,
+            Err(e @ (GovernError::UnknownTenant(_) | GovernError::WhichTenant(_))) => {
+                return Err(e);
+            }
+            Err(e) => {
+                self.log_refusal(&req, &e).await?;
+                return Err(e);
+            }
+        };
+        let status = if req.dry_run {
+            ActionStatus::DryRun
+        } else if req.needs_approval {
+            ActionStatus::Pending
+        } else {
+            ActionStatus::InProgress
+        };
+        let draft = ActionDraft {
+            tenant: target.tenant,
+            action: req.action,
+            target_kind: req.action.target(),
+            target_id: target.id,
+            target_name: target.name,
+            requested_by: req.requested_by,
+            alert_id: req.alert_id,
+            params: Value::Object(Default::default()),
+            status,
+            warnings: target.warnings,
+        };
+        let (entry, created) = self.on_store(move |s| s.begin_action(&draft)).await?;
+        if !created || status == ActionStatus::Pending {
+            return Ok(entry);
+        }
+        self.carry_out(entry, req.dry_run).await
+    }
+
+    /// Records an action that could not start, with why.
+    async fn log_refusal(&self, req: &ActionRequest, why: &GovernError) -> Result<(), GovernError> {
+        let draft = ActionDraft {
+            tenant: self.tenant(req.tenant.as_deref())?,
+            action: req.action,
+            target_kind: req.action.target(),
+            target_id: req.target.clone(),
+            target_name: req.target.clone(),
+            requested_by: req.requested_by.clone(),
+            alert_id: req.alert_id,
+            params: Value::Object(Default::default()),
+            status: ActionStatus::Failed,
+            warnings: Vec::new(),
+        };
+        let (entry, _) = self.on_store(move |s| s.begin_action(&draft)).await?;
+        self.update(
+            entry.id,
+            ActionUpdate {
+                error: Some(why.to_string()),
+                ..ActionUpdate::default()
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Carries out a pending action once an admin approved it.
+    pub async fn approve(&self, id: i64, by: &str) -> Result<GovernanceEntry, GovernError> {
+        let entry = self.entry(id).await?;
+        if entry.status != ActionStatus::Pending {
+            return Err(GovernError::Refused(format!(
+                "action {id} is {}, not pending",
+                entry.status.as_str()
+            )));
+        }
+        let entry = self
+            .update(
+                id,
+                ActionUpdate {
+                    status: Some(ActionStatus::InProgress),
+                    warnings: vec![format!("approved by {by}")],
+                    ..ActionUpdate::default()
+                },
+            )
+            .await?;
+        self.carry_out(entry, false).await
+    }
+
+    /// Carries out a failed action again.
+    pub async fn retry(&self, id: i64) -> Result<GovernanceEntry, GovernError> {
+        let entry = self.entry(id).await?;
+        if entry.status != ActionStatus::Failed {
+            return Err(GovernError::Refused(format!(
+                "action {id} is {}; only failed actions are retried",
+                entry.status.as_str()
+            )));
+        }
+        let entry = self
+            .update(
+                id,
+                ActionUpdate {
+                    status: Some(ActionStatus::InProgress),
+                    ..ActionUpdate::default()
+                },
+            )
+            .await?;
+        self.carry_out(entry, false).await
+    }
+
+    /// Finishes every action a crash left in progress; returns how many.
+    pub async fn resume_interrupted(&self) -> Result<usize, GovernError> {
+        let running = self
+            .on_store(|s| {
+                s.governance_log(&GovernanceQuery {
+                    status: Some(ActionStatus::InProgress),
+                    ..GovernanceQuery::default()
+                })
+            })
+            .await?;
+        let n = running.len();
+        for entry in running {
+            if self.clients.contains_key(&entry.tenant) {
+                tracing::info!(
+                    id = entry.id,
+                    action = entry.action.as_str(),
+                    "resuming an interrupted action"
+                );
+                self.carry_out(entry, false).await?;
+            }
+        }
+        Ok(n)
+    }
+
+    async fn entry(&self, id: i64) -> Result<GovernanceEntry, GovernError> {
+        self.on_store(move |s| s.governance_entry(id))
+            .await?
+            .ok_or_else(|| GovernError::NotFound(format!("no governance action {id}")))
+    }
+
+    async fn update(&self, id: i64, u: ActionUpdate) -> Result<GovernanceEntry, GovernError> {
+        self.on_store(move |s| s.update_action(id, &u))
+            .await?
+            .ok_or_else(|| GovernError::NotFound(format!("no governance action {id}")))
+    }
+
+    /// Makes the calls and records how it went.
+    async fn carry_out(
+        &self,
+        entry: GovernanceEntry,
+        dry_run: bool,
+    ) -> Result<GovernanceEntry, GovernError> {
+        let client = self.client(&entry.tenant)?;
+        let mut rec = Recorder::new(client, dry_run);
+        let result = act(&mut rec, &entry).await;
+        let mut update = ActionUpdate {
+            attempt: !dry_run,
+            steps: std::mem::take(&mut rec.steps),
+            ..ActionUpdate::default()
+        };
+        match result {
+            Ok(()) => {
+                update.status = Some(if dry_run {
+                    ActionStatus::DryRun
+                } else {
+                    ActionStatus::Succeeded
+                });
+                update.error = Some(String::new());
+                let review = match entry.action {
+                    ActionKind::ApproveApp => Some(AppReview::Approved),
+                    ActionKind::BanApp | ActionKind::RevokeApp => Some(AppReview::Banned),
+                    _ => None,
+                };
+                if let (Some(review), false) = (review, dry_run) {
+                    let (t, id) = (entry.tenant.clone(), entry.target_id.clone());
+                    self.on_store(move |s| s.set_app_review(&t, &id, review))
+                        .await?;
+                }
+            }
+            Err(e) => {
+                let permission = permission_for(entry.action);
+                update.status = Some(ActionStatus::Failed);
+                update.error = Some(format!("{e}. {}", e.remediation(permission).message));
+            }
+        }
+        let done = self.update(entry.id, update).await?;
+        tracing::info!(
+            id = done.id,
+            action = done.action.as_str(),
+            target = %done.target_name,
+            status = done.status.as_str(),
+            "governance action"
+        );
+        Ok(done)
+    }
+}
+
+/// The Graph application permission an action needs, for the error message.
+fn permission_for(action: ActionKind) -> &'static str {
+    match action {
+        ActionKind::SuspendUser | ActionKind::UnsuspendUser | ActionKind::RequireSignIn => {
+            "User.ReadWrite.All"
+        }
+        ActionKind::ConfirmCompromised => "IdentityRiskyUser.ReadWrite.All",
+        ActionKind::RevokeApp => {
+            "DelegatedPermissionGrant.ReadWrite.All, AppRoleAssignment.ReadWrite.All and Application.ReadWrite.All"
+        }
+        ActionKind::BanApp => "Application.ReadWrite.All",
+        ActionKind::NotifyUser | ActionKind::ApproveApp => "User.Read.All",
+    }
+}
+
+/// The calls of one action.
+async fn act(rec: &mut Recorder<'_>, entry: &GovernanceEntry) -> Result<(), GraphError> {
+    let id = entry.target_id.as_str();
+    match entry.action {
+        ActionKind::SuspendUser => {
+            let user = rec.user(id).await?;
+            rec.set_enabled(&user, false).await?;
+            rec.revoke_sessions(id).await
+        }
+        ActionKind::UnsuspendUser => {
+            let user = rec.user(id).await?;
+            rec.set_enabled(&user, true).await
+        }
+        ActionKind::RequireSignIn => rec.revoke_sessions(id).await,
+        ActionKind::ConfirmCompromised => rec.confirm_compromised(id).await,
+        ActionKind::RevokeApp => rec.revoke_app(id).await,
+        ActionKind::BanApp => rec.set_app_enabled(id, false).await,
+        // Recorded only: the alert's notification channels carry it, and approval is Skylight's.
+        ActionKind::NotifyUser | ActionKind::ApproveApp => Ok(()),
+    }
+}

@@ -1,0 +1,597 @@
+//! `skylight sync`, `users`, `groups`, `apps`, `govern` and `governance-log`: the directory and
+//! app inventory from Microsoft Graph, and the actions taken on it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use skylight_govern::{ActionRequest, Governor};
+use skylight_m365::auth::TokenProvider;
+use skylight_m365::config::Config;
+use skylight_m365::graph::GraphClient;
+use skylight_model::{ActionKind, ActionStatus, GovernanceEntry, GroupKind, PermissionLevel};
+use skylight_store::{AppQuery, DirectoryQuery, GovernanceQuery, Store};
+
+use crate::collect_cmd::{Format, StoreArgs};
+use crate::out::outln;
+
+/// Graph requests per second per tenant: well inside the identity limits of a small tenant
+/// (3,500 resource units per 10 s, contract §4.1), so a sync never starves governance calls.
+const GRAPH_REQUESTS_PER_SECOND: u32 = 50;
+
+/// The configuration file.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// The connector configuration (TOML).
+    #[arg(long, default_value = "skylight.toml", env = "SKYLIGHT_CONFIG")]
+    config: PathBuf,
+}
+
+/// Options of `skylight sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// Options of `skylight users`.
+#[derive(Debug, Args)]
+pub struct UsersArgs {
+    /// Name, UPN or mail contains this.
+    search: Option<String>,
+    /// Only members (directly or through nested groups) of this group (name or id).
+    #[arg(long)]
+    group: Option<String>,
+    /// Only disabled (suspended) accounts.
+    #[arg(long)]
+    disabled: bool,
+    /// Only guests.
+    #[arg(long)]
+    guests: bool,
+    /// Only holders of a directory role.
+    #[arg(long)]
+    admins: bool,
+    /// One tenant.
+    #[arg(long)]
+    tenant: Option<String>,
+    /// At most this many (0: all).
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// Options of `skylight groups`.
+#[derive(Debug, Args)]
+pub struct GroupsArgs {
+    /// Name or mail contains this.
+    search: Option<String>,
+    /// Only this kind: microsoft365, security, distribution, other.
+    #[arg(long)]
+    kind: Option<String>,
+    /// One tenant.
+    #[arg(long)]
+    tenant: Option<String>,
+    /// At most this many (0: all).
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// Options of `skylight apps`.
+#[derive(Debug, Args)]
+pub struct AppsArgs {
+    /// Name, app id or publisher contains this.
+    search: Option<String>,
+    /// At least this permission level: low, medium, high.
+    #[arg(long)]
+    level: Option<String>,
+    /// Include Microsoft's own apps.
+    #[arg(long)]
+    microsoft: bool,
+    /// One tenant.
+    #[arg(long)]
+    tenant: Option<String>,
+    /// At most this many (0: all).
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// Options of `skylight govern`.
+#[derive(Debug, Args)]
+pub struct GovernArgs {
+    /// The action: suspend-user, unsuspend-user, require-sign-in, confirm-compromised,
+    /// notify-user, revoke-app, ban-app, approve-app; or `approve` / `retry` with a governance
+    /// log id as the target.
+    action: String,
+    /// A user's UPN or object id; an app's name, app id or object id; a log id for
+    /// approve/retry.
+    target: String,
+    /// The tenant, when several are configured.
+    #[arg(long)]
+    tenant: Option<String>,
+    /// Only show and log what would be done.
+    #[arg(long)]
+    dry_run: bool,
+    /// Log the action as pending; `skylight govern approve ID` carries it out.
+    #[arg(long)]
+    needs_approval: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    #[command(flatten)]
+    config: ConfigArgs,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// Options of `skylight governance-log`.
+#[derive(Debug, Args)]
+pub struct GovernanceLogArgs {
+    /// Only in this status: pending, in_progress, succeeded, failed, reverted, dry_run.
+    #[arg(long)]
+    status: Option<String>,
+    /// Only on this target (id or name).
+    #[arg(long)]
+    target: Option<String>,
+    /// Only led to by this alert.
+    #[arg(long)]
+    alert: Option<i64>,
+    /// One tenant.
+    #[arg(long)]
+    tenant: Option<String>,
+    /// At most this many, newest first (0: all).
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// A Graph client per configured tenant.
+pub fn graph_clients(config: &Config) -> anyhow::Result<HashMap<String, Arc<GraphClient>>> {
+    let http = reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(15))
+        .build()
+        .context("cannot build the HTTP client")?;
+    Ok(config
+        .tenants
+        .iter()
+        .map(|t| {
+            let tokens = Arc::new(TokenProvider::new(http.clone(), t));
+            let client = GraphClient::new(
+                http.clone(),
+                tokens,
+                &t.endpoints().graph,
+                GRAPH_REQUESTS_PER_SECOND,
+            );
+            (t.name.clone(), Arc::new(client))
+        })
+        .collect())
+}
+
+fn load(path: &Path) -> anyhow::Result<Config> {
+    Config::load(path).with_context(|| format!("cannot load the configuration {}", path.display()))
+}
+
+/// Runs `f` on the store off the async runtime.
+async fn on_store<T, F>(store: &Arc<dyn Store>, f: F) -> anyhow::Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&dyn Store) -> Result<T, skylight_store::StoreError> + Send + 'static,
+{
+    let store = Arc::clone(store);
+    Ok(tokio::task::spawn_blocking(move || f(store.as_ref()))
+        .await
+        .context("store task failed")??)
+}
+
+/// One round of directory and app sync for every configured tenant.
+pub async fn sync(args: SyncArgs) -> anyhow::Result<()> {
+    let config = load(&args.config.config)?;
+    let store = args.store.open()?;
+    let clients = graph_clients(&config)?;
+    let mut failed = 0;
+    for t in &config.tenants {
+        let Some(client) = clients.get(&t.name) else {
+            continue;
+        };
+        match skylight_m365::graph::directory::sync(client, &store, &t.name).await {
+            Ok(r) => {
+                outln!(
+                    "{}: {} users changed, {} removed; {} groups changed, {} removed; {} apps{}",
+                    t.name,
+                    r.users,
+                    r.removed_users,
+                    r.groups,
+                    r.removed_groups,
+                    r.apps,
+                    if r.resynced {
+                        " (a delta link had expired: enumerated again)"
+                    } else {
+                        ""
+                    }
+                );
+                for w in &r.warnings {
+                    outln!("  warning: {w}");
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!(
+                    "{}: sync failed: {e}\n  {}",
+                    t.name,
+                    e.remediation().message
+                );
+            }
+        }
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} tenant(s) could not be synced");
+    }
+    Ok(())
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}
+
+/// Lists users.
+pub async fn users(args: UsersArgs) -> anyhow::Result<()> {
+    let query = DirectoryQuery {
+        tenant: args.tenant,
+        search: args.search,
+        enabled: args.disabled.then_some(false),
+        guest: args.guests.then_some(true),
+        admin: args.admins.then_some(true),
+        group: args.group,
+        limit: args.limit,
+        ..DirectoryQuery::default()
+    };
+    let store = args.store.open()?;
+    let list = on_store(&store, move |s| s.directory_users(&query)).await?;
+    if matches!(args.format, Format::Json) {
+        for u in &list {
+            outln!("{}", serde_json::to_string(u)?);
+        }
+        return Ok(());
+    }
+    if list.is_empty() {
+        outln!("no users match (users come from `skylight sync`)");
+        return Ok(());
+    }
+    outln!(
+        "{:<44} {:<26} {:<7} {:<6} {:<7} {:<8} roles",
+        "upn",
+        "name",
+        "enabled",
+        "guest",
+        "synced",
+        "risk"
+    );
+    for u in &list {
+        outln!(
+            "{:<44} {:<26} {:<7} {:<6} {:<7} {:<8} {}",
+            u.upn,
+            u.display_name,
+            u.account_enabled.map_or("?", yes_no),
+            yes_no(u.is_guest()),
+            yes_no(u.on_premises_synced),
+            u.risk_level.as_deref().unwrap_or("-"),
+            u.roles.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Lists groups.
+pub async fn groups(args: GroupsArgs) -> anyhow::Result<()> {
+    let query = DirectoryQuery {
+        tenant: args.tenant,
+        search: args.search,
+        kind: args.kind.as_deref().map(GroupKind::parse),
+        limit: args.limit,
+        ..DirectoryQuery::default()
+    };
+    let store = args.store.open()?;
+    let list = on_store(&store, move |s| s.directory_groups(&query)).await?;
+    if matches!(args.format, Format::Json) {
+        for g in &list {
+            outln!("{}", serde_json::to_string(g)?);
+        }
+        return Ok(());
+    }
+    if list.is_empty() {
+        outln!("no groups match (groups come from `skylight sync`)");
+        return Ok(());
+    }
+    outln!(
+        "{:<36} {:<13} {:>7} {:>7}  id",
+        "name",
+        "kind",
+        "direct",
+        "users"
+    );
+    for g in &list {
+        outln!(
+            "{:<36} {:<13} {:>7} {:>7}  {}",
+            g.display_name,
+            g.kind.as_str(),
+            g.direct_members,
+            g.user_members,
+            g.id
+        );
+    }
+    Ok(())
+}
+
+/// Lists OAuth apps.
+pub async fn apps(args: AppsArgs) -> anyhow::Result<()> {
+    let min_level = match args.level.as_deref() {
+        Some(l) => Some(
+            PermissionLevel::parse(l)
+                .with_context(|| format!("unknown level `{l}`; levels: low, medium, high"))?,
+        ),
+        None => None,
+    };
+    let query = AppQuery {
+        tenant: args.tenant,
+        search: args.search,
+        min_level,
+        first_party: args.microsoft,
+        limit: args.limit,
+    };
+    let store = args.store.open()?;
+    let list = on_store(&store, move |s| s.oauth_apps(&query)).await?;
+    if matches!(args.format, Format::Json) {
+        for a in &list {
+            outln!("{}", serde_json::to_string(a)?);
+        }
+        return Ok(());
+    }
+    if list.is_empty() {
+        outln!("no apps match (apps come from `skylight sync`)");
+        return Ok(());
+    }
+    outln!(
+        "{:<32} {:<6} {:<10} {:>5} {:<4} {:<7} {:<24} permissions",
+        "name",
+        "level",
+        "review",
+        "users",
+        "all",
+        "enabled",
+        "publisher"
+    );
+    for a in &list {
+        let publisher = match (&a.verified_publisher, &a.publisher) {
+            (Some(v), _) => format!("{v} (verified)"),
+            (None, Some(p)) => p.clone(),
+            (None, None) => "-".into(),
+        };
+        outln!(
+            "{:<32} {:<6} {:<10} {:>5} {:<4} {:<7} {:<24} {}",
+            a.name,
+            a.level.as_str(),
+            a.review.as_str(),
+            a.consented_users,
+            yes_no(a.all_users),
+            yes_no(a.enabled),
+            publisher,
+            a.permissions().join(" ")
+        );
+    }
+    Ok(())
+}
+
+fn print_entry(e: &GovernanceEntry, format: Format) -> anyhow::Result<()> {
+    if matches!(format, Format::Json) {
+        outln!("{}", serde_json::to_string(e)?);
+        return Ok(());
+    }
+    outln!(
+        "#{} {} {} ({}): {}",
+        e.id,
+        e.action.as_str(),
+        e.target_name,
+        e.tenant,
+        e.status.as_str()
+    );
+    for s in &e.steps {
+        outln!(
+            "  {} {} -> {}{}",
+            s.method,
+            s.path,
+            s.status.map_or_else(|| "-".into(), |c| c.to_string()),
+            s.note
+                .as_deref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default()
+        );
+    }
+    for w in &e.warnings {
+        outln!("  warning: {w}");
+    }
+    if let Some(err) = &e.error {
+        outln!("  error: {err}");
+    }
+    Ok(())
+}
+
+/// Carries out (or approves, or retries) one governance action.
+pub async fn govern(args: GovernArgs) -> anyhow::Result<()> {
+    let config = load(&args.config.config)?;
+    let store = args.store.open()?;
+    let governor = Governor::new(store, graph_clients(&config)?);
+    let by = format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+    );
+    let entry = match args.action.as_str() {
+        "approve" | "retry" => {
+            let id: i64 = args
+                .target
+                .parse()
+                .with_context(|| format!("`{}` is not a governance log id", args.target))?;
+            if args.action == "approve" {
+                governor.approve(id, &by).await?
+            } else {
+                governor.retry(id).await?
+            }
+        }
+        name => {
+            let action = ActionKind::parse(name).with_context(|| {
+                format!(
+                    "unknown action `{name}`; actions: {}, approve, retry",
+                    ActionKind::ALL.map(ActionKind::as_str).join(", ")
+                )
+            })?;
+            if matches!(args.format, Format::Table) {
+                outln!("{}: {}", action.as_str(), action.explanation());
+            }
+            governor
+                .request(ActionRequest {
+                    tenant: args.tenant,
+                    action,
+                    target: args.target,
+                    requested_by: by,
+                    alert_id: None,
+                    dry_run: args.dry_run,
+                    needs_approval: args.needs_approval,
+                })
+                .await?
+        }
+    };
+    print_entry(&entry, args.format)?;
+    if entry.status == ActionStatus::Failed {
+        anyhow::bail!(
+            "the action failed; `skylight govern retry {}` tries again",
+            entry.id
+        );
+    }
+    Ok(())
+}
+
+/// Shows the governance log.
+pub async fn governance_log(args: GovernanceLogArgs) -> anyhow::Result<()> {
+    let status = match args.status.as_deref() {
+        Some(s) => Some(ActionStatus::parse(s).with_context(|| {
+            format!(
+                "unknown status `{s}`; statuses: {}",
+                ActionStatus::ALL.map(ActionStatus::as_str).join(", ")
+            )
+        })?),
+        None => None,
+    };
+    let query = GovernanceQuery {
+        tenant: args.tenant,
+        status,
+        target: args.target,
+        alert_id: args.alert,
+        limit: args.limit,
+    };
+    let store = args.store.open()?;
+    let list = on_store(&store, move |s| s.governance_log(&query)).await?;
+    if list.is_empty() && matches!(args.format, Format::Table) {
+        outln!("no governance actions match");
+    }
+    for e in &list {
+        print_entry(e, args.format)?;
+    }
+    Ok(())
+}
+
+/// The directory syncs running beside the collectors.
+pub struct DirectorySyncs {
+    tasks: Vec<tokio::task::JoinHandle<Option<String>>>,
+    once: bool,
+}
+
+impl DirectorySyncs {
+    /// With `--once`: waits for each tenant's round and returns its summary lines; otherwise
+    /// stops the periodic syncs.
+    pub async fn finish(self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for t in self.tasks {
+            if self.once {
+                if let Ok(Some(line)) = t.await {
+                    lines.push(line);
+                }
+            } else {
+                t.abort();
+            }
+        }
+        lines
+    }
+}
+
+/// Starts one directory sync per tenant: one round with `once`, otherwise a round every
+/// `[collector] directory_interval_minutes` (none when 0). A failed round is logged with what
+/// to do and tried again at the next interval; it never stops collection.
+pub fn spawn_syncs(
+    config: &Config,
+    clients: HashMap<String, Arc<GraphClient>>,
+    store: Arc<dyn Store>,
+    once: bool,
+) -> DirectorySyncs {
+    let minutes = config.collector.directory_interval_minutes;
+    let mut tasks = Vec::new();
+    if minutes == 0 {
+        return DirectorySyncs { tasks, once };
+    }
+    for (name, client) in clients {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let line = match skylight_m365::graph::directory::sync(&client, &store, &name).await
+                {
+                    Ok(r) => {
+                        tracing::info!(tenant = %name, users = r.users, removed_users = r.removed_users, groups = r.groups, apps = r.apps, resynced = r.resynced, "directory synced");
+                        for w in &r.warnings {
+                            tracing::warn!(tenant = %name, "{w}");
+                        }
+                        format!(
+                            "directory {name}: {} users and {} groups changed, {} apps{}",
+                            r.users,
+                            r.groups,
+                            r.apps,
+                            if r.warnings.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" ({} parts not read: `skylight sync` says why)", r.warnings.len())
+                            }
+                        )
+                    }
+                    Err(e) => {
+                        let fix = e.remediation().message;
+                        tracing::error!(tenant = %name, error = %e, remediation = %fix, "directory sync failed");
+                        format!("directory {name}: sync failed: {e}; {fix}")
+                    }
+                };
+                if once {
+                    return Some(line);
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(minutes * 60)).await;
+            }
+        }));
+    }
+    DirectorySyncs { tasks, once }
+}

@@ -1,0 +1,133 @@
+//! Policies' governance actions, taken on the users of the alerts they raise, once per alert,
+//! action and user: the alert's governance log entries are the memory of what was done.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use skylight_govern::{ActionRequest, Governor};
+use skylight_model::{ActionKind, AlertStatus};
+use skylight_store::{AlertQuery, GovernanceQuery, Store};
+
+/// How often alerts are looked at.
+const INTERVAL: Duration = Duration::from_secs(2);
+/// Users acted on per alert at most: a policy that matched hundreds of users at once is more
+/// likely wrong than a breach of hundreds of accounts, and an admin should look first.
+const MAX_USERS_PER_ALERT: usize = 10;
+
+/// The actions of each policy that has some.
+pub type PolicyActions = HashMap<String, Vec<ActionKind>>;
+
+/// Takes policies' actions on new and changed alerts until `stop` is set.
+pub async fn run(
+    governor: Arc<Governor>,
+    store: Arc<dyn Store>,
+    actions_of: impl Fn(&dyn Store) -> anyhow::Result<PolicyActions> + Send + Sync + 'static,
+    stop: Arc<AtomicBool>,
+) {
+    match governor.resume_interrupted().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            actions = n,
+            "finished governance actions a stop interrupted"
+        ),
+        Err(e) => tracing::error!(error = %e, "cannot resume interrupted governance actions"),
+    }
+    let actions_of = Arc::new(actions_of);
+    let mut cursor: Option<DateTime<Utc>> = None;
+    loop {
+        // A round after the stop was seen: what detection raised last is acted on too.
+        let stopping = stop.load(Ordering::Relaxed);
+        match round(&governor, &store, &actions_of, cursor).await {
+            Ok(next) => cursor = next,
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "policy governance round failed; retrying")
+            }
+        }
+        if stopping {
+            break;
+        }
+        tokio::time::sleep(INTERVAL).await;
+    }
+}
+
+/// One look at the alerts changed since `cursor`; returns the new cursor.
+async fn round(
+    governor: &Governor,
+    store: &Arc<dyn Store>,
+    actions_of: &Arc<impl Fn(&dyn Store) -> anyhow::Result<PolicyActions> + Send + Sync + 'static>,
+    cursor: Option<DateTime<Utc>>,
+) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let (s, f) = (Arc::clone(store), Arc::clone(actions_of));
+    let actions = tokio::task::spawn_blocking(move || f(s.as_ref()))
+        .await
+        .context("policy task failed")??;
+    if actions.is_empty() {
+        return Ok(cursor);
+    }
+    let s = Arc::clone(store);
+    let alerts = tokio::task::spawn_blocking(move || {
+        s.alerts(&AlertQuery {
+            // From the start on the first round: a restart finds what it has not done yet.
+            updated_after: Some(cursor.unwrap_or(DateTime::<Utc>::MIN_UTC)),
+            include_signals: true,
+            limit: 1000,
+            ..AlertQuery::default()
+        })
+    })
+    .await
+    .context("alerts task failed")??;
+    let mut next = cursor;
+    for alert in alerts {
+        next = Some(alert.updated);
+        let Some(kinds) = actions.get(&alert.draft.policy) else {
+            continue;
+        };
+        if matches!(alert.status, AlertStatus::Dismissed) {
+            continue;
+        }
+        let s = Arc::clone(store);
+        let id = alert.id;
+        let done = tokio::task::spawn_blocking(move || {
+            s.governance_log(&GovernanceQuery {
+                alert_id: Some(id),
+                ..GovernanceQuery::default()
+            })
+        })
+        .await
+        .context("governance log task failed")??;
+        for kind in kinds {
+            for user in alert.draft.users.iter().take(MAX_USERS_PER_ALERT) {
+                let already = done.iter().any(|e| {
+                    e.action == *kind
+                        && (e.target_name.eq_ignore_ascii_case(user)
+                            || e.target_id.eq_ignore_ascii_case(user))
+                });
+                if already {
+                    continue;
+                }
+                let req = ActionRequest {
+                    tenant: Some(alert.draft.tenant.clone()),
+                    action: *kind,
+                    target: user.clone(),
+                    requested_by: format!("policy:{}", alert.draft.policy),
+                    alert_id: Some(alert.id),
+                    dry_run: false,
+                    needs_approval: false,
+                };
+                match governor.request(req).await {
+                    Ok(e) => {
+                        tracing::info!(alert = alert.id, action = kind.as_str(), user = %user, status = e.status.as_str(), "policy governance action")
+                    }
+                    Err(e) => {
+                        tracing::warn!(alert = alert.id, action = kind.as_str(), user = %user, error = %e, "policy governance action refused")
+                    }
+                }
+            }
+        }
+    }
+    Ok(next)
+}
