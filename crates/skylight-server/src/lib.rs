@@ -7,6 +7,7 @@
 
 mod activities;
 mod alerts;
+mod directory;
 mod policies;
 
 use std::sync::Arc;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// The bearer token API calls must carry, if any.
     pub api_token: Option<Arc<str>>,
+    /// Carries out governance actions; `None` when served without a connector configuration.
+    pub governor: Option<Arc<skylight_govern::Governor>>,
 }
 
 /// The OpenAPI document of the API.
@@ -49,7 +52,15 @@ pub struct AppState {
         alerts::stream,
         policies::list,
         policies::put,
-        policies::delete
+        policies::delete,
+        directory::users,
+        directory::user,
+        directory::groups,
+        directory::members,
+        directory::apps,
+        directory::log,
+        directory::act,
+        directory::approve_or_retry
     ),
     components(schemas(
         activities::ActivityList,
@@ -58,6 +69,13 @@ pub struct AppState {
         activities::ApiError,
         alerts::AlertList,
         policies::PolicyList,
+        directory::UserList,
+        directory::UserDetail,
+        directory::GroupList,
+        directory::MemberList,
+        directory::AppList,
+        directory::GovernanceList,
+        directory::NewAction,
         alerts::AlertPatch,
         alerts::NewComment,
         alerts::doc::AlertDoc,
@@ -83,6 +101,19 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/policies/{id}",
             axum::routing::put(policies::put).delete(policies::delete),
+        )
+        .route("/api/v1/users", get(directory::users))
+        .route("/api/v1/users/{key}", get(directory::user))
+        .route("/api/v1/groups", get(directory::groups))
+        .route("/api/v1/groups/{id}/members", get(directory::members))
+        .route("/api/v1/apps", get(directory::apps))
+        .route(
+            "/api/v1/governance",
+            get(directory::log).post(directory::act),
+        )
+        .route(
+            "/api/v1/governance/{id}/{verb}",
+            post(directory::approve_or_retry),
         )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

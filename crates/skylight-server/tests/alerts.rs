@@ -89,6 +89,7 @@ async fn serve(token: Option<&str>, alerts: &[AlertDraft]) -> Server {
     let state = AppState {
         store: store.clone(),
         api_token: token.map(Arc::from),
+        governor: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -553,6 +554,7 @@ async fn shutting_down_ends_open_feeds() {
     let state = AppState {
         store: Arc::new(SqliteStore::open(dir.path()).unwrap()),
         api_token: None,
+        governor: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

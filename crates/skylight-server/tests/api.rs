@@ -61,6 +61,7 @@ async fn serve(token: Option<&str>) -> (String, tempfile::TempDir) {
     let state = AppState {
         store: Arc::new(store),
         api_token: token.map(Arc::from),
+        governor: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

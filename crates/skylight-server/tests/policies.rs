@@ -13,6 +13,7 @@ async fn serve() -> (String, Arc<SqliteStore>, tempfile::TempDir) {
     let state = AppState {
         store: store.clone(),
         api_token: None,
+        governor: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/api/v1/policies", listener.local_addr().unwrap());

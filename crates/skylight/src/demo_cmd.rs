@@ -121,6 +121,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let state = skylight_server::AppState {
         store,
         api_token: None,
+        governor: None,
     };
     let served = skylight_server::serve(listener, state, async {
         let _ = tokio::signal::ctrl_c().await;

@@ -53,11 +53,16 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         anyhow::bail!("the API token is too short: use at least 16 characters");
     }
     let store = args.store.open()?;
+    let mut governor = None;
     let collecting = match &args.config {
         Some(path) => {
             // Fail now on a broken configuration rather than from a background task.
-            skylight_m365::config::Config::load(path)
+            let config = skylight_m365::config::Config::load(path)
                 .with_context(|| format!("cannot load the configuration {}", path.display()))?;
+            governor = Some(Arc::new(skylight_govern::Governor::new(
+                store.clone(),
+                crate::directory_cmd::graph_clients(&config)?,
+            )));
             let (path, store) = (path.clone(), store.clone());
             Some(tokio::spawn(async move {
                 if let Err(e) = crate::collect_cmd::collect_into(&path, store, false).await {
@@ -70,6 +75,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let state = AppState {
         store,
         api_token: token.map(Arc::from),
+        governor,
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
