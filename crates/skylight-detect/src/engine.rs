@@ -166,6 +166,32 @@ impl Engine {
         })
     }
 
+    /// The directory groups the scopes of its policies and detections name (lowercase).
+    pub fn scope_groups(&self) -> std::collections::BTreeSet<String> {
+        self.policies
+            .iter()
+            .map(|p| &p.rule.scope)
+            .chain(self.anomalies.scopes())
+            .flat_map(|s| s.groups().collect::<Vec<_>>())
+            .collect()
+    }
+
+    /// Gives scopes the members of the directory's groups they name. A group the directory does
+    /// not hold is logged: it matches nobody.
+    pub fn with_directory(mut self, members: crate::rule::GroupMembers) -> Engine {
+        for g in self.scope_groups() {
+            if !members.contains_key(&g) {
+                tracing::warn!(group = %g, "a scope names a group that is neither built in nor in the directory: it matches nobody");
+            }
+        }
+        let members = std::sync::Arc::new(members);
+        for p in &mut self.policies {
+            p.rule.scope.directory = Some(members.clone());
+        }
+        self.anomalies.set_directory(&members);
+        self
+    }
+
     /// Adds Sigma rules; their ids (`sigma:…`) must not collide with another rule's.
     pub fn with_sigma(mut self, sigma: crate::sigma::SigmaRules) -> Result<Engine, DetectError> {
         for rule in sigma.rules() {

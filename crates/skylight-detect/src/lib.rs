@@ -23,5 +23,5 @@ pub use event::Event;
 pub use incident::{Finding, Hit};
 pub use matcher::matches;
 pub use policy::{ActivityPolicy, PolicyConfig, PolicyError};
-pub use rule::{BUILT_IN_GROUPS, CATEGORIES, Mode, Rule, Scope};
+pub use rule::{BUILT_IN_GROUPS, CATEGORIES, GroupMembers, Mode, Rule, Scope};
 pub use runner::{BATCH, Detector, Progress, backtest, load_policies, load_sigma, load_stored};

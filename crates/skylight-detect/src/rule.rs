@@ -31,6 +31,10 @@ pub enum Mode {
     Signal,
 }
 
+/// Users of the directory's groups, for scopes: lowercase group name or object id → lowercase
+/// UPNs of the users in it, directly or through nested groups.
+pub type GroupMembers = std::collections::HashMap<String, std::collections::HashSet<String>>;
+
 /// Who a rule applies to: everyone, unless `include_*` names someone; `exclude_*` always wins.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,37 +51,57 @@ pub struct Scope {
     /// Never members of these groups.
     #[serde(default)]
     pub exclude_groups: Vec<String>,
+    /// Members of the directory's groups, when imported (see [`Scope::groups`]).
+    #[serde(skip)]
+    pub directory: Option<std::sync::Arc<GroupMembers>>,
 }
 
 impl Scope {
-    /// Refuses groups that are not known: a typo would silently widen or narrow the scope.
+    /// Refuses empty group names; a name that is neither built in nor a directory group is
+    /// reported when detection loads the directory.
     pub fn check(&self) -> Result<(), String> {
-        for g in self.include_groups.iter().chain(&self.exclude_groups) {
-            if !BUILT_IN_GROUPS.iter().any(|b| b.eq_ignore_ascii_case(g)) {
-                return Err(format!(
-                    "unknown group `{g}`; groups: {} (directory groups arrive with the Graph import)",
-                    BUILT_IN_GROUPS.join(", ")
-                ));
-            }
+        if self
+            .include_groups
+            .iter()
+            .chain(&self.exclude_groups)
+            .any(|g| g.trim().is_empty())
+        {
+            return Err(format!(
+                "an empty group name; groups: {} or a directory group's name or id",
+                BUILT_IN_GROUPS.join(", ")
+            ));
         }
         Ok(())
     }
 
-    fn in_group(e: &Event, group: &str) -> bool {
+    /// The directory groups it names (not the built-in ones), lowercase.
+    pub fn groups(&self) -> impl Iterator<Item = String> + '_ {
+        self.include_groups
+            .iter()
+            .chain(&self.exclude_groups)
+            .filter(|g| !BUILT_IN_GROUPS.iter().any(|b| b.eq_ignore_ascii_case(g)))
+            .map(|g| g.to_ascii_lowercase())
+    }
+
+    fn in_group(&self, e: &Event, group: &str) -> bool {
         match group.to_ascii_lowercase().as_str() {
             "administrators" => e.row.admin || e.row.actor_kind == Some(ActorKind::Admin),
             "external_users" => {
                 e.row.external_user || e.row.actor_kind == Some(ActorKind::External)
             }
             "applications" => e.row.actor_kind == Some(ActorKind::Application),
-            _ => false,
+            name => self
+                .directory
+                .as_ref()
+                .and_then(|d| d.get(name))
+                .is_some_and(|users| users.contains(&e.user.to_ascii_lowercase())),
         }
     }
 
     /// Whether the event's actor is in scope.
     pub fn covers(&self, e: &Event) -> bool {
         let named = |users: &[String]| users.iter().any(|u| u.eq_ignore_ascii_case(&e.user));
-        let grouped = |groups: &[String]| groups.iter().any(|g| Scope::in_group(e, g));
+        let grouped = |groups: &[String]| groups.iter().any(|g| self.in_group(e, g));
         if named(&self.exclude_users) || grouped(&self.exclude_groups) {
             return false;
         }

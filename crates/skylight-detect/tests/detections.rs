@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use common::{detect, run, store_records};
 use serde_json::{Value, json};
 use skylight_detect::DetectConfig;
-use skylight_store::SqliteStore;
+use skylight_store::{SqliteStore, Store};
 
 fn t0() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-10T08:00:00Z")
@@ -324,12 +324,47 @@ fn scopes_exclude_users_and_built_in_groups() {
         &failures,
     );
     assert!(admins_only.is_empty(), "{admins_only:#?}");
+    // A directory group: its members (nested ones resolved by the store) are in scope.
+    let in_finance = |members: &[&str]| {
+        let store = SqliteStore::open_in_memory().unwrap();
+        store_records(
+            &store,
+            &failures,
+            &skylight_enrich::Enricher::builtin_only().unwrap(),
+            0,
+        );
+        let policies = skylight_detect::policy::parse_file(
+            &policy("scope = { include_groups = [\"Finance\"] }\n"),
+            "p.toml",
+        )
+        .unwrap();
+        let mut directory = skylight_detect::GroupMembers::new();
+        directory.insert(
+            "finance".into(),
+            members.iter().map(|m| m.to_string()).collect(),
+        );
+        let engine = skylight_detect::Engine::new(&DetectConfig::policies_only(), policies)
+            .unwrap()
+            .with_directory(directory);
+        assert_eq!(
+            engine.scope_groups().into_iter().collect::<Vec<_>>(),
+            vec!["finance"]
+        );
+        let mut detector = skylight_detect::Detector::open(&store, engine).unwrap();
+        detector.catch_up().unwrap();
+        store
+            .alerts(&skylight_store::AlertQuery::default())
+            .unwrap()
+            .len()
+    };
+    assert_eq!(in_finance(&["erin@contoso.com"]), 1);
+    assert_eq!(in_finance(&["frank@contoso.com"]), 0);
     let err = skylight_detect::policy::parse_file(
-        &policy("scope = { include_groups = [\"finance\"] }\n"),
+        &policy("scope = { include_groups = [\" \"] }\n"),
         "p.toml",
     )
     .unwrap_err();
-    assert!(err.to_string().contains("unknown group `finance`"), "{err}");
+    assert!(err.to_string().contains("an empty group name"), "{err}");
 }
 
 #[test]

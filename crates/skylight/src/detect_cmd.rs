@@ -77,7 +77,11 @@ pub fn engine(
     base_dir: &Path,
     store: Option<&dyn Store>,
 ) -> anyhow::Result<Engine> {
-    let engine = Engine::new(config, enabled_policies(config, base_dir, store)?)?;
+    let mut engine = Engine::new(config, enabled_policies(config, base_dir, store)?)?;
+    if let Some(store) = store {
+        let members = scope_members(&engine, store)?;
+        engine = engine.with_directory(members);
+    }
     Ok(match skylight_detect::load_sigma(config, base_dir)? {
         Some(sigma) => {
             tracing::info!(
@@ -89,6 +93,41 @@ pub fn engine(
         }
         None => engine,
     })
+}
+
+/// The users of each directory group the engine's scopes name, nested groups included, from
+/// the last directory sync.
+fn scope_members(
+    engine: &Engine,
+    store: &dyn Store,
+) -> anyhow::Result<skylight_detect::GroupMembers> {
+    let mut members = skylight_detect::GroupMembers::new();
+    for group in engine.scope_groups() {
+        let known = store
+            .directory_groups(&skylight_store::DirectoryQuery {
+                search: Some(group.clone()),
+                ..Default::default()
+            })?
+            .iter()
+            .any(|g| {
+                g.display_name.eq_ignore_ascii_case(&group) || g.id.eq_ignore_ascii_case(&group)
+            });
+        if !known {
+            continue;
+        }
+        let users = store.directory_users(&skylight_store::DirectoryQuery {
+            group: Some(group.clone()),
+            ..Default::default()
+        })?;
+        members.insert(
+            group,
+            users
+                .into_iter()
+                .map(|u| u.upn.to_ascii_lowercase())
+                .collect(),
+        );
+    }
+    Ok(members)
 }
 
 /// Detection running on a thread of its own (SQLite reads and evaluation block), evaluating

@@ -108,6 +108,7 @@ impl AnomalySettings {
             include_groups: self.include_groups.clone(),
             exclude_users: self.exclude_users.clone(),
             exclude_groups: self.exclude_groups.clone(),
+            directory: None,
         }
     }
 }
@@ -331,6 +332,18 @@ impl Anomalies {
             learning_ms,
             sharing,
         })
+    }
+
+    /// The scopes of the enabled detections.
+    pub(crate) fn scopes(&self) -> impl Iterator<Item = &crate::rule::Scope> {
+        self.rules.values().map(|(r, _)| &r.scope)
+    }
+
+    /// Gives the scopes the directory's group members.
+    pub(crate) fn set_directory(&mut self, members: &std::sync::Arc<crate::rule::GroupMembers>) {
+        for (r, _) in self.rules.values_mut() {
+            r.scope.directory = Some(members.clone());
+        }
     }
 
     /// A detection's sensitivity, when it is enabled and the event's user is in its scope.
