@@ -7,6 +7,7 @@ mod activity;
 mod alert;
 mod collection;
 mod directory;
+mod files;
 pub mod filter;
 mod governance;
 mod notification;
@@ -22,6 +23,7 @@ pub use directory::{
     AppGrant, AppReview, AppRoleGrant, DirectoryGroup, DirectoryUser, GroupKind, GroupMember,
     HIGH_PRIVILEGE_SCOPES, OAuthApp, PermissionLevel, permission_level,
 };
+pub use files::{AccessLevel, Collaborator, FileItem};
 pub use governance::{ActionKind, ActionStatus, ActionStep, GovernanceEntry, TargetKind};
 pub use notification::{Delivery, DeliveryStatus};
 pub use record::{AuditRecord, ParseError, RecordColumns, parse_creation_time};

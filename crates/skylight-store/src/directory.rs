@@ -1,8 +1,8 @@
 //! What the store takes and answers for the directory and app inventory and the governance log.
 
 use skylight_model::{
-    ActionKind, ActionStatus, ActionStep, DirectoryGroup, DirectoryUser, GroupKind, GroupMember,
-    OAuthApp, PermissionLevel, TargetKind,
+    AccessLevel, ActionKind, ActionStatus, ActionStep, DirectoryGroup, DirectoryUser, FileItem,
+    GroupKind, GroupMember, OAuthApp, PermissionLevel, TargetKind,
 };
 
 /// One directory role and its members, as a full sync sees them.
@@ -143,6 +143,46 @@ pub struct GovernanceQuery {
     pub target: Option<String>,
     /// Led to by this alert.
     pub alert_id: Option<i64>,
+    /// At most this many (0: no limit).
+    pub limit: usize,
+}
+
+/// One round of a drive's delta sync, committed with the delta link that resumes it.
+#[derive(Debug, Clone, Default)]
+pub struct FileChanges {
+    /// Items added or changed (access levels and collaborators already worked out).
+    pub items: Vec<FileItem>,
+    /// Items removed (ids).
+    pub removed: Vec<String>,
+    /// The items given are the whole drive: drop the others (a full enumeration).
+    pub all: bool,
+    /// The delta link to resume the drive from (`None` to forget it).
+    pub cursor: Option<String>,
+}
+
+/// Which files to list.
+#[derive(Debug, Clone, Default)]
+pub struct FileQuery {
+    /// One tenant, or all.
+    pub tenant: Option<String>,
+    /// One drive.
+    pub drive_id: Option<String>,
+    /// Name contains this (case-insensitive).
+    pub name: Option<String>,
+    /// With this extension (without the dot).
+    pub extension: Option<String>,
+    /// Owned by (mail or UPN, case-insensitive).
+    pub owner: Option<String>,
+    /// At one of these access levels (all when empty).
+    pub access: Vec<AccessLevel>,
+    /// Shared with this outside domain.
+    pub external_domain: Option<String>,
+    /// Shared with this person (mail, case-insensitive).
+    pub collaborator: Option<String>,
+    /// Below this folder path (`/Finance`).
+    pub folder: Option<String>,
+    /// Folders too.
+    pub include_folders: bool,
     /// At most this many (0: no limit).
     pub limit: usize,
 }

@@ -13,14 +13,14 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use skylight_model::{
     ActivityRow, Alert, AlertDraft, AlertStatus, AppReview, AuditRecord, BlobRef, CommitStats,
-    ConnectorStatus, ContentType, Delivery, DeliveryStatus, DirectoryGroup, DirectoryUser, Gap,
-    GovernanceEntry, GroupMember, OAuthApp, Resolution, Severity,
+    ConnectorStatus, ContentType, Delivery, DeliveryStatus, DirectoryGroup, DirectoryUser,
+    FileItem, Gap, GovernanceEntry, GroupMember, OAuthApp, Resolution, Severity,
 };
 
 pub use batch::RecordBatch;
 pub use directory::{
-    ActionDraft, ActionUpdate, AppQuery, DirectoryChanges, DirectoryQuery, GovernanceQuery,
-    RoleMembers, UserRisk,
+    ActionDraft, ActionUpdate, AppQuery, DirectoryChanges, DirectoryQuery, FileChanges, FileQuery,
+    GovernanceQuery, RoleMembers, UserRisk,
 };
 pub use sqlite::{SqliteStore, searchable_text};
 
@@ -294,6 +294,21 @@ pub trait Store: Send + Sync {
 
     /// One governance log entry.
     fn governance_entry(&self, id: i64) -> Result<Option<GovernanceEntry>, StoreError>;
+
+    /// Applies one round of a drive's delta sync and its delta link, in one transaction (the
+    /// link under the directory cursor `drive:{drive_id}`).
+    fn commit_files(
+        &self,
+        tenant: &str,
+        drive_id: &str,
+        changes: &FileChanges,
+    ) -> Result<(), StoreError>;
+
+    /// Files, most exposed first, then by path.
+    fn files(&self, query: &FileQuery) -> Result<Vec<FileItem>, StoreError>;
+
+    /// One item of a drive.
+    fn file(&self, tenant: &str, drive_id: &str, id: &str) -> Result<Option<FileItem>, StoreError>;
 }
 
 /// A delivery to queue: one alert change for one channel.

@@ -9,6 +9,7 @@ mod commit;
 mod deliveries;
 mod detection;
 mod directory;
+mod files;
 mod governance;
 mod migrations;
 mod query;
@@ -863,6 +864,28 @@ impl Store for SqliteStore {
         id: i64,
     ) -> Result<Option<skylight_model::GovernanceEntry>, StoreError> {
         self.lock().governance_entry(id)
+    }
+
+    fn commit_files(
+        &self,
+        tenant: &str,
+        drive_id: &str,
+        changes: &crate::FileChanges,
+    ) -> Result<(), StoreError> {
+        self.lock().commit_files(tenant, drive_id, changes)
+    }
+
+    fn files(&self, query: &crate::FileQuery) -> Result<Vec<skylight_model::FileItem>, StoreError> {
+        self.lock().files(query)
+    }
+
+    fn file(
+        &self,
+        tenant: &str,
+        drive_id: &str,
+        id: &str,
+    ) -> Result<Option<skylight_model::FileItem>, StoreError> {
+        self.lock().file(tenant, drive_id, id)
     }
 
     fn statuses(&self) -> Result<Vec<ConnectorStatus>, StoreError> {

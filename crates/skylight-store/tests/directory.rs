@@ -2,12 +2,13 @@
 
 use chrono::Utc;
 use skylight_model::{
-    ActionKind, ActionStatus, ActionStep, AppGrant, AppReview, DirectoryGroup, DirectoryUser,
-    GroupKind, GroupMember, OAuthApp, PermissionLevel, TargetKind,
+    AccessLevel, ActionKind, ActionStatus, ActionStep, AppGrant, AppReview, Collaborator,
+    DirectoryGroup, DirectoryUser, FileItem, GroupKind, GroupMember, OAuthApp, PermissionLevel,
+    TargetKind,
 };
 use skylight_store::{
-    ActionDraft, ActionUpdate, AppQuery, DirectoryChanges, DirectoryQuery, GovernanceQuery,
-    RoleMembers, SqliteStore, Store, StoreError,
+    ActionDraft, ActionUpdate, AppQuery, DirectoryChanges, DirectoryQuery, FileChanges, FileQuery,
+    GovernanceQuery, RoleMembers, SqliteStore, Store, StoreError,
 };
 
 fn user(id: &str, upn: &str, guest: bool) -> DirectoryUser {
@@ -380,5 +381,131 @@ fn one_action_on_one_target_runs_once_at_a_time() {
             .expect("failed")
             .len(),
         1
+    );
+}
+
+fn item(id: &str, path: &str, access: AccessLevel, domains: &[&str]) -> FileItem {
+    FileItem {
+        tenant: "contoso".into(),
+        drive_id: "d1".into(),
+        id: id.into(),
+        name: path.rsplit('/').next().unwrap_or(path).into(),
+        path: path.into(),
+        parent_id: Some("root".into()),
+        folder: false,
+        size: 10,
+        modified: None,
+        owner: Some("alice@contoso.com".into()),
+        web_url: None,
+        library: "Documents".into(),
+        library_path: "Shared Documents".into(),
+        drive_type: "documentLibrary".into(),
+        site_url: None,
+        access,
+        collaborators: vec![Collaborator {
+            permission_id: format!("p-{id}"),
+            kind: "user".into(),
+            who: format!("bob@{}", domains.first().unwrap_or(&"contoso.com")),
+            roles: vec!["read".into()],
+            external: !domains.is_empty(),
+            inherited: false,
+        }],
+        external_domains: domains.iter().map(|d| d.to_string()).collect(),
+        synced: Utc::now(),
+    }
+}
+
+#[test]
+fn files_filter_by_exposure_domain_folder_and_collaborator() {
+    let store = SqliteStore::open_in_memory().expect("store");
+    store
+        .commit_files(
+            "contoso",
+            "d1",
+            &FileChanges {
+                items: vec![
+                    item(
+                        "1",
+                        "/Finance/Q3.xlsx",
+                        AccessLevel::External,
+                        &["fabrikam.com"],
+                    ),
+                    item("2", "/Finance/plan.docx", AccessLevel::Public, &[]),
+                    item("3", "/HR/list.xlsx", AccessLevel::Private, &[]),
+                    item("4", "/Finance_old/x.xlsx", AccessLevel::Internal, &[]),
+                ],
+                all: true,
+                cursor: Some("drive-link".into()),
+                ..FileChanges::default()
+            },
+        )
+        .expect("commit");
+    let ids = |q: FileQuery| -> Vec<String> {
+        store
+            .files(&q)
+            .expect("files")
+            .into_iter()
+            .map(|f| f.id)
+            .collect()
+    };
+    assert_eq!(
+        ids(FileQuery::default()),
+        vec!["2", "1", "4", "3"],
+        "most exposed first"
+    );
+    assert_eq!(
+        ids(FileQuery {
+            access: vec![AccessLevel::External, AccessLevel::Public],
+            ..FileQuery::default()
+        }),
+        vec!["2", "1"]
+    );
+    assert_eq!(
+        ids(FileQuery {
+            external_domain: Some("FABRIKAM.com".into()),
+            ..FileQuery::default()
+        }),
+        vec!["1"]
+    );
+    assert_eq!(
+        ids(FileQuery {
+            folder: Some("/Finance".into()),
+            ..FileQuery::default()
+        }),
+        vec!["2", "1"],
+        "a folder is not a prefix of its neighbour's name"
+    );
+    assert_eq!(
+        ids(FileQuery {
+            extension: Some("xlsx".into()),
+            collaborator: Some("bob@fabrikam".into()),
+            ..FileQuery::default()
+        }),
+        vec!["1"]
+    );
+    assert_eq!(
+        store
+            .directory_cursor("contoso", "drive:d1")
+            .expect("cursor"),
+        Some("drive-link".into())
+    );
+    store
+        .commit_files(
+            "contoso",
+            "d1",
+            &FileChanges {
+                removed: vec!["2".into()],
+                cursor: Some("drive-link-2".into()),
+                ..FileChanges::default()
+            },
+        )
+        .expect("delta");
+    assert!(store.file("contoso", "d1", "2").expect("get").is_none());
+    assert_eq!(
+        store
+            .file("contoso", "d1", "1")
+            .expect("get")
+            .map(|f| f.access),
+        Some(AccessLevel::External)
     );
 }

@@ -50,6 +50,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         name: "0008_directory",
         sql: include_str!("migrations/0008_directory.sql"),
     },
+    Migration {
+        name: "0009_files",
+        sql: include_str!("migrations/0009_files.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of a Skylight database ("Skyl").
