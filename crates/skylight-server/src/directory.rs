@@ -8,10 +8,10 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use skylight_govern::{ActionRequest, GovernError};
 use skylight_model::{
-    ActionKind, ActionStatus, DirectoryGroup, DirectoryUser, GovernanceEntry, GroupKind,
-    GroupMember, OAuthApp, PermissionLevel,
+    AccessLevel, ActionKind, ActionStatus, DirectoryGroup, DirectoryUser, FileItem,
+    GovernanceEntry, GroupKind, GroupMember, OAuthApp, PermissionLevel,
 };
-use skylight_store::{AppQuery, DirectoryQuery, GovernanceQuery};
+use skylight_store::{AppQuery, DirectoryQuery, FileQuery, GovernanceQuery};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
@@ -261,6 +261,78 @@ pub(crate) async fn apps(
     };
     let apps = blocking(&state, move |s| s.oauth_apps(&query)).await?;
     Ok(Json(AppList { apps }))
+}
+
+/// Filters of `GET /api/v1/files`.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct FileParams {
+    /// Name contains this.
+    name: Option<String>,
+    /// Access levels, comma-separated: `private`, `internal`, `external`, `public`.
+    access: Option<String>,
+    /// Shared with this outside domain.
+    domain: Option<String>,
+    /// Shared with this person (mail).
+    collaborator: Option<String>,
+    /// Owned by (mail or UPN).
+    owner: Option<String>,
+    /// With this extension.
+    extension: Option<String>,
+    /// Below this folder path.
+    folder: Option<String>,
+    /// One tenant.
+    tenant: Option<String>,
+    /// At most this many (default 100, 0: all).
+    limit: Option<usize>,
+}
+
+/// Files.
+#[derive(Serialize, ToSchema)]
+pub struct FileList {
+    /// The files, most exposed first.
+    #[schema(value_type = Vec<Object>)]
+    pub files: Vec<FileItem>,
+}
+
+/// The SharePoint and OneDrive inventory (files component).
+#[utoipa::path(get, path = "/api/v1/files", operation_id = "list_files", params(FileParams),
+    responses((status = 200, description = "The files", body = FileList),
+        (status = 400, description = "Unknown access level", body = ApiError)))]
+pub(crate) async fn files(
+    State(state): State<AppState>,
+    Query(p): Query<FileParams>,
+) -> Result<Json<FileList>, Refusal> {
+    let access = p
+        .access
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .filter(|a| !a.trim().is_empty())
+        .map(|a| {
+            AccessLevel::parse(a).ok_or_else(|| {
+                Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "unknown access level {a:?}; levels: private, internal, external, public"
+                    ),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let query = FileQuery {
+        tenant: p.tenant,
+        name: p.name,
+        extension: p.extension,
+        owner: p.owner,
+        access,
+        external_domain: p.domain,
+        collaborator: p.collaborator,
+        folder: p.folder,
+        limit: p.limit.unwrap_or(DEFAULT_LIMIT),
+        ..FileQuery::default()
+    };
+    let files = blocking(&state, move |s| s.files(&query)).await?;
+    Ok(Json(FileList { files }))
 }
 
 /// Filters of `GET /api/v1/governance`.

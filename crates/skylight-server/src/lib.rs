@@ -58,6 +58,7 @@ pub struct AppState {
         directory::groups,
         directory::members,
         directory::apps,
+        directory::files,
         directory::log,
         directory::act,
         directory::approve_or_retry
@@ -74,6 +75,7 @@ pub struct AppState {
         directory::GroupList,
         directory::MemberList,
         directory::AppList,
+        directory::FileList,
         directory::GovernanceList,
         directory::NewAction,
         alerts::AlertPatch,
@@ -107,6 +109,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/groups", get(directory::groups))
         .route("/api/v1/groups/{id}/members", get(directory::members))
         .route("/api/v1/apps", get(directory::apps))
+        .route("/api/v1/files", get(directory::files))
         .route(
             "/api/v1/governance",
             get(directory::log).post(directory::act),

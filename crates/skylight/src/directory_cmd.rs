@@ -204,6 +204,29 @@ where
         .context("store task failed")??)
 }
 
+/// One round for one tenant: the directory and apps, then (with the files component) every
+/// drive, whose sharing is judged against the directory just synced.
+async fn sync_tenant(
+    client: &GraphClient,
+    store: &Arc<dyn Store>,
+    tenant: &str,
+    files: bool,
+) -> Result<
+    (
+        skylight_m365::graph::directory::SyncReport,
+        Option<skylight_m365::graph::files::FilesReport>,
+    ),
+    skylight_m365::graph::directory::SyncError,
+> {
+    let report = skylight_m365::graph::directory::sync(client, store, tenant).await?;
+    let files = if files {
+        Some(skylight_m365::graph::files::sync(client, store, tenant).await?)
+    } else {
+        None
+    };
+    Ok((report, files))
+}
+
 /// One round of directory and app sync for every configured tenant.
 pub async fn sync(args: SyncArgs) -> anyhow::Result<()> {
     let config = load(&args.config.config)?;
@@ -214,8 +237,8 @@ pub async fn sync(args: SyncArgs) -> anyhow::Result<()> {
         let Some(client) = clients.get(&t.name) else {
             continue;
         };
-        match skylight_m365::graph::directory::sync(client, &store, &t.name).await {
-            Ok(r) => {
+        match sync_tenant(client, &store, &t.name, t.components.files).await {
+            Ok((r, files)) => {
                 outln!(
                     "{}: {} users changed, {} removed; {} groups changed, {} removed; {} apps{}",
                     t.name,
@@ -232,6 +255,20 @@ pub async fn sync(args: SyncArgs) -> anyhow::Result<()> {
                 );
                 for w in &r.warnings {
                     outln!("  warning: {w}");
+                }
+                if let Some(f) = files {
+                    outln!(
+                        "{}: files: {} drives, {} items changed, {} removed{}",
+                        t.name,
+                        f.drives,
+                        f.changed,
+                        f.removed,
+                        if f.resynced > 0 {
+                            format!(" ({} drives enumerated again)", f.resynced)
+                        } else {
+                            String::new()
+                        }
+                    );
                 }
             }
             Err(e) => {
@@ -559,20 +596,25 @@ pub fn spawn_syncs(
     }
     for (name, client) in clients {
         let store = store.clone();
+        let files = config
+            .tenants
+            .iter()
+            .any(|t| t.name == name && t.components.files);
         tasks.push(tokio::spawn(async move {
             loop {
-                let line = match skylight_m365::graph::directory::sync(&client, &store, &name).await
-                {
-                    Ok(r) => {
+                let line = match sync_tenant(&client, &store, &name, files).await {
+                    Ok((r, f)) => {
                         tracing::info!(tenant = %name, users = r.users, removed_users = r.removed_users, groups = r.groups, apps = r.apps, resynced = r.resynced, "directory synced");
                         for w in &r.warnings {
                             tracing::warn!(tenant = %name, "{w}");
                         }
                         format!(
-                            "directory {name}: {} users and {} groups changed, {} apps{}",
+                            "directory {name}: {} users and {} groups changed, {} apps{}{}",
                             r.users,
                             r.groups,
                             r.apps,
+                            f.map(|f| format!(", {} files changed in {} drives", f.changed, f.drives))
+                                .unwrap_or_default(),
                             if r.warnings.is_empty() {
                                 String::new()
                             } else {

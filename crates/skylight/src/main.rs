@@ -9,6 +9,7 @@ mod collect_cmd;
 mod demo_cmd;
 mod detect_cmd;
 mod directory_cmd;
+mod files_cmd;
 mod govern_loop;
 mod import_cmd;
 mod notify_cmd;
@@ -68,6 +69,9 @@ enum Command {
     Groups(directory_cmd::GroupsArgs),
     /// List OAuth apps with their permission level, consents and review.
     Apps(directory_cmd::AppsArgs),
+    /// List SharePoint and OneDrive files (files component), most exposed first: `skylight files
+    /// --access external,public --domain fabrikam.com`.
+    Files(files_cmd::FilesArgs),
     /// Take a governance action through Microsoft Graph: `skylight govern suspend-user
     /// alice@contoso.com [--dry-run]`; each is recorded in the governance log.
     Govern(directory_cmd::GovernArgs),
@@ -106,6 +110,7 @@ fn main() -> std::process::ExitCode {
             Command::Users(args) => directory_cmd::users(args).await,
             Command::Groups(args) => directory_cmd::groups(args).await,
             Command::Apps(args) => directory_cmd::apps(args).await,
+            Command::Files(args) => files_cmd::files(args).await,
             Command::Govern(args) => directory_cmd::govern(args).await,
             Command::GovernanceLog(args) => directory_cmd::governance_log(args).await,
         }

@@ -48,6 +48,11 @@ impl SyncError {
         }
     }
 
+    /// A failed read of the files component.
+    pub(crate) fn graph_files(what: &'static str) -> impl FnOnce(GraphError) -> SyncError {
+        Self::graph(what, "Files.Read.All and Sites.Read.All")
+    }
+
     /// What the administrator should do about it.
     pub fn remediation(&self) -> crate::remediation::Remediation {
         match self {

@@ -5,6 +5,7 @@
 pub mod actions;
 pub mod apps;
 pub mod directory;
+pub mod files;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -231,10 +232,20 @@ impl GraphClient {
     /// One round of a delta query: every item from `link` (a delta link, or the first
     /// request's path) to the new `@odata.deltaLink`.
     pub async fn delta_round(&self, link: &str) -> Result<(Vec<Value>, String), GraphError> {
+        self.delta_round_with(link, None).await
+    }
+
+    /// [`GraphClient::delta_round`] with a `Prefer` header on every page (drive delta's
+    /// sharing-change options).
+    pub async fn delta_round_with(
+        &self,
+        link: &str,
+        prefer: Option<&str>,
+    ) -> Result<(Vec<Value>, String), GraphError> {
         let mut items = Vec::new();
         let mut next = self.url(link);
         loop {
-            let page = self.get(&next).await?;
+            let page = self.call_with(Method::GET, &next, None, prefer).await?.body;
             items.extend(values(&page)?);
             if let Some(n) = page["@odata.nextLink"].as_str() {
                 next = n.to_owned();
@@ -255,13 +266,24 @@ impl GraphClient {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Answer, GraphError> {
+        self.call_with(method, path, body, None).await
+    }
+
+    /// [`GraphClient::call`] with a `Prefer` header.
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        prefer: Option<&str>,
+    ) -> Result<Answer, GraphError> {
         let url = self.url(path);
         let mut attempt = 0u32;
         let mut refreshed = false;
         loop {
             attempt += 1;
             self.limiter.until_ready().await;
-            match self.send_once(method.clone(), &url, body).await {
+            match self.send_once(method.clone(), &url, body, prefer).await {
                 Ok(a) => return Ok(a),
                 Err((GraphError::Graph { status: 401, .. }, _)) if !refreshed => {
                     refreshed = true;
@@ -284,6 +306,7 @@ impl GraphClient {
         method: Method,
         url: &str,
         body: Option<&Value>,
+        prefer: Option<&str>,
     ) -> Result<Answer, (GraphError, Option<f64>)> {
         let token = self
             .tokens
@@ -298,6 +321,9 @@ impl GraphClient {
             .header(reqwest::header::ACCEPT, "application/json")
             .header("client-request-id", request_id())
             .timeout(REQUEST_TIMEOUT);
+        if let Some(p) = prefer {
+            req = req.header("Prefer", p);
+        }
         req = match body {
             Some(b) => req.json(b),
             None => req.header(reqwest::header::CONTENT_LENGTH, "0"),
