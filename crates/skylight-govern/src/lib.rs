@@ -7,6 +7,8 @@
 //! state, so a repeated or resumed action changes nothing that is already as asked. A failure is
 //! kept with Graph's answer and what to do, and can be retried.
 
+mod files;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -56,12 +58,15 @@ pub struct ActionRequest {
     pub dry_run: bool,
     /// Wait for an admin's approval before acting.
     pub needs_approval: bool,
+    /// Extra parameters: `{"collaborator": MAIL}` for remove-collaborator.
+    pub params: Value,
 }
 
 /// Carries out governance actions for the configured tenants.
 pub struct Governor {
     store: Arc<dyn Store>,
     clients: HashMap<String, Arc<GraphClient>>,
+    quarantine_sites: HashMap<String, String>,
 }
 
 /// A resolved target.
@@ -69,13 +74,24 @@ struct Target {
     tenant: String,
     id: String,
     name: String,
+    params: Value,
     warnings: Vec<String>,
 }
 
 impl Governor {
     /// A governor over `store`, acting through one Graph client per tenant name.
     pub fn new(store: Arc<dyn Store>, clients: HashMap<String, Arc<GraphClient>>) -> Governor {
-        Governor { store, clients }
+        Governor {
+            store,
+            clients,
+            quarantine_sites: HashMap::new(),
+        }
+    }
+
+    /// The admin quarantine site of each tenant that has one.
+    pub fn with_quarantine_sites(mut self, sites: HashMap<String, String>) -> Governor {
+        self.quarantine_sites = sites;
+        self
     }
 
     /// Runs `f` on the store without blocking the runtime.
@@ -155,6 +171,7 @@ impl Governor {
                     tenant,
                     id: user.id,
                     name: user.upn,
+                    params: req.params.clone(),
                     warnings,
                 })
             }
@@ -188,12 +205,52 @@ impl Governor {
                     tenant,
                     id: app.id,
                     name: app.name,
+                    params: req.params.clone(),
                     warnings,
                 })
             }
-            TargetKind::File => Err(GovernError::Refused(
-                "file actions come with the files component".into(),
-            )),
+            TargetKind::File => {
+                let client = self.client(&tenant)?;
+                let mut params = req.params.clone();
+                if req.action == ActionKind::RestoreFile {
+                    // Where user quarantine took it from.
+                    let (t, target) = (tenant.clone(), req.target.clone());
+                    let quarantined = self
+                        .on_store(move |s| {
+                            s.governance_log(&GovernanceQuery {
+                                tenant: Some(t),
+                                target: Some(target),
+                                status: Some(ActionStatus::Succeeded),
+                                ..GovernanceQuery::default()
+                            })
+                        })
+                        .await?
+                        .into_iter()
+                        .find(|e| e.action == ActionKind::UserQuarantine)
+                        .ok_or_else(|| {
+                            GovernError::Refused(format!(
+                                "{} was not put in user quarantine by Skylight",
+                                req.target
+                            ))
+                        })?;
+                    params = quarantined.params;
+                }
+                let file = files::resolve(
+                    &Recorder::new(client, true),
+                    req.action,
+                    &req.target,
+                    params,
+                    self.quarantine_sites.get(&tenant).map(String::as_str),
+                )
+                .await?;
+                Ok(Target {
+                    tenant,
+                    id: format!("{}/{}", file.drive, file.item),
+                    name: file.path,
+                    params: file.params,
+                    warnings: file.warnings,
+                })
+            }
         }
     }
 
@@ -228,7 +285,7 @@ impl Governor {
             target_name: target.name,
             requested_by: req.requested_by,
             alert_id: req.alert_id,
-            params: Value::Object(Default::default()),
+            params: target.params,
             status,
             warnings: target.warnings,
         };
@@ -249,7 +306,7 @@ impl Governor {
             target_name: req.target.clone(),
             requested_by: req.requested_by.clone(),
             alert_id: req.alert_id,
-            params: Value::Object(Default::default()),
+            params: req.params.clone(),
             status: ActionStatus::Failed,
             warnings: Vec::new(),
         };
@@ -344,6 +401,33 @@ impl Governor {
             .ok_or_else(|| GovernError::NotFound(format!("no governance action {id}")))
     }
 
+    /// A file action, with who is inside the organisation and the quarantine site.
+    async fn act_on_file(
+        &self,
+        rec: &mut Recorder<'_>,
+        client: &GraphClient,
+        entry: &GovernanceEntry,
+    ) -> Result<(), GraphError> {
+        let t = entry.tenant.clone();
+        let users = self
+            .on_store(move |s| {
+                s.directory_users(&skylight_store::DirectoryQuery {
+                    tenant: Some(t),
+                    ..Default::default()
+                })
+            })
+            .await
+            .map_err(|e| GraphError::Malformed(format!("the directory could not be read: {e}")))?;
+        let insiders = skylight_m365::graph::files::Insiders::from_users(&users);
+        let quarantine = match (entry.action, self.quarantine_sites.get(&entry.tenant)) {
+            (ActionKind::AdminQuarantine, Some(site)) => {
+                Some(files::quarantine_drive(rec, client, site).await?)
+            }
+            _ => None,
+        };
+        files::act(rec, entry, &insiders, quarantine).await
+    }
+
     /// Makes the calls and records how it went.
     async fn carry_out(
         &self,
@@ -352,7 +436,11 @@ impl Governor {
     ) -> Result<GovernanceEntry, GovernError> {
         let client = self.client(&entry.tenant)?;
         let mut rec = Recorder::new(client, dry_run);
-        let result = act(&mut rec, &entry).await;
+        let result = if entry.target_kind == TargetKind::File {
+            self.act_on_file(&mut rec, client, &entry).await
+        } else {
+            act(&mut rec, &entry).await
+        };
         let mut update = ActionUpdate {
             attempt: !dry_run,
             steps: std::mem::take(&mut rec.steps),
@@ -406,7 +494,10 @@ fn permission_for(action: ActionKind) -> &'static str {
             "DelegatedPermissionGrant.ReadWrite.All, AppRoleAssignment.ReadWrite.All and Application.ReadWrite.All"
         }
         ActionKind::BanApp => "Application.ReadWrite.All",
-        ActionKind::NotifyUser | ActionKind::ApproveApp => "User.Read.All",
+        ActionKind::NotifyUser | ActionKind::ApproveApp | ActionKind::NotifyOwner => {
+            "User.Read.All"
+        }
+        _ => "Files.ReadWrite.All (or Sites.ReadWrite.All)",
     }
 }
 
@@ -427,7 +518,8 @@ async fn act(rec: &mut Recorder<'_>, entry: &GovernanceEntry) -> Result<(), Grap
         ActionKind::ConfirmCompromised => rec.confirm_compromised(id).await,
         ActionKind::RevokeApp => rec.revoke_app(id).await,
         ActionKind::BanApp => rec.set_app_enabled(id, false).await,
-        // Recorded only: the alert's notification channels carry it, and approval is Skylight's.
-        ActionKind::NotifyUser | ActionKind::ApproveApp => Ok(()),
+        // Recorded only: the alert's notification channels carry it, and approval is Skylight's;
+        // file actions are carried out by `files::act`.
+        _ => Ok(()),
     }
 }

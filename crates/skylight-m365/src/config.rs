@@ -125,6 +125,9 @@ pub struct TenantConfig {
     /// The tenant's Management Activity API request budget (default 1800 per minute, under
     /// Microsoft's 2000).
     pub requests_per_minute: u32,
+    /// The SharePoint site whose default library holds admin quarantine (files component);
+    /// admin quarantine is refused without it.
+    pub quarantine_site: Option<String>,
 }
 
 impl TenantConfig {
@@ -323,6 +326,7 @@ struct RawTenant {
     content_types: Option<Vec<String>>,
     publisher_id: Option<String>,
     requests_per_minute: Option<u32>,
+    quarantine_site: Option<String>,
 }
 
 impl Config {
@@ -659,6 +663,7 @@ fn tenant(
         content_types,
         publisher_id,
         requests_per_minute,
+        quarantine_site: t.quarantine_site.clone(),
     })
 }
 

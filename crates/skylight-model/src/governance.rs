@@ -47,11 +47,29 @@ pub enum ActionKind {
     BanApp,
     /// Mark the app approved. Changes nothing in the tenant.
     ApproveApp,
+    /// Delete the file's sharing with people outside the organisation (and anonymous links).
+    RemoveExternalUsers,
+    /// Delete the file's sharing links.
+    RemoveSharedLinks,
+    /// Delete one collaborator's access (`params.collaborator`: a mail address).
+    RemoveCollaborator,
+    /// Delete every sharing of the file but its owner's.
+    MakePrivate,
+    /// Move the file to the recycle bin.
+    TrashFile,
+    /// Remove the file's sharing and move it into a `Quarantine` folder of its own library.
+    UserQuarantine,
+    /// Move the file to the admin quarantine site, leaving a placeholder where it was.
+    AdminQuarantine,
+    /// Move a file put in user quarantine back where it was.
+    RestoreFile,
+    /// Record that the file's owner is to be told.
+    NotifyOwner,
 }
 
 impl ActionKind {
     /// Every action.
-    pub const ALL: [ActionKind; 8] = [
+    pub const ALL: [ActionKind; 17] = [
         ActionKind::SuspendUser,
         ActionKind::UnsuspendUser,
         ActionKind::RequireSignIn,
@@ -60,6 +78,15 @@ impl ActionKind {
         ActionKind::RevokeApp,
         ActionKind::BanApp,
         ActionKind::ApproveApp,
+        ActionKind::RemoveExternalUsers,
+        ActionKind::RemoveSharedLinks,
+        ActionKind::RemoveCollaborator,
+        ActionKind::MakePrivate,
+        ActionKind::TrashFile,
+        ActionKind::UserQuarantine,
+        ActionKind::AdminQuarantine,
+        ActionKind::RestoreFile,
+        ActionKind::NotifyOwner,
     ];
 
     /// The identifier used on the command line, in policies, the store and JSON.
@@ -73,6 +100,15 @@ impl ActionKind {
             ActionKind::RevokeApp => "revoke-app",
             ActionKind::BanApp => "ban-app",
             ActionKind::ApproveApp => "approve-app",
+            ActionKind::RemoveExternalUsers => "remove-external-users",
+            ActionKind::RemoveSharedLinks => "remove-shared-links",
+            ActionKind::RemoveCollaborator => "remove-collaborator",
+            ActionKind::MakePrivate => "make-private",
+            ActionKind::TrashFile => "trash-file",
+            ActionKind::UserQuarantine => "user-quarantine",
+            ActionKind::AdminQuarantine => "admin-quarantine",
+            ActionKind::RestoreFile => "restore-file",
+            ActionKind::NotifyOwner => "notify-owner",
         }
     }
 
@@ -93,6 +129,7 @@ impl ActionKind {
             | ActionKind::ConfirmCompromised
             | ActionKind::NotifyUser => TargetKind::User,
             ActionKind::RevokeApp | ActionKind::BanApp | ActionKind::ApproveApp => TargetKind::App,
+            _ => TargetKind::File,
         }
     }
 
@@ -131,6 +168,42 @@ impl ActionKind {
             }
             ActionKind::ApproveApp => {
                 "Marks the app as approved in Skylight. Nothing changes in the tenant."
+            }
+            ActionKind::RemoveExternalUsers => {
+                "Deletes the file's own sharing with people outside the organisation (guests, \
+                 outside addresses, links given to them) and its anonymous links. Sharing \
+                 inherited from a folder stays: act on the folder."
+            }
+            ActionKind::RemoveSharedLinks => {
+                "Deletes the file's own sharing links (anyone, organisation and specific-people \
+                 links); direct access given to people stays."
+            }
+            ActionKind::RemoveCollaborator => {
+                "Deletes one person's access to the file (and the links given to them)."
+            }
+            ActionKind::MakePrivate => {
+                "Deletes every sharing of the file but its owner's: links and people, inside and \
+                 outside. Sharing inherited from a folder stays: act on the folder."
+            }
+            ActionKind::TrashFile => {
+                "Moves the file to the site's recycle bin, from where it can be restored."
+            }
+            ActionKind::UserQuarantine => {
+                "Removes the file's sharing and moves it into a `Quarantine` folder at the root of \
+                 its own library, where only its owner reaches it. Works only in SharePoint \
+                 `Shared Documents` libraries (English path) and OneDrive `Documents`."
+            }
+            ActionKind::AdminQuarantine => {
+                "Copies the file into the admin quarantine site, deletes it where it was, and \
+                 leaves a placeholder text file in its place saying where it went. Needs \
+                 `quarantine_site` in the tenant's configuration."
+            }
+            ActionKind::RestoreFile => {
+                "Moves a file put in user quarantine back to the folder it came from. Its \
+                 sharing is not given back."
+            }
+            ActionKind::NotifyOwner => {
+                "Records that the file's owner is to be told; the notification channels carry it."
             }
         }
     }

@@ -388,10 +388,13 @@ pub(crate) async fn log(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAction {
-    /// `suspend-user`, `unsuspend-user`, `require-sign-in`, `confirm-compromised`,
-    /// `notify-user`, `revoke-app`, `ban-app` or `approve-app`.
+    /// A user action (`suspend-user`, `unsuspend-user`, `require-sign-in`,
+    /// `confirm-compromised`, `notify-user`), an app action (`revoke-app`, `ban-app`,
+    /// `approve-app`) or a file action (`remove-external-users`, `remove-shared-links`,
+    /// `remove-collaborator`, `make-private`, `trash-file`, `user-quarantine`,
+    /// `admin-quarantine`, `restore-file`, `notify-owner`).
     action: String,
-    /// A user's UPN or id; an app's name, app id or id.
+    /// A user's UPN or id; an app's name, app id or id; a file's `DRIVE_ID/ITEM_ID`.
     target: String,
     /// The tenant, when several are configured.
     tenant: Option<String>,
@@ -403,6 +406,8 @@ pub struct NewAction {
     needs_approval: bool,
     /// The alert that led to it.
     alert_id: Option<i64>,
+    /// For `remove-collaborator`: whose access to remove (a mail address).
+    collaborator: Option<String>,
 }
 
 fn governor(state: &AppState) -> Result<&skylight_govern::Governor, Refusal> {
@@ -460,6 +465,10 @@ pub(crate) async fn act(
             alert_id: new.alert_id,
             dry_run: new.dry_run,
             needs_approval: new.needs_approval,
+            params: match new.collaborator {
+                Some(c) => serde_json::json!({ "collaborator": c }),
+                None => serde_json::json!({}),
+            },
         })
         .await
         .map_err(refused)?;

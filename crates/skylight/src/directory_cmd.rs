@@ -117,11 +117,13 @@ pub struct AppsArgs {
 #[derive(Debug, Args)]
 pub struct GovernArgs {
     /// The action: suspend-user, unsuspend-user, require-sign-in, confirm-compromised,
-    /// notify-user, revoke-app, ban-app, approve-app; or `approve` / `retry` with a governance
+    /// notify-user; revoke-app, ban-app, approve-app; remove-external-users,
+    /// remove-shared-links, remove-collaborator, make-private, trash-file, user-quarantine,
+    /// admin-quarantine, restore-file, notify-owner; or `approve` / `retry` with a governance
     /// log id as the target.
     action: String,
-    /// A user's UPN or object id; an app's name, app id or object id; a log id for
-    /// approve/retry.
+    /// A user's UPN or object id; an app's name, app id or object id; a file as
+    /// DRIVE_ID/ITEM_ID; a log id for approve/retry.
     target: String,
     /// The tenant, when several are configured.
     #[arg(long)]
@@ -132,6 +134,9 @@ pub struct GovernArgs {
     /// Log the action as pending; `skylight govern approve ID` carries it out.
     #[arg(long)]
     needs_approval: bool,
+    /// For remove-collaborator: whose access to remove (a mail address).
+    #[arg(long)]
+    collaborator: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
@@ -186,6 +191,16 @@ pub fn graph_clients(config: &Config) -> anyhow::Result<HashMap<String, Arc<Grap
             (t.name.clone(), Arc::new(client))
         })
         .collect())
+}
+
+/// The governor of a configuration: its tenants' Graph clients and quarantine sites.
+pub fn governor(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Governor> {
+    let sites = config
+        .tenants
+        .iter()
+        .filter_map(|t| Some((t.name.clone(), t.quarantine_site.clone()?)))
+        .collect();
+    Ok(Governor::new(store, graph_clients(config)?).with_quarantine_sites(sites))
 }
 
 fn load(path: &Path) -> anyhow::Result<Config> {
@@ -477,7 +492,7 @@ fn print_entry(e: &GovernanceEntry, format: Format) -> anyhow::Result<()> {
 pub async fn govern(args: GovernArgs) -> anyhow::Result<()> {
     let config = load(&args.config.config)?;
     let store = args.store.open()?;
-    let governor = Governor::new(store, graph_clients(&config)?);
+    let governor = governor(&config, store)?;
     let by = format!(
         "cli:{}",
         std::env::var("USER").unwrap_or_else(|_| "unknown".into())
@@ -513,6 +528,10 @@ pub async fn govern(args: GovernArgs) -> anyhow::Result<()> {
                     alert_id: None,
                     dry_run: args.dry_run,
                     needs_approval: args.needs_approval,
+                    params: match &args.collaborator {
+                        Some(c) => serde_json::json!({ "collaborator": c }),
+                        None => serde_json::json!({}),
+                    },
                 })
                 .await?
         }

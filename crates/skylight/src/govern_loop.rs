@@ -117,6 +117,7 @@ async fn round(
                     alert_id: Some(alert.id),
                     dry_run: false,
                     needs_approval: false,
+                    params: serde_json::json!({}),
                 };
                 match governor.request(req).await {
                     Ok(e) => {

@@ -59,10 +59,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             // Fail now on a broken configuration rather than from a background task.
             let config = skylight_m365::config::Config::load(path)
                 .with_context(|| format!("cannot load the configuration {}", path.display()))?;
-            governor = Some(Arc::new(skylight_govern::Governor::new(
+            governor = Some(Arc::new(crate::directory_cmd::governor(
+                &config,
                 store.clone(),
-                crate::directory_cmd::graph_clients(&config)?,
-            )));
+            )?));
             let (path, store) = (path.clone(), store.clone());
             Some(tokio::spawn(async move {
                 if let Err(e) = crate::collect_cmd::collect_into(&path, store, false).await {

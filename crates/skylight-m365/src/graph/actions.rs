@@ -248,4 +248,214 @@ impl<'a> Recorder<'a> {
         }
         self.set_app_enabled(sp_id, false).await
     }
+
+    /// A drive item's current state.
+    pub async fn item(&self, drive: &str, item: &str) -> Result<Value, GraphError> {
+        self.read(&format!(
+            "/drives/{}/items/{}",
+            segment(drive),
+            segment(item)
+        ))
+        .await
+    }
+
+    /// A drive's description (name, type, web address).
+    pub async fn drive(&self, drive: &str) -> Result<Value, GraphError> {
+        self.read(&format!("/drives/{}", segment(drive))).await
+    }
+
+    /// An item's permissions, own and inherited.
+    pub async fn permissions(&self, drive: &str, item: &str) -> Result<Vec<Value>, GraphError> {
+        self.read_all(&format!(
+            "/drives/{}/items/{}/permissions",
+            segment(drive),
+            segment(item)
+        ))
+        .await
+    }
+
+    /// Deletes one permission (a link or a person's access).
+    pub async fn delete_permission(
+        &mut self,
+        drive: &str,
+        item: &str,
+        permission: &str,
+    ) -> Result<(), GraphError> {
+        self.write(
+            Method::DELETE,
+            &format!(
+                "/drives/{}/items/{}/permissions/{}",
+                segment(drive),
+                segment(item),
+                segment(permission)
+            ),
+            None,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// The id of the folder `name` at the drive's root, created when missing.
+    pub async fn ensure_root_folder(
+        &mut self,
+        drive: &str,
+        name: &str,
+    ) -> Result<String, GraphError> {
+        let path = format!("/drives/{}/root:/{}", segment(drive), segment(name));
+        match self.read(&path).await {
+            Ok(v) => {
+                return v["id"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| GraphError::Malformed("a folder without an id".into()));
+            }
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e),
+        }
+        let created = self
+            .write(
+                Method::POST,
+                &format!("/drives/{}/root/children", segment(drive)),
+                Some(json!({"name": name, "folder": {}, "@microsoft.graph.conflictBehavior": "fail"})),
+            )
+            .await;
+        match created {
+            Ok(Some(a)) => a.body["id"]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| GraphError::Malformed("a folder without an id".into())),
+            // A dry run: the folder would be made.
+            Ok(None) => Ok(format!("{name} (to be created)")),
+            // Made meanwhile by someone else.
+            Err(e) if e.status() == Some(409) => self.read(&path).await.and_then(|v| {
+                v["id"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| GraphError::Malformed("a folder without an id".into()))
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Moves an item under `parent` in the same drive, keeping its name unless one is given;
+    /// a name already taken there gets a new one (`rename`).
+    pub async fn move_item(
+        &mut self,
+        drive: &str,
+        item: &str,
+        parent: &str,
+        name: Option<&str>,
+    ) -> Result<(), GraphError> {
+        let mut body = json!({"parentReference": {"id": parent}});
+        if let Some(n) = name {
+            body["name"] = json!(n);
+        }
+        self.write(
+            Method::PATCH,
+            &format!(
+                "/drives/{}/items/{}?@microsoft.graph.conflictBehavior=rename",
+                segment(drive),
+                segment(item)
+            ),
+            Some(body),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Moves an item to the recycle bin.
+    pub async fn trash(&mut self, drive: &str, item: &str) -> Result<(), GraphError> {
+        self.write(
+            Method::DELETE,
+            &format!("/drives/{}/items/{}", segment(drive), segment(item)),
+            None,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Copies an item into another drive's folder and waits for the copy (a monitor URL).
+    pub async fn copy_item(
+        &mut self,
+        drive: &str,
+        item: &str,
+        to_drive: &str,
+        to_parent: &str,
+    ) -> Result<(), GraphError> {
+        let answer = self
+            .write(
+                Method::POST,
+                &format!(
+                    "/drives/{}/items/{}/copy?@microsoft.graph.conflictBehavior=rename",
+                    segment(drive),
+                    segment(item)
+                ),
+                Some(json!({"parentReference": {"driveId": to_drive, "id": to_parent}})),
+            )
+            .await?;
+        let Some(answer) = answer else {
+            return Ok(());
+        };
+        let Some(monitor) = answer.location else {
+            return Ok(());
+        };
+        for _ in 0..60 {
+            let status = self.client.get_anonymous(&monitor).await?;
+            // A finished monitor may redirect to the new item itself.
+            if status.get("status").is_none() && status["id"].is_string() {
+                return Ok(());
+            }
+            match status["status"].as_str() {
+                Some("completed") => return Ok(()),
+                Some("failed") => {
+                    return Err(GraphError::Graph {
+                        status: 500,
+                        code: "copyFailed".into(),
+                        message: status.to_string(),
+                        location: None,
+                    });
+                }
+                _ => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+            }
+        }
+        Err(GraphError::Transport(
+            "the copy did not complete within 30 s".into(),
+        ))
+    }
+
+    /// Uploads a small text file (admin quarantine's placeholder).
+    pub async fn upload_text(
+        &mut self,
+        drive: &str,
+        parent: &str,
+        name: &str,
+        text: &str,
+    ) -> Result<(), GraphError> {
+        let path = format!(
+            "/drives/{}/items/{}:/{}:/content",
+            segment(drive),
+            segment(parent),
+            segment(name)
+        );
+        let log_path = self.client.log_path(&self.client.url(&path));
+        if self.dry_run {
+            self.skipped("PUT", &path, "dry run: not sent");
+            return Ok(());
+        }
+        let result = self.client.put_bytes(&path, text.as_bytes()).await;
+        self.steps.push(ActionStep {
+            method: "PUT".into(),
+            path: log_path,
+            status: result
+                .as_ref()
+                .ok()
+                .map(|a| a.status)
+                .or_else(|| result.as_ref().err().and_then(GraphError::status)),
+            note: result
+                .as_ref()
+                .err()
+                .and_then(|e| e.code().map(str::to_owned)),
+        });
+        result.map(drop)
+    }
 }

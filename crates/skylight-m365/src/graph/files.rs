@@ -41,14 +41,35 @@ struct Node {
     own: Vec<Collaborator>,
 }
 
-/// What the organisation's own addresses end with.
-struct Insiders {
-    domains: HashSet<String>,
-    guests: HashSet<String>,
+/// Who is inside the organisation: its domains and its guests (from the directory).
+#[derive(Debug, Clone, Default)]
+pub struct Insiders {
+    /// Domains of the members' UPNs and mail addresses, lowercase.
+    pub domains: HashSet<String>,
+    /// Object ids of guest accounts.
+    pub guests: HashSet<String>,
 }
 
 impl Insiders {
-    fn external_email(&self, email: &str) -> bool {
+    /// From the directory's users.
+    pub fn from_users(users: &[skylight_model::DirectoryUser]) -> Insiders {
+        let mut insiders = Insiders::default();
+        for u in users {
+            if u.is_guest() {
+                insiders.guests.insert(u.id.clone());
+                continue;
+            }
+            for addr in std::iter::once(&u.upn).chain(u.mail.as_ref()) {
+                if let Some((_, d)) = addr.rsplit_once('@') {
+                    insiders.domains.insert(d.to_ascii_lowercase());
+                }
+            }
+        }
+        insiders
+    }
+
+    /// An address outside the organisation (or a guest's `#EXT#` UPN).
+    pub fn external_email(&self, email: &str) -> bool {
         let e = email.to_ascii_lowercase();
         e.contains("#ext#")
             || e.rsplit_once('@')
@@ -57,7 +78,7 @@ impl Insiders {
 }
 
 /// The collaborators a permission names; owners are not collaborators.
-fn collaborators(p: &Value, insiders: &Insiders) -> Vec<Collaborator> {
+pub fn collaborators(p: &Value, insiders: &Insiders) -> Vec<Collaborator> {
     let id = text(&p["id"]).unwrap_or_default();
     let roles: Vec<String> = p["roles"]
         .as_array()
@@ -201,21 +222,7 @@ pub async fn sync(
         })
     })
     .await?;
-    let mut insiders = Insiders {
-        domains: HashSet::new(),
-        guests: HashSet::new(),
-    };
-    for u in &users {
-        if u.is_guest() {
-            insiders.guests.insert(u.id.clone());
-            continue;
-        }
-        for addr in std::iter::once(&u.upn).chain(u.mail.as_ref()) {
-            if let Some((_, d)) = addr.rsplit_once('@') {
-                insiders.domains.insert(d.to_ascii_lowercase());
-            }
-        }
-    }
+    let insiders = Insiders::from_users(&users);
     let graph = |what: &'static str| SyncError::graph_files(what);
     let sites = client
         .get_all("/sites/getAllSites?$select=id,webUrl,displayName,isPersonalSite&$top=999")

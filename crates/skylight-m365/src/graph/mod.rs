@@ -64,11 +64,12 @@ impl GraphError {
         }
     }
 
-    /// True when the same request can succeed later: throttling, 5xx, timeouts, lost connections.
+    /// True when the same request can succeed later: throttling, 5xx, timeouts, lost connections,
+    /// and a locked file (423: someone has it open).
     pub fn is_transient(&self) -> bool {
         match self {
             GraphError::Graph { status, .. } => {
-                matches!(status, 408 | 429 | 500 | 502 | 503 | 504 | 509)
+                matches!(status, 408 | 423 | 429 | 500 | 502 | 503 | 504 | 509)
             }
             GraphError::Transport(_) => true,
             GraphError::Auth(e) => e.is_transient(),
@@ -139,6 +140,8 @@ pub struct Answer {
     pub status: u16,
     /// The body.
     pub body: Value,
+    /// The `Location` header (a copy's monitor URL), if any.
+    pub location: Option<String>,
 }
 
 /// A client of one tenant's Microsoft Graph.
@@ -217,6 +220,33 @@ impl GraphClient {
         Ok(self.call(Method::GET, path, None).await?.body)
     }
 
+    /// GET a pre-authenticated URL (a copy's monitor), without a token.
+    pub async fn get_anonymous(&self, url: &str) -> Result<Value, GraphError> {
+        let resp = self
+            .http
+            .get(url)
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| GraphError::Transport(e.without_url().to_string()))?;
+        let status = resp.status();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| GraphError::Transport(e.without_url().to_string()))?;
+        let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if status.is_success() || status == StatusCode::ACCEPTED || status.is_redirection() {
+            return Ok(json);
+        }
+        let (code, message) = error_code(&json, status, &bytes);
+        Err(GraphError::Graph {
+            status: status.as_u16(),
+            code,
+            message,
+            location: None,
+        })
+    }
+
     /// Every item of a collection, following `@odata.nextLink` to the end.
     pub async fn get_all(&self, path: &str) -> Result<Vec<Value>, GraphError> {
         let mut items = Vec::new();
@@ -277,6 +307,23 @@ impl GraphClient {
         body: Option<&Value>,
         prefer: Option<&str>,
     ) -> Result<Answer, GraphError> {
+        let payload = body.map_or(Payload::Empty, Payload::Json);
+        self.call_payload(method, path, payload, prefer).await
+    }
+
+    /// Uploads a small file's content (`PUT …:/name:/content`).
+    pub async fn put_bytes(&self, path: &str, bytes: &[u8]) -> Result<Answer, GraphError> {
+        self.call_payload(Method::PUT, path, Payload::Bytes(bytes), None)
+            .await
+    }
+
+    async fn call_payload(
+        &self,
+        method: Method,
+        path: &str,
+        body: Payload<'_>,
+        prefer: Option<&str>,
+    ) -> Result<Answer, GraphError> {
         let url = self.url(path);
         let mut attempt = 0u32;
         let mut refreshed = false;
@@ -305,7 +352,7 @@ impl GraphClient {
         &self,
         method: Method,
         url: &str,
-        body: Option<&Value>,
+        body: Payload<'_>,
         prefer: Option<&str>,
     ) -> Result<Answer, (GraphError, Option<f64>)> {
         let token = self
@@ -325,8 +372,11 @@ impl GraphClient {
             req = req.header("Prefer", p);
         }
         req = match body {
-            Some(b) => req.json(b),
-            None => req.header(reqwest::header::CONTENT_LENGTH, "0"),
+            Payload::Json(b) => req.json(b),
+            Payload::Bytes(b) => req
+                .header(reqwest::header::CONTENT_TYPE, "text/plain")
+                .body(b.to_vec()),
+            Payload::Empty => req.header(reqwest::header::CONTENT_LENGTH, "0"),
         };
         let resp = req
             .send()
@@ -358,6 +408,7 @@ impl GraphClient {
             return Ok(Answer {
                 status: status.as_u16(),
                 body: json,
+                location,
             });
         }
         let (code, message) = error_code(&json, status, &bytes);
@@ -372,6 +423,14 @@ impl GraphClient {
             retry_after,
         ))
     }
+}
+
+/// What a request carries.
+#[derive(Clone, Copy)]
+enum Payload<'a> {
+    Empty,
+    Json(&'a Value),
+    Bytes(&'a [u8]),
 }
 
 /// A page's `value` array.
