@@ -23,8 +23,8 @@ fn text(v: &Value) -> Option<String> {
     v.as_str().filter(|s| !s.is_empty()).map(str::to_owned)
 }
 
-/// Reads every service principal, grant and application permission, and returns the apps that
-/// hold a permission or are not Microsoft's own.
+/// Reads every service principal, grant and application permission, and returns the apps
+/// (service principals of type `Application`, and any other that holds a permission).
 pub async fn read_apps(client: &GraphClient, tenant: &str) -> Result<Vec<OAuthApp>, GraphError> {
     let sps = client
         .get_all(&format!("/servicePrincipals?$select={SP_SELECT}&$top=999"))
@@ -118,7 +118,9 @@ pub async fn read_apps(client: &GraphClient, tenant: &str) -> Result<Vec<OAuthAp
         let is_application = sp["servicePrincipalType"]
             .as_str()
             .is_none_or(|t| t == "Application");
-        if grants.is_empty() && app_roles.is_empty() && (first_party || !is_application) {
+        // Managed identities and legacy principals are not OAuth apps; Microsoft's own apps are
+        // kept (listed with `--microsoft`) so that their grants are seen too.
+        if grants.is_empty() && app_roles.is_empty() && !is_application {
             continue;
         }
         let assigned_times = app_roles.iter().filter_map(|r| r.created);
