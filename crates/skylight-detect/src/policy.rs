@@ -181,13 +181,12 @@ impl ActivityPolicy {
         config.scope.check().map_err(invalid)?;
         for a in &config.actions {
             match skylight_model::ActionKind::parse(a) {
-                Some(kind) if kind.target() == skylight_model::TargetKind::User => {}
+                Some(kind) if kind.target() != skylight_model::TargetKind::App => {}
                 Some(kind) => {
                     return Err(invalid(format!(
-                        "`{}` acts on {}s; an activity policy's actions act on the users it \
-                         matched",
-                        kind.as_str(),
-                        kind.target().as_str()
+                        "`{}` acts on apps; an activity policy's actions act on the users and \
+                         files it matched",
+                        kind.as_str()
                     )));
                 }
                 None => {
@@ -195,7 +194,7 @@ impl ActivityPolicy {
                         "unknown governance action `{a}`; actions: {}",
                         skylight_model::ActionKind::ALL
                             .iter()
-                            .filter(|k| k.target() == skylight_model::TargetKind::User)
+                            .filter(|k| k.target() != skylight_model::TargetKind::App)
                             .map(|k| k.as_str())
                             .collect::<Vec<_>>()
                             .join(", ")

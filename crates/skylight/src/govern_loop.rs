@@ -9,11 +9,13 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use skylight_govern::{ActionRequest, Governor};
-use skylight_model::{ActionKind, AlertStatus};
-use skylight_store::{AlertQuery, GovernanceQuery, Store};
+use skylight_model::{ActionKind, AlertStatus, TargetKind};
+use skylight_store::{AlertQuery, FileQuery, GovernanceQuery, Store, StoreError};
 
 /// How often alerts are looked at.
 const INTERVAL: Duration = Duration::from_secs(2);
+/// Files acted on per alert at most (from its first matched activities).
+const MAX_FILES_PER_ALERT: usize = 50;
 /// Users acted on per alert at most: a policy that matched hundreds of users at once is more
 /// likely wrong than a breach of hundreds of accounts, and an admin should look first.
 const MAX_USERS_PER_ALERT: usize = 10;
@@ -99,12 +101,35 @@ async fn round(
         })
         .await
         .context("governance log task failed")??;
+        let needs_files = kinds.iter().any(|k| k.target() == TargetKind::File);
+        let files = if needs_files {
+            let (s, tenant, ids) = (
+                Arc::clone(store),
+                alert.draft.tenant.clone(),
+                alert.draft.activity_ids.clone(),
+            );
+            tokio::task::spawn_blocking(move || files_of(s.as_ref(), &tenant, &ids))
+                .await
+                .context("files task failed")??
+        } else {
+            Vec::new()
+        };
         for kind in kinds {
-            for user in alert.draft.users.iter().take(MAX_USERS_PER_ALERT) {
+            let targets: Vec<String> = match kind.target() {
+                TargetKind::File => files.clone(),
+                _ => alert
+                    .draft
+                    .users
+                    .iter()
+                    .take(MAX_USERS_PER_ALERT)
+                    .cloned()
+                    .collect(),
+            };
+            for target in &targets {
                 let already = done.iter().any(|e| {
                     e.action == *kind
-                        && (e.target_name.eq_ignore_ascii_case(user)
-                            || e.target_id.eq_ignore_ascii_case(user))
+                        && (e.target_name.eq_ignore_ascii_case(target)
+                            || e.target_id.eq_ignore_ascii_case(target))
                 });
                 if already {
                     continue;
@@ -112,7 +137,7 @@ async fn round(
                 let req = ActionRequest {
                     tenant: Some(alert.draft.tenant.clone()),
                     action: *kind,
-                    target: user.clone(),
+                    target: target.clone(),
                     requested_by: format!("policy:{}", alert.draft.policy),
                     alert_id: Some(alert.id),
                     dry_run: false,
@@ -121,14 +146,64 @@ async fn round(
                 };
                 match governor.request(req).await {
                     Ok(e) => {
-                        tracing::info!(alert = alert.id, action = kind.as_str(), user = %user, status = e.status.as_str(), "policy governance action")
+                        tracing::info!(alert = alert.id, action = kind.as_str(), target = %target, status = e.status.as_str(), "policy governance action")
                     }
                     Err(e) => {
-                        tracing::warn!(alert = alert.id, action = kind.as_str(), user = %user, error = %e, "policy governance action refused")
+                        tracing::warn!(alert = alert.id, action = kind.as_str(), target = %target, error = %e, "policy governance action refused")
                     }
                 }
             }
         }
     }
     Ok(next)
+}
+
+/// Percent-decodes the spaces and the few characters SharePoint encodes in addresses, lowercase.
+fn plain(url: &str) -> String {
+    url.replace("%20", " ")
+        .replace("%23", "#")
+        .replace("%25", "%")
+        .trim_end_matches('/')
+        .to_ascii_lowercase()
+}
+
+/// The files (`DRIVE/ITEM`) the alert's SharePoint and OneDrive activities name, found in the
+/// inventory by site, library path and name.
+fn files_of(store: &dyn Store, tenant: &str, ids: &[String]) -> Result<Vec<String>, StoreError> {
+    let mut out: Vec<String> = Vec::new();
+    for id in ids.iter().take(MAX_FILES_PER_ALERT) {
+        let Some((_, raw)) = store.activity(Some(tenant), id)? else {
+            continue;
+        };
+        let Ok(record) = serde_json::from_slice::<serde_json::Value>(&raw) else {
+            continue;
+        };
+        let (Some(site), Some(folder), Some(name)) = (
+            record["SiteUrl"].as_str(),
+            record["SourceRelativeUrl"].as_str(),
+            record["SourceFileName"].as_str(),
+        ) else {
+            continue;
+        };
+        let wanted = plain(&format!("{}/{}", folder.trim_matches('/'), name));
+        let candidates = store.files(&FileQuery {
+            tenant: Some(tenant.to_owned()),
+            name: Some(name.to_owned()),
+            include_folders: true,
+            limit: 100,
+            ..FileQuery::default()
+        })?;
+        for f in candidates {
+            let same_site = f
+                .site_url
+                .as_deref()
+                .is_some_and(|s| plain(s) == plain(site));
+            let here = plain(&format!("{}{}", f.library_path, f.path));
+            let key = format!("{}/{}", f.drive_id, f.id);
+            if same_site && here == wanted && !out.contains(&key) {
+                out.push(key);
+            }
+        }
+    }
+    Ok(out)
 }
