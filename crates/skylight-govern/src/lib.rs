@@ -324,40 +324,55 @@ impl Governor {
 
     /// Carries out a pending action once an admin approved it.
     pub async fn approve(&self, id: i64, by: &str) -> Result<GovernanceEntry, GovernError> {
-        let entry = self.entry(id).await?;
-        if entry.status != ActionStatus::Pending {
-            return Err(GovernError::Refused(format!(
-                "action {id} is {}, not pending",
-                entry.status.as_str()
-            )));
-        }
-        let entry = self
-            .update(
-                id,
-                ActionUpdate {
-                    status: Some(ActionStatus::InProgress),
-                    warnings: vec![format!("approved by {by}")],
-                    ..ActionUpdate::default()
-                },
-            )
-            .await?;
-        self.carry_out(entry, false).await
+        self.restart(id, ActionStatus::Pending, Some(format!("approved by {by}")))
+            .await
     }
 
-    /// Carries out a failed action again.
+    /// Carries out a failed action again; its target is checked again first, so that a refusal
+    /// stays a refusal.
     pub async fn retry(&self, id: i64) -> Result<GovernanceEntry, GovernError> {
+        self.restart(id, ActionStatus::Failed, None).await
+    }
+
+    /// Moves an entry from `expected` to in progress and carries it out.
+    async fn restart(
+        &self,
+        id: i64,
+        expected: ActionStatus,
+        note: Option<String>,
+    ) -> Result<GovernanceEntry, GovernError> {
         let entry = self.entry(id).await?;
-        if entry.status != ActionStatus::Failed {
+        if entry.status != expected {
             return Err(GovernError::Refused(format!(
-                "action {id} is {}; only failed actions are retried",
-                entry.status.as_str()
+                "action {id} is {}; only {} actions can be {}",
+                entry.status.as_str(),
+                expected.as_str(),
+                if expected == ActionStatus::Pending {
+                    "approved"
+                } else {
+                    "retried"
+                }
             )));
+        }
+        if expected == ActionStatus::Failed {
+            self.resolve(&ActionRequest {
+                tenant: Some(entry.tenant.clone()),
+                action: entry.action,
+                target: entry.target_id.clone(),
+                requested_by: entry.requested_by.clone(),
+                alert_id: entry.alert_id,
+                dry_run: false,
+                needs_approval: false,
+                params: entry.params.clone(),
+            })
+            .await?;
         }
         let entry = self
             .update(
                 id,
                 ActionUpdate {
                     status: Some(ActionStatus::InProgress),
+                    warnings: note.into_iter().collect(),
                     ..ActionUpdate::default()
                 },
             )

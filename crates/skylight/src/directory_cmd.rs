@@ -302,6 +302,14 @@ pub async fn sync(args: SyncArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Prints each item as one JSON line.
+pub fn json_lines<T: serde::Serialize>(list: &[T]) -> anyhow::Result<()> {
+    for item in list {
+        outln!("{}", serde_json::to_string(item)?);
+    }
+    Ok(())
+}
+
 fn yes_no(b: bool) -> &'static str {
     if b { "yes" } else { "no" }
 }
@@ -321,10 +329,7 @@ pub async fn users(args: UsersArgs) -> anyhow::Result<()> {
     let store = args.store.open()?;
     let list = on_store(&store, move |s| s.directory_users(&query)).await?;
     if matches!(args.format, Format::Json) {
-        for u in &list {
-            outln!("{}", serde_json::to_string(u)?);
-        }
-        return Ok(());
+        return json_lines(&list);
     }
     if list.is_empty() {
         outln!("no users match (users come from `skylight sync`)");
@@ -366,10 +371,7 @@ pub async fn groups(args: GroupsArgs) -> anyhow::Result<()> {
     let store = args.store.open()?;
     let list = on_store(&store, move |s| s.directory_groups(&query)).await?;
     if matches!(args.format, Format::Json) {
-        for g in &list {
-            outln!("{}", serde_json::to_string(g)?);
-        }
-        return Ok(());
+        return json_lines(&list);
     }
     if list.is_empty() {
         outln!("no groups match (groups come from `skylight sync`)");
@@ -414,10 +416,7 @@ pub async fn apps(args: AppsArgs) -> anyhow::Result<()> {
     let store = args.store.open()?;
     let list = on_store(&store, move |s| s.oauth_apps(&query)).await?;
     if matches!(args.format, Format::Json) {
-        for a in &list {
-            outln!("{}", serde_json::to_string(a)?);
-        }
-        return Ok(());
+        return json_lines(&list);
     }
     if list.is_empty() {
         outln!("no apps match (apps come from `skylight sync`)");

@@ -77,10 +77,7 @@ pub async fn files(args: FilesArgs) -> anyhow::Result<()> {
         .await
         .context("files task failed")??;
     if matches!(args.format, Format::Json) {
-        for f in &list {
-            outln!("{}", serde_json::to_string(f)?);
-        }
-        return Ok(());
+        return crate::directory_cmd::json_lines(&list);
     }
     if list.is_empty() {
         outln!("no files match (files come from `skylight sync` with the files component)");

@@ -188,7 +188,7 @@ async fn delta(
 }
 
 /// Runs `f` on the store without blocking the runtime.
-async fn on_store<T, F>(store: &Arc<dyn Store>, f: F) -> Result<T, StoreError>
+pub(crate) async fn on_store<T, F>(store: &Arc<dyn Store>, f: F) -> Result<T, StoreError>
 where
     T: Send + 'static,
     F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,

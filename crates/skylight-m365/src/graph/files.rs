@@ -8,9 +8,9 @@ use std::sync::Arc;
 use chrono::Utc;
 use serde_json::Value;
 use skylight_model::{AccessLevel, Collaborator, FileItem};
-use skylight_store::{DirectoryQuery, FileChanges, FileQuery, Store, StoreError};
+use skylight_store::{DirectoryQuery, FileChanges, FileQuery, Store};
 
-use super::directory::{SyncError, time};
+use super::directory::{SyncError, on_store, time};
 use super::{GraphClient, GraphError, segment};
 
 /// Asks drive delta to mark items whose sharing changed and to show removals as deletions.
@@ -193,18 +193,6 @@ fn grade(collaborators: &[Collaborator], library: bool) -> (AccessLevel, Vec<Str
         level = level.max(this);
     }
     (level, domains.into_iter().collect())
-}
-
-/// Runs `f` on the store without blocking the runtime.
-async fn on_store<T, F>(store: &Arc<dyn Store>, f: F) -> Result<T, StoreError>
-where
-    T: Send + 'static,
-    F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
-{
-    let store = Arc::clone(store);
-    tokio::task::spawn_blocking(move || f(store.as_ref()))
-        .await
-        .map_err(|e| StoreError::Corrupt(format!("store task failed: {e}")))?
 }
 
 /// One round of every drive of `tenant`. The directory should have been synced first: its
