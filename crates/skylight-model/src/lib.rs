@@ -3,6 +3,7 @@
 //! This crate knows nothing of storage, HTTP or Microsoft's wire formats beyond the names of the
 //! content types; it is the bottom of the house.
 
+pub mod access;
 mod activity;
 mod alert;
 mod collection;
@@ -13,6 +14,7 @@ mod governance;
 mod notification;
 mod record;
 
+pub use access::{Account, AccountChange, ApiToken, AuditEntry, Role, SavedQuery, Session};
 pub use activity::{
     Activity, ActivityColumns, ActivityObject, ActivityRow, Actor, ActorKind, App, Category,
     Enrichment, ObjectKind, Outcome,

@@ -12,9 +12,10 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use skylight_model::{
-    ActivityRow, Alert, AlertDraft, AlertStatus, AppReview, AuditRecord, BlobRef, CommitStats,
-    ConnectorStatus, ContentType, Delivery, DeliveryStatus, DirectoryGroup, DirectoryUser,
-    FileItem, Gap, GovernanceEntry, GroupMember, OAuthApp, Resolution, Severity,
+    Account, AccountChange, ActivityRow, Alert, AlertDraft, AlertStatus, ApiToken, AppReview,
+    AuditEntry, AuditRecord, BlobRef, CommitStats, ConnectorStatus, ContentType, Delivery,
+    DeliveryStatus, DirectoryGroup, DirectoryUser, FileItem, Gap, GovernanceEntry, GroupMember,
+    OAuthApp, Resolution, Role, SavedQuery, Session, Severity,
 };
 
 pub use batch::RecordBatch;
@@ -56,8 +57,104 @@ pub enum StoreError {
     },
 }
 
+/// Who may use Skylight: accounts, sessions, API tokens, the audit log and saved queries.
+///
+/// Credentials arrive hashed (argon2 for passwords, SHA-256 for random tokens): the store never
+/// sees a password or a usable token.
+pub trait AccessStore: Send + Sync {
+    /// Creates an account; `None` when the name is taken (names are case-insensitive).
+    fn create_account(
+        &self,
+        username: &str,
+        password_hash: &str,
+        role: Role,
+    ) -> Result<Option<Account>, StoreError>;
+
+    /// How many accounts exist (disabled ones too).
+    fn account_count(&self) -> Result<u64, StoreError>;
+
+    /// An account by its name (case-insensitive), with its password hash.
+    fn account_by_name(&self, username: &str) -> Result<Option<(Account, String)>, StoreError>;
+
+    /// Every account, by name.
+    fn accounts(&self) -> Result<Vec<Account>, StoreError>;
+
+    /// Changes an account and ends its sessions, in one transaction; the account as it now
+    /// stands (`None`: no such account).
+    fn update_account(
+        &self,
+        id: i64,
+        change: &AccountChange,
+    ) -> Result<Option<Account>, StoreError>;
+
+    /// Stores a new session and the account's last sign-in time, in one transaction.
+    fn create_session(&self, session: &Session) -> Result<(), StoreError>;
+
+    /// A session that has not expired at `now`, with its account, if that is enabled.
+    fn session(
+        &self,
+        token_hash: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Session, Account)>, StoreError>;
+
+    /// Records a session's use: its last use and new expiry.
+    fn touch_session(
+        &self,
+        token_hash: &[u8; 32],
+        last_seen: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Ends a session; whether it existed.
+    fn delete_session(&self, token_hash: &[u8; 32]) -> Result<bool, StoreError>;
+
+    /// Forgets sessions that expired before `now`; how many.
+    fn prune_sessions(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Stores a new API token (its hash) with a name and a role.
+    fn create_api_token(
+        &self,
+        name: &str,
+        token_hash: &[u8; 32],
+        role: Role,
+        created_by: &str,
+    ) -> Result<ApiToken, StoreError>;
+
+    /// The token with this hash, unless revoked.
+    fn api_token_by_hash(&self, token_hash: &[u8; 32]) -> Result<Option<ApiToken>, StoreError>;
+
+    /// Every API token (revoked ones too), newest first.
+    fn api_tokens(&self) -> Result<Vec<ApiToken>, StoreError>;
+
+    /// Records a token's use.
+    fn touch_api_token(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Revokes a token; whether it was live.
+    fn revoke_api_token(&self, id: i64, at: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// Appends to the audit log; the entry's number.
+    fn record_audit(&self, entry: &AuditEntry) -> Result<i64, StoreError>;
+
+    /// The audit log, newest first: at most `limit` entries numbered below `before`.
+    fn audit_log(&self, limit: usize, before: Option<i64>) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Saves (or replaces, by name) an account's activity-log query.
+    fn save_query(
+        &self,
+        account_id: i64,
+        name: &str,
+        query: &str,
+    ) -> Result<SavedQuery, StoreError>;
+
+    /// An account's saved queries, by name.
+    fn saved_queries(&self, account_id: i64) -> Result<Vec<SavedQuery>, StoreError>;
+
+    /// Deletes one of an account's saved queries; whether it existed.
+    fn delete_saved_query(&self, account_id: i64, id: i64) -> Result<bool, StoreError>;
+}
+
 /// Everything the collector and the CLI need from storage.
-pub trait Store: Send + Sync {
+pub trait Store: AccessStore + Send + Sync {
     /// Stores a blob's records (de-duplicated on tenant and record Id) and its rejects, and marks
     /// the blob done, in one transaction: after a crash either all happened or nothing did.
     fn commit_batch(

@@ -5,6 +5,7 @@
 //! SQLite's WAL mode lets other processes (e.g. `skylight status`) read while a collector writes.
 //! `commit` holds the write path (compression outside the lock, group commit).
 
+mod access;
 mod commit;
 mod deliveries;
 mod detection;

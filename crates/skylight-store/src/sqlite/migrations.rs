@@ -54,6 +54,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         name: "0009_files",
         sql: include_str!("migrations/0009_files.sql"),
     },
+    Migration {
+        name: "0010_access",
+        sql: include_str!("migrations/0010_access.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of a Skylight database ("Skyl").
