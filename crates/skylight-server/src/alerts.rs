@@ -22,6 +22,7 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::activities::{ApiError, error};
+use crate::auth::{Principal, audit};
 
 /// Alerts per list unless `limit` says otherwise, and the most a list can hold.
 const DEFAULT_LIMIT: usize = 100;
@@ -62,7 +63,8 @@ pub struct AlertPatch {
 pub struct NewComment {
     /// The comment (1 to 10,000 characters).
     pub text: String,
-    /// Who wrote it (default `api`).
+    /// On whose behalf, when the caller relays someone else's words: recorded after the caller's
+    /// own name (`token:soar (for ana)`). The author is always who signed in.
     pub author: Option<String>,
 }
 
@@ -174,7 +176,7 @@ pub(crate) mod doc {
 }
 
 /// A refused request: its status and what to fix.
-pub(crate) struct Refusal(StatusCode, String);
+pub(crate) struct Refusal(pub(crate) StatusCode, pub(crate) String);
 
 impl Refusal {
     /// A request refused with its status and what to fix.
@@ -241,7 +243,7 @@ fn closing(status: AlertStatus) -> bool {
 
 /// Reads the list's (or the feed's) parameters. An empty value counts as absent, as a web form
 /// sends its blank fields.
-fn params(raw: Option<String>, feed: bool) -> Result<AlertQuery, Refusal> {
+pub(crate) fn params(raw: Option<String>, feed: bool) -> Result<AlertQuery, Refusal> {
     let raw = raw.unwrap_or_default();
     let mut query = AlertQuery {
         limit: DEFAULT_LIMIT,
@@ -299,7 +301,7 @@ fn params(raw: Option<String>, feed: bool) -> Result<AlertQuery, Refusal> {
 }
 
 /// An alert's number from the path; anything else names no alert (a 404).
-fn alert_id(id: &str) -> Result<i64, Refusal> {
+pub(crate) fn alert_id(id: &str) -> Result<i64, Refusal> {
     id.parse().map_err(|_| {
         Refusal(
             StatusCode::NOT_FOUND,
@@ -397,18 +399,35 @@ pub(crate) async fn one(
 )]
 pub(crate) async fn patch(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Alert>, Refusal> {
     let id = alert_id(&id)?;
     let patch: AlertPatch = json_body(&headers, &body)?;
-    let status = patch.status.as_deref().map(parse_status).transpose()?;
-    let resolution = patch
-        .resolution
-        .as_deref()
-        .map(parse_resolution)
-        .transpose()?;
+    triage(
+        &state,
+        &who,
+        id,
+        patch.status.as_deref(),
+        patch.resolution.as_deref(),
+    )
+    .await
+    .map(Json)
+}
+
+/// Changes an alert's status and/or resolution and records it in the audit log: the API's PATCH
+/// and the console's triage form.
+pub(crate) async fn triage(
+    state: &AppState,
+    who: &Principal,
+    id: i64,
+    status: Option<&str>,
+    resolution: Option<&str>,
+) -> Result<Alert, Refusal> {
+    let status = status.map(parse_status).transpose()?;
+    let resolution = resolution.map(parse_resolution).transpose()?;
     match (status, resolution) {
         (None, None) => return Err(Refusal::bad("send status, resolution or both")),
         (Some(s), Some(_)) if !closing(s) => {
@@ -425,7 +444,7 @@ pub(crate) async fn patch(
         comment: None,
     };
     // Ok(Err(status)): a resolution alone for an alert that is not closed.
-    let done = blocking(&state, move |store| {
+    let done = blocking(state, move |store| {
         if change.status.is_none() {
             match store.alert(id)? {
                 None => return Ok(Ok(None)),
@@ -437,7 +456,26 @@ pub(crate) async fn patch(
     })
     .await?;
     match done {
-        Ok(alert) => alert.map(Json).ok_or_else(|| not_found(id)),
+        Ok(Some(alert)) => {
+            let detail = format!(
+                "status {}{}",
+                alert.status.as_str(),
+                alert
+                    .resolution
+                    .map(|r| format!(", resolution {}", r.as_str()))
+                    .unwrap_or_default()
+            );
+            audit(
+                state,
+                who,
+                "alert.update",
+                Some(id.to_string()),
+                Some(detail),
+            )
+            .await;
+            Ok(alert)
+        }
+        Ok(None) => Err(not_found(id)),
         Err(s) => Err(Refusal::bad(format!(
             "alert {id} is {}: a resolution needs status resolved or dismissed (send both)",
             s.as_str()
@@ -461,38 +499,52 @@ pub(crate) async fn patch(
 )]
 pub(crate) async fn comment(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Alert>), Refusal> {
     let id = alert_id(&id)?;
     let new: NewComment = json_body(&headers, &body)?;
-    if new.text.trim().is_empty() {
+    let alert = add_comment(&state, &who, id, new.text, new.author.as_deref()).await?;
+    Ok((StatusCode::CREATED, Json(alert)))
+}
+
+/// Adds a comment by `who` (relaying `on_behalf`'s words, if given) and records it in the audit
+/// log: the API's POST and the console's comment form.
+pub(crate) async fn add_comment(
+    state: &AppState,
+    who: &Principal,
+    id: i64,
+    text: String,
+    on_behalf: Option<&str>,
+) -> Result<Alert, Refusal> {
+    if text.trim().is_empty() {
         return Err(Refusal::bad("text: the comment is empty"));
     }
-    let chars = new.text.chars().count();
+    let chars = text.chars().count();
     if chars > MAX_COMMENT_CHARS {
         return Err(Refusal::bad(format!(
             "text: at most {MAX_COMMENT_CHARS} characters, not {chars}"
         )));
     }
-    let author = new
-        .author
-        .map(|a| a.trim().to_owned())
-        .filter(|a| !a.is_empty())
-        .unwrap_or_else(|| "api".into());
+    let author = match on_behalf.map(str::trim) {
+        Some(a) if !a.is_empty() && a != who.actor => format!("{} (for {a})", who.actor),
+        _ => who.actor.clone(),
+    };
     if author.chars().count() > MAX_AUTHOR_CHARS {
         return Err(Refusal::bad(format!(
             "author: at most {MAX_AUTHOR_CHARS} characters"
         )));
     }
     let change = AlertChange {
-        comment: Some((author, new.text)),
+        comment: Some((author, text)),
         ..AlertChange::default()
     };
-    let alert = blocking(&state, move |store| store.update_alert(id, &change)).await?;
+    let alert = blocking(state, move |store| store.update_alert(id, &change)).await?;
     let alert = alert.ok_or_else(|| not_found(id))?;
-    Ok((StatusCode::CREATED, Json(alert)))
+    audit(state, who, "alert.comment", Some(id.to_string()), None).await;
+    Ok(alert)
 }
 
 /// Alerts raised or changed from now on, as Server-Sent Events: `event: alert`, the alert (with

@@ -442,6 +442,7 @@ fn refused(e: GovernError) -> Refusal {
         (status = 503, description = "Served without a connector configuration", body = ApiError)))]
 pub(crate) async fn act(
     State(state): State<AppState>,
+    axum::extract::Extension(who): axum::extract::Extension<crate::auth::Principal>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<GovernanceEntry>, Refusal> {
@@ -461,7 +462,7 @@ pub(crate) async fn act(
             tenant: new.tenant,
             action,
             target: new.target,
-            requested_by: "api".into(),
+            requested_by: who.actor.clone(),
             alert_id: new.alert_id,
             dry_run: new.dry_run,
             needs_approval: new.needs_approval,
@@ -472,6 +473,15 @@ pub(crate) async fn act(
         })
         .await
         .map_err(refused)?;
+    let detail = format!("{} on {}", new.action, entry.target_name);
+    crate::auth::audit(
+        &state,
+        &who,
+        "governance.request",
+        Some(entry.id.to_string()),
+        Some(detail),
+    )
+    .await;
     Ok(Json(entry))
 }
 
@@ -484,11 +494,12 @@ pub(crate) async fn act(
         (status = 404, description = "No such entry", body = ApiError)))]
 pub(crate) async fn approve_or_retry(
     State(state): State<AppState>,
+    axum::extract::Extension(who): axum::extract::Extension<crate::auth::Principal>,
     Path((id, verb)): Path<(i64, String)>,
 ) -> Result<Json<GovernanceEntry>, Refusal> {
     let g = governor(&state)?;
     let entry = match verb.as_str() {
-        "approve" => g.approve(id, "api").await,
+        "approve" => g.approve(id, &who.actor).await,
         "retry" => g.retry(id).await,
         _ => {
             return Err(Refusal::new(
@@ -498,5 +509,13 @@ pub(crate) async fn approve_or_retry(
         }
     }
     .map_err(refused)?;
+    crate::auth::audit(
+        &state,
+        &who,
+        &format!("governance.{verb}"),
+        Some(id.to_string()),
+        None,
+    )
+    .await;
     Ok(Json(entry))
 }

@@ -1,23 +1,30 @@
-//! Skylight's REST API over the store: the activity log (`/api/v1/activities`), its counts over
-//! time and one activity's detail, the alert queue (`/api/v1/alerts`) with triage, comments and a
-//! live feed, described by an OpenAPI document at `/api/v1/openapi.json`.
+//! Skylight's REST API and web console over the store: the activity log
+//! (`/api/v1/activities`), its counts over time and one activity's detail, the alert queue
+//! (`/api/v1/alerts`) with triage, comments and a live feed, policies, described by an OpenAPI
+//! document at `/api/v1/openapi.json`; and the console's server-rendered pages (`console`).
 //!
-//! Requests are authorised by a bearer token when one is configured; without one the server only
-//! listens on a loopback address (the console's sign-in and roles come with the console issue).
+//! Every route but `/healthz`, the sign-in page and static assets needs a session (console
+//! accounts, `auth`) or a bearer token (an API token, or the configured one), and states the least
+//! role it needs: read-only, analyst or admin.
 
 mod activities;
 mod alerts;
+mod audit;
+pub mod auth;
+pub mod console;
 mod directory;
+pub mod export;
 mod policies;
+mod security;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
-use axum::middleware::Next;
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use skylight_model::Role;
 use skylight_store::Store;
 use utoipa::OpenApi;
 
@@ -28,10 +35,54 @@ pub use activities::{activity_json, cursor_text, parse_cursor};
 pub struct AppState {
     /// The store.
     pub store: Arc<dyn Store>,
-    /// The bearer token API calls must carry, if any.
+    /// The configured bearer token (`SKYLIGHT_API_TOKEN`), which acts as an administrator.
     pub api_token: Option<Arc<str>>,
     /// Carries out governance actions; `None` when served without a connector configuration.
     pub governor: Option<Arc<skylight_govern::Governor>>,
+    /// How the console signs people in and what it shows.
+    pub console: Arc<ConsoleConfig>,
+}
+
+/// The console's settings.
+#[derive(Debug, Default)]
+pub struct ConsoleConfig {
+    /// Served behind TLS: cookies are `Secure` (and `__Host-`), and HSTS is sent.
+    pub secure_cookies: bool,
+    /// Attributions owed for the geolocation databases in use (shown with locations).
+    pub attributions: Vec<String>,
+    /// Sign-in rate limits.
+    pub limiter: auth::limit::LoginLimiter,
+}
+
+impl AppState {
+    /// A state over `store`: no configured token, no governance, plain-HTTP cookies, no
+    /// attributions.
+    pub fn new(store: Arc<dyn Store>) -> AppState {
+        AppState {
+            store,
+            api_token: None,
+            governor: None,
+            console: Arc::new(ConsoleConfig::default()),
+        }
+    }
+
+    /// With a configured bearer token (an administrator's).
+    pub fn with_api_token(mut self, token: Option<&str>) -> AppState {
+        self.api_token = token.map(Arc::from);
+        self
+    }
+
+    /// With governance actions carried out by `governor`.
+    pub fn with_governor(mut self, governor: Option<Arc<skylight_govern::Governor>>) -> AppState {
+        self.governor = governor;
+        self
+    }
+
+    /// With console settings.
+    pub fn with_console(mut self, console: ConsoleConfig) -> AppState {
+        self.console = Arc::new(console);
+        self
+    }
 }
 
 /// The OpenAPI document of the API.
@@ -61,7 +112,8 @@ pub struct AppState {
         directory::files,
         directory::log,
         directory::act,
-        directory::approve_or_retry
+        directory::approve_or_retry,
+        audit::list
     ),
     components(schemas(
         activities::ActivityList,
@@ -78,6 +130,7 @@ pub struct AppState {
         directory::FileList,
         directory::GovernanceList,
         directory::NewAction,
+        audit::AuditLog,
         alerts::AlertPatch,
         alerts::NewComment,
         alerts::doc::AlertDoc,
@@ -85,50 +138,85 @@ pub struct AppState {
         alerts::doc::SeverityDoc,
         alerts::doc::StatusDoc,
         alerts::doc::ResolutionDoc
-    ))
+    )),
+    modifiers(&SecuritySchemes),
+    security(("bearer" = []), ("session" = []))
 )]
 pub struct ApiDoc;
 
-/// The API's routes.
+/// Declares how API calls authenticate: a bearer token, or a console session cookie (with the
+/// session's CSRF token in `X-CSRF-Token` on changes).
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(auth::COOKIE))),
+        );
+    }
+}
+
+/// Every route: health, sign-in and static assets open; the API and the console behind
+/// [`auth::authenticate`], each route behind the least role it needs.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
+    let read = Router::new()
+        .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/activities", get(activities::list))
         .route("/api/v1/activities/histogram", get(activities::histogram))
         .route("/api/v1/activities/{id}", get(activities::detail))
         .route("/api/v1/alerts", get(alerts::list))
         .route("/api/v1/alerts/stream", get(alerts::stream))
-        .route("/api/v1/alerts/{id}", get(alerts::one).patch(alerts::patch))
-        .route("/api/v1/alerts/{id}/comments", post(alerts::comment))
+        .route("/api/v1/alerts/{id}", get(alerts::one))
         .route("/api/v1/policies", get(policies::list))
-        .route(
-            "/api/v1/policies/{id}",
-            axum::routing::put(policies::put).delete(policies::delete),
-        )
         .route("/api/v1/users", get(directory::users))
         .route("/api/v1/users/{key}", get(directory::user))
         .route("/api/v1/groups", get(directory::groups))
         .route("/api/v1/groups/{id}/members", get(directory::members))
         .route("/api/v1/apps", get(directory::apps))
         .route("/api/v1/files", get(directory::files))
-        .route(
-            "/api/v1/governance",
-            get(directory::log).post(directory::act),
-        )
+        .route("/api/v1/governance", get(directory::log))
+        .merge(console::read_routes())
+        .route_layer(from_fn_with_state(Role::ReadOnly, auth::require));
+    let analyst = Router::new()
+        .route("/api/v1/alerts/{id}", axum::routing::patch(alerts::patch))
+        .route("/api/v1/alerts/{id}/comments", post(alerts::comment))
+        .route("/api/v1/governance", post(directory::act))
         .route(
             "/api/v1/governance/{id}/{verb}",
             post(directory::approve_or_retry),
         )
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            authorise,
-        ));
+        .merge(console::analyst_routes())
+        .route_layer(from_fn_with_state(Role::Analyst, auth::require));
+    let admin = Router::new()
+        .route(
+            "/api/v1/policies/{id}",
+            axum::routing::put(policies::put).delete(policies::delete),
+        )
+        .route("/api/v1/audit-log", get(audit::list))
+        .merge(console::admin_routes())
+        .route_layer(from_fn_with_state(Role::Admin, auth::require));
+    let signed_in = read
+        .merge(analyst)
+        .merge(admin)
+        .route_layer(from_fn_with_state(state.clone(), auth::authenticate));
     Router::new()
-        .route("/api/v1/openapi.json", get(openapi))
-        .merge(api)
+        .route("/healthz", get(health))
+        .merge(console::public_routes())
+        .merge(signed_in)
+        .layer(from_fn_with_state(state.clone(), security::headers))
         .with_state(state)
 }
 
-/// Serves the API on `listener` until `shutdown` completes.
+/// Serves the API and the console on `listener` until `shutdown` completes.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -138,97 +226,25 @@ pub async fn serve(
     // themselves: they watch this to finish.
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let app = router(state).layer(axum::Extension(alerts::Shutdown(stopping)));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stop.send(true);
-        })
-        .await
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    })
+    .await
+}
+
+/// Whether the server is up (open to all: load balancers and probes).
+async fn health() -> &'static str {
+    "ok"
 }
 
 async fn openapi() -> Response {
     match ApiDoc::openapi().to_json() {
         Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
-}
-
-/// Whether a `Host` header names the loopback interface (`localhost`, `127.0.0.1`, `[::1]`,
-/// with or without a port).
-fn loopback_host(host: &str) -> bool {
-    let name = if let Some(rest) = host.strip_prefix('[') {
-        rest.split(']').next().unwrap_or_default()
-    } else {
-        host.rsplit_once(':').map_or(host, |(h, _)| h)
-    };
-    name.eq_ignore_ascii_case("localhost")
-        || name
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// Checks the bearer token, in constant time, when one is configured. Without one the server is
-/// on loopback only, and a request must also name loopback as its host: a web page that points
-/// its own domain at 127.0.0.1 (DNS rebinding) cannot read the log through the admin's browser.
-async fn authorise(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(want) = &state.api_token else {
-        let host = req
-            .headers()
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        if loopback_host(host) {
-            return next.run(req).await;
-        }
-        return activities::error(
-            StatusCode::FORBIDDEN,
-            "without an API token only requests to localhost, 127.0.0.1 or [::1] are answered",
-        );
-    };
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    let same = given.len() == want.len()
-        && given
-            .bytes()
-            .zip(want.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if same {
-        next.run(req).await
-    } else {
-        activities::error(
-            StatusCode::UNAUTHORIZED,
-            "send the API token as `Authorization: Bearer <token>`",
-        )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn only_loopback_names_pass_without_a_token() {
-        for ok in [
-            "127.0.0.1:8080",
-            "localhost",
-            "LOCALHOST:1",
-            "[::1]:8080",
-            "127.9.9.9",
-        ] {
-            assert!(super::loopback_host(ok), "{ok}");
-        }
-        for no in [
-            "",
-            "evil.example",
-            "evil.example:8080",
-            "10.0.0.1:8080",
-            "[2001:db8::1]:80",
-            "localhost.evil.example",
-        ] {
-            assert!(!super::loopback_host(no), "{no}");
-        }
     }
 }

@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Serialize;
 use skylight_detect::PolicyConfig;
@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::activities::ApiError;
 use crate::alerts::{Refusal, blocking, json_body};
+use crate::auth::{Principal, audit};
 
 /// Policies defined through the API.
 #[derive(Serialize, ToSchema)]
@@ -53,6 +54,7 @@ pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<PolicyLis
 )]
 pub(crate) async fn put(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -64,6 +66,17 @@ pub(crate) async fn put(
             format!("the body's id `{}` is not the path's `{id}`", config.id),
         ));
     }
+    save(&state, &who, config).await.map(Json)
+}
+
+/// Checks a policy and stores it (created or replaced), recording it in the audit log; the API
+/// and the console's policy form both come here.
+pub(crate) async fn save(
+    state: &AppState,
+    who: &Principal,
+    config: PolicyConfig,
+) -> Result<PolicyConfig, Refusal> {
+    let id = config.id.clone();
     let built_in = skylight_detect::policy::built_in()
         .iter()
         .any(|p| p.rule.id == id)
@@ -80,8 +93,11 @@ pub(crate) async fn put(
         .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, e.to_string()))?;
     let text = serde_json::to_string(&policy.config)
         .map_err(|e| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    blocking(&state, move |store| store.put_policy(&id, &text)).await?;
-    Ok(Json(policy.config))
+    let key = id.clone();
+    blocking(state, move |store| store.put_policy(&key, &text)).await?;
+    let detail = format!("enabled {}", policy.config.enabled);
+    audit(state, who, "policy.put", Some(id), Some(detail)).await;
+    Ok(policy.config)
 }
 
 /// Deletes a policy defined through the API (its alerts stay).
@@ -97,10 +113,12 @@ pub(crate) async fn put(
 )]
 pub(crate) async fn delete(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Refusal> {
     let key = id.clone();
     if blocking(&state, move |store| store.delete_policy(&key)).await? {
+        audit(&state, &who, "policy.delete", Some(id), None).await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(Refusal::new(

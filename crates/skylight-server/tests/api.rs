@@ -10,6 +10,22 @@ use skylight_model::{AuditRecord, BlobRef, ContentType};
 use skylight_server::{AppState, router};
 use skylight_store::{SqliteStore, Store};
 
+/// The token the test servers are configured with (an administrator's).
+const TOKEN: &str = "test-token-0123456789";
+
+/// A client that sends [`TOKEN`].
+fn client() -> reqwest::Client {
+    let mut h = reqwest::header::HeaderMap::new();
+    h.insert(
+        reqwest::header::AUTHORIZATION,
+        reqwest::header::HeaderValue::from_str(&format!("Bearer {TOKEN}")).unwrap(),
+    );
+    reqwest::Client::builder()
+        .default_headers(h)
+        .build()
+        .unwrap()
+}
+
 /// A sign-in record of `user` at minute `m` of 2026-11-20 09:00 UTC, failed when `failed`.
 fn signin(i: usize, user: &str, m: u32, failed: bool) -> AuditRecord {
     let raw = format!(
@@ -58,11 +74,7 @@ async fn serve(token: Option<&str>) -> (String, tempfile::TempDir) {
             &records,
         )
         .unwrap();
-    let state = AppState {
-        store: Arc::new(store),
-        api_token: token.map(Arc::from),
-        governor: None,
-    };
+    let state = AppState::new(Arc::new(store)).with_api_token(Some(token.unwrap_or(TOKEN)));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {
@@ -72,7 +84,7 @@ async fn serve(token: Option<&str>) -> (String, tempfile::TempDir) {
 }
 
 async fn get(url: &str) -> (u16, Value) {
-    let r = reqwest::get(url).await.unwrap();
+    let r = client().get(url).send().await.unwrap();
     let status = r.status().as_u16();
     (status, r.json().await.unwrap())
 }
@@ -181,23 +193,30 @@ async fn the_activity_log_filters_pages_counts_and_shows_one_activity() {
 }
 
 #[tokio::test]
-async fn without_a_token_only_loopback_host_names_are_answered() {
+async fn without_credentials_nothing_is_answered_even_on_loopback() {
     let (url, _dir) = serve(None).await;
-    let client = reqwest::Client::new();
-    let r = client
-        .get(format!("{url}/api/v1/activities"))
-        .header("Host", "rebound.evil.example")
+    let anonymous = reqwest::Client::new();
+    for path in [
+        "/api/v1/activities",
+        "/api/v1/activities/histogram",
+        "/api/v1/openapi.json",
+    ] {
+        let r = anonymous
+            .get(format!("{url}{path}"))
+            .header("Host", "localhost:8080")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 401, "{path}");
+        let e: Value = r.json().await.unwrap();
+        assert!(e["error"].as_str().unwrap().contains("sign in"), "{e}");
+    }
+    let r = anonymous
+        .get(format!("{url}/healthz"))
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status().as_u16(), 403);
-    let r = client
-        .get(format!("{url}/api/v1/activities"))
-        .header("Host", "localhost:8080")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.status().as_u16(), 200, "health is open to probes");
 }
 
 #[tokio::test]
@@ -226,9 +245,16 @@ async fn with_a_token_the_api_wants_it() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
-    // The document itself is public.
+    // The document too needs the token.
     let r = client
         .get(format!("{url}/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let r = client
+        .get(format!("{url}/api/v1/openapi.json"))
+        .bearer_auth("s3cret-token")
         .send()
         .await
         .unwrap();

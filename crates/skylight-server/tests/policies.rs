@@ -7,14 +7,26 @@ use serde_json::{Value, json};
 use skylight_server::{AppState, router};
 use skylight_store::{SqliteStore, Store};
 
+/// The token the test servers are configured with (an administrator's).
+const TOKEN: &str = "test-token-0123456789";
+
+/// A client that sends [`TOKEN`].
+fn client() -> reqwest::Client {
+    let mut h = reqwest::header::HeaderMap::new();
+    h.insert(
+        reqwest::header::AUTHORIZATION,
+        reqwest::header::HeaderValue::from_str(&format!("Bearer {TOKEN}")).unwrap(),
+    );
+    reqwest::Client::builder()
+        .default_headers(h)
+        .build()
+        .unwrap()
+}
+
 async fn serve() -> (String, Arc<SqliteStore>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
-    let state = AppState {
-        store: store.clone(),
-        api_token: None,
-        governor: None,
-    };
+    let state = AppState::new(store.clone()).with_api_token(Some(TOKEN));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/api/v1/policies", listener.local_addr().unwrap());
     tokio::spawn(async move {
@@ -24,12 +36,7 @@ async fn serve() -> (String, Arc<SqliteStore>, tempfile::TempDir) {
 }
 
 async fn put(url: &str, body: &Value) -> (u16, Value) {
-    let r = reqwest::Client::new()
-        .put(url)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
+    let r = client().put(url).json(body).send().await.unwrap();
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
 }
@@ -49,7 +56,14 @@ async fn policies_are_put_listed_checked_and_deleted() {
         store.policy_version().unwrap() > version,
         "detection can see the change"
     );
-    let list: Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+    let list: Value = client()
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list["policies"][0]["id"], "many-downloads");
 
     // What detection would refuse is refused here, saying why.
@@ -70,7 +84,7 @@ async fn policies_are_put_listed_checked_and_deleted() {
     taken["id"] = json!("impossible_travel");
     let (status, body) = put(&format!("{url}/impossible_travel"), &taken).await;
     assert_eq!(status, 409, "{body}");
-    let plain = reqwest::Client::new()
+    let plain = client()
         .put(format!("{url}/many-downloads"))
         .body(policy.to_string())
         .send()
@@ -82,13 +96,13 @@ async fn policies_are_put_listed_checked_and_deleted() {
         "JSON only (no cross-site form posts)"
     );
 
-    let del = reqwest::Client::new()
+    let del = client()
         .delete(format!("{url}/many-downloads"))
         .send()
         .await
         .unwrap();
     assert_eq!(del.status().as_u16(), 204);
-    let again = reqwest::Client::new()
+    let again = client()
         .delete(format!("{url}/many-downloads"))
         .send()
         .await

@@ -251,6 +251,16 @@ pub trait Store: AccessStore + Send + Sync {
         bucket_ms: i64,
     ) -> Result<Vec<(i64, u64)>, StoreError>;
 
+    /// The most frequent values of `field` among the activities that match (country, ip, user,
+    /// operation, isp, …: the fields the log keeps as text), most frequent first, at most
+    /// `limit`; the query's limit and cursor are ignored.
+    fn activity_top(
+        &self,
+        query: &ActivityQuery,
+        field: skylight_model::filter::Field,
+        limit: usize,
+    ) -> Result<Vec<(String, u64)>, StoreError>;
+
     /// One activity by its record Id: its stored columns and the raw record.
     fn activity(
         &self,

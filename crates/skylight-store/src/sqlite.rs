@@ -595,6 +595,15 @@ impl Store for SqliteStore {
         self.lock().activities(query)
     }
 
+    fn activity_top(
+        &self,
+        query: &crate::ActivityQuery,
+        field: skylight_model::filter::Field,
+        limit: usize,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        self.lock().top(query, field, limit)
+    }
+
     fn activity_histogram(
         &self,
         query: &crate::ActivityQuery,

@@ -64,10 +64,7 @@ pub async fn activities(args: ActivitiesArgs) -> anyhow::Result<()> {
             "time (UTC)", "app", "operation", "user", "ip", "cc", "result", "category"
         )?;
     } else if args.format == Format::Csv {
-        writeln!(
-            out,
-            "id,time,tenant,app,record_type,workload,operation,category,user,actor_kind,ip,country,isp,ip_tags,result,admin,external_user,impersonated,user_agent,device_type,client_app,os"
-        )?;
+        writeln!(out, "{}", skylight_server::export::CSV_HEADER)?;
     }
     loop {
         let want = if args.limit == 0 {
@@ -108,21 +105,6 @@ fn result_name(o: Option<Outcome>) -> &'static str {
         Some(Outcome::Success) => "success",
         Some(Outcome::Failure) => "failure",
         _ => "unknown",
-    }
-}
-
-/// A CSV cell. Audit data carries attacker-chosen text (a failed sign-in's user name): a cell
-/// that a spreadsheet would run as a formula is prefixed with `'` (numbers stay as they are).
-fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) && s.parse::<f64>().is_err() {
-        format!("'{s}")
-    } else {
-        s.to_owned()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
     }
 }
 
@@ -171,36 +153,7 @@ fn print_row(out: &mut impl Write, r: &ActivityRow, format: Format) -> anyhow::R
             )?;
         }
         Format::Json => writeln!(out, "{}", skylight_server::activity_json(r))?,
-        Format::Csv => {
-            let fields = [
-                r.id.clone(),
-                time,
-                r.tenant.clone(),
-                app.to_owned(),
-                r.record_type.map(|n| n.to_string()).unwrap_or_default(),
-                r.workload.clone().unwrap_or_default(),
-                r.operation.clone().unwrap_or_default(),
-                category.to_owned(),
-                r.user.clone().unwrap_or_default(),
-                r.actor_kind
-                    .map(|k| format!("{k:?}").to_lowercase())
-                    .unwrap_or_default(),
-                r.ip.clone().unwrap_or_default(),
-                r.country.clone().unwrap_or_default(),
-                r.isp.clone().unwrap_or_default(),
-                r.ip_tags.clone().unwrap_or_default(),
-                result_name(r.result).to_owned(),
-                r.admin.to_string(),
-                r.external_user.to_string(),
-                r.impersonated.to_string(),
-                r.user_agent.clone().unwrap_or_default(),
-                r.device_type.clone().unwrap_or_default(),
-                r.client_app.clone().unwrap_or_default(),
-                r.os.clone().unwrap_or_default(),
-            ];
-            let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-            writeln!(out, "{}", line.join(","))?;
-        }
+        Format::Csv => writeln!(out, "{}", skylight_server::export::csv_line(r))?,
         Format::Ocsf => writeln!(out, "{}", ocsf(r, name))?,
     }
     Ok(())
@@ -256,7 +209,7 @@ fn ocsf(r: &ActivityRow, record_type_name: Option<&str>) -> serde_json::Value {
 
 #[cfg(test)]
 mod tests {
-    use super::{csv_field, printable};
+    use super::printable;
 
     #[test]
     fn terminal_text_hides_escapes_and_disguises() {
@@ -265,16 +218,5 @@ mod tests {
         assert_eq!(printable("invoice_\u{202E}fdp.exe"), "invoice_?fdp.exe");
         assert_eq!(printable("a\u{200B}b"), "a?b");
         assert_eq!(printable("Zoë 東京"), "Zoë 東京");
-    }
-
-    #[test]
-    fn csv_cells_are_quoted_and_never_formulas() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(csv_field("@SUM(1)"), "'@SUM(1)");
-        assert_eq!(csv_field("-1"), "-1", "a number stays a number");
-        assert_eq!(csv_field("-cmd"), "'-cmd");
     }
 }

@@ -1,5 +1,6 @@
 //! `skylight demo`: a live simulated tenant, the collector polling it into the embedded store,
-//! and the API over that store, in one process.
+//! detection, and the console and API over that store, in one process. On first run it creates
+//! the administrator `admin` and prints its password once.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -7,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use skylight_m365::collector::{Collector, CollectorOptions};
 use skylight_m365::config::Config;
-use skylight_model::ContentType;
+use skylight_model::{ContentType, Role};
 use skylight_sim::SimConfig;
 use skylight_store::{SqliteStore, Store};
 
@@ -45,7 +46,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let api = listener.local_addr()?;
     if !api.ip().is_loopback() {
         anyhow::bail!(
-            "the demo serves its API without a token: listen on a loopback address such as 127.0.0.1:8080"
+            "the demo serves over plain HTTP: listen on a loopback address such as 127.0.0.1:8080 (or run `skylight serve` behind TLS)"
         );
     }
 
@@ -63,6 +64,20 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     );
     let config = Config::from_toml_str(&toml, &args.data_dir).context("demo configuration")?;
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&args.data_dir)?);
+    // The first run makes the first administrator; the password is printed once, below.
+    let first_admin = {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || -> anyhow::Result<Option<String>> {
+            if store.account_count()? > 0 {
+                return Ok(None);
+            }
+            let password = skylight_server::auth::new_password()?;
+            crate::admin_cmd::create(store.as_ref(), "admin", &password, Role::Admin)?;
+            Ok(Some(password))
+        })
+        .await
+        .context("account task failed")??
+    };
     let opts = CollectorOptions {
         poll_interval: std::time::Duration::from_secs(30),
         overlap: chrono::Duration::hours(1),
@@ -100,8 +115,16 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         ),
         format!("  alerts            skylight alerts --data-dir {data}"),
         format!("  connector status  skylight status --data-dir {data}"),
+        match &first_admin {
+            Some(password) => format!(
+                "  console           http://{api}/   sign in as admin with password {password} (shown once)"
+            ),
+            None => format!(
+                "  console           http://{api}/   sign in with your account (`skylight admin reset-password --username admin --data-dir {data}` if it is lost)"
+            ),
+        },
         format!(
-            "  API               http://{api}/api/v1/activities   (OpenAPI: http://{api}/api/v1/openapi.json)"
+            "  API               http://{api}/api/v1/activities   (a console session, or a token from `skylight admin token`; OpenAPI: /api/v1/openapi.json)"
         ),
         format!(
             "  simulated tenant  {}   (ground truth: {}/_sim/truth)",
@@ -118,11 +141,11 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     }
     drop(out);
 
-    let state = skylight_server::AppState {
-        store,
-        api_token: None,
-        governor: None,
-    };
+    let state =
+        skylight_server::AppState::new(store).with_console(skylight_server::ConsoleConfig {
+            attributions: vec![skylight_enrich::BUILTIN_ATTRIBUTION.to_owned()],
+            ..skylight_server::ConsoleConfig::default()
+        });
     let served = skylight_server::serve(listener, state, async {
         let _ = tokio::signal::ctrl_c().await;
     })
@@ -130,5 +153,5 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     collecting.abort();
     sim.task.abort();
     let _ = tokio::task::spawn_blocking(move || detection.finish()).await;
-    served.context("the API server stopped")
+    served.context("the server stopped")
 }

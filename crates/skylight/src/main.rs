@@ -1,6 +1,7 @@
 //! `skylight`: self-hosted cloud app security for Microsoft 365.
 
 mod activities_cmd;
+mod admin_cmd;
 mod bench_cmd;
 mod bench_detect;
 mod bench_latency;
@@ -30,8 +31,8 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run Skylight end to end against a built-in simulated tenant: the live tenant, the
-    /// collector polling it into the store, detection, and the API (the console joins with its
-    /// issue).
+    /// collector polling it into the store, detection, and the console and API (the first run
+    /// creates the administrator `admin` and prints its password once).
     Demo(sim_cmd::DemoArgs),
     /// Serve a simulated Microsoft 365 tenant: identity platform and Management Activity API.
     Sim(sim_cmd::SimArgs),
@@ -52,9 +53,13 @@ enum Command {
     /// Show the notification delivery log (alert changes sent to webhooks and syslog), newest
     /// first: status, attempts, next attempt or delivery time, last error.
     Notifications(notify_cmd::NotificationsArgs),
-    /// Serve the REST API over the store (`/api/v1/activities`, `/api/v1/alerts`, OpenAPI at
-    /// `/api/v1/openapi.json`); with `--config`, also collect, detect and notify.
+    /// Serve the web console and the REST API over the store (`/`, `/api/v1/activities`,
+    /// `/api/v1/alerts`, OpenAPI at `/api/v1/openapi.json`); with `--config`, also collect,
+    /// detect and notify.
     Serve(serve_cmd::ServeArgs),
+    /// Console accounts and roles, API tokens and the audit log: `skylight admin create
+    /// --username alice@contoso.com` makes an administrator and prints its password once.
+    Admin(admin_cmd::AdminArgs),
     /// Measure ingest throughput, memory and disk use against a simulated tenant (README figures).
     Bench(bench_cmd::BenchArgs),
     /// Load audit records from files (Management API JSON, NDJSON, Purview audit-search CSV)
@@ -104,6 +109,7 @@ fn main() -> std::process::ExitCode {
             Command::Policies(args) => detect_cmd::policies(args).await,
             Command::Notifications(args) => notify_cmd::notifications(args).await,
             Command::Serve(args) => serve_cmd::serve(args).await,
+            Command::Admin(args) => admin_cmd::admin(args).await,
             Command::Bench(args) => bench_cmd::bench(args).await,
             Command::Import(args) => import_cmd::import(args).await,
             Command::Sync(args) => directory_cmd::sync(args).await,

@@ -1,4 +1,5 @@
-//! `skylight serve`: the REST API over the store (the console joins it with its issue).
+//! `skylight serve`: the web console and the REST API over the store; with `--config`, also
+//! collection, detection and notifications.
 
 use crate::out::outln;
 use std::net::SocketAddr;
@@ -7,29 +8,36 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use skylight_server::AppState;
+use skylight_server::{AppState, ConsoleConfig};
 
 use crate::collect_cmd::StoreArgs;
 
 /// Options of `skylight serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on. Without an API token only a loopback address is allowed.
+    /// Address to listen on. Beyond loopback, Skylight must sit behind a TLS proxy (say so with
+    /// an https --public-url) or serve the API to token holders only (--api-token-file).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// A file holding the API token clients must send as `Authorization: Bearer …` (or set
-    /// SKYLIGHT_API_TOKEN).
+    /// The address people and clients use, e.g. https://skylight.example behind a TLS proxy:
+    /// an https URL makes session cookies Secure and turns on HSTS.
+    #[arg(long, env = "SKYLIGHT_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// A file holding an API token with the admin role, for clients configured before console
+    /// accounts existed (or set SKYLIGHT_API_TOKEN). `skylight admin token` makes revocable
+    /// tokens with a role.
     #[arg(long)]
     api_token_file: Option<PathBuf>,
     /// A connector configuration: collect its tenants, run detection and notifications, and
-    /// serve the API over what arrives, in one process (without it, the API alone).
+    /// serve the console and API over what arrives, in one process (without it, the console and
+    /// API alone).
     #[arg(long)]
     config: Option<PathBuf>,
     #[command(flatten)]
     store: StoreArgs,
 }
 
-/// Serves the API until interrupted.
+/// Serves the console and the API until interrupted.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let token = match &args.api_token_file {
         Some(path) => Some(
@@ -43,17 +51,24 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .map(|t| t.trim().to_owned()),
     }
     .filter(|t| !t.is_empty());
-    if token.is_none() && !args.listen.ip().is_loopback() {
-        anyhow::bail!(
-            "refusing to serve audit data on {} without an API token: set SKYLIGHT_API_TOKEN or --api-token-file, or listen on 127.0.0.1",
-            args.listen
-        );
-    }
     if token.as_ref().is_some_and(|t| t.len() < 16) {
         anyhow::bail!("the API token is too short: use at least 16 characters");
     }
+    let tls = match &args.public_url {
+        Some(u) if u.starts_with("https://") => true,
+        Some(u) if u.starts_with("http://") => false,
+        Some(u) => anyhow::bail!("--public-url {u}: an http:// or https:// URL"),
+        None => false,
+    };
+    if !args.listen.ip().is_loopback() && !tls && token.is_none() {
+        anyhow::bail!(
+            "refusing to serve audit data on {} over plain HTTP without an API token: put Skylight behind a TLS proxy and pass --public-url https://…, or listen on 127.0.0.1",
+            args.listen
+        );
+    }
     let store = args.store.open()?;
     let mut governor = None;
+    let mut attributions = vec![skylight_enrich::BUILTIN_ATTRIBUTION.to_owned()];
     let collecting = match &args.config {
         Some(path) => {
             // Fail now on a broken configuration rather than from a background task.
@@ -63,6 +78,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 &config,
                 store.clone(),
             )?));
+            let enricher = skylight_enrich::Enricher::new(&config.enrichment)
+                .context("enrichment: fix [enrichment] or [[ip_range]] in the configuration")?;
+            attributions = enricher
+                .attributions()
+                .into_iter()
+                .map(String::from)
+                .collect();
             let (path, store) = (path.clone(), store.clone());
             Some(tokio::spawn(async move {
                 if let Err(e) = crate::collect_cmd::collect_into(&path, store, false).await {
@@ -72,17 +94,32 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let state = AppState {
-        store,
-        api_token: token.map(Arc::from),
-        governor,
+    let accounts = {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || store.account_count())
+            .await
+            .context("store task failed")??
     };
+    let state = AppState::new(store)
+        .with_api_token(token.as_deref())
+        .with_governor(governor)
+        .with_console(ConsoleConfig {
+            secure_cookies: tls,
+            attributions,
+            ..ConsoleConfig::default()
+        });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    tracing::info!(url = %format!("http://{addr}"), "serving the API (OpenAPI document at /api/v1/openapi.json)");
+    tracing::info!(url = %format!("http://{addr}"), "serving the console and the API (OpenAPI document at /api/v1/openapi.json)");
+    outln!("skylight console on http://{addr}/ (sign in with a console account)");
     outln!("skylight API on http://{addr}/api/v1/activities (OpenAPI: /api/v1/openapi.json)");
+    if accounts == 0 {
+        outln!(
+            "no console account yet: create one with `skylight admin create --username NAME` (same --data-dir)"
+        );
+    }
     let served = skylight_server::serve(listener, state, async {
         let _ = tokio::signal::ctrl_c().await;
     })
@@ -90,5 +127,5 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(task) = collecting {
         task.abort();
     }
-    served.context("the API server stopped")
+    served.context("the server stopped")
 }

@@ -93,7 +93,7 @@ impl SimArgs {
 /// Options of `skylight demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Address the API listens on (loopback: the demo serves without a token).
+    /// Address the console and API listen on (loopback: the demo serves plain HTTP).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: String,
     /// Where Skylight keeps its data.

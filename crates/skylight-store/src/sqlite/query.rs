@@ -324,6 +324,77 @@ impl Inner {
         }
     }
 
+    /// The most frequent values of a dictionary field (country, address, user, …) among the
+    /// activities that match, most frequent first; activities without a value are not counted.
+    pub(super) fn top(
+        &self,
+        q: &ActivityQuery,
+        field: Field,
+        limit: usize,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        let Some(column) = string_column(field) else {
+            return Err(StoreError::Corrupt(format!(
+                "{} is not counted by value",
+                field.name()
+            )));
+        };
+        let (w, words) = self.clause(q)?;
+        if words.is_empty() {
+            let sql = format!(
+                "SELECT (SELECT value FROM strings WHERE id = {column}), count(*) FROM records r \
+                 WHERE {column} IS NOT NULL{} GROUP BY {column} ORDER BY 2 DESC, 1 LIMIT {}",
+                w.sql,
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            );
+            let mut stmt = self.conn.prepare(&sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(w.params), |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })?;
+            return rows
+                .map(|r| {
+                    let (v, n) = r?;
+                    Ok((v, u64::try_from(n).unwrap_or(0)))
+                })
+                .collect();
+        }
+        // Free text needs the raw records: count what the log would list.
+        let mut counts = HashMap::<String, u64>::new();
+        let mut page_query = ActivityQuery {
+            limit: ROUND,
+            ..q.clone()
+        };
+        loop {
+            let page = self.activities(&page_query)?;
+            for row in &page.rows {
+                let value = match field {
+                    Field::User => row.user.clone(),
+                    Field::Operation => row.operation.clone(),
+                    Field::Workload => row.workload.clone(),
+                    Field::UserAgent => row.user_agent.clone(),
+                    Field::Ip => row.ip.clone(),
+                    Field::Country => row.country.clone(),
+                    Field::Isp => row.isp.clone(),
+                    Field::IpTag => row.ip_tags.clone(),
+                    Field::DeviceType => row.device_type.clone(),
+                    Field::ClientApp => row.client_app.clone(),
+                    Field::Os => row.os.clone(),
+                    _ => None,
+                };
+                if let Some(v) = value {
+                    *counts.entry(v).or_default() += 1;
+                }
+            }
+            match page.next {
+                Some(next) => page_query.after = Some(next),
+                None => break,
+            }
+        }
+        let mut out: Vec<(String, u64)> = counts.into_iter().collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        out.truncate(limit);
+        Ok(out)
+    }
+
     /// One page of the activity log.
     pub(super) fn activities(&self, q: &ActivityQuery) -> Result<ActivityPage, StoreError> {
         let (w, words) = self.clause(q)?;
