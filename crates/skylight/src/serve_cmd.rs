@@ -1,7 +1,7 @@
 //! `skylight serve`: the web console and the REST API over the store; with `--config`, also
 //! collection, detection and notifications.
 
-use crate::out::outln;
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -113,13 +113,23 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(url = %format!("http://{addr}"), "serving the console and the API (OpenAPI document at /api/v1/openapi.json)");
-    outln!("skylight console on http://{addr}/ (sign in with a console account)");
-    outln!("skylight API on http://{addr}/api/v1/activities (OpenAPI: /api/v1/openapi.json)");
+    let mut banner = vec![
+        format!("skylight console on http://{addr}/ (sign in with a console account)"),
+        format!("skylight API on http://{addr}/api/v1/activities (OpenAPI: /api/v1/openapi.json)"),
+    ];
     if accounts == 0 {
-        outln!(
-            "no console account yet: create one with `skylight admin create --username NAME` (same --data-dir)"
+        banner.push(
+            "no console account yet: create one with `skylight admin create --username NAME` (same --data-dir)".into(),
         );
     }
+    // The server keeps running when whoever started it stops reading its output.
+    let mut out = std::io::stdout().lock();
+    for line in banner {
+        if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+            break;
+        }
+    }
+    drop(out);
     let served = skylight_server::serve(listener, state, async {
         let _ = tokio::signal::ctrl_c().await;
     })

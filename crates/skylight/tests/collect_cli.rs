@@ -299,20 +299,36 @@ fn activities_are_searched_from_the_command_line() {
         let v: serde_json::Value = serde_json::from_str(l).unwrap();
         assert_eq!(v["class_uid"], 3002, "{v}");
     }
-    // The same log over the REST API.
+    // The same log over the REST API, with a read-only token made on the command line.
     let (server, api) = spawn_announcing(
         &["serve", "--listen", "127.0.0.1:0", "--data-dir", &data],
         |l| {
-            l.split_whitespace()
-                .find(|w| w.starts_with("http://"))
+            l.strip_prefix("skylight API on ")
+                .and_then(|r| r.split_whitespace().next())
                 .map(String::from)
         },
     );
-    let page: serde_json::Value =
-        reqwest::blocking::get(format!("{api}?q=operation%3DUserLoggedIn&limit=5"))
-            .unwrap()
-            .json()
-            .unwrap();
+    let made = common::run_ok(&[
+        "admin",
+        "token",
+        "--name",
+        "reader",
+        "--role",
+        "read-only",
+        "--data-dir",
+        &data,
+    ]);
+    let token = made.lines().nth(1).unwrap().trim().to_owned();
+    assert!(token.starts_with("sky_"), "{made}");
+    let unauthorised = reqwest::blocking::get(format!("{api}?limit=1")).unwrap();
+    assert_eq!(unauthorised.status().as_u16(), 401);
+    let page: serde_json::Value = reqwest::blocking::Client::new()
+        .get(format!("{api}?q=operation%3DUserLoggedIn&limit=5"))
+        .bearer_auth(&token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     let ids = |v: &[serde_json::Value]| v.iter().map(|l| l["id"].clone()).collect::<Vec<_>>();
     assert_eq!(
         ids(page["items"].as_array().unwrap()),
@@ -341,26 +357,41 @@ fn activities_are_searched_from_the_command_line() {
 fn the_demo_collects_a_live_tenant_and_serves_its_activities_and_alerts() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data").display().to_string();
-    let (_demo, api) = spawn_announcing(
-        &[
-            "demo",
-            "--listen",
-            "127.0.0.1:0",
-            "--users",
-            "30",
-            "--days",
-            "1",
-            "--data-dir",
-            &data,
-        ],
-        |l| {
-            l.strip_prefix("API")
-                .and_then(|r| r.split_whitespace().next())
-                .map(String::from)
-        },
+    let demo_args = [
+        "demo",
+        "--listen",
+        "127.0.0.1:0",
+        "--users",
+        "30",
+        "--days",
+        "1",
+        "--data-dir",
+        &data,
+    ];
+    // The first run prints the first administrator's password once, on the console's line.
+    let (demo, console) = spawn_announcing(&demo_args, |l| {
+        l.strip_prefix("console")
+            .map(|r| r.split_whitespace().collect::<Vec<_>>().join(" "))
+    });
+    let words: Vec<&str> = console.split(' ').collect();
+    let base = words[0].trim_end_matches('/').to_owned();
+    assert_eq!(words[1..5], ["sign", "in", "as", "admin"], "{console}");
+    let password = words[7];
+    assert!(common::Console::try_sign_in(&base, "admin", "wrong-password-123").is_err());
+    let session = common::Console::sign_in(&base, "admin", password);
+    let mut h = reqwest::header::HeaderMap::new();
+    h.insert(
+        reqwest::header::COOKIE,
+        reqwest::header::HeaderValue::from_str(&session.cookie).unwrap(),
     );
+    let client = reqwest::blocking::Client::builder()
+        .default_headers(h)
+        .build()
+        .unwrap();
+    let api = format!("{base}/api/v1/activities");
     // The backfill lands within seconds; the log then holds sign-ins with their country.
     let items = common::poll_list(
+        &client,
         &format!("{api}?q=operation%3DUserLoggedIn&limit=5"),
         "items",
         5,
@@ -374,14 +405,26 @@ fn the_demo_collects_a_live_tenant_and_serves_its_activities_and_alerts() {
         "{items:?}"
     );
     // Detection runs beside the collector: the demo's injected incidents reach the alert API.
-    let alerts = common::poll_list(&api.replace("/activities", "/alerts"), "alerts", 1, 60);
+    let alerts = common::poll_list(
+        &client,
+        &api.replace("/activities", "/alerts"),
+        "alerts",
+        1,
+        60,
+    );
     assert!(!alerts.is_empty(), "the demo raised alerts");
     assert!(
         alerts
             .iter()
             .all(|a| !a["facts"].as_array().unwrap().is_empty())
     );
-    // Beyond loopback the demo refuses to serve without a token.
+    // A second run keeps the accounts and prints no password.
+    drop(demo);
+    let (_again, console) =
+        spawn_announcing(&demo_args, |l| l.strip_prefix("console").map(String::from));
+    assert!(console.contains("sign in with your account"), "{console}");
+    assert!(!console.contains(password));
+    // Beyond loopback the demo refuses to serve plain HTTP.
     let open = Command::new(BIN)
         .args(["demo", "--listen", "0.0.0.0:0", "--data-dir", &data])
         .output()

@@ -365,7 +365,14 @@ fn serve_with_a_configuration_collects_detects_and_serves_alerts() {
     let dir = tempfile::tempdir().unwrap();
     let (config, data) = write_config_with(dir.path(), &url, DETECTION);
     let (_serve, api) = common::spawn_serve(&config, &data);
-    let alerts = common::poll_list(&api.replace("/activities", "/alerts"), "alerts", 3, 90);
+    let client = common::api_client();
+    let alerts = common::poll_list(
+        &client,
+        &api.replace("/activities", "/alerts"),
+        "alerts",
+        3,
+        90,
+    );
     assert!(
         alerts.len() >= 3,
         "serve collected, detected and served alerts: {alerts:?}"
@@ -401,10 +408,11 @@ fn a_policy_put_through_the_api_runs_on_what_arrives_next() {
     let (_serve, api) = common::spawn_serve(&config, &data);
     // Detection is running (activities are arriving) before the policy exists: it must pick the
     // policy up while it runs.
-    let collected = common::poll_list(&format!("{api}?limit=1"), "items", 1, 60);
+    let client = common::api_client();
+    let collected = common::poll_list(&client, &format!("{api}?limit=1"), "items", 1, 60);
     assert!(!collected.is_empty(), "nothing collected");
     let policies = api.replace("/activities", "/policies");
-    let put = reqwest::blocking::Client::new()
+    let put = client
         .put(format!("{policies}/api-sign-ins"))
         .json(&serde_json::json!({
             "id": "api-sign-ins", "name": "Anything (from the API)", "severity": "low",
@@ -417,6 +425,6 @@ fn a_policy_put_through_the_api_runs_on_what_arrives_next() {
         "{}?policy=api-sign-ins",
         api.replace("/activities", "/alerts")
     );
-    let raised = common::poll_list(&alerts_url, "alerts", 1, 90);
+    let raised = common::poll_list(&client, &alerts_url, "alerts", 1, 90);
     assert!(!raised.is_empty(), "no alert from the API's policy");
 }

@@ -2,6 +2,8 @@
 //! simulated tenant.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod webdriver;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
@@ -17,17 +19,48 @@ impl Drop for Killed {
     }
 }
 
+/// The API token `spawn_serve` configures (an administrator's).
+pub const TOKEN: &str = "cli-test-token-0123456789";
+
+/// A client that sends [`TOKEN`] as its bearer token.
+pub fn api_client() -> reqwest::blocking::Client {
+    let mut h = reqwest::header::HeaderMap::new();
+    h.insert(
+        reqwest::header::AUTHORIZATION,
+        reqwest::header::HeaderValue::from_str(&format!("Bearer {TOKEN}")).unwrap(),
+    );
+    reqwest::blocking::Client::builder()
+        .default_headers(h)
+        .build()
+        .unwrap()
+}
+
 /// Starts `skylight ARGS…` and reads its standard output until `url_in` finds the URL it
 /// announces on a line.
 pub fn spawn_announcing(
     args: &[&str],
     url_in: impl Fn(&str) -> Option<String>,
 ) -> (Killed, String) {
+    spawn_announcing_with(args, &[], None, url_in)
+}
+
+/// [`spawn_announcing`] with environment variables, and the standard error written to a file.
+pub fn spawn_announcing_with(
+    args: &[&str],
+    env: &[(&str, &str)],
+    stderr: Option<&std::path::Path>,
+    url_in: impl Fn(&str) -> Option<String>,
+) -> (Killed, String) {
+    let err = match stderr {
+        Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
+        None => Stdio::null(),
+    };
     let mut child = Command::new(BIN)
         .args(args)
         .env_remove("SKYLIGHT_API_TOKEN")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(err)
         .spawn()
         .unwrap();
     let out = child.stdout.take().unwrap();
@@ -120,10 +153,10 @@ pub fn collect_killed_after(config: &str, data: &str, after: std::time::Duration
     running
 }
 
-/// Starts `skylight serve --config CONFIG --data-dir DATA` on a free port; returns it with the
-/// activities URL it announces.
+/// Starts `skylight serve --config CONFIG --data-dir DATA` on a free port with [`TOKEN`]
+/// configured; returns it with the activities URL it announces.
 pub fn spawn_serve(config: &str, data: &str) -> (Killed, String) {
-    spawn_announcing(
+    spawn_announcing_with(
         &[
             "serve",
             "--listen",
@@ -133,6 +166,8 @@ pub fn spawn_serve(config: &str, data: &str) -> (Killed, String) {
             "--data-dir",
             data,
         ],
+        &[("SKYLIGHT_API_TOKEN", TOKEN)],
+        None,
         |l| {
             l.strip_prefix("skylight API on ")
                 .and_then(|r| r.split_whitespace().next())
@@ -141,16 +176,139 @@ pub fn spawn_serve(config: &str, data: &str) -> (Killed, String) {
     )
 }
 
-/// Reads the JSON list `key` at `url` until it holds at least `enough` items or `secs` pass;
-/// returns what it last held.
-pub fn poll_list(url: &str, key: &str, enough: usize, secs: u64) -> Vec<serde_json::Value> {
+/// Reads the JSON list `key` at `url` (as `client`) until it holds at least `enough` items or
+/// `secs` pass; returns what it last held.
+pub fn poll_list(
+    client: &reqwest::blocking::Client,
+    url: &str,
+    key: &str,
+    enough: usize,
+    secs: u64,
+) -> Vec<serde_json::Value> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     loop {
-        let page: serde_json::Value = reqwest::blocking::get(url).unwrap().json().unwrap();
+        let page: serde_json::Value = client.get(url).send().unwrap().json().unwrap();
         let items = page[key].as_array().cloned().unwrap_or_default();
         if items.len() >= enough || std::time::Instant::now() > deadline {
             return items;
         }
         std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+}
+
+/// A signed-in console session, as a browser holds it: the session cookie and the page's CSRF
+/// token. Redirects are not followed, so that tests see them.
+pub struct Console {
+    /// `http://host:port`.
+    pub base: String,
+    /// The session cookie (`name=value`).
+    pub cookie: String,
+    /// The session's CSRF token (from the page's `csrf-token` meta tag).
+    pub csrf: String,
+    /// The HTTP client.
+    pub http: reqwest::blocking::Client,
+}
+
+/// A client that does not follow redirects.
+pub fn no_redirects() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(120))
+        .build()
+        .unwrap()
+}
+
+/// The `value` (or `content`) of the tag with `name="NAME"` in a page.
+pub fn html_value(html: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!("name=\"{name}\""))?;
+    let start = html[..at].rfind('<')?;
+    let tag = &html[start..start + html[start..].find('>')?];
+    let key = ["value=\"", "content=\""]
+        .into_iter()
+        .find(|k| tag.contains(k))?;
+    let v = &tag[tag.find(key)? + key.len()..];
+    Some(v[..v.find('"')?].to_owned())
+}
+
+/// The `name=value` of a `Set-Cookie` header named `name`.
+pub fn set_cookie(r: &reqwest::blocking::Response, name: &str) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+        .find(|kv| kv.starts_with(&format!("{name}=")))
+}
+
+impl Console {
+    /// Signs in through the sign-in form; panics unless it succeeds.
+    pub fn sign_in(base: &str, username: &str, password: &str) -> Console {
+        Console::try_sign_in(base, username, password)
+            .unwrap_or_else(|status| panic!("{username} could not sign in: {status}"))
+    }
+
+    /// Signs in through the sign-in form; the status of a refusal.
+    pub fn try_sign_in(base: &str, username: &str, password: &str) -> Result<Console, u16> {
+        let http = no_redirects();
+        let form = http.get(format!("{base}/login")).send().unwrap();
+        let login_cookie = set_cookie(&form, "skylight_login").unwrap();
+        let csrf = html_value(&form.text().unwrap(), "csrf").unwrap();
+        let r = http
+            .post(format!("{base}/login"))
+            .header("Cookie", &login_cookie)
+            .form(&[
+                ("username", username),
+                ("password", password),
+                ("csrf", &csrf),
+                ("next", "/"),
+            ])
+            .send()
+            .unwrap();
+        if r.status().as_u16() != 303 {
+            return Err(r.status().as_u16());
+        }
+        let cookie = set_cookie(&r, "skylight_session").unwrap();
+        let home = http
+            .get(format!("{base}/"))
+            .header("Cookie", &cookie)
+            .send()
+            .unwrap();
+        assert_eq!(home.status().as_u16(), 200);
+        let csrf = html_value(&home.text().unwrap(), "csrf-token").unwrap();
+        Ok(Console {
+            base: base.to_owned(),
+            cookie,
+            csrf,
+            http,
+        })
+    }
+
+    /// A request with the session cookie.
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::blocking::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .header("Cookie", &self.cookie)
+    }
+
+    /// GETs a path: (status, body).
+    pub fn get(&self, path: &str) -> (u16, String) {
+        let r = self.request(reqwest::Method::GET, path).send().unwrap();
+        (r.status().as_u16(), r.text().unwrap_or_default())
+    }
+
+    /// POSTs a form with the session's CSRF token: (status, body).
+    pub fn post(&self, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+        let mut all = fields.to_vec();
+        all.push(("csrf", &self.csrf));
+        let r = self
+            .request(reqwest::Method::POST, path)
+            .form(&all)
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.text().unwrap_or_default())
     }
 }

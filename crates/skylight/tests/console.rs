@@ -1,0 +1,887 @@
+//! The console and API's security as a user meets it, on the real binary over a tenant collected
+//! from the simulator: every route for anonymous, read-only, analyst and admin callers; CSRF; the
+//! sign-in limits; security headers; secrets in no response and no log line; the OpenAPI document.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::collections::{BTreeSet, HashMap};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+mod common;
+
+use common::{Console, Killed, TOKEN, no_redirects, run_ok, spawn_announcing_with, spawn_sim};
+
+const DETECTION: &str = "\n[detection]\nlearning_days = 1\n";
+
+/// Who calls: nobody, or a session of one of the roles (least powerful first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Caller {
+    Anonymous,
+    ReadOnly,
+    Analyst,
+    Admin,
+}
+
+/// What a request carries.
+enum Body {
+    None,
+    Form(Vec<(&'static str, String)>),
+    Json(Value),
+}
+
+/// One route of the matrix: who may call it at least, and what it answers them.
+struct Route {
+    method: Method,
+    path: String,
+    least: Caller,
+    ok: u16,
+    body: Body,
+}
+
+fn route(method: Method, path: impl Into<String>, least: Caller, ok: u16, body: Body) -> Route {
+    Route {
+        method,
+        path: path.into(),
+        least,
+        ok,
+        body,
+    }
+}
+
+struct World {
+    _sim: Killed,
+    _serve: Killed,
+    dir: tempfile::TempDir,
+    data: String,
+    base: String,
+    connector_secret: String,
+    passwords: HashMap<&'static str, String>,
+}
+
+/// A simulated tenant collected by `skylight serve --config`, with one account per role made on
+/// the command line before the server starts, and the server's log kept in a file.
+fn world() -> World {
+    let (sim, url) = spawn_sim(&["--users", "120", "--days", "2", "--scenarios", "all"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (config, data) = common::write_config_with(dir.path(), &url, DETECTION);
+    let connector_secret = std::fs::read_to_string(dir.path().join("secret.txt"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let mut passwords = HashMap::new();
+    for (name, role) in [
+        ("admin@contoso.com", "admin"),
+        ("ana", "analyst"),
+        ("rita", "read-only"),
+        ("spare", "read-only"),
+    ] {
+        let pw = format!("{name}-long-password-{}", name.len());
+        let file = dir.path().join(format!("{role}.pw"));
+        std::fs::write(&file, format!("{pw}\n")).unwrap();
+        let out = run_ok(&[
+            "admin",
+            "create",
+            "--username",
+            name,
+            "--role",
+            role,
+            "--password-file",
+            &file.display().to_string(),
+            "--data-dir",
+            &data,
+        ]);
+        assert!(!out.contains(&pw), "a given password is never printed");
+        passwords.insert(name, pw);
+    }
+    let log = dir.path().join("serve.log");
+    let (serve, base) = spawn_announcing_with(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            &config,
+            "--data-dir",
+            &data,
+        ],
+        &[
+            ("SKYLIGHT_API_TOKEN", TOKEN),
+            ("RUST_LOG", "debug,hyper=info,h2=info,rustls=info"),
+        ],
+        Some(&log),
+        |l| {
+            l.strip_prefix("skylight console on ")
+                .and_then(|r| r.split_whitespace().next())
+                .map(|u| u.trim_end_matches('/').to_owned())
+        },
+    );
+    let alerts = common::poll_list(
+        &common::api_client(),
+        &format!("{base}/api/v1/alerts"),
+        "alerts",
+        2,
+        120,
+    );
+    assert!(alerts.len() >= 2, "detection raised alerts: {alerts:?}");
+    World {
+        _sim: sim,
+        _serve: serve,
+        dir,
+        data,
+        base,
+        connector_secret,
+        passwords,
+    }
+}
+
+fn send(w: &World, who: Option<&Console>, r: &Route, csrf: bool) -> reqwest::blocking::Response {
+    let http = no_redirects();
+    let mut req = http.request(r.method.clone(), format!("{}{}", w.base, r.path));
+    if let Some(c) = who {
+        req = req.header("Cookie", &c.cookie);
+    }
+    req = match &r.body {
+        Body::None => req,
+        Body::Form(fields) => {
+            let mut all: Vec<(&str, String)> = fields.clone();
+            if let (Some(c), true) = (who, csrf) {
+                all.push(("csrf", c.csrf.clone()));
+            }
+            req.form(&all)
+        }
+        Body::Json(v) => {
+            if let (Some(c), true) = (who, csrf) {
+                req = req.header("X-CSRF-Token", &c.csrf);
+            }
+            req.json(v)
+        }
+    };
+    req.send().unwrap()
+}
+
+/// Reads a response's body, except an endless feed's (its headers are the answer).
+fn body_of(r: reqwest::blocking::Response) -> String {
+    let feed = r
+        .headers()
+        .get("content-type")
+        .is_some_and(|v| v.to_str().unwrap_or("").starts_with("text/event-stream"));
+    if feed {
+        String::new()
+    } else {
+        r.text().unwrap_or_default()
+    }
+}
+
+#[test]
+fn every_route_answers_each_role_as_it_should_and_secrets_stay_secret() {
+    let w = world();
+    let admin = Console::sign_in(
+        &w.base,
+        "admin@contoso.com",
+        &w.passwords["admin@contoso.com"],
+    );
+    let ana = Console::sign_in(&w.base, "ANA", &w.passwords["ana"]);
+    let rita = Console::sign_in(&w.base, "rita", &w.passwords["rita"]);
+    let api = common::api_client();
+    let get_json = |path: &str| -> Value {
+        api.get(format!("{}{path}", w.base))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    let alert = get_json("/api/v1/alerts")["alerts"][0].clone();
+    let alert_id = alert["id"].as_i64().unwrap();
+    let user = alert["users"][0].as_str().unwrap().to_owned();
+    let activity = get_json("/api/v1/activities?limit=1")["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for id in ["matrix-keep", "matrix-del-page", "matrix-del-api"] {
+        let put = api
+            .put(format!("{}/api/v1/policies/{id}", w.base))
+            .json(&json!({"id": id, "name": id, "filters": ["app=exchange"]}))
+            .send()
+            .unwrap();
+        assert_eq!(put.status().as_u16(), 200);
+    }
+    let made = run_ok(&[
+        "admin",
+        "token",
+        "--name",
+        "to-revoke",
+        "--data-dir",
+        &w.data,
+    ]);
+    let token_id: i64 = made.split_whitespace().nth(2).unwrap().parse().unwrap();
+    let enc = |s: &str| -> String { form_urlencoded_byte(s) };
+
+    use Caller::*;
+    let form = |fields: &[(&'static str, &str)]| {
+        Body::Form(fields.iter().map(|(k, v)| (*k, v.to_string())).collect())
+    };
+    let matrix = vec![
+        route(Method::GET, "/healthz", Anonymous, 200, Body::None),
+        route(Method::GET, "/login", Anonymous, 200, Body::None),
+        route(
+            Method::GET,
+            "/static/skylight.css",
+            Anonymous,
+            200,
+            Body::None,
+        ),
+        route(
+            Method::GET,
+            "/static/skylight.js",
+            Anonymous,
+            200,
+            Body::None,
+        ),
+        route(Method::GET, "/", ReadOnly, 200, Body::None),
+        route(Method::GET, "/activities", ReadOnly, 200, Body::None),
+        route(
+            Method::GET,
+            format!("/activities?q=user%3D{}", enc(&user)),
+            ReadOnly,
+            200,
+            Body::None,
+        ),
+        route(
+            Method::GET,
+            "/activities/export.csv?q=app%3Dexchange",
+            ReadOnly,
+            200,
+            Body::None,
+        ),
+        route(
+            Method::POST,
+            "/activities/saved",
+            ReadOnly,
+            303,
+            form(&[("name", "exchange"), ("query", "q=app%3Dexchange")]),
+        ),
+        route(
+            Method::POST,
+            "/activities/saved/999999/delete",
+            ReadOnly,
+            404,
+            form(&[]),
+        ),
+        route(
+            Method::GET,
+            format!("/activities/{activity}"),
+            ReadOnly,
+            200,
+            Body::None,
+        ),
+        route(Method::GET, "/alerts", ReadOnly, 200, Body::None),
+        route(
+            Method::GET,
+            format!("/alerts/{alert_id}"),
+            ReadOnly,
+            200,
+            Body::None,
+        ),
+        route(Method::GET, "/users", ReadOnly, 200, Body::None),
+        route(
+            Method::GET,
+            format!("/users/{}", enc(&user)),
+            ReadOnly,
+            200,
+            Body::None,
+        ),
+        route(Method::GET, "/policies", ReadOnly, 200, Body::None),
+        route(Method::GET, "/connectors", ReadOnly, 200, Body::None),
+        route(
+            Method::POST,
+            format!("/alerts/{alert_id}/triage"),
+            Analyst,
+            303,
+            form(&[("status", "in_progress")]),
+        ),
+        route(
+            Method::POST,
+            format!("/alerts/{alert_id}/comments"),
+            Analyst,
+            303,
+            form(&[("text", "looked at it")]),
+        ),
+        route(
+            Method::GET,
+            "/policies/matrix-keep/backtest?since=30",
+            Analyst,
+            200,
+            Body::None,
+        ),
+        route(
+            Method::GET,
+            "/policies/new?template=mass-download-by-single-user",
+            Admin,
+            200,
+            Body::None,
+        ),
+        route(
+            Method::POST,
+            "/policies",
+            Admin,
+            303,
+            form(&[
+                ("id", "matrix-new"),
+                ("name", "Matrix"),
+                ("severity", "low"),
+                ("filters", "app=teams"),
+                ("enabled", "1"),
+            ]),
+        ),
+        route(
+            Method::GET,
+            "/policies/matrix-keep/edit",
+            Admin,
+            200,
+            Body::None,
+        ),
+        route(
+            Method::POST,
+            "/policies/matrix-keep/enabled",
+            Admin,
+            303,
+            form(&[("enabled", "false")]),
+        ),
+        route(
+            Method::POST,
+            "/policies/matrix-del-page/delete",
+            Admin,
+            303,
+            form(&[]),
+        ),
+        route(Method::GET, "/settings/accounts", Admin, 200, Body::None),
+        route(
+            Method::POST,
+            "/settings/accounts",
+            Admin,
+            200,
+            form(&[("username", "matrix-made"), ("role", "read-only")]),
+        ),
+        route(
+            Method::POST,
+            "/settings/accounts/4",
+            Admin,
+            200,
+            form(&[("role", "analyst")]),
+        ),
+        route(
+            Method::POST,
+            "/settings/tokens",
+            Admin,
+            200,
+            form(&[("name", "matrix"), ("role", "read-only")]),
+        ),
+        route(
+            Method::POST,
+            format!("/settings/tokens/{token_id}/revoke"),
+            Admin,
+            303,
+            form(&[]),
+        ),
+        route(Method::GET, "/settings/audit", Admin, 200, Body::None),
+        route(
+            Method::GET,
+            "/api/v1/openapi.json",
+            ReadOnly,
+            200,
+            Body::None,
+        ),
+        route(Method::GET, "/api/v1/activities", ReadOnly, 200, Body::None),
+        route(
+            Method::GET,
+            "/api/v1/activities/histogram",
+            ReadOnly,
+            200,
+            Body::None,
+        ),
+        route(
+            Method::GET,
+            format!("/api/v1/activities/{activity}"),
+            ReadOnly,
+            200,
+            Body::None,
+        ),
+        route(Method::GET, "/api/v1/alerts", ReadOnly, 200, Body::None),
+        route(
+            Method::GET,
+            "/api/v1/alerts/stream",
+            ReadOnly,
+            200,
+            Body::None,
+        ),
+        route(
+            Method::GET,
+            format!("/api/v1/alerts/{alert_id}"),
+            ReadOnly,
+            200,
+            Body::None,
+        ),
+        route(Method::GET, "/api/v1/policies", ReadOnly, 200, Body::None),
+        route(
+            Method::PATCH,
+            format!("/api/v1/alerts/{alert_id}"),
+            Analyst,
+            200,
+            Body::Json(json!({"status": "in_progress"})),
+        ),
+        route(
+            Method::POST,
+            format!("/api/v1/alerts/{alert_id}/comments"),
+            Analyst,
+            201,
+            Body::Json(json!({"text": "api note"})),
+        ),
+        route(
+            Method::PUT,
+            "/api/v1/policies/matrix-api",
+            Admin,
+            200,
+            Body::Json(json!({"id": "matrix-api", "name": "M", "filters": ["app=teams"]})),
+        ),
+        route(
+            Method::DELETE,
+            "/api/v1/policies/matrix-del-api",
+            Admin,
+            204,
+            Body::None,
+        ),
+        route(Method::GET, "/api/v1/audit-log", Admin, 200, Body::None),
+    ];
+    let mut bodies: Vec<String> = Vec::new();
+    for r in &matrix {
+        for (caller, session) in [
+            (Anonymous, None),
+            (ReadOnly, Some(&rita)),
+            (Analyst, Some(&ana)),
+            (Admin, Some(&admin)),
+        ] {
+            let res = send(&w, session, r, true);
+            let status = res.status().as_u16();
+            let location = res
+                .headers()
+                .get("location")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            assert_eq!(
+                res.headers()
+                    .get("x-content-type-options")
+                    .map(|v| v.to_str().unwrap()),
+                Some("nosniff"),
+                "{} {}",
+                r.method,
+                r.path
+            );
+            let want = if caller >= r.least {
+                r.ok
+            } else if caller == Anonymous && r.path.starts_with("/api/") {
+                401
+            } else if caller == Anonymous && r.method == Method::GET {
+                303
+            } else if caller == Anonymous {
+                401
+            } else {
+                403
+            };
+            assert_eq!(status, want, "{caller:?} {} {}", r.method, r.path);
+            if want == 303 && caller == Anonymous {
+                assert!(location.starts_with("/login?next="), "{location}");
+            }
+            bodies.push(body_of(res));
+        }
+    }
+
+    // Every API route of the OpenAPI document is in the matrix, and the document is valid.
+    let doc: Value = serde_json::from_str(&admin.get("/api/v1/openapi.json").1).unwrap();
+    let documented: BTreeSet<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(p, ops)| {
+            ops.as_object()
+                .unwrap()
+                .keys()
+                .map(move |m| (m.to_uppercase(), p.clone()))
+        })
+        .collect();
+    let tried: BTreeSet<(String, String)> = matrix
+        .iter()
+        .filter(|r| r.path.starts_with("/api/") && r.path != "/api/v1/openapi.json")
+        .map(|r| (r.method.to_string(), templated(&r.path)))
+        .collect();
+    assert_eq!(
+        documented, tried,
+        "the OpenAPI document lists exactly the API's routes"
+    );
+    validate_openapi(&doc);
+
+    // The matrix changed what it was allowed to, and recorded it in the audit log.
+    let audit: Value = get_json("/api/v1/audit-log?limit=1000");
+    let actions: Vec<(String, String)> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap().to_owned(),
+                e["action"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for (actor, action) in [
+        ("ana", "alert.update"),
+        ("admin@contoso.com", "alert.comment"),
+        ("admin@contoso.com", "policy.delete"),
+        ("admin@contoso.com", "account.create"),
+        ("admin@contoso.com", "token.revoke"),
+        ("rita", "sign_in"),
+        ("cli", "account.create"),
+    ] {
+        assert!(
+            actions.contains(&(actor.to_owned(), action.to_owned())),
+            "{actor} {action} in {actions:?}"
+        );
+    }
+    assert!(
+        !actions
+            .iter()
+            .any(|(a, act)| a == "rita" && act == "alert.update")
+    );
+
+    csrf_is_required(&w, &ana, alert_id);
+
+    // Signing out ends the session in the store: the old cookie no longer works.
+    let (status, _) = rita.post("/logout", &[]);
+    assert_eq!(status, 303);
+    let (status, _) = rita.get("/alerts");
+    assert_eq!(status, 303, "signed out: back to the sign-in page");
+
+    // The connector's secret and the accounts' passwords are in no response and no log line.
+    let log = std::fs::read_to_string(w.dir.path().join("serve.log")).unwrap();
+    assert!(
+        log.lines().count() > 10,
+        "the server logged its work at debug level"
+    );
+    let session = admin.cookie.split_once('=').unwrap().1.to_owned();
+    let mut secrets = vec![w.connector_secret.clone(), TOKEN.to_owned(), session];
+    secrets.extend(w.passwords.values().cloned());
+    for value in &secrets {
+        assert!(value.len() >= 12);
+        assert!(!log.contains(value.as_str()), "a secret in the server log");
+        for b in &bodies {
+            assert!(
+                !b.contains(value),
+                "a secret in a response: {}",
+                &b[..b.len().min(300)]
+            );
+        }
+    }
+    let connectors = admin.get("/connectors").1;
+    assert!(connectors.contains("Audit.Exchange") && !connectors.contains(&w.connector_secret));
+}
+
+/// `{id}` for the numbers and names a matrix path carries (to compare with the document).
+fn templated(path: &str) -> String {
+    let path = path.split('?').next().unwrap();
+    let parts: Vec<&str> = path.split('/').collect();
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let after = parts.get(i.wrapping_sub(1)).copied().unwrap_or("");
+            let is_id = matches!(after, "activities" | "alerts" | "policies")
+                && !matches!(*p, "histogram" | "stream")
+                && i >= 4;
+            if is_id {
+                "{id}".to_owned()
+            } else {
+                (*p).to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn form_urlencoded_byte(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A state-changing request made with a session is refused without the session's CSRF token,
+/// with a wrong one, or from another site; nothing changes. Bearer tokens need none.
+fn csrf_is_required(w: &World, ana: &Console, alert_id: i64) {
+    let api = common::api_client();
+    let status_of = || -> String {
+        let a: Value = api
+            .get(format!("{}/api/v1/alerts/{alert_id}", w.base))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        a["status"].as_str().unwrap().to_owned()
+    };
+    let before = status_of();
+    assert_eq!(before, "in_progress");
+    let triage = route(
+        Method::POST,
+        format!("/alerts/{alert_id}/triage"),
+        Caller::Analyst,
+        303,
+        Body::Form(vec![("status", "dismissed".into())]),
+    );
+    assert_eq!(
+        send(w, Some(ana), &triage, false).status().as_u16(),
+        403,
+        "no token"
+    );
+    let wrong = ana
+        .request(Method::POST, &triage.path)
+        .form(&[("status", "dismissed"), ("csrf", "not-the-token")])
+        .send()
+        .unwrap();
+    assert_eq!(wrong.status().as_u16(), 403, "a wrong token");
+    for (header, value) in [
+        ("Origin", "http://evil.example"),
+        ("Sec-Fetch-Site", "cross-site"),
+    ] {
+        let r = ana
+            .request(Method::POST, &triage.path)
+            .header(header, value)
+            .form(&[("status", "dismissed"), ("csrf", ana.csrf.as_str())])
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 403, "{header}: {value}");
+    }
+    let patch = route(
+        Method::PATCH,
+        format!("/api/v1/alerts/{alert_id}"),
+        Caller::Analyst,
+        200,
+        Body::Json(json!({"status": "dismissed"})),
+    );
+    let r = send(w, Some(ana), &patch, false);
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(r.text().unwrap().contains("X-CSRF-Token"));
+    assert_eq!(status_of(), before, "nothing changed");
+    // With the token it goes through; a bearer token needs none (browsers never send it alone).
+    assert_eq!(send(w, Some(ana), &triage, true).status().as_u16(), 303);
+    assert_eq!(status_of(), "dismissed");
+    let r = api
+        .patch(format!("{}/api/v1/alerts/{alert_id}", w.base))
+        .json(&json!({"status": "open"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    // The sign-in form itself wants its double-submit cookie: no signing a browser in from
+    // another site.
+    let r = no_redirects()
+        .post(format!("{}/login", w.base))
+        .form(&[
+            ("username", "ana"),
+            ("password", w.passwords["ana"].as_str()),
+            ("csrf", "x"),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(common::set_cookie(&r, "skylight_session").is_none());
+}
+
+/// Checks the document against the OpenAPI 3.1 rules a client generator relies on.
+fn validate_openapi(doc: &Value) {
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
+    assert!(doc["info"]["title"].is_string() && doc["info"]["version"].is_string());
+    let schemes = doc["components"]["securitySchemes"].as_object().unwrap();
+    assert!(schemes.contains_key("bearer") && schemes.contains_key("session"));
+    let mut ids = BTreeSet::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        assert!(path.starts_with('/'), "{path}");
+        let declared: BTreeSet<String> = path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(String::from)
+            .collect();
+        for (method, op) in ops.as_object().unwrap() {
+            assert!(["get", "put", "post", "delete", "patch"].contains(&method.as_str()));
+            let id = op["operationId"].as_str().unwrap();
+            assert!(ids.insert(id.to_owned()), "operationId {id} repeats");
+            let responses = op["responses"].as_object().unwrap();
+            assert!(!responses.is_empty(), "{method} {path} has no responses");
+            for (code, r) in responses {
+                assert!(code.len() == 3 && code.parse::<u16>().is_ok(), "{code}");
+                assert!(r["description"].is_string(), "{method} {path} {code}");
+            }
+            let in_path: BTreeSet<String> = op["parameters"]
+                .as_array()
+                .map(|ps| {
+                    ps.iter()
+                        .inspect(|p| {
+                            assert!(p["name"].is_string());
+                            assert!(
+                                ["query", "path", "header", "cookie"]
+                                    .contains(&p["in"].as_str().unwrap())
+                            );
+                        })
+                        .filter(|p| p["in"] == "path")
+                        .map(|p| {
+                            assert_eq!(p["required"], true, "path parameters are required");
+                            p["name"].as_str().unwrap().to_owned()
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            assert_eq!(in_path, declared, "{method} {path}: path parameters");
+        }
+    }
+    // Every reference resolves.
+    fn refs(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(Value::String(r)) = m.get("$ref") {
+                    out.push(r.clone());
+                }
+                m.values().for_each(|x| refs(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    refs(doc, &mut all);
+    assert!(!all.is_empty());
+    for r in all {
+        let name = r.strip_prefix("#/components/schemas/").unwrap();
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "{r} does not resolve"
+        );
+    }
+}
+
+#[test]
+fn sign_in_is_rate_limited_and_cookies_and_headers_are_strict() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data").display().to_string();
+    let pw = dir.path().join("pw");
+    std::fs::write(&pw, "correct-horse-battery").unwrap();
+    run_ok(&[
+        "admin",
+        "create",
+        "--username",
+        "bob",
+        "--role",
+        "analyst",
+        "--password-file",
+        &pw.display().to_string(),
+        "--data-dir",
+        &data,
+    ]);
+    let (_serve, base) = common::spawn_announcing(
+        &["serve", "--listen", "127.0.0.1:0", "--data-dir", &data],
+        |l| {
+            l.strip_prefix("skylight console on ")
+                .and_then(|r| r.split_whitespace().next())
+                .map(|u| u.trim_end_matches('/').to_owned())
+        },
+    );
+    for _ in 0..5 {
+        assert_eq!(
+            Console::try_sign_in(&base, "bob", "wrong-password-1").err(),
+            Some(401)
+        );
+    }
+    // The sixth try within a minute is refused before the password is even checked.
+    assert_eq!(
+        Console::try_sign_in(&base, "bob", "correct-horse-battery").err(),
+        Some(429)
+    );
+    assert_eq!(
+        Console::try_sign_in(&base, "BOB", "correct-horse-battery").err(),
+        Some(429)
+    );
+    // The session cookie and the headers.
+    let http = no_redirects();
+    let form = http.get(format!("{base}/login")).send().unwrap();
+    let csp = form.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert!(csp.contains("frame-ancestors 'none'"));
+    assert_eq!(form.headers()["x-frame-options"], "DENY");
+    assert_eq!(form.headers()["referrer-policy"], "no-referrer");
+    let page = form.text().unwrap();
+    assert!(
+        !page.contains("<script>") && !page.contains(" style="),
+        "no inline code"
+    );
+    let run = run_ok(&[
+        "admin",
+        "reset-password",
+        "--username",
+        "bob",
+        "--data-dir",
+        &data,
+    ]);
+    let new_pw = run.split_whitespace().last().unwrap().to_owned();
+    // A reset does not lift the rate limit on the name; another account signs in meanwhile.
+    run_ok(&[
+        "admin",
+        "create",
+        "--username",
+        "carol",
+        "--role",
+        "read-only",
+        "--password-file",
+        &pw.display().to_string(),
+        "--data-dir",
+        &data,
+    ]);
+    let carol = Console::sign_in(&base, "carol", "correct-horse-battery");
+    let r = carol.request(Method::GET, "/").send().unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let login = http.get(format!("{base}/login")).send().unwrap();
+    let cookie = common::set_cookie(&login, "skylight_login").unwrap();
+    let csrf = common::html_value(&login.text().unwrap(), "csrf").unwrap();
+    let r = http
+        .post(format!("{base}/login"))
+        .header("Cookie", &cookie)
+        .form(&[
+            ("username", "carol"),
+            ("password", "correct-horse-battery"),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .unwrap();
+    let set = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("skylight_session="))
+        .unwrap();
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(set.contains(flag), "{set}");
+    }
+    assert!(
+        !set.contains("Secure"),
+        "plain HTTP on loopback: no Secure flag"
+    );
+    assert!(new_pw.len() >= 20);
+}
