@@ -24,7 +24,9 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
     set(h, header::CONTENT_SECURITY_POLICY, CSP);
     set(h, header::X_FRAME_OPTIONS, "DENY");
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    set(h, header::REFERRER_POLICY, "no-referrer");
+    // Same-origin: other sites never see the URLs, and our own forms keep a real `Origin`
+    // (with no-referrer, Chromium sends `Origin: null` on form posts).
+    set(h, header::REFERRER_POLICY, "same-origin");
     set(
         h,
         HeaderName::from_static("cross-origin-opener-policy"),

@@ -825,7 +825,7 @@ fn sign_in_is_rate_limited_and_cookies_and_headers_are_strict() {
     );
     assert!(csp.contains("frame-ancestors 'none'"));
     assert_eq!(form.headers()["x-frame-options"], "DENY");
-    assert_eq!(form.headers()["referrer-policy"], "no-referrer");
+    assert_eq!(form.headers()["referrer-policy"], "same-origin");
     let page = form.text().unwrap();
     assert!(
         !page.contains("<script>") && !page.contains(" style="),

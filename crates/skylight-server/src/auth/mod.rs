@@ -264,15 +264,12 @@ async fn identify(state: &AppState, headers: &HeaderMap, ip: Option<String>) -> 
     }
 }
 
-/// Whether a request that changes something comes from another site: its `Origin` names another
-/// host, or the browser says so (`Sec-Fetch-Site: cross-site` or `same-site`).
+/// Whether a request that changes something comes from another site. Browsers say so in
+/// `Sec-Fetch-Site` (`cross-site`, `same-site`); older ones only send `Origin`, which must then
+/// name this host. Clients that send neither (curl, scripts) are judged by the CSRF token alone.
 fn cross_site(headers: &HeaderMap) -> bool {
-    let fetch_site = headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if matches!(fetch_site, "cross-site" | "same-site") {
-        return true;
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return !matches!(site.to_str().unwrap_or(""), "same-origin" | "none");
     }
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return false;
@@ -479,11 +476,13 @@ mod tests {
         assert!(cross_site(&h));
         h.insert(header::ORIGIN, HeaderValue::from_static("null"));
         assert!(cross_site(&h));
+        h.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
+        assert!(!cross_site(&h), "the browser's word wins over an opaque Origin");
         h.remove(header::ORIGIN);
         h.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
         assert!(cross_site(&h));
-        h.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
-        assert!(!cross_site(&h));
+        h.insert("sec-fetch-site", HeaderValue::from_static("same-site"));
+        assert!(cross_site(&h), "a sibling subdomain is another site here");
     }
 
     #[test]

@@ -51,7 +51,8 @@ pub(crate) fn timeline(
         );
     };
     let bucket_ms = bucket_ms.max(1);
-    let slots = ((last.0 - first.0) / bucket_ms + 1).max(1) as f64;
+    // At least 24 slots: a short range draws narrow bars on the left, not one wide block.
+    let slots = ((last.0 - first.0) / bucket_ms + 1).max(24) as f64;
     let max = buckets.iter().map(|b| b.1).max().unwrap_or(1).max(1) as f64;
     let bar_w = (W / slots).max(1.0);
     let total: u64 = buckets.iter().map(|b| b.1).sum();
@@ -85,7 +86,7 @@ pub(crate) fn timeline(
         H - 4.0,
         label(first.0),
         H - 4.0,
-        label(last.0 + bucket_ms),
+        label(first.0 + (slots as i64) * bucket_ms),
         count(max as u64),
         bucket_name(bucket_ms)
     );
@@ -168,8 +169,8 @@ mod tests {
         let svg = timeline(&[(0, 5), (3 * h, 10)], h, |a, _| {
             format!("/t/{}", a.timestamp())
         });
-        // Four slots across 960 units: the second bar starts three slots in.
-        assert!(svg.contains(r#"x="720.0""#), "{svg}");
+        // 24 slots at least, 40 units each: the second bar starts three slots in.
+        assert!(svg.contains(r#"x="120.0""#), "{svg}");
         assert!(svg.contains("/t/10800"));
         assert!(svg.contains("max 10 per hour"));
     }

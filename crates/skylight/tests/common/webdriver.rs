@@ -170,11 +170,10 @@ impl Browser {
             if let Some(e) = self.all(css).into_iter().next() {
                 return e;
             }
-            assert!(
-                Instant::now() < deadline,
-                "no element {css} on {}",
-                self.url()
-            );
+            if Instant::now() > deadline {
+                let body = self.all("body").first().map(|b| self.text(b)).unwrap_or_default();
+                panic!("no element {css} on {}: {body}", self.url());
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
     }
