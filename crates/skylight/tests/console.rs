@@ -142,7 +142,10 @@ fn send(w: &World, who: Option<&Console>, r: &Route, csrf: bool) -> reqwest::blo
         req = req.header("Cookie", &c.cookie);
     }
     req = match &r.body {
-        Body::None => req,
+        Body::None => match (who, csrf && r.method != Method::GET) {
+            (Some(c), true) => req.header("X-CSRF-Token", &c.csrf),
+            _ => req,
+        },
         Body::Form(fields) => {
             let mut all: Vec<(&str, String)> = fields.clone();
             if let (Some(c), true) = (who, csrf) {

@@ -477,7 +477,10 @@ mod tests {
         h.insert(header::ORIGIN, HeaderValue::from_static("null"));
         assert!(cross_site(&h));
         h.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
-        assert!(!cross_site(&h), "the browser's word wins over an opaque Origin");
+        assert!(
+            !cross_site(&h),
+            "the browser's word wins over an opaque Origin"
+        );
         h.remove(header::ORIGIN);
         h.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
         assert!(cross_site(&h));

@@ -171,7 +171,11 @@ impl Browser {
                 return e;
             }
             if Instant::now() > deadline {
-                let body = self.all("body").first().map(|b| self.text(b)).unwrap_or_default();
+                let body = self
+                    .all("body")
+                    .first()
+                    .map(|b| self.text(b))
+                    .unwrap_or_default();
                 panic!("no element {css} on {}: {body}", self.url());
             }
             std::thread::sleep(Duration::from_millis(100));
