@@ -67,6 +67,7 @@ impl LoginLimiter {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
