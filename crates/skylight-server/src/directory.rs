@@ -23,6 +23,7 @@ const DEFAULT_LIMIT: usize = 100;
 
 /// Filters of `GET /api/v1/users`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UserParams {
     /// Name, UPN or mail contains this.
     search: Option<String>,
@@ -121,6 +122,7 @@ pub(crate) async fn user(
 
 /// Filters of `GET /api/v1/groups`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct GroupParams {
     /// Name or mail contains this.
     search: Option<String>,
@@ -160,6 +162,7 @@ pub(crate) async fn groups(
 
 /// `?transitive=true` for every user reached through nested groups.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MemberParams {
     /// Users reached through nested groups instead of direct members.
     #[serde(default)]
@@ -213,6 +216,7 @@ pub(crate) async fn members(
 
 /// Filters of `GET /api/v1/apps`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AppParams {
     /// Name, app id or publisher contains this.
     search: Option<String>,
@@ -265,6 +269,7 @@ pub(crate) async fn apps(
 
 /// Filters of `GET /api/v1/files`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FileParams {
     /// Name contains this.
     name: Option<String>,
@@ -337,6 +342,7 @@ pub(crate) async fn files(
 
 /// Filters of `GET /api/v1/governance`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct GovernanceParams {
     /// `pending`, `in_progress`, `succeeded`, `failed`, `reverted` or `dry_run`.
     status: Option<String>,

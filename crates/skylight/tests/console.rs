@@ -455,6 +455,39 @@ fn every_route_answers_each_role_as_it_should_and_secrets_stay_secret() {
             Body::None,
         ),
         route(Method::GET, "/api/v1/audit-log", Admin, 200, Body::None),
+        route(Method::GET, "/api/v1/users", ReadOnly, 200, Body::None),
+        route(
+            Method::GET,
+            "/api/v1/users/nobody%40contoso.com",
+            ReadOnly,
+            404,
+            Body::None,
+        ),
+        route(Method::GET, "/api/v1/groups", ReadOnly, 200, Body::None),
+        route(
+            Method::GET,
+            "/api/v1/groups/no-such-group/members",
+            ReadOnly,
+            404,
+            Body::None,
+        ),
+        route(Method::GET, "/api/v1/apps", ReadOnly, 200, Body::None),
+        route(Method::GET, "/api/v1/files", ReadOnly, 200, Body::None),
+        route(Method::GET, "/api/v1/governance", ReadOnly, 200, Body::None),
+        route(
+            Method::POST,
+            "/api/v1/governance",
+            Analyst,
+            400,
+            Body::Json(json!({"action": "no_such_action", "target": "x"})),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/governance/999999/retry",
+            Analyst,
+            404,
+            Body::None,
+        ),
     ];
     let mut bodies: Vec<String> = Vec::new();
     for r in &matrix {
@@ -588,26 +621,25 @@ fn every_route_answers_each_role_as_it_should_and_secrets_stay_secret() {
     assert!(connectors.contains("Audit.Exchange") && !connectors.contains(&w.connector_secret));
 }
 
-/// `{id}` for the numbers and names a matrix path carries (to compare with the document).
+/// The document's template of a matrix path: the values it carries become `{id}`, `{key}`,
+/// `{verb}`, as the document names them.
 fn templated(path: &str) -> String {
-    let path = path.split('?').next().unwrap();
-    let parts: Vec<&str> = path.split('/').collect();
-    parts
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let after = parts.get(i.wrapping_sub(1)).copied().unwrap_or("");
-            let is_id = matches!(after, "activities" | "alerts" | "policies")
-                && !matches!(*p, "histogram" | "stream")
-                && i >= 4;
-            if is_id {
-                "{id}".to_owned()
-            } else {
-                (*p).to_owned()
+    let parts: Vec<&str> = path.split('?').next().unwrap().split('/').collect();
+    let mut out = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        let before = if i > 0 { parts[i - 1] } else { "" };
+        let named = match (before, *p) {
+            (_, "histogram" | "stream" | "members" | "comments") => None,
+            ("activities" | "alerts" | "policies" | "groups" | "governance", _) if i == 4 => {
+                Some("{id}")
             }
-        })
-        .collect::<Vec<_>>()
-        .join("/")
+            ("users", _) if i == 4 => Some("{key}"),
+            (_, _) if i == 5 && parts[3] == "governance" => Some("{verb}"),
+            _ => None,
+        };
+        out.push(named.map_or_else(|| (*p).to_owned(), String::from));
+    }
+    out.join("/")
 }
 
 fn form_urlencoded_byte(s: &str) -> String {
