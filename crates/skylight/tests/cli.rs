@@ -13,6 +13,9 @@ fn every_command_has_help() {
         vec!["--help"],
         vec!["sim", "--help"],
         vec!["demo", "--help"],
+        vec!["admin", "--help"],
+        vec!["admin", "create", "--help"],
+        vec!["admin", "token", "--help"],
     ] {
         let out = Command::new(BIN).args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
@@ -32,6 +35,15 @@ fn every_command_has_help() {
     ] {
         assert!(text.contains(flag), "sim --help documents {flag}");
     }
+    let out = Command::new(BIN)
+        .args(["admin", "create", "--help"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for flag in ["--username", "--role", "--password-file", "--data-dir"] {
+        assert!(text.contains(flag), "admin create --help documents {flag}");
+    }
+    assert!(text.contains("read-only"), "{text}");
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! simulated tenant.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod openapi;
 pub mod webdriver;
 
 use std::io::{BufRead, BufReader};
