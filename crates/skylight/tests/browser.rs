@@ -161,7 +161,11 @@ fn an_analyst_finds_an_incident_in_the_log_and_opens_its_alert_in_chromium() {
     shot(&b, "01-sign-in");
     b.click(&b.find("#sign-in"));
     b.find("#filters");
-    assert!(b.url().ends_with("/activities"), "{}", b.url());
+    assert!(
+        b.wait_url("/activities").ends_with("/activities"),
+        "{}",
+        b.url()
+    );
     assert_eq!(b.text(&b.find("#who")), "soc@contoso.com");
 
     // The overview's charts.
@@ -174,8 +178,8 @@ fn an_analyst_finds_an_incident_in_the_log_and_opens_its_alert_in_chromium() {
     set_condition(&b, 1, "user", &t.user);
     set_condition(&b, 2, "country", &t.country);
     b.click(&b.find("#apply"));
+    let url = b.wait_url("q=country");
     b.find("#results");
-    let url = b.url();
     assert!(
         url.contains("q=user%3D") && url.contains("q=country%3D"),
         "{url}"
@@ -237,7 +241,7 @@ fn an_analyst_finds_an_incident_in_the_log_and_opens_its_alert_in_chromium() {
     // Triage and a comment, through the page's forms (CSRF token and all).
     b.click(&b.find("#status option[value=in_progress]"));
     b.click(&b.find("#triage"));
-    assert_eq!(b.text(&b.find("#alert-status")), "in_progress");
+    assert_eq!(b.wait_text("#alert-status", "in_progress"), "in_progress");
     b.type_into(&b.find("#comment-text"), "Checked with the user: not them.");
     b.click(&b.find("#add-comment"));
     assert!(
@@ -279,7 +283,9 @@ fn an_analyst_finds_an_incident_in_the_log_and_opens_its_alert_in_chromium() {
 
     // Signing out ends the session.
     b.click(&b.find("#sign-out"));
-    assert!(b.url().contains("/login"), "{}", b.url());
+    b.find("#sign-in");
+    b.wait_url("/login");
     b.goto(&format!("{base}/alerts"));
-    assert!(b.url().contains("/login"), "{}", b.url());
+    b.find("#sign-in");
+    b.wait_url("/login?next=%2Falerts");
 }

@@ -124,6 +124,17 @@ impl Browser {
     }
 
     fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        self.try_call(method, path, body)
+            .unwrap_or_else(|e| panic!("webdriver {path}: {e}"))
+    }
+
+    /// A command; `Err` with WebDriver's error and message.
+    fn try_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, String> {
         let url = format!("{}/session/{}{path}", self.base, self.session);
         let mut req = self.http.request(method, url);
         if let Some(b) = body {
@@ -131,9 +142,9 @@ impl Browser {
         }
         let r: Value = req.send().unwrap().json().unwrap();
         if let Some(e) = r["value"]["error"].as_str() {
-            panic!("webdriver {path}: {e}: {}", r["value"]["message"]);
+            return Err(format!("{e}: {}", r["value"]["message"]));
         }
-        r["value"].clone()
+        Ok(r["value"].clone())
     }
 
     /// Opens a URL and waits for the page to load.
@@ -182,7 +193,44 @@ impl Browser {
         }
     }
 
-    /// Clicks an element (and waits for a navigation it starts).
+    /// Waits up to 20 s until the URL contains `part` (a click's navigation can outlast the
+    /// click's answer).
+    pub fn wait_url(&self, part: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let url = self.url();
+            if url.contains(part) {
+                return url;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the URL stayed {url}, without {part}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits up to 20 s until the element `css` shows `text`; returns its whole text.
+    pub fn wait_text(&self, css: &str, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let now = self
+                .all(css)
+                .first()
+                .map(|e| self.text(e))
+                .unwrap_or_default();
+            if now.contains(text) {
+                return now;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{css} shows {now:?}, not {text:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Clicks an element.
     pub fn click(&self, e: &El) {
         self.call(
             reqwest::Method::POST,
