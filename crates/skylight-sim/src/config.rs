@@ -244,6 +244,51 @@ pub struct SimConfig {
     pub allow_http_webhooks: bool,
     /// Most requests kept in the request log.
     pub request_log_capacity: usize,
+    /// How the Microsoft Graph surface behaves.
+    pub graph: GraphSettings,
+}
+
+/// How the simulated Microsoft Graph behaves (contract §4 and §7); `POST /_sim/graph/control`
+/// changes these at run time.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct GraphSettings {
+    /// Seconds a delta token (directory or drive) stays valid; Microsoft documents 7 days for
+    /// directory tokens, after which the client must resynchronise (410).
+    pub delta_token_lifetime_secs: i64,
+    /// Seconds until on-premises directory sync reverts a cloud-side change to a synced user
+    /// (AD Connect's default cycle is 30 minutes).
+    pub sync_interval_secs: i64,
+    /// Synced users: `true` accepts a PATCH of `accountEnabled` and reverts it at the next sync;
+    /// `false` refuses it with 400 `Request_BadRequest` (the contract leaves both possible).
+    pub synced_patch_accepted: bool,
+    /// Least seconds between a Graph write and the publication of its audit record in the
+    /// Management Activity API; each record is published between this and twice this.
+    pub audit_delay_secs: i64,
+    /// Items per delta page (Graph chooses the page size of delta queries itself).
+    pub delta_page_size: usize,
+    /// The tenant holds Entra ID P1 (sign-in logs).
+    pub entra_p1: bool,
+    /// The tenant holds Entra ID P2 (Identity Protection: risky users).
+    pub entra_p2: bool,
+    /// Disabling a user who holds a directory role needs a privileged role the app does not
+    /// have: such PATCHes answer 403 `Authorization_RequestDenied`.
+    pub protect_admins: bool,
+}
+
+impl Default for GraphSettings {
+    fn default() -> Self {
+        GraphSettings {
+            delta_token_lifetime_secs: 7 * 24 * 3600,
+            sync_interval_secs: 30 * 60,
+            synced_patch_accepted: true,
+            audit_delay_secs: 300,
+            delta_page_size: 200,
+            entra_p1: true,
+            entra_p2: true,
+            protect_admins: true,
+        }
+    }
 }
 
 impl Default for SimConfig {
@@ -264,6 +309,7 @@ impl Default for SimConfig {
             blob_minutes: 60,
             allow_http_webhooks: false,
             request_log_capacity: 200_000,
+            graph: GraphSettings::default(),
         }
     }
 }

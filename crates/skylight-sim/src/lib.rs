@@ -9,6 +9,7 @@ pub mod certs;
 pub mod clock;
 pub mod config;
 pub mod feed;
+pub mod graph;
 pub mod http;
 pub mod records;
 pub mod rng;
@@ -21,7 +22,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use tokio::net::TcpListener;
 
-pub use config::{Fault, Faults, Scenario, Scenarios, SimConfig};
+pub use config::{Fault, Faults, GraphSettings, Scenario, Scenarios, SimConfig};
 pub use http::Sim;
 
 /// Why the simulator could not start.

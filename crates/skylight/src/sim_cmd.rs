@@ -58,6 +58,15 @@ pub struct SimArgs {
     /// Most requests kept in the request log (`GET /_sim/requests`); the oldest are dropped.
     #[arg(long, default_value_t = 200_000)]
     request_log: usize,
+    /// Seconds until directory sync reverts a cloud-side change to an on-premises-synced user.
+    #[arg(long, default_value_t = 1800, value_parser = clap::value_parser!(i64).range(0..=604_800))]
+    sync_interval: i64,
+    /// Seconds a Graph delta token stays valid before the client must resynchronise (410).
+    #[arg(long, default_value_t = 604_800, value_parser = clap::value_parser!(i64).range(1..=31_536_000))]
+    delta_token_lifetime: i64,
+    /// Least seconds between a Graph write and its audit record's publication (published between this and twice this).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(i64).range(0..=86_400))]
+    graph_audit_delay: i64,
 }
 
 /// Clock speeds from frozen (0) to a year a second or so.
@@ -86,6 +95,12 @@ impl SimArgs {
             blob_minutes: self.blob_minutes,
             allow_http_webhooks: self.allow_http_webhooks,
             request_log_capacity: self.request_log.max(1),
+            graph: skylight_sim::GraphSettings {
+                sync_interval_secs: self.sync_interval,
+                delta_token_lifetime_secs: self.delta_token_lifetime,
+                audit_delay_secs: self.graph_audit_delay,
+                ..skylight_sim::GraphSettings::default()
+            },
         }
     }
 }

@@ -6,6 +6,7 @@
 //! are built up front.
 
 pub mod ids;
+pub mod runtime;
 
 use std::collections::BTreeMap;
 

@@ -515,6 +515,7 @@ pub async fn content(
         },
     };
 
+    sim.graph_tick();
     let sim2 = sim.clone();
     let horizon = sim.horizon();
     let all = tokio::task::spawn_blocking(move || {
@@ -522,6 +523,15 @@ pub async fn content(
         let mut v = sim2.feed.blobs_created_in(ct, start, to);
         // Listed once available, filtered on `contentCreated` (which may lie before `now`).
         v.retain(|m| m.available <= horizon && floor.is_none_or(|f| m.created >= f));
+        // Records of Graph writes and other run-time changes, published even in a static tenant.
+        let live_to = end.min(now + Duration::nanoseconds(1));
+        v.extend(
+            sim2.runtime()
+                .created_in(ct, start, live_to, now)
+                .into_iter()
+                .filter(|m| floor.is_none_or(|f| m.created >= f)),
+        );
+        v.sort_by_key(|m| (m.created, m.key.shard));
         v
     })
     .await
@@ -648,6 +658,33 @@ pub async fn retrieve(
         slot: sim.feed.slot_of(parsed.slot_start),
         shard: parsed.shard,
     };
+    if parsed.shard >= crate::feed::runtime::FIRST_SHARD {
+        sim.graph_tick();
+        let now = sim.clock.now();
+        let found = sim
+            .runtime()
+            .get(key, parsed.created)
+            .filter(|b| b.meta.available <= now && floor.is_none_or(|f| b.meta.created >= f))
+            .map(|b| (b.meta, crate::feed::runtime::RuntimeFeed::blob_json(b)));
+        let Some((meta, bytes)) = found else {
+            return missing();
+        };
+        if meta.expiration <= now {
+            return af(
+                StatusCode::BAD_REQUEST,
+                "AF20051",
+                format!(
+                    "Content requested with the key {content_id} has already expired. Content older than 7 days cannot be retrieved."
+                ),
+            );
+        }
+        let mut r = Response::new(Body::from(bytes));
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        return r;
+    }
     let Some(meta) = sim.feed.meta(key) else {
         return missing();
     };
@@ -778,6 +815,7 @@ pub async fn deliver_notifications(sim: Arc<Sim>, since: DateTime<Utc>, until: D
             .feed
             .blobs_created_in(ct, since - Duration::hours(4), until);
         blobs.retain(|m| m.available > since && m.available <= until);
+        blobs.extend(sim.runtime().available_in(ct, since, until));
         if blobs.is_empty() {
             continue;
         }

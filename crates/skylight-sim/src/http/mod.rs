@@ -3,12 +3,13 @@
 
 mod activity;
 mod errors;
+pub mod graph;
 mod sim_api;
 mod token;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
 use axum::Router;
@@ -17,7 +18,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use chrono::{DateTime, Duration, Utc};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Serialize;
@@ -27,6 +28,8 @@ use crate::certs::AppCertificate;
 use crate::clock::SimClock;
 use crate::config::{Fault, SimConfig};
 use crate::feed::Feed;
+use crate::feed::runtime::RuntimeFeed;
+use crate::graph::GraphState;
 use crate::rng::hash;
 use crate::scenarios::Incident;
 use crate::tenant::Tenant;
@@ -143,6 +146,12 @@ pub struct Sim {
     notifications: Mutex<VecDeque<NotificationRecord>>,
     counter: AtomicU64,
     token_key: Vec<u8>,
+    /// The Graph view of the tenant, built on first use.
+    graph: OnceLock<Mutex<GraphState>>,
+    /// Records published while running (Graph writes, directory sync, requested changes).
+    runtime: Mutex<RuntimeFeed>,
+    /// Graph throttling buckets per application and workload class (the `throttle` fault).
+    graph_limits: Option<graph::Limits>,
 }
 
 impl Sim {
@@ -169,6 +178,7 @@ impl Sim {
                 )
             });
         let token_key = hash(&[cfg.seed, 0x70_6b_65_79]).to_le_bytes().repeat(4);
+        let cfg_throttle = cfg.has(Fault::Throttle);
         Sim {
             cfg,
             clock,
@@ -188,7 +198,55 @@ impl Sim {
             notifications: Mutex::new(VecDeque::new()),
             counter: AtomicU64::new(0),
             token_key,
+            graph: OnceLock::new(),
+            runtime: Mutex::new(RuntimeFeed::default()),
+            graph_limits: graph::Limits::new(cfg_throttle),
         }
+    }
+
+    /// The Graph state, built from the tenant on first use.
+    pub fn graph(&self) -> MutexGuard<'_, GraphState> {
+        self.graph
+            .get_or_init(|| {
+                Mutex::new(GraphState::new(
+                    self.tenant.clone(),
+                    self.cfg.graph.clone(),
+                    self.clock.start(),
+                ))
+            })
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Applies what fell due in the Graph state (directory sync) and publishes its records; a
+    /// no-op until Graph is first used.
+    pub fn graph_tick(&self) {
+        if self.graph.get().is_some() {
+            let mut st = self.graph();
+            st.tick(self.clock.now());
+            self.flush(&mut st);
+        }
+    }
+
+    /// Hands the records the Graph state queued to the runtime feed, one blob per record.
+    pub fn flush(&self, st: &mut GraphState) {
+        if st.outbox.is_empty() {
+            return;
+        }
+        let mut rt = self.runtime();
+        for o in std::mem::take(&mut st.outbox) {
+            rt.publish(
+                o.ct,
+                self.feed.slot_of(o.event),
+                o.published,
+                vec![o.record],
+            );
+        }
+    }
+
+    /// The runtime feed.
+    pub fn runtime(&self) -> MutexGuard<'_, RuntimeFeed> {
+        self.runtime.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The latest publication time content can have: start-up for a static tenant, now when live.
@@ -267,6 +325,24 @@ pub fn router(sim: Arc<Sim>) -> Router {
             "/api/v1.0/{tenant}/activity/feed/resources/dlpSensitiveTypes",
             get(activity::dlp_sensitive_types),
         )
+        .route("/v1.0/{*rest}", any(graph::dispatch))
+        .route("/graph/v1.0/{*rest}", any(graph::dispatch))
+        .route("/_api/v2.0/monitor/{job}", get(graph::monitor))
+        .route("/_sim/graph", get(graph::control::state))
+        .route("/_sim/graph/writes", get(graph::control::writes))
+        .route("/_sim/graph/audit", get(graph::control::audit))
+        .route("/_sim/graph/changes", post(graph::control::changes))
+        .route(
+            "/_sim/graph/faults",
+            get(graph::control::get_faults)
+                .post(graph::control::set_faults)
+                .delete(graph::control::clear_faults),
+        )
+        .route("/_sim/graph/locks", post(graph::control::lock))
+        .route(
+            "/_sim/graph/control",
+            get(graph::control::get_settings).post(graph::control::set_settings),
+        )
         .route("/_sim/tenant", get(sim_api::tenant))
         .route("/_sim/truth", get(sim_api::truth))
         .route("/_sim/requests", get(sim_api::requests))
@@ -301,9 +377,11 @@ async fn faults_and_log(State(sim): State<Arc<Sim>>, req: Request, next: Next) -
     let n = sim.next_n();
 
     let mut reset = false;
+    let is_graph = path.starts_with("/v1.0/") || path.starts_with("/graph/v1.0/");
     let mut response = if simulated && sim.cfg.has(Fault::Flaky) {
         let roll = (hash(&[sim.cfg.seed, 0xF1A4, n]) % 1000) as u32;
         match roll {
+            0..=49 if is_graph => graph::flaky_error(&sim, roll, n),
             0..=49 if path.contains("/oauth2/") => errors::aadsts(
                 sim.clock.now(),
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -38,7 +38,8 @@ pub fn tenant_json(sim: &Sim) -> Value {
         "certificate_thumbprint_sha256": sim.cert.x5t_s256(),
         "login_url": base,
         "manage_url": base,
-        "graph_url": format!("{base}/graph"),
+        // Graph answers under `{graph_url}/v1.0/…` (also under `{base}/graph/v1.0/…`).
+        "graph_url": base,
         "management_resource": "https://manage.office.com",
         "graph_resource": "https://graph.microsoft.com",
         "publisher_identifier": t.tenant_id,
@@ -119,6 +120,18 @@ fn write_truth(sim: &Sim, tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::
                 return;
             }
         }
+        // Records published while running (Graph writes, directory sync, requested changes).
+        for b in sim.runtime().published(ct, now) {
+            blobs += 1;
+            for r in &b.records {
+                if b.meta.expiration <= now {
+                    expired.push(r.id.clone());
+                } else {
+                    push_id(&mut buf, &mut first, &r.id);
+                    records += 1;
+                }
+            }
+        }
         buf.push_str("],\"expired_record_ids\":");
         buf.push_str(&serde_json::to_string(&expired).unwrap_or_else(|_| "[]".into()));
         buf.push_str(&format!(",\"blobs\":{blobs},\"records\":{records}}}"));
@@ -170,6 +183,7 @@ fn push_id(buf: &mut String, first: &mut bool, id: &str) {
 /// `GET /_sim/truth`: every record Id published so far, per content type, and the incidents.
 /// Streamed, so a tenant of millions of records costs no memory.
 pub async fn truth(State(sim): State<Arc<Sim>>) -> Response {
+    sim.graph_tick();
     let (tx, rx) = tokio::sync::mpsc::channel(8);
     tokio::task::spawn_blocking(move || write_truth(&sim, &tx));
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {

@@ -656,13 +656,37 @@ fn assertion_audiences(sim: &Sim, tenant: &str) -> Vec<String> {
     out
 }
 
-/// Reads and checks a bearer token for `resource`; `None` when missing, invalid or expired.
-pub fn check_bearer(sim: &Sim, headers: &HeaderMap, resource: Resource) -> Option<AccessClaims> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+/// Why a bearer token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BearerError {
+    /// No `Authorization: Bearer` header.
+    Missing,
+    /// Not a token this tenant issued.
+    Invalid,
+    /// Expired by the simulator's clock.
+    Expired,
+    /// Issued for another API.
+    WrongAudience,
+}
+
+/// Reads and checks a bearer token for `resource`, saying why it is refused.
+pub fn decode_bearer(
+    sim: &Sim,
+    headers: &HeaderMap,
+    resource: Resource,
+) -> Result<AccessClaims, BearerError> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(BearerError::Missing)?;
     let token = value
         .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))?
+        .or_else(|| value.strip_prefix("bearer "))
+        .ok_or(BearerError::Missing)?
         .trim();
+    if token.is_empty() {
+        return Err(BearerError::Missing);
+    }
     let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
     v.validate_aud = false;
     v.leeway = 0;
@@ -672,13 +696,18 @@ pub fn check_bearer(sim: &Sim, headers: &HeaderMap, resource: Resource) -> Optio
         &jsonwebtoken::DecodingKey::from_secret(&sim.token_key),
         &v,
     )
-    .ok()?;
+    .map_err(|_| BearerError::Invalid)?;
     // Expiry is judged by the simulator's clock, which tests can move forward.
     if data.claims.exp <= sim.clock.now().timestamp() {
-        return None;
+        return Err(BearerError::Expired);
     }
     match resolve_resource(sim, &data.claims.aud) {
-        Some((r, _)) if r == resource => Some(data.claims),
-        _ => None,
+        Some((r, _)) if r == resource => Ok(data.claims),
+        _ => Err(BearerError::WrongAudience),
     }
+}
+
+/// Reads and checks a bearer token for `resource`; `None` when missing, invalid or expired.
+pub fn check_bearer(sim: &Sim, headers: &HeaderMap, resource: Resource) -> Option<AccessClaims> {
+    decode_bearer(sim, headers, resource).ok()
 }

@@ -78,7 +78,7 @@ fn user_actor(r: &mut Rng, u: &User) -> Vec<Value> {
 }
 
 /// Directory role template ids (well-known, the same in every tenant).
-fn role_template(role: &str) -> &'static str {
+pub(crate) fn role_template(role: &str) -> &'static str {
     match role {
         "Global Administrator" => "62e90394-69f5-4237-9190-012177145e10",
         "Exchange Administrator" => "29232cdf-9323-42fd-ade2-1d097af3e4de",

@@ -10,6 +10,8 @@ mod general;
 mod messy;
 mod sharepoint;
 
+pub(crate) use entra::role_template;
+
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 

@@ -120,19 +120,7 @@ impl FileRef<'_> {
     }
     /// The file's size in bytes (stable).
     pub fn size(&self, t: &Tenant) -> u64 {
-        let h = hash(&[
-            t.seed,
-            hash_str("sp-size"),
-            self.idx as u64,
-            u64::from(self.k),
-        ]);
-        match self.ext() {
-            "mp4" => 5_000_000 + h % 400_000_000,
-            "zip" => 200_000 + h % 90_000_000,
-            "png" | "jpg" => 20_000 + h % 4_000_000,
-            "txt" | "csv" => 200 + h % 2_000_000,
-            _ => 12_000 + h % 8_000_000,
-        }
+        t.file_size(self.idx, self.k, self.ext())
     }
 }
 

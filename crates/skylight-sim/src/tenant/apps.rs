@@ -113,7 +113,11 @@ pub static APPS: &[AppTemplate] = &[
         publisher: "Workday",
         verified: true,
         scopes: "",
-        app_roles: &["User.ReadWrite.All", "Group.ReadWrite.All"],
+        app_roles: &[
+            "User.ReadWrite.All",
+            "Group.ReadWrite.All",
+            "Directory.ReadWrite.All",
+        ],
     },
 ];
 

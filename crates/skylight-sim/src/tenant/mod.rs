@@ -121,6 +121,8 @@ pub struct Group {
     pub on_premises_synced: bool,
     /// Member user indexes.
     pub members: Vec<usize>,
+    /// Member group indexes (nested groups: transitive membership differs from direct).
+    pub member_groups: Vec<usize>,
     /// Owner user indexes.
     pub owners: Vec<usize>,
     /// Site index for unified groups.
@@ -142,7 +144,9 @@ pub struct Site {
     pub title: String,
     /// OneDrive of this user, for personal sites.
     pub owner: Option<usize>,
-    /// Library folder path: `Shared Documents` for sites, `Documents` for OneDrive.
+    /// Library folder path: `Shared Documents` for sites, `Documents` for OneDrive, and a
+    /// localised path (`Documents partages`, `Freigegebene Dokumente`) for sites created in
+    /// another language, which user quarantine must refuse.
     pub library: &'static str,
     /// Number of files in the library.
     pub files: u32,
@@ -215,10 +219,19 @@ pub static FULL_ROLES: &[&str] = &[
     "ActivityFeed.ReadDlp",
     "ServiceHealth.Read",
     "User.Read.All",
+    "User.ReadWrite.All",
     "Group.Read.All",
+    "GroupMember.Read.All",
     "Directory.Read.All",
+    "RoleManagement.Read.Directory",
+    "Application.ReadWrite.All",
+    "AppRoleAssignment.ReadWrite.All",
+    "DelegatedPermissionGrant.ReadWrite.All",
     "Sites.Read.All",
+    "Sites.ReadWrite.All",
     "Files.Read.All",
+    "Files.ReadWrite.All",
+    "IdentityRiskyUser.ReadWrite.All",
     "AuditLog.Read.All",
 ];
 
@@ -400,6 +413,7 @@ impl Tenant {
                 on_premises_synced: true,
                 owners: members.iter().take(1).copied().collect(),
                 members,
+                member_groups: Vec::new(),
                 site: None,
             });
         }
@@ -449,6 +463,7 @@ impl Tenant {
                 on_premises_synced: false,
                 owners: members.iter().take(2).copied().collect(),
                 members,
+                member_groups: Vec::new(),
                 site: Some(sites.len() - 1),
             });
         }
@@ -463,6 +478,19 @@ impl Tenant {
                 owner: None,
                 library: "Shared Documents",
                 files: 50 + g.below(400) as u32,
+            });
+        }
+        for (i, (slug, title, library)) in names::LOCALISED_SITES.iter().enumerate() {
+            let mut g = Rng::new(&[seed, hash_str("localised-site"), i as u64]);
+            sites.push(Site {
+                site_id: g.guid(),
+                web_id: g.guid(),
+                list_id: g.guid(),
+                url: format!("https://{stem}.sharepoint.com/sites/{slug}"),
+                title: title.to_string(),
+                owner: None,
+                library,
+                files: 15 + g.below(60) as u32,
             });
         }
         for u in users
@@ -484,6 +512,54 @@ impl Tenant {
                 files: 5 + g.below(120) as u32,
             });
         }
+
+        // Nested groups: "All Staff" holds the department groups, "Company Wide" holds "All Staff"
+        // (three levels), "Privileged Access" mixes admins with the IT department group.
+        let departments = names::DEPARTMENTS.len();
+        let mut nest = Rng::new(&[seed, hash_str("nested-groups")]);
+        let all_staff = groups.len();
+        groups.push(Group {
+            object_id: nest.guid(),
+            display_name: "All Staff".into(),
+            unified: false,
+            security_enabled: true,
+            on_premises_synced: false,
+            members: Vec::new(),
+            member_groups: (0..departments).collect(),
+            owners: admins.iter().take(1).copied().collect(),
+            site: None,
+        });
+        groups.push(Group {
+            object_id: nest.guid(),
+            display_name: "Company Wide".into(),
+            unified: false,
+            security_enabled: true,
+            on_premises_synced: false,
+            members: users
+                .iter()
+                .filter(|u| u.kind == UserKind::Service)
+                .map(|u| u.index)
+                .collect(),
+            member_groups: vec![all_staff],
+            owners: admins.iter().take(1).copied().collect(),
+            site: None,
+        });
+        let it: Vec<usize> = names::DEPARTMENTS
+            .iter()
+            .position(|(d, _)| *d == "IT")
+            .into_iter()
+            .collect();
+        groups.push(Group {
+            object_id: nest.guid(),
+            display_name: "Privileged Access".into(),
+            unified: false,
+            security_enabled: true,
+            on_premises_synced: false,
+            members: admins.clone(),
+            member_groups: it,
+            owners: admins.iter().take(1).copied().collect(),
+            site: None,
+        });
 
         let apps = apps::APPS
             .iter()
@@ -589,6 +665,18 @@ impl Tenant {
             .position(|c| std::ptr::eq(c, country))
             .unwrap_or(0);
         self.office_ips[i]
+    }
+
+    /// The size in bytes of file `k` of a site's library (stable for the seed), by extension.
+    pub fn file_size(&self, site: usize, k: u32, ext: &str) -> u64 {
+        let h = crate::rng::hash(&[self.seed, hash_str("sp-size"), site as u64, u64::from(k)]);
+        match ext {
+            "mp4" => 5_000_000 + h % 400_000_000,
+            "zip" => 200_000 + h % 90_000_000,
+            "png" | "jpg" => 20_000 + h % 4_000_000,
+            "txt" | "csv" => 200 + h % 2_000_000,
+            _ => 12_000 + h % 8_000_000,
+        }
     }
 
     /// The name of file `k` of a site's library (stable for the seed), with its folder.

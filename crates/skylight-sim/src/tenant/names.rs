@@ -160,6 +160,17 @@ pub static FILE_EXTENSIONS: &[&str] = &[
     "png", "jpg", "mp4", "zip", "one", "vsdx",
 ];
 
+/// Sites created in another language: URL slug, title and the localised library path (the
+/// library is still displayed as "Documents"; its path is not "Shared Documents").
+pub static LOCALISED_SITES: &[(&str, &str, &str)] = &[
+    ("BureauParis", "Bureau de Paris", "Documents partages"),
+    (
+        "StandortBerlin",
+        "Standort Berlin",
+        "Freigegebene Dokumente",
+    ),
+];
+
 /// Standard communication sites every tenant has.
 pub static COMMUNICATION_SITES: &[&str] = &[
     "Intranet",
