@@ -238,7 +238,7 @@ fn assert_graph_error(r: &Resp, status: u16, want: &str) {
     );
 }
 
-fn user_by<'a>(state: &'a Value, f: impl Fn(&Value) -> bool) -> &'a Value {
+fn user_by(state: &Value, f: impl Fn(&Value) -> bool) -> &Value {
     state["users"]
         .as_array()
         .unwrap()

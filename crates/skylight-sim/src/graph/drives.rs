@@ -2,6 +2,7 @@
 //! (`inheritedFrom` names the nearest ancestor holding the permission, contract §4.6).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -87,10 +88,10 @@ pub struct GItem {
     pub created: DateTime<Utc>,
     /// Last modified.
     pub modified: DateTime<Utc>,
-    /// Creator.
-    pub created_by: Ident,
+    /// Creator (shared: most items of a library have few authors).
+    pub created_by: Arc<Ident>,
     /// Last modifier.
-    pub modified_by: Ident,
+    pub modified_by: Arc<Ident>,
     /// Content version (in `eTag`/`cTag`).
     pub version: u32,
     /// Permissions set on this item itself (not inherited).
@@ -315,15 +316,20 @@ impl GDrive {
         out
     }
 
-    /// Sum of the sizes of files at and below an item.
+    /// Sum of the sizes of files at and below an item (one pass over the drive).
     pub fn size_of(&self, id: &str) -> u64 {
         match self.items.get(id) {
             Some(i) if !i.folder => i.size,
-            Some(_) => self
-                .subtree(id)
-                .iter()
-                .filter_map(|x| self.items.get(x))
+            Some(i) if i.parent.is_none() => self
+                .items
+                .values()
                 .filter(|i| !i.folder)
+                .map(|i| i.size)
+                .sum(),
+            Some(_) => self
+                .items
+                .values()
+                .filter(|i| !i.folder && self.is_within(&i.id, id))
                 .map(|i| i.size)
                 .sum(),
             None => 0,

@@ -820,8 +820,7 @@ pub fn link_perm(
     drive: &GDrive,
     item_id: &str,
     host: &str,
-    scope: &'static str,
-    link_type: &'static str,
+    (scope, link_type): (&'static str, &'static str),
     recipients: Vec<Ident>,
     created: DateTime<Utc>,
     n: u64,
@@ -990,10 +989,12 @@ fn sites_and_drives(s: &mut GraphState, now: DateTime<Utc>, seq: &mut u64) {
                 removed: BTreeMap::new(),
                 quota_total: if personal { 1 << 40 } else { 25 << 40 },
             };
-            let first = pool
+            let owner_arc = Arc::new(owner_ident.0.clone());
+            let authors: Vec<Arc<Ident>> = pool.iter().map(|u| Arc::new(ident_of(u))).collect();
+            let first = authors
                 .first()
-                .map(ident_of)
-                .unwrap_or_else(|| owner_ident.0.clone());
+                .cloned()
+                .unwrap_or_else(|| owner_arc.clone());
             *seq += 1;
             drive.items.insert(
                 root_id.clone(),
@@ -1015,6 +1016,9 @@ fn sites_and_drives(s: &mut GraphState, now: DateTime<Utc>, seq: &mut u64) {
                 },
             );
             let mut n = 1u64;
+            // Names taken per folder (lowercase: names are case-insensitive), and folders by name.
+            let mut taken: std::collections::HashSet<(String, String)> = Default::default();
+            let mut folders: BTreeMap<String, String> = BTreeMap::new();
             for k in 0..files {
                 let (folder, name) = if audited {
                     t.file_name(si, k)
@@ -1030,15 +1034,13 @@ fn sites_and_drives(s: &mut GraphState, now: DateTime<Utc>, seq: &mut u64) {
                     )
                 };
                 let mut fr = Rng::new(&[t.seed, hash_str("graph-file"), si as u64, u64::from(k)]);
-                let author = pool
-                    .get(fr.below(pool.len() as u64) as usize)
-                    .map(ident_of)
-                    .unwrap_or_else(|| owner_ident.0.clone());
+                let author = authors
+                    .get(fr.below(authors.len() as u64) as usize)
+                    .cloned()
+                    .unwrap_or_else(|| owner_arc.clone());
                 let mut parent = root_id.clone();
                 if let Some(folder_name) = folder.strip_prefix('/') {
-                    let existing = drive
-                        .child_named(&root_id, folder_name)
-                        .map(|i| i.id.clone());
+                    let existing = folders.get(&folder_name.to_lowercase()).cloned();
                     parent = match existing {
                         Some(f) => f,
                         None => {
@@ -1065,11 +1067,13 @@ fn sites_and_drives(s: &mut GraphState, now: DateTime<Utc>, seq: &mut u64) {
                                     unique_id: stable(&t, folder_name, si as u64),
                                 },
                             );
+                            folders.insert(folder_name.to_lowercase(), fid.clone());
+                            taken.insert((root_id.clone(), folder_name.to_lowercase()));
                             fid
                         }
                     };
                 }
-                if drive.child_named(&parent, &name).is_some() {
+                if !taken.insert((parent.clone(), name.to_lowercase())) {
                     continue;
                 }
                 let ext = name.rsplit_once('.').map_or("", |(_, e)| e).to_string();
@@ -1081,8 +1085,9 @@ fn sites_and_drives(s: &mut GraphState, now: DateTime<Utc>, seq: &mut u64) {
                 let fmod = fcreated
                     + Duration::minutes(fr.range(0, (now - fcreated).num_minutes().max(1)));
                 let editor = if fr.chance(0.3) {
-                    pool.get(fr.below(pool.len() as u64) as usize)
-                        .map(ident_of)
+                    authors
+                        .get(fr.below(authors.len() as u64) as usize)
+                        .cloned()
                         .unwrap_or_else(|| author.clone())
                 } else {
                     author.clone()
@@ -1193,15 +1198,14 @@ fn share_items(
             None => continue,
         };
         let when = item.modified;
-        let sharer = item.modified_by.clone();
+        let sharer: Ident = (*item.modified_by).clone();
         let perm = match kind {
             // Anonymous ("anyone with the link").
             0 => link_perm(
                 drive,
                 id,
                 host,
-                "anonymous",
-                if r.chance(0.4) { "edit" } else { "view" },
+                ("anonymous", if r.chance(0.4) { "edit" } else { "view" }),
                 Vec::new(),
                 when,
                 ord as u64,
@@ -1224,8 +1228,7 @@ fn share_items(
                 drive,
                 id,
                 host,
-                "organization",
-                if r.chance(0.3) { "edit" } else { "view" },
+                ("organization", if r.chance(0.3) { "edit" } else { "view" }),
                 Vec::new(),
                 when,
                 ord as u64,
@@ -1245,8 +1248,7 @@ fn share_items(
                     drive,
                     id,
                     host,
-                    "users",
-                    "view",
+                    ("users", "view"),
                     who.into_iter().collect(),
                     when,
                     ord as u64,

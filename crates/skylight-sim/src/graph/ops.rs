@@ -743,8 +743,7 @@ impl GraphState {
             d,
             item,
             &host,
-            scope,
-            link_type,
+            (scope, link_type),
             Vec::new(),
             now,
             1_000_000 + n,
@@ -990,7 +989,7 @@ impl GraphState {
     ) -> String {
         let n = self.next_counter();
         let id = item_id(drive, 1_000_000 + n);
-        let who = actor_ident(self, actor);
+        let who = std::sync::Arc::new(actor_ident(self, actor));
         let seq = self.bump(now);
         let unique = crate::rng::guid(crate::rng::hash_str(&id), n);
         if let Some(d) = self.drives.get_mut(drive) {
@@ -1062,7 +1061,7 @@ impl GraphState {
                 Conflict::Replace => {
                     let id = existing.id.clone();
                     self.check_lock(drive, &id, now)?;
-                    let who = actor_ident(self, actor);
+                    let who = std::sync::Arc::new(actor_ident(self, actor));
                     if let Some(x) = self
                         .drives
                         .get_mut(drive)

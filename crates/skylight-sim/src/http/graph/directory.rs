@@ -355,32 +355,32 @@ fn delta_round(
     }
 }
 
-/// One page of a directory delta round: changed objects `(seq, id, json)` are given, sorted.
+/// One page of a directory delta round over the changed objects `(seq, id)`; only the page's
+/// objects are rendered.
+#[allow(clippy::too_many_arguments)]
 fn delta_page(
     c: &Ctx<'_>,
     st: &GraphState,
     round: &DeltaToken,
-    mut rows: Vec<(u64, String, Value)>,
+    mut rows: Vec<(u64, String)>,
+    render: &dyn Fn(&str) -> Value,
     ctx: &str,
     base_path: &str,
-    param: &str,
 ) -> Reply {
-    rows.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    rows.sort();
     let start = match &round.after {
-        Some((s, id)) => {
-            rows.partition_point(|(rs, rid, _)| (*rs, rid.as_str()) <= (*s, id.as_str()))
-        }
+        Some((s, id)) => rows.partition_point(|(rs, rid)| (*rs, rid.as_str()) <= (*s, id.as_str())),
         None => 0,
     };
     let size = st.settings.delta_page_size.max(1);
     let end = (start + size).min(rows.len());
     let mut body = json!({
         "@odata.context": format!("{}/$metadata#{ctx}", c.base),
-        "value": rows[start..end].iter().map(|r| r.2.clone()).collect::<Vec<_>>(),
+        "value": rows[start..end].iter().map(|r| render(&r.1)).collect::<Vec<_>>(),
     });
     if end < rows.len() {
         let next = DeltaToken {
-            after: Some((rows[end - 1].0, rows[end - 1].1.clone())),
+            after: Some(rows[end - 1].clone()),
             ..round.clone()
         };
         body["@odata.nextLink"] =
@@ -395,7 +395,7 @@ fn delta_page(
             ..round.clone()
         };
         body["@odata.deltaLink"] =
-            json!(c.link(&format!("{base_path}?{param}={}", done.encode(c.seed))));
+            json!(c.link(&format!("{base_path}?$deltatoken={}", done.encode(c.seed))));
     }
     ok(body)
 }
@@ -471,40 +471,34 @@ fn users_delta(c: &Ctx<'_>, st: &GraphState) -> Reply {
         check_select(sel.as_deref(), &render::user_full(st, u), "user")?;
     }
     let wanted = |id: &str| only.as_ref().is_none_or(|o| o.iter().any(|x| x == id));
-    let mut rows: Vec<(u64, String, Value)> = st
+    let in_round = |seq: u64| seq > round.since && seq <= round.upto;
+    let mut rows: Vec<(u64, String)> = st
         .users
         .values()
-        .filter(|u| u.seq > round.since && u.seq <= round.upto && wanted(&u.id))
-        .map(|u| {
-            (
-                u.seq,
-                u.id.clone(),
-                select(render::user_full(st, u), sel.as_deref(), Some(USER_DEFAULT)),
-            )
-        })
+        .filter(|u| in_round(u.seq) && wanted(&u.id))
+        .map(|u| (u.seq, u.id.clone()))
         .collect();
     if round.since > 0 {
         rows.extend(
             st.removed_users
                 .iter()
-                .filter(|(id, r)| r.seq > round.since && r.seq <= round.upto && wanted(id))
-                .map(|(id, r)| {
-                    (
-                        r.seq,
-                        id.clone(),
-                        json!({"id": id, "@removed": {"reason": r.reason}}),
-                    )
-                }),
+                .filter(|(id, r)| in_round(r.seq) && wanted(id))
+                .map(|(id, r)| (r.seq, id.clone())),
         );
     }
+    let show = |id: &str| match (st.users.get(id), st.removed_users.get(id)) {
+        (Some(u), _) => select(render::user_full(st, u), sel.as_deref(), Some(USER_DEFAULT)),
+        (None, Some(r)) => json!({"id": id, "@removed": {"reason": r.reason}}),
+        (None, None) => json!({"id": id, "@removed": {"reason": "deleted"}}),
+    };
     delta_page(
         c,
         st,
         &round,
         rows,
+        &show,
         &context("users", sel.as_deref()),
         "/users/delta",
-        "$deltatoken",
     )
 }
 
@@ -642,7 +636,14 @@ fn groups_delta(c: &Ctx<'_>, st: &GraphState) -> Reply {
     let with_members = sel
         .as_ref()
         .is_none_or(|s| s.iter().any(|x| x.eq_ignore_ascii_case("members")));
+    let props: Option<Vec<String>> = sel.as_ref().map(|s| {
+        s.iter()
+            .filter(|x| !x.eq_ignore_ascii_case("members"))
+            .cloned()
+            .collect()
+    });
     let wanted = |id: &str| only.as_ref().is_none_or(|o| o.iter().any(|x| x == id));
+    let in_round = |seq: u64| seq > round.since && seq <= round.upto;
     let kind_of = |id: &str| {
         if st.groups.contains_key(id) || st.removed_groups.contains_key(id) {
             "#microsoft.graph.group"
@@ -650,18 +651,25 @@ fn groups_delta(c: &Ctx<'_>, st: &GraphState) -> Reply {
             "#microsoft.graph.user"
         }
     };
-    let mut rows: Vec<(u64, String, Value)> = Vec::new();
-    for g in st
+    let mut rows: Vec<(u64, String)> = st
         .groups
         .values()
-        .filter(|g| g.seq > round.since && g.seq <= round.upto && wanted(&g.id))
-    {
-        let props: Option<Vec<String>> = sel.as_ref().map(|s| {
-            s.iter()
-                .filter(|x| !x.eq_ignore_ascii_case("members"))
-                .cloned()
-                .collect()
-        });
+        .filter(|g| in_round(g.seq) && wanted(&g.id))
+        .map(|g| (g.seq, g.id.clone()))
+        .collect();
+    if round.since > 0 {
+        rows.extend(
+            st.removed_groups
+                .iter()
+                .filter(|(id, r)| in_round(r.seq) && wanted(id))
+                .map(|(id, r)| (r.seq, id.clone())),
+        );
+    }
+    let show = |id: &str| {
+        let Some(g) = st.groups.get(id) else {
+            let reason = st.removed_groups.get(id).map_or("deleted", |r| r.reason);
+            return json!({"id": id, "@removed": {"reason": reason}});
+        };
         let mut v = select(render::group_full(g), props.as_deref(), None);
         if with_members {
             let delta: Vec<Value> = if round.since == 0 {
@@ -670,11 +678,12 @@ fn groups_delta(c: &Ctx<'_>, st: &GraphState) -> Reply {
                     .map(|m| json!({"@odata.type": kind_of(m), "id": m}))
                     .collect()
             } else {
+                // The net change of each member in the round: added, or removed.
                 let mut last: std::collections::BTreeMap<&str, bool> = Default::default();
                 for ch in st
                     .membership_log
                     .iter()
-                    .filter(|ch| ch.group == g.id && ch.seq > round.since && ch.seq <= round.upto)
+                    .filter(|ch| ch.group == g.id && in_round(ch.seq))
                 {
                     last.insert(&ch.member, ch.added);
                 }
@@ -690,30 +699,16 @@ fn groups_delta(c: &Ctx<'_>, st: &GraphState) -> Reply {
             };
             v["members@delta"] = Value::Array(delta);
         }
-        rows.push((g.seq, g.id.clone(), v));
-    }
-    if round.since > 0 {
-        rows.extend(
-            st.removed_groups
-                .iter()
-                .filter(|(id, r)| r.seq > round.since && r.seq <= round.upto && wanted(id))
-                .map(|(id, r)| {
-                    (
-                        r.seq,
-                        id.clone(),
-                        json!({"id": id, "@removed": {"reason": r.reason}}),
-                    )
-                }),
-        );
-    }
+        v
+    };
     delta_page(
         c,
         st,
         &round,
         rows,
+        &show,
         &context("groups", sel.as_deref()),
         "/groups/delta",
-        "$deltatoken",
     )
 }
 

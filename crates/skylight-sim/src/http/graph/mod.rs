@@ -272,16 +272,21 @@ fn segments(path: &str) -> Vec<String> {
         .collect()
 }
 
+/// Who and when a fault answers: for the error body and the throttle headers.
+struct FaultCtx<'a> {
+    now: DateTime<Utc>,
+    app: &'a str,
+    tenant: &'a str,
+    request_id: &'a str,
+    client_request_id: &'a str,
+}
+
 /// A `429`/`5xx` in Graph's shape, with `Retry-After` and throttle headers where they belong.
 fn fault_response(
-    now: DateTime<Utc>,
+    f: &FaultCtx<'_>,
     status: u16,
     retry_after: Option<&str>,
     files: bool,
-    app: &str,
-    tenant: &str,
-    rid: &str,
-    crid: &str,
 ) -> Response {
     let (code, message) = match status {
         429 if files => ("activityLimitReached", "The request has been throttled"),
@@ -298,7 +303,7 @@ fn fault_response(
         _ => ("generalException", "An unspecified error has occurred."),
     };
     let e = err(status, code, message);
-    let mut r = error_response(now, &e, rid, crid);
+    let mut r = error_response(f.now, &e, f.request_id, f.client_request_id);
     let h = r.headers_mut();
     if let Some(ra) = retry_after.filter(|v| !v.is_empty())
         && let Ok(v) = HeaderValue::from_str(ra)
@@ -306,7 +311,7 @@ fn fault_response(
         h.insert(header::RETRY_AFTER, v);
     }
     if status == 429 {
-        let scope = format!("Tenant_Application/ReadWrite/{app}/{tenant}");
+        let scope = format!("Tenant_Application/ReadWrite/{}/{}", f.app, f.tenant);
         if let Ok(v) = HeaderValue::from_str(&scope) {
             h.insert("x-ms-throttle-scope", v);
         }
@@ -325,12 +330,17 @@ fn fault_response(
 /// The `flaky` profile's failures on Graph paths (the middleware picks when).
 pub fn flaky_error(sim: &Sim, roll: u32, n: u64) -> Response {
     let rid = guid(mix64(n), mix64(n ^ 0x51));
-    let now = sim.clock.now();
-    let tenant = sim.tenant.tenant_id.clone();
+    let f = FaultCtx {
+        now: sim.clock.now(),
+        app: "",
+        tenant: &sim.tenant.tenant_id,
+        request_id: &rid,
+        client_request_id: &rid,
+    };
     match roll {
-        0..=29 => fault_response(now, 503, Some("1"), false, "", &tenant, &rid, &rid),
-        30..=39 => fault_response(now, 504, None, false, "", &tenant, &rid, &rid),
-        _ => fault_response(now, 500, None, false, "", &tenant, &rid, &rid),
+        0..=29 => fault_response(&f, 503, Some("1"), false),
+        30..=39 => fault_response(&f, 504, None, false),
+        _ => fault_response(&f, 500, None, false),
     }
 }
 
@@ -478,6 +488,13 @@ fn handle(sim: &Sim, method: Method, uri: &Uri, headers: &HeaderMap, body: &[u8]
         }
     };
     let app = claims.appid.clone();
+    let fctx = FaultCtx {
+        now,
+        app: &app,
+        tenant: &tenant,
+        request_id: &request_id,
+        client_request_id: &client_request_id,
+    };
 
     let mut st = sim.graph();
     st.tick(now);
@@ -499,14 +516,10 @@ fn handle(sim: &Sim, method: Method, uri: &Uri, headers: &HeaderMap, body: &[u8]
     };
     if let Some(f) = fault.as_ref().filter(|f| !f.after_apply) {
         let r = fault_response(
-            now,
+            &fctx,
             f.status,
             f.retry_after.as_deref(),
             class == Class::Files,
-            &app,
-            &tenant,
-            &request_id,
-            &client_request_id,
         );
         log_write(&mut st, f.status, false, Vec::new());
         sim.flush(&mut st);
@@ -516,16 +529,7 @@ fn handle(sim: &Sim, method: Method, uri: &Uri, headers: &HeaderMap, body: &[u8]
         && let Some(wait) = limits.check(class, &app)
     {
         let ra = (class != Class::Protection).then(|| format!("{:.3}", wait));
-        let r = fault_response(
-            now,
-            429,
-            ra.as_deref(),
-            class == Class::Files,
-            &app,
-            &tenant,
-            &request_id,
-            &client_request_id,
-        );
+        let r = fault_response(&fctx, 429, ra.as_deref(), class == Class::Files);
         log_write(&mut st, 429, false, Vec::new());
         return finish(r);
     }
@@ -569,14 +573,10 @@ fn handle(sim: &Sim, method: Method, uri: &Uri, headers: &HeaderMap, body: &[u8]
         .collect();
     if let Some(f) = fault {
         response = fault_response(
-            now,
+            &fctx,
             f.status,
             f.retry_after.as_deref(),
             class == Class::Files,
-            &app,
-            &tenant,
-            &request_id,
-            &client_request_id,
         );
     }
     log_write(&mut st, response.status().as_u16(), applied, ids);
