@@ -1,6 +1,6 @@
-//! Users, groups, directory roles, risky users and sign-ins (contract §4.2–§4.4, §4.9).
+//! Users (contract §4.2, §4.3), and what the directory endpoints share: `$select` and `$filter`
+//! checks, directory delta rounds, member lists.
 
-use chrono::Duration;
 use serde_json::{Value, json};
 
 use super::query::{Cond, check_filter, matches, parse_filter};
@@ -10,43 +10,43 @@ use crate::graph::GraphState;
 use crate::graph::ops::{OpError, err, no_object};
 use crate::graph::tokens::DeltaToken;
 
-const USER_READ: &[&str] = &[
+pub(super) const USER_READ: &[&str] = &[
     "User.Read.All",
     "User.ReadWrite.All",
     "Directory.Read.All",
     "Directory.ReadWrite.All",
 ];
-const USER_WRITE: &[&str] = &["User.ReadWrite.All", "Directory.ReadWrite.All"];
-const USER_ENABLE: &[&str] = &[
+pub(super) const USER_WRITE: &[&str] = &["User.ReadWrite.All", "Directory.ReadWrite.All"];
+pub(super) const USER_ENABLE: &[&str] = &[
     "User.ReadWrite.All",
     "Directory.ReadWrite.All",
     "User.EnableDisableAccount.All",
 ];
-const USER_REVOKE: &[&str] = &[
+pub(super) const USER_REVOKE: &[&str] = &[
     "User.ReadWrite.All",
     "Directory.ReadWrite.All",
     "User.RevokeSessions.All",
 ];
-const GROUP_READ: &[&str] = &[
+pub(super) const GROUP_READ: &[&str] = &[
     "GroupMember.Read.All",
     "Group.Read.All",
     "Group.ReadWrite.All",
     "Directory.Read.All",
     "Directory.ReadWrite.All",
 ];
-const ROLE_READ: &[&str] = &[
+pub(super) const ROLE_READ: &[&str] = &[
     "RoleManagement.Read.Directory",
     "RoleManagement.ReadWrite.Directory",
     "Directory.Read.All",
     "Directory.ReadWrite.All",
 ];
-const RISK_READ: &[&str] = &[
+pub(super) const RISK_READ: &[&str] = &[
     "IdentityRiskyUser.Read.All",
     "IdentityRiskyUser.ReadWrite.All",
 ];
-const RISK_WRITE: &[&str] = &["IdentityRiskyUser.ReadWrite.All"];
+pub(super) const RISK_WRITE: &[&str] = &["IdentityRiskyUser.ReadWrite.All"];
 
-const USER_FILTERS: &[(&str, &[&str])] = &[
+pub(super) const USER_FILTERS: &[(&str, &[&str])] = &[
     ("accountEnabled", &["eq", "ne"]),
     ("userType", &["eq", "ne", "in"]),
     (
@@ -67,7 +67,7 @@ const USER_FILTERS: &[(&str, &[&str])] = &[
     ("externalUserState", &["eq"]),
 ];
 
-const GROUP_FILTERS: &[(&str, &[&str])] = &[
+pub(super) const GROUP_FILTERS: &[(&str, &[&str])] = &[
     ("id", &["eq", "in"]),
     ("displayName", &["eq", "ne", "startswith", "endswith", "in"]),
     ("mail", &["eq", "startswith"]),
@@ -79,7 +79,7 @@ const GROUP_FILTERS: &[(&str, &[&str])] = &[
 ];
 
 /// Checks `$select` names against an object's properties.
-fn check_select(
+pub(super) fn check_select(
     sel: Option<&[String]>,
     sample: &serde_json::Map<String, Value>,
     ty: &str,
@@ -97,7 +97,7 @@ fn check_select(
 }
 
 /// Options Graph refuses without `ConsistencyLevel: eventual`, and never supports here.
-fn check_options(c: &Ctx<'_>) -> Result<(), OpError> {
+pub(super) fn check_options(c: &Ctx<'_>) -> Result<(), OpError> {
     if c.q.get("$search").is_some() {
         return Err(err(
             400,
@@ -129,7 +129,11 @@ fn check_options(c: &Ctx<'_>) -> Result<(), OpError> {
     Ok(())
 }
 
-fn filter(c: &Ctx<'_>, allowed: &[(&str, &[&str])], ty: &str) -> Result<Vec<Cond>, OpError> {
+pub(super) fn filter(
+    c: &Ctx<'_>,
+    allowed: &[(&str, &[&str])],
+    ty: &str,
+) -> Result<Vec<Cond>, OpError> {
     match c.q.get("$filter") {
         None => Ok(Vec::new()),
         Some(f) => {
@@ -145,7 +149,7 @@ fn filter(c: &Ctx<'_>, allowed: &[(&str, &[&str])], ty: &str) -> Result<Vec<Cond
 }
 
 /// Sign-in activity needs `AuditLog.Read.All` and Entra ID P1 (contract §4.3).
-fn check_sign_in_activity(
+pub(super) fn check_sign_in_activity(
     c: &Ctx<'_>,
     st: &GraphState,
     sel: Option<&[String]>,
@@ -301,7 +305,7 @@ fn list_users(c: &Ctx<'_>, st: &GraphState) -> Reply {
 }
 
 /// The delta round a request continues, or a new one.
-fn delta_round(
+pub(super) fn delta_round(
     c: &Ctx<'_>,
     st: &GraphState,
     kind: &str,
@@ -358,7 +362,7 @@ fn delta_round(
 /// One page of a directory delta round over the changed objects `(seq, id)`; only the page's
 /// objects are rendered.
 #[allow(clippy::too_many_arguments)]
-fn delta_page(
+pub(super) fn delta_page(
     c: &Ctx<'_>,
     st: &GraphState,
     round: &DeltaToken,
@@ -400,7 +404,7 @@ fn delta_page(
     ok(body)
 }
 
-fn delta_params(c: &Ctx<'_>) -> Result<(Option<String>, bool), OpError> {
+pub(super) fn delta_params(c: &Ctx<'_>) -> Result<(Option<String>, bool), OpError> {
     for o in ["$top", "$orderby", "$search", "$expand"] {
         if c.q.get(o).is_some() {
             return Err(err(
@@ -420,7 +424,13 @@ fn delta_params(c: &Ctx<'_>) -> Result<(Option<String>, bool), OpError> {
     ))
 }
 
-fn latest_link(c: &Ctx<'_>, st: &GraphState, kind: &str, ctx: &str, base_path: &str) -> Reply {
+pub(super) fn latest_link(
+    c: &Ctx<'_>,
+    st: &GraphState,
+    kind: &str,
+    ctx: &str,
+    base_path: &str,
+) -> Reply {
     let t = DeltaToken {
         kind: kind.into(),
         scope: String::new(),
@@ -438,7 +448,7 @@ fn latest_link(c: &Ctx<'_>, st: &GraphState, kind: &str, ctx: &str, base_path: &
     }))
 }
 
-fn id_filter(c: &Ctx<'_>) -> Result<Option<Vec<String>>, OpError> {
+pub(super) fn id_filter(c: &Ctx<'_>) -> Result<Option<Vec<String>>, OpError> {
     let Some(f) = c.q.get("$filter") else {
         return Ok(None);
     };
@@ -503,7 +513,12 @@ fn users_delta(c: &Ctx<'_>, st: &GraphState) -> Reply {
 }
 
 /// A page of directory objects (members, memberOf…), optionally cast to users or groups.
-fn member_list(c: &Ctx<'_>, st: &GraphState, ids: Vec<String>, cast: Option<&str>) -> Reply {
+pub(super) fn member_list(
+    c: &Ctx<'_>,
+    st: &GraphState,
+    ids: Vec<String>,
+    cast: Option<&str>,
+) -> Reply {
     let sel = c.q.select();
     let top = c.q.top(100, 999, "Request_BadRequest")?;
     let want = match cast {
@@ -530,375 +545,4 @@ fn member_list(c: &Ctx<'_>, st: &GraphState, ids: Vec<String>, cast: Option<&str
         rows,
         top,
     )
-}
-
-/// `/groups…`
-pub fn groups(c: &Ctx<'_>, st: &mut GraphState, key: Option<String>) -> Reply {
-    let (id, rest) = match key {
-        Some(k) => (Some(k), &c.segs[1..]),
-        None => (c.segs.get(1).cloned(), c.segs.get(2..).unwrap_or_default()),
-    };
-    let Some(id) = id else {
-        c.require(GROUP_READ)?;
-        if c.method != "GET" {
-            return Err(err(
-                405,
-                "Request_BadRequest",
-                "Creating groups is not supported by the simulator.",
-            ));
-        }
-        check_options(c)?;
-        let sel = c.q.select();
-        let conds = filter(c, GROUP_FILTERS, "Group")?;
-        let top = c.q.top(100, 999, "Request_BadRequest")?;
-        let rows = st
-            .groups
-            .values()
-            .filter_map(|g| {
-                let full = render::group_full(g);
-                matches(&conds, &Value::Object(full.clone()))
-                    .then(|| (g.id.clone(), select(full, sel.as_deref(), None)))
-            })
-            .collect();
-        return page(c, "groups", &context("groups", sel.as_deref()), rows, top);
-    };
-    if (id == "delta" || id == "delta()") && rest.is_empty() {
-        c.require(GROUP_READ)?;
-        return groups_delta(c, st);
-    }
-    let group = st.groups.get(&id).cloned().ok_or_else(|| no_object(&id))?;
-    if c.method != "GET" && !matches!(rest.first().map(String::as_str), Some("drive" | "drives")) {
-        return Err(err(
-            405,
-            "Request_BadRequest",
-            "Changing groups is not supported by the simulator.",
-        ));
-    }
-    match rest.first().map(String::as_str) {
-        None => {
-            c.require(GROUP_READ)?;
-            let sel = c.q.select();
-            let mut v = select(render::group_full(&group), sel.as_deref(), None);
-            v["@odata.context"] = json!(format!("{}/$metadata#groups/$entity", c.base));
-            ok(v)
-        }
-        Some("members") => {
-            c.require(GROUP_READ)?;
-            member_list(
-                c,
-                st,
-                group.members.iter().cloned().collect(),
-                rest.get(1).map(String::as_str),
-            )
-        }
-        Some("transitiveMembers") => {
-            c.require(GROUP_READ)?;
-            member_list(
-                c,
-                st,
-                st.transitive_members(&group.id),
-                rest.get(1).map(String::as_str),
-            )
-        }
-        Some("owners") => {
-            c.require(GROUP_READ)?;
-            member_list(c, st, group.owners.clone(), rest.get(1).map(String::as_str))
-        }
-        Some(rel @ ("memberOf" | "transitiveMemberOf")) => {
-            c.require(GROUP_READ)?;
-            let ids = if rel == "memberOf" {
-                st.member_of(&group.id)
-            } else {
-                st.transitive_member_of(&group.id)
-            };
-            member_list(c, st, ids, rest.get(1).map(String::as_str))
-        }
-        Some("drive" | "drives") => super::files::owner_drive(c, st, &group.id, rest),
-        Some("sites") if rest.get(1).map(String::as_str) == Some("root") => {
-            super::files::group_site(c, st, &group)
-        }
-        _ => Err(err(
-            400,
-            "BadRequest",
-            format!("Unsupported request {} {}.", c.method, c.path),
-        )),
-    }
-}
-
-fn groups_delta(c: &Ctx<'_>, st: &GraphState) -> Reply {
-    let (token, latest) = delta_params(c)?;
-    let Some(round) = delta_round(c, st, "groups", "", token.as_deref(), latest)? else {
-        return latest_link(c, st, "groups", "groups", "/groups/delta");
-    };
-    let only = id_filter(c)?;
-    let sel: Option<Vec<String>> =
-        (!round.select.is_empty()).then(|| round.select.split(',').map(String::from).collect());
-    let with_members = sel
-        .as_ref()
-        .is_none_or(|s| s.iter().any(|x| x.eq_ignore_ascii_case("members")));
-    let props: Option<Vec<String>> = sel.as_ref().map(|s| {
-        s.iter()
-            .filter(|x| !x.eq_ignore_ascii_case("members"))
-            .cloned()
-            .collect()
-    });
-    let wanted = |id: &str| only.as_ref().is_none_or(|o| o.iter().any(|x| x == id));
-    let in_round = |seq: u64| seq > round.since && seq <= round.upto;
-    let kind_of = |id: &str| {
-        if st.groups.contains_key(id) || st.removed_groups.contains_key(id) {
-            "#microsoft.graph.group"
-        } else {
-            "#microsoft.graph.user"
-        }
-    };
-    let mut rows: Vec<(u64, String)> = st
-        .groups
-        .values()
-        .filter(|g| in_round(g.seq) && wanted(&g.id))
-        .map(|g| (g.seq, g.id.clone()))
-        .collect();
-    if round.since > 0 {
-        rows.extend(
-            st.removed_groups
-                .iter()
-                .filter(|(id, r)| in_round(r.seq) && wanted(id))
-                .map(|(id, r)| (r.seq, id.clone())),
-        );
-    }
-    let show = |id: &str| {
-        let Some(g) = st.groups.get(id) else {
-            let reason = st.removed_groups.get(id).map_or("deleted", |r| r.reason);
-            return json!({"id": id, "@removed": {"reason": reason}});
-        };
-        let mut v = select(render::group_full(g), props.as_deref(), None);
-        if with_members {
-            let delta: Vec<Value> = if round.since == 0 {
-                g.members
-                    .iter()
-                    .map(|m| json!({"@odata.type": kind_of(m), "id": m}))
-                    .collect()
-            } else {
-                // The net change of each member in the round: added, or removed.
-                let mut last: std::collections::BTreeMap<&str, bool> = Default::default();
-                for ch in st
-                    .membership_log
-                    .iter()
-                    .filter(|ch| ch.group == g.id && in_round(ch.seq))
-                {
-                    last.insert(&ch.member, ch.added);
-                }
-                last.into_iter()
-                    .map(|(m, added)| {
-                        if added {
-                            json!({"@odata.type": kind_of(m), "id": m})
-                        } else {
-                            json!({"@odata.type": kind_of(m), "id": m, "@removed": {"reason": "deleted"}})
-                        }
-                    })
-                    .collect()
-            };
-            v["members@delta"] = Value::Array(delta);
-        }
-        v
-    };
-    delta_page(
-        c,
-        st,
-        &round,
-        rows,
-        &show,
-        &context("groups", sel.as_deref()),
-        "/groups/delta",
-    )
-}
-
-/// `/directoryRoles…`
-pub fn roles(c: &Ctx<'_>, st: &mut GraphState, key: Option<String>) -> Reply {
-    c.require(ROLE_READ)?;
-    if c.method != "GET" {
-        return Err(err(
-            405,
-            "Request_BadRequest",
-            "Changing directory roles is not supported by the simulator.",
-        ));
-    }
-    let (id, rest) = match key {
-        Some(k) => (Some(k), &c.segs[1..]),
-        None => (c.segs.get(1).cloned(), c.segs.get(2..).unwrap_or_default()),
-    };
-    let Some(id) = id else {
-        let rows = st
-            .roles
-            .iter()
-            .map(|r| (r.id.clone(), Value::Object(render::role_full(r))))
-            .collect();
-        return page(c, "roles", "directoryRoles", rows, 999);
-    };
-    let role = st
-        .roles
-        .iter()
-        .find(|r| r.id == id || r.template_id == id)
-        .cloned()
-        .ok_or_else(|| no_object(&id))?;
-    match rest.first().map(String::as_str) {
-        None => {
-            let mut v = Value::Object(render::role_full(&role));
-            v["@odata.context"] = json!(format!("{}/$metadata#directoryRoles/$entity", c.base));
-            ok(v)
-        }
-        Some("members") => member_list(
-            c,
-            st,
-            role.members.iter().cloned().collect(),
-            rest.get(1).map(String::as_str),
-        ),
-        _ => Err(err(
-            400,
-            "BadRequest",
-            format!("Unsupported request {} {}.", c.method, c.path),
-        )),
-    }
-}
-
-/// `/identityProtection/riskyUsers…` (Entra ID P2).
-pub fn risky(c: &Ctx<'_>, st: &mut GraphState) -> Reply {
-    if c.segs.get(1).map(String::as_str) != Some("riskyUsers") {
-        return Err(err(
-            400,
-            "BadRequest",
-            format!("Unsupported request {} {}.", c.method, c.path),
-        ));
-    }
-    if !st.settings.entra_p2 {
-        // Inferred: the contract only says "403 with a message about the licence".
-        return Err(err(
-            403,
-            "Forbidden",
-            "Your tenant is not licensed for this feature: Microsoft Entra ID P2 is required.",
-        ));
-    }
-    let action = c.segs.get(2).map(String::as_str);
-    match (c.method.as_str(), action) {
-        ("GET", None) => {
-            c.require(RISK_READ)?;
-            let conds = filter(
-                c,
-                &[
-                    ("riskLevel", &["eq"]),
-                    ("riskState", &["eq"]),
-                    ("userPrincipalName", &["eq"]),
-                    ("id", &["eq"]),
-                ],
-                "RiskyUser",
-            )?;
-            let top = c.q.top(100, 500, "Request_BadRequest")?;
-            let sel = c.q.select();
-            let rows = st
-                .risky
-                .values()
-                .filter_map(|r| {
-                    let full = render::risky_full(st, r);
-                    matches(&conds, &Value::Object(full.clone()))
-                        .then(|| (r.id.clone(), select(full, sel.as_deref(), None)))
-                })
-                .collect();
-            page(c, "risky", "identityProtection/riskyUsers", rows, top)
-        }
-        ("POST", Some(op @ ("confirmCompromised" | "dismiss"))) => {
-            c.require(RISK_WRITE)?;
-            let body = c.json_body()?;
-            let ids: Vec<String> = body
-                .get("userIds")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(String::from)
-                        .collect()
-                })
-                .unwrap_or_default();
-            st.risky_action(&ids, op == "confirmCompromised", &c.actor, c.now)?;
-            no_content()
-        }
-        ("GET", Some(id)) => {
-            c.require(RISK_READ)?;
-            let r = st.risky.get(id).ok_or_else(|| no_object(id))?;
-            let mut v = Value::Object(render::risky_full(st, r));
-            v["@odata.context"] = json!(format!(
-                "{}/$metadata#identityProtection/riskyUsers/$entity",
-                c.base
-            ));
-            ok(v)
-        }
-        _ => Err(err(
-            400,
-            "BadRequest",
-            format!("Unsupported request {} {}.", c.method, c.path),
-        )),
-    }
-}
-
-/// `/auditLogs/signIns…` (Entra ID P1; `AuditLog.Read.All` and `Directory.Read.All`).
-pub fn sign_ins(c: &Ctx<'_>, st: &mut GraphState) -> Reply {
-    if c.segs.get(1).map(String::as_str) != Some("signIns") || c.method != "GET" {
-        return Err(err(
-            400,
-            "BadRequest",
-            format!("Unsupported request {} {}.", c.method, c.path),
-        ));
-    }
-    if !c.roles.iter().any(|r| r == "AuditLog.Read.All") {
-        return Err(err(
-            403,
-            "Authentication_MSGraphPermissionMissing",
-            "Calling principal does not have required MSGraph permissions AuditLog.Read.All",
-        ));
-    }
-    c.require(&["Directory.Read.All", "Directory.ReadWrite.All"])?;
-    if !st.settings.entra_p1 {
-        return Err(err(
-            403,
-            "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
-            "Neither tenant is B2C or tenant doesn't have premium license",
-        ));
-    }
-    if let Some(id) = c.segs.get(2) {
-        let s = st
-            .sign_ins
-            .iter()
-            .find(|s| &s.id == id)
-            .ok_or_else(|| no_object(id))?;
-        return ok(Value::Object(render::sign_in_full(st, s)));
-    }
-    let conds = filter(
-        c,
-        &[
-            ("createdDateTime", &["ge", "gt", "le", "lt", "eq"]),
-            ("userId", &["eq"]),
-            ("userPrincipalName", &["eq", "startswith"]),
-            ("appId", &["eq"]),
-            ("ipAddress", &["eq"]),
-            ("status/errorCode", &["eq", "ne"]),
-            ("clientAppUsed", &["eq"]),
-            ("conditionalAccessStatus", &["eq"]),
-        ],
-        "SignIn",
-    )?;
-    let top = c.q.top(1000, 1000, "Request_BadRequest")?;
-    let horizon = c.now - Duration::days(30);
-    let rows = st
-        .sign_ins
-        .iter()
-        .filter(|s| s.created >= horizon)
-        .filter_map(|s| {
-            let full = Value::Object(render::sign_in_full(st, s));
-            matches(&conds, &full).then(|| {
-                (
-                    format!("{:020}{}", i64::MAX - s.created.timestamp(), s.id),
-                    full,
-                )
-            })
-        })
-        .collect();
-    page(c, "signins", "auditLogs/signIns", rows, top)
 }

@@ -471,13 +471,18 @@ pub fn item_full(st: &GraphState, d: &GDrive, i: &GItem, mode: ItemMode) -> Map<
         );
     } else {
         let h = crate::rng::hash(&[crate::rng::hash_str(&i.id), u64::from(i.version)]);
-        let quick = base64::Engine::encode(
-            &base64::engine::general_purpose::STANDARD,
-            [h.to_le_bytes(), crate::rng::mix64(h).to_le_bytes()].concat(),
-        );
+        let bytes = [
+            h.to_le_bytes(),
+            crate::rng::mix64(h).to_le_bytes(),
+            crate::rng::mix64(h ^ 1).to_le_bytes(),
+        ]
+        .concat();
+        // quickXorHash: 20 bytes, base64.
+        let quick =
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bytes[..20]);
         m.insert(
             "file".into(),
-            json!({"mimeType": crate::graph::drives::mime_of(&i.name), "hashes": {"quickXorHash": &quick[..quick.len().min(28)]}}),
+            json!({"mimeType": crate::graph::drives::mime_of(&i.name), "hashes": {"quickXorHash": quick}}),
         );
     }
     // The root's permissions are the library's own (owners, site groups), not sharing.
