@@ -293,7 +293,8 @@ impl GraphState {
         let id = item_id(drive, 1_000_000 + n);
         let who = std::sync::Arc::new(actor_ident(self, actor));
         let seq = self.bump(now);
-        let unique = crate::rng::guid(crate::rng::hash_str(&id), n);
+        let h = crate::rng::hash_str(&id);
+        let unique = crate::rng::guid(h, crate::rng::mix64(h ^ n));
         if let Some(d) = self.drives.get_mut(drive) {
             d.items.insert(
                 id.clone(),
