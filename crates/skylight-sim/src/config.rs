@@ -274,6 +274,9 @@ pub struct GraphSettings {
     /// Disabling a user who holds a directory role needs a privileged role the app does not
     /// have: such PATCHes answer 403 `Authorization_RequestDenied`.
     pub protect_admins: bool,
+    /// Chance that a delta page repeats the previous page's last object (Graph may report an
+    /// object more than once; clients apply the last occurrence). 0.1 with the `duplicates` fault.
+    pub delta_duplicate_probability: f64,
 }
 
 impl Default for GraphSettings {
@@ -287,6 +290,7 @@ impl Default for GraphSettings {
             entra_p1: true,
             entra_p2: true,
             protect_admins: true,
+            delta_duplicate_probability: 0.0,
         }
     }
 }

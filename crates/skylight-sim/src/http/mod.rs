@@ -208,9 +208,13 @@ impl Sim {
     pub fn graph(&self) -> MutexGuard<'_, GraphState> {
         self.graph
             .get_or_init(|| {
+                let mut settings = self.cfg.graph.clone();
+                if self.cfg.has(Fault::Duplicates) && settings.delta_duplicate_probability == 0.0 {
+                    settings.delta_duplicate_probability = 0.1;
+                }
                 Mutex::new(GraphState::new(
                     self.tenant.clone(),
-                    self.cfg.graph.clone(),
+                    settings,
                     self.clock.start(),
                 ))
             })

@@ -380,7 +380,12 @@ pub(super) fn delta_page(
     let end = (start + size).min(rows.len());
     let mut body = json!({
         "@odata.context": format!("{}/$metadata#{ctx}", c.base),
-        "value": rows[start..end].iter().map(|r| render(&r.1)).collect::<Vec<_>>(),
+        "value": super::replay(c, st, start, round.since)
+            .then(|| &rows[start - 1])
+            .into_iter()
+            .chain(&rows[start..end])
+            .map(|r| render(&r.1))
+            .collect::<Vec<_>>(),
     });
     if end < rows.len() {
         let next = DeltaToken {

@@ -129,7 +129,12 @@ pub(super) fn delta(c: &Ctx<'_>, st: &GraphState, drive_id: &str, token: Option<
     };
     let mut body = json!({
         "@odata.context": format!("{}/$metadata#Collection(driveItem)", c.base),
-        "value": rows[start..end].iter().map(|r| show(&r.1)).collect::<Vec<_>>(),
+        "value": super::replay(c, st, start, round.since)
+            .then(|| &rows[start - 1])
+            .into_iter()
+            .chain(&rows[start..end])
+            .map(|r| show(&r.1))
+            .collect::<Vec<_>>(),
     });
     if end < rows.len() {
         let next = DeltaToken {

@@ -518,6 +518,22 @@ pub fn page_at(
     ok(body)
 }
 
+/// Whether a delta page starting at `start` repeats the object before it (the
+/// `delta_duplicate_probability` setting; decided by the seed, so a page replays the same way).
+pub fn replay(c: &Ctx<'_>, st: &GraphState, start: usize, since: u64) -> bool {
+    let p = st.settings.delta_duplicate_probability;
+    start > 0
+        && p > 0.0
+        && (crate::rng::hash(&[
+            c.seed,
+            crate::rng::hash_str("delta-replay"),
+            start as u64,
+            since,
+        ]) % 1_000_000) as f64
+            / 1e6
+            < p
+}
+
 /// The `$metadata` context of a collection, with the selected properties.
 pub fn context(name: &str, sel: Option<&[String]>) -> String {
     match sel {
