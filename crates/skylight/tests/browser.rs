@@ -244,10 +244,7 @@ fn an_analyst_finds_an_incident_in_the_log_and_opens_its_alert_in_chromium() {
     assert_eq!(b.wait_text("#alert-status", "in_progress"), "in_progress");
     b.type_into(&b.find("#comment-text"), "Checked with the user: not them.");
     b.click(&b.find("#add-comment"));
-    assert!(
-        b.text(&b.find("#comments"))
-            .contains("Checked with the user: not them.")
-    );
+    b.wait_text("#comments", "Checked with the user: not them.");
     let stored: Value = api_client()
         .get(format!("{base}/api/v1/alerts/{}", t.alert))
         .send()
