@@ -8,6 +8,7 @@
 pub mod anomaly;
 mod engine;
 mod event;
+pub mod file_policy;
 mod geo;
 mod incident;
 mod matcher;
@@ -24,4 +25,6 @@ pub use incident::{Finding, Hit};
 pub use matcher::matches;
 pub use policy::{ActivityPolicy, PolicyConfig, PolicyError};
 pub use rule::{BUILT_IN_GROUPS, CATEGORIES, GroupMembers, Mode, Rule, Scope};
-pub use runner::{BATCH, Detector, Progress, backtest, load_policies, load_sigma, load_stored};
+pub use runner::{
+    BATCH, Detector, Progress, backtest, load_file_policies, load_policies, load_sigma, load_stored,
+};

@@ -100,6 +100,9 @@ pub struct PolicyFile {
     /// The policies.
     #[serde(default)]
     pub policy: Vec<PolicyConfig>,
+    /// The file policies.
+    #[serde(default)]
+    pub file_policy: Vec<crate::file_policy::FilePolicyConfig>,
 }
 
 /// Why a policy could not be used.
@@ -312,6 +315,15 @@ impl ActivityPolicy {
 /// Reads a policy file: YAML when its name ends in `.yaml` or `.yml` (`policy:` and a list),
 /// TOML otherwise (`[[policy]]`).
 pub fn parse_file(text: &str, name: &str) -> Result<Vec<ActivityPolicy>, PolicyError> {
+    read_policy_file(text, name)?
+        .policy
+        .into_iter()
+        .map(ActivityPolicy::new)
+        .collect()
+}
+
+/// Reads a policy file (YAML by its name's ending, TOML otherwise) without checking its policies.
+pub(crate) fn read_policy_file(text: &str, name: &str) -> Result<PolicyFile, PolicyError> {
     let lower = name.to_ascii_lowercase();
     let file: PolicyFile = if lower.ends_with(".yaml") || lower.ends_with(".yml") {
         yaml_serde::from_str(text).map_err(|e| e.to_string())
@@ -322,7 +334,7 @@ pub fn parse_file(text: &str, name: &str) -> Result<Vec<ActivityPolicy>, PolicyE
         file: name.to_owned(),
         why,
     })?;
-    file.policy.into_iter().map(ActivityPolicy::new).collect()
+    Ok(file)
 }
 
 /// Reads one policy sent as JSON (through the API).

@@ -48,6 +48,26 @@ pub fn load_policies(
                 && !config.disable.contains(&p.rule.id)
         })
         .collect();
+    let files = policy_paths(config, base_dir)?;
+    for path in files {
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            DetectError::Config(format!("cannot read policy file {}: {e}", path.display()))
+        })?;
+        out.extend(
+            policy::parse_file(&text, &path.display().to_string())?
+                .into_iter()
+                .filter(|p| p.config.enabled),
+        );
+    }
+    Ok(out)
+}
+
+/// The policy files a configuration names: files, and each directory's `*.toml`, `*.yaml` and
+/// `*.yml` files in name order.
+fn policy_paths(
+    config: &DetectConfig,
+    base_dir: &Path,
+) -> Result<Vec<std::path::PathBuf>, DetectError> {
     let mut files = Vec::new();
     for entry in &config.policy_files {
         let path = base_dir.join(entry);
@@ -73,12 +93,21 @@ pub fn load_policies(
             files.push(path);
         }
     }
-    for path in files {
+    Ok(files)
+}
+
+/// The enabled file policies of the configured policy files.
+pub fn load_file_policies(
+    config: &DetectConfig,
+    base_dir: &Path,
+) -> Result<Vec<crate::file_policy::FilePolicy>, DetectError> {
+    let mut out = Vec::new();
+    for path in policy_paths(config, base_dir)? {
         let text = std::fs::read_to_string(&path).map_err(|e| {
             DetectError::Config(format!("cannot read policy file {}: {e}", path.display()))
         })?;
         out.extend(
-            policy::parse_file(&text, &path.display().to_string())?
+            crate::file_policy::parse_file_policies(&text, &path.display().to_string())?
                 .into_iter()
                 .filter(|p| p.config.enabled),
         );

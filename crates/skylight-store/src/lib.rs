@@ -286,6 +286,9 @@ pub trait Store: AccessStore + Send + Sync {
         state: &[StateChange],
     ) -> Result<(), StoreError>;
 
+    /// Raises alerts whose key is new (a file policy's match is raised once); returns how many.
+    fn raise_new_alerts(&self, alerts: &[AlertDraft]) -> Result<u64, StoreError>;
+
     /// Policies defined through the API: (id, the policy as JSON), by id.
     fn stored_policies(&self) -> Result<Vec<(String, String)>, StoreError>;
 

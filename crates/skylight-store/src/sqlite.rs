@@ -876,6 +876,10 @@ impl Store for SqliteStore {
         self.lock().governance_entry(id)
     }
 
+    fn raise_new_alerts(&self, alerts: &[skylight_model::AlertDraft]) -> Result<u64, StoreError> {
+        self.lock().raise_new_alerts(alerts)
+    }
+
     fn commit_files(
         &self,
         tenant: &str,

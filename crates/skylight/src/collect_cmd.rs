@@ -120,7 +120,13 @@ pub async fn collect_into(
         stop_governance.clone(),
     ));
     // Users, groups and apps from Microsoft Graph: once with `--once`, otherwise every interval.
-    let directory = crate::directory_cmd::spawn_syncs(&config, clients, store.clone(), once);
+    let directory = crate::directory_cmd::spawn_syncs(
+        &config,
+        clients,
+        store.clone(),
+        crate::directory_cmd::file_policies(&config, config_path)?,
+        once,
+    );
     let started = Instant::now();
     let mut runs = Vec::new();
     for tenant in &config.tenants {

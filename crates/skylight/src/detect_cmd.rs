@@ -55,19 +55,53 @@ pub fn policy_actions(
     base_dir: &Path,
     store: &dyn Store,
 ) -> anyhow::Result<std::collections::HashMap<String, Vec<skylight_model::ActionKind>>> {
-    Ok(enabled_policies(config, base_dir, Some(store))?
-        .into_iter()
-        .filter(|p| !p.config.actions.is_empty())
-        .map(|p| {
-            let kinds = p
-                .config
-                .actions
+    let mut actions: std::collections::HashMap<String, Vec<skylight_model::ActionKind>> =
+        enabled_policies(config, base_dir, Some(store))?
+            .into_iter()
+            .filter(|p| !p.config.actions.is_empty())
+            .map(|p| {
+                let kinds = p
+                    .config
+                    .actions
+                    .iter()
+                    .filter_map(|a| skylight_model::ActionKind::parse(a))
+                    .collect();
+                (p.rule.id, kinds)
+            })
+            .collect();
+    for p in skylight_detect::load_file_policies(config, base_dir)? {
+        if !p.actions.is_empty() {
+            actions.insert(p.config.id.clone(), p.actions.clone());
+        }
+    }
+    Ok(actions)
+}
+
+/// Raises an alert, once, for each file of `tenant` a file policy matches; returns how many
+/// were new.
+pub fn raise_file_alerts(
+    policies: &[skylight_detect::file_policy::FilePolicy],
+    store: &dyn Store,
+    tenant: &str,
+) -> anyhow::Result<u64> {
+    if policies.is_empty() {
+        return Ok(0);
+    }
+    let files = store.files(&skylight_store::FileQuery {
+        tenant: Some(tenant.to_owned()),
+        include_folders: true,
+        ..Default::default()
+    })?;
+    let now = chrono::Utc::now();
+    let drafts: Vec<skylight_model::AlertDraft> = files
+        .iter()
+        .flat_map(|f| {
+            policies
                 .iter()
-                .filter_map(|a| skylight_model::ActionKind::parse(a))
-                .collect();
-            (p.rule.id, kinds)
+                .filter_map(move |p| p.matches(f).map(|facts| p.alert(f, facts, now)))
         })
-        .collect())
+        .collect();
+    Ok(store.raise_new_alerts(&drafts)?)
 }
 
 /// An engine with the configured policies and detections, and the policies defined through the

@@ -225,21 +225,47 @@ async fn sync_tenant(
     client: &GraphClient,
     store: &Arc<dyn Store>,
     tenant: &str,
-    files: bool,
-) -> Result<
-    (
-        skylight_m365::graph::directory::SyncReport,
-        Option<skylight_m365::graph::files::FilesReport>,
-    ),
-    skylight_m365::graph::directory::SyncError,
-> {
-    let report = skylight_m365::graph::directory::sync(client, store, tenant).await?;
-    let files = if files {
-        Some(skylight_m365::graph::files::sync(client, store, tenant).await?)
-    } else {
-        None
+    files: Option<&FilePolicies>,
+) -> anyhow::Result<(
+    skylight_m365::graph::directory::SyncReport,
+    Option<(skylight_m365::graph::files::FilesReport, u64)>,
+)> {
+    let fail = |e: skylight_m365::graph::directory::SyncError| {
+        let fix = e.remediation().message;
+        anyhow::anyhow!("{e}; {fix}")
     };
-    Ok((report, files))
+    let report = skylight_m365::graph::directory::sync(client, store, tenant)
+        .await
+        .map_err(fail)?;
+    let Some(policies) = files else {
+        return Ok((report, None));
+    };
+    let files = skylight_m365::graph::files::sync(client, store, tenant)
+        .await
+        .map_err(fail)?;
+    // File policies match the inventory as it now is; a file already alerted on is not again.
+    let (p, s, t) = (Arc::clone(policies), Arc::clone(store), tenant.to_owned());
+    let alerts = tokio::task::spawn_blocking(move || {
+        crate::detect_cmd::raise_file_alerts(&p, s.as_ref(), &t)
+    })
+    .await
+    .context("file policy task failed")??;
+    Ok((report, Some((files, alerts))))
+}
+
+/// The configured file policies, shared by the sync rounds.
+pub type FilePolicies = Arc<Vec<skylight_detect::file_policy::FilePolicy>>;
+
+/// The file policies of a configuration (its `[detection] policy_files`).
+pub fn file_policies(config: &Config, config_path: &Path) -> anyhow::Result<FilePolicies> {
+    let base = config_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let detect = crate::detect_cmd::detect_config(&config.detection)?;
+    Ok(Arc::new(skylight_detect::load_file_policies(
+        &detect, &base,
+    )?))
 }
 
 /// One round of directory and app sync for every configured tenant.
@@ -247,12 +273,14 @@ pub async fn sync(args: SyncArgs) -> anyhow::Result<()> {
     let config = load(&args.config.config)?;
     let store = args.store.open()?;
     let clients = graph_clients(&config)?;
+    let policies = file_policies(&config, &args.config.config)?;
     let mut failed = 0;
     for t in &config.tenants {
         let Some(client) = clients.get(&t.name) else {
             continue;
         };
-        match sync_tenant(client, &store, &t.name, t.components.files).await {
+        let files = t.components.files.then_some(&policies);
+        match sync_tenant(client, &store, &t.name, files).await {
             Ok((r, files)) => {
                 outln!(
                     "{}: {} users changed, {} removed; {} groups changed, {} removed; {} apps{}",
@@ -271,13 +299,14 @@ pub async fn sync(args: SyncArgs) -> anyhow::Result<()> {
                 for w in &r.warnings {
                     outln!("  warning: {w}");
                 }
-                if let Some(f) = files {
+                if let Some((f, alerts)) = files {
                     outln!(
-                        "{}: files: {} drives, {} items changed, {} removed{}",
+                        "{}: files: {} drives, {} items changed, {} removed, {} new file policy alerts{}",
                         t.name,
                         f.drives,
                         f.changed,
                         f.removed,
+                        alerts,
                         if f.resynced > 0 {
                             format!(" ({} drives enumerated again)", f.resynced)
                         } else {
@@ -288,11 +317,7 @@ pub async fn sync(args: SyncArgs) -> anyhow::Result<()> {
             }
             Err(e) => {
                 failed += 1;
-                eprintln!(
-                    "{}: sync failed: {e}\n  {}",
-                    t.name,
-                    e.remediation().message
-                );
+                eprintln!("{}: sync failed: {e:#}", t.name);
             }
         }
     }
@@ -605,6 +630,7 @@ pub fn spawn_syncs(
     config: &Config,
     clients: HashMap<String, Arc<GraphClient>>,
     store: Arc<dyn Store>,
+    policies: FilePolicies,
     once: bool,
 ) -> DirectorySyncs {
     let minutes = config.collector.directory_interval_minutes;
@@ -617,10 +643,11 @@ pub fn spawn_syncs(
         let files = config
             .tenants
             .iter()
-            .any(|t| t.name == name && t.components.files);
+            .any(|t| t.name == name && t.components.files)
+            .then(|| Arc::clone(&policies));
         tasks.push(tokio::spawn(async move {
             loop {
-                let line = match sync_tenant(&client, &store, &name, files).await {
+                let line = match sync_tenant(&client, &store, &name, files.as_ref()).await {
                     Ok((r, f)) => {
                         tracing::info!(tenant = %name, users = r.users, removed_users = r.removed_users, groups = r.groups, apps = r.apps, resynced = r.resynced, "directory synced");
                         for w in &r.warnings {
@@ -631,7 +658,7 @@ pub fn spawn_syncs(
                             r.users,
                             r.groups,
                             r.apps,
-                            f.map(|f| format!(", {} files changed in {} drives", f.changed, f.drives))
+                            f.map(|(f, alerts)| format!(", {} files changed in {} drives, {alerts} new file policy alerts", f.changed, f.drives))
                                 .unwrap_or_default(),
                             if r.warnings.is_empty() {
                                 String::new()
@@ -641,9 +668,8 @@ pub fn spawn_syncs(
                         )
                     }
                     Err(e) => {
-                        let fix = e.remediation().message;
-                        tracing::error!(tenant = %name, error = %e, remediation = %fix, "directory sync failed");
-                        format!("directory {name}: sync failed: {e}; {fix}")
+                        tracing::error!(tenant = %name, error = %format!("{e:#}"), "directory sync failed");
+                        format!("directory {name}: sync failed: {e:#}")
                     }
                 };
                 if once {

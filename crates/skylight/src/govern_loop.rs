@@ -116,7 +116,13 @@ async fn round(
         };
         for kind in kinds {
             let targets: Vec<String> = match kind.target() {
-                TargetKind::File => files.clone(),
+                // A file policy's alert names its file; an activity policy's, its activities'.
+                TargetKind::File => {
+                    match skylight_detect::file_policy::file_of_key(&alert.draft.key) {
+                        Some(file) => vec![file.to_owned()],
+                        None => files.clone(),
+                    }
+                }
                 _ => alert
                     .draft
                     .users

@@ -945,3 +945,98 @@ fn a_policy_on_sharing_outside_removes_that_sharing_end_to_end() {
             .all(|e| e["status"] == "succeeded" && e["alert_id"].is_i64())
     );
 }
+
+#[test]
+fn a_file_policy_alerts_once_per_file_and_its_action_unshares_it() {
+    let (_sim, url) = spawn_sim(&["--users", "40", "--days", "1"]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("policies.toml"),
+        "[[file_policy]]\nid = \"public-files\"\nname = \"Files anyone can open\"\n\
+         severity = \"high\"\naccess = [\"public\"]\nactions = [\"remove-shared-links\"]\n",
+    )
+    .unwrap();
+    let (config, data) = files_config(dir.path(), &url, "");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("quarantine_site = \"\"\n", "")
+        + "\n[detection]\npolicy_files = [\"policies.toml\"]\n";
+    std::fs::write(&config, text).unwrap();
+    let public = |url: &str| -> BTreeSet<String> {
+        sim_drives(url)
+            .iter()
+            .flat_map(|d| {
+                let drive = d["id"].as_str().unwrap().to_owned();
+                d["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|i| i["accessLevel"] == "public")
+                    .map(move |i| format!("{drive}/{}", i["id"].as_str().unwrap()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let before = public(&url);
+    assert!(!before.is_empty(), "the tenant has files anyone can open");
+
+    let out = common::run_collect(&config, &data);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let alerts = lines(&run_ok(&[
+        "alerts",
+        "--policy",
+        "public-files",
+        "--format",
+        "json",
+        "--limit",
+        "0",
+        "--data-dir",
+        &data,
+    ]));
+    assert!(
+        alerts.len() >= before.len(),
+        "one alert per file anyone could open ({} files, {} alerts)",
+        before.len(),
+        alerts.len()
+    );
+    assert!(
+        public(&url).is_empty(),
+        "no file is public any more: {:?}",
+        public(&url)
+    );
+    let acted = lines(&run_ok(&[
+        "governance-log",
+        "--format",
+        "json",
+        "--limit",
+        "0",
+        "--data-dir",
+        &data,
+    ]));
+    assert!(
+        acted
+            .iter()
+            .all(|e| e["requested_by"] == "policy:public-files" && e["status"] == "succeeded")
+    );
+    assert_eq!(acted.len(), alerts.len(), "one action per alerted file");
+
+    // Another round finds nothing new: a file is alerted on once.
+    let out = common::run_collect(&config, &data);
+    assert!(out.status.success());
+    let again = lines(&run_ok(&[
+        "alerts",
+        "--policy",
+        "public-files",
+        "--format",
+        "json",
+        "--limit",
+        "0",
+        "--data-dir",
+        &data,
+    ]));
+    assert_eq!(again.len(), alerts.len());
+}

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value as Sql;
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, TransactionBehavior, params, params_from_iter};
 use skylight_model::{Alert, AlertComment, AlertDraft, AlertStatus, Resolution, Severity};
 
 use std::collections::HashMap;
@@ -64,6 +64,35 @@ fn read_alert(r: &rusqlite::Row<'_>) -> Result<Alert, StoreError> {
         updated: from_ns(r.get(20)?),
         comments: Vec::new(),
     })
+}
+
+/// The insert of an alert; the caller says what a key already taken does.
+const ALERT_INSERT: &str = "INSERT INTO alerts (key, tenant, policy, kind, title, severity, category, \
+     signal_only, users, ips, countries, activity_ids, activity_count, facts, first_ms, last_ms, \
+     created_ns, updated_ns) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17)";
+
+/// The values of [`ALERT_INSERT`] for one alert.
+fn alert_values(a: &AlertDraft, now: i64) -> Vec<Sql> {
+    vec![
+        Sql::Text(a.key.clone()),
+        Sql::Text(a.tenant.clone()),
+        Sql::Text(a.policy.clone()),
+        Sql::Text(a.kind.clone()),
+        Sql::Text(a.title.clone()),
+        Sql::Text(a.severity.as_str().to_owned()),
+        Sql::Text(a.category.clone()),
+        Sql::Integer(i64::from(a.signal_only)),
+        Sql::Text(json_list(&a.users)),
+        Sql::Text(json_list(&a.ips)),
+        Sql::Text(json_list(&a.countries)),
+        Sql::Text(json_list(&a.activity_ids)),
+        Sql::Integer(i64::try_from(a.activity_count).unwrap_or(i64::MAX)),
+        Sql::Text(json_list(&a.facts)),
+        Sql::Integer(a.first.timestamp_millis()),
+        Sql::Integer(a.last.timestamp_millis()),
+        Sql::Integer(now),
+    ]
 }
 
 impl Inner {
@@ -164,6 +193,23 @@ impl Inner {
         Ok((seq, newest.unwrap_or(0)))
     }
 
+    pub(super) fn raise_new_alerts(&mut self, alerts: &[AlertDraft]) -> Result<u64, StoreError> {
+        let now = to_ns(Utc::now());
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut raised = 0u64;
+        {
+            let mut insert =
+                tx.prepare_cached(&format!("{ALERT_INSERT} ON CONFLICT (key) DO NOTHING"))?;
+            for a in alerts {
+                raised += insert.execute(params_from_iter(alert_values(a, now)))? as u64;
+            }
+        }
+        tx.commit()?;
+        Ok(raised)
+    }
+
     pub(super) fn commit_detection(
         &mut self,
         progress: i64,
@@ -175,36 +221,16 @@ impl Inner {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
-            let mut upsert = tx.prepare_cached(
-                "INSERT INTO alerts (key, tenant, policy, kind, title, severity, category, signal_only, users, ips, \
-                 countries, activity_ids, activity_count, facts, first_ms, last_ms, created_ns, updated_ns) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17) \
-                 ON CONFLICT (key) DO UPDATE SET title = excluded.title, severity = excluded.severity, \
-                 users = excluded.users, ips = excluded.ips, countries = excluded.countries, \
-                 activity_ids = excluded.activity_ids, activity_count = excluded.activity_count, \
-                 facts = excluded.facts, first_ms = excluded.first_ms, last_ms = excluded.last_ms, \
-                 updated_ns = excluded.updated_ns",
-            )?;
+            let mut upsert = tx.prepare_cached(&format!(
+                "{ALERT_INSERT} ON CONFLICT (key) DO UPDATE SET title = excluded.title, \
+                 severity = excluded.severity, users = excluded.users, ips = excluded.ips, \
+                 countries = excluded.countries, activity_ids = excluded.activity_ids, \
+                 activity_count = excluded.activity_count, facts = excluded.facts, \
+                 first_ms = excluded.first_ms, last_ms = excluded.last_ms, \
+                 updated_ns = excluded.updated_ns"
+            ))?;
             for a in alerts {
-                upsert.execute(params![
-                    a.key,
-                    a.tenant,
-                    a.policy,
-                    a.kind,
-                    a.title,
-                    a.severity.as_str(),
-                    a.category,
-                    i64::from(a.signal_only),
-                    json_list(&a.users),
-                    json_list(&a.ips),
-                    json_list(&a.countries),
-                    json_list(&a.activity_ids),
-                    i64::try_from(a.activity_count).unwrap_or(i64::MAX),
-                    json_list(&a.facts),
-                    a.first.timestamp_millis(),
-                    a.last.timestamp_millis(),
-                    now,
-                ])?;
+                upsert.execute(params_from_iter(alert_values(a, now)))?;
             }
             let mut put = tx.prepare_cached(
                 "INSERT OR REPLACE INTO detection_state (key, value) VALUES (?1, ?2)",
