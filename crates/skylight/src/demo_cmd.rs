@@ -57,7 +57,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     std::fs::write(&secret_file, field("client_secret"))
         .with_context(|| format!("cannot write {}", secret_file.display()))?;
     let toml = format!(
-        "[[tenant]]\nname = \"demo\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nclient_secret_file = \"demo-client-secret\"\nlogin_url = \"{url}\"\nmanage_url = \"{url}\"\ngraph_url = \"{url}/graph\"\n\n[collector]\npoll_interval_secs = 30\noverlap_hours = 1\n",
+        "[[tenant]]\nname = \"demo\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nclient_secret_file = \"demo-client-secret\"\nlogin_url = \"{url}\"\nmanage_url = \"{url}\"\ngraph_url = \"{url}\"\ncomponents = [\"activities\", \"files\"]\n\n[collector]\npoll_interval_secs = 30\noverlap_hours = 1\ndirectory_interval_minutes = 10\n",
         field("tenant_id"),
         field("client_id"),
         url = sim.url()
@@ -102,6 +102,18 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         crate::detect_cmd::engine(&detect, &data_dir, Some(engine_store.as_ref()))
     })?;
 
+    // Users, groups, apps and files from the simulated tenant's Graph, every 10 minutes, and
+    // governance actions taken from the console and the API.
+    let clients = crate::directory_cmd::graph_clients(&config)?;
+    let directory = crate::directory_cmd::spawn_syncs(
+        &config,
+        clients,
+        store.clone(),
+        std::sync::Arc::new(Vec::new()),
+        false,
+    );
+    let governor = Arc::new(crate::directory_cmd::governor(&config, store.clone())?);
+
     let data = args.data_dir.display();
     let lines = [
         format!(
@@ -114,6 +126,10 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
             "  activity log      skylight activities --data-dir {data} category=login result=failure"
         ),
         format!("  alerts            skylight alerts --data-dir {data}"),
+        format!(
+            "  directory, apps   skylight users --data-dir {data}; skylight apps --level high --data-dir {data}"
+        ),
+        format!("  files             skylight files --access external,public --data-dir {data}"),
         format!("  connector status  skylight status --data-dir {data}"),
         match &first_admin {
             Some(password) => format!(
@@ -141,8 +157,9 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     }
     drop(out);
 
-    let state =
-        skylight_server::AppState::new(store).with_console(skylight_server::ConsoleConfig {
+    let state = skylight_server::AppState::new(store)
+        .with_governor(Some(governor))
+        .with_console(skylight_server::ConsoleConfig {
             attributions: vec![skylight_enrich::BUILTIN_ATTRIBUTION.to_owned()],
             ..skylight_server::ConsoleConfig::default()
         });
@@ -151,6 +168,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     })
     .await;
     collecting.abort();
+    directory.finish().await;
     sim.task.abort();
     let _ = tokio::task::spawn_blocking(move || detection.finish()).await;
     served.context("the server stopped")
