@@ -17,8 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use skylight_model::{AccessLevel, ActionKind, AlertDraft, FileItem, Severity, TargetKind};
 
-use crate::policy::PolicyError;
-use crate::rule::CATEGORIES;
+use crate::policy::{PolicyError, check_id_and_category};
 
 /// A file policy as written.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -103,21 +102,7 @@ impl FilePolicy {
             id: config.id.clone(),
             why,
         };
-        if config.id.is_empty()
-            || !config
-                .id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(invalid("the id must be letters, digits, `-` or `_`".into()));
-        }
-        if !CATEGORIES.contains(&config.category.as_str()) {
-            return Err(invalid(format!(
-                "unknown category `{}`; categories: {}",
-                config.category,
-                CATEGORIES.join(", ")
-            )));
-        }
+        check_id_and_category(&config.id, &config.category).map_err(invalid)?;
         let access = config
             .access
             .iter()

@@ -126,6 +126,24 @@ pub enum PolicyError {
     },
 }
 
+/// Refuses an id that is not letters, digits, `-` and `_`, and an unknown category.
+pub(crate) fn check_id_and_category(id: &str, category: &str) -> Result<(), String> {
+    if id.is_empty()
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err("the id must be letters, digits, `-` or `_`".into());
+    }
+    if !CATEGORIES.contains(&category) {
+        return Err(format!(
+            "unknown category `{category}`; categories: {}",
+            CATEGORIES.join(", ")
+        ));
+    }
+    Ok(())
+}
+
 /// A policy, read and checked.
 #[derive(Debug, Clone)]
 pub struct ActivityPolicy {
@@ -144,21 +162,7 @@ impl ActivityPolicy {
             id: config.id.clone(),
             why,
         };
-        if config.id.is_empty()
-            || !config
-                .id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(invalid("the id must be letters, digits, `-` or `_`".into()));
-        }
-        if !CATEGORIES.contains(&config.category.as_str()) {
-            return Err(invalid(format!(
-                "unknown category `{}`; categories: {}",
-                config.category,
-                CATEGORIES.join(", ")
-            )));
-        }
+        check_id_and_category(&config.id, &config.category).map_err(invalid)?;
         let conditions = config
             .filters
             .iter()
