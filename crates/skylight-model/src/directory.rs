@@ -357,6 +357,29 @@ impl OAuthApp {
     }
 }
 
+/// How a tenant's last directory (and files) sync went: what `skylight status` shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectorySyncStatus {
+    /// The tenant.
+    pub tenant: String,
+    /// When the last round ended.
+    pub last_attempt: DateTime<Utc>,
+    /// When a round last succeeded.
+    pub last_success: Option<DateTime<Utc>>,
+    /// Users added, changed or removed by the last successful round.
+    pub users_changed: u64,
+    /// Groups added, changed or removed by it.
+    pub groups_changed: u64,
+    /// OAuth apps known after it.
+    pub apps: u64,
+    /// Files added, changed or removed by it (with the files component).
+    pub files_changed: Option<u64>,
+    /// Why the last round failed, with what to do; `None` when it succeeded.
+    pub error: Option<String>,
+    /// Parts the last round could not read (a missing licence or permission), with what to do.
+    pub warnings: Vec<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,8 +22,8 @@ pub use activity::{
 pub use alert::{Alert, AlertComment, AlertDraft, AlertStatus, Resolution, Severity};
 pub use collection::{BlobRef, CommitStats, ConnectorState, ConnectorStatus, Gap};
 pub use directory::{
-    AppGrant, AppReview, AppRoleGrant, DirectoryGroup, DirectoryUser, GroupKind, GroupMember,
-    HIGH_PRIVILEGE_SCOPES, OAuthApp, PermissionLevel, permission_level,
+    AppGrant, AppReview, AppRoleGrant, DirectoryGroup, DirectorySyncStatus, DirectoryUser,
+    GroupKind, GroupMember, HIGH_PRIVILEGE_SCOPES, OAuthApp, PermissionLevel, permission_level,
 };
 pub use files::{AccessLevel, Collaborator, FileItem};
 pub use governance::{ActionKind, ActionStatus, ActionStep, GovernanceEntry, TargetKind};

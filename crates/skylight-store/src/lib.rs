@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 use skylight_model::{
     Account, AccountChange, ActivityRow, Alert, AlertDraft, AlertStatus, ApiToken, AppReview,
     AuditEntry, AuditRecord, BlobRef, CommitStats, ConnectorStatus, ContentType, Delivery,
-    DeliveryStatus, DirectoryGroup, DirectoryUser, FileItem, Gap, GovernanceEntry, GroupMember,
-    OAuthApp, Resolution, Role, SavedQuery, Session, Severity,
+    DeliveryStatus, DirectoryGroup, DirectorySyncStatus, DirectoryUser, FileItem, Gap,
+    GovernanceEntry, GroupMember, OAuthApp, Resolution, Role, SavedQuery, Session, Severity,
 };
 
 pub use batch::RecordBatch;
@@ -413,6 +413,12 @@ pub trait Store: AccessStore + Send + Sync {
         drive_id: &str,
         changes: &FileChanges,
     ) -> Result<(), StoreError>;
+
+    /// Records how a tenant's directory sync round went.
+    fn set_directory_status(&self, status: &DirectorySyncStatus) -> Result<(), StoreError>;
+
+    /// Every tenant's last directory sync, by tenant.
+    fn directory_statuses(&self) -> Result<Vec<DirectorySyncStatus>, StoreError>;
 
     /// Files, most exposed first, then by path.
     fn files(&self, query: &FileQuery) -> Result<Vec<FileItem>, StoreError>;

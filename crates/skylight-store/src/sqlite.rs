@@ -876,6 +876,17 @@ impl Store for SqliteStore {
         self.lock().governance_entry(id)
     }
 
+    fn set_directory_status(
+        &self,
+        status: &skylight_model::DirectorySyncStatus,
+    ) -> Result<(), StoreError> {
+        self.lock().set_directory_status(status)
+    }
+
+    fn directory_statuses(&self) -> Result<Vec<skylight_model::DirectorySyncStatus>, StoreError> {
+        self.lock().directory_statuses()
+    }
+
     fn raise_new_alerts(&self, alerts: &[skylight_model::AlertDraft]) -> Result<u64, StoreError> {
         self.lock().raise_new_alerts(alerts)
     }

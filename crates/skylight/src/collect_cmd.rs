@@ -229,14 +229,19 @@ pub async fn collect_into(
 /// Shows each connector's state, lag, counts and last error with its remediation.
 pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
     let store = args.store.open()?;
-    let (statuses, (evaluated, stored), open) = tokio::task::spawn_blocking(move || {
+    let (statuses, (evaluated, stored), open, directory) = tokio::task::spawn_blocking(move || {
         let open = store
             .alerts(&skylight_store::AlertQuery {
                 statuses: vec![skylight_model::AlertStatus::Open],
                 ..Default::default()
             })?
             .len();
-        Ok::<_, skylight_store::StoreError>((store.statuses()?, store.detection_progress()?, open))
+        Ok::<_, skylight_store::StoreError>((
+            store.statuses()?,
+            store.detection_progress()?,
+            open,
+            store.directory_statuses()?,
+        ))
     })
     .await
     .context("status task failed")??;
@@ -250,6 +255,12 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
                 outln!(
                     "{}",
                     serde_json::to_string(s).context("cannot encode a status")?
+                );
+            }
+            for d in &directory {
+                outln!(
+                    "{}",
+                    serde_json::to_string(d).context("cannot encode a status")?
                 );
             }
         }
@@ -285,6 +296,33 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
                 );
                 if let Some(r) = &s.remediation {
                     outln!("{:>16} → {r}", "");
+                }
+            }
+            // The directory sync from Microsoft Graph: when it last worked, and what to do if not.
+            for d in &directory {
+                match &d.error {
+                    None => outln!(
+                        "directory {}: synced {} ({} users, {} groups changed; {} apps{})",
+                        d.tenant,
+                        d.last_attempt.format("%Y-%m-%d %H:%M UTC"),
+                        d.users_changed,
+                        d.groups_changed,
+                        d.apps,
+                        d.files_changed
+                            .map(|f| format!("; {f} files changed"))
+                            .unwrap_or_default()
+                    ),
+                    Some(e) => outln!(
+                        "directory {}: the sync at {} failed (last success: {}): {e}",
+                        d.tenant,
+                        d.last_attempt.format("%Y-%m-%d %H:%M UTC"),
+                        d.last_success.map_or("never".into(), |t| t
+                            .format("%Y-%m-%d %H:%M UTC")
+                            .to_string())
+                    ),
+                }
+                for w in &d.warnings {
+                    outln!("{:>16} → {w}", "");
                 }
             }
             // Detection runs beside the collectors: how far behind the stored records it is.

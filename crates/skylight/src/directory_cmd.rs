@@ -219,9 +219,61 @@ where
         .context("store task failed")??)
 }
 
+/// [`sync_round`], with how it went recorded for `skylight status`.
+async fn sync_tenant(
+    client: &GraphClient,
+    store: &Arc<dyn Store>,
+    tenant: &str,
+    files: Option<&FilePolicies>,
+) -> anyhow::Result<(
+    skylight_m365::graph::directory::SyncReport,
+    Option<(skylight_m365::graph::files::FilesReport, u64)>,
+)> {
+    let result = sync_round(client, store, tenant, files).await;
+    let (t, previous) = (tenant.to_owned(), Arc::clone(store));
+    let last_success = tokio::task::spawn_blocking(move || previous.directory_statuses())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .and_then(|all| all.into_iter().find(|s| s.tenant == t))
+        .and_then(|s| s.last_success);
+    let now = chrono::Utc::now();
+    let status = match &result {
+        Ok((r, f)) => skylight_model::DirectorySyncStatus {
+            tenant: tenant.to_owned(),
+            last_attempt: now,
+            last_success: Some(now),
+            users_changed: (r.users + r.removed_users) as u64,
+            groups_changed: (r.groups + r.removed_groups) as u64,
+            apps: r.apps as u64,
+            files_changed: f.as_ref().map(|(f, _)| (f.changed + f.removed) as u64),
+            error: None,
+            warnings: r.warnings.clone(),
+        },
+        Err(e) => skylight_model::DirectorySyncStatus {
+            tenant: tenant.to_owned(),
+            last_attempt: now,
+            last_success,
+            users_changed: 0,
+            groups_changed: 0,
+            apps: 0,
+            files_changed: None,
+            error: Some(format!("{e:#}")),
+            warnings: Vec::new(),
+        },
+    };
+    let s = Arc::clone(store);
+    match tokio::task::spawn_blocking(move || s.set_directory_status(&status)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "cannot record the directory sync status"),
+        Err(e) => tracing::error!(error = %e, "cannot record the directory sync status"),
+    }
+    result
+}
+
 /// One round for one tenant: the directory and apps, then (with the files component) every
 /// drive, whose sharing is judged against the directory just synced.
-async fn sync_tenant(
+async fn sync_round(
     client: &GraphClient,
     store: &Arc<dyn Store>,
     tenant: &str,

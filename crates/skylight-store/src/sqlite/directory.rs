@@ -533,6 +533,39 @@ impl Inner {
         }
     }
 
+    pub(super) fn set_directory_status(
+        &self,
+        status: &skylight_model::DirectorySyncStatus,
+    ) -> Result<(), StoreError> {
+        let body = serde_json::to_string(status)
+            .map_err(|e| StoreError::Corrupt(format!("directory status: {e}")))?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO directory_status (tenant, body, updated_ns) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (tenant) DO UPDATE SET body = excluded.body, \
+                 updated_ns = excluded.updated_ns",
+            )?
+            .execute(params![status.tenant, body, to_ns(Utc::now())])?;
+        Ok(())
+    }
+
+    pub(super) fn directory_statuses(
+        &self,
+    ) -> Result<Vec<skylight_model::DirectorySyncStatus>, StoreError> {
+        let bodies: Vec<String> = self
+            .conn
+            .prepare_cached("SELECT body FROM directory_status ORDER BY tenant")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        bodies
+            .iter()
+            .map(|b| {
+                serde_json::from_str(b)
+                    .map_err(|e| StoreError::Corrupt(format!("directory status: {e}")))
+            })
+            .collect()
+    }
+
     pub(super) fn set_app_review(
         &self,
         tenant: &str,

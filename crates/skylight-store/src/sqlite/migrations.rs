@@ -58,6 +58,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         name: "0010_access",
         sql: include_str!("migrations/0010_access.sql"),
     },
+    Migration {
+        name: "0011_directory_status",
+        sql: include_str!("migrations/0011_directory_status.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of a Skylight database ("Skyl").
