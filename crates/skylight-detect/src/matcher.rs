@@ -35,6 +35,8 @@ fn have(e: &Event, f: Field) -> Have<'_> {
         Field::Text => Have::Text(None),
         Field::RecordType => Have::Number(r.record_type),
         Field::Asn => Have::Number(None),
+        // Refused in policies (scopes name groups); never asked here.
+        Field::Group => Have::Text(None),
         Field::App => Have::Code(r.app.map(Value::App)),
         Field::Category => Have::Code(r.category.map(Value::Category)),
         Field::Result => Have::Code(r.result.map(Value::Outcome)),

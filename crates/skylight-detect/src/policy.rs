@@ -168,6 +168,13 @@ impl ActivityPolicy {
             .iter()
             .map(|f| Condition::parse(f).map_err(|e| invalid(e.to_string())))
             .collect::<Result<Vec<_>, _>>()?;
+        if conditions.iter().any(|c| c.field == Field::Group) {
+            return Err(invalid(
+                "`group` is not a policy filter; name groups in the scope instead: \
+                 scope = { include_groups = [\"Sales\"] }"
+                    .into(),
+            ));
+        }
         if conditions.iter().any(|c| c.field == Field::Asn) {
             return Err(invalid(
                 "`asn` is not available to policies yet; use `isp` instead".into(),

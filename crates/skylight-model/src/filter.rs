@@ -64,11 +64,13 @@ pub enum Field {
     ClientApp,
     /// Operating system.
     Os,
+    /// Member of a directory group (its name or id), directly or through nested groups.
+    Group,
 }
 
 impl Field {
     /// Every field with its name in the language.
-    pub const ALL: [(Field, &'static str); 22] = [
+    pub const ALL: [(Field, &'static str); 23] = [
         (Field::Time, "time"),
         (Field::App, "app"),
         (Field::User, "user"),
@@ -91,6 +93,7 @@ impl Field {
         (Field::DeviceType, "device_type"),
         (Field::ClientApp, "client_app"),
         (Field::Os, "os"),
+        (Field::Group, "group"),
     ];
 
     /// The field's name in the language.
@@ -290,7 +293,8 @@ fn value(field: Field, v: &str) -> Result<Value, FilterError> {
         | Field::IpTag
         | Field::DeviceType
         | Field::ClientApp
-        | Field::Os => Value::Text(v.to_owned()),
+        | Field::Os
+        | Field::Group => Value::Text(v.to_owned()),
     })
 }
 
@@ -404,6 +408,12 @@ impl Condition {
                 }
             }
         };
+        if field == Field::Group && !matches!(test, Test::AnyOf(_) | Test::NoneOf(_)) {
+            return Err(bad(
+                field,
+                "a group's name or id: group=Sales or group!=Sales",
+            ));
+        }
         if field == Field::Text && !matches!(test, Test::Contains(_)) {
             return Err(bad(field, "free text is searched with text~WORDS"));
         }

@@ -108,6 +108,40 @@ impl Inner {
 
     fn condition(&self, c: &Condition, w: &mut Clause) -> Result<(), StoreError> {
         let f = c.field;
+        if f == Field::Group {
+            if let Test::AnyOf(vs) | Test::NoneOf(vs) = &c.test {
+                let names: Vec<Sql> = vs
+                    .iter()
+                    .filter_map(|v| match v {
+                        Value::Text(t) => Some(Sql::Text(t.to_ascii_lowercase())),
+                        _ => None,
+                    })
+                    .collect();
+                // The users of the named groups and of every group nested in them, as the
+                // dictionary holds their UPNs.
+                let members = format!(
+                    "(SELECT s.id FROM strings s WHERE lower(s.value) IN ( \
+                     WITH RECURSIVE reach(tenant, id) AS ( \
+                     SELECT m.tenant, m.member_id FROM group_members m JOIN directory_groups g \
+                     ON g.tenant = m.tenant AND g.id = m.group_id \
+                     WHERE lower(g.display_name) IN ({0}) OR lower(g.id) IN ({0}) \
+                     UNION SELECT m.tenant, m.member_id FROM group_members m \
+                     JOIN reach ON m.tenant = reach.tenant AND m.group_id = reach.id) \
+                     SELECT lower(u.upn) FROM directory_users u JOIN reach \
+                     ON u.tenant = reach.tenant AND u.id = reach.id))",
+                    marks(names.len())
+                );
+                let mut args = names.clone();
+                args.extend(names);
+                let sql = if matches!(c.test, Test::NoneOf(_)) {
+                    format!("(r.user_id IS NULL OR r.user_id NOT IN {members})")
+                } else {
+                    format!("r.user_id IN {members}")
+                };
+                w.and(&sql, args);
+            }
+            return Ok(());
+        }
         if let Some(col) = string_column(f) {
             match &c.test {
                 Test::IsSet => w.and(&format!("{col} IS NOT NULL"), []),

@@ -206,6 +206,66 @@ fn a_sync_equals_the_tenant_and_later_rounds_bring_the_changes() {
         !second.iter().any(|p| p.contains("/users/delta?$select")),
         "and does not enumerate again: {second:?}"
     );
+
+    // The activity log filters by a directory group, nested groups' members included.
+    let out = crate::common::run_collect(&config, &data);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let state = get(&format!("{url}/_sim/graph?drives=false"));
+    let nested = state["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| {
+            g["transitiveMembers"].as_array().unwrap().len()
+                > g["members"].as_array().unwrap().len()
+        })
+        .expect("a group with nested groups");
+    let reached: BTreeSet<&str> = nested["transitiveMembers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
+    let upns: BTreeSet<String> = state["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| reached.contains(u["id"].as_str().unwrap()))
+        .map(|u| {
+            u["userPrincipalName"]
+                .as_str()
+                .unwrap()
+                .to_ascii_lowercase()
+        })
+        .collect();
+    let ids = |filters: &[&str]| -> BTreeSet<String> {
+        let mut args = vec![
+            "activities",
+            "--format",
+            "json",
+            "--limit",
+            "0",
+            "--data-dir",
+            &data,
+        ];
+        args.extend_from_slice(filters);
+        lines(&run_ok(&args))
+            .into_iter()
+            .filter(|a| {
+                filters.len() == 1
+                    || upns.contains(&a["user"].as_str().unwrap_or_default().to_ascii_lowercase())
+            })
+            .map(|a| a["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let name = format!("group={}", nested["displayName"].as_str().unwrap());
+    let want = ids(&[]);
+    assert!(!want.is_empty(), "the group's members were active");
+    assert_eq!(ids(&[&name]), want);
 }
 
 /// A member who can be suspended: enabled, cloud-only, no directory role.
