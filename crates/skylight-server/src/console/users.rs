@@ -6,10 +6,11 @@ use axum::extract::{Extension, Path, RawQuery, State};
 use axum::response::Response;
 use chrono::{Duration, Utc};
 use skylight_model::filter::{Field, Filter};
-use skylight_store::{ActivityQuery, AlertQuery};
+use skylight_store::{ActivityQuery, AlertQuery, GovernanceQuery};
 
 use super::activities::Row;
 use super::alerts::AlertRow;
+use super::governance::{EntryRow, USER_ACTIONS, action_links};
 use super::overview::{log_url, time_condition};
 use super::{Chrome, ConsoleError, charts, enc, render};
 use crate::AppState;
@@ -78,6 +79,11 @@ struct UserPage {
     rows: Vec<AlertRow>,
     activities: Vec<Row>,
     in_log: String,
+    dir: Option<skylight_model::DirectoryUser>,
+    account: (&'static str, &'static str),
+    groups: Vec<(String, String, &'static str)>,
+    governance: Vec<EntryRow>,
+    actions: Vec<(String, &'static str, &'static str)>,
 }
 
 /// One user's page.
@@ -97,7 +103,21 @@ pub(super) async fn page(
     };
     let user = upn.clone();
     let bucket_ms = 6 * 3_600_000;
-    let (recent, histogram, countries, ips, ops, alerts) = blocking(&state, move |s| {
+    let key = upn.clone();
+    let (recent, histogram, countries, ips, ops, alerts, directory) = blocking(&state, move |s| {
+        let directory = match s.directory_user(None, &key)? {
+            Some(u) => {
+                let groups = s.user_groups(&u.tenant, &u.id)?;
+                let log = s.governance_log(&GovernanceQuery {
+                    tenant: Some(u.tenant.clone()),
+                    target: Some(u.id.clone()),
+                    limit: 50,
+                    ..GovernanceQuery::default()
+                })?;
+                Some((u, groups, log))
+            }
+            None => None,
+        };
         Ok((
             s.activities(&query)?,
             s.activity_histogram(&query, bucket_ms)?,
@@ -110,6 +130,7 @@ pub(super) async fn page(
                 limit: 50,
                 ..AlertQuery::default()
             })?,
+            directory,
         ))
     })
     .await?;
@@ -124,8 +145,27 @@ pub(super) async fn page(
             (c, n, url, "")
         })
         .collect();
+    let (dir, groups, governance) = match directory {
+        Some((u, g, l)) => (Some(u), g, l),
+        None => (None, Vec::new(), Vec::new()),
+    };
     let page = UserPage {
         chrome: Chrome::new(&state, &who, "users", upn.clone(), true),
+        actions: match &dir {
+            Some(u) => action_links(USER_ACTIONS, &u.upn),
+            None => Vec::new(),
+        },
+        account: match dir.as_ref().and_then(|u| u.account_enabled) {
+            Some(true) => ("enabled", "ok"),
+            Some(false) => ("disabled", "error"),
+            None => ("unknown", ""),
+        },
+        dir,
+        groups: groups
+            .into_iter()
+            .map(|g| (format!("/groups/{}", enc(&g.id)), g.display_name, g.kind.as_str()))
+            .collect(),
+        governance: governance.iter().map(EntryRow::from).collect(),
         timeline,
         countries: charts::bars(&country_bars, "countries"),
         ips: ips
