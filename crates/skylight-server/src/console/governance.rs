@@ -106,7 +106,7 @@ impl From<&GovernanceEntry> for EntryRow {
             target_href: match e.target_kind {
                 TargetKind::User => Some(format!("/users/{}", enc(&e.target_name))),
                 TargetKind::App => Some(format!("/apps/{}", enc(&e.target_id))),
-                _ => None,
+                TargetKind::File => Some(file_href(&e.target_id)),
             },
             status: e.status.as_str(),
             requested_by: e.requested_by.clone(),
@@ -131,6 +131,12 @@ impl From<&GovernanceEntry> for EntryRow {
             approvable: e.status == ActionStatus::Pending,
         }
     }
+}
+
+/// The console page of a file target (`DRIVE_ID/ITEM_ID`).
+pub(crate) fn file_href(target: &str) -> String {
+    let parts: Vec<String> = target.split('/').map(enc).collect();
+    format!("/files/{}", parts.join("/"))
 }
 
 fn bad(why: impl Into<String>) -> ConsoleError {
@@ -215,7 +221,7 @@ pub(super) async fn confirm(
         back: match action.target() {
             TargetKind::User => format!("/users/{}", enc(&target)),
             TargetKind::App => format!("/apps/{}", enc(&target)),
-            _ => format!("/files/{}", target.split('/').map(enc).collect::<Vec<_>>().join("/")),
+            TargetKind::File => file_href(&target),
         },
         target,
     };
@@ -284,7 +290,10 @@ pub(super) async fn log(
     let parsed = if status.is_empty() {
         None
     } else {
-        Some(ActionStatus::parse(&status).ok_or_else(|| bad(format!("unknown status {status:?}")))?)
+        Some(
+            ActionStatus::parse(&status)
+                .ok_or_else(|| bad(format!("unknown status {status:?}")))?,
+        )
     };
     let query = GovernanceQuery {
         status: parsed,

@@ -10,6 +10,7 @@ mod apps;
 mod charts;
 mod connectors;
 mod directory;
+mod files;
 mod governance;
 mod login;
 mod overview;
@@ -55,8 +56,19 @@ const NAV: &[(&str, &str, &str, skylight_model::Role)] = &[
         skylight_model::Role::ReadOnly,
     ),
     ("users", "/users", "Users", skylight_model::Role::ReadOnly),
-    ("groups", "/groups", "Groups", skylight_model::Role::ReadOnly),
-    ("apps", "/apps", "OAuth apps", skylight_model::Role::ReadOnly),
+    (
+        "groups",
+        "/groups",
+        "Groups",
+        skylight_model::Role::ReadOnly,
+    ),
+    (
+        "apps",
+        "/apps",
+        "OAuth apps",
+        skylight_model::Role::ReadOnly,
+    ),
+    ("files", "/files", "Files", skylight_model::Role::ReadOnly),
     (
         "policies",
         "/policies",
@@ -269,6 +281,8 @@ pub(crate) fn read_routes() -> Router<AppState> {
         .route("/groups/{id}", get(directory::group))
         .route("/apps", get(apps::index))
         .route("/apps/{key}", get(apps::page))
+        .route("/files", get(files::index))
+        .route("/files/{drive}/{item}", get(files::page))
         .route("/governance", get(governance::log))
         .route("/governance/{id}", get(governance::entry))
 }

@@ -163,7 +163,13 @@ pub(super) async fn page(
         dir,
         groups: groups
             .into_iter()
-            .map(|g| (format!("/groups/{}", enc(&g.id)), g.display_name, g.kind.as_str()))
+            .map(|g| {
+                (
+                    format!("/groups/{}", enc(&g.id)),
+                    g.display_name,
+                    g.kind.as_str(),
+                )
+            })
             .collect(),
         governance: governance.iter().map(EntryRow::from).collect(),
         timeline,
