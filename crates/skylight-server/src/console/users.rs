@@ -1,12 +1,13 @@
-//! Users seen in the activity log: the most active ones, and one user's page with a timeline,
-//! countries, addresses, apps and alerts (the Graph directory joins it with its issue).
+//! Users: those of the directory and the most active ones, and one user's page with what the
+//! directory says, their groups and governance actions, a timeline, countries, addresses, apps
+//! and alerts.
 
 use askama::Template;
 use axum::extract::{Extension, Path, RawQuery, State};
 use axum::response::Response;
 use chrono::{Duration, Utc};
 use skylight_model::filter::{Field, Filter};
-use skylight_store::{ActivityQuery, AlertQuery, GovernanceQuery};
+use skylight_store::{ActivityQuery, AlertQuery, DirectoryQuery, GovernanceQuery};
 
 use super::activities::Row;
 use super::alerts::AlertRow;
@@ -30,6 +31,7 @@ struct Index {
     chrome: Chrome,
     search: String,
     users: Vec<(String, String, String)>,
+    directory: Vec<(String, skylight_model::DirectoryUser)>,
 }
 
 /// The most active users of the last 30 days (or those whose name contains `search`).
@@ -55,13 +57,28 @@ pub(super) async fn index(
         limit: 1,
         ..ActivityQuery::default()
     };
-    let top = blocking(&state, move |s| s.activity_top(&query, Field::User, 100)).await?;
+    let dq = DirectoryQuery {
+        search: Some(search.clone()).filter(|s| !s.is_empty()),
+        limit: 200,
+        ..DirectoryQuery::default()
+    };
+    let (top, directory) = blocking(&state, move |s| {
+        Ok((
+            s.activity_top(&query, Field::User, 100)?,
+            s.directory_users(&dq)?,
+        ))
+    })
+    .await?;
     let page = Index {
         chrome: Chrome::new(&state, &who, "users", "Users", false),
         search,
         users: top
             .into_iter()
             .map(|(u, n)| (format!("/users/{}", enc(&u)), u, charts::count(n)))
+            .collect(),
+        directory: directory
+            .into_iter()
+            .map(|u| (format!("/users/{}", enc(&u.upn)), u))
             .collect(),
     };
     Ok(render(&page))
