@@ -122,13 +122,39 @@ fn directory_apps_files_and_governance_pages_act_through_the_governor() {
     assert_eq!(rows(&html, "directory-users"), users.len().min(200));
     let upn = users
         .iter()
-        .find(|u| u["account_enabled"] == true && u["roles"].as_array().unwrap().is_empty())
+        .find(|u| {
+            u["account_enabled"] == true
+                && u["on_premises_synced"] == false
+                && u["roles"].as_array().unwrap().is_empty()
+        })
         .unwrap()["upn"]
         .as_str()
         .unwrap()
         .to_owned();
     let (_, html) = page(&base, &format!("/users/{}", enc(&upn)));
     assert!(html.contains("id=\"action-suspend-user\""), "the buttons");
+
+    // A user synced from on-premises: the confirmation warns that directory sync reverts it.
+    let synced = users
+        .iter()
+        .find(|u| u["on_premises_synced"] == true)
+        .expect("a user synced from on-premises");
+    let (_, html) = page(
+        &base,
+        &format!(
+            "/governance/confirm?action=suspend-user&target={}",
+            enc(synced["upn"].as_str().unwrap())
+        ),
+    );
+    assert!(html.contains("the next directory sync reverts"), "{html}");
+    let (_, html) = page(
+        &base,
+        &format!(
+            "/governance/confirm?action=suspend-user&target={}",
+            enc(&upn)
+        ),
+    );
+    assert!(!html.contains("the next directory sync reverts"), "{html}");
 
     // Apps: the level filter narrows; Microsoft's show only when asked for.
     let (_, all_apps) = page(&base, "/apps?microsoft=1");

@@ -77,6 +77,8 @@ pub(crate) struct EntryRow {
     pub target_href: Option<String>,
     /// Its status.
     pub status: &'static str,
+    /// The status's colour: `ok`, `error` or none.
+    pub tone: &'static str,
     /// Who asked.
     pub requested_by: String,
     /// When it was asked for, and last changed.
@@ -109,6 +111,11 @@ impl From<&GovernanceEntry> for EntryRow {
                 TargetKind::File => Some(file_href(&e.target_id)),
             },
             status: e.status.as_str(),
+            tone: match e.status {
+                ActionStatus::Succeeded => "ok",
+                ActionStatus::Failed | ActionStatus::Reverted => "error",
+                _ => "",
+            },
             requested_by: e.requested_by.clone(),
             created: when(Some(e.created)),
             updated: when(Some(e.updated)),
