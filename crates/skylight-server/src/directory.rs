@@ -416,7 +416,7 @@ pub struct NewAction {
     collaborator: Option<String>,
 }
 
-fn governor(state: &AppState) -> Result<&skylight_govern::Governor, Refusal> {
+pub(crate) fn governor(state: &AppState) -> Result<&skylight_govern::Governor, Refusal> {
     state.governor.as_deref().ok_or_else(|| {
         Refusal::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -425,7 +425,7 @@ fn governor(state: &AppState) -> Result<&skylight_govern::Governor, Refusal> {
     })
 }
 
-fn refused(e: GovernError) -> Refusal {
+pub(crate) fn refused(e: GovernError) -> Refusal {
     let status = match &e {
         GovernError::NotFound(_) => StatusCode::NOT_FOUND,
         GovernError::Refused(_) | GovernError::UnknownTenant(_) | GovernError::WhichTenant(_) => {

@@ -1,7 +1,8 @@
 //! The console in real Chromium (headless, driven over WebDriver), against `skylight serve` over a
 //! tenant collected from the simulator: sign in, filter the activity log to an injected
 //! incident's user and country, open an activity's raw record, open the alert raised for the
-//! incident, triage and comment it. Screenshots of the main pages go to
+//! incident, triage and comment it; then suspend a user synced from the simulator's Graph
+//! through the confirmation page and see the governance log entry succeed. Screenshots of the main pages go to
 //! `target/tmp/screenshots/`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -100,6 +101,45 @@ fn set_condition(b: &Browser, n: usize, field: &str, value: &str) {
     let row = format!("#filters div.row:nth-of-type({n})");
     b.click(&b.find(&format!("{row} select[name=f] option[value={field}]")));
     b.type_into(&b.find(&format!("{row} input[name=v]")), value);
+}
+
+/// A member who can be suspended (enabled, cloud-only, no directory role): id and UPN.
+fn plain_member(sim: &str) -> (String, String) {
+    let state: Value = reqwest::blocking::get(format!("{sim}/_sim/graph?drives=false"))
+        .unwrap()
+        .json()
+        .unwrap();
+    let u = state["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| {
+            u["userType"] == "Member"
+                && u["accountEnabled"] == true
+                && u["onPremisesSyncEnabled"] != true
+                && u["roles"].as_array().unwrap().is_empty()
+        })
+        .unwrap();
+    (
+        u["id"].as_str().unwrap().to_owned(),
+        u["userPrincipalName"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
+/// Waits until the directory sync brought `upn` in (`serve --config` syncs at start).
+fn wait_for_user(base: &str, upn: &str) {
+    let url = format!("{base}/api/v1/users/{}", urlencode(upn));
+    for _ in 0..240 {
+        if api_client().get(&url).send().unwrap().status() == 200 {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    panic!("{upn} never came from the directory sync");
 }
 
 #[test]
@@ -253,6 +293,53 @@ fn an_analyst_finds_an_incident_in_the_log_and_opens_its_alert_in_chromium() {
         .unwrap();
     assert_eq!(stored["status"], "in_progress");
     assert_eq!(stored["comments"][0]["author"], "soc@contoso.com");
+
+    // Governance from the browser: a synced member's page, Suspend, the confirmation page, and
+    // the log entry; the simulated tenant's user is then disabled.
+    let (member_id, member) = plain_member(&sim);
+    wait_for_user(&base, &member);
+    b.goto(&format!("{base}/users/{}", urlencode(&member)));
+    assert_eq!(b.text(&b.find("#account-state")), "enabled");
+    b.find("#user-groups");
+    shot(&b, "13-directory-user");
+    b.click(&b.find("#action-suspend-user"));
+    let explanation = b.text(&b.find("#explanation"));
+    assert!(explanation.contains("Blocks sign-in"), "{explanation}");
+    shot(&b, "14-confirm-suspend");
+    b.click(&b.find("#confirm"));
+    assert_eq!(b.wait_text("#entry-status", "succeeded"), "succeeded");
+    assert!(
+        b.text(&b.find("#entry")).contains("PATCH"),
+        "the entry lists its Graph calls"
+    );
+    shot(&b, "15-governance-entry");
+    let tenant: Value = reqwest::blocking::get(format!("{sim}/_sim/graph?drives=false"))
+        .unwrap()
+        .json()
+        .unwrap();
+    let user = tenant["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == member_id.as_str())
+        .unwrap();
+    assert_eq!(
+        user["accountEnabled"], false,
+        "the tenant's user is suspended"
+    );
+    b.goto(&format!("{base}/governance?status=succeeded"));
+    let listed = b.text(&b.find("#governance-log"));
+    assert!(listed.contains(&member), "{listed}");
+    shot(&b, "16-governance-log");
+    b.goto(&format!("{base}/apps?microsoft=1"));
+    assert!(!b.all("#apps tbody tr").is_empty(), "the app inventory");
+    shot(&b, "17-oauth-apps");
+    b.click(&b.find("#apps tbody tr td a"));
+    b.find("#app-name");
+    shot(&b, "18-oauth-app");
+    b.goto(&format!("{base}/groups"));
+    assert!(!b.all("#groups tbody tr").is_empty(), "the groups");
+    shot(&b, "19-groups");
 
     for (path, name) in [
         ("/alerts", "07-alerts"),

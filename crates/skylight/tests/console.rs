@@ -288,6 +288,32 @@ fn every_route_answers_each_role_as_it_should_and_secrets_stay_secret() {
             .any(|(a, act)| a == "rita" && act == "alert.update")
     );
 
+    // Governance buttons show to analysts and admins, not to read-only accounts.
+    let synced = common::poll_list(&api, &format!("{}/api/v1/users", w.base), "users", 1, 120);
+    let upn: String = synced[0]["upn"]
+        .as_str()
+        .unwrap()
+        .bytes()
+        .map(|b| format!("%{b:02X}"))
+        .collect();
+    for (who, session, buttons) in [
+        ("rita", &rita, false),
+        ("ana", &ana, true),
+        ("admin", &admin, true),
+    ] {
+        let (status, html) = session.get(&format!("/users/{upn}"));
+        assert_eq!(status, 200);
+        assert!(
+            html.contains("id=\"directory\""),
+            "{who}: the directory panel"
+        );
+        assert_eq!(
+            html.contains("id=\"action-suspend-user\""),
+            buttons,
+            "{who}"
+        );
+    }
+
     csrf_is_required(&w, &ana, alert_id);
 
     // Signing out ends the session in the store: the old cookie no longer works.

@@ -6,8 +6,12 @@
 
 mod activities;
 mod alerts;
+mod apps;
 mod charts;
 mod connectors;
+mod directory;
+mod files;
+mod governance;
 mod login;
 mod overview;
 mod policies;
@@ -53,9 +57,28 @@ const NAV: &[(&str, &str, &str, skylight_model::Role)] = &[
     ),
     ("users", "/users", "Users", skylight_model::Role::ReadOnly),
     (
+        "groups",
+        "/groups",
+        "Groups",
+        skylight_model::Role::ReadOnly,
+    ),
+    (
+        "apps",
+        "/apps",
+        "OAuth apps",
+        skylight_model::Role::ReadOnly,
+    ),
+    ("files", "/files", "Files", skylight_model::Role::ReadOnly),
+    (
         "policies",
         "/policies",
         "Policies",
+        skylight_model::Role::ReadOnly,
+    ),
+    (
+        "governance",
+        "/governance",
+        "Governance",
         skylight_model::Role::ReadOnly,
     ),
     (
@@ -254,6 +277,14 @@ pub(crate) fn read_routes() -> Router<AppState> {
         .route("/users/{upn}", get(users::page))
         .route("/policies", get(policies::list))
         .route("/connectors", get(connectors::page))
+        .route("/groups", get(directory::groups))
+        .route("/groups/{id}", get(directory::group))
+        .route("/apps", get(apps::index))
+        .route("/apps/{key}", get(apps::page))
+        .route("/files", get(files::index))
+        .route("/files/{drive}/{item}", get(files::page))
+        .route("/governance", get(governance::log))
+        .route("/governance/{id}", get(governance::entry))
 }
 
 /// Pages that investigate and triage (analyst and admin).
@@ -262,6 +293,12 @@ pub(crate) fn analyst_routes() -> Router<AppState> {
         .route("/alerts/{id}/triage", post(alerts::triage))
         .route("/alerts/{id}/comments", post(alerts::comment))
         .route("/policies/{id}/backtest", get(policies::backtest))
+        .route("/governance/confirm", get(governance::confirm))
+        .route("/governance", post(governance::act))
+        .route(
+            "/governance/{id}/{verb}",
+            post(governance::approve_or_retry),
+        )
 }
 
 /// Pages that change configuration and access (admin).
@@ -280,4 +317,12 @@ pub(crate) fn admin_routes() -> Router<AppState> {
         .route("/settings/tokens", post(settings::create_token))
         .route("/settings/tokens/{id}/revoke", post(settings::revoke_token))
         .route("/settings/audit", get(settings::audit_log))
+}
+
+/// The value of `key` in a raw query string, trimmed (empty when absent).
+pub(crate) fn param(raw: &str, key: &str) -> String {
+    form_urlencoded::parse(raw.as_bytes())
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.trim().to_owned())
+        .unwrap_or_default()
 }

@@ -1,15 +1,17 @@
-//! Users seen in the activity log: the most active ones, and one user's page with a timeline,
-//! countries, addresses, apps and alerts (the Graph directory joins it with its issue).
+//! Users: those of the directory and the most active ones, and one user's page with what the
+//! directory says, their groups and governance actions, a timeline, countries, addresses, apps
+//! and alerts.
 
 use askama::Template;
 use axum::extract::{Extension, Path, RawQuery, State};
 use axum::response::Response;
 use chrono::{Duration, Utc};
 use skylight_model::filter::{Field, Filter};
-use skylight_store::{ActivityQuery, AlertQuery};
+use skylight_store::{ActivityQuery, AlertQuery, DirectoryQuery, GovernanceQuery};
 
 use super::activities::Row;
 use super::alerts::AlertRow;
+use super::governance::{EntryRow, USER_ACTIONS, action_links};
 use super::overview::{log_url, time_condition};
 use super::{Chrome, ConsoleError, charts, enc, render};
 use crate::AppState;
@@ -29,6 +31,7 @@ struct Index {
     chrome: Chrome,
     search: String,
     users: Vec<(String, String, String)>,
+    directory: Vec<(String, skylight_model::DirectoryUser)>,
 }
 
 /// The most active users of the last 30 days (or those whose name contains `search`).
@@ -54,13 +57,28 @@ pub(super) async fn index(
         limit: 1,
         ..ActivityQuery::default()
     };
-    let top = blocking(&state, move |s| s.activity_top(&query, Field::User, 100)).await?;
+    let dq = DirectoryQuery {
+        search: Some(search.clone()).filter(|s| !s.is_empty()),
+        limit: 200,
+        ..DirectoryQuery::default()
+    };
+    let (top, directory) = blocking(&state, move |s| {
+        Ok((
+            s.activity_top(&query, Field::User, 100)?,
+            s.directory_users(&dq)?,
+        ))
+    })
+    .await?;
     let page = Index {
         chrome: Chrome::new(&state, &who, "users", "Users", false),
         search,
         users: top
             .into_iter()
             .map(|(u, n)| (format!("/users/{}", enc(&u)), u, charts::count(n)))
+            .collect(),
+        directory: directory
+            .into_iter()
+            .map(|u| (format!("/users/{}", enc(&u.upn)), u))
             .collect(),
     };
     Ok(render(&page))
@@ -78,6 +96,11 @@ struct UserPage {
     rows: Vec<AlertRow>,
     activities: Vec<Row>,
     in_log: String,
+    dir: Option<skylight_model::DirectoryUser>,
+    account: (&'static str, &'static str),
+    groups: Vec<(String, String, &'static str)>,
+    governance: Vec<EntryRow>,
+    actions: Vec<(String, &'static str, &'static str)>,
 }
 
 /// One user's page.
@@ -97,7 +120,21 @@ pub(super) async fn page(
     };
     let user = upn.clone();
     let bucket_ms = 6 * 3_600_000;
-    let (recent, histogram, countries, ips, ops, alerts) = blocking(&state, move |s| {
+    let key = upn.clone();
+    let (recent, histogram, countries, ips, ops, alerts, directory) = blocking(&state, move |s| {
+        let directory = match s.directory_user(None, &key)? {
+            Some(u) => {
+                let groups = s.user_groups(&u.tenant, &u.id)?;
+                let log = s.governance_log(&GovernanceQuery {
+                    tenant: Some(u.tenant.clone()),
+                    target: Some(u.id.clone()),
+                    limit: 50,
+                    ..GovernanceQuery::default()
+                })?;
+                Some((u, groups, log))
+            }
+            None => None,
+        };
         Ok((
             s.activities(&query)?,
             s.activity_histogram(&query, bucket_ms)?,
@@ -110,6 +147,7 @@ pub(super) async fn page(
                 limit: 50,
                 ..AlertQuery::default()
             })?,
+            directory,
         ))
     })
     .await?;
@@ -124,8 +162,33 @@ pub(super) async fn page(
             (c, n, url, "")
         })
         .collect();
+    let (dir, groups, governance) = match directory {
+        Some((u, g, l)) => (Some(u), g, l),
+        None => (None, Vec::new(), Vec::new()),
+    };
     let page = UserPage {
         chrome: Chrome::new(&state, &who, "users", upn.clone(), true),
+        actions: match &dir {
+            Some(u) => action_links(USER_ACTIONS, &u.upn),
+            None => Vec::new(),
+        },
+        account: match dir.as_ref().and_then(|u| u.account_enabled) {
+            Some(true) => ("enabled", "ok"),
+            Some(false) => ("disabled", "error"),
+            None => ("unknown", ""),
+        },
+        dir,
+        groups: groups
+            .into_iter()
+            .map(|g| {
+                (
+                    format!("/groups/{}", enc(&g.id)),
+                    g.display_name,
+                    g.kind.as_str(),
+                )
+            })
+            .collect(),
+        governance: governance.iter().map(EntryRow::from).collect(),
         timeline,
         countries: charts::bars(&country_bars, "countries"),
         ips: ips

@@ -214,10 +214,20 @@ impl Browser {
     pub fn wait_text(&self, css: &str, text: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
+            // The page may be replaced between finding the element and reading it (a form's
+            // answer loading): a stale element reads as nothing yet.
             let now = self
                 .all(css)
                 .first()
-                .map(|e| self.text(e))
+                .and_then(|e| {
+                    self.try_call(
+                        reqwest::Method::GET,
+                        &format!("/element/{}/text", e.0),
+                        None,
+                    )
+                    .ok()
+                })
+                .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default();
             if now.contains(text) {
                 return now;
