@@ -474,6 +474,29 @@ impl Governor {
                     ActionKind::BanApp | ActionKind::RevokeApp => Some(AppReview::Banned),
                     _ => None,
                 };
+                // The stored user shows the change now, not at the next directory sync.
+                let enabled = match entry.action {
+                    ActionKind::SuspendUser => Some(false),
+                    ActionKind::UnsuspendUser => Some(true),
+                    _ => None,
+                };
+                if let (Some(enabled), false) = (enabled, dry_run) {
+                    let (t, id) = (entry.tenant.clone(), entry.target_id.clone());
+                    self.on_store(move |s| {
+                        if let Some(mut user) = s.directory_user(Some(&t), &id)? {
+                            user.account_enabled = Some(enabled);
+                            s.commit_directory(
+                                &t,
+                                &skylight_store::DirectoryChanges {
+                                    users: vec![user],
+                                    ..Default::default()
+                                },
+                            )?;
+                        }
+                        Ok(())
+                    })
+                    .await?;
+                }
                 if let (Some(review), false) = (review, dry_run) {
                     let (t, id) = (entry.tenant.clone(), entry.target_id.clone());
                     self.on_store(move |s| s.set_app_review(&t, &id, review))

@@ -305,6 +305,7 @@ fn suspending_a_user_acts_once_is_logged_and_comes_back_as_an_activity() {
     let state = get(&format!("{url}/_sim/graph?drives=false"));
     let (id, upn) = plain_member(&state);
 
+    run_ok(&["sync", "--config", &config, "--data-dir", &data]);
     // A user synced from on-premises AD: the admin is warned that directory sync reverts it.
     let synced = state["users"]
         .as_array()
@@ -378,6 +379,22 @@ fn suspending_a_user_acts_once_is_logged_and_comes_back_as_an_activity() {
         writes_to(&url, &format!("{id}/revokeSignInSessions")).len(),
         1,
         "sessions revoked"
+    );
+
+    // The inventory shows it at once, before the next sync.
+    let disabled = lines(&run_ok(&[
+        "users",
+        "--disabled",
+        "--format",
+        "json",
+        "--limit",
+        "0",
+        "--data-dir",
+        &data,
+    ]));
+    assert!(
+        disabled.iter().any(|u| u["id"] == id.as_str()),
+        "{disabled:?}"
     );
 
     // Asked again: nothing more is changed, and the log says why.
