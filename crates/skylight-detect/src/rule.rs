@@ -105,6 +105,19 @@ impl Scope {
         if named(&self.exclude_users) || grouped(&self.exclude_groups) {
             return false;
         }
+        // An excluded directory group whose members are not known (not synced yet, or not in
+        // the directory) excludes everyone: acting on someone meant to be spared is worse than
+        // missing an alert.
+        let unknown = |g: &String| {
+            !BUILT_IN_GROUPS.iter().any(|b| b.eq_ignore_ascii_case(g))
+                && self
+                    .directory
+                    .as_ref()
+                    .is_none_or(|d| !d.contains_key(&g.to_ascii_lowercase()))
+        };
+        if self.exclude_groups.iter().any(unknown) {
+            return false;
+        }
         (self.include_users.is_empty() && self.include_groups.is_empty())
             || named(&self.include_users)
             || grouped(&self.include_groups)

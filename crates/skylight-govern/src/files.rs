@@ -44,11 +44,8 @@ pub(crate) async fn resolve(
     let library = rec.drive(drive).await?;
     let name = found["name"].as_str().unwrap_or(item).to_owned();
     let web = library["webUrl"].as_str().unwrap_or_default();
-    let library_path = web
-        .rsplit('/')
-        .next()
-        .unwrap_or_default()
-        .replace("%20", " ");
+    let library_path =
+        skylight_m365::graph::files::percent_decode(web.rsplit('/').next().unwrap_or_default());
     let personal = library["driveType"].as_str() == Some("business");
     let mut warnings = Vec::new();
     match action {
@@ -67,7 +64,12 @@ pub(crate) async fn resolve(
             }
             params["original_parent"] = found["parentReference"]["id"].clone();
         }
-        ActionKind::AdminQuarantine if quarantine_site.is_none() => {
+        ActionKind::AdminQuarantine if quarantine_site.is_some() => {
+            // Where the placeholder goes, even if a retry finds the file already moved.
+            params["original_parent"] = found["parentReference"]["id"].clone();
+            params["original_name"] = Value::String(name.clone());
+        }
+        ActionKind::AdminQuarantine => {
             return Err(GovernError::Refused(
                 "admin quarantine needs a quarantine site: set `quarantine_site` for this tenant \
                  in the configuration (a SharePoint site only administrators can reach)"
@@ -190,24 +192,33 @@ pub(crate) async fn act(
         ActionKind::AdminQuarantine => {
             let (to_drive, to_folder) = quarantine_drive
                 .ok_or_else(|| GraphError::Malformed("no quarantine site configured".into()))?;
-            let current = match rec.item(drive, item).await {
-                Ok(v) => v,
-                // Already moved by an earlier attempt whose answer was lost.
-                Err(e) if e.is_not_found() => return Ok(()),
-                Err(e) => return Err(e),
-            };
-            let name = current["name"].as_str().unwrap_or(item).to_owned();
-            let parent = current["parentReference"]["id"]
+            let name = entry.params["original_name"]
+                .as_str()
+                .unwrap_or(item)
+                .to_owned();
+            let parent = entry.params["original_parent"]
                 .as_str()
                 .unwrap_or_default()
                 .to_owned();
-            rec.copy_item(drive, item, &to_drive, &to_folder).await?;
-            rec.trash(drive, item).await?;
+            match rec.item(drive, item).await {
+                Ok(_) => {
+                    match rec.copy_item(drive, item, &to_drive, &to_folder).await {
+                        // Copied by an earlier attempt whose answer was lost.
+                        Err(e) if e.status() == Some(409) => {}
+                        other => other?,
+                    }
+                    rec.trash(drive, item).await?;
+                }
+                // Moved by an earlier attempt: only the placeholder may be missing.
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
+            }
             let note = format!(
                 "{name} was moved to the administrators' quarantine by Skylight on {}. \
                  Ask your administrator if you need it.\n",
                 chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
             );
+            // A PUT replaces: writing the placeholder again is harmless.
             rec.upload_text(drive, &parent, &format!("{name}.quarantined.txt"), &note)
                 .await?;
         }
@@ -227,9 +238,13 @@ pub(crate) async fn quarantine_drive(
         .trim_start_matches("http://")
         .trim_end_matches('/');
     let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let site = client
-        .get(&format!("/sites/{}:/{path}", segment(host)))
-        .await?;
+    let site = if path.is_empty() {
+        client.get(&format!("/sites/{}", segment(host))).await?
+    } else {
+        client
+            .get(&format!("/sites/{}:/{path}", segment(host)))
+            .await?
+    };
     let site_id = site["id"]
         .as_str()
         .ok_or_else(|| GraphError::Malformed("a site without an id".into()))?;

@@ -371,6 +371,7 @@ impl Governor {
             .update(
                 id,
                 ActionUpdate {
+                    expect: Some(expected),
                     status: Some(ActionStatus::InProgress),
                     warnings: note.into_iter().collect(),
                     ..ActionUpdate::default()
@@ -461,6 +462,7 @@ impl Governor {
             steps: std::mem::take(&mut rec.steps),
             ..ActionUpdate::default()
         };
+        let succeeded = result.is_ok() && !dry_run;
         match result {
             Ok(()) => {
                 update.status = Some(if dry_run {
@@ -469,39 +471,6 @@ impl Governor {
                     ActionStatus::Succeeded
                 });
                 update.error = Some(String::new());
-                let review = match entry.action {
-                    ActionKind::ApproveApp => Some(AppReview::Approved),
-                    ActionKind::BanApp | ActionKind::RevokeApp => Some(AppReview::Banned),
-                    _ => None,
-                };
-                // The stored user shows the change now, not at the next directory sync.
-                let enabled = match entry.action {
-                    ActionKind::SuspendUser => Some(false),
-                    ActionKind::UnsuspendUser => Some(true),
-                    _ => None,
-                };
-                if let (Some(enabled), false) = (enabled, dry_run) {
-                    let (t, id) = (entry.tenant.clone(), entry.target_id.clone());
-                    self.on_store(move |s| {
-                        if let Some(mut user) = s.directory_user(Some(&t), &id)? {
-                            user.account_enabled = Some(enabled);
-                            s.commit_directory(
-                                &t,
-                                &skylight_store::DirectoryChanges {
-                                    users: vec![user],
-                                    ..Default::default()
-                                },
-                            )?;
-                        }
-                        Ok(())
-                    })
-                    .await?;
-                }
-                if let (Some(review), false) = (review, dry_run) {
-                    let (t, id) = (entry.tenant.clone(), entry.target_id.clone());
-                    self.on_store(move |s| s.set_app_review(&t, &id, review))
-                        .await?;
-                }
             }
             Err(e) => {
                 let permission = permission_for(entry.action);
@@ -509,7 +478,11 @@ impl Governor {
                 update.error = Some(format!("{e}. {}", e.remediation(permission).message));
             }
         }
+        // The log first: what was done in the tenant is never lost to a later store failure.
         let done = self.update(entry.id, update).await?;
+        if succeeded && let Err(e) = self.mirror(&entry).await {
+            tracing::warn!(id = entry.id, error = %e, "the action is done; the inventory shows it at the next sync");
+        }
         tracing::info!(
             id = done.id,
             action = done.action.as_str(),
@@ -518,6 +491,43 @@ impl Governor {
             "governance action"
         );
         Ok(done)
+    }
+}
+
+impl Governor {
+    /// Shows a done action in the inventory now rather than at the next sync: the user's sign-in
+    /// state, the app's review.
+    async fn mirror(&self, entry: &GovernanceEntry) -> Result<(), StoreError> {
+        let (t, id) = (entry.tenant.clone(), entry.target_id.clone());
+        let enabled = match entry.action {
+            ActionKind::SuspendUser => Some(false),
+            ActionKind::UnsuspendUser => Some(true),
+            _ => None,
+        };
+        let review = match entry.action {
+            ActionKind::ApproveApp => Some(AppReview::Approved),
+            ActionKind::BanApp | ActionKind::RevokeApp => Some(AppReview::Banned),
+            _ => None,
+        };
+        self.on_store(move |s| {
+            if let Some(enabled) = enabled
+                && let Some(mut user) = s.directory_user(Some(&t), &id)?
+            {
+                user.account_enabled = Some(enabled);
+                s.commit_directory(
+                    &t,
+                    &skylight_store::DirectoryChanges {
+                        users: vec![user],
+                        ..Default::default()
+                    },
+                )?;
+            }
+            if let Some(review) = review {
+                s.set_app_review(&t, &id, review)?;
+            }
+            Ok(())
+        })
+        .await
     }
 }
 

@@ -120,6 +120,9 @@ pub struct ActionDraft {
 /// A change to a logged action.
 #[derive(Debug, Clone, Default)]
 pub struct ActionUpdate {
+    /// Only if the entry is in this status now (refused with a conflict otherwise), so that two
+    /// approvals or retries at once carry the action out once.
+    pub expect: Option<ActionStatus>,
     /// New status.
     pub status: Option<ActionStatus>,
     /// Count one more attempt.

@@ -111,7 +111,7 @@ pub async fn collect_into(
     })?;
     // Policies' governance actions on the alerts detection raises.
     let clients = crate::directory_cmd::graph_clients(&config)?;
-    let governor = Arc::new(crate::directory_cmd::governor(&config, store.clone())?);
+    let governor = Arc::new(crate::govern_cmd::governor(&config, store.clone())?);
     let stop_governance = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let governance = tokio::spawn(crate::govern_loop::run(
         governor,

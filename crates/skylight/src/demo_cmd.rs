@@ -112,7 +112,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         std::sync::Arc::new(Vec::new()),
         false,
     );
-    let governor = Arc::new(crate::directory_cmd::governor(&config, store.clone())?);
+    let governor = Arc::new(crate::govern_cmd::governor(&config, store.clone())?);
 
     let data = args.data_dir.display();
     let lines = [

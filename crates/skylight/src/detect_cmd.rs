@@ -182,7 +182,20 @@ fn run_detection(
     make_engine: &dyn Fn() -> anyhow::Result<Engine>,
     stop: &AtomicBool,
 ) -> anyhow::Result<Progress> {
-    let mut version = store.policy_version()?;
+    // Policies changed through the API, or a directory sync that may have changed the members
+    // of the groups scopes name.
+    let versions =
+        |store: &dyn Store| -> anyhow::Result<(i64, Vec<Option<chrono::DateTime<chrono::Utc>>>)> {
+            Ok((
+                store.policy_version()?,
+                store
+                    .directory_statuses()?
+                    .into_iter()
+                    .map(|d| d.last_success)
+                    .collect(),
+            ))
+        };
+    let mut version = versions(store)?;
     let mut detector = Detector::open(store, make_engine()?)?;
     let mut total = Progress::default();
     let mut pause = Duration::from_secs(1);
@@ -190,11 +203,11 @@ fn run_detection(
         let stopping = stop.load(Ordering::Relaxed);
         // Policies changed through the API: everything evaluated so far is committed (a pass
         // ends with a commit), so a new engine resumes exactly there.
-        let now = store.policy_version()?;
+        let now = versions(store)?;
         if now != version {
             version = now;
             detector = Detector::open(store, make_engine()?)?;
-            tracing::info!("policies changed: detection reloaded them");
+            tracing::info!("policies or the directory changed: detection reloaded its policies");
         }
         let p = match detector.catch_up() {
             Ok(p) => {

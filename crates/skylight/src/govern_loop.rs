@@ -76,7 +76,9 @@ async fn round(
             // From the start on the first round: a restart finds what it has not done yet.
             updated_after: Some(cursor.unwrap_or(DateTime::<Utc>::MIN_UTC)),
             include_signals: true,
-            limit: 1000,
+            // Every alert changed since: alerts committed together share one time, so a page
+            // that ended inside them would skip the rest.
+            limit: 0,
             ..AlertQuery::default()
         })
     })

@@ -11,6 +11,7 @@ mod demo_cmd;
 mod detect_cmd;
 mod directory_cmd;
 mod files_cmd;
+mod govern_cmd;
 mod govern_loop;
 mod import_cmd;
 mod notify_cmd;
@@ -79,9 +80,9 @@ enum Command {
     Files(files_cmd::FilesArgs),
     /// Take a governance action through Microsoft Graph: `skylight govern suspend-user
     /// alice@contoso.com [--dry-run]`; each is recorded in the governance log.
-    Govern(directory_cmd::GovernArgs),
+    Govern(govern_cmd::GovernArgs),
     /// Show the governance log, newest first: action, target, status, the Graph calls made.
-    GovernanceLog(directory_cmd::GovernanceLogArgs),
+    GovernanceLog(govern_cmd::GovernanceLogArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -117,8 +118,8 @@ fn main() -> std::process::ExitCode {
             Command::Groups(args) => directory_cmd::groups(args).await,
             Command::Apps(args) => directory_cmd::apps(args).await,
             Command::Files(args) => files_cmd::files(args).await,
-            Command::Govern(args) => directory_cmd::govern(args).await,
-            Command::GovernanceLog(args) => directory_cmd::governance_log(args).await,
+            Command::Govern(args) => govern_cmd::govern(args).await,
+            Command::GovernanceLog(args) => govern_cmd::governance_log(args).await,
         }
     });
     match result {

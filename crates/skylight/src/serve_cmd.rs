@@ -74,7 +74,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             // Fail now on a broken configuration rather than from a background task.
             let config = skylight_m365::config::Config::load(path)
                 .with_context(|| format!("cannot load the configuration {}", path.display()))?;
-            governor = Some(Arc::new(crate::directory_cmd::governor(
+            governor = Some(Arc::new(crate::govern_cmd::governor(
                 &config,
                 store.clone(),
             )?));

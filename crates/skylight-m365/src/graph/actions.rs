@@ -374,7 +374,8 @@ impl<'a> Recorder<'a> {
         .map(drop)
     }
 
-    /// Copies an item into another drive's folder and waits for the copy (a monitor URL).
+    /// Copies an item into another drive's folder and waits for the copy (a monitor URL). A
+    /// name already there is a conflict (409), not a second copy.
     pub async fn copy_item(
         &mut self,
         drive: &str,
@@ -386,7 +387,7 @@ impl<'a> Recorder<'a> {
             .write(
                 Method::POST,
                 &format!(
-                    "/drives/{}/items/{}/copy?@microsoft.graph.conflictBehavior=rename",
+                    "/drives/{}/items/{}/copy?@microsoft.graph.conflictBehavior=fail",
                     segment(drive),
                     segment(item)
                 ),

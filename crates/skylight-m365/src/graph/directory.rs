@@ -2,6 +2,7 @@
 //! members of every group that changed, directory roles, Identity Protection's risky users and,
 //! with them, the OAuth apps. Each round is committed in one transaction with its delta links.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -220,11 +221,17 @@ pub async fn sync(
     .await
     .map_err(SyncError::graph("users", "User.Read.All"))?;
     changes.all_users = full;
+    // The same object can appear more than once in a round (replays, delete then restore): the
+    // last occurrence is its state (contract §4.2).
+    let mut last: HashMap<String, &Value> = HashMap::new();
     for u in &items {
+        if let Some(id) = text(&u["id"]) {
+            last.insert(id, u);
+        }
+    }
+    for (id, u) in last {
         if is_removed(u) {
-            if let Some(id) = text(&u["id"]) {
-                changes.removed_users.push(id);
-            }
+            changes.removed_users.push(id);
         } else if let Some(user) = user_from(tenant, u) {
             changes.users.push(user);
         }
@@ -240,21 +247,24 @@ pub async fn sync(
     .await
     .map_err(SyncError::graph("groups", "GroupMember.Read.All"))?;
     changes.all_groups = full;
-    let mut changed: Vec<String> = Vec::new();
+    // A group can appear on several pages (its members split) or be removed and restored: the
+    // last occurrence is its state.
+    let mut last: HashMap<String, &Value> = HashMap::new();
     for g in &items {
+        if let Some(id) = text(&g["id"]) {
+            last.insert(id, g);
+        }
+    }
+    let mut changed: Vec<String> = Vec::new();
+    for (id, g) in last {
         if is_removed(g) {
-            if let Some(id) = text(&g["id"]) {
-                changes.removed_groups.push(id);
-            }
+            changes.removed_groups.push(id);
         } else if let Some(group) = group_from(tenant, g) {
-            // A group can appear on several pages (its members split); keep the last.
-            changes.groups.retain(|x| x.id != group.id);
             changed.push(group.id.clone());
             changes.groups.push(group);
         }
     }
     changed.sort();
-    changed.dedup();
     // Members as they are now, whatever `members@delta` said: a page may hold only part of them.
     for id in changed {
         let members = match client

@@ -28,6 +28,29 @@ pub struct FilesReport {
     pub removed: usize,
     /// Drives whose delta link had expired and were enumerated again.
     pub resynced: usize,
+    /// Sites or drives that could not be read (the others were), each with what to do.
+    pub warnings: Vec<String>,
+}
+
+/// Decodes `%XX` escapes (UTF-8); a broken escape is kept as written.
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'?'));
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn text(v: &Value) -> Option<String> {
@@ -221,13 +244,37 @@ pub async fn sync(
         let Some(site_id) = text(&site["id"]) else {
             continue;
         };
-        let drives = client
+        // One site or library that cannot be read (locked, deleted meanwhile) does not stop the
+        // others: it is reported and read again next round.
+        let drives = match client
             .get_all(&format!("/sites/{}/drives", segment(&site_id)))
             .await
-            .map_err(graph("drives"))?;
+        {
+            Ok(d) => d,
+            Err(e) => {
+                report.warnings.push(format!(
+                    "site {}: {e}; {}",
+                    text(&site["webUrl"]).unwrap_or(site_id),
+                    e.remediation("Sites.Read.All").message
+                ));
+                continue;
+            }
+        };
         for drive in &drives {
             report.drives += 1;
-            sync_drive(client, store, tenant, site, drive, &insiders, &mut report).await?;
+            match sync_drive(client, store, tenant, site, drive, &insiders, &mut report).await {
+                Ok(()) => {}
+                Err(SyncError::Graph {
+                    what,
+                    permission,
+                    source,
+                }) => report.warnings.push(format!(
+                    "library {}: {what}: {source}; {}",
+                    text(&drive["webUrl"]).unwrap_or_default(),
+                    source.remediation(permission).message
+                )),
+                Err(e) => return Err(e),
+            }
         }
     }
     Ok(report)
@@ -315,7 +362,8 @@ async fn sync_drive(
     let library_path = web
         .rsplit('/')
         .next()
-        .map(|s| s.replace("%20", " "))
+        .filter(|s| !s.is_empty())
+        .map(percent_decode)
         .unwrap_or_else(|| library.clone());
     let drive_owner = text(&drive["owner"]["user"]["email"])
         .or_else(|| text(&drive["owner"]["user"]["displayName"]));
@@ -328,6 +376,8 @@ async fn sync_drive(
             removed.push(id);
             continue;
         }
+        // Back after a removal in the same round: the last occurrence is its state.
+        removed.retain(|r| r != &id);
         if v.get("root").is_some_and(|r| !r.is_null()) {
             root_id = Some(id.clone());
         }
@@ -504,5 +554,16 @@ mod tests {
             "a library's members reach it"
         );
         assert_eq!(grade(&[], false).0, AccessLevel::Private);
+    }
+
+    #[test]
+    fn library_paths_are_decoded() {
+        assert_eq!(percent_decode("Shared%20Documents"), "Shared Documents");
+        assert_eq!(
+            percent_decode("Documents%20partag%C3%A9s"),
+            "Documents partagés"
+        );
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz%é"), "%zz%é");
     }
 }

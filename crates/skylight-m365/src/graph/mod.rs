@@ -325,6 +325,13 @@ impl GraphClient {
         prefer: Option<&str>,
     ) -> Result<Answer, GraphError> {
         let url = self.url(path);
+        // Links come from answers (nextLink, deltaLink, Location): the token only goes to Graph.
+        if origin(&url) != origin(&self.root) {
+            return Err(GraphError::Malformed(format!(
+                "a link to {} is not Microsoft Graph's host; not followed",
+                origin(&url)
+            )));
+        }
         let mut attempt = 0u32;
         let mut refreshed = false;
         loop {
@@ -433,6 +440,13 @@ enum Payload<'a> {
     Bytes(&'a [u8]),
 }
 
+/// `scheme://host[:port]` of a URL, lowercase.
+fn origin(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    format!("{scheme}://{host}").to_ascii_lowercase()
+}
+
 /// A page's `value` array.
 fn values(page: &Value) -> Result<Vec<Value>, GraphError> {
     match &page["value"] {
@@ -510,6 +524,22 @@ mod tests {
         assert_eq!(
             (code.as_str(), message.as_str()),
             ("http_502", "<html>oops")
+        );
+    }
+
+    #[test]
+    fn links_stay_on_graphs_host() {
+        assert_eq!(
+            origin("https://graph.microsoft.com/v1.0/users?$skiptoken=x"),
+            origin("https://GRAPH.microsoft.com/v1.0")
+        );
+        assert_ne!(
+            origin("https://graph.microsoft.com.evil.example/v1.0/users"),
+            origin("https://graph.microsoft.com/v1.0")
+        );
+        assert_ne!(
+            origin("http://127.0.0.1:9/v1.0"),
+            origin("http://127.0.0.1:8/v1.0")
         );
     }
 

@@ -95,9 +95,6 @@ impl Inner {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        if c.all_users {
-            tx.execute("DELETE FROM directory_users WHERE tenant = ?1", [tenant])?;
-        }
         {
             let mut upsert = tx.prepare_cached(
                 "INSERT INTO directory_users (tenant, id, upn, display_name, mail, account_enabled, \
@@ -132,8 +129,23 @@ impl Inner {
                 memberships.execute(params![tenant, id])?;
             }
         }
-        if c.all_groups {
-            tx.execute("DELETE FROM directory_groups WHERE tenant = ?1", [tenant])?;
+        if c.all_users {
+            // A full enumeration: who it did not bring is gone, with their memberships. Kept
+            // users keep their risk when this round could not read it.
+            tx.execute(
+                "DELETE FROM directory_users WHERE tenant = ?1 AND synced_ns <> ?2",
+                params![tenant, now],
+            )?;
+            tx.execute(
+                "DELETE FROM group_members WHERE tenant = ?1 AND kind = 'user' AND member_id NOT IN \
+                 (SELECT id FROM directory_users WHERE tenant = ?1)",
+                [tenant],
+            )?;
+            tx.execute(
+                "DELETE FROM role_members WHERE tenant = ?1 AND member_id NOT IN \
+                 (SELECT id FROM directory_users WHERE tenant = ?1)",
+                [tenant],
+            )?;
         }
         {
             let mut upsert = tx.prepare_cached(
@@ -178,6 +190,10 @@ impl Inner {
             }
         }
         if c.all_groups {
+            tx.execute(
+                "DELETE FROM directory_groups WHERE tenant = ?1 AND synced_ns <> ?2",
+                params![tenant, now],
+            )?;
             // Memberships of groups that no longer exist go with them.
             tx.execute(
                 "DELETE FROM group_members WHERE tenant = ?1 AND group_id NOT IN \
@@ -303,23 +319,21 @@ impl Inner {
         let mut args: Vec<Sql> = Vec::new();
         let mut conditions: Vec<String> = Vec::new();
         if let Some(group) = &q.group {
-            // The group by id or name, then everything reached from it.
-            let found: Option<(String, String)> = self
-                .conn
-                .prepare_cached(
-                    "SELECT tenant, id FROM directory_groups WHERE (?1 IS NULL OR tenant = ?1) \
-                     AND (id = ?2 OR display_name = ?2 COLLATE NOCASE) LIMIT 1",
-                )?
-                .query_row(params![q.tenant, group], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            let Some((tenant, id)) = found else {
-                return Ok(Vec::new());
-            };
-            sql.push_str(REACH);
-            sql.push(' ');
-            args.push(Sql::Text(tenant.clone()));
-            args.push(Sql::Text(id));
-            conditions.push("u.tenant = ?1 AND u.id IN (SELECT id FROM reach)".into());
+            // Every group of that id or name (one per tenant, if several tenants have it), then
+            // everything reached from them.
+            sql.push_str(
+                "WITH RECURSIVE reach(tenant, id) AS ( \
+                 SELECT m.tenant, m.member_id FROM group_members m JOIN directory_groups g \
+                 ON g.tenant = m.tenant AND g.id = m.group_id \
+                 WHERE g.id = ?1 OR g.display_name = ?1 COLLATE NOCASE \
+                 UNION SELECT m.tenant, m.member_id FROM group_members m \
+                 JOIN reach ON m.tenant = reach.tenant AND m.group_id = reach.id) ",
+            );
+            args.push(Sql::Text(group.clone()));
+            conditions.push(
+                "EXISTS (SELECT 1 FROM reach WHERE reach.tenant = u.tenant AND reach.id = u.id)"
+                    .into(),
+            );
         }
         sql.push_str(&format!("SELECT {USER_COLUMNS} FROM directory_users u"));
         if let Some(t) = &q.tenant {

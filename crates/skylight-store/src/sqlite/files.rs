@@ -22,14 +22,16 @@ fn read_item(body: &str) -> Result<FileItem, StoreError> {
     serde_json::from_str(body).map_err(|e| StoreError::Corrupt(format!("file item: {e}")))
 }
 
-/// `%text%` for LIKE, with LIKE's wildcards taken literally.
-fn like(text: &str) -> String {
-    let escaped = text
-        .to_ascii_lowercase()
-        .replace('\\', "\\\\")
+/// LIKE's wildcards taken literally (with `ESCAPE '\\'`).
+fn escape(text: &str) -> String {
+    text.replace('\\', "\\\\")
         .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
+        .replace('_', "\\_")
+}
+
+/// `%text%` for LIKE, lowercase, with LIKE's wildcards taken literally.
+fn like(text: &str) -> String {
+    format!("%{}%", escape(&text.to_ascii_lowercase()))
 }
 
 impl Inner {
@@ -43,12 +45,6 @@ impl Inner {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        if c.all {
-            tx.execute(
-                "DELETE FROM files WHERE tenant = ?1 AND drive_id = ?2",
-                params![tenant, drive_id],
-            )?;
-        }
         {
             let mut upsert = tx.prepare_cached(
                 "INSERT INTO files (tenant, drive_id, id, parent_id, name, path, folder, size, \
@@ -86,6 +82,13 @@ impl Inner {
             for id in &c.removed {
                 remove.execute(params![tenant, drive_id, id])?;
             }
+            if c.all {
+                // A full enumeration: what it did not bring is gone.
+                tx.prepare_cached(
+                    "DELETE FROM files WHERE tenant = ?1 AND drive_id = ?2 AND synced_ns <> ?3",
+                )?
+                .execute(params![tenant, drive_id, now])?;
+            }
             tx.prepare_cached(
                 "INSERT INTO directory_cursors (tenant, resource, link, updated_ns) \
                  VALUES (?1, ?2, ?3, ?4) ON CONFLICT (tenant, resource) DO UPDATE SET \
@@ -116,11 +119,11 @@ impl Inner {
             let p = bind(
                 Sql::Text(format!(
                     "%.{}",
-                    e.trim_start_matches('.').to_ascii_lowercase()
+                    escape(&e.trim_start_matches('.').to_ascii_lowercase())
                 )),
                 &mut args,
             );
-            conditions.push(format!("lower(name) LIKE {p}"));
+            conditions.push(format!("lower(name) LIKE {p} ESCAPE '\\'"));
         }
         if let Some(o) = &q.owner {
             let p = bind(Sql::Text(o.clone()), &mut args);
@@ -136,10 +139,10 @@ impl Inner {
         }
         if let Some(d) = &q.external_domain {
             let p = bind(
-                Sql::Text(format!("%,{},%", d.to_ascii_lowercase())),
+                Sql::Text(format!("%,{},%", escape(&d.to_ascii_lowercase()))),
                 &mut args,
             );
-            conditions.push(format!("external_domains LIKE {p}"));
+            conditions.push(format!("external_domains LIKE {p} ESCAPE '\\'"));
         }
         if let Some(c) = &q.collaborator {
             let p = bind(Sql::Text(like(c)), &mut args);

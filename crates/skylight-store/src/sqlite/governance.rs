@@ -130,6 +130,16 @@ impl Inner {
         let Some(mut entry) = self.governance_entry(id)? else {
             return Ok(None);
         };
+        // Read and written under the store's lock: one of two racing changes finds it moved.
+        if let Some(expected) = u.expect
+            && entry.status != expected
+        {
+            return Err(StoreError::Conflict(format!(
+                "action {id} is {}, no longer {}",
+                entry.status.as_str(),
+                expected.as_str()
+            )));
+        }
         if let Some(s) = u.status {
             entry.status = s;
         }
