@@ -100,10 +100,7 @@ impl Governor {
         T: Send + 'static,
         F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
     {
-        let store = Arc::clone(&self.store);
-        tokio::task::spawn_blocking(move || f(store.as_ref()))
-            .await
-            .map_err(|e| StoreError::Corrupt(format!("store task failed: {e}")))?
+        skylight_m365::on_store(&self.store, f).await
     }
 
     fn client(&self, tenant: &str) -> Result<&Arc<GraphClient>, GovernError> {

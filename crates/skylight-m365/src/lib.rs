@@ -13,3 +13,19 @@ pub mod graph;
 pub mod import;
 pub mod remediation;
 pub mod split;
+
+/// Runs a store call on the blocking pool (SQLite blocks), for async code of the connector and
+/// those built on it.
+pub async fn on_store<T, F>(
+    store: &std::sync::Arc<dyn skylight_store::Store>,
+    f: F,
+) -> Result<T, skylight_store::StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(&dyn skylight_store::Store) -> Result<T, skylight_store::StoreError> + Send + 'static,
+{
+    let store = std::sync::Arc::clone(store);
+    tokio::task::spawn_blocking(move || f(store.as_ref()))
+        .await
+        .map_err(|e| skylight_store::StoreError::Corrupt(format!("store task failed: {e}")))?
+}

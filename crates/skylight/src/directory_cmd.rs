@@ -144,10 +144,7 @@ where
     T: Send + 'static,
     F: FnOnce(&dyn Store) -> Result<T, skylight_store::StoreError> + Send + 'static,
 {
-    let store = Arc::clone(store);
-    Ok(tokio::task::spawn_blocking(move || f(store.as_ref()))
-        .await
-        .context("store task failed")??)
+    Ok(skylight_m365::on_store(store, f).await?)
 }
 
 /// [`sync_round`], with how it went recorded for `skylight status`.

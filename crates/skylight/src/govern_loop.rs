@@ -40,10 +40,21 @@ pub async fn run(
     }
     let actions_of = Arc::new(actions_of);
     let mut cursor: Option<DateTime<Utc>> = None;
+    // The policies' actions, read again only when policies change through the API (policy
+    // files are read when the process starts, as detection reads them).
+    let mut known: Option<(i64, Arc<PolicyActions>)> = None;
     loop {
         // A round after the stop was seen: what detection raised last is acted on too.
         let stopping = stop.load(Ordering::Relaxed);
-        match round(&governor, &store, &actions_of, cursor).await {
+        let actions = match current_actions(&store, &actions_of, &mut known).await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "cannot read the policies' actions; retrying");
+                tokio::time::sleep(INTERVAL).await;
+                continue;
+            }
+        };
+        match round(&governor, &store, &actions, cursor).await {
             Ok(next) => cursor = next,
             Err(e) => {
                 tracing::error!(error = %format!("{e:#}"), "policy governance round failed; retrying")
@@ -56,17 +67,42 @@ pub async fn run(
     }
 }
 
+/// The policies' actions, from `known` unless the policy version moved.
+async fn current_actions(
+    store: &Arc<dyn Store>,
+    actions_of: &Arc<impl Fn(&dyn Store) -> anyhow::Result<PolicyActions> + Send + Sync + 'static>,
+    known: &mut Option<(i64, Arc<PolicyActions>)>,
+) -> anyhow::Result<Arc<PolicyActions>> {
+    let (s, f, held) = (
+        Arc::clone(store),
+        Arc::clone(actions_of),
+        known.as_ref().map(|(v, _)| *v),
+    );
+    let read = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let version = s.policy_version()?;
+        if held == Some(version) {
+            return Ok((version, None));
+        }
+        Ok((version, Some(f(s.as_ref())?)))
+    })
+    .await
+    .context("policy task failed")??;
+    if let (version, Some(actions)) = read {
+        *known = Some((version, Arc::new(actions)));
+    }
+    known
+        .as_ref()
+        .map(|(_, a)| Arc::clone(a))
+        .context("no policy actions read")
+}
+
 /// One look at the alerts changed since `cursor`; returns the new cursor.
 async fn round(
     governor: &Governor,
     store: &Arc<dyn Store>,
-    actions_of: &Arc<impl Fn(&dyn Store) -> anyhow::Result<PolicyActions> + Send + Sync + 'static>,
+    actions: &PolicyActions,
     cursor: Option<DateTime<Utc>>,
 ) -> anyhow::Result<Option<DateTime<Utc>>> {
-    let (s, f) = (Arc::clone(store), Arc::clone(actions_of));
-    let actions = tokio::task::spawn_blocking(move || f(s.as_ref()))
-        .await
-        .context("policy task failed")??;
     if actions.is_empty() {
         return Ok(cursor);
     }
@@ -166,11 +202,10 @@ async fn round(
     Ok(next)
 }
 
-/// Percent-decodes the spaces and the few characters SharePoint encodes in addresses, lowercase.
+/// An address as a record and the inventory can both give it: decoded, lowercase, no trailing
+/// slash.
 fn plain(url: &str) -> String {
-    url.replace("%20", " ")
-        .replace("%23", "#")
-        .replace("%25", "%")
+    skylight_m365::graph::files::percent_decode(url)
         .trim_end_matches('/')
         .to_ascii_lowercase()
 }

@@ -188,17 +188,7 @@ async fn delta(
     Ok((items, next, true))
 }
 
-/// Runs `f` on the store without blocking the runtime.
-pub(crate) async fn on_store<T, F>(store: &Arc<dyn Store>, f: F) -> Result<T, StoreError>
-where
-    T: Send + 'static,
-    F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
-{
-    let store = Arc::clone(store);
-    tokio::task::spawn_blocking(move || f(store.as_ref()))
-        .await
-        .map_err(|e| StoreError::Corrupt(format!("store task failed: {e}")))?
-}
+pub(crate) use crate::on_store;
 
 /// One round of directory and app sync for `tenant`, committed with its delta links.
 pub async fn sync(
