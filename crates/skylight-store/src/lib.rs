@@ -1,4 +1,4 @@
-//! Skylight's storage: the `Store` trait and its embedded SQLite backend.
+//! Skylight's storage: the `Store` trait, its embedded SQLite backend and its PostgreSQL backend.
 //!
 //! Storage knows nothing of HTTP, detection or Microsoft. Calls are blocking; async callers run
 //! them on `spawn_blocking`.
@@ -6,6 +6,7 @@
 mod batch;
 pub mod codes;
 mod directory;
+mod pg;
 mod sqlite;
 
 use std::collections::HashSet;
@@ -23,6 +24,7 @@ pub use directory::{
     ActionDraft, ActionUpdate, AppQuery, DirectoryChanges, DirectoryQuery, FileChanges, FileQuery,
     GovernanceQuery, RoleMembers, UserRisk,
 };
+pub use pg::PostgresStore;
 pub use sqlite::{SqliteStore, searchable_text};
 
 /// Why a store operation failed.
@@ -31,6 +33,12 @@ pub enum StoreError {
     /// The database reported an error.
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),
+    /// PostgreSQL reported an error, or could not be reached.
+    #[error("postgresql: {0}")]
+    Postgres(#[from] postgres::Error),
+    /// The store is configured wrongly (e.g. a malformed database URL).
+    #[error("{0}")]
+    Config(String),
     /// The data directory could not be used.
     #[error("cannot use the data directory {path}: {source}")]
     Io {

@@ -1,0 +1,1 @@
+-- 0001_collection: to be written.

@@ -1,0 +1,1 @@
+-- 0003_directory: to be written.

@@ -1,0 +1,1 @@
+-- 0004_access: to be written.
