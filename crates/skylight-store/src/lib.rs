@@ -8,6 +8,8 @@ pub mod codes;
 mod directory;
 mod pg;
 mod sqlite;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 use std::collections::HashSet;
 

@@ -1,9 +1,7 @@
 //! What only the PostgreSQL backend has to prove: its schema, its connection handling.
 
-mod support;
-
+use skylight_store::testkit::TestDatabase;
 use skylight_store::{PostgresStore, StoreError};
-use support::TestDatabase;
 
 #[test]
 fn a_fresh_database_gets_the_newest_schema_and_reopening_keeps_it() {

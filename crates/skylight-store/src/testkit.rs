@@ -1,13 +1,12 @@
-//! The conformance kit: every check runs against each backend, each time on a fresh store.
+//! The conformance kit (feature `testkit`, for tests only): every check runs against each
+//! backend, each time on a fresh store.
 //!
 //! PostgreSQL comes from the throwaway cluster `scripts/test` starts (`scripts/pg-cluster`),
 //! named by `SKYLIGHT_TEST_DATABASE_URL`; each check gets a database of its own, dropped after.
 
-#![allow(dead_code)]
-
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use skylight_store::{PostgresStore, SqliteStore, Store};
+use crate::{PostgresStore, SqliteStore, Store};
 
 /// The variable naming the PostgreSQL cluster the tests use.
 pub const DATABASE_URL_VAR: &str = "SKYLIGHT_TEST_DATABASE_URL";
