@@ -9,22 +9,66 @@ use anyhow::Context;
 use clap::Args;
 use skylight_m365::collector::{Collector, CollectorOptions};
 use skylight_m365::config::Config;
-use skylight_store::{SqliteStore, Store};
+use skylight_store::{PostgresStore, SqliteStore, Store};
 
-/// Where the embedded store lives.
+/// Where the store lives: the embedded SQLite store in a data directory, or PostgreSQL.
 #[derive(Debug, Args)]
 pub struct StoreArgs {
     /// Data directory of the embedded SQLite store.
     #[arg(long, default_value = "./skylight-data", env = "SKYLIGHT_DATA_DIR")]
     data_dir: PathBuf,
+    /// PostgreSQL instead of the embedded store: `postgres://user:password@host:port/database`
+    /// (several Skylight processes can share one database). Prefer the environment variable:
+    /// a password on the command line shows in the process list.
+    #[arg(long, env = "SKYLIGHT_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<DatabaseUrl>,
+}
+
+/// A database URL, kept out of debug output (it may hold a password).
+#[derive(Clone)]
+pub struct DatabaseUrl(String);
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Ok(DatabaseUrl(s.to_owned()))
+        } else {
+            Err("expected a PostgreSQL URL: postgres://user:password@host:port/database".into())
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatabaseUrl(…)")
+    }
 }
 
 impl StoreArgs {
+    /// Opens the store these options name (creating or migrating its schema).
     pub fn open(&self) -> anyhow::Result<Arc<dyn Store>> {
-        let store = SqliteStore::open(&self.data_dir)
-            .with_context(|| format!("cannot open the store in {}", self.data_dir.display()))?;
-        Ok(Arc::new(store))
+        open_store(&self.data_dir, self.database_url.as_ref())
     }
+}
+
+/// Opens PostgreSQL when a URL is given, else the SQLite store in `data_dir`.
+pub fn open_store(
+    data_dir: &std::path::Path,
+    database_url: Option<&DatabaseUrl>,
+) -> anyhow::Result<Arc<dyn Store>> {
+    if let Some(url) = database_url {
+        let store = PostgresStore::open(&url.0).context(
+            "cannot open the PostgreSQL store named by --database-url / SKYLIGHT_DATABASE_URL; \
+             check that the server is up and the user may create tables in that database",
+        )?;
+        tracing::debug!(database = store.address(), "store: PostgreSQL");
+        return Ok(Arc::new(store));
+    }
+    let store = SqliteStore::open(data_dir)
+        .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
+    Ok(Arc::new(store))
 }
 
 /// Options of `skylight collect`.

@@ -14,7 +14,7 @@ use anyhow::Context;
 use clap::Args;
 use skylight_m365::import::{self, Entry, Format, ImportError};
 use skylight_model::{AuditRecord, BlobRef, ContentType};
-use skylight_store::{SqliteStore, Store};
+use skylight_store::Store;
 
 /// Most records committed in one transaction.
 pub const CHUNK: usize = 5_000;
@@ -28,9 +28,8 @@ pub struct ImportArgs {
     /// format is recognised from the content.
     #[arg(value_name = "FILE", required = true)]
     files: Vec<PathBuf>,
-    /// Data directory of the embedded SQLite store.
-    #[arg(long, default_value = "./skylight-data", env = "SKYLIGHT_DATA_DIR")]
-    data_dir: PathBuf,
+    #[command(flatten)]
+    store: crate::collect_cmd::StoreArgs,
     /// Tenant name the records are stored under.
     #[arg(long, default_value = "imported")]
     tenant: String,
@@ -70,15 +69,14 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
 }
 
 fn run(args: &ImportArgs) -> anyhow::Result<()> {
-    let store = SqliteStore::open(&args.data_dir)
-        .with_context(|| format!("cannot open the store in {}", args.data_dir.display()))?;
+    let store = args.store.open()?;
     // Imported records get the built-in enrichment (country, user agent) like collected ones.
     let enricher = skylight_enrich::Enricher::builtin_only()?;
     let mut total = Summary::default();
     let mut unreadable = Vec::new();
     for path in &args.files {
         let name = path.display().to_string();
-        match import_file(&store, &enricher, &args.tenant, path) {
+        match import_file(store.as_ref(), &enricher, &args.tenant, path) {
             Ok((format, s)) => {
                 outln!(
                     "{name}: {format}: {} read, {} new, {} duplicates, {} problems",

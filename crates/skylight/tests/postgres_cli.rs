@@ -1,0 +1,151 @@
+//! The binary on PostgreSQL (`SKYLIGHT_DATABASE_URL`), against `skylight sim`: collection killed
+//! mid-backfill still ends equal to the truth, and every other command and process reads the
+//! same database.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::collections::HashSet;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use skylight_model::ContentType;
+use skylight_store::testkit::TestDatabase;
+use skylight_store::Store;
+
+mod common;
+
+use common::{BIN, spawn_sim, write_config};
+
+/// `skylight ARGS…` on the database at `url`.
+fn skylight(args: &[&str], url: &str) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args)
+        .env("SKYLIGHT_DATABASE_URL", url)
+        .env_remove("SKYLIGHT_API_TOKEN");
+    c
+}
+
+fn assert_equals_truth(sim: &str, store: &dyn Store) {
+    let truth: serde_json::Value = reqwest::blocking::get(format!("{sim}/_sim/truth"))
+        .unwrap()
+        .json()
+        .unwrap();
+    let mut total = 0;
+    for ct in ContentType::ALL {
+        let want: HashSet<String> = truth["content_types"][ct.as_str()]["record_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        let got_list = store.record_ids("contoso", Some(ct)).unwrap();
+        let got: HashSet<String> = got_list.iter().cloned().collect();
+        assert_eq!(got.len(), got_list.len(), "{ct}: no record stored twice");
+        assert_eq!(want.difference(&got).count(), 0, "{ct}: records lost");
+        assert_eq!(got.difference(&want).count(), 0, "{ct}: unexpected records");
+        total += want.len();
+    }
+    assert!(total > 1000, "a tenant worth testing ({total} records)");
+}
+
+#[test]
+fn collection_into_postgres_killed_mid_backfill_ends_equal_to_the_truth() {
+    let (_sim, sim) = spawn_sim(&[
+        "--users",
+        "200",
+        "--days",
+        "7",
+        "--faults",
+        "duplicates,shuffle",
+        "--requests-per-minute",
+        "2400",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let (config, data) = write_config(dir.path(), &sim);
+    let db = TestDatabase::create();
+    let mut killed_mid_way = 0;
+    for i in 0..8u64 {
+        let mut child = skylight(&["collect", "--once", "--config", &config], &db.url)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(150 + (i * 7919) % 600));
+        if child.try_wait().unwrap().is_none() {
+            killed_mid_way += 1;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert!(killed_mid_way >= 5, "kills landed mid-backfill ({killed_mid_way})");
+    let out = skylight(&["collect", "--once", "--config", &config], &db.url)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        !std::path::Path::new(&data).join("skylight.db").exists(),
+        "nothing went to the embedded store"
+    );
+    let store = db.open();
+    assert_equals_truth(&sim, &store);
+
+    // Other commands read the same database: status counts what is stored, and the activity
+    // log finds one user's records.
+    let status = skylight(&["status", "--format", "json"], &db.url).output().unwrap();
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let counted: u64 = String::from_utf8(status.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v.get("content_type").is_some())
+        .map(|v| v["records"].as_u64().unwrap())
+        .sum();
+    assert_eq!(counted, store.record_count(Some("contoso")).unwrap());
+    let page = store
+        .activities(&skylight_store::ActivityQuery {
+            tenant: None,
+            filter: skylight_model::filter::Filter::default(),
+            limit: 1,
+            after: None,
+        })
+        .unwrap();
+    let user = page.rows[0].user.clone().unwrap();
+    let condition = format!("user={user}");
+    let listed = skylight(
+        &["activities", &condition, "--limit", "0", "--format", "json"],
+        &db.url,
+    )
+    .output()
+    .unwrap();
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    let rows: Vec<serde_json::Value> = String::from_utf8(listed.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|r| r["user"].as_str().unwrap().eq_ignore_ascii_case(&user)));
+}
+
+#[test]
+fn a_wrong_database_url_is_a_clear_error_that_never_shows_the_password() {
+    let out = skylight(&["status"], "postgres://skylight:s3cret-pw@127.0.0.1:9/skylight")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot open the PostgreSQL store"), "{err}");
+    assert!(!err.contains("s3cret-pw"), "{err}");
+    let help = skylight(&["status", "--help"], "postgres://skylight:s3cret-pw@db/skylight")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("--database-url"), "{help}");
+    assert!(!help.contains("s3cret-pw"), "{help}");
+    let out = skylight(&["status"], "mysql://nobody").output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("expected a PostgreSQL URL"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
