@@ -23,7 +23,12 @@ fn nov(day: u32, h: u32, m: u32) -> DateTime<Utc> {
 }
 
 /// A record with these columns; its raw JSON holds the Id and a note (for free text).
-fn rec(id: &str, time: Option<DateTime<Utc>>, note: &str, set: impl FnOnce(&mut RecordColumns)) -> AuditRecord {
+fn rec(
+    id: &str,
+    time: Option<DateTime<Utc>>,
+    note: &str,
+    set: impl FnOnce(&mut RecordColumns),
+) -> AuditRecord {
     let mut columns = RecordColumns {
         id: id.into(),
         creation_time: time,
@@ -63,7 +68,12 @@ fn records() -> Vec<AuditRecord> {
             c.workload = s("SharePoint");
             c.client_ip = s("203.0.113.9");
             c.record_type = Some(6);
-            let mut a = act(App::SharePoint, Category::FileAccess, ActorKind::User, Outcome::Success);
+            let mut a = act(
+                App::SharePoint,
+                Category::FileAccess,
+                ActorKind::User,
+                Outcome::Success,
+            );
             a.user_agent = s("Mozilla/5.0 (Windows NT 10.0) Edge/120");
             a.enrichment = Some(Enrichment {
                 country: s("FR"),
@@ -84,7 +94,12 @@ fn records() -> Vec<AuditRecord> {
             c.workload = s("AzureActiveDirectory");
             c.client_ip = s("198.51.100.7");
             c.record_type = Some(15);
-            let mut a = act(App::EntraId, Category::Login, ActorKind::User, Outcome::Failure);
+            let mut a = act(
+                App::EntraId,
+                Category::Login,
+                ActorKind::User,
+                Outcome::Failure,
+            );
             a.user_agent = s("python-requests/2.31");
             a.enrichment = Some(Enrichment {
                 country: s("US"),
@@ -103,7 +118,12 @@ fn records() -> Vec<AuditRecord> {
             c.workload = s("Exchange");
             c.client_ip = s("2001:db8::5");
             c.record_type = Some(1);
-            let mut a = act(App::Exchange, Category::MailboxRule, ActorKind::Admin, Outcome::Success);
+            let mut a = act(
+                App::Exchange,
+                Category::MailboxRule,
+                ActorKind::Admin,
+                Outcome::Success,
+            );
             a.admin = true;
             a.impersonated = true;
             a.enrichment = Some(Enrichment {
@@ -122,7 +142,12 @@ fn records() -> Vec<AuditRecord> {
             c.workload = s("OneDrive");
             c.client_ip = s("203.0.113.200");
             c.record_type = Some(6);
-            let mut a = act(App::OneDrive, Category::FileAccess, ActorKind::External, Outcome::Success);
+            let mut a = act(
+                App::OneDrive,
+                Category::FileAccess,
+                ActorKind::External,
+                Outcome::Success,
+            );
             a.external_user = true;
             a.user_agent = s("Mozilla/5.0 (Macintosh)");
             a.enrichment = Some(Enrichment {
@@ -198,7 +223,12 @@ fn seed(store: &dyn Store) -> Vec<AuditRecord> {
         .expect("blob 3");
     // A blob repeating two records: nothing new appears anywhere.
     let again = store
-        .commit_blob("contoso", ContentType::General, &blob("b4"), &[all[1].clone(), all[3].clone()])
+        .commit_blob(
+            "contoso",
+            ContentType::General,
+            &blob("b4"),
+            &[all[1].clone(), all[3].clone()],
+        )
         .expect("blob 4");
     assert_eq!((again.inserted, again.duplicates), (0, 2));
     all
@@ -233,7 +263,10 @@ fn newest_first(ids: &[&str]) -> Vec<String> {
 const CASES: &[(&[&str], &[&str])] = &[
     (&[], &["a1", "a2", "a3", "a4", "a5", "a6", "f1"]),
     (&["user=alice@contoso.com"], &["a1", "a4", "f1"]),
-    (&["user=ALICE@contoso.com,bob@contoso.com"], &["a1", "a2", "a4", "f1"]),
+    (
+        &["user=ALICE@contoso.com,bob@contoso.com"],
+        &["a1", "a2", "a4", "f1"],
+    ),
     (&["user!=alice@contoso.com"], &["a2", "a3", "a5", "a6"]),
     (&["user=*"], &["a1", "a2", "a3", "a4", "a6", "f1"]),
     (&["user!=*"], &["a5"]),
@@ -270,7 +303,10 @@ const CASES: &[(&[&str], &[&str])] = &[
     (&["admin!=false"], &["a3"]),
     (&["external=yes"], &["a4"]),
     (&["impersonated=true"], &["a3"]),
-    (&["impersonated!=true"], &["a1", "a2", "a4", "a5", "a6", "f1"]),
+    (
+        &["impersonated!=true"],
+        &["a1", "a2", "a4", "a5", "a6", "f1"],
+    ),
     (&["country=FR"], &["a1", "a4"]),
     (&["country!=fr"], &["a2", "a3", "a5", "a6", "f1"]),
     (&["country=*"], &["a1", "a2", "a3", "a4"]),
@@ -294,7 +330,11 @@ const CASES: &[(&[&str], &[&str])] = &[
     (&["time=2026-11-20.."], &["a1", "a2"]),
     (&["time=..2026-11-11"], &["a5", "a6"]),
     (
-        &["user=alice@contoso.com", "time=2026-11-17..2026-11-21", "country=fr"],
+        &[
+            "user=alice@contoso.com",
+            "time=2026-11-17..2026-11-21",
+            "country=fr",
+        ],
         &["a1", "a4"],
     ),
 ];
@@ -360,7 +400,13 @@ fn rows_carry_their_columns(store: &dyn Store) {
     assert_eq!(raw6, all[5].raw);
     let (a5, _) = store.activity(None, "a5").expect("a5").expect("found");
     assert_eq!((a5.app, a5.user.clone(), a5.admin), (None, None, false));
-    assert_eq!(store.activity(None, "f1").expect("f1").map(|(r, _)| r.tenant), s("fabrikam"));
+    assert_eq!(
+        store
+            .activity(None, "f1")
+            .expect("f1")
+            .map(|(r, _)| r.tenant),
+        s("fabrikam")
+    );
     assert!(store.activity(Some("contoso"), "f1").expect("f1").is_none());
     assert!(store.activity(None, "nope").expect("nope").is_none());
 }
@@ -390,7 +436,11 @@ fn pages_follow_the_cursor(store: &dyn Store) {
                 }
             }
             assert_eq!(seen, expected, "{conditions:?} by {limit}");
-            assert_eq!(pages, expected.len().div_ceil(limit), "{conditions:?} by {limit}");
+            assert_eq!(
+                pages,
+                expected.len().div_ceil(limit),
+                "{conditions:?} by {limit}"
+            );
         }
     }
 }
@@ -400,8 +450,17 @@ fn histogram_counts_per_bucket(store: &dyn Store) {
     let day = 86_400_000;
     let at = |d: u32| nov(d, 0, 0).timestamp_millis();
     assert_eq!(
-        store.activity_histogram(&query(&[]), day).expect("histogram"),
-        vec![(0, 1), (at(10), 1), (at(17), 1), (at(18), 1), (at(19), 1), (at(20), 2)]
+        store
+            .activity_histogram(&query(&[]), day)
+            .expect("histogram"),
+        vec![
+            (0, 1),
+            (at(10), 1),
+            (at(17), 1),
+            (at(18), 1),
+            (at(19), 1),
+            (at(20), 2)
+        ]
     );
     assert_eq!(
         store
@@ -470,7 +529,12 @@ fn detection_reads_in_stored_order(store: &dyn Store) {
     let rest = store.activities_since(read[2].seq, 2).expect("since");
     let ids: Vec<&str> = rest.iter().map(|a| a.row.id.as_str()).collect();
     assert_eq!(ids, ["a4", "a5"]);
-    assert!(store.activities_since(read[6].seq, 10).expect("since").is_empty());
+    assert!(
+        store
+            .activities_since(read[6].seq, 10)
+            .expect("since")
+            .is_empty()
+    );
 }
 
 #[test]
@@ -507,8 +571,8 @@ fn detection_reads_activities_in_stored_order() {
 /// number it saw: it must read every record exactly once, in increasing numbers.
 fn detection_skips_nothing_under_concurrent_commits(store: &dyn Store) {
     const WRITERS: usize = 4;
-    const BLOBS: usize = 25;
-    const PER_BLOB: usize = 8;
+    const BLOBS: usize = 30;
+    const PER_BLOB: usize = 100;
     let done = std::sync::atomic::AtomicUsize::new(0);
     let seen: Vec<(i64, String)> = std::thread::scope(|s| {
         for w in 0..WRITERS {
@@ -519,11 +583,21 @@ fn detection_skips_nothing_under_concurrent_commits(store: &dyn Store) {
                         .map(|i| {
                             // Times spread over weeks, so that commits touch several partitions.
                             let day = 1 + ((w * 7 + b + i) % 28) as u32;
-                            rec(&format!("w{w}-b{b}-r{i}"), Some(nov(day, 8, 0)), "x", |_| {})
+                            rec(
+                                &format!("w{w}-b{b}-r{i}"),
+                                Some(nov(day, 8, 0)),
+                                "x",
+                                |_| {},
+                            )
                         })
                         .collect();
                     store
-                        .commit_blob("contoso", ContentType::General, &blob(&format!("w{w}-b{b}")), &recs)
+                        .commit_blob(
+                            "contoso",
+                            ContentType::General,
+                            &blob(&format!("w{w}-b{b}")),
+                            &recs,
+                        )
                         .expect("commit");
                 }
                 done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -548,7 +622,10 @@ fn detection_skips_nothing_under_concurrent_commits(store: &dyn Store) {
         });
         reader.join().expect("reader")
     });
-    assert!(seen.windows(2).all(|w| w[0].0 < w[1].0), "numbers only grow");
+    assert!(
+        seen.windows(2).all(|w| w[0].0 < w[1].0),
+        "numbers only grow"
+    );
     let ids: HashSet<&str> = seen.iter().map(|(_, id)| id.as_str()).collect();
     assert_eq!(ids.len(), seen.len(), "nothing read twice");
     assert_eq!(seen.len(), WRITERS * BLOBS * PER_BLOB, "nothing skipped");
@@ -606,11 +683,16 @@ fn group_filter_follows_nesting(store: &dyn Store) {
         all_groups: true,
         members: vec![
             ("g1".into(), vec![member("a", "user"), member("b", "user")]),
-            ("g2".into(), vec![member("g1", "group"), member("c", "user")]),
+            (
+                "g2".into(),
+                vec![member("g1", "group"), member("c", "user")],
+            ),
         ],
         ..DirectoryChanges::default()
     };
-    store.commit_directory("contoso", &changes).expect("directory");
+    store
+        .commit_directory("contoso", &changes)
+        .expect("directory");
     for (conditions, expected) in [
         (&["group=emea"][..], &["a1", "a2", "a4", "a6", "f1"][..]),
         (&["group=SALES"][..], &["a1", "a2", "a4", "f1"][..]),

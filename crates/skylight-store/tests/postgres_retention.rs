@@ -50,13 +50,28 @@ fn old_weeks_are_dropped_whole_and_new_records_still_go_in() {
     // Weeks of Monday 2026-11-02, 11-09 and 11-16; one blob spans two weeks; one record untimed.
     let ct = ContentType::General;
     store
-        .commit_blob("t", ct, &blob("old"), &[rec("w1a", Some(nov(3))), rec("w1b", Some(nov(8)))])
+        .commit_blob(
+            "t",
+            ct,
+            &blob("old"),
+            &[rec("w1a", Some(nov(3))), rec("w1b", Some(nov(8)))],
+        )
         .expect("commit");
     store
-        .commit_blob("t", ct, &blob("mixed"), &[rec("w2", Some(nov(10))), rec("w3a", Some(nov(16)))])
+        .commit_blob(
+            "t",
+            ct,
+            &blob("mixed"),
+            &[rec("w2", Some(nov(10))), rec("w3a", Some(nov(16)))],
+        )
         .expect("commit");
     store
-        .commit_blob("u", ct, &blob("new"), &[rec("w3b", Some(nov(20))), rec("none", None)])
+        .commit_blob(
+            "u",
+            ct,
+            &blob("new"),
+            &[rec("w3b", Some(nov(20))), rec("none", None)],
+        )
         .expect("commit");
     assert_eq!(store.record_count(None).expect("count"), 6);
 
@@ -101,7 +116,10 @@ fn old_weeks_are_dropped_whole_and_new_records_still_go_in() {
     other
         .commit_blob("t", ct, &blob("back2"), &[rec("back2", Some(nov(5)))])
         .expect("commit");
-    assert_eq!(ids(&store), ["late", "w3b", "w3a", "back3", "back2", "none"]);
+    assert_eq!(
+        ids(&store),
+        ["late", "w3b", "w3a", "back3", "back2", "none"]
+    );
     assert_eq!(store.record_count(None).expect("count"), 6);
 
     // Everything timed goes; the untimed record stays.

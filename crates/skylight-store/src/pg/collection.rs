@@ -20,7 +20,7 @@ use crate::codes;
 
 /// The transaction-level advisory lock taken just before records are inserted and held to
 /// commit (`records` in ASCII, as a number): one committer at a time numbers its records.
-pub(super) const COMMIT_LOCK: i64 = 0x7265_636f_7264_73;
+pub(super) const COMMIT_LOCK: i64 = 0x0072_6563_6f72_6473;
 
 /// What a store remembers between calls: ids of tenants, and partitions known to exist.
 #[derive(Debug, Default)]

@@ -33,8 +33,7 @@ fn week_start(ms: i64) -> Option<i64> {
 
 /// The name of the week partition starting at `start`.
 fn partition_name(start: i64) -> String {
-    let day = DateTime::from_timestamp_millis(start)
-        .map_or(NaiveDate::MIN, |d| d.date_naive());
+    let day = DateTime::from_timestamp_millis(start).map_or(NaiveDate::MIN, |d| d.date_naive());
     format!(
         "records_{:04}{:02}{:02}",
         day.year(),
@@ -134,9 +133,7 @@ pub(super) fn drop_before(
         }
         // `name` is one of ours (records_ and digits), read from the catalog.
         let counts = tx.query(
-            &format!(
-                "SELECT tenant_id, content_type, count(*) FROM \"{name}\" GROUP BY 1, 2"
-            ),
+            &format!("SELECT tenant_id, content_type, count(*) FROM \"{name}\" GROUP BY 1, 2"),
             &[],
         )?;
         for row in &counts {
