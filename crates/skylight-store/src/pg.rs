@@ -9,6 +9,7 @@
 
 mod access;
 mod collection;
+mod commit;
 mod deliveries;
 mod detection;
 mod directory;
@@ -49,8 +50,8 @@ pub struct PostgresStore {
     pool: Pool,
     /// Where the database is, without the password (for messages).
     address: String,
-    /// Tenants and record partitions known to exist (see `collection`).
-    known: collection::Known,
+    /// Tenants and record partitions known to exist (see `commit`).
+    known: commit::Known,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -80,7 +81,7 @@ impl PostgresStore {
                 state: Mutex::new(PoolState::default()),
                 freed: Condvar::new(),
             },
-            known: collection::Known::default(),
+            known: commit::Known::default(),
         };
         store.with(|c| migrations::migrate(c, migrations::MIGRATIONS))?;
         Ok(store)
@@ -390,7 +391,7 @@ impl Store for PostgresStore {
     ) -> Result<CommitStats, StoreError> {
         // Sealed (the last compression step) before a connection is taken.
         let batch = batch.seal()?;
-        self.with(|c| collection::commit_batch(c, &self.known, tenant, ct, blob, &batch))
+        self.with(|c| commit::commit_batch(c, &self.known, tenant, ct, blob, &batch))
     }
 
     fn record_gap(&self, gap: &Gap) -> Result<(), StoreError> {

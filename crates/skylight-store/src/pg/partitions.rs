@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use chrono::{Datelike, NaiveDate};
 use postgres::error::SqlState;
 
-use super::collection::{COMMIT_LOCK, Known};
+use super::commit::{COMMIT_LOCK, Known};
 use super::*;
 
 /// A week, in milliseconds.
