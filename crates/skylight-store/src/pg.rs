@@ -9,12 +9,15 @@
 
 mod access;
 mod collection;
+mod commit;
 mod deliveries;
 mod detection;
 mod directory;
 mod files;
+mod filter;
 mod governance;
 mod migrations;
+mod partitions;
 mod query;
 
 use std::collections::HashSet;
@@ -47,6 +50,8 @@ pub struct PostgresStore {
     pool: Pool,
     /// Where the database is, without the password (for messages).
     address: String,
+    /// Tenants and record partitions known to exist (see `commit`).
+    known: commit::Known,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -76,6 +81,7 @@ impl PostgresStore {
                 state: Mutex::new(PoolState::default()),
                 freed: Condvar::new(),
             },
+            known: commit::Known::default(),
         };
         store.with(|c| migrations::migrate(c, migrations::MIGRATIONS))?;
         Ok(store)
@@ -89,6 +95,13 @@ impl PostgresStore {
     /// The database's schema version (equal to [`PostgresStore::SCHEMA_VERSION`] once open).
     pub fn schema_version(&self) -> Result<i64, StoreError> {
         self.with(migrations::version)
+    }
+
+    /// Drops the activities of every week that ended at or before `before` (whole partitions,
+    /// with their raw records); returns how many records went. Records without a readable time
+    /// are kept.
+    pub fn drop_activities_before(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.with(|c| partitions::drop_before(c, &self.known, before))
     }
 
     /// Runs `f` on a pooled connection.
@@ -210,7 +223,6 @@ fn not_yet(what: &str) -> StoreError {
 }
 
 /// The stored code of a content type (the same codes as the SQLite backend's).
-#[allow(dead_code)] // the shared conversions, for the modules still to be written
 fn ct_code(ct: ContentType) -> i16 {
     match ct {
         ContentType::AzureActiveDirectory => 1,
@@ -221,7 +233,6 @@ fn ct_code(ct: ContentType) -> i16 {
     }
 }
 
-#[allow(dead_code)] // the shared conversions, for the modules still to be written
 fn ct_from_code(code: i16) -> Result<ContentType, StoreError> {
     Ok(match code {
         1 => ContentType::AzureActiveDirectory,
@@ -238,7 +249,6 @@ fn ct_from_code(code: i16) -> Result<ContentType, StoreError> {
 }
 
 /// A time as stored in `_ns` columns; times outside 1677–2262 are clamped to the nearest end.
-#[allow(dead_code)] // the shared conversions, for the modules still to be written
 fn to_ns(t: DateTime<Utc>) -> i64 {
     t.timestamp_nanos_opt().unwrap_or(if t.timestamp() < 0 {
         i64::MIN
@@ -247,18 +257,15 @@ fn to_ns(t: DateTime<Utc>) -> i64 {
     })
 }
 
-#[allow(dead_code)] // the shared conversions, for the modules still to be written
 fn from_ns(ns: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_nanos(ns)
 }
 
 /// A count as stored (saturating at `i64::MAX`).
-#[allow(dead_code)] // the shared conversions, for the modules still to be written
 fn to_count(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-#[allow(dead_code)] // the shared conversions, for the modules still to be written
 fn from_count(n: i64, what: &str) -> Result<u64, StoreError> {
     u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("negative {what} {n}")))
 }
@@ -382,7 +389,9 @@ impl Store for PostgresStore {
         blob: &BlobRef,
         batch: RecordBatch,
     ) -> Result<CommitStats, StoreError> {
-        self.with(|c| collection::commit_batch(c, tenant, ct, blob, batch))
+        // Sealed (the last compression step) before a connection is taken.
+        let batch = batch.seal()?;
+        self.with(|c| commit::commit_batch(c, &self.known, tenant, ct, blob, &batch))
     }
 
     fn record_gap(&self, gap: &Gap) -> Result<(), StoreError> {
