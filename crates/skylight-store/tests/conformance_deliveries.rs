@@ -8,6 +8,7 @@ use skylight_model::{Alert, AlertDraft, AlertStatus, DeliveryStatus, Severity};
 use skylight_store::testkit::on_every_backend;
 use skylight_store::{AlertChange, AlertQuery, AttemptOutcome, DeliveryQuery, NewDelivery, Store};
 
+/// Raises the alert of `key`; the alert.
 fn alert(store: &dyn Store, key: &str) -> Alert {
     let at = Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap();
     let draft = AlertDraft {
@@ -33,6 +34,7 @@ fn alert(store: &dyn Store, key: &str) -> Alert {
     all.into_iter().find(|a| a.draft.key == key).unwrap()
 }
 
+/// A delivery of the alert's current change to `channel`.
 fn new(alert: &Alert, channel: &str) -> NewDelivery {
     NewDelivery {
         alert_id: alert.id,
@@ -42,10 +44,12 @@ fn new(alert: &Alert, channel: &str) -> NewDelivery {
     }
 }
 
+/// Channel names.
 fn chans(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
+/// The deliveries' ids, in order.
 fn ids(v: &[skylight_model::Delivery]) -> Vec<i64> {
     v.iter().map(|d| d.id).collect()
 }

@@ -9,6 +9,7 @@ use skylight_model::{AlertDraft, AlertStatus, Severity};
 use skylight_store::testkit::TestDatabase;
 use skylight_store::{AlertChange, AlertQuery, DeliveryQuery, NewDelivery, Store};
 
+/// A medium alert of `key`.
 fn draft(key: &str) -> AlertDraft {
     let at = Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap();
     AlertDraft {

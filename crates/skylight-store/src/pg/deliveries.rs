@@ -11,9 +11,11 @@ use super::*;
 /// The cursor row's name.
 const CURSOR: &str = "alerts";
 
+/// The columns [`read_delivery`] reads, in its order.
 const COLUMNS: &str = "id, alert_id, change_ns, channel, status, attempts, last_error, last_attempt_ns, \
      next_attempt_ns, delivered_ns, created_ns";
 
+/// A delivery from a row starting with [`COLUMNS`].
 fn read_delivery(r: &Row) -> Result<Delivery, StoreError> {
     let id: i64 = r.try_get(0)?;
     let status: String = r.try_get(4)?;

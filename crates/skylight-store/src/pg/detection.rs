@@ -49,13 +49,16 @@ fn stamp(tx: &mut Transaction<'_>) -> Result<i64, StoreError> {
     Ok(newest.map_or(now, |n| now.max(n.saturating_add(1))))
 }
 
+/// A time kept to the millisecond (`first_ms`, `last_ms`).
 fn time_ms(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
+/// The columns [`read_alert`] reads, in its order.
 const ALERT_COLUMNS: &str = "id, key, tenant, policy, kind, title, severity, category, signal_only, users, ips, \
      countries, activity_ids, activity_count, facts, first_ms, last_ms, status, resolution, created_ns, updated_ns";
 
+/// An alert from a row of [`ALERT_COLUMNS`] (without its comments).
 fn read_alert(r: &Row) -> Result<Alert, StoreError> {
     let id: i64 = r.try_get(0)?;
     let what = |f: &str| StoreError::Corrupt(format!("alert {id}: {f}"));
