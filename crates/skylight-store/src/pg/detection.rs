@@ -1,12 +1,160 @@
-//! detection (PostgreSQL): to be written.
+//! Detection's side of the PostgreSQL store: detection state and progress, alerts and their
+//! triage, and the policies defined through the API. Same results as the SQLite backend's
+//! `sqlite/detection.rs`, method by method.
 
-#[allow(unused_imports)]
+use std::collections::HashMap;
+
+use postgres::types::ToSql;
+use postgres::{IsolationLevel, Row, Statement, Transaction};
+use skylight_model::{AlertComment, AlertStatus, Resolution, Severity};
+
 use super::*;
+
+/// The progress row's name.
+const PROGRESS: &str = "activities";
+
+/// The advisory lock held by every transaction that stamps alert changes (`alerts` in ASCII).
+const ALERTS_LOCK: i64 = 0x616c_6572_7473;
+
+/// A query's bind parameters, numbered as they are added: every user value is bound, never
+/// spliced into the SQL.
+#[derive(Default)]
+pub(super) struct Args(Vec<Box<dyn ToSql + Sync>>);
+
+impl Args {
+    /// Adds a value; its placeholder (`$n`).
+    pub(super) fn bind(&mut self, v: impl ToSql + Sync + 'static) -> String {
+        self.0.push(Box::new(v));
+        format!("${}", self.0.len())
+    }
+
+    /// The values, as the client takes them.
+    pub(super) fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.0.iter().map(|b| b.as_ref() as _).collect()
+    }
+}
+
+/// Takes the alerts' write turn in `tx`; the time this transaction's changes are stamped with.
+///
+/// The notifier reads changes after its cursor (`updated_ns`): a change stamped earlier but
+/// committed later than one it already read would never be delivered. So writers of alerts
+/// take turns (a transaction-scoped lock, freed at commit or rollback), and each stamps a time
+/// after every stamp before it, even when this host's clock is behind another Skylight's.
+fn stamp(tx: &mut Transaction<'_>) -> Result<i64, StoreError> {
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&ALERTS_LOCK])?;
+    let newest: Option<i64> = tx
+        .query_one("SELECT max(updated_ns) FROM alerts", &[])?
+        .try_get(0)?;
+    let now = to_ns(Utc::now());
+    Ok(newest.map_or(now, |n| now.max(n.saturating_add(1))))
+}
+
+/// A time kept to the millisecond (`first_ms`, `last_ms`).
+fn time_ms(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// The columns [`read_alert`] reads, in its order.
+const ALERT_COLUMNS: &str = "id, key, tenant, policy, kind, title, severity, category, signal_only, users, ips, \
+     countries, activity_ids, activity_count, facts, first_ms, last_ms, status, resolution, created_ns, updated_ns";
+
+/// An alert from a row of [`ALERT_COLUMNS`] (without its comments).
+fn read_alert(r: &Row) -> Result<Alert, StoreError> {
+    let id: i64 = r.try_get(0)?;
+    let what = |f: &str| StoreError::Corrupt(format!("alert {id}: {f}"));
+    let severity: String = r.try_get(6)?;
+    let status: String = r.try_get(17)?;
+    let resolution: Option<String> = r.try_get(18)?;
+    Ok(Alert {
+        id,
+        draft: AlertDraft {
+            key: r.try_get(1)?,
+            tenant: r.try_get(2)?,
+            policy: r.try_get(3)?,
+            kind: r.try_get(4)?,
+            title: r.try_get(5)?,
+            severity: Severity::parse(&severity).ok_or_else(|| what("severity"))?,
+            category: r.try_get(7)?,
+            signal_only: r.try_get(8)?,
+            users: r.try_get(9)?,
+            ips: r.try_get(10)?,
+            countries: r.try_get(11)?,
+            activity_ids: r.try_get(12)?,
+            // As SQLite reads it: a negative count (never written) reads as none.
+            activity_count: u64::try_from(r.try_get::<_, i64>(13)?).unwrap_or(0),
+            facts: r.try_get(14)?,
+            first: time_ms(r.try_get(15)?),
+            last: time_ms(r.try_get(16)?),
+        },
+        status: AlertStatus::parse(&status).ok_or_else(|| what("status"))?,
+        resolution: resolution.as_deref().and_then(Resolution::parse),
+        created: from_ns(r.try_get(19)?),
+        updated: from_ns(r.try_get(20)?),
+        comments: Vec::new(),
+    })
+}
+
+/// The insert of an alert; the caller says what a key already taken does.
+const ALERT_INSERT: &str = "INSERT INTO alerts (key, tenant, policy, kind, title, severity, category, \
+     signal_only, users, ips, countries, activity_ids, activity_count, facts, first_ms, last_ms, \
+     created_ns, updated_ns) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)";
+
+/// Runs a prepared [`ALERT_INSERT`] for one alert; the rows it wrote.
+fn write_alert(
+    tx: &mut Transaction<'_>,
+    stmt: &Statement,
+    a: &AlertDraft,
+    now: i64,
+) -> Result<u64, StoreError> {
+    let count = to_count(a.activity_count);
+    let (first, last) = (a.first.timestamp_millis(), a.last.timestamp_millis());
+    Ok(tx.execute(
+        stmt,
+        &[
+            &a.key,
+            &a.tenant,
+            &a.policy,
+            &a.kind,
+            &a.title,
+            &a.severity.as_str(),
+            &a.category,
+            &a.signal_only,
+            &a.users,
+            &a.ips,
+            &a.countries,
+            &a.activity_ids,
+            &count,
+            &a.facts,
+            &first,
+            &last,
+            &now,
+        ],
+    )?)
+}
 
 /// [`Store::detection_state`](crate::Store::detection_state).
 pub(super) fn detection_state(c: &mut Client) -> Result<(i64, Vec<StateEntry>), StoreError> {
-    let _ = &c;
-    Err(not_yet("detection_state"))
+    // One snapshot for both reads: the progress and the state it goes with.
+    let mut tx = c
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()?;
+    let seq: Option<i64> = tx
+        .query_opt(
+            "SELECT seq FROM detection_progress WHERE name = $1",
+            &[&PROGRESS],
+        )?
+        .map(|r| r.try_get(0))
+        .transpose()?;
+    let entries = tx
+        .query("SELECT key, value FROM detection_state ORDER BY key", &[])?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    tx.commit()?;
+    Ok((seq.unwrap_or(0), entries))
 }
 
 /// [`Store::commit_detection`](crate::Store::commit_detection).
@@ -16,56 +164,206 @@ pub(super) fn commit_detection(
     alerts: &[AlertDraft],
     state: &[StateChange],
 ) -> Result<(), StoreError> {
-    let _ = (&c, progress, alerts, state);
-    Err(not_yet("commit_detection"))
+    let mut tx = c.transaction()?;
+    if !alerts.is_empty() {
+        let now = stamp(&mut tx)?;
+        let upsert = tx.prepare(&format!(
+            "{ALERT_INSERT} ON CONFLICT (key) DO UPDATE SET title = excluded.title, \
+             severity = excluded.severity, users = excluded.users, ips = excluded.ips, \
+             countries = excluded.countries, activity_ids = excluded.activity_ids, \
+             activity_count = excluded.activity_count, facts = excluded.facts, \
+             first_ms = excluded.first_ms, last_ms = excluded.last_ms, \
+             updated_ns = excluded.updated_ns"
+        ))?;
+        for a in alerts {
+            write_alert(&mut tx, &upsert, a, now)?;
+        }
+    }
+    // Changes apply in order, so a key's last change is the one that counts: applied as one
+    // insert and one delete rather than a round trip per key.
+    let mut last: HashMap<&str, Option<&[u8]>> = HashMap::new();
+    for (key, value) in state {
+        last.insert(key, value.as_deref());
+    }
+    let (mut keys, mut values, mut gone) = (Vec::new(), Vec::new(), Vec::new());
+    for (key, value) in last {
+        match value {
+            Some(v) => {
+                keys.push(key);
+                values.push(v);
+            }
+            None => gone.push(key),
+        }
+    }
+    if !keys.is_empty() {
+        tx.execute(
+            "INSERT INTO detection_state (key, value) SELECT * FROM unnest($1::text[], $2::bytea[]) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            &[&keys, &values],
+        )?;
+    }
+    if !gone.is_empty() {
+        tx.execute("DELETE FROM detection_state WHERE key = ANY($1)", &[&gone])?;
+    }
+    tx.execute(
+        "INSERT INTO detection_progress (name, seq) VALUES ($1, $2) \
+         ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
+        &[&PROGRESS, &progress],
+    )?;
+    tx.commit()?;
+    Ok(())
 }
 
 /// [`Store::raise_new_alerts`](crate::Store::raise_new_alerts).
 pub(super) fn raise_new_alerts(c: &mut Client, alerts: &[AlertDraft]) -> Result<u64, StoreError> {
-    let _ = (&c, alerts);
-    Err(not_yet("raise_new_alerts"))
+    if alerts.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = c.transaction()?;
+    let now = stamp(&mut tx)?;
+    // A key already taken, even by another process at the same moment, is skipped.
+    let insert = tx.prepare(&format!("{ALERT_INSERT} ON CONFLICT (key) DO NOTHING"))?;
+    let mut raised = 0u64;
+    for a in alerts {
+        raised += write_alert(&mut tx, &insert, a, now)?;
+    }
+    tx.commit()?;
+    Ok(raised)
 }
 
 /// [`Store::stored_policies`](crate::Store::stored_policies).
 pub(super) fn stored_policies(c: &mut Client) -> Result<Vec<(String, String)>, StoreError> {
-    let _ = &c;
-    Err(not_yet("stored_policies"))
+    c.query("SELECT id, body FROM policies ORDER BY id", &[])?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
 }
 
 /// [`Store::put_policy`](crate::Store::put_policy).
 pub(super) fn put_policy(c: &mut Client, id: &str, body: &str) -> Result<(), StoreError> {
-    let _ = (&c, id, body);
-    Err(not_yet("put_policy"))
+    let mut tx = c.transaction()?;
+    tx.execute(
+        "INSERT INTO policies (id, body, updated_ns) VALUES ($1, $2, $3) \
+         ON CONFLICT (id) DO UPDATE SET body = excluded.body, updated_ns = excluded.updated_ns",
+        &[&id, &body, &to_ns(Utc::now())],
+    )?;
+    tx.execute("UPDATE policy_version SET version = version + 1", &[])?;
+    tx.commit()?;
+    Ok(())
 }
 
 /// [`Store::delete_policy`](crate::Store::delete_policy).
 pub(super) fn delete_policy(c: &mut Client, id: &str) -> Result<bool, StoreError> {
-    let _ = (&c, id);
-    Err(not_yet("delete_policy"))
+    let mut tx = c.transaction()?;
+    let n = tx.execute("DELETE FROM policies WHERE id = $1", &[&id])?;
+    if n > 0 {
+        tx.execute("UPDATE policy_version SET version = version + 1", &[])?;
+    }
+    tx.commit()?;
+    Ok(n > 0)
 }
 
 /// [`Store::policy_version`](crate::Store::policy_version).
 pub(super) fn policy_version(c: &mut Client) -> Result<i64, StoreError> {
-    let _ = &c;
-    Err(not_yet("policy_version"))
+    Ok(c.query_one("SELECT version FROM policy_version", &[])?
+        .try_get(0)?)
 }
 
 /// [`Store::detection_progress`](crate::Store::detection_progress).
 pub(super) fn detection_progress(c: &mut Client) -> Result<(i64, i64), StoreError> {
-    let _ = &c;
-    Err(not_yet("detection_progress"))
+    // One statement, so both numbers come from one snapshot.
+    let r = c.query_one(
+        "SELECT coalesce((SELECT seq FROM detection_progress WHERE name = $1), 0), \
+                (SELECT coalesce(max(seq), 0) FROM records)",
+        &[&PROGRESS],
+    )?;
+    Ok((r.try_get(0)?, r.try_get(1)?))
 }
 
 /// [`Store::alerts`](crate::Store::alerts).
-pub(super) fn alerts(c: &mut Client, query: &AlertQuery) -> Result<Vec<Alert>, StoreError> {
-    let _ = (&c, query);
-    Err(not_yet("alerts"))
+pub(super) fn alerts(c: &mut Client, q: &AlertQuery) -> Result<Vec<Alert>, StoreError> {
+    let mut sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE true");
+    let mut args = Args::default();
+    if let Some(t) = &q.tenant {
+        sql.push_str(&format!(" AND tenant = {}", args.bind(t.clone())));
+    }
+    if !q.statuses.is_empty() {
+        let statuses: Vec<String> = q.statuses.iter().map(|s| s.as_str().into()).collect();
+        sql.push_str(&format!(" AND status = ANY({})", args.bind(statuses)));
+    }
+    if let Some(min) = q.min_severity {
+        let allowed: Vec<String> = Severity::ALL
+            .into_iter()
+            .filter(|s| *s >= min)
+            .map(|s| s.as_str().into())
+            .collect();
+        sql.push_str(&format!(" AND severity = ANY({})", args.bind(allowed)));
+    }
+    if let Some(p) = &q.policy {
+        sql.push_str(&format!(" AND policy = {}", args.bind(p.clone())));
+    }
+    if let Some(u) = &q.user {
+        // ASCII case folding on both sides, as SQLite's lower() does: the "C" collation keeps
+        // PostgreSQL's lower() from folding other letters.
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM unnest(users) AS u WHERE lower(u COLLATE \"C\") = {})",
+            args.bind(u.to_ascii_lowercase())
+        ));
+    }
+    if !q.include_signals {
+        sql.push_str(" AND NOT signal_only");
+    }
+    if let Some(after) = q.updated_after {
+        sql.push_str(&format!(" AND updated_ns > {}", args.bind(to_ns(after))));
+        // A feed of changes sends them in the order they happened.
+        sql.push_str(" ORDER BY updated_ns, id");
+    } else {
+        sql.push_str(" ORDER BY last_ms DESC, id DESC");
+    }
+    if q.limit > 0 {
+        sql.push_str(&format!(
+            " LIMIT {}",
+            args.bind(i64::try_from(q.limit).unwrap_or(i64::MAX))
+        ));
+    }
+    c.query(&sql, &args.refs())?
+        .iter()
+        .map(read_alert)
+        .collect()
 }
 
 /// [`Store::alert`](crate::Store::alert).
 pub(super) fn alert(c: &mut Client, id: i64) -> Result<Option<Alert>, StoreError> {
-    let _ = (&c, id);
-    Err(not_yet("alert"))
+    // One snapshot: the alert and its comments as they stood together.
+    let mut tx = c
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()?;
+    let Some(r) = tx.query_opt(
+        &format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1"),
+        &[&id],
+    )?
+    else {
+        return Ok(None);
+    };
+    let mut alert = read_alert(&r)?;
+    alert.comments = tx
+        .query(
+            "SELECT at_ns, author, text FROM alert_comments WHERE alert_id = $1 ORDER BY id",
+            &[&id],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(AlertComment {
+                at: from_ns(r.try_get(0)?),
+                author: r.try_get(1)?,
+                text: r.try_get(2)?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    tx.commit()?;
+    Ok(Some(alert))
 }
 
 /// [`Store::update_alert`](crate::Store::update_alert).
@@ -74,6 +372,42 @@ pub(super) fn update_alert(
     id: i64,
     change: &AlertChange,
 ) -> Result<Option<Alert>, StoreError> {
-    let _ = (&c, id, change);
-    Err(not_yet("update_alert"))
+    let mut tx = c.transaction()?;
+    let now = stamp(&mut tx)?;
+    if tx
+        .query_opt("SELECT 1 FROM alerts WHERE id = $1", &[&id])?
+        .is_none()
+    {
+        return Ok(None);
+    }
+    if let Some(status) = change.status {
+        // Reopening clears the resolution; closing keeps the one given (or none).
+        let resolution = match status {
+            AlertStatus::Resolved | AlertStatus::Dismissed => {
+                change.resolution.map(Resolution::as_str)
+            }
+            _ => None,
+        };
+        tx.execute(
+            "UPDATE alerts SET status = $2, resolution = $3, updated_ns = $4 WHERE id = $1",
+            &[&id, &status.as_str(), &resolution, &now],
+        )?;
+    } else if let Some(r) = change.resolution {
+        tx.execute(
+            "UPDATE alerts SET resolution = $2, updated_ns = $3 WHERE id = $1",
+            &[&id, &r.as_str(), &now],
+        )?;
+    }
+    if let Some((author, text)) = &change.comment {
+        tx.execute(
+            "INSERT INTO alert_comments (alert_id, at_ns, author, text) VALUES ($1, $2, $3, $4)",
+            &[&id, &now, author, text],
+        )?;
+        tx.execute(
+            "UPDATE alerts SET updated_ns = $2 WHERE id = $1",
+            &[&id, &now],
+        )?;
+    }
+    tx.commit()?;
+    alert(c, id)
 }
