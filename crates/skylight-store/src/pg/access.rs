@@ -323,7 +323,14 @@ pub(super) fn record_audit(c: &mut Client, e: &AuditEntry) -> Result<i64, StoreE
     Ok(c.query_one(
         "INSERT INTO audit_log (at_ns, actor, action, target, detail, ip) \
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-        &[&to_ns(e.at), &e.actor, &e.action, &e.target, &e.detail, &e.ip],
+        &[
+            &to_ns(e.at),
+            &e.actor,
+            &e.action,
+            &e.target,
+            &e.detail,
+            &e.ip,
+        ],
     )?
     .try_get(0)?)
 }
@@ -379,9 +386,7 @@ pub(super) fn saved_queries(
     account_id: i64,
 ) -> Result<Vec<SavedQuery>, StoreError> {
     c.query(
-        &format!(
-            "SELECT {SAVED_COLUMNS} FROM saved_queries WHERE account_id = $1 ORDER BY name"
-        ),
+        &format!("SELECT {SAVED_COLUMNS} FROM saved_queries WHERE account_id = $1 ORDER BY name"),
         &[&account_id],
     )?
     .iter()

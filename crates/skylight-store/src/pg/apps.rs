@@ -78,10 +78,7 @@ pub(super) fn commit_apps(
 }
 
 /// [`Store::oauth_apps`](crate::Store::oauth_apps).
-pub(in crate::pg) fn oauth_apps(
-    c: &mut Client,
-    q: &AppQuery,
-) -> Result<Vec<OAuthApp>, StoreError> {
+pub(in crate::pg) fn oauth_apps(c: &mut Client, q: &AppQuery) -> Result<Vec<OAuthApp>, StoreError> {
     let levels: Vec<&str> = [
         PermissionLevel::Low,
         PermissionLevel::Medium,

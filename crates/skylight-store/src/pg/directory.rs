@@ -311,8 +311,7 @@ pub(super) fn directory_users(
              JOIN reach ON m.tenant = reach.tenant AND m.group_id = reach.id) "
         ));
         conditions.push(
-            "EXISTS (SELECT 1 FROM reach WHERE reach.tenant = u.tenant AND reach.id = u.id)"
-                .into(),
+            "EXISTS (SELECT 1 FROM reach WHERE reach.tenant = u.tenant AND reach.id = u.id)".into(),
         );
     }
     sql.push_str(&format!("SELECT {USER_COLUMNS} FROM directory_users u"));

@@ -77,7 +77,8 @@ pub(super) fn commit_files(
         }
     }
     if !ch.removed.is_empty() {
-        let remove = tx.prepare("DELETE FROM files WHERE tenant = $1 AND drive_id = $2 AND id = $3")?;
+        let remove =
+            tx.prepare("DELETE FROM files WHERE tenant = $1 AND drive_id = $2 AND id = $3")?;
         for id in &ch.removed {
             tx.execute(&remove, &[&tenant, &drive_id, id])?;
         }

@@ -4,8 +4,8 @@
 //! database here: the unique partial index `governance_log_running` lets one action of a kind
 //! hold a target while pending or in progress, and `update_action` changes a row it has locked.
 
-use postgres::{GenericClient, Row};
 use postgres::error::SqlState;
+use postgres::{GenericClient, Row};
 use skylight_model::{ActionKind, ActionStatus, ActionStep, TargetKind};
 
 use super::directory::limit;
