@@ -343,7 +343,11 @@ fn groups_count_nested_members_through_cycles() {
         let sales = store.user_groups("fabrikam", "f1").expect("groups of f1");
         assert_eq!(sales.len(), 1);
         assert_eq!(
-            (sales[0].tenant.as_str(), sales[0].id.as_str(), sales[0].direct_members),
+            (
+                sales[0].tenant.as_str(),
+                sales[0].id.as_str(),
+                sales[0].direct_members
+            ),
             ("fabrikam", "fg", 1)
         );
     });
@@ -507,9 +511,19 @@ fn app(id: &str, name: &str, level: PermissionLevel, scopes: &[&str]) -> OAuthAp
 }
 
 fn apps() -> Vec<OAuthApp> {
-    let mut zulu = app("sp1", "Zulu Mail", PermissionLevel::High, &["Mail.ReadWrite"]);
+    let mut zulu = app(
+        "sp1",
+        "Zulu Mail",
+        PermissionLevel::High,
+        &["Mail.ReadWrite"],
+    );
     zulu.publisher = Some("Contoso Ltd".into());
-    let mut alpha = app("sp2", "alpha reader", PermissionLevel::Medium, &["Mail.Read"]);
+    let mut alpha = app(
+        "sp2",
+        "alpha reader",
+        PermissionLevel::Medium,
+        &["Mail.Read"],
+    );
     alpha.publisher = Some("Fabrikam".into());
     let mut beta = app("sp3", "Beta", PermissionLevel::Medium, &["Files.Read"]);
     beta.first_party = true;
@@ -595,7 +609,10 @@ fn apps_are_listed_most_powerful_first_and_found_by_any_key() {
 
         // Consent times: the first is the earliest ever seen, the last moves with the grants.
         let gamma = store.oauth_app(None, "sp4").expect("get").expect("gamma");
-        assert_eq!((gamma.first_consent, gamma.last_consent), (Some(at(0)), Some(at(0))));
+        assert_eq!(
+            (gamma.first_consent, gamma.last_consent),
+            (Some(at(0)), Some(at(0)))
+        );
         assert!(
             store
                 .set_app_review("contoso", "sp4", AppReview::Banned)
@@ -686,7 +703,13 @@ fn item(tenant: &str, drive: &str, id: &str, path: &str, access: AccessLevel) ->
 }
 
 fn seed_files(store: &dyn Store) {
-    let mut q3 = item("contoso", "d1", "1", "/Finance/Q3.xlsx", AccessLevel::External);
+    let mut q3 = item(
+        "contoso",
+        "d1",
+        "1",
+        "/Finance/Q3.xlsx",
+        AccessLevel::External,
+    );
     q3.external_domains = vec!["Fabrikam.com".into()];
     q3.collaborators = vec![Collaborator {
         permission_id: "p1".into(),
@@ -696,7 +719,13 @@ fn seed_files(store: &dyn Store) {
         external: true,
         inherited: false,
     }];
-    let mut report = item("contoso", "d1", "5", "/Finance/Report.PDF", AccessLevel::Internal);
+    let mut report = item(
+        "contoso",
+        "d1",
+        "5",
+        "/Finance/Report.PDF",
+        AccessLevel::Internal,
+    );
     report.owner = Some("Bob@Contoso.com".into());
     let mut finance = item("contoso", "d1", "f", "/Finance", AccessLevel::Private);
     finance.folder = true;
@@ -719,9 +748,21 @@ fn seed_files(store: &dyn Store) {
         "d1",
         vec![
             q3,
-            item("contoso", "d1", "2", "/Finance/plan.docx", AccessLevel::Public),
+            item(
+                "contoso",
+                "d1",
+                "2",
+                "/Finance/plan.docx",
+                AccessLevel::Public,
+            ),
             item("contoso", "d1", "3", "/HR/list.xlsx", AccessLevel::Private),
-            item("contoso", "d1", "4", "/Finance_old/x.xlsx", AccessLevel::Internal),
+            item(
+                "contoso",
+                "d1",
+                "4",
+                "/Finance_old/x.xlsx",
+                AccessLevel::Internal,
+            ),
             report,
             finance,
         ],
@@ -761,10 +802,16 @@ fn files_are_listed_most_exposed_first_then_by_path_bytes() {
         assert_eq!(ids(|q| q.name = Some("REPORT".into())), ["5"]);
         assert_eq!(ids(|q| q.extension = Some(".pdf".into())), ["6", "7", "5"]);
         assert_eq!(ids(|q| q.owner = Some("bob@contoso.COM".into())), ["5"]);
-        assert_eq!(ids(|q| q.external_domain = Some("fabrikam.COM".into())), ["1"]);
+        assert_eq!(
+            ids(|q| q.external_domain = Some("fabrikam.COM".into())),
+            ["1"]
+        );
         assert_eq!(ids(|q| q.collaborator = Some("BOB@fab".into())), ["1"]);
         assert!(ids(|q| q.collaborator = Some("%".into())).is_empty());
-        assert_eq!(ids(|q| q.folder = Some("/Finance/".into())), ["2", "1", "5"]);
+        assert_eq!(
+            ids(|q| q.folder = Some("/Finance/".into())),
+            ["2", "1", "5"]
+        );
         assert_eq!(ids(|q| q.access = vec![AccessLevel::Internal]), ["5", "4"]);
         assert_eq!(
             ids(|q| {
@@ -786,9 +833,21 @@ fn files_are_listed_most_exposed_first_then_by_path_bytes() {
                 "d1",
                 &FileChanges {
                     items: vec![
-                        item("contoso", "d1", "1", "/Finance/Q3.xlsx", AccessLevel::Private),
+                        item(
+                            "contoso",
+                            "d1",
+                            "1",
+                            "/Finance/Q3.xlsx",
+                            AccessLevel::Private,
+                        ),
                         item("contoso", "d1", "3", "/HR/list.xlsx", AccessLevel::Private),
-                        item("contoso", "d1", "1", "/Finance/Q3.xlsx", AccessLevel::Public),
+                        item(
+                            "contoso",
+                            "d1",
+                            "1",
+                            "/Finance/Q3.xlsx",
+                            AccessLevel::Public,
+                        ),
                     ],
                     all: true,
                     cursor: None,
@@ -796,11 +855,11 @@ fn files_are_listed_most_exposed_first_then_by_path_bytes() {
                 },
             )
             .expect("resync");
+        assert_eq!(ids(|q| q.tenant = Some("contoso".into())), ["1", "6", "3"]);
         assert_eq!(
-            ids(|q| q.tenant = Some("contoso".into())),
-            ["1", "6", "3"]
+            store.directory_cursor("contoso", "drive:d1").expect("c"),
+            None
         );
-        assert_eq!(store.directory_cursor("contoso", "drive:d1").expect("c"), None);
         assert_eq!(
             store.directory_cursor("contoso", "drive:d2").expect("c"),
             Some("contoso-d2-1".into())
