@@ -1,5 +1,5 @@
-//! Accounts, sessions, API tokens, the audit log and saved queries through `AccessStore`, on a
-//! real SQLite file (taken as `&dyn Store`, to become part of the conformance suite).
+//! Accounts, sessions, API tokens, the audit log and saved queries through `AccessStore`, on
+//! every backend (SQLite in memory and on disk, PostgreSQL).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use chrono::{Duration, TimeZone, Utc};
@@ -203,5 +203,224 @@ fn the_audit_log_pages_newest_first_and_queries_are_saved_per_account() {
         );
         assert!(store.delete_saved_query(a.id, mine[0].id).unwrap());
         assert!(store.saved_queries(a.id).unwrap().is_empty());
+    });
+}
+
+#[test]
+fn accounts_sort_and_match_by_ascii_folded_name_and_keep_what_was_stored() {
+    on_every_backend(|store: &dyn Store| {
+        let carol = store
+            .create_account("Carol", "hash-c", Role::Admin)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (
+                carol.username.as_str(),
+                carol.role,
+                carol.disabled,
+                carol.last_login
+            ),
+            ("Carol", Role::Admin, false, None)
+        );
+        for name in ["bob", "_ops", "Émile", "émile"] {
+            assert!(
+                store
+                    .create_account(name, "h", Role::ReadOnly)
+                    .unwrap()
+                    .is_some(),
+                "{name}: letters beyond ASCII keep their case"
+            );
+        }
+        assert!(
+            store
+                .create_account("CAROL", "h", Role::ReadOnly)
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(store.account_count().unwrap(), 5);
+        // `_` (0x5f) < `b` < folded `carol`, and `É` (0xc3 0x89) < `é` (0xc3 0xa9) after ASCII.
+        assert_eq!(
+            store
+                .accounts()
+                .unwrap()
+                .iter()
+                .map(|a| a.username.as_str())
+                .collect::<Vec<_>>(),
+            ["_ops", "bob", "Carol", "Émile", "émile"]
+        );
+        assert_eq!(
+            store.account_by_name("ÉMILE").unwrap().unwrap().0.username,
+            "Émile",
+            "only ASCII letters fold"
+        );
+        let (found, hash) = store.account_by_name("cArOl").unwrap().unwrap();
+        assert_eq!((found, hash.as_str()), (carol.clone(), "hash-c"));
+
+        // A new password replaces the hash; enabling again keeps the rest.
+        let changed = store
+            .update_account(
+                carol.id,
+                &AccountChange {
+                    password_hash: Some("hash-c2".into()),
+                    disabled: Some(true),
+                    ..AccountChange::default()
+                },
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!((changed.role, changed.disabled), (Role::Admin, true));
+        let enabled = store
+            .update_account(
+                carol.id,
+                &AccountChange {
+                    disabled: Some(false),
+                    ..AccountChange::default()
+                },
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!((enabled.role, enabled.disabled), (Role::Admin, false));
+        assert_eq!(
+            store.account_by_name("carol").unwrap().unwrap().1,
+            "hash-c2"
+        );
+    });
+}
+
+#[test]
+fn sessions_come_back_as_stored_and_expire_on_time() {
+    on_every_backend(|store: &dyn Store| {
+        let a = store
+            .create_account("a", "h", Role::Analyst)
+            .unwrap()
+            .unwrap();
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap()
+            + Duration::nanoseconds(123_456_789);
+        let mut stored = Vec::new();
+        for (i, hours) in [1, 2, 3].into_iter().enumerate() {
+            let mut s = session(10 + i as u8, a.id, t0);
+            s.expires = t0 + Duration::hours(hours);
+            store.create_session(&s).unwrap();
+            stored.push(s);
+        }
+        let (s, account) = store.session(&[10; 32], t0).unwrap().unwrap();
+        assert_eq!(s, stored[0]);
+        assert_eq!(
+            (account.id, account.last_login),
+            (a.id, Some(t0)),
+            "signing in records the time"
+        );
+        // Expired exactly at its expiry.
+        assert!(
+            store
+                .session(&[10; 32], t0 + Duration::hours(1))
+                .unwrap()
+                .is_none()
+        );
+        store
+            .touch_session(
+                &[11; 32],
+                t0 + Duration::minutes(30),
+                t0 + Duration::hours(5),
+            )
+            .unwrap();
+        let (touched, _) = store.session(&[11; 32], t0).unwrap().unwrap();
+        assert_eq!(
+            (touched.last_seen, touched.expires, touched.created),
+            (t0 + Duration::minutes(30), t0 + Duration::hours(5), t0)
+        );
+        // At t0 + 3h: [10] (1h) and [12] (3h) are expired; [11] was moved to 5h.
+        assert_eq!(store.prune_sessions(t0 + Duration::hours(3)).unwrap(), 2);
+        assert!(store.session(&[11; 32], t0).unwrap().is_some());
+        assert!(!store.delete_session(&[12; 32]).unwrap(), "pruned already");
+        assert_eq!(store.prune_sessions(t0 + Duration::hours(3)).unwrap(), 0);
+    });
+}
+
+#[test]
+fn tokens_are_listed_newest_first_with_their_uses() {
+    on_every_backend(|store: &dyn Store| {
+        let before = Utc::now();
+        let first = store
+            .create_api_token("siem", &[1; 32], Role::ReadOnly, "alice")
+            .unwrap();
+        let second = store
+            .create_api_token("o'brien's \"bot\"", &[2; 32], Role::Admin, "bob")
+            .unwrap();
+        assert!(first.created >= before && second.created >= first.created);
+        assert_eq!(
+            (
+                second.name.as_str(),
+                second.role,
+                second.created_by.as_str()
+            ),
+            ("o'brien's \"bot\"", Role::Admin, "bob")
+        );
+        assert_eq!(store.api_tokens().unwrap(), [second.clone(), first.clone()]);
+        assert_eq!(
+            store.api_token_by_hash(&[2; 32]).unwrap(),
+            Some(second.clone())
+        );
+        let at = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+        store.touch_api_token(first.id, at).unwrap();
+        assert!(store.revoke_api_token(second.id, at).unwrap());
+        let listed = store.api_tokens().unwrap();
+        assert_eq!(
+            (
+                listed[0].revoked,
+                listed[0].last_used,
+                listed[1].last_used,
+                listed[1].revoked
+            ),
+            (Some(at), None, Some(at), None)
+        );
+        assert!(store.api_token_by_hash(&[2; 32]).unwrap().is_none());
+        assert!(!store.revoke_api_token(second.id + 100, at).unwrap());
+    });
+}
+
+#[test]
+fn audit_entries_come_back_whole_and_queries_sort_by_name_bytes() {
+    on_every_backend(|store: &dyn Store| {
+        let at = Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap() + Duration::nanoseconds(7);
+        let mut entry = AuditEntry {
+            id: 0,
+            at,
+            actor: "token:siem".into(),
+            action: "alert.update".into(),
+            target: None,
+            detail: Some("status=closed; it's done".into()),
+            ip: None,
+        };
+        let id = store.record_audit(&entry).unwrap();
+        let next = store.record_audit(&entry).unwrap();
+        assert!(next > id);
+        entry.id = id;
+        assert_eq!(store.audit_log(10, Some(next)).unwrap(), [entry]);
+        assert!(store.audit_log(0, None).unwrap().is_empty(), "a limit of 0");
+        assert_eq!(store.audit_log(10, None).unwrap().len(), 2);
+
+        let a = store
+            .create_account("a", "h", Role::Analyst)
+            .unwrap()
+            .unwrap();
+        let first = store.save_query(a.id, "b", "q=1").unwrap();
+        assert_eq!(
+            (first.account_id, first.name.as_str(), first.query.as_str()),
+            (a.id, "b", "q=1")
+        );
+        let replaced = store.save_query(a.id, "b", "q=2").unwrap();
+        assert_eq!(replaced.id, first.id, "replaced in place");
+        store.save_query(a.id, "A", "q=3").unwrap();
+        store.save_query(a.id, "_", "q=4").unwrap();
+        let mine = store.saved_queries(a.id).unwrap();
+        assert_eq!(
+            mine.iter()
+                .map(|q| (q.name.as_str(), q.query.as_str()))
+                .collect::<Vec<_>>(),
+            [("A", "q=3"), ("_", "q=4"), ("b", "q=2")]
+        );
+        assert_eq!(mine[2], replaced);
+        assert!(!store.delete_saved_query(a.id, first.id + 100).unwrap());
     });
 }
