@@ -125,7 +125,7 @@ fn entries_are_logged_as_drafted_and_changed_step_by_step() {
             .expect("entry");
         assert_eq!(running.status, ActionStatus::InProgress);
         assert_eq!(running.attempts, 1);
-        assert_eq!(running.steps, [step.clone()]);
+        assert_eq!(running.steps, std::slice::from_ref(&step));
         assert_eq!(running.warnings, ["MFA not enforced", "retrying"]);
         assert_eq!(running.error.as_deref(), Some("throttled"));
         assert!(running.updated >= e.updated);
