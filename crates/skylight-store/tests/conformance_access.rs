@@ -7,6 +7,7 @@ use skylight_model::{AccountChange, AuditEntry, Role, Session};
 use skylight_store::Store;
 use skylight_store::testkit::on_every_backend;
 
+/// A session of eight hours from `at`, its hash all `hash` bytes.
 fn session(hash: u8, account_id: i64, at: chrono::DateTime<Utc>) -> Session {
     Session {
         token_hash: [hash; 32],

@@ -8,6 +8,7 @@ use skylight_model::{AppGrant, AppReview, DirectorySyncStatus, OAuthApp, Permiss
 use skylight_store::testkit::on_every_backend;
 use skylight_store::{AppQuery, DirectoryChanges, Store};
 
+/// A fixed time, `minutes` after noon on 2026-03-01.
 fn at(minutes: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap() + Duration::minutes(minutes)
 }
@@ -41,6 +42,7 @@ fn app(id: &str, name: &str, level: PermissionLevel, scopes: &[&str]) -> OAuthAp
     }
 }
 
+/// Four contoso apps: one high, two medium (one Microsoft's), one low with consent times.
 fn apps() -> Vec<OAuthApp> {
     let mut zulu = app(
         "sp1",
@@ -65,6 +67,7 @@ fn apps() -> Vec<OAuthApp> {
     vec![gamma, beta, alpha, zulu]
 }
 
+/// Commits a round that read these apps (and nothing else).
 fn sync_apps(store: &dyn Store, apps: Vec<OAuthApp>) {
     store
         .commit_directory(

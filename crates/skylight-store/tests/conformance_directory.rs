@@ -12,6 +12,7 @@ use skylight_store::{
     GovernanceQuery, RoleMembers, Store, StoreError,
 };
 
+/// A contoso user (a guest or a member).
 fn user(id: &str, upn: &str, guest: bool) -> DirectoryUser {
     DirectoryUser {
         tenant: "contoso".into(),
@@ -30,6 +31,7 @@ fn user(id: &str, upn: &str, guest: bool) -> DirectoryUser {
     }
 }
 
+/// A contoso security group.
 fn group(id: &str, name: &str) -> DirectoryGroup {
     DirectoryGroup {
         tenant: "contoso".into(),
@@ -44,6 +46,7 @@ fn group(id: &str, name: &str) -> DirectoryGroup {
     }
 }
 
+/// A group member named by its id.
 fn member(id: &str, kind: &str) -> GroupMember {
     GroupMember {
         id: id.into(),
@@ -52,6 +55,7 @@ fn member(id: &str, kind: &str) -> GroupMember {
     }
 }
 
+/// The users' ids, in order.
 fn ids(users: &[DirectoryUser]) -> Vec<&str> {
     users.iter().map(|u| u.id.as_str()).collect()
 }
@@ -216,6 +220,7 @@ fn deltas_change_remove_and_resync() {
     });
 }
 
+/// A contoso app with one delegated grant of `scopes`.
 fn app(id: &str, scopes: &[&str]) -> OAuthApp {
     let mut a = OAuthApp {
         tenant: "contoso".into(),
@@ -299,6 +304,7 @@ fn apps_keep_reviews_and_consent_times_across_syncs() {
     });
 }
 
+/// Suspending alice, in this status.
 fn draft(status: ActionStatus) -> ActionDraft {
     ActionDraft {
         tenant: "contoso".into(),
@@ -389,6 +395,7 @@ fn one_action_on_one_target_runs_once_at_a_time() {
     });
 }
 
+/// A contoso file of drive d1, shared with bob of the first domain.
 fn item(id: &str, path: &str, access: AccessLevel, domains: &[&str]) -> FileItem {
     FileItem {
         tenant: "contoso".into(),

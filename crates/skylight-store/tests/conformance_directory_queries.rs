@@ -138,6 +138,7 @@ fn seed(store: &dyn Store) {
         .expect("fabrikam");
 }
 
+/// The ids of the users a query lists, in order.
 fn user_ids(store: &dyn Store, q: DirectoryQuery) -> Vec<String> {
     store
         .directory_users(&q)
@@ -147,6 +148,7 @@ fn user_ids(store: &dyn Store, q: DirectoryQuery) -> Vec<String> {
         .collect()
 }
 
+/// (name, direct members, nested users) of the groups a query lists, in order.
 fn group_rows(store: &dyn Store, q: DirectoryQuery) -> Vec<(String, u32, u32)> {
     store
         .directory_groups(&q)
@@ -156,10 +158,12 @@ fn group_rows(store: &dyn Store, q: DirectoryQuery) -> Vec<(String, u32, u32)> {
         .collect()
 }
 
+/// The members' ids, in order.
 fn member_ids(members: Vec<GroupMember>) -> Vec<String> {
     members.into_iter().map(|m| m.id).collect()
 }
 
+/// The contoso tenant, as a filter.
 fn contoso() -> Option<String> {
     Some("contoso".into())
 }

@@ -8,6 +8,7 @@ use skylight_model::{AccessLevel, Collaborator, FileItem};
 use skylight_store::testkit::on_every_backend;
 use skylight_store::{FileChanges, FileQuery, Store};
 
+/// A fixed time, `minutes` after noon on 2026-03-01.
 fn at(minutes: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap() + Duration::minutes(minutes)
 }
@@ -37,6 +38,7 @@ fn item(tenant: &str, drive: &str, id: &str, path: &str, access: AccessLevel) ->
     }
 }
 
+/// Two contoso drives and a fabrikam one, each enumerated in full.
 fn seed_files(store: &dyn Store) {
     let mut q3 = item(
         "contoso",

@@ -12,6 +12,7 @@ use skylight_store::{ActionDraft, ActionUpdate, GovernanceQuery, Store, StoreErr
 /// Threads in each race.
 const RACERS: usize = 8;
 
+/// An action on a user of a tenant, in this status.
 fn draft(tenant: &str, action: ActionKind, target: &str, status: ActionStatus) -> ActionDraft {
     ActionDraft {
         tenant: tenant.into(),
@@ -27,10 +28,12 @@ fn draft(tenant: &str, action: ActionKind, target: &str, status: ActionStatus) -
     }
 }
 
+/// Suspending contoso's u1, in this status.
 fn suspend(status: ActionStatus) -> ActionDraft {
     draft("contoso", ActionKind::SuspendUser, "u1", status)
 }
 
+/// The ids of the entries a query lists, in order.
 fn ids(store: &dyn Store, q: GovernanceQuery) -> Vec<i64> {
     store
         .governance_log(&q)

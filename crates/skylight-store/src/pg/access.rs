@@ -5,14 +5,19 @@ use postgres::{GenericClient, Row};
 
 use super::*;
 
+/// An account row, as `read_account` reads it.
 const ACCOUNT_COLUMNS: &str = "id, username, role, disabled, created_ns, last_login_ns";
+/// A token row, as `read_token` reads it.
 const TOKEN_COLUMNS: &str = "id, name, role, created_by, created_ns, last_used_ns, revoked_ns";
+/// A saved query row, as `read_saved` reads it.
 const SAVED_COLUMNS: &str = "id, account_id, name, query, created_ns";
 
+/// A role from its stored name.
 fn role(s: &str) -> Result<Role, StoreError> {
     Role::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown role {s:?}")))
 }
 
+/// An account from a row starting with `ACCOUNT_COLUMNS`.
 fn read_account(r: &Row) -> Result<Account, StoreError> {
     let role_name: String = r.try_get(2)?;
     Ok(Account {
@@ -25,6 +30,7 @@ fn read_account(r: &Row) -> Result<Account, StoreError> {
     })
 }
 
+/// A token from a row of `TOKEN_COLUMNS`.
 fn read_token(r: &Row) -> Result<ApiToken, StoreError> {
     let role_name: String = r.try_get(2)?;
     Ok(ApiToken {
@@ -38,6 +44,7 @@ fn read_token(r: &Row) -> Result<ApiToken, StoreError> {
     })
 }
 
+/// A session from the row's columns from `offset` on.
 fn read_session(r: &Row, offset: usize) -> Result<Session, StoreError> {
     let hash: Vec<u8> = r.try_get(offset)?;
     Ok(Session {
@@ -52,6 +59,7 @@ fn read_session(r: &Row, offset: usize) -> Result<Session, StoreError> {
     })
 }
 
+/// A saved query from a row of `SAVED_COLUMNS`.
 fn read_saved(r: &Row) -> Result<SavedQuery, StoreError> {
     Ok(SavedQuery {
         id: r.try_get(0)?,

@@ -7,6 +7,7 @@ use skylight_model::PermissionLevel;
 use super::super::*;
 use super::{contains_pattern, limit};
 
+/// An app from its body, with the review and consent times kept in columns.
 fn read_app(r: &Row) -> Result<OAuthApp, StoreError> {
     let body: String = r.try_get(0)?;
     let mut app: OAuthApp =

@@ -8,6 +8,7 @@ use skylight_model::GroupKind;
 
 use super::*;
 
+/// OAuth apps, in a file of their own (`pg/apps.rs`) for size.
 #[path = "apps.rs"]
 mod apps;
 
@@ -17,6 +18,7 @@ pub(super) use apps::{oauth_app, oauth_apps, set_app_review};
 /// two processes syncing the same tenant take turns instead of deadlocking on each other's rows.
 const DIRECTORY_LOCK: i32 = 0x6469_7201;
 
+/// A user row with its role names (sorted after reading, as SQLite does).
 const USER_COLUMNS: &str = "u.tenant, u.id, u.upn, u.display_name, u.mail, u.account_enabled, \
      u.user_type, u.on_premises_synced, u.created_ns, u.risk_level, u.risk_state, u.synced_ns, \
      ARRAY(SELECT r.display_name FROM role_members m JOIN directory_roles r \
@@ -28,6 +30,7 @@ const REACH: &str = "WITH RECURSIVE reach(id) AS ( \
      UNION SELECT gm.member_id FROM group_members gm JOIN reach ON gm.group_id = reach.id \
      WHERE gm.tenant = $1)";
 
+/// A group row with its count of direct members.
 const GROUP_COLUMNS: &str = "g.tenant, g.id, g.display_name, g.mail, g.kind, g.on_premises_synced, \
      g.synced_ns, (SELECT count(*) FROM group_members m WHERE m.tenant = g.tenant AND m.group_id = g.id)";
 
@@ -67,6 +70,7 @@ pub(super) fn escape_like(text: &str) -> String {
         .replace('_', "\\_")
 }
 
+/// A user from a row of `USER_COLUMNS`.
 fn read_user(r: &Row) -> Result<DirectoryUser, StoreError> {
     let mut roles: Vec<String> = r.try_get(12)?;
     roles.sort();
@@ -87,6 +91,7 @@ fn read_user(r: &Row) -> Result<DirectoryUser, StoreError> {
     })
 }
 
+/// A group from a row of `GROUP_COLUMNS` (nested users counted apart).
 fn read_group(r: &Row) -> Result<DirectoryGroup, StoreError> {
     let kind: String = r.try_get(4)?;
     Ok(DirectoryGroup {

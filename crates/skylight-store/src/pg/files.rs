@@ -18,6 +18,7 @@ fn domain_list(domains: &[String]) -> String {
     out
 }
 
+/// A file item from its stored body.
 fn read_item(body: &str) -> Result<FileItem, StoreError> {
     serde_json::from_str(body).map_err(|e| StoreError::Corrupt(format!("file item: {e}")))
 }

@@ -11,6 +11,7 @@ use skylight_model::{ActionKind, ActionStatus, ActionStep, TargetKind};
 use super::directory::limit;
 use super::*;
 
+/// A governance log row, as `read_entry` reads it.
 const COLUMNS: &str = "id, tenant, action, target_kind, target_id, target_name, requested_by, \
      alert_id, params, status, attempts, steps, warnings, error, created_ns, updated_ns";
 
@@ -23,10 +24,12 @@ fn holds(status: ActionStatus) -> bool {
     matches!(status, ActionStatus::Pending | ActionStatus::InProgress)
 }
 
+/// The error of an entry that cannot be read back.
 fn corrupt(id: i64, what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("governance entry {id}: {what}: {e}"))
 }
 
+/// An entry from a row of `COLUMNS`.
 fn read_entry(r: &Row) -> Result<GovernanceEntry, StoreError> {
     let id: i64 = r.try_get(0)?;
     let action: String = r.try_get(2)?;
@@ -60,6 +63,7 @@ fn read_entry(r: &Row) -> Result<GovernanceEntry, StoreError> {
     })
 }
 
+/// Whether PostgreSQL refused a row for a unique index (SQLSTATE 23505).
 fn is_unique_violation(e: &postgres::Error) -> bool {
     e.code() == Some(&SqlState::UNIQUE_VIOLATION)
 }
