@@ -163,6 +163,17 @@ struct PoolState {
     open: usize,
 }
 
+impl Drop for Pool {
+    fn drop(&mut self) {
+        let idle = std::mem::take(&mut self.lock().idle);
+        if tokio::runtime::Handle::try_current().is_ok() {
+            // Closing a connection blocks on the client's own runtime, which tokio refuses to
+            // start on a runtime thread (a store dropped in async code): close them elsewhere.
+            let _ = std::thread::spawn(move || drop(idle)).join();
+        }
+    }
+}
+
 /// A connection taken from the pool.
 struct Pooled {
     client: Client,

@@ -90,4 +90,7 @@ fn calls_work_from_inside_an_async_runtime() {
         pooled.expect("join").expect("version"),
         PostgresStore::SCHEMA_VERSION
     );
+    // Dropped on the runtime's thread, with connections still open in its pool.
+    let store = std::sync::Arc::into_inner(store).expect("the only reference");
+    rt.block_on(async move { drop(store) });
 }
