@@ -435,6 +435,35 @@ pub trait Store: AccessStore + Send + Sync {
 
     /// One item of a drive.
     fn file(&self, tenant: &str, drive_id: &str, id: &str) -> Result<Option<FileItem>, StoreError>;
+
+    /// Takes the lease `name` for `holder` until `until`, or renews it: true if `holder` holds it
+    /// now (it was free, had expired at `now`, or was already `holder`'s). One unit of work
+    /// (a tenant's content type, detection) is done by one process at a time; when its holder
+    /// dies, another takes it over once the lease expires.
+    fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives up a lease `holder` holds (nothing if it does not hold it).
+    fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
+
+    /// Every lease, expired ones too, by name.
+    fn leases(&self) -> Result<Vec<Lease>, StoreError>;
+}
+
+/// Who holds a unit of work, and until when.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Lease {
+    /// The unit of work (`collect:TENANT:CONTENT-TYPE`, `detect`).
+    pub name: String,
+    /// The process holding it (host, process id and a random part).
+    pub holder: String,
+    /// When it expires unless renewed.
+    pub until: DateTime<Utc>,
 }
 
 /// A delivery to queue: one alert change for one channel.

@@ -226,13 +226,6 @@ impl Pool {
     }
 }
 
-/// The error of an operation this backend does not have yet.
-fn not_yet(what: &str) -> StoreError {
-    StoreError::Config(format!(
-        "the PostgreSQL backend cannot {what} yet; use the SQLite backend"
-    ))
-}
-
 /// The stored code of a content type (the same codes as the SQLite backend's).
 fn ct_code(ct: ContentType) -> i16 {
     match ct {
@@ -699,5 +692,50 @@ impl Store for PostgresStore {
 
     fn file(&self, tenant: &str, drive_id: &str, id: &str) -> Result<Option<FileItem>, StoreError> {
         self.with(|c| files::file(c, tenant, drive_id, id))
+    }
+
+    fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.with(|c| {
+            let n = c.execute(
+                "INSERT INTO leases (name, holder, until_ns) VALUES ($1, $2, $3) \
+                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until_ns = excluded.until_ns \
+                 WHERE leases.holder = excluded.holder OR leases.until_ns <= $4",
+                &[&name, &holder, &to_ns(until), &to_ns(now)],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM leases WHERE name = $1 AND holder = $2",
+                &[&name, &holder],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn leases(&self) -> Result<Vec<crate::Lease>, StoreError> {
+        self.with(|c| {
+            let rows = c.query(
+                "SELECT name, holder, until_ns FROM leases ORDER BY name",
+                &[],
+            )?;
+            Ok(rows
+                .iter()
+                .map(|r| crate::Lease {
+                    name: r.get(0),
+                    holder: r.get(1),
+                    until: from_ns(r.get(2)),
+                })
+                .collect())
+        })
     }
 }

@@ -312,6 +312,12 @@ fn ensure_tenant(conn: &Connection, name: &str) -> rusqlite::Result<i64> {
         .query_row([name], |r| r.get(0))
 }
 
+/// Takes a lease that is free, expired (`until_ns <= ?4`) or the holder's own; changes no row
+/// (so reports 0) when someone else holds it.
+const LEASE_UPSERT: &str = "INSERT INTO leases (name, holder, until_ns) VALUES (?1, ?2, ?3) \
+     ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until_ns = excluded.until_ns \
+     WHERE leases.holder = excluded.holder OR leases.until_ns <= ?4";
+
 /// `tenant_id` of a tenant name inside a query (NULL, so nothing matches, if unknown).
 const TENANT_ID: &str = "(SELECT id FROM tenants WHERE name = ?1)";
 
@@ -911,6 +917,48 @@ impl Store for SqliteStore {
         id: &str,
     ) -> Result<Option<skylight_model::FileItem>, StoreError> {
         self.lock().file(tenant, drive_id, id)
+    }
+
+    fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let inner = self.lock();
+        let n = inner.conn.prepare_cached(LEASE_UPSERT)?.execute(params![
+            name,
+            holder,
+            to_ns(until),
+            to_ns(now)
+        ])?;
+        Ok(n == 1)
+    }
+
+    fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        self.lock()
+            .conn
+            .prepare_cached("DELETE FROM leases WHERE name = ?1 AND holder = ?2")?
+            .execute(params![name, holder])?;
+        Ok(())
+    }
+
+    fn leases(&self) -> Result<Vec<crate::Lease>, StoreError> {
+        let inner = self.lock();
+        let mut stmt = inner
+            .conn
+            .prepare_cached("SELECT name, holder, until_ns FROM leases ORDER BY name")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(crate::Lease {
+                    name: r.get(0)?,
+                    holder: r.get(1)?,
+                    until: from_ns(r.get(2)?),
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
     }
 
     fn statuses(&self) -> Result<Vec<ConnectorStatus>, StoreError> {

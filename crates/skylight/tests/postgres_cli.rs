@@ -8,8 +8,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use skylight_model::ContentType;
-use skylight_store::testkit::TestDatabase;
 use skylight_store::Store;
+use skylight_store::testkit::TestDatabase;
 
 mod common;
 
@@ -76,11 +76,18 @@ fn collection_into_postgres_killed_mid_backfill_ends_equal_to_the_truth() {
         let _ = child.kill();
         let _ = child.wait();
     }
-    assert!(killed_mid_way >= 5, "kills landed mid-backfill ({killed_mid_way})");
+    assert!(
+        killed_mid_way >= 5,
+        "kills landed mid-backfill ({killed_mid_way})"
+    );
     let out = skylight(&["collect", "--once", "--config", &config], &db.url)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
         !std::path::Path::new(&data).join("skylight.db").exists(),
         "nothing went to the embedded store"
@@ -90,8 +97,14 @@ fn collection_into_postgres_killed_mid_backfill_ends_equal_to_the_truth() {
 
     // Other commands read the same database: status counts what is stored, and the activity
     // log finds one user's records.
-    let status = skylight(&["status", "--format", "json"], &db.url).output().unwrap();
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let status = skylight(&["status", "--format", "json"], &db.url)
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     let counted: u64 = String::from_utf8(status.stdout)
         .unwrap()
         .lines()
@@ -116,28 +129,41 @@ fn collection_into_postgres_killed_mid_backfill_ends_equal_to_the_truth() {
     )
     .output()
     .unwrap();
-    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
     let rows: Vec<serde_json::Value> = String::from_utf8(listed.stdout)
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert!(!rows.is_empty());
-    assert!(rows.iter().all(|r| r["user"].as_str().unwrap().eq_ignore_ascii_case(&user)));
+    assert!(
+        rows.iter()
+            .all(|r| r["user"].as_str().unwrap().eq_ignore_ascii_case(&user))
+    );
 }
 
 #[test]
 fn a_wrong_database_url_is_a_clear_error_that_never_shows_the_password() {
-    let out = skylight(&["status"], "postgres://skylight:s3cret-pw@127.0.0.1:9/skylight")
-        .output()
-        .unwrap();
+    let out = skylight(
+        &["status"],
+        "postgres://skylight:s3cret-pw@127.0.0.1:9/skylight",
+    )
+    .output()
+    .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cannot open the PostgreSQL store"), "{err}");
     assert!(!err.contains("s3cret-pw"), "{err}");
-    let help = skylight(&["status", "--help"], "postgres://skylight:s3cret-pw@db/skylight")
-        .output()
-        .unwrap();
+    let help = skylight(
+        &["status", "--help"],
+        "postgres://skylight:s3cret-pw@db/skylight",
+    )
+    .output()
+    .unwrap();
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(help.contains("--database-url"), "{help}");
     assert!(!help.contains("s3cret-pw"), "{help}");

@@ -35,6 +35,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         name: "0004_access",
         sql: include_str!("migrations/0004_access.sql"),
     },
+    Migration {
+        name: "0005_leases",
+        sql: include_str!("migrations/0005_leases.sql"),
+    },
 ];
 
 /// The advisory lock key migrations hold (`skylight` in ASCII, as a number).

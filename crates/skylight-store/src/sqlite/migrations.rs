@@ -62,6 +62,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         name: "0011_directory_status",
         sql: include_str!("migrations/0011_directory_status.sql"),
     },
+    Migration {
+        name: "0012_leases",
+        sql: include_str!("migrations/0012_leases.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of a Skylight database ("Skyl").

@@ -1,0 +1,95 @@
+//! Leases on units of work, on every backend: one holder at a time, renewal, expiry, release.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use skylight_store::Store;
+use skylight_store::testkit::on_every_backend;
+
+fn t(s: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_800_000_000 + s, 0).unwrap()
+}
+
+#[test]
+fn one_holder_at_a_time_until_it_expires_or_is_released() {
+    on_every_backend(|store: &dyn Store| {
+        let name = "collect:contoso:Audit.Exchange";
+        assert!(
+            store.acquire_lease(name, "a", t(0), t(60)).unwrap(),
+            "a free lease is taken"
+        );
+        assert!(
+            !store.acquire_lease(name, "b", t(30), t(90)).unwrap(),
+            "held by a until 60"
+        );
+        assert!(
+            store.acquire_lease(name, "a", t(30), t(90)).unwrap(),
+            "a renews"
+        );
+        assert!(
+            !store.acquire_lease(name, "b", t(60), t(120)).unwrap(),
+            "renewed to 90"
+        );
+        let leases = store.leases().unwrap();
+        assert_eq!(leases.len(), 1);
+        assert_eq!((leases[0].holder.as_str(), leases[0].until), ("a", t(90)));
+        assert!(
+            store.acquire_lease(name, "b", t(90), t(150)).unwrap(),
+            "expired at 90: b takes over"
+        );
+        assert!(
+            !store.acquire_lease(name, "a", t(100), t(160)).unwrap(),
+            "a lost it"
+        );
+        store.release_lease(name, "a").unwrap();
+        assert_eq!(
+            store.leases().unwrap()[0].holder,
+            "b",
+            "only the holder releases"
+        );
+        store.release_lease(name, "b").unwrap();
+        assert!(store.leases().unwrap().is_empty());
+        assert!(
+            store.acquire_lease(name, "a", t(101), t(161)).unwrap(),
+            "released: free again"
+        );
+        // Leases are independent of each other.
+        assert!(store.acquire_lease("detect", "b", t(101), t(161)).unwrap());
+        let names: Vec<String> = store
+            .leases()
+            .unwrap()
+            .into_iter()
+            .map(|l| l.name)
+            .collect();
+        assert_eq!(names, ["collect:contoso:Audit.Exchange", "detect"]);
+    });
+}
+
+#[test]
+fn racing_takers_get_a_free_lease_once() {
+    on_every_backend(|store: &dyn Store| {
+        for round in 0..5 {
+            let name = format!("race-{round}");
+            let won: usize = std::thread::scope(|s| {
+                let takers: Vec<_> = (0..8)
+                    .map(|i| {
+                        let name = &name;
+                        s.spawn(move || {
+                            store
+                                .acquire_lease(
+                                    name,
+                                    &format!("p{i}"),
+                                    t(0),
+                                    t(0) + Duration::seconds(60),
+                                )
+                                .unwrap()
+                        })
+                    })
+                    .collect();
+                takers
+                    .into_iter()
+                    .map(|h| usize::from(h.join().unwrap()))
+                    .sum()
+            });
+            assert_eq!(won, 1, "round {round}: exactly one taker holds it");
+        }
+    });
+}
