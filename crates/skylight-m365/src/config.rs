@@ -177,6 +177,11 @@ pub struct CollectorSettings {
     /// Minutes between directory and app syncs from Microsoft Graph (default 60; 0: never).
     #[serde(default = "default_directory_interval")]
     pub directory_interval_minutes: u64,
+    /// Seconds a process's claim on shared work (a tenant's content type, detection) lasts
+    /// unless renewed, when several processes share one store: how soon another takes over
+    /// from one that died (default 30; renewed every third of it).
+    #[serde(default = "default_lease_secs")]
+    pub lease_secs: u64,
 }
 
 fn default_poll_interval() -> u64 {
@@ -191,6 +196,9 @@ fn default_blob_concurrency() -> usize {
 fn default_directory_interval() -> u64 {
     60
 }
+fn default_lease_secs() -> u64 {
+    30
+}
 
 impl Default for CollectorSettings {
     fn default() -> Self {
@@ -200,6 +208,7 @@ impl Default for CollectorSettings {
             blob_concurrency: default_blob_concurrency(),
             data_dir: None,
             directory_interval_minutes: default_directory_interval(),
+            lease_secs: default_lease_secs(),
         }
     }
 }

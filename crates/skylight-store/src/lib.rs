@@ -6,6 +6,7 @@
 mod batch;
 pub mod codes;
 mod directory;
+pub mod lease;
 mod pg;
 mod sqlite;
 #[cfg(feature = "testkit")]

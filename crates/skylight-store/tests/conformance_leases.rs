@@ -93,3 +93,34 @@ fn racing_takers_get_a_free_lease_once() {
         }
     });
 }
+
+#[test]
+fn a_keeper_hands_work_over_when_its_process_stops() {
+    use skylight_store::lease::LeaseKeeper;
+    use std::sync::Arc;
+    use std::time::{Duration as Wait, Instant};
+
+    fn until(what: &str, f: impl Fn() -> bool) {
+        let start = Instant::now();
+        while !f() {
+            assert!(start.elapsed() < Wait::from_secs(10), "{what}");
+            std::thread::sleep(Wait::from_millis(20));
+        }
+    }
+    let db = skylight_store::testkit::TestDatabase::create();
+    let first: Arc<dyn Store> = Arc::new(db.open());
+    let second: Arc<dyn Store> = Arc::new(db.open());
+    let a = LeaseKeeper::start(first, "a".into(), Wait::from_secs(3)).unwrap();
+    let b = LeaseKeeper::start(second.clone(), "b".into(), Wait::from_secs(3)).unwrap();
+    let la = a.want("detect");
+    until("a takes the free lease", || la.held());
+    let lb = b.want("detect");
+    // Renewed every second, so b never gets it while a lives.
+    std::thread::sleep(Wait::from_secs(4));
+    assert!(la.held() && !lb.held(), "one holder while a renews");
+    // A stopped keeper releases what it held at once: b takes over within a renewal round.
+    drop(la);
+    drop(a);
+    until("b takes over after a stops", || lb.held());
+    assert_eq!(second.leases().unwrap()[0].holder, "b");
+}

@@ -73,13 +73,17 @@ pub async fn bench_latency(args: LatencyArgs) -> anyhow::Result<()> {
         opts,
     ));
     let collecting = tokio::spawn(async move { collector.run(&ContentType::ALL).await });
-    let detection = crate::detect_cmd::DetectionThread::spawn(store.clone(), || {
-        let policies = skylight_detect::policy::parse_file(PROBE, "probe")?;
-        Ok(skylight_detect::Engine::new(
-            &skylight_detect::DetectConfig::default(),
-            policies,
-        )?)
-    })?;
+    let detection = crate::detect_cmd::DetectionThread::spawn(
+        store.clone(),
+        || {
+            let policies = skylight_detect::policy::parse_file(PROBE, "probe")?;
+            Ok(skylight_detect::Engine::new(
+                &skylight_detect::DetectConfig::default(),
+                policies,
+            )?)
+        },
+        None,
+    )?;
 
     // The backfill first: measured are the blobs that become available after it.
     let mut last = u64::MAX;

@@ -106,15 +106,35 @@ pub enum Format {
 /// Collects every configured tenant.
 pub async fn collect(args: CollectArgs) -> anyhow::Result<()> {
     let store = args.store.open()?;
-    collect_into(&args.config, store, args.once).await
+    collect_into(&args.config, store, args.once, Roles::ALL).await
+}
+
+/// What a process does with a configuration (`serve --role`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    /// Collect the tenants' audit records and sync their directories and files.
+    pub collect: bool,
+    /// Run detection, notifications and the policies' governance actions.
+    pub detect: bool,
+}
+
+impl Roles {
+    /// Collection and detection.
+    pub const ALL: Roles = Roles {
+        collect: true,
+        detect: true,
+    };
 }
 
 /// Collects every tenant of a configuration into a store, with detection and notifications
-/// beside the collectors; `once`: until caught up, with a summary.
+/// beside the collectors; `once`: until caught up, with a summary. Outside `once`, processes
+/// sharing the store split the work through leases: a tenant's content type, detection and
+/// governance are each done by one of them at a time.
 pub async fn collect_into(
     config_path: &std::path::Path,
     store: Arc<dyn Store>,
     once: bool,
+    roles: Roles,
 ) -> anyhow::Result<()> {
     let config = Config::load(config_path)
         .with_context(|| format!("cannot load the configuration {}", config_path.display()))?;
@@ -124,7 +144,21 @@ pub async fn collect_into(
         .connect_timeout(std::time::Duration::from_secs(15))
         .build()
         .context("cannot build the HTTP client")?;
-    let bars = progress_bars(&config, once);
+    let bars = progress_bars(&config, once && roles.collect);
+    // `--once` is a catch-up that runs regardless of others (commits are idempotent).
+    let leases = if once {
+        None
+    } else {
+        Some(Arc::new(
+            skylight_store::lease::LeaseKeeper::start(
+                store.clone(),
+                skylight_store::lease::process_holder(),
+                // Under 3 s, renewals (every third) would crowd the store for nothing.
+                std::time::Duration::from_secs(config.collector.lease_secs.max(3)),
+            )
+            .context("cannot start the lease keeper")?,
+        ))
+    };
     let opts = CollectorOptions {
         poll_interval: std::time::Duration::from_secs(config.collector.poll_interval_secs.max(1)),
         // At least an hour: content is listed late with an older contentCreated (contract §2.6).
@@ -136,6 +170,7 @@ pub async fn collect_into(
             skylight_enrich::Enricher::new(&config.enrichment)
                 .context("enrichment: fix [enrichment] or [[ip_range]] in the configuration")?,
         )),
+        leases: leases.clone(),
     };
     // Detection evaluates activities as the collectors store them.
     let base_dir = config_path
@@ -145,35 +180,46 @@ pub async fn collect_into(
     let detect = crate::detect_cmd::detect_config(&config.detection)?;
     // Checked now, so that a mistake stops `collect` before it starts.
     crate::detect_cmd::engine(&detect, &base_dir, Some(store.as_ref()))?;
-    // Alert changes go to the configured channels (webhooks, syslog) as detection commits them.
-    let notifier = crate::notify_cmd::start(&config.notifications, &base_dir, store.clone())
-        .context("notifications: fix [notifications] in the configuration")?;
-    let (gov_dir, gov_detect) = (base_dir.clone(), detect.clone());
-    let (engine_dir, engine_store) = (base_dir.clone(), store.clone());
-    let detection = crate::detect_cmd::DetectionThread::spawn(store.clone(), move || {
-        crate::detect_cmd::engine(&detect, &engine_dir, Some(engine_store.as_ref()))
-    })?;
-    // Policies' governance actions on the alerts detection raises.
+    let file_policies = crate::directory_cmd::file_policies(&config, config_path)?;
     let clients = crate::directory_cmd::graph_clients(&config)?;
     let governor = Arc::new(crate::govern_cmd::governor(&config, store.clone())?);
     let stop_governance = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let governance = tokio::spawn(crate::govern_loop::run(
-        governor,
-        store.clone(),
-        move |s| crate::detect_cmd::policy_actions(&gov_detect, &gov_dir, s),
-        stop_governance.clone(),
-    ));
+    let mut notifier = None;
+    let mut detection = None;
+    let mut governance = None;
+    if roles.detect {
+        // Alert changes go to the configured channels (webhooks, syslog) as detection commits
+        // them; deliveries are leased one by one, so every process may send.
+        notifier = crate::notify_cmd::start(&config.notifications, &base_dir, store.clone())
+            .context("notifications: fix [notifications] in the configuration")?;
+        let (gov_dir, gov_detect) = (base_dir.clone(), detect.clone());
+        let (engine_dir, engine_store) = (base_dir.clone(), store.clone());
+        detection = Some(crate::detect_cmd::DetectionThread::spawn(
+            store.clone(),
+            move || crate::detect_cmd::engine(&detect, &engine_dir, Some(engine_store.as_ref())),
+            leases.as_ref().map(|k| k.want("detect")),
+        )?);
+        // Policies' governance actions on the alerts detection raises.
+        governance = Some(tokio::spawn(crate::govern_loop::run(
+            governor,
+            store.clone(),
+            move |s| crate::detect_cmd::policy_actions(&gov_detect, &gov_dir, s),
+            stop_governance.clone(),
+            leases.as_ref().map(|k| k.want("govern")),
+        )));
+    }
     // Users, groups and apps from Microsoft Graph: once with `--once`, otherwise every interval.
-    let directory = crate::directory_cmd::spawn_syncs(
-        &config,
-        clients,
-        store.clone(),
-        crate::directory_cmd::file_policies(&config, config_path)?,
-        once,
-    );
+    let directory = roles.collect.then(|| {
+        crate::directory_cmd::spawn_syncs(&config, clients, store.clone(), file_policies, once)
+    });
     let started = Instant::now();
     let mut runs = Vec::new();
-    for tenant in &config.tenants {
+    let collected_tenants = if roles.collect {
+        config.tenants.as_slice()
+    } else {
+        &[]
+    };
+    for tenant in collected_tenants {
         let tenant_opts = CollectorOptions {
             on_progress: bars.as_ref().map(|b| b.callback(&tenant.name)),
             ..opts.clone()
@@ -235,16 +281,27 @@ pub async fn collect_into(
             );
         }
     }
-    let detected = tokio::task::spawn_blocking(move || detection.finish())
-        .await
-        .context("detection task failed")??;
-    for line in directory.finish().await {
-        outln!("{line}");
+    if !roles.collect && !once {
+        // A detection-only process: detection runs until the process is stopped.
+        std::future::pending::<()>().await;
+    }
+    let detected = match detection {
+        Some(d) => tokio::task::spawn_blocking(move || d.finish())
+            .await
+            .context("detection task failed")??,
+        None => Default::default(),
+    };
+    if let Some(directory) = directory {
+        for line in directory.finish().await {
+            outln!("{line}");
+        }
     }
     stop_governance.store(true, std::sync::atomic::Ordering::Relaxed);
     // With `--once`, the last alerts' actions are taken before exiting.
-    let _ = governance.await;
-    if once {
+    if let Some(governance) = governance {
+        let _ = governance.await;
+    }
+    if once && roles.detect {
         outln!(
             "detection: {} activities evaluated, {} alerts raised or updated (`skylight alerts` lists them)",
             detected.activities,

@@ -98,9 +98,11 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     };
     crate::detect_cmd::engine(&detect, &args.data_dir, Some(store.as_ref()))?;
     let (data_dir, engine_store) = (args.data_dir.clone(), store.clone());
-    let detection = crate::detect_cmd::DetectionThread::spawn(store.clone(), move || {
-        crate::detect_cmd::engine(&detect, &data_dir, Some(engine_store.as_ref()))
-    })?;
+    let detection = crate::detect_cmd::DetectionThread::spawn(
+        store.clone(),
+        move || crate::detect_cmd::engine(&detect, &data_dir, Some(engine_store.as_ref())),
+        None,
+    )?;
 
     // Users, groups, apps and files from the simulated tenant's Graph, every 10 minutes, and
     // governance actions taken from the console and the API.

@@ -181,6 +181,7 @@ fn run_detection(
     store: &dyn Store,
     make_engine: &dyn Fn() -> anyhow::Result<Engine>,
     stop: &AtomicBool,
+    lease: Option<&skylight_store::lease::Lease>,
 ) -> anyhow::Result<Progress> {
     // Policies changed through the API, or a directory sync that may have changed the members
     // of the groups scopes name.
@@ -199,8 +200,27 @@ fn run_detection(
     let mut detector = Detector::open(store, make_engine()?)?;
     let mut total = Progress::default();
     let mut pause = Duration::from_secs(1);
+    let mut leading = true;
     loop {
         let stopping = stop.load(Ordering::Relaxed);
+        // With several processes on one store, one evaluates at a time; the one taking over
+        // resumes from the last commit, whoever made it.
+        if let Some(lease) = lease {
+            if !lease.held() {
+                if stopping {
+                    return Ok(total);
+                }
+                leading = false;
+                std::thread::sleep(IDLE);
+                continue;
+            }
+            if !leading {
+                leading = true;
+                version = versions(store)?;
+                detector = Detector::open(store, make_engine()?)?;
+                tracing::info!("this process now runs detection");
+            }
+        }
         // Policies changed through the API: everything evaluated so far is committed (a pass
         // ends with a commit), so a new engine resumes exactly there.
         let now = versions(store)?;
@@ -247,13 +267,14 @@ impl DetectionThread {
     pub fn spawn(
         store: Arc<dyn Store>,
         make_engine: impl Fn() -> anyhow::Result<Engine> + Send + 'static,
+        lease: Option<skylight_store::lease::Lease>,
     ) -> anyhow::Result<DetectionThread> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let handle = std::thread::Builder::new()
             .name("detection".into())
             .spawn(move || {
-                let run = run_detection(store.as_ref(), &make_engine, &flag);
+                let run = run_detection(store.as_ref(), &make_engine, &flag, lease.as_ref());
                 if let Err(e) = &run {
                     tracing::error!(error = %format!("{e:#}"), "detection stopped");
                 }

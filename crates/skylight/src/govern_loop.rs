@@ -29,7 +29,18 @@ pub async fn run(
     store: Arc<dyn Store>,
     actions_of: impl Fn(&dyn Store) -> anyhow::Result<PolicyActions> + Send + Sync + 'static,
     stop: Arc<AtomicBool>,
+    lease: Option<skylight_store::lease::Lease>,
 ) {
+    // With several processes on one store, one governs at a time: another's in-progress
+    // actions are not "interrupted" while it lives.
+    if let Some(lease) = &lease {
+        while !lease.held() {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            tokio::time::sleep(INTERVAL).await;
+        }
+    }
     match governor.resume_interrupted().await {
         Ok(0) => {}
         Ok(n) => tracing::info!(
@@ -46,6 +57,15 @@ pub async fn run(
     loop {
         // A round after the stop was seen: what detection raised last is acted on too.
         let stopping = stop.load(Ordering::Relaxed);
+        if let Some(lease) = &lease
+            && !lease.held()
+        {
+            if stopping {
+                break;
+            }
+            tokio::time::sleep(INTERVAL).await;
+            continue;
+        }
         let actions = match current_actions(&store, &actions_of, &mut known).await {
             Ok(a) => a,
             Err(e) => {

@@ -33,8 +33,26 @@ pub struct ServeArgs {
     /// API alone).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// What this process does, to spread the work over machines sharing one PostgreSQL
+    /// database: `collector` (audit records, directory and files), `detector` (detection,
+    /// notifications, policies' governance actions), `api` (console and REST API), any
+    /// combination, comma-separated. Processes with the same role split its work through
+    /// leases and take over from one that dies. collector and detector need --config.
+    #[arg(long, value_delimiter = ',', default_values = ["collector", "detector", "api"])]
+    role: Vec<Role>,
     #[command(flatten)]
     store: StoreArgs,
+}
+
+/// A part of Skylight's work a process can take on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// Collection from Microsoft 365 (audit records, directory, files).
+    Collector,
+    /// Detection, notifications and governance actions.
+    Detector,
+    /// The web console and the REST API.
+    Api,
 }
 
 /// Serves the console and the API until interrupted.
@@ -66,6 +84,19 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             args.listen
         );
     }
+    let roles = crate::collect_cmd::Roles {
+        collect: args.role.contains(&Role::Collector),
+        detect: args.role.contains(&Role::Detector),
+    };
+    let api = args.role.contains(&Role::Api);
+    if (roles.collect || roles.detect) && args.config.is_none() {
+        // Without a configuration the default roles serve the console and API alone.
+        if args.role.len() < 3 {
+            anyhow::bail!(
+                "--role collector or detector needs --config, the connector configuration"
+            );
+        }
+    }
     let store = args.store.open()?;
     let mut governor = None;
     let mut attributions = vec![skylight_enrich::BUILTIN_ATTRIBUTION.to_owned()];
@@ -86,14 +117,40 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 .map(String::from)
                 .collect();
             let (path, store) = (path.clone(), store.clone());
-            Some(tokio::spawn(async move {
-                if let Err(e) = crate::collect_cmd::collect_into(&path, store, false).await {
-                    tracing::error!(error = %format!("{e:#}"), "collection stopped");
-                }
-            }))
+            (roles.collect || roles.detect).then(|| {
+                tokio::spawn(async move {
+                    let outcome =
+                        crate::collect_cmd::collect_into(&path, store, false, roles).await;
+                    if let Err(e) = &outcome {
+                        tracing::error!(error = %format!("{e:#}"), "collection stopped");
+                    }
+                    outcome
+                })
+            })
         }
         None => None,
     };
+    if !api {
+        let what = match (roles.collect, roles.detect) {
+            (true, true) => "collecting and detecting",
+            (true, false) => "collecting",
+            _ => "detecting",
+        };
+        println!("skylight {what} (no console or API in this process); stop with Ctrl-C");
+        let Some(mut task) = collecting else {
+            anyhow::bail!("nothing to do: give --role collector, detector or api");
+        };
+        return tokio::select! {
+            _ = tokio::signal::ctrl_c() => {
+                task.abort();
+                Ok(())
+            }
+            ended = &mut task => match ended {
+                Ok(outcome) => outcome.context("the collector stopped"),
+                Err(e) => Err(anyhow::anyhow!("the collector task failed: {e}")),
+            },
+        };
+    }
     let accounts = {
         let store = store.clone();
         tokio::task::spawn_blocking(move || store.account_count())

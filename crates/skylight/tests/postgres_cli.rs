@@ -175,3 +175,150 @@ fn a_wrong_database_url_is_a_clear_error_that_never_shows_the_password() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Starts `skylight serve ARGS…` on the database; returns it once it has announced itself.
+fn spawn_serve_on(args: &[&str], url: &str, log: &std::path::Path) -> common::Killed {
+    let mut all = vec!["serve"];
+    all.extend_from_slice(args);
+    let (child, _) = common::spawn_announcing_with(
+        &all,
+        &[
+            ("SKYLIGHT_DATABASE_URL", url),
+            ("SKYLIGHT_API_TOKEN", common::TOKEN),
+        ],
+        Some(log),
+        |l| l.starts_with("skylight ").then(|| l.to_string()),
+    );
+    child
+}
+
+/// Waits (up to two minutes: the simulator throttles) until `done` holds, or fails saying `what`.
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "timed out: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Which process (by pid) holds each lease.
+fn holders(store: &dyn Store) -> Vec<(String, u32)> {
+    store
+        .leases()
+        .unwrap()
+        .into_iter()
+        .filter(|l| l.until > chrono::Utc::now())
+        .map(|l| {
+            let pid = l.holder.split(':').nth(1).unwrap().parse().unwrap();
+            (l.name, pid)
+        })
+        .collect()
+}
+
+#[test]
+fn processes_on_one_database_split_the_work_and_take_over_from_one_killed() {
+    let (_sim, sim) = spawn_sim(&[
+        "--users",
+        "200",
+        "--days",
+        "7",
+        "--faults",
+        "duplicates,shuffle",
+        "--requests-per-minute",
+        "2400",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _) =
+        common::write_config_with(dir.path(), &sim, "poll_interval_secs = 1\nlease_secs = 3\n");
+    let db = TestDatabase::create();
+    let store = db.open();
+    let first = spawn_serve_on(
+        &["--role", "collector,detector", "--config", &config],
+        &db.url,
+        &dir.path().join("first.log"),
+    );
+    let first_pid = first.0.id();
+    // Every content type and detection taken by the first process.
+    wait_for("the first process holds the work", || {
+        let h = holders(&store);
+        h.len() == 7 && h.iter().all(|(_, pid)| *pid == first_pid)
+    });
+    let second = spawn_serve_on(
+        &["--role", "collector,detector", "--config", &config],
+        &db.url,
+        &dir.path().join("second.log"),
+    );
+    let second_pid = second.0.id();
+    // An API-only process on the same database: it serves what the others store.
+    let (api, api_url) = common::spawn_announcing_with(
+        &["serve", "--role", "api", "--listen", "127.0.0.1:0"],
+        &[
+            ("SKYLIGHT_DATABASE_URL", db.url.as_str()),
+            ("SKYLIGHT_API_TOKEN", common::TOKEN),
+        ],
+        None,
+        |l| {
+            l.strip_prefix("skylight API on ")
+                .and_then(|r| r.split_whitespace().next())
+                .map(String::from)
+        },
+    );
+    // While the first renews its leases, the second waits.
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        holders(&store).iter().all(|(_, pid)| *pid == first_pid),
+        "{:?}",
+        holders(&store)
+    );
+    let stored_before = store.record_count(Some("contoso")).unwrap();
+    // Killed mid-backfill (SIGKILL: no release), the second takes every lease over once the
+    // first's expire, and finishes the backfill.
+    drop(first);
+    wait_for("the second process takes the work over", || {
+        let h = holders(&store);
+        h.len() == 7 && h.iter().all(|(_, pid)| *pid == second_pid)
+    });
+    let truth: serde_json::Value = reqwest::blocking::get(format!("{sim}/_sim/truth"))
+        .unwrap()
+        .json()
+        .unwrap();
+    let published: u64 = ContentType::ALL
+        .iter()
+        .map(|ct| {
+            truth["content_types"][ct.as_str()]["record_ids"]
+                .as_array()
+                .unwrap()
+                .len() as u64
+        })
+        .sum();
+    assert!(
+        stored_before < published,
+        "the first was killed mid-backfill"
+    );
+    wait_for("the backfill finishes", || {
+        store.record_count(Some("contoso")).unwrap() >= published
+    });
+    assert_equals_truth(&sim, &store);
+    // Detection, moved over too, evaluates everything stored exactly once.
+    wait_for("detection catches up", || {
+        let (done, newest) = store.detection_progress().unwrap();
+        done == newest
+    });
+    let served: serde_json::Value = common::api_client()
+        .get(format!("{api_url}?limit=500"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let rows = served["items"].as_array().expect("items");
+    assert_eq!(
+        rows.len(),
+        500,
+        "the API process serves the stored activities"
+    );
+    drop(second);
+    drop(api);
+}

@@ -19,6 +19,9 @@ use crate::remediation::Remediation;
 /// of the current pass done (0.0–1.0, by publication time covered): progress bars feed on it.
 pub type ProgressFn = Arc<dyn Fn(ContentType, &Progress, f64) + Send + Sync>;
 
+/// How often a content type another process collects is looked at again.
+const LEASE_LOOK: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// How the collector paces itself.
 #[derive(Clone)]
 pub struct CollectorOptions {
@@ -34,6 +37,10 @@ pub struct CollectorOptions {
     pub on_progress: Option<ProgressFn>,
     /// Enrichment at ingest (geolocation, ASN, named ranges, user agents), if configured.
     pub enricher: Option<Arc<skylight_enrich::Enricher>>,
+    /// With several processes on one store: each content type is collected only while this
+    /// process holds its lease (`collect:TENANT:CONTENT-TYPE`), and taken over when its holder
+    /// dies. `None`: collect regardless (one process, or a catch-up run beside others).
+    pub leases: Option<Arc<skylight_store::lease::LeaseKeeper>>,
 }
 
 impl std::fmt::Debug for CollectorOptions {
@@ -43,6 +50,7 @@ impl std::fmt::Debug for CollectorOptions {
             .field("overlap", &self.overlap)
             .field("blob_concurrency", &self.blob_concurrency)
             .field("once", &self.once)
+            .field("leases", &self.leases.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -56,6 +64,7 @@ impl Default for CollectorOptions {
             once: false,
             on_progress: None,
             enricher: None,
+            leases: None,
         }
     }
 }
@@ -193,7 +202,20 @@ impl Collector {
     ) -> Progress {
         let mut progress = Progress::default();
         let mut subscribed = enabled.is_some_and(|e| e.contains(&ct));
+        let lease = self
+            .opts
+            .leases
+            .as_ref()
+            .map(|k| k.want(&format!("collect:{}:{}", self.tenant, ct.as_str())));
         loop {
+            if let Some(lease) = &lease
+                && !lease.held()
+            {
+                // Another process collects this content type; look again soon, to take over
+                // promptly when it stops renewing its lease.
+                tokio::time::sleep(self.opts.poll_interval.min(LEASE_LOOK)).await;
+                continue;
+            }
             let outcome = self.cycle(ct, &mut subscribed, &mut progress).await;
             match &outcome {
                 Ok(()) => progress.error = None,
@@ -281,7 +303,12 @@ impl Collector {
     ) -> Result<(), CollectError> {
         self.client.resolve_tenant().await?;
         if !*subscribed {
-            self.client.start_subscription(ct).await?;
+            // Another process sharing the store (or an earlier run) may have started it since
+            // this one last looked, and Microsoft refuses a second start within 15 minutes
+            // (AF429): look again before starting.
+            if !self.client.enabled_subscriptions().await?.contains(&ct) {
+                self.client.start_subscription(ct).await?;
+            }
             *subscribed = true;
         }
         let now = self.client.now();

@@ -1,0 +1,211 @@
+//! Keeping leases: one thread per process renews every lease the process wants, so that work
+//! shared through a store (a tenant's content type, detection) is done by one process at a time
+//! and taken over by another when its holder dies.
+//!
+//! A lease is only an economy and an ordering: collection stays exactly-once without it (commits
+//! are idempotent), but two processes would fetch the same blobs.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use crate::Store;
+
+/// Renews the leases a process wants, in a thread of its own.
+pub struct LeaseKeeper {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for LeaseKeeper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeaseKeeper")
+            .field("holder", &self.shared.holder)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Shared {
+    store: Arc<dyn Store>,
+    holder: String,
+    ttl: Duration,
+    state: Mutex<State>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    /// Lease name → whether this process holds it (as of the last renewal).
+    wanted: BTreeMap<String, Arc<AtomicBool>>,
+    /// Leases given up, to release at the next round.
+    released: Vec<String>,
+    stopping: bool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A lease a process wants; given up when dropped.
+pub struct Lease {
+    name: String,
+    held: Arc<AtomicBool>,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Lease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lease")
+            .field("name", &self.name)
+            .field("held", &self.held())
+            .finish()
+    }
+}
+
+impl Lease {
+    /// Whether this process held the lease at the last renewal.
+    pub fn held(&self) -> bool {
+        self.held.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let mut state = self.shared.lock();
+        state.wanted.remove(&self.name);
+        state.released.push(self.name.clone());
+        drop(state);
+        self.shared.wake.notify_all();
+    }
+}
+
+impl LeaseKeeper {
+    /// Starts keeping leases for `holder` (unique per process), each valid for `ttl` and renewed
+    /// every third of it.
+    pub fn start(
+        store: Arc<dyn Store>,
+        holder: String,
+        ttl: Duration,
+    ) -> std::io::Result<LeaseKeeper> {
+        let shared = Arc::new(Shared {
+            store,
+            holder,
+            ttl,
+            state: Mutex::new(State::default()),
+            wake: Condvar::new(),
+        });
+        let worker = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("leases".into())
+            .spawn(move || keep(&worker))?;
+        Ok(LeaseKeeper {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// The holder name of this process.
+    pub fn holder(&self) -> &str {
+        &self.shared.holder
+    }
+
+    /// Asks for the lease `name`; it is taken at once if free, later if its holder stops
+    /// renewing it.
+    pub fn want(&self, name: &str) -> Lease {
+        let held = Arc::new(AtomicBool::new(false));
+        let mut state = self.shared.lock();
+        state.wanted.insert(name.to_owned(), Arc::clone(&held));
+        drop(state);
+        self.shared.wake.notify_all();
+        Lease {
+            name: name.to_owned(),
+            held,
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl Drop for LeaseKeeper {
+    fn drop(&mut self) {
+        self.shared.lock().stopping = true;
+        self.shared.wake.notify_all();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A name for this process as a lease holder: host, process id and a random part (a restarted
+/// process with a reused pid is still someone else).
+pub fn process_holder() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "host".into());
+    let nanos = Utc::now().timestamp_subsec_nanos();
+    format!("{host}:{}:{nanos:08x}", std::process::id())
+}
+
+fn keep(shared: &Shared) {
+    let ttl = chrono::Duration::from_std(shared.ttl).unwrap_or(chrono::Duration::seconds(60));
+    let mut state = shared.lock();
+    loop {
+        let stopping = state.stopping;
+        let wanted: Vec<(String, Arc<AtomicBool>)> = state
+            .wanted
+            .iter()
+            .map(|(n, h)| (n.clone(), Arc::clone(h)))
+            .collect();
+        let mut released = std::mem::take(&mut state.released);
+        drop(state);
+        if stopping {
+            // Handed over at once rather than after the lease runs out.
+            released.extend(wanted.iter().map(|(n, _)| n.clone()));
+        } else {
+            for (name, held) in &wanted {
+                let now = Utc::now();
+                let ok = match shared
+                    .store
+                    .acquire_lease(name, &shared.holder, now, now + ttl)
+                {
+                    Ok(ok) => ok,
+                    Err(e) => {
+                        // Unreachable store: work nothing rather than work blind.
+                        tracing::warn!(lease = %name, error = %e, "cannot renew a lease; its work pauses");
+                        false
+                    }
+                };
+                let was = held.swap(ok, Ordering::AcqRel);
+                if was != ok {
+                    tracing::info!(lease = %name, holder = %shared.holder, held = ok, "lease changed hands");
+                }
+            }
+        }
+        for name in released {
+            let _ = shared.store.release_lease(&name, &shared.holder);
+        }
+        state = shared.lock();
+        if stopping {
+            return;
+        }
+        if state.released.is_empty() && !state.stopping && same_names(&state.wanted, &wanted) {
+            state = shared
+                .wake
+                .wait_timeout(state, shared.ttl / 3)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+}
+
+fn same_names(now: &BTreeMap<String, Arc<AtomicBool>>, seen: &[(String, Arc<AtomicBool>)]) -> bool {
+    now.len() == seen.len() && now.keys().zip(seen).all(|(a, (b, _))| a == b)
+}
