@@ -106,9 +106,7 @@ pub fn build_with(cfg: SimConfig, urls: PublicUrls) -> Result<Sim, SimError> {
     let incidents = scenarios::plan(&cfg, &tenant, &mut feed, start);
     let cert =
         certs::AppCertificate::generate(&format!("CN=Skylight connector, O={}", tenant.org_name))?;
-    Ok(Sim::new(
-        cfg, tenant, feed, incidents, cert, clock, urls,
-    ))
+    Ok(Sim::new(cfg, tenant, feed, incidents, cert, clock, urls))
 }
 
 /// Binds `listen` and serves the simulator over plain HTTP until the task is aborted.

@@ -34,7 +34,11 @@ pub fn client_of(sim: &Sim, headers: &HeaderMap, peer: Option<std::net::SocketAd
     let app = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.get(..7).filter(|p| p.eq_ignore_ascii_case("bearer ")).map(|_| &v[7..]))
+        .and_then(|v| {
+            v.get(..7)
+                .filter(|p| p.eq_ignore_ascii_case("bearer "))
+                .map(|_| &v[7..])
+        })
         .and_then(|t| {
             let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
             v.validate_aud = false;
@@ -371,7 +375,10 @@ mod tests {
             endpoint("GET", "/v1.0/users/4f1c0000-1111-2222-3333-444455556666"),
             "GET /v1.0/users/{id}"
         );
-        assert_eq!(endpoint("GET", "/v1.0/users/delta"), "GET /v1.0/users/delta");
+        assert_eq!(
+            endpoint("GET", "/v1.0/users/delta"),
+            "GET /v1.0/users/delta"
+        );
     }
 
     #[test]
@@ -390,6 +397,9 @@ mod tests {
         d.request(&c, "GET /x".into(), 200, false, None, ms(1600), ms(1601));
         let map = d.clients.lock().expect("lock");
         let t = &map["app"];
-        assert_eq!((t.throttled, t.retried_early, t.retried_after_wait), (2, 1, 1));
+        assert_eq!(
+            (t.throttled, t.retried_early, t.retried_after_wait),
+            (2, 1, 1)
+        );
     }
 }
