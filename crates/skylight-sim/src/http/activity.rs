@@ -690,8 +690,12 @@ pub async fn retrieve(
                 ),
             );
         }
-        sim.drain.fetched(&claims.appid, &content_id, served);
         let mut r = Response::new(Body::from(bytes));
+        r.extensions_mut().insert(super::report::Served {
+            client_id: claims.appid,
+            content_id,
+            records: served,
+        });
         r.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json; charset=utf-8"),
@@ -725,8 +729,12 @@ pub async fn retrieve(
     })
     .await
     .unwrap_or_else(|_| (b"[]".to_vec(), 0));
-    sim.drain.fetched(&claims.appid, &content_id, served);
     let mut r = Response::new(Body::from(bytes));
+    r.extensions_mut().insert(super::report::Served {
+        client_id: claims.appid,
+        content_id,
+        records: served,
+    });
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json; charset=utf-8"),

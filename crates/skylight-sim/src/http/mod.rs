@@ -478,6 +478,13 @@ async fn faults_and_log(State(sim): State<Arc<Sim>>, req: Request, next: Next) -
             started,
             Instant::now(),
         );
+        if let Some(s) = response
+            .extensions()
+            .get::<report::Served>()
+            .filter(|_| !reset)
+        {
+            sim.drain.fetched(&s.client_id, &s.content_id, s.records);
+        }
     }
     if reset {
         // A connection reset: the headers go out, then the body breaks off half-way.

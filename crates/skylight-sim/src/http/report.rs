@@ -19,6 +19,18 @@ use crate::catalog::ContentType;
 #[derive(Debug, Clone, Copy)]
 pub struct Throttled;
 
+/// A blob handed to a client, attached to the response so that it is counted only once the
+/// answer really goes out whole (a `flaky` reset breaks it off and is no fetch).
+#[derive(Debug, Clone)]
+pub struct Served {
+    /// The app it was served to.
+    pub client_id: String,
+    /// The blob's content id as the client named it.
+    pub content_id: String,
+    /// Records in the blob, duplicate copies included.
+    pub records: u32,
+}
+
 /// Who made a request: the app of its bearer token, or else the peer address.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Client {
