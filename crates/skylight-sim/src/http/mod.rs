@@ -471,12 +471,14 @@ async fn faults_and_log(State(sim): State<Arc<Sim>>, req: Request, next: Next) -
             .and_then(|v| v.trim().parse::<f64>().ok());
         sim.drain.request(
             &client,
-            report::endpoint(&method, &path),
-            status,
-            throttled,
-            retry_after,
-            started,
-            Instant::now(),
+            report::Answered {
+                endpoint: report::endpoint(&method, &path),
+                status,
+                throttled,
+                retry_after,
+                arrived: started,
+                answered: Instant::now(),
+            },
         );
         if let Some(s) = response
             .extensions()

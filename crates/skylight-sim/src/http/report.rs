@@ -107,6 +107,23 @@ fn looks_like_id(s: &str) -> bool {
     (s.len() >= 8 && s.chars().any(|c| c.is_ascii_digit())) || s.contains(['!', '@', '\''])
 }
 
+/// One answered request, as the report counts it.
+#[derive(Debug, Clone)]
+pub struct Answered {
+    /// [`endpoint`] of the request.
+    pub endpoint: String,
+    /// Status answered.
+    pub status: u16,
+    /// The answer was throttling (429, or AF429 as 403).
+    pub throttled: bool,
+    /// `Retry-After` seconds, if the answer gave one.
+    pub retry_after: Option<f64>,
+    /// When the request came in.
+    pub arrived: Instant,
+    /// When the answer left.
+    pub answered: Instant,
+}
+
 /// What one client did with one blob.
 #[derive(Debug, Default, Clone, Copy)]
 struct Seen {
@@ -145,17 +162,16 @@ impl Drain {
         f(t)
     }
 
-    /// Counts a served request; `arrived` is when it came in, `answered` when the answer left.
-    pub fn request(
-        &self,
-        client: &Client,
-        endpoint: String,
-        status: u16,
-        throttled: bool,
-        retry_after: Option<f64>,
-        arrived: Instant,
-        answered: Instant,
-    ) {
+    /// Counts an answered request.
+    pub fn request(&self, client: &Client, a: Answered) {
+        let Answered {
+            endpoint,
+            status,
+            throttled,
+            retry_after,
+            arrived,
+            answered,
+        } = a;
         self.with(client, |t| {
             // Judged on the first request to the endpoint after a Retry-After was given.
             if let Some(until) = t.waiting.remove(&endpoint) {
@@ -402,11 +418,19 @@ mod tests {
         };
         let t0 = Instant::now();
         let ms = |n| t0 + std::time::Duration::from_millis(n);
-        d.request(&c, "GET /x".into(), 429, true, Some(1.0), ms(0), ms(1));
+        let req = |e: &str, status: u16, ra: Option<f64>, at: u64| Answered {
+            endpoint: e.into(),
+            status,
+            throttled: status == 429,
+            retry_after: ra,
+            arrived: ms(at),
+            answered: ms(at + 1),
+        };
+        d.request(&c, req("GET /x", 429, Some(1.0), 0));
         // Another endpoint does not settle the question.
-        d.request(&c, "GET /y".into(), 200, false, None, ms(10), ms(11));
-        d.request(&c, "GET /x".into(), 429, true, Some(1.0), ms(500), ms(501));
-        d.request(&c, "GET /x".into(), 200, false, None, ms(1600), ms(1601));
+        d.request(&c, req("GET /y", 200, None, 10));
+        d.request(&c, req("GET /x", 429, Some(1.0), 500));
+        d.request(&c, req("GET /x", 200, None, 1600));
         let map = d.clients.lock().expect("lock");
         let t = &map["app"];
         assert_eq!(
