@@ -5,7 +5,7 @@ use std::io::Write;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::Args;
-use skylight_sim::{Faults, Scenarios, SimConfig};
+use skylight_sim::{Cloud, Faults, Scenarios, ServeOptions, SimConfig};
 
 /// Options of `skylight sim`.
 #[derive(Debug, Args)]
@@ -37,9 +37,22 @@ pub struct SimArgs {
     /// Clock speed relative to real time (e.g. 60 = an hour a minute; 0 = frozen).
     #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
     speed: f64,
-    /// Base URL clients reach the simulator at (default: http:// + the listen address).
+    /// Base URL clients reach the simulator at, for every service (`URL`) or one of them
+    /// (`login=URL`, `manage=URL`, `graph=URL`); repeatable. Every URL the simulator emits
+    /// (contentUri, NextPageUri, @odata.nextLink) uses it. Default: http:// + the listen address,
+    /// or Microsoft's host names with --tls.
+    #[arg(long, value_name = "[SERVICE=]URL", value_parser = parse_public_url)]
+    public_url: Vec<PublicUrl>,
+    /// Serve HTTPS with a throwaway CA and a certificate for Microsoft's host names (all clouds),
+    /// so unmodified clients can drain the tenant by the real names mapped to this address.
     #[arg(long)]
-    public_url: Option<String>,
+    tls: bool,
+    /// With --tls: write the throwaway CA certificate (PEM) here, for clients to trust.
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    ca_out: Option<std::path::PathBuf>,
+    /// With --tls: whose host names the emitted URLs use (commercial, gcc, gcc-high, dod, china).
+    #[arg(long, default_value = "commercial", requires = "tls")]
+    cloud: Cloud,
     /// Lifetime of issued access tokens, in seconds (short values exercise refresh).
     #[arg(long, default_value_t = 3599, value_parser = clap::value_parser!(i64).range(1..=86_400))]
     token_lifetime: i64,
@@ -69,6 +82,41 @@ pub struct SimArgs {
     graph_audit_delay: i64,
 }
 
+/// One `--public-url`: for every service, or for one.
+#[derive(Debug, Clone)]
+pub enum PublicUrl {
+    /// Every service.
+    All(String),
+    /// The identity platform.
+    Login(String),
+    /// The Management Activity API.
+    Manage(String),
+    /// Microsoft Graph.
+    Graph(String),
+}
+
+/// `URL` or `login=URL` / `manage=URL` / `graph=URL`.
+fn parse_public_url(s: &str) -> Result<PublicUrl, String> {
+    let check = |u: &str| {
+        if u.starts_with("http://") || u.starts_with("https://") {
+            Ok(u.trim_end_matches('/').to_string())
+        } else {
+            Err(format!("`{u}` is not an http:// or https:// URL"))
+        }
+    };
+    match s.split_once('=') {
+        Some((k, u)) if !k.contains('/') => match k.trim().to_ascii_lowercase().as_str() {
+            "login" => check(u).map(PublicUrl::Login),
+            "manage" => check(u).map(PublicUrl::Manage),
+            "graph" => check(u).map(PublicUrl::Graph),
+            other => Err(format!(
+                "unknown service `{other}`; expected login, manage or graph"
+            )),
+        },
+        _ => check(s).map(PublicUrl::All),
+    }
+}
+
 /// Clock speeds from frozen (0) to a year a second or so.
 fn parse_speed(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
@@ -88,7 +136,10 @@ impl SimArgs {
             live: self.live,
             now: self.now,
             speed: self.speed,
-            public_url: self.public_url.clone(),
+            public_url: self.public_url.iter().rev().find_map(|p| match p {
+                PublicUrl::All(u) => Some(u.clone()),
+                _ => None,
+            }),
             token_lifetime_secs: self.token_lifetime,
             requests_per_minute: self.requests_per_minute,
             page_size: self.page_size.max(1),
@@ -125,16 +176,51 @@ pub struct DemoArgs {
     pub seed: u64,
 }
 
-/// Runs the simulator until Ctrl-C.
-pub async fn sim(args: SimArgs) -> anyhow::Result<()> {
-    let cfg = args.config();
-    run(cfg, &args.listen).await
+impl SimArgs {
+    fn serve_options(&self) -> ServeOptions {
+        let last = |f: fn(&PublicUrl) -> Option<&String>| {
+            self.public_url.iter().rev().find_map(f).cloned()
+        };
+        ServeOptions {
+            tls: self.tls,
+            cloud: self.cloud,
+            login_url: last(|p| match p {
+                PublicUrl::Login(u) => Some(u),
+                _ => None,
+            }),
+            manage_url: last(|p| match p {
+                PublicUrl::Manage(u) => Some(u),
+                _ => None,
+            }),
+            graph_url: last(|p| match p {
+                PublicUrl::Graph(u) => Some(u),
+                _ => None,
+            }),
+        }
+    }
 }
 
-async fn run(cfg: SimConfig, listen: &str) -> anyhow::Result<()> {
+/// Runs the simulator until Ctrl-C, then prints the drain report.
+pub async fn sim(args: SimArgs) -> anyhow::Result<()> {
+    let cfg = args.config();
+    run(
+        cfg,
+        &args.listen,
+        args.serve_options(),
+        args.ca_out.as_deref(),
+    )
+    .await
+}
+
+async fn run(
+    cfg: SimConfig,
+    listen: &str,
+    opts: ServeOptions,
+    ca_out: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
     let users = cfg.users;
     let days = cfg.days;
-    let running = skylight_sim::start(cfg, listen).await.with_context(|| {
+    let running = skylight_sim::start_with(cfg, listen, opts).await.with_context(|| {
         format!(
             "cannot start the simulator on {listen}; is the port in use? pick another with --listen"
         )
@@ -159,7 +245,31 @@ async fn run(cfg: SimConfig, listen: &str) -> anyhow::Result<()> {
             running.url()
         ),
         format!("  ground truth   GET {}/_sim/truth", running.url()),
+        format!(
+            "  drain report   GET {}/_sim/report (also printed at Ctrl-C)",
+            running.url()
+        ),
     ];
+    let mut banner = banner.to_vec();
+    if let Some(m) = &running.tls {
+        let ca = match ca_out {
+            Some(path) => {
+                std::fs::write(path, &m.ca_pem).with_context(|| {
+                    format!("cannot write the CA certificate to {}", path.display())
+                })?;
+                std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+            }
+            None => {
+                let path = std::env::temp_dir()
+                    .join(format!("skylight-sim-ca-{}.pem", running.addr.port()));
+                std::fs::write(&path, &m.ca_pem).with_context(|| {
+                    format!("cannot write the CA certificate to {}", path.display())
+                })?;
+                path
+            }
+        };
+        banner.extend(tls_instructions(&running, &ca));
+    }
     // Whoever started us may stop reading once it has the URL: a closed pipe is not an error.
     let mut out = std::io::stdout().lock();
     for line in banner {
@@ -169,9 +279,55 @@ async fn run(cfg: SimConfig, listen: &str) -> anyhow::Result<()> {
     }
     drop(out);
     tracing::info!(url = %running.url(), "simulator ready");
+    let sim = running.sim.clone();
     tokio::select! {
         r = running.task => r.context("the simulator stopped")?,
         r = tokio::signal::ctrl_c() => r.context("cannot listen for Ctrl-C")?,
     }
+    let report = tokio::task::spawn_blocking(move || {
+        skylight_sim::http::report::report_text(&skylight_sim::http::report::report_json(&sim))
+    })
+    .await
+    .context("cannot build the drain report")?;
+    let mut out = std::io::stdout().lock();
+    let _ = write!(out, "{report}").and_then(|()| out.flush());
     Ok(())
+}
+
+/// What a user does to point an unmodified client at the HTTPS simulator.
+fn tls_instructions(running: &skylight_sim::RunningSim, ca: &std::path::Path) -> Vec<String> {
+    let ip = running.addr.ip();
+    let ip = if ip.is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        ip.to_string()
+    };
+    let ca = ca.display();
+    let mut lines = vec![
+        format!("  tls            CA certificate written to {ca}"),
+        "  hosts file     (/etc/hosts, or C:\\Windows\\System32\\drivers\\etc\\hosts) lines:"
+            .to_string(),
+    ];
+    for h in running.sim.urls.host_names() {
+        lines.push(format!("    {ip} {h}"));
+    }
+    let port = running.addr.port();
+    if port != 443 {
+        lines.push(format!(
+            "  port           the URLs carry :{port}; clients with fixed URLs need --listen {ip}:443 (or a port forward)"
+        ));
+    }
+    lines.push("  environment    trust the CA in the client's process:".to_string());
+    for var in [
+        "SSL_CERT_FILE",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+        "NODE_EXTRA_CA_CERTS",
+    ] {
+        lines.push(format!("    export {var}={ca}"));
+    }
+    lines.push(format!(
+        "    (Java: keytool -importcert -noprompt -alias skylight-sim -file {ca} -keystore truststore.jks -storepass changeit)"
+    ));
+    lines
 }

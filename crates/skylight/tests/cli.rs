@@ -32,6 +32,10 @@ fn every_command_has_help() {
         "--scenarios",
         "--live",
         "--listen",
+        "--tls",
+        "--ca-out",
+        "--public-url",
+        "--cloud",
     ] {
         assert!(text.contains(flag), "sim --help documents {flag}");
     }
@@ -123,4 +127,51 @@ fn a_reader_that_goes_away_ends_a_listing_quietly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(out.status.success(), "{stderr}");
+}
+
+#[test]
+fn sim_tls_writes_its_ca_and_answers_by_microsofts_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca_path = dir.path().join("ca.pem");
+    let ca_arg = ca_path.display().to_string();
+    let (_sim, url) = spawn_sim(&["--tls", "--ca-out", &ca_arg, "--users", "20", "--days", "1"]);
+    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    assert_eq!(url, format!("https://manage.office.com:{port}"));
+    let ca = std::fs::read(&ca_path).expect("the CA is written to --ca-out");
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let http = reqwest::blocking::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .resolve("manage.office.com", addr)
+        .resolve("graph.microsoft.com", addr)
+        .build()
+        .unwrap();
+    let t: serde_json::Value = http
+        .get(format!("{url}/_sim/tenant"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        t["graph_url"],
+        format!("https://graph.microsoft.com:{port}")
+    );
+    // Graph's name does not serve the Management API.
+    let r = http
+        .get(format!(
+            "https://graph.microsoft.com:{port}/api/v1.0/{}/activity/feed/subscriptions/list",
+            t["tenant_id"].as_str().unwrap()
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let report: serde_json::Value = http
+        .get(format!("{url}/_sim/report"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(
+        report["published"]["blobs"].as_u64().unwrap() > 0,
+        "{report}"
+    );
 }

@@ -102,11 +102,13 @@ fn authorize(
             StatusCode::FORBIDDEN
         };
         let pid = publisher.unwrap_or("00000000-0000-0000-0000-000000000000");
-        return Err(af(
+        let mut r = af(
             status,
             "AF429",
             format!("Too many requests. Method={method}, PublisherId={pid}"),
-        ));
+        );
+        r.extensions_mut().insert(super::report::Throttled);
+        return Err(r);
     }
     Ok(claims)
 }
@@ -474,7 +476,7 @@ fn content_object(sim: &Sim, tenant: &str, spelled: &str, m: &BlobMeta) -> Value
     json!({
         "contentType": spelled,
         "contentId": id,
-        "contentUri": format!("{}/api/v1.0/{tenant}/activity/feed/audit/{id}", sim.public_url.trim_end_matches('/')),
+        "contentUri": format!("{}/api/v1.0/{tenant}/activity/feed/audit/{id}", sim.urls.manage),
         "contentCreated": ids::time_ms(m.created),
         "contentExpiration": ids::time_ms(m.expiration),
     })
@@ -488,7 +490,7 @@ pub async fn content(
     headers: HeaderMap,
 ) -> Response {
     let q = Query::parse(raw);
-    let (_, ct, spelled) = match authorize_ct(&sim, &headers, &tenant, &q, "GET") {
+    let (claims, ct, spelled) = match authorize_ct(&sim, &headers, &tenant, &q, "GET") {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -584,6 +586,13 @@ pub async fn content(
             .map(|m| content_object(&sim, &tenant, &spelled, m))
             .collect(),
     );
+    sim.drain.listed(
+        &claims.appid,
+        body.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|o| o["contentId"].as_str().map(String::from)),
+    );
     let response = json_response(StatusCode::OK, &body);
     if stop < all.len() {
         let c = PageCursor {
@@ -608,7 +617,7 @@ fn with_next_page(
 ) -> Response {
     let uri = format!(
         "{}/api/v1.0/{tenant}/activity/feed/subscriptions/content?contenttype={}&endtime={}&starttime={}&nextpage={}",
-        sim.public_url.trim_end_matches('/'),
+        sim.urls.manage,
         ct.as_str(),
         ids::time7(end),
         ids::time7(start),
@@ -665,8 +674,11 @@ pub async fn retrieve(
             .runtime()
             .get(key, parsed.created)
             .filter(|b| b.meta.available <= now && floor.is_none_or(|f| b.meta.created >= f))
-            .map(|b| (b.meta, crate::feed::runtime::RuntimeFeed::blob_json(b)));
-        let Some((meta, bytes)) = found else {
+            .map(|b| {
+                let json = crate::feed::runtime::RuntimeFeed::blob_json(b);
+                (b.meta, json, b.records.len() as u32)
+            });
+        let Some((meta, bytes, served)) = found else {
             return missing();
         };
         if meta.expiration <= now {
@@ -679,6 +691,11 @@ pub async fn retrieve(
             );
         }
         let mut r = Response::new(Body::from(bytes));
+        r.extensions_mut().insert(super::report::Served {
+            client_id: claims.appid,
+            content_id,
+            records: served,
+        });
         r.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json; charset=utf-8"),
@@ -706,10 +723,18 @@ pub async fn retrieve(
     }
     let shuffle = sim.cfg.has(Fault::Shuffle);
     let sim2 = sim.clone();
-    let bytes = tokio::task::spawn_blocking(move || sim2.feed.blob_json(&meta, shuffle))
-        .await
-        .unwrap_or_else(|_| b"[]".to_vec());
+    let (bytes, served) = tokio::task::spawn_blocking(move || {
+        let copies = sim2.feed.duplicate_sources(&meta).len() as u32;
+        (sim2.feed.blob_json(&meta, shuffle), meta.count() + copies)
+    })
+    .await
+    .unwrap_or_else(|_| (b"[]".to_vec(), 0));
     let mut r = Response::new(Body::from(bytes));
+    r.extensions_mut().insert(super::report::Served {
+        client_id: claims.appid,
+        content_id,
+        records: served,
+    });
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json; charset=utf-8"),

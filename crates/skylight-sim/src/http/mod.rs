@@ -4,6 +4,7 @@
 mod activity;
 mod errors;
 pub mod graph;
+pub mod report;
 mod sim_api;
 mod token;
 
@@ -30,6 +31,7 @@ use crate::config::{Fault, SimConfig};
 use crate::feed::Feed;
 use crate::feed::runtime::RuntimeFeed;
 use crate::graph::GraphState;
+use crate::hosts::{PublicUrls, service_of_path};
 use crate::rng::hash;
 use crate::scenarios::Incident;
 use crate::tenant::Tenant;
@@ -113,6 +115,10 @@ pub struct LoggedRequest {
     pub status: u16,
     /// Milliseconds taken.
     pub ms: u64,
+    /// The `Host` (or HTTP/2 authority) the client named.
+    pub host: String,
+    /// The client as the drain report counts it: the app's client id, or the peer address.
+    pub client: String,
 }
 
 /// The bounded request log.
@@ -137,8 +143,12 @@ pub struct Sim {
     pub incidents: Vec<Incident>,
     /// The registered certificate of the main app.
     pub cert: AppCertificate,
-    /// Base URL the simulator is reached at.
+    /// Base URL the simulator is reached at (`/_sim`; the management URL).
     pub public_url: String,
+    /// The base URLs written into what each service emits.
+    pub urls: PublicUrls,
+    /// Per-client tallies for the drain report.
+    pub drain: report::Drain,
     subs: Mutex<BTreeMap<ContentType, Subscription>>,
     control: Mutex<Control>,
     limiter: Option<(DefaultKeyedRateLimiter<String>, DefaultDirectRateLimiter)>,
@@ -163,7 +173,7 @@ impl Sim {
         incidents: Vec<Incident>,
         cert: AppCertificate,
         clock: SimClock,
-        public_url: String,
+        urls: PublicUrls,
     ) -> Sim {
         // Each publisher GUID gets the full budget; requests without one (or with something
         // that is not a GUID) share a quarter of it, as the reference describes a shared pool.
@@ -186,7 +196,9 @@ impl Sim {
             feed,
             incidents,
             cert,
-            public_url,
+            public_url: urls.base.clone(),
+            urls,
+            drain: report::Drain::default(),
             subs: Mutex::new(BTreeMap::new()),
             control: Mutex::new(Control {
                 audit_enabled: true,
@@ -350,6 +362,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .route("/_sim/tenant", get(sim_api::tenant))
         .route("/_sim/truth", get(sim_api::truth))
         .route("/_sim/requests", get(sim_api::requests))
+        .route("/_sim/report", get(report::report))
         .route(
             "/_sim/clock",
             get(sim_api::clock).post(sim_api::advance_clock),
@@ -367,7 +380,8 @@ async fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "Not Found").into_response()
 }
 
-/// Logs every request, stamps `Date` with the simulator's clock, and injects `flaky` faults.
+/// Routes by `Host`, logs every request, counts it for the drain report, stamps `Date` with the
+/// simulator's clock, and injects `flaky` faults.
 async fn faults_and_log(State(sim): State<Arc<Sim>>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().to_string();
@@ -376,13 +390,35 @@ async fn faults_and_log(State(sim): State<Arc<Sim>>, req: Request, next: Next) -
         .path_and_query()
         .map(|p| p.to_string())
         .unwrap_or_default();
+    // HTTP/1.1 names the host in `Host`; HTTP/2 in the `:authority` pseudo-header.
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()))
+        .unwrap_or_default();
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<crate::tls::ClientAddr>>()
+        .map(|c| c.0.0);
+    let client = report::client_of(&sim, req.headers(), peer);
     let arrived = sim.clock.now();
     let simulated = !path.starts_with("/_sim");
     let n = sim.next_n();
+    // One listener answers for every Microsoft name: a name only serves its own service's
+    // paths, as the real hosts do; plain addresses (and `/_sim`) route by path alone.
+    let misrouted = match (sim.urls.service_of(&host), service_of_path(&path)) {
+        (Some(h), Some(p)) => h != p,
+        (Some(_), None) => simulated,
+        _ => false,
+    };
 
     let mut reset = false;
     let is_graph = path.starts_with("/v1.0/") || path.starts_with("/graph/v1.0/");
-    let mut response = if simulated && sim.cfg.has(Fault::Flaky) {
+    let mut response = if misrouted {
+        not_found().await
+    } else if simulated && sim.cfg.has(Fault::Flaky) {
         let roll = (hash(&[sim.cfg.seed, 0xF1A4, n]) % 1000) as u32;
         match roll {
             0..=49 if is_graph => graph::flaky_error(&sim, roll, n),
@@ -426,6 +462,32 @@ async fn faults_and_log(State(sim): State<Arc<Sim>>, req: Request, next: Next) -
         response.headers_mut().insert(header::DATE, v);
     }
     let status = response.status().as_u16();
+    if simulated {
+        let throttled = status == 429 || response.extensions().get::<report::Throttled>().is_some();
+        let retry_after = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok());
+        sim.drain.request(
+            &client,
+            report::Answered {
+                endpoint: report::endpoint(&method, &path),
+                status,
+                throttled,
+                retry_after,
+                arrived: started,
+                answered: Instant::now(),
+            },
+        );
+        if let Some(s) = response
+            .extensions()
+            .get::<report::Served>()
+            .filter(|_| !reset)
+        {
+            sim.drain.fetched(&s.client_id, &s.content_id, s.records);
+        }
+    }
     if reset {
         // A connection reset: the headers go out, then the body breaks off half-way.
         let (parts, body) = response.into_parts();
@@ -455,6 +517,8 @@ async fn faults_and_log(State(sim): State<Arc<Sim>>, req: Request, next: Next) -
         path,
         status,
         ms: started.elapsed().as_millis() as u64,
+        host,
+        client: client.id,
     });
     drop(log);
     response

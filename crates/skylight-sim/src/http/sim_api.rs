@@ -25,7 +25,6 @@ pub async fn tenant(State(sim): State<Arc<Sim>>) -> Json<Value> {
 pub fn tenant_json(sim: &Sim) -> Value {
     let t = &sim.tenant;
     let main = &t.registrations[0];
-    let base = sim.public_url.trim_end_matches('/');
     json!({
         "tenant_id": t.tenant_id,
         "tenant_domain": t.initial_domain,
@@ -36,10 +35,11 @@ pub fn tenant_json(sim: &Sim) -> Value {
         "private_key_pem": sim.cert.key_pem,
         "certificate_thumbprint_sha1": sim.cert.x5t(),
         "certificate_thumbprint_sha256": sim.cert.x5t_s256(),
-        "login_url": base,
-        "manage_url": base,
+        "login_url": sim.urls.login,
+        "manage_url": sim.urls.manage,
         // Graph answers under `{graph_url}/v1.0/…` (also under `{base}/graph/v1.0/…`).
-        "graph_url": base,
+        "graph_url": sim.urls.graph,
+        "sim_url": sim.urls.base,
         "management_resource": "https://manage.office.com",
         "graph_resource": "https://graph.microsoft.com",
         "publisher_identifier": t.tenant_id,

@@ -44,7 +44,9 @@ fn roles_for(resource: Resource, granted: &[&'static str]) -> Vec<&'static str> 
 fn resolve_resource(sim: &Sim, id: &str) -> Option<(Resource, String)> {
     let id = id.trim().trim_end_matches('/');
     let lower = id.to_ascii_lowercase();
-    let public = sim.public_url.trim_end_matches('/').to_ascii_lowercase();
+    let public = sim.urls.base.to_ascii_lowercase();
+    let manage = sim.urls.manage.to_ascii_lowercase();
+    let graph_url = sim.urls.graph.to_ascii_lowercase();
     let management = [
         "https://manage.office.com",
         "https://manage-gcc.office.com",
@@ -60,9 +62,14 @@ fn resolve_resource(sim: &Sim, id: &str) -> Option<(Resource, String)> {
         "https://microsoftgraph.chinacloudapi.cn",
         first_party::GRAPH,
     ];
-    if management.contains(&lower.as_str()) || lower == public {
+    // The configured public URLs name their service too (when Graph shares the base, the
+    // base's `/graph` does).
+    if management.contains(&lower.as_str()) || lower == public || lower == manage {
         Some((Resource::Management, id.to_string()))
-    } else if graph.contains(&lower.as_str()) || lower == format!("{public}/graph") {
+    } else if graph.contains(&lower.as_str())
+        || lower == format!("{public}/graph")
+        || (lower == graph_url && graph_url != manage)
+    {
         Some((Resource::Graph, id.to_string()))
     } else {
         None
@@ -635,9 +642,9 @@ fn issue(
 /// Token endpoint URLs a client assertion's `aud` may name.
 fn assertion_audiences(sim: &Sim, tenant: &str) -> Vec<String> {
     let mut out = Vec::new();
-    let base = sim.public_url.trim_end_matches('/');
     for host in [
-        base,
+        sim.urls.base.as_str(),
+        sim.urls.login.as_str(),
         "https://login.microsoftonline.com",
         "https://login.windows.net",
         "https://login.microsoftonline.us",

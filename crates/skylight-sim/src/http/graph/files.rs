@@ -519,7 +519,7 @@ fn item_routes(
             let job = st.copy_item(drive_id, item, &body, &c.actor, c.now)?;
             let mut r = StatusCode::ACCEPTED.into_response_with_location(&format!(
                 "{}/_api/v2.0/monitor/{job}",
-                c.sim.public_url.trim_end_matches('/')
+                c.sim.urls.graph
             ));
             r.headers_mut()
                 .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));

@@ -362,7 +362,7 @@ fn handle(sim: &Sim, method: Method, uri: &Uri, headers: &HeaderMap, body: &[u8]
         q: Params::parse(uri.query()),
         headers,
         body,
-        base: format!("{}{prefix}", sim.public_url.trim_end_matches('/')),
+        base: format!("{}{prefix}", sim.urls.graph),
         path: rest.to_string(),
         now,
         roles: claims.roles.clone().unwrap_or_default(),
