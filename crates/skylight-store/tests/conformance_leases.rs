@@ -1,4 +1,5 @@
 //! Leases on units of work, on every backend: one holder at a time, renewal, expiry, release.
+#![allow(clippy::unwrap_used)]
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use skylight_store::Store;
