@@ -104,6 +104,16 @@ impl PostgresStore {
         self.with(|c| partitions::drop_before(c, &self.known, before))
     }
 
+    /// Bytes the database takes on disk (tables, indexes, TOAST), for benchmarks.
+    pub fn database_size(&self) -> Result<u64, StoreError> {
+        self.with(|c| {
+            let n: i64 = c
+                .query_one("SELECT pg_database_size(current_database())", &[])?
+                .get(0);
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+    }
+
     /// Runs `f` on a pooled connection.
     fn with<T: Send>(
         &self,

@@ -14,7 +14,7 @@ use skylight_m365::auth::TokenProvider;
 use skylight_m365::collector::{Collector, CollectorOptions};
 use skylight_m365::config::Config;
 use skylight_model::ContentType;
-use skylight_store::{SqliteStore, Store};
+use skylight_store::{PostgresStore, SqliteStore, Store};
 
 /// Options of `skylight bench`.
 #[derive(Debug, Args)]
@@ -47,6 +47,10 @@ struct IngestArgs {
     /// Days of history.
     #[arg(long, default_value_t = 7)]
     days: u32,
+    /// Measure PostgreSQL instead of the embedded store: an empty database
+    /// (`postgres://user:password@host:port/database`), left with the records in it.
+    #[arg(long)]
+    database_url: Option<crate::collect_cmd::DatabaseUrl>,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: crate::collect_cmd::Format,
@@ -70,6 +74,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         None => IngestArgs {
             users: 10_000,
             days: 7,
+            database_url: None,
             format: crate::collect_cmd::Format::Table,
         },
     };
@@ -119,7 +124,20 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let config = Config::from_toml_str(&toml, &dir).context("bench configuration")?;
     let t = &config.tenants[0];
     let data = dir.join("data");
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&data)?);
+    let postgres = match &ingest.database_url {
+        Some(url) => {
+            let pg = Arc::new(PostgresStore::open(url.as_str())?);
+            if pg.record_count(None)? > 0 {
+                anyhow::bail!("the benchmark needs an empty database: this one holds records");
+            }
+            Some(pg)
+        }
+        None => None,
+    };
+    let store: Arc<dyn Store> = match &postgres {
+        Some(pg) => pg.clone(),
+        None => Arc::new(SqliteStore::open(&data)?),
+    };
     let http = reqwest::Client::new();
     let opts = CollectorOptions {
         once: true,
@@ -154,13 +172,18 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     // so that nothing of the run still competes for the CPU while the reference is measured.
     drop(collector);
     drop(store);
-    let disk = dir_size(&data);
+    let disk = match &postgres {
+        Some(pg) => pg.database_size()?,
+        None => dir_size(&data),
+    };
+    drop(postgres);
     // The physical reference: parsing the same blobs' JSON into values, on one core.
     let (raw_bytes_per_record, raw_parse_records_per_s) = raw_parse_rate(&client).await?;
     drop(sim);
     let _ = std::fs::remove_dir_all(&dir);
 
     let out = serde_json::json!({
+        "store": if ingest.database_url.is_some() { "postgresql" } else { "sqlite" },
         "users": ingest.users,
         "days": ingest.days,
         "records": records,

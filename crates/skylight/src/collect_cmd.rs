@@ -40,6 +40,13 @@ impl std::str::FromStr for DatabaseUrl {
     }
 }
 
+impl DatabaseUrl {
+    /// The URL itself (never to be printed: it may hold a password).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 impl std::fmt::Debug for DatabaseUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("DatabaseUrl(…)")
