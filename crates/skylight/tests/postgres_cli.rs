@@ -322,3 +322,67 @@ fn processes_on_one_database_split_the_work_and_take_over_from_one_killed() {
     drop(second);
     drop(api);
 }
+
+/// Starts an API-only process on the database; returns it with its base URL.
+fn spawn_api(url: &str) -> (common::Killed, String) {
+    common::spawn_announcing_with(
+        &["serve", "--role", "api", "--listen", "127.0.0.1:0"],
+        &[("SKYLIGHT_DATABASE_URL", url)],
+        None,
+        |l| {
+            l.strip_prefix("skylight console on ")
+                .and_then(|r| r.split_whitespace().next())
+                .map(|u| u.trim_end_matches('/').to_string())
+        },
+    )
+}
+
+#[test]
+fn a_session_opened_on_one_api_process_works_on_another_and_ends_on_both() {
+    let db = TestDatabase::create();
+    let dir = tempfile::tempdir().unwrap();
+    let password = dir.path().join("password");
+    std::fs::write(&password, "correct horse battery staple").unwrap();
+    let made = skylight(
+        &[
+            "admin",
+            "create",
+            "--username",
+            "alice",
+            "--password-file",
+            password.to_str().unwrap(),
+        ],
+        &db.url,
+    )
+    .output()
+    .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let (_a, a) = spawn_api(&db.url);
+    let (_b, b) = spawn_api(&db.url);
+    let on_a = common::Console::sign_in(&a, "alice", "correct horse battery staple");
+    // The same cookie and CSRF token on the other process: no sticky sessions needed.
+    let on_b = common::Console {
+        base: b.clone(),
+        cookie: on_a.cookie.clone(),
+        csrf: on_a.csrf.clone(),
+        http: common::no_redirects(),
+    };
+    let (status, page) = on_b.get("/");
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("alice"),
+        "signed in as alice on the second process"
+    );
+    // Signing out on the second ends the session on the first too.
+    let (status, _) = on_b.post("/logout", &[]);
+    assert_eq!(status, 303);
+    let (status, _) = on_a.get("/");
+    assert_eq!(
+        status, 303,
+        "the first process sends a signed-out visitor to the sign-in page"
+    );
+}
