@@ -39,8 +39,9 @@ struct Shared {
 
 #[derive(Default)]
 struct State {
-    /// Lease name → whether this process holds it (as of the last renewal).
-    wanted: BTreeMap<String, Arc<AtomicBool>>,
+    /// Lease name → whether this process holds it (as of the last renewal), and whether it is
+    /// one of many units shared out among the processes (see [`LeaseKeeper::want_shared`]).
+    wanted: BTreeMap<String, (Arc<AtomicBool>, bool)>,
     /// Leases given up, to release at the next round.
     released: Vec<String>,
     stopping: bool,
@@ -115,12 +116,26 @@ impl LeaseKeeper {
         &self.shared.holder
     }
 
-    /// Asks for the lease `name`; it is taken at once if free, later if its holder stops
-    /// renewing it.
+    /// Asks for the lease `name` (a unit of work one process does at a time, e.g. detection);
+    /// it is taken at once if free, later if its holder stops renewing it.
     pub fn want(&self, name: &str) -> Lease {
+        self.ask(name, false)
+    }
+
+    /// Asks for the lease `name` as one of many like units (e.g. a tenant's content type), which
+    /// the processes wanting them share out: each holds at most its fair share (the units it
+    /// wants divided by the live processes, rounded up), gives up the excess when another
+    /// process starts, and takes more when one stops.
+    pub fn want_shared(&self, name: &str) -> Lease {
+        self.ask(name, true)
+    }
+
+    fn ask(&self, name: &str, shared: bool) -> Lease {
         let held = Arc::new(AtomicBool::new(false));
         let mut state = self.shared.lock();
-        state.wanted.insert(name.to_owned(), Arc::clone(&held));
+        state
+            .wanted
+            .insert(name.to_owned(), (Arc::clone(&held), shared));
         drop(state);
         self.shared.wake.notify_all();
         Lease {
@@ -154,40 +169,29 @@ pub fn process_holder() -> String {
     format!("{host}:{}:{nanos:08x}", std::process::id())
 }
 
+/// Prefix of the leases that say a process is alive (renewed like any other).
+const PRESENCE: &str = "process:";
+
+/// One wanted lease as a round sees it.
+type Wanted = (String, Arc<AtomicBool>, bool);
+
 fn keep(shared: &Shared) {
-    let ttl = chrono::Duration::from_std(shared.ttl).unwrap_or(chrono::Duration::seconds(60));
     let mut state = shared.lock();
     loop {
         let stopping = state.stopping;
-        let wanted: Vec<(String, Arc<AtomicBool>)> = state
+        let wanted: Vec<Wanted> = state
             .wanted
             .iter()
-            .map(|(n, h)| (n.clone(), Arc::clone(h)))
+            .map(|(n, (h, s))| (n.clone(), Arc::clone(h), *s))
             .collect();
         let mut released = std::mem::take(&mut state.released);
         drop(state);
         if stopping {
             // Handed over at once rather than after the lease runs out.
-            released.extend(wanted.iter().map(|(n, _)| n.clone()));
+            released.extend(wanted.iter().map(|(n, _, _)| n.clone()));
+            released.push(format!("{PRESENCE}{}", shared.holder));
         } else {
-            for (name, held) in &wanted {
-                let now = Utc::now();
-                let ok = match shared
-                    .store
-                    .acquire_lease(name, &shared.holder, now, now + ttl)
-                {
-                    Ok(ok) => ok,
-                    Err(e) => {
-                        // Unreachable store: work nothing rather than work blind.
-                        tracing::warn!(lease = %name, error = %e, "cannot renew a lease; its work pauses");
-                        false
-                    }
-                };
-                let was = held.swap(ok, Ordering::AcqRel);
-                if was != ok {
-                    tracing::info!(lease = %name, holder = %shared.holder, held = ok, "lease changed hands");
-                }
-            }
+            released.extend(round(shared, &wanted));
         }
         for name in released {
             let _ = shared.store.release_lease(&name, &shared.holder);
@@ -206,6 +210,78 @@ fn keep(shared: &Shared) {
     }
 }
 
-fn same_names(now: &BTreeMap<String, Arc<AtomicBool>>, seen: &[(String, Arc<AtomicBool>)]) -> bool {
-    now.len() == seen.len() && now.keys().zip(seen).all(|(a, (b, _))| a == b)
+/// Renews or takes what this process should hold; returns the shared units to give up.
+fn round(shared: &Shared, wanted: &[Wanted]) -> Vec<String> {
+    let ttl = chrono::Duration::from_std(shared.ttl).unwrap_or(chrono::Duration::seconds(60));
+    let take = |name: &str| {
+        let now = Utc::now();
+        match shared
+            .store
+            .acquire_lease(name, &shared.holder, now, now + ttl)
+        {
+            Ok(ok) => ok,
+            Err(e) => {
+                // Unreachable store: work nothing rather than work blind.
+                tracing::warn!(lease = %name, error = %e, "cannot renew a lease; its work pauses");
+                false
+            }
+        }
+    };
+    let set = |name: &str, held: &AtomicBool, ok: bool| {
+        if held.swap(ok, Ordering::AcqRel) != ok {
+            tracing::info!(lease = %name, holder = %shared.holder, held = ok, "lease changed hands");
+        }
+    };
+    let mut excess = Vec::new();
+    let units: Vec<&Wanted> = wanted.iter().filter(|w| w.2).collect();
+    if !units.is_empty() && take(&format!("{PRESENCE}{}", shared.holder)) {
+        let live = live_processes(shared).max(1);
+        let share = units.len().div_ceil(live);
+        // Renew what is held first (in name order), giving up what is over the share.
+        let mut holding = 0;
+        for (name, held, _) in units.iter().copied() {
+            if held.load(Ordering::Acquire) {
+                if holding < share && take(name) {
+                    holding += 1;
+                } else {
+                    if holding >= share {
+                        excess.push(name.clone());
+                    }
+                    set(name, held, false);
+                }
+            }
+        }
+        // Then take free or expired units up to the share.
+        for (name, held, _) in units.iter().copied() {
+            if holding >= share {
+                break;
+            }
+            if !held.load(Ordering::Acquire) && take(name) {
+                set(name, held, true);
+                holding += 1;
+            }
+        }
+    } else {
+        for (name, held, _) in units {
+            set(name, held, false);
+        }
+    }
+    for (name, held, _) in wanted.iter().filter(|w| !w.2) {
+        set(name, held, take(name));
+    }
+    excess
+}
+
+/// Processes whose presence lease is live (this one included once it has renewed its own).
+fn live_processes(shared: &Shared) -> usize {
+    let now = Utc::now();
+    shared.store.leases().map_or(1, |all| {
+        all.iter()
+            .filter(|l| l.name.starts_with(PRESENCE) && l.until > now)
+            .count()
+    })
+}
+
+fn same_names(now: &BTreeMap<String, (Arc<AtomicBool>, bool)>, seen: &[Wanted]) -> bool {
+    now.len() == seen.len() && now.keys().zip(seen).all(|(a, (b, _, _))| a == b)
 }

@@ -125,3 +125,57 @@ fn a_keeper_hands_work_over_when_its_process_stops() {
     until("b takes over after a stops", || lb.held());
     assert_eq!(second.leases().unwrap()[0].holder, "b");
 }
+
+#[test]
+fn processes_share_like_units_out_and_rebalance_when_one_joins_or_stops() {
+    use skylight_store::lease::LeaseKeeper;
+    use std::sync::Arc;
+    use std::time::{Duration as Wait, Instant};
+
+    let db = skylight_store::testkit::TestDatabase::create();
+    let units: Vec<String> = (0..9)
+        .map(|i| format!("collect:t{i}:Audit.Exchange"))
+        .collect();
+    let start = |holder: &str| {
+        let store: Arc<dyn Store> = Arc::new(db.open());
+        let keeper = LeaseKeeper::start(store, holder.into(), Wait::from_secs(3)).unwrap();
+        let leases: Vec<_> = units.iter().map(|u| keeper.want_shared(u)).collect();
+        (keeper, leases)
+    };
+    let counts = |all: &[&Vec<skylight_store::lease::Lease>]| -> Vec<usize> {
+        all.iter()
+            .map(|ls| ls.iter().filter(|l| l.held()).count())
+            .collect()
+    };
+    let until = |what: &str, f: &dyn Fn() -> bool| {
+        let begun = Instant::now();
+        while !f() {
+            assert!(begun.elapsed() < Wait::from_secs(15), "{what}");
+            std::thread::sleep(Wait::from_millis(50));
+        }
+    };
+    let a = start("a");
+    until("one process holds every unit", &|| counts(&[&a.1]) == [9]);
+    let b = start("b");
+    let c = start("c");
+    until("three processes hold three each", &|| {
+        counts(&[&a.1, &b.1, &c.1]) == [3, 3, 3]
+    });
+    // Never two holders of one unit: the store says who holds each.
+    let check = db.open();
+    let held: Vec<String> = check
+        .leases()
+        .unwrap()
+        .into_iter()
+        .filter(|l| l.name.starts_with("collect:"))
+        .map(|l| l.name)
+        .collect();
+    assert_eq!(held.len(), 9);
+    // One stops: the other two take its units over (five and four).
+    drop(c);
+    until("two processes share the nine", &|| {
+        let mut n = counts(&[&a.1, &b.1]);
+        n.sort_unstable();
+        n == [4, 5]
+    });
+}

@@ -337,22 +337,24 @@ pub async fn collect_into(
 /// Shows each connector's state, lag, counts and last error with its remediation.
 pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
     let store = args.store.open()?;
-    let (statuses, (evaluated, stored), open, directory) = tokio::task::spawn_blocking(move || {
-        let open = store
-            .alerts(&skylight_store::AlertQuery {
-                statuses: vec![skylight_model::AlertStatus::Open],
-                ..Default::default()
-            })?
-            .len();
-        Ok::<_, skylight_store::StoreError>((
-            store.statuses()?,
-            store.detection_progress()?,
-            open,
-            store.directory_statuses()?,
-        ))
-    })
-    .await
-    .context("status task failed")??;
+    let (statuses, (evaluated, stored), open, directory, leases) =
+        tokio::task::spawn_blocking(move || {
+            let open = store
+                .alerts(&skylight_store::AlertQuery {
+                    statuses: vec![skylight_model::AlertStatus::Open],
+                    ..Default::default()
+                })?
+                .len();
+            Ok::<_, skylight_store::StoreError>((
+                store.statuses()?,
+                store.detection_progress()?,
+                open,
+                store.directory_statuses()?,
+                store.leases()?,
+            ))
+        })
+        .await
+        .context("status task failed")??;
     if statuses.is_empty() {
         outln!("no connector has run yet: configure a tenant and run `skylight collect`");
         return Ok(());
@@ -431,6 +433,32 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
                 }
                 for w in &d.warnings {
                     outln!("{:>16} → {w}", "");
+                }
+            }
+            // With several processes on one store: which one does what, and whether a holder
+            // has stopped renewing (its work moves to another once the lease has run out).
+            let now = chrono::Utc::now();
+            let (processes, leases): (Vec<_>, Vec<_>) =
+                leases.iter().partition(|l| l.name.starts_with("process:"));
+            let live = processes.iter().filter(|l| l.until > now).count();
+            if live > 0 {
+                outln!("collector processes sharing this store: {live}");
+            }
+            for l in &leases {
+                if l.until > now {
+                    outln!(
+                        "work {}: done by {} (lease renewed until {})",
+                        l.name,
+                        l.holder,
+                        l.until.format("%H:%M:%S UTC")
+                    );
+                } else {
+                    outln!(
+                        "work {}: not renewed since {} by {}, so no process is doing it: start one with its role",
+                        l.name,
+                        l.until.format("%Y-%m-%d %H:%M:%S UTC"),
+                        l.holder
+                    );
                 }
             }
             // Detection runs beside the collectors: how far behind the stored records it is.

@@ -204,13 +204,13 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-/// Which process (by pid) holds each lease.
+/// Which process (by pid) holds each unit of work.
 fn holders(store: &dyn Store) -> Vec<(String, u32)> {
     store
         .leases()
         .unwrap()
         .into_iter()
-        .filter(|l| l.until > chrono::Utc::now())
+        .filter(|l| l.until > chrono::Utc::now() && !l.name.starts_with("process:"))
         .map(|l| {
             let pid = l.holder.split(':').nth(1).unwrap().parse().unwrap();
             (l.name, pid)
@@ -266,10 +266,22 @@ fn processes_on_one_database_split_the_work_and_take_over_from_one_killed() {
                 .map(String::from)
         },
     );
-    // While the first renews its leases, the second waits.
-    std::thread::sleep(Duration::from_secs(4));
+    // The second takes its share of the content types (two of five) from the first, which
+    // gives them up; detection and governance stay with the first, which renews them.
+    wait_for("the content types are shared out", || {
+        let h = holders(&store);
+        let on = |pid: u32| {
+            h.iter()
+                .filter(|(n, p)| n.starts_with("collect:") && *p == pid)
+                .count()
+        };
+        on(first_pid) == 3 && on(second_pid) == 2
+    });
     assert!(
-        holders(&store).iter().all(|(_, pid)| *pid == first_pid),
+        holders(&store)
+            .iter()
+            .filter(|(n, _)| !n.starts_with("collect:"))
+            .all(|(_, pid)| *pid == first_pid),
         "{:?}",
         holders(&store)
     );
@@ -281,6 +293,14 @@ fn processes_on_one_database_split_the_work_and_take_over_from_one_killed() {
         let h = holders(&store);
         h.len() == 7 && h.iter().all(|(_, pid)| *pid == second_pid)
     });
+    // `status` says which process does what.
+    let status = skylight(&["status"], &db.url).output().unwrap();
+    let status = String::from_utf8(status.stdout).unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("work detect: done by "))
+        .unwrap_or_else(|| panic!("{status}"));
+    assert!(line.contains(&format!(":{second_pid}:")), "{line}");
     let truth: serde_json::Value = reqwest::blocking::get(format!("{sim}/_sim/truth"))
         .unwrap()
         .json()

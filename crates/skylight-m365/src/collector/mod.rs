@@ -206,7 +206,7 @@ impl Collector {
             .opts
             .leases
             .as_ref()
-            .map(|k| k.want(&format!("collect:{}:{}", self.tenant, ct.as_str())));
+            .map(|k| k.want_shared(&format!("collect:{}:{}", self.tenant, ct.as_str())));
         loop {
             if let Some(lease) = &lease
                 && !lease.held()
