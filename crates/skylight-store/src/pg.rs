@@ -104,6 +104,25 @@ impl PostgresStore {
         self.with(|c| partitions::drop_before(c, &self.known, before))
     }
 
+    /// Creates an empty database `name` (letters, digits and `_`) on the server of `admin_url`,
+    /// whose user may create databases; returns the new database's URL. For tests and
+    /// benchmarks: `admin_url` must end with `/database`, without parameters.
+    pub fn create_database(admin_url: &str, name: &str) -> Result<String, StoreError> {
+        let (base, _) = database_url_parts(admin_url, name)?;
+        let mut admin = postgres::Client::connect(admin_url, NoTls)?;
+        admin.batch_execute(&format!("CREATE DATABASE {name}"))?;
+        Ok(format!("{base}/{name}"))
+    }
+
+    /// Drops the database `name` made by [`PostgresStore::create_database`], closing its
+    /// connections.
+    pub fn drop_database(admin_url: &str, name: &str) -> Result<(), StoreError> {
+        database_url_parts(admin_url, name)?;
+        let mut admin = postgres::Client::connect(admin_url, NoTls)?;
+        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
+        Ok(())
+    }
+
     /// Bytes the database takes on disk (tables, indexes, TOAST), for benchmarks.
     pub fn database_size(&self) -> Result<u64, StoreError> {
         self.with(|c| {
@@ -138,6 +157,26 @@ impl PostgresStore {
         self.pool.put(conn);
         out
     }
+}
+
+/// The URL without its database, checking that `name` is safe to write into SQL as is.
+fn database_url_parts<'a>(url: &'a str, name: &str) -> Result<(&'a str, &'a str), StoreError> {
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(StoreError::Config(format!(
+            "{name:?} is not a database name this can create (lowercase letters, digits, _)"
+        )));
+    }
+    url.rsplit_once('/')
+        .filter(|(base, db)| base.contains("://") && !db.contains('?') && !db.is_empty())
+        .ok_or_else(|| {
+            StoreError::Config(
+                "the database URL must end with /DATABASE, without parameters".into(),
+            )
+        })
 }
 
 /// `user@host:port/database` of a connection configuration.

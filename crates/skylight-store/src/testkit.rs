@@ -34,15 +34,8 @@ impl TestDatabase {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        let mut admin = postgres::Client::connect(&admin_url, postgres::NoTls)
-            .unwrap_or_else(|e| panic!("cannot reach the test cluster at {admin_url}: {e}"));
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .expect("create a test database");
-        let (base, _) = admin_url
-            .rsplit_once('/')
-            .expect("a URL with a database name");
-        let url = format!("{base}/{name}");
+        let url = PostgresStore::create_database(&admin_url, &name)
+            .unwrap_or_else(|e| panic!("cannot create a test database on {admin_url}: {e}"));
         TestDatabase {
             admin_url,
             name,
@@ -58,12 +51,7 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        if let Ok(mut admin) = postgres::Client::connect(&self.admin_url, postgres::NoTls) {
-            let _ = admin.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
+        let _ = PostgresStore::drop_database(&self.admin_url, &self.name);
     }
 }
 

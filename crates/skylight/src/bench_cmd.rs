@@ -36,6 +36,9 @@ enum BenchWhat {
     Detect(crate::bench_detect::DetectArgs),
     /// The delay from content availability to alert on a live simulated tenant.
     Latency(crate::bench_latency::LatencyArgs),
+    /// Ingest with 1, 2, 3… collector processes on one PostgreSQL database, against one
+    /// process on SQLite.
+    Scale(crate::bench_scale::ScaleArgs),
 }
 
 /// Options of `skylight bench ingest`.
@@ -71,6 +74,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         Some(BenchWhat::Query(a)) => return crate::bench_query::bench_query(a).await,
         Some(BenchWhat::Detect(a)) => return crate::bench_detect::bench_detect(a).await,
         Some(BenchWhat::Latency(a)) => return crate::bench_latency::bench_latency(a).await,
+        Some(BenchWhat::Scale(a)) => return crate::bench_scale::bench_scale(a).await,
         None => IngestArgs {
             users: 10_000,
             days: 7,
@@ -126,7 +130,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let data = dir.join("data");
     let postgres = match &ingest.database_url {
         Some(url) => {
-            let pg = Arc::new(PostgresStore::open(url.as_str())?);
+            let pg = Arc::new(PostgresStore::open(url.checked()?)?);
             if pg.record_count(None)? > 0 {
                 anyhow::bail!("the benchmark needs an empty database: this one holds records");
             }

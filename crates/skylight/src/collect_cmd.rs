@@ -31,16 +31,28 @@ pub struct DatabaseUrl(String);
 impl std::str::FromStr for DatabaseUrl {
     type Err = String;
 
+    /// Accepts anything: clap would quote a refused value, password and all, in its error, so
+    /// the URL is checked when it is used ([`DatabaseUrl::checked`]).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
-            Ok(DatabaseUrl(s.to_owned()))
-        } else {
-            Err("expected a PostgreSQL URL: postgres://user:password@host:port/database".into())
-        }
+        Ok(DatabaseUrl(s.to_owned()))
     }
 }
 
 impl DatabaseUrl {
+    /// The URL if it is a PostgreSQL one; an error that does not repeat it otherwise.
+    pub fn checked(&self) -> anyhow::Result<&str> {
+        let scheme = self
+            .0
+            .split_once("://")
+            .map(|(s, _)| s.to_ascii_lowercase());
+        match scheme.as_deref() {
+            Some("postgres" | "postgresql") => Ok(&self.0),
+            _ => anyhow::bail!(
+                "--database-url / SKYLIGHT_DATABASE_URL: expected a PostgreSQL URL, postgres://user:password@host:port/database"
+            ),
+        }
+    }
+
     /// The URL itself (never to be printed: it may hold a password).
     pub fn as_str(&self) -> &str {
         &self.0
@@ -66,7 +78,7 @@ pub fn open_store(
     database_url: Option<&DatabaseUrl>,
 ) -> anyhow::Result<Arc<dyn Store>> {
     if let Some(url) = database_url {
-        let store = PostgresStore::open(&url.0).context(
+        let store = PostgresStore::open(url.checked()?).context(
             "cannot open the PostgreSQL store named by --database-url / SKYLIGHT_DATABASE_URL; \
              check that the server is up and the user may create tables in that database",
         )?;

@@ -6,6 +6,7 @@ mod bench_cmd;
 mod bench_detect;
 mod bench_latency;
 mod bench_query;
+mod bench_scale;
 mod collect_cmd;
 mod demo_cmd;
 mod detect_cmd;
