@@ -118,11 +118,8 @@ fn copy_all(
          (SELECT max(seq) FROM detection_progress)) AS m) s WHERE m IS NOT NULL",
     )?;
     let progress_of = |seq: Option<i64>| seq.unwrap_or(0);
-    let lite_progress: Option<i64> = lite.query_row(
-        "SELECT max(seq) FROM detection_progress",
-        [],
-        |r| r.get(0),
-    )?;
+    let lite_progress: Option<i64> =
+        lite.query_row("SELECT max(seq) FROM detection_progress", [], |r| r.get(0))?;
     let pg_progress: Option<i64> = pg
         .query_one("SELECT max(seq) FROM detection_progress", &[])?
         .get(0);
@@ -133,11 +130,7 @@ fn copy_all(
 /// Fails unless the target holds nothing a deployment writes (its schema only).
 fn refuse_if_not_empty(pg: &mut Client, address: &str) -> Result<(), StoreError> {
     let mut held = Vec::new();
-    for table in tables::TABLES
-        .iter()
-        .map(|t| t.name)
-        .chain(["leases"])
-    {
+    for table in tables::TABLES.iter().map(|t| t.name).chain(["leases"]) {
         // Table names are constants, never user input.
         let any: bool = pg
             .query_one(&format!("SELECT EXISTS (SELECT 1 FROM {table})"), &[])?

@@ -124,7 +124,11 @@ impl PostgresStore {
     }
 
     /// Creates the week partitions of `records` these record times need (for `migrate`).
-    pub(crate) fn ensure_partitions(&self, c: &mut Client, times: &[i64]) -> Result<(), StoreError> {
+    pub(crate) fn ensure_partitions(
+        &self,
+        c: &mut Client,
+        times: &[i64],
+    ) -> Result<(), StoreError> {
         partitions::ensure(c, &self.known, times)
     }
 

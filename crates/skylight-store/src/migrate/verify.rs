@@ -6,8 +6,8 @@ use serde::Serialize;
 use skylight_model::ContentType;
 
 use crate::{
-    AlertQuery, AppQuery, DeliveryQuery, DirectoryQuery, FileQuery, GovernanceQuery,
-    PostgresStore, SqliteStore, Store, StoreError,
+    AlertQuery, AppQuery, DeliveryQuery, DirectoryQuery, FileQuery, GovernanceQuery, PostgresStore,
+    SqliteStore, Store, StoreError,
 };
 
 /// Activities read per call while digesting the records.
@@ -142,7 +142,10 @@ pub fn digests(store: &dyn Store, tenants: &[String]) -> Result<Vec<(String, Fig
             records.add(&[&a.seq.to_le_bytes(), &row, &a.raw]);
         }
     }
-    out.push(("records (seq, columns, raw bytes)".to_owned(), records.finish()));
+    out.push((
+        "records (seq, columns, raw bytes)".to_owned(),
+        records.finish(),
+    ));
 
     let mut collection = Digest::new();
     collection.json(&store.record_count(None)?)?;
@@ -176,7 +179,10 @@ pub fn digests(store: &dyn Store, tenants: &[String]) -> Result<Vec<(String, Fig
     for (key, value) in &state {
         detection.add(&[key.as_bytes(), value]);
     }
-    out.push(("detection progress and state".to_owned(), detection.finish()));
+    out.push((
+        "detection progress and state".to_owned(),
+        detection.finish(),
+    ));
     let mut policies = Digest::new();
     policies.json(&store.policy_version()?)?;
     for policy in store.stored_policies()? {
