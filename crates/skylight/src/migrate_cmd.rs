@@ -73,11 +73,7 @@ fn run(args: &MigrateArgs) -> anyhow::Result<()> {
         "cannot open the PostgreSQL database named by --to / SKYLIGHT_DATABASE_URL; check that \
          the server is up and the user may create tables in that database",
     )?;
-    eprintln!(
-        "copying {} into PostgreSQL {}",
-        dir.display(),
-        to.address()
-    );
+    eprintln!("copying {} into PostgreSQL {}", dir.display(), to.address());
     let total: u64 = table_counts(&from, &to)?.iter().map(|(_, n, _)| n).sum();
     let bar = progress_bar(total);
     let (mut table, mut base, mut last) = (String::new(), 0u64, 0u64);
@@ -136,11 +132,10 @@ fn progress_bar(total: u64) -> Option<indicatif::ProgressBar> {
         return None;
     }
     let bar = indicatif::ProgressBar::new(total);
-    let style = indicatif::ProgressStyle::with_template(
-        "{msg:<22} [{bar:30}] {pos}/{len} rows  eta {eta}",
-    )
-    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-    .progress_chars("=> ");
+    let style =
+        indicatif::ProgressStyle::with_template("{msg:<22} [{bar:30}] {pos}/{len} rows  eta {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> ");
     bar.set_style(style);
     Some(bar)
 }

@@ -204,14 +204,14 @@ pub fn digests(store: &dyn Store, tenants: &[String]) -> Result<Vec<(String, Fig
         each(store.directory_users(&DirectoryQuery::default())?)?,
     ));
     let groups = store.directory_groups(&DirectoryQuery::default())?;
-    let mut members = Digest::new();
+    let mut members = Vec::new();
     for g in &groups {
         for m in store.group_members(&g.tenant, &g.id, false)? {
-            members.json(&m)?;
+            members.push((&g.tenant, &g.id, m));
         }
     }
-    out.push(("directory groups".to_owned(), each(groups)?));
-    out.push(("group members".to_owned(), members.finish()));
+    out.push(("directory groups".to_owned(), each_sorted(&groups)?));
+    out.push(("group members".to_owned(), each_sorted(&members)?));
     let apps = store.oauth_apps(&AppQuery {
         first_party: true,
         ..AppQuery::default()
@@ -253,6 +253,22 @@ pub fn digests(store: &dyn Store, tenants: &[String]) -> Result<Vec<(String, Fig
     }
     out.push(("audit log".to_owned(), audit.finish()));
     Ok(out)
+}
+
+/// The digest of a set: its items' JSON, sorted (for lists whose order among equals the
+/// backends leave open, such as groups of the same name).
+fn each_sorted<T: Serialize>(items: &[T]) -> Result<Figure, StoreError> {
+    let mut json = items
+        .iter()
+        .map(serde_json::to_vec)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| StoreError::Corrupt(format!("cannot write an item as JSON: {e}")))?;
+    json.sort_unstable();
+    let mut d = Digest::new();
+    for item in &json {
+        d.add(&[item]);
+    }
+    Ok(d.finish())
 }
 
 /// The digest of a list, item by item.
