@@ -32,7 +32,7 @@ fn record(id: String, i: usize) -> AuditRecord {
         operation: Some("FileAccessed".into()),
         workload: Some("SharePoint".into()),
         client_ip: Some(
-            if i % 2 == 0 {
+            if i.is_multiple_of(2) {
                 "203.0.113.9"
             } else {
                 "not an address"
@@ -42,13 +42,13 @@ fn record(id: String, i: usize) -> AuditRecord {
         record_type: Some(6),
         ..RecordColumns::default()
     };
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         columns.activity = Some(Box::new(ActivityColumns {
             app: App::SharePoint,
             category: Category::FileAccess,
             actor_kind: ActorKind::User,
             outcome: Outcome::Success,
-            admin: i % 2 == 0,
+            admin: i.is_multiple_of(2),
             external_user: false,
             impersonated: true,
             user_agent: Some("Mozilla/5.0".into()),
