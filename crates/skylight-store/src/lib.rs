@@ -7,6 +7,7 @@ mod batch;
 pub mod codes;
 mod directory;
 pub mod lease;
+pub mod migrate;
 mod pg;
 mod sqlite;
 #[cfg(feature = "testkit")]

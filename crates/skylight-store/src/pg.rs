@@ -133,6 +133,24 @@ impl PostgresStore {
         })
     }
 
+    /// Runs `f` on a pooled connection (for `migrate`, which writes the tables directly). Unlike
+    /// the trait's methods, not to be called on a runtime thread: `f` need not be `Send`.
+    pub(crate) fn with_client<T>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.with_here(f)
+    }
+
+    /// Creates the week partitions of `records` these record times need (for `migrate`).
+    pub(crate) fn ensure_partitions(
+        &self,
+        c: &mut Client,
+        times: &[i64],
+    ) -> Result<(), StoreError> {
+        partitions::ensure(c, &self.known, times)
+    }
+
     /// Runs `f` on a pooled connection.
     fn with<T: Send>(
         &self,

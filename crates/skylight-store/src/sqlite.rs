@@ -149,6 +149,14 @@ impl SqliteStore {
         migrations::user_version(&self.lock().conn)
     }
 
+    /// Runs `f` on the store's connection (for `migrate`, which reads the tables directly).
+    pub(crate) fn with_connection<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        f(&self.lock().conn)
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave a transaction open (rusqlite rolls back on
         // drop), so the connection is still usable.
@@ -258,7 +266,7 @@ fn record_key(id: &str) -> Value {
 }
 
 /// The record Id a stored key stands for.
-fn id_from_key(key: ValueRef<'_>) -> Result<String, StoreError> {
+pub(crate) fn id_from_key(key: ValueRef<'_>) -> Result<String, StoreError> {
     match key {
         ValueRef::Text(t) => Ok(String::from_utf8_lossy(t).into_owned()),
         ValueRef::Blob(b) if b.len() == 16 => {

@@ -15,6 +15,7 @@ mod files_cmd;
 mod govern_cmd;
 mod govern_loop;
 mod import_cmd;
+mod migrate_cmd;
 mod notify_cmd;
 mod out;
 mod serve_cmd;
@@ -84,6 +85,9 @@ enum Command {
     Govern(govern_cmd::GovernArgs),
     /// Show the governance log, newest first: action, target, status, the Graph calls made.
     GovernanceLog(govern_cmd::GovernanceLogArgs),
+    /// Copy a SQLite deployment into an empty PostgreSQL database, then check the copy with
+    /// counts and digests: `skylight migrate --from sqlite://DIR --to postgres://…`.
+    Migrate(migrate_cmd::MigrateArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -121,6 +125,7 @@ fn main() -> std::process::ExitCode {
             Command::Files(args) => files_cmd::files(args).await,
             Command::Govern(args) => govern_cmd::govern(args).await,
             Command::GovernanceLog(args) => govern_cmd::governance_log(args).await,
+            Command::Migrate(args) => migrate_cmd::migrate(args).await,
         }
     });
     match result {
