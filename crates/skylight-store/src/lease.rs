@@ -6,7 +6,7 @@
 //! are idempotent), but two processes would fetch the same blobs.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -41,7 +41,7 @@ struct Shared {
 struct State {
     /// Lease name → whether this process holds it (as of the last renewal), and whether it is
     /// one of many units shared out among the processes (see [`LeaseKeeper::want_shared`]).
-    wanted: BTreeMap<String, (Arc<AtomicBool>, bool)>,
+    wanted: BTreeMap<String, (Arc<Held>, bool)>,
     /// Leases given up, to release at the next round.
     released: Vec<String>,
     stopping: bool,
@@ -53,10 +53,30 @@ impl Shared {
     }
 }
 
+/// Whether a lease is held, and until when this process may count on it.
+#[derive(Default)]
+struct Held {
+    flag: AtomicBool,
+    /// [`now_ms`] past which the holding is not trusted without a renewal: if the keeper is
+    /// stuck (a store that does not answer), the work stops before another process may take it.
+    trusted_until_ms: AtomicU64,
+}
+
+/// Milliseconds on this process's monotonic clock.
+fn now_ms() -> u64 {
+    static BASE: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    u64::try_from(
+        BASE.get_or_init(std::time::Instant::now)
+            .elapsed()
+            .as_millis(),
+    )
+    .unwrap_or(u64::MAX)
+}
+
 /// A lease a process wants; given up when dropped.
 pub struct Lease {
     name: String,
-    held: Arc<AtomicBool>,
+    held: Arc<Held>,
     shared: Arc<Shared>,
 }
 
@@ -70,9 +90,11 @@ impl std::fmt::Debug for Lease {
 }
 
 impl Lease {
-    /// Whether this process held the lease at the last renewal.
+    /// Whether this process holds the lease: it did at the last renewal, and that renewal is
+    /// recent enough to count on.
     pub fn held(&self) -> bool {
-        self.held.load(Ordering::Acquire)
+        self.held.flag.load(Ordering::Acquire)
+            && now_ms() < self.held.trusted_until_ms.load(Ordering::Acquire)
     }
 }
 
@@ -131,7 +153,7 @@ impl LeaseKeeper {
     }
 
     fn ask(&self, name: &str, shared: bool) -> Lease {
-        let held = Arc::new(AtomicBool::new(false));
+        let held = Arc::new(Held::default());
         let mut state = self.shared.lock();
         state
             .wanted
@@ -173,7 +195,7 @@ pub fn process_holder() -> String {
 const PRESENCE: &str = "process:";
 
 /// One wanted lease as a round sees it.
-type Wanted = (String, Arc<AtomicBool>, bool);
+type Wanted = (String, Arc<Held>, bool);
 
 fn keep(shared: &Shared) {
     let mut state = shared.lock();
@@ -185,9 +207,14 @@ fn keep(shared: &Shared) {
             .map(|(n, (h, s))| (n.clone(), Arc::clone(h), *s))
             .collect();
         let mut released = std::mem::take(&mut state.released);
+        // Given up and asked for again since the last round: still wanted, so kept.
+        released.retain(|n| !state.wanted.contains_key(n));
         drop(state);
         if stopping {
             // Handed over at once rather than after the lease runs out.
+            for (_, held, _) in &wanted {
+                held.flag.store(false, Ordering::Release);
+            }
             released.extend(wanted.iter().map(|(n, _, _)| n.clone()));
             released.push(format!("{PRESENCE}{}", shared.holder));
         } else {
@@ -227,8 +254,16 @@ fn round(shared: &Shared, wanted: &[Wanted]) -> Vec<String> {
             }
         }
     };
-    let set = |name: &str, held: &AtomicBool, ok: bool| {
-        if held.swap(ok, Ordering::AcqRel) != ok {
+    // Acquisitions below happen after this instant, so each lease lasts at least until it
+    // plus the lease time; trusted for nine tenths of that.
+    let round_start = now_ms();
+    let trusted_ms = u64::try_from(shared.ttl.as_millis() * 9 / 10).unwrap_or(u64::MAX);
+    let set = |name: &str, held: &Held, ok: bool| {
+        if ok {
+            held.trusted_until_ms
+                .store(round_start.saturating_add(trusted_ms), Ordering::Release);
+        }
+        if held.flag.swap(ok, Ordering::AcqRel) != ok {
             tracing::info!(lease = %name, holder = %shared.holder, held = ok, "lease changed hands");
         }
     };
@@ -240,8 +275,9 @@ fn round(shared: &Shared, wanted: &[Wanted]) -> Vec<String> {
         // Renew what is held first (in name order), giving up what is over the share.
         let mut holding = 0;
         for (name, held, _) in units.iter().copied() {
-            if held.load(Ordering::Acquire) {
+            if held.flag.load(Ordering::Acquire) {
                 if holding < share && take(name) {
+                    set(name, held, true);
                     holding += 1;
                 } else {
                     if holding >= share {
@@ -256,7 +292,7 @@ fn round(shared: &Shared, wanted: &[Wanted]) -> Vec<String> {
             if holding >= share {
                 break;
             }
-            if !held.load(Ordering::Acquire) && take(name) {
+            if !held.flag.load(Ordering::Acquire) && take(name) {
                 set(name, held, true);
                 holding += 1;
             }
@@ -282,6 +318,6 @@ fn live_processes(shared: &Shared) -> usize {
     })
 }
 
-fn same_names(now: &BTreeMap<String, (Arc<AtomicBool>, bool)>, seen: &[Wanted]) -> bool {
+fn same_names(now: &BTreeMap<String, (Arc<Held>, bool)>, seen: &[Wanted]) -> bool {
     now.len() == seen.len() && now.keys().zip(seen).all(|(a, (b, _, _))| a == b)
 }

@@ -71,9 +71,22 @@ impl PostgresStore {
     ///
     /// Fails with [`StoreError::SchemaTooNew`] if a newer Skylight wrote the database.
     pub fn open(url: &str) -> Result<PostgresStore, StoreError> {
-        let config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
+        let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
             StoreError::Config(format!("the database URL is not a PostgreSQL URL: {e}"))
         })?;
+        // A server or network that goes silent must fail calls within a minute, not hang them
+        // (and a lease with them) for the kernel's quarter of an hour; unless the URL says
+        // otherwise.
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(std::time::Duration::from_secs(10));
+        }
+        config.keepalives(true);
+        config.keepalives_idle(std::time::Duration::from_secs(30));
+        config.tcp_user_timeout(std::time::Duration::from_secs(60));
+        // "relation … already exists, skipping" and the like: the store's business only.
+        config.notice_callback(
+            |notice| tracing::debug!(notice = %notice.message(), "postgresql notice"),
+        );
         let store = PostgresStore {
             address: address(&config),
             pool: Pool {
@@ -171,9 +184,8 @@ impl PostgresStore {
         f: impl FnOnce(&mut Client) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut conn = self.pool.get()?;
-        let out = f(&mut conn.client);
-        self.pool.put(conn);
-        out
+        // Returned to the pool when dropped, even if `f` panics.
+        f(conn.client())
     }
 }
 
@@ -242,8 +254,39 @@ impl Drop for Pool {
 }
 
 /// A connection taken from the pool.
-struct Pooled {
-    client: Client,
+struct Pooled<'a> {
+    client: Option<Client>,
+    pool: &'a Pool,
+}
+
+impl Pooled<'_> {
+    fn client(&mut self) -> &mut Client {
+        self.client
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("taken only on drop"))
+    }
+}
+
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        let mut state = self.pool.lock();
+        match self.client.take() {
+            // A panic may have left a transaction open: never reuse the connection then.
+            Some(client) if !client.is_closed() && !std::thread::panicking() => {
+                state.idle.push(client);
+            }
+            Some(client) => {
+                state.open -= 1;
+                drop(state);
+                drop(client);
+                self.pool.freed.notify_one();
+                return;
+            }
+            None => state.open -= 1,
+        }
+        drop(state);
+        self.pool.freed.notify_one();
+    }
 }
 
 impl Pool {
@@ -251,7 +294,7 @@ impl Pool {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn get(&self) -> Result<Pooled, StoreError> {
+    fn get(&self) -> Result<Pooled<'_>, StoreError> {
         let mut state = self.lock();
         loop {
             if let Some(client) = state.idle.pop() {
@@ -260,13 +303,19 @@ impl Pool {
                     state.open -= 1;
                     continue;
                 }
-                return Ok(Pooled { client });
+                return Ok(Pooled {
+                    client: Some(client),
+                    pool: self,
+                });
             }
             if state.open < MAX_CONNECTIONS {
                 state.open += 1;
                 drop(state);
                 return match self.config.connect(NoTls) {
-                    Ok(client) => Ok(Pooled { client }),
+                    Ok(client) => Ok(Pooled {
+                        client: Some(client),
+                        pool: self,
+                    }),
                     Err(e) => {
                         self.lock().open -= 1;
                         self.freed.notify_one();
@@ -279,17 +328,6 @@ impl Pool {
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
         }
-    }
-
-    fn put(&self, conn: Pooled) {
-        let mut state = self.lock();
-        if conn.client.is_closed() {
-            state.open -= 1;
-        } else {
-            state.idle.push(conn.client);
-        }
-        drop(state);
-        self.freed.notify_one();
     }
 }
 
