@@ -52,11 +52,6 @@ impl DatabaseUrl {
             ),
         }
     }
-
-    /// The URL itself (never to be printed: it may hold a password).
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 impl std::fmt::Debug for DatabaseUrl {

@@ -69,7 +69,7 @@ fn run(args: &MigrateArgs) -> anyhow::Result<()> {
     }
     let from = SqliteStore::open(dir)
         .with_context(|| format!("cannot open the SQLite store in {}", dir.display()))?;
-    let to = PostgresStore::open(args.to.as_str()).context(
+    let to = PostgresStore::open(args.to.checked()?).context(
         "cannot open the PostgreSQL database named by --to / SKYLIGHT_DATABASE_URL; check that \
          the server is up and the user may create tables in that database",
     )?;
