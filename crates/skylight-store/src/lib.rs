@@ -5,6 +5,7 @@
 
 mod batch;
 pub mod codes;
+mod convert;
 mod directory;
 pub mod lease;
 pub mod migrate;

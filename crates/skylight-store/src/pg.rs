@@ -32,6 +32,7 @@ use skylight_model::{
     Session,
 };
 
+use crate::convert::{from_count, from_ns, to_count, to_ns};
 use crate::{
     AccessStore, ActionDraft, ActionUpdate, ActivityPage, ActivityQuery, AlertChange, AlertQuery,
     AppQuery, AttemptOutcome, DeliveryQuery, DirectoryChanges, DirectoryQuery, DueDelivery,
@@ -355,28 +356,6 @@ fn ct_from_code(code: i16) -> Result<ContentType, StoreError> {
             )));
         }
     })
-}
-
-/// A time as stored in `_ns` columns; times outside 1677–2262 are clamped to the nearest end.
-fn to_ns(t: DateTime<Utc>) -> i64 {
-    t.timestamp_nanos_opt().unwrap_or(if t.timestamp() < 0 {
-        i64::MIN
-    } else {
-        i64::MAX
-    })
-}
-
-fn from_ns(ns: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_nanos(ns)
-}
-
-/// A count as stored (saturating at `i64::MAX`).
-fn to_count(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn from_count(n: i64, what: &str) -> Result<u64, StoreError> {
-    u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("negative {what} {n}")))
 }
 
 impl AccessStore for PostgresStore {

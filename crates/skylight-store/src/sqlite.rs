@@ -30,6 +30,7 @@ use skylight_model::{BlobRef, CommitStats, ConnectorState, ConnectorStatus, Cont
 use self::commit::{Job, MARK_DONE};
 pub use self::query::searchable_text;
 use crate::batch::record_in_chunk;
+use crate::convert::{from_count, from_ns, to_count, to_ns};
 use crate::{RecordBatch, Store, StoreError};
 /// How long a write waits for another process's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
@@ -232,28 +233,6 @@ fn state_from_name(name: &str) -> Result<ConnectorState, StoreError> {
             )));
         }
     })
-}
-
-/// A time as stored in `_ns` columns; times outside 1677–2262 are clamped to the nearest end.
-fn to_ns(t: DateTime<Utc>) -> i64 {
-    t.timestamp_nanos_opt().unwrap_or(if t.timestamp() < 0 {
-        i64::MIN
-    } else {
-        i64::MAX
-    })
-}
-
-fn from_ns(ns: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_nanos(ns)
-}
-
-/// A count as stored (saturating at `i64::MAX`).
-fn to_count(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn from_count(n: i64, what: &str) -> Result<u64, StoreError> {
-    u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("negative {what} {n}")))
 }
 
 fn len_i64(len: usize) -> i64 {
