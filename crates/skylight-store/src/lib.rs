@@ -5,11 +5,13 @@
 
 mod batch;
 pub mod codes;
+pub mod connectors;
 mod convert;
 mod directory;
 pub mod lease;
 pub mod migrate;
 mod pg;
+pub mod seal;
 mod sqlite;
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -25,6 +27,7 @@ use skylight_model::{
 };
 
 pub use batch::RecordBatch;
+pub use connectors::{ConnectorPhase, CredentialKind, StoredConnector};
 pub use directory::{
     ActionDraft, ActionUpdate, AppQuery, DirectoryChanges, DirectoryQuery, FileChanges, FileQuery,
     GovernanceQuery, RoleMembers, UserRisk,
@@ -456,6 +459,15 @@ pub trait Store: AccessStore + Send + Sync {
 
     /// Every lease, expired ones too, by name.
     fn leases(&self) -> Result<Vec<Lease>, StoreError>;
+
+    /// Creates the console-made connector `connector.name`, or replaces it whole.
+    fn put_connector(&self, connector: &StoredConnector) -> Result<(), StoreError>;
+
+    /// Every console-made connector, by name.
+    fn connectors(&self) -> Result<Vec<StoredConnector>, StoreError>;
+
+    /// Removes a console-made connector (what it collected stays); true if there was one.
+    fn delete_connector(&self, name: &str) -> Result<bool, StoreError>;
 }
 
 /// Who holds a unit of work, and until when.

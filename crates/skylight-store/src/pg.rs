@@ -10,6 +10,7 @@
 mod access;
 mod collection;
 mod commit;
+mod connectors;
 mod deliveries;
 mod detection;
 mod directory;
@@ -804,6 +805,18 @@ impl Store for PostgresStore {
             )?;
             Ok(())
         })
+    }
+
+    fn put_connector(&self, connector: &crate::StoredConnector) -> Result<(), StoreError> {
+        self.with(|c| connectors::put_connector(c, connector))
+    }
+
+    fn connectors(&self) -> Result<Vec<crate::StoredConnector>, StoreError> {
+        self.with(connectors::connectors)
+    }
+
+    fn delete_connector(&self, name: &str) -> Result<bool, StoreError> {
+        self.with(|c| connectors::delete_connector(c, name))
     }
 
     fn leases(&self) -> Result<Vec<crate::Lease>, StoreError> {

@@ -7,6 +7,7 @@
 
 mod access;
 mod commit;
+mod connectors;
 mod deliveries;
 mod detection;
 mod directory;
@@ -946,6 +947,18 @@ impl Store for SqliteStore {
             })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
+    }
+
+    fn put_connector(&self, connector: &crate::StoredConnector) -> Result<(), StoreError> {
+        self.lock().put_connector(connector)
+    }
+
+    fn connectors(&self) -> Result<Vec<crate::StoredConnector>, StoreError> {
+        self.lock().connectors()
+    }
+
+    fn delete_connector(&self, name: &str) -> Result<bool, StoreError> {
+        self.lock().delete_connector(name)
     }
 
     fn statuses(&self) -> Result<Vec<ConnectorStatus>, StoreError> {

@@ -39,6 +39,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         name: "0005_leases",
         sql: include_str!("migrations/0005_leases.sql"),
     },
+    Migration {
+        name: "0006_connectors",
+        sql: include_str!("migrations/0006_connectors.sql"),
+    },
 ];
 
 /// The advisory lock key migrations hold (`skylight` in ASCII, as a number).

@@ -66,6 +66,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         name: "0012_leases",
         sql: include_str!("migrations/0012_leases.sql"),
     },
+    Migration {
+        name: "0013_connectors",
+        sql: include_str!("migrations/0013_connectors.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of a Skylight database ("Skyl").
