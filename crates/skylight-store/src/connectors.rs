@@ -119,7 +119,10 @@ impl std::fmt::Debug for StoredConnector {
             .field("client_id", &self.client_id)
             .field("cloud", &self.cloud)
             .field("credential_kind", &self.credential_kind)
-            .field("sealed_credential", &format_args!("[{} bytes]", self.sealed_credential.len()))
+            .field(
+                "sealed_credential",
+                &format_args!("[{} bytes]", self.sealed_credential.len()),
+            )
             .field("phase", &self.phase)
             .finish_non_exhaustive()
     }
@@ -140,7 +143,8 @@ pub(crate) fn read_enums(
     kind: &str,
     types: &str,
 ) -> Result<(ConnectorPhase, CredentialKind, Vec<ContentType>), crate::StoreError> {
-    let corrupt = |what: &str, v: &str| crate::StoreError::Corrupt(format!("connector {what} `{v}`"));
+    let corrupt =
+        |what: &str, v: &str| crate::StoreError::Corrupt(format!("connector {what} `{v}`"));
     let phase = ConnectorPhase::parse(phase).ok_or_else(|| corrupt("phase", phase))?;
     let kind = CredentialKind::parse(kind).ok_or_else(|| corrupt("credential kind", kind))?;
     let types = types

@@ -7,7 +7,8 @@
 //! saved queries, links people keep). Records keep SQLite's `records.id` as their sequence
 //! number, which is what detection's progress and activity-log cursors count in; sequences and
 //! identities are then moved past the copied ids. Leases are not copied: they belong to the
-//! processes of the old deployment.
+//! processes of the old deployment. Console-made connectors are copied with their credentials
+//! still sealed: the key file goes with the deployment (see [`copy_sqlite_to_postgres`]).
 
 mod tables;
 mod verify;
@@ -62,6 +63,12 @@ const IDENTITIES: &[&str] = &[
 /// Rows go in batches, one transaction each, so memory stays bounded whatever the store's size.
 /// A copy that fails part-way leaves a partial target, which a second run refuses: run it again
 /// into a fresh database. The source must not change meanwhile (stop the processes using it).
+///
+/// Console-made connectors' credentials are copied sealed, byte for byte, never opened: they
+/// open only with the key that sealed them, which is a file outside the database ([`crate::seal`];
+/// by default beside the SQLite store). That key file goes with the deployment: give the
+/// PostgreSQL deployment's processes the same file (`SKYLIGHT_SECRET_KEY_FILE`), or every
+/// credential has to be entered again.
 pub fn copy_sqlite_to_postgres(
     from: &SqliteStore,
     to: &PostgresStore,

@@ -39,7 +39,9 @@ pub enum SealError {
         current: String,
     },
     /// The value is not a sealed value, or was changed, or belongs to another connector.
-    #[error("the sealed value is damaged or belongs to another connector; enter the credential again")]
+    #[error(
+        "the sealed value is damaged or belongs to another connector; enter the credential again"
+    )]
     Damaged,
     /// The cipher failed (should not happen).
     #[error("encryption failed")]
@@ -81,7 +83,9 @@ impl Sealer {
             Ok(text) => {
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(text.trim())
-                    .map_err(|_| err("not a base64 key; it should hold 32 random bytes, base64".into()))?;
+                    .map_err(|_| {
+                        err("not a base64 key; it should hold 32 random bytes, base64".into())
+                    })?;
                 let key: [u8; 32] = bytes
                     .try_into()
                     .map_err(|_| err("the key is not 32 bytes long".into()))?;
@@ -170,17 +174,35 @@ mod tests {
         let a = Sealer::from_key(&[7u8; 32]).unwrap();
         let b = Sealer::from_key(&[8u8; 32]).unwrap();
         let sealed = a.seal("contoso", b"the client secret").unwrap();
-        assert!(!sealed.windows(6).any(|w| w == b"client"), "sealed text shows through");
+        assert!(
+            !sealed.windows(6).any(|w| w == b"client"),
+            "sealed text shows through"
+        );
         assert_eq!(a.open("contoso", &sealed).unwrap(), b"the client secret");
-        assert!(matches!(a.open("fabrikam", &sealed), Err(SealError::Damaged)));
-        assert!(matches!(b.open("contoso", &sealed), Err(SealError::OtherKey { .. })));
+        assert!(matches!(
+            a.open("fabrikam", &sealed),
+            Err(SealError::Damaged)
+        ));
+        assert!(matches!(
+            b.open("contoso", &sealed),
+            Err(SealError::OtherKey { .. })
+        ));
         let mut tampered = sealed.clone();
         let last = tampered.len() - 1;
         tampered[last] ^= 1;
-        assert!(matches!(a.open("contoso", &tampered), Err(SealError::Damaged)));
-        assert!(matches!(a.open("contoso", b"SKS1"), Err(SealError::Damaged)));
+        assert!(matches!(
+            a.open("contoso", &tampered),
+            Err(SealError::Damaged)
+        ));
+        assert!(matches!(
+            a.open("contoso", b"SKS1"),
+            Err(SealError::Damaged)
+        ));
         // Random nonces: sealing twice gives two different values.
-        assert_ne!(a.seal("contoso", b"x").unwrap(), a.seal("contoso", b"x").unwrap());
+        assert_ne!(
+            a.seal("contoso", b"x").unwrap(),
+            a.seal("contoso", b"x").unwrap()
+        );
     }
 
     #[test]

@@ -11,10 +11,12 @@ use skylight_model::{
     PermissionLevel, RecordColumns, Resolution, Role, Session, Severity, TargetKind,
 };
 use skylight_store::migrate::{copy_sqlite_to_postgres, verify};
+use skylight_store::seal::Sealer;
 use skylight_store::testkit::TestDatabase;
 use skylight_store::{
     AccessStore, ActionDraft, ActionUpdate, AlertChange, AlertQuery, AttemptOutcome,
-    DirectoryChanges, FileChanges, NewDelivery, RoleMembers, SqliteStore, Store, StoreError,
+    ConnectorPhase, CredentialKind, DirectoryChanges, FileChanges, NewDelivery, RoleMembers,
+    SqliteStore, Store, StoreError, StoredConnector,
 };
 
 /// 2026-11-`day` `h`:00 UTC.
@@ -165,8 +167,65 @@ fn file(id: &str, path: &str, folder: bool) -> FileItem {
     }
 }
 
-/// Fills a SQLite store through the trait with some of everything it keeps.
-fn fill(store: &SqliteStore) {
+/// The key the deployment's connector credentials are sealed with (its key file's).
+const SEAL_KEY: [u8; 32] = [42; 32];
+
+/// Console-made connectors: a certificate one whose private key is sealed with [`SEAL_KEY`], a
+/// paused one whose sealed bytes hold NULs and high bytes, and a draft with nothing optional.
+fn connectors() -> Vec<StoredConnector> {
+    let sealer = Sealer::from_key(&SEAL_KEY).unwrap();
+    let active = StoredConnector {
+        name: "contoso".into(),
+        tenant_id: "contoso.onmicrosoft.com".into(),
+        client_id: "11111111-2222-3333-4444-555555555555".into(),
+        cloud: "commercial".into(),
+        credential_kind: CredentialKind::Certificate,
+        certificate_pem: Some(
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".into(),
+        ),
+        sealed_credential: sealer
+            .seal("contoso", b"-----BEGIN PRIVATE KEY-----")
+            .unwrap(),
+        login_url: Some("http://127.0.0.1:8443/login".into()),
+        manage_url: Some(String::new()),
+        graph_url: None,
+        activities: true,
+        files: true,
+        content_types: vec![ContentType::SharePoint, ContentType::Exchange],
+        phase: ConnectorPhase::Active,
+        last_test: Some(r#"{"ok":true,"note":"Zoë \"x\""}"#.into()),
+        created_at: nov(5, 3) + Duration::nanoseconds(123_456_789),
+        updated_at: nov(5, 4) + Duration::nanoseconds(1),
+        updated_by: "admin".into(),
+    };
+    let paused = StoredConnector {
+        name: "Fabrikam".into(),
+        credential_kind: CredentialKind::Secret,
+        certificate_pem: None,
+        sealed_credential: vec![0x00, 0xff, 0x80, 0x00, 0x7f, 0xc3, 0x00],
+        content_types: ContentType::ALL.to_vec(),
+        phase: ConnectorPhase::Paused,
+        ..active.clone()
+    };
+    let draft = StoredConnector {
+        name: "new".into(),
+        credential_kind: CredentialKind::Secret,
+        certificate_pem: None,
+        sealed_credential: Vec::new(),
+        login_url: None,
+        manage_url: None,
+        activities: false,
+        files: false,
+        content_types: Vec::new(),
+        phase: ConnectorPhase::Draft,
+        last_test: None,
+        ..active.clone()
+    };
+    vec![paused, active, draft]
+}
+
+/// Fills a SQLite store through the trait with some of everything it keeps, `connectors` too.
+fn fill(store: &SqliteStore, connectors: &[StoredConnector]) {
     // 12,000 records in blobs of 500 (several copy batches), the last blob repeating records.
     let mut i = 0;
     for (b, tenant) in (0..24).zip(["contoso", "fabrikam"].iter().cycle()) {
@@ -421,6 +480,9 @@ fn fill(store: &SqliteStore) {
         })
         .unwrap();
     store.save_query(bob.id, "mine", "user=bob").unwrap();
+    for c in connectors {
+        store.put_connector(c).unwrap();
+    }
     assert!(
         store
             .acquire_lease(
@@ -437,7 +499,9 @@ fn fill(store: &SqliteStore) {
 fn a_sqlite_store_is_copied_whole_and_carries_on_in_postgresql() {
     let dir = tempfile::tempdir().unwrap();
     let from = SqliteStore::open(dir.path()).unwrap();
-    fill(&from);
+    // Sealed once: sealing again would give other bytes (random nonces).
+    let put = connectors();
+    fill(&from, &put);
     let db = TestDatabase::create();
     let to = db.open();
 
@@ -446,6 +510,7 @@ fn a_sqlite_store_is_copied_whole_and_carries_on_in_postgresql() {
     assert_eq!(report.rows("records"), 12_000);
     assert_eq!(report.rows("alerts"), 3);
     assert_eq!(report.rows("accounts"), 2);
+    assert_eq!(report.rows("connectors"), 3);
     assert_eq!(report.detection_progress, (6_000, 6_000));
     assert!(heard >= 12_000);
 
@@ -487,6 +552,27 @@ fn a_sqlite_store_is_copied_whole_and_carries_on_in_postgresql() {
         ("csrf", "Bob")
     );
     assert!(to.api_token_by_hash(&[9; 32]).unwrap().is_some());
+    // Connectors arrive identical, sealed credentials byte for byte (in name order: `Fabrikam`
+    // first), and the deployment's key still opens them.
+    let copied = to.connectors().unwrap();
+    assert_eq!(copied.len(), put.len());
+    assert!(copied == put, "connectors differ: {copied:#?}");
+    for (got, want) in copied.iter().zip(&put) {
+        assert_eq!(
+            got.sealed_credential, want.sealed_credential,
+            "{}",
+            want.name
+        );
+        assert_eq!(got.created_at, want.created_at, "{}", want.name);
+        assert_eq!(got.updated_at, want.updated_at, "{}", want.name);
+    }
+    assert_eq!(
+        Sealer::from_key(&SEAL_KEY)
+            .unwrap()
+            .open("contoso", &copied[1].sealed_credential)
+            .unwrap(),
+        b"-----BEGIN PRIVATE KEY-----"
+    );
 
     // New rows get ids and sequence numbers past the copied ones.
     let newest = to.detection_progress().unwrap().1;
@@ -525,6 +611,11 @@ fn a_sqlite_store_is_copied_whole_and_carries_on_in_postgresql() {
         .unwrap();
     let new_id = after.iter().find(|a| a.draft.key == "after").unwrap().id;
     assert!(ids.iter().all(|&id| id < new_id));
+    // One byte of one sealed credential changed, and nothing else: the row counts agree, the
+    // connectors' digest does not.
+    let mut changed = to.connectors().unwrap().remove(0);
+    changed.sealed_credential[0] ^= 0x01;
+    to.put_connector(&changed).unwrap();
 
     // The verification sees a change made on one side only.
     let checks = verify(&from, &to).unwrap();
@@ -536,6 +627,11 @@ fn a_sqlite_store_is_copied_whole_and_carries_on_in_postgresql() {
     assert!(bad.contains(&"rows in records"), "{bad:?}");
     assert!(bad.contains(&"alerts with comments"), "{bad:?}");
     assert!(bad.contains(&"accounts"), "{bad:?}");
+    assert!(
+        bad.contains(&"connectors (with sealed credentials)"),
+        "{bad:?}"
+    );
+    assert!(!bad.contains(&"rows in connectors"), "{bad:?}");
 
     // A target that already holds data is refused, and left as it was.
     let err = copy_sqlite_to_postgres(&from, &to, &mut |_, _| {}).unwrap_err();

@@ -468,6 +468,31 @@ pub(super) const TABLES: &[Table] = &[
             ("created_ns", I64),
         ],
     ),
+    // The sealed credential is copied as is: it opens with the deployment's key file, not the
+    // database (see `copy_sqlite_to_postgres`).
+    plain(
+        "connectors",
+        &[
+            ("name", Text),
+            ("tenant_id", Text),
+            ("client_id", Text),
+            ("cloud", Text),
+            ("credential_kind", Text),
+            ("certificate_pem", Text),
+            ("sealed_credential", Bytes),
+            ("login_url", Text),
+            ("manage_url", Text),
+            ("graph_url", Text),
+            ("activities", Bool),
+            ("files", Bool),
+            ("content_types", Text),
+            ("phase", Text),
+            ("last_test", Text),
+            ("created_ns", I64),
+            ("updated_ns", I64),
+            ("updated_by", Text),
+        ],
+    ),
 ];
 
 /// One converted row, ready for COPY.

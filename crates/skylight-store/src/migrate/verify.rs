@@ -252,6 +252,17 @@ pub fn digests(store: &dyn Store, tenants: &[String]) -> Result<Vec<(String, Fig
         }
     }
     out.push(("audit log".to_owned(), audit.finish()));
+    let mut connectors = Digest::new();
+    for c in store.connectors()? {
+        // The JSON leaves the sealed credential out: its bytes are a part of their own.
+        let json = serde_json::to_vec(&c)
+            .map_err(|e| StoreError::Corrupt(format!("a connector as JSON: {e}")))?;
+        connectors.add(&[&json, &c.sealed_credential]);
+    }
+    out.push((
+        "connectors (with sealed credentials)".to_owned(),
+        connectors.finish(),
+    ));
     Ok(out)
 }
 

@@ -1,6 +1,6 @@
 //! Console-made connectors in the SQLite store.
 
-use rusqlite::params;
+use rusqlite::{Row, params};
 
 use super::Inner;
 use crate::connectors::{content_types_text, read_enums};
@@ -11,12 +11,56 @@ const COLUMNS: &str = "name, tenant_id, client_id, cloud, credential_kind, certi
     sealed_credential, login_url, manage_url, graph_url, activities, files, content_types, phase, \
     last_test, created_ns, updated_ns, updated_by";
 
+/// One row of `SELECT {COLUMNS}`: the outer error is SQLite's, the inner one a phase, credential
+/// kind or content type the store does not know (a damaged row).
+fn connector(r: &Row<'_>) -> rusqlite::Result<Result<StoredConnector, StoreError>> {
+    let (phase, credential_kind, content_types) = match read_enums(
+        &r.get::<_, String>(13)?,
+        &r.get::<_, String>(4)?,
+        &r.get::<_, String>(12)?,
+    ) {
+        Ok(read) => read,
+        Err(e) => return Ok(Err(e)),
+    };
+    Ok(Ok(StoredConnector {
+        name: r.get(0)?,
+        tenant_id: r.get(1)?,
+        client_id: r.get(2)?,
+        cloud: r.get(3)?,
+        credential_kind,
+        certificate_pem: r.get(5)?,
+        sealed_credential: r.get(6)?,
+        login_url: r.get(7)?,
+        manage_url: r.get(8)?,
+        graph_url: r.get(9)?,
+        activities: r.get(10)?,
+        files: r.get(11)?,
+        content_types,
+        phase,
+        last_test: r.get(14)?,
+        created_at: from_ns(r.get(15)?),
+        updated_at: from_ns(r.get(16)?),
+        updated_by: r.get(17)?,
+    }))
+}
+
 impl Inner {
     pub(super) fn put_connector(&self, c: &StoredConnector) -> Result<(), StoreError> {
+        // An upsert rather than `INSERT OR REPLACE`, whose delete-then-insert would also fire
+        // foreign-key actions on anything that comes to refer to a connector.
         self.conn
             .prepare_cached(&format!(
-                "INSERT OR REPLACE INTO connectors ({COLUMNS}) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+                "INSERT INTO connectors ({COLUMNS}) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) \
+                 ON CONFLICT (name) DO UPDATE SET tenant_id = excluded.tenant_id, \
+                 client_id = excluded.client_id, cloud = excluded.cloud, \
+                 credential_kind = excluded.credential_kind, certificate_pem = excluded.certificate_pem, \
+                 sealed_credential = excluded.sealed_credential, login_url = excluded.login_url, \
+                 manage_url = excluded.manage_url, graph_url = excluded.graph_url, \
+                 activities = excluded.activities, files = excluded.files, \
+                 content_types = excluded.content_types, phase = excluded.phase, \
+                 last_test = excluded.last_test, created_ns = excluded.created_ns, \
+                 updated_ns = excluded.updated_ns, updated_by = excluded.updated_by"
             ))?
             .execute(params![
                 c.name,
@@ -46,60 +90,9 @@ impl Inner {
             .conn
             .prepare_cached(&format!("SELECT {COLUMNS} FROM connectors ORDER BY name"))?;
         let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    (
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, String>(4)?,
-                        r.get::<_, Option<String>>(5)?,
-                        r.get::<_, Vec<u8>>(6)?,
-                    ),
-                    (
-                        r.get::<_, Option<String>>(7)?,
-                        r.get::<_, Option<String>>(8)?,
-                        r.get::<_, Option<String>>(9)?,
-                        r.get::<_, bool>(10)?,
-                        r.get::<_, bool>(11)?,
-                        r.get::<_, String>(12)?,
-                        r.get::<_, String>(13)?,
-                    ),
-                    (
-                        r.get::<_, Option<String>>(14)?,
-                        r.get::<_, i64>(15)?,
-                        r.get::<_, i64>(16)?,
-                        r.get::<_, String>(17)?,
-                    ),
-                ))
-            })?
+            .query_map([], connector)?
             .collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter()
-            .map(|(a, b, c)| {
-                let (phase, kind, content_types) = read_enums(&b.6, &a.4, &b.5)?;
-                Ok(StoredConnector {
-                    name: a.0,
-                    tenant_id: a.1,
-                    client_id: a.2,
-                    cloud: a.3,
-                    credential_kind: kind,
-                    certificate_pem: a.5,
-                    sealed_credential: a.6,
-                    login_url: b.0,
-                    manage_url: b.1,
-                    graph_url: b.2,
-                    activities: b.3,
-                    files: b.4,
-                    content_types,
-                    phase,
-                    last_test: c.0,
-                    created_at: from_ns(c.1),
-                    updated_at: from_ns(c.2),
-                    updated_by: c.3,
-                })
-            })
-            .collect()
+        rows.into_iter().collect()
     }
 
     pub(super) fn delete_connector(&self, name: &str) -> Result<bool, StoreError> {
