@@ -10,7 +10,7 @@
 mod files;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use serde_json::Value;
 use skylight_m365::graph::actions::Recorder;
@@ -65,6 +65,15 @@ pub struct ActionRequest {
 /// Carries out governance actions for the configured tenants.
 pub struct Governor {
     store: Arc<dyn Store>,
+    /// Connectors come and go while actions run: read under the lock, and the client cloned out
+    /// before any await.
+    tenants: RwLock<Tenants>,
+}
+
+/// The tenants a governor can act on. One lock over both maps, so that a tenant and its
+/// quarantine site change together.
+#[derive(Default)]
+struct Tenants {
     clients: HashMap<String, Arc<GraphClient>>,
     quarantine_sites: HashMap<String, String>,
 }
@@ -83,15 +92,65 @@ impl Governor {
     pub fn new(store: Arc<dyn Store>, clients: HashMap<String, Arc<GraphClient>>) -> Governor {
         Governor {
             store,
-            clients,
-            quarantine_sites: HashMap::new(),
+            tenants: RwLock::new(Tenants {
+                clients,
+                quarantine_sites: HashMap::new(),
+            }),
         }
     }
 
     /// The admin quarantine site of each tenant that has one.
     pub fn with_quarantine_sites(mut self, sites: HashMap<String, String>) -> Governor {
-        self.quarantine_sites = sites;
+        self.tenants
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .quarantine_sites = sites;
         self
+    }
+
+    /// Adds or replaces a tenant's Graph client (and admin quarantine site).
+    pub fn set_tenant(
+        &self,
+        name: &str,
+        client: Arc<GraphClient>,
+        quarantine_site: Option<String>,
+    ) {
+        let mut t = self.write();
+        t.clients.insert(name.to_owned(), client);
+        match quarantine_site {
+            Some(site) => t.quarantine_sites.insert(name.to_owned(), site),
+            None => t.quarantine_sites.remove(name),
+        };
+    }
+
+    /// Forgets a tenant (its log entries stay; new actions on it are refused as for an unknown
+    /// tenant).
+    pub fn remove_tenant(&self, name: &str) {
+        let mut t = self.write();
+        t.clients.remove(name);
+        t.quarantine_sites.remove(name);
+    }
+
+    /// The tenants it can act on, sorted.
+    pub fn tenants(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.read().clients.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    // A panic while holding the lock cannot leave the maps half-changed (each change is one
+    // insert or remove), so a poisoned lock is still good to use.
+    fn read(&self) -> RwLockReadGuard<'_, Tenants> {
+        self.tenants.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Tenants> {
+        self.tenants.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The tenant's admin quarantine site, if it has one.
+    fn quarantine_site(&self, tenant: &str) -> Option<String> {
+        self.read().quarantine_sites.get(tenant).cloned()
     }
 
     /// Runs `f` on the store without blocking the runtime.
@@ -103,9 +162,11 @@ impl Governor {
         skylight_m365::on_store(&self.store, f).await
     }
 
-    fn client(&self, tenant: &str) -> Result<&Arc<GraphClient>, GovernError> {
-        self.clients
+    fn client(&self, tenant: &str) -> Result<Arc<GraphClient>, GovernError> {
+        self.read()
+            .clients
             .get(tenant)
+            .cloned()
             .ok_or_else(|| GovernError::UnknownTenant(tenant.to_owned()))
     }
 
@@ -115,17 +176,10 @@ impl Governor {
             self.client(t)?;
             return Ok(t.to_owned());
         }
-        let mut names: Vec<&String> = self.clients.keys().collect();
-        names.sort();
-        match names.as_slice() {
-            [one] => Ok((*one).clone()),
+        match self.tenants().as_slice() {
+            [one] => Ok(one.clone()),
             [] => Err(GovernError::UnknownTenant("(none configured)".into())),
-            many => Err(GovernError::WhichTenant(
-                many.iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            )),
+            many => Err(GovernError::WhichTenant(many.join(", "))),
         }
     }
 
@@ -135,7 +189,7 @@ impl Governor {
         match req.action.target() {
             TargetKind::User => {
                 let client = self.client(&tenant)?;
-                let user = match Recorder::new(client, true).user(&req.target).await {
+                let user = match Recorder::new(&client, true).user(&req.target).await {
                     Ok(u) => u,
                     Err(e) if e.is_not_found() => {
                         return Err(GovernError::NotFound(format!(
@@ -232,12 +286,13 @@ impl Governor {
                         })?;
                     params = quarantined.params;
                 }
+                let quarantine_site = self.quarantine_site(&tenant);
                 let file = files::resolve(
-                    &Recorder::new(client, true),
+                    &Recorder::new(&client, true),
                     req.action,
                     &req.target,
                     params,
-                    self.quarantine_sites.get(&tenant).map(String::as_str),
+                    quarantine_site.as_deref(),
                 )
                 .await?;
                 Ok(Target {
@@ -390,7 +445,7 @@ impl Governor {
             .await?;
         let n = running.len();
         for entry in running {
-            if self.clients.contains_key(&entry.tenant) {
+            if self.client(&entry.tenant).is_ok() {
                 tracing::info!(
                     id = entry.id,
                     action = entry.action.as_str(),
@@ -432,9 +487,9 @@ impl Governor {
             .await
             .map_err(|e| GraphError::Malformed(format!("the directory could not be read: {e}")))?;
         let insiders = skylight_m365::graph::files::Insiders::from_users(&users);
-        let quarantine = match (entry.action, self.quarantine_sites.get(&entry.tenant)) {
+        let quarantine = match (entry.action, self.quarantine_site(&entry.tenant)) {
             (ActionKind::AdminQuarantine, Some(site)) => {
-                Some(files::quarantine_drive(rec, client, site).await?)
+                Some(files::quarantine_drive(rec, client, &site).await?)
             }
             _ => None,
         };
@@ -448,9 +503,9 @@ impl Governor {
         dry_run: bool,
     ) -> Result<GovernanceEntry, GovernError> {
         let client = self.client(&entry.tenant)?;
-        let mut rec = Recorder::new(client, dry_run);
+        let mut rec = Recorder::new(&client, dry_run);
         let result = if entry.target_kind == TargetKind::File {
-            self.act_on_file(&mut rec, client, &entry).await
+            self.act_on_file(&mut rec, &client, &entry).await
         } else {
             act(&mut rec, &entry).await
         };
@@ -566,5 +621,143 @@ async fn act(rec: &mut Recorder<'_>, entry: &GovernanceEntry) -> Result<(), Grap
         // Recorded only: the alert's notification channels carry it, and approval is Skylight's;
         // file actions are carried out by `files::act`.
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use skylight_m365::auth::TokenProvider;
+    use skylight_m365::config::{Credential, Secret, TenantConfig, TenantSpec};
+    use skylight_model::{OAuthApp, PermissionLevel};
+    use skylight_store::{DirectoryChanges, SqliteStore};
+
+    /// A client whose every call would fail: nothing listens on the discard port, so a test that
+    /// reached Microsoft Graph by mistake could not pass.
+    fn unreachable_client(tenant: &str) -> Arc<GraphClient> {
+        let url = "http://127.0.0.1:9";
+        let config = TenantConfig::from_spec(TenantSpec {
+            name: tenant.into(),
+            tenant_id: "6d8a2f3c-1b4e-4c7a-9f21-0e5d3b7a9c11".into(),
+            client_id: "2b9f7e41-5c3d-4a8e-b6f0-7d1c9e2a4b55".into(),
+            credential: Credential::Secret(Secret::new("unused")),
+            cloud: String::new(),
+            login_url: Some(url.into()),
+            manage_url: Some(url.into()),
+            graph_url: Some(url.into()),
+            activities: true,
+            files: false,
+            content_types: Vec::new(),
+            quarantine_site: None,
+        })
+        .unwrap_or_else(|p| panic!("{p:?}"));
+        let http = reqwest::Client::new();
+        let tokens = Arc::new(TokenProvider::new(http.clone(), &config));
+        Arc::new(GraphClient::new(http, tokens, url, 1).with_max_attempts(1))
+    }
+
+    /// Approving an app is recorded without a Graph call, so it runs to the end offline.
+    fn approve(tenant: Option<&str>) -> ActionRequest {
+        ActionRequest {
+            tenant: tenant.map(str::to_owned),
+            action: ActionKind::ApproveApp,
+            target: "Expense Tracker".into(),
+            requested_by: "user:admin".into(),
+            alert_id: None,
+            dry_run: false,
+            needs_approval: false,
+            params: Value::Null,
+        }
+    }
+
+    fn app(tenant: &str) -> OAuthApp {
+        OAuthApp {
+            tenant: tenant.into(),
+            id: "sp-1".into(),
+            app_id: "app-1".into(),
+            name: "Expense Tracker".into(),
+            publisher: None,
+            verified_publisher: None,
+            first_party: false,
+            enabled: true,
+            grants: Vec::new(),
+            app_roles: Vec::new(),
+            level: PermissionLevel::Low,
+            consented_users: 0,
+            all_users: false,
+            first_consent: None,
+            last_consent: None,
+            review: AppReview::Unreviewed,
+            synced: chrono::Utc::now(),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn tenants_set_at_run_time_are_acted_on_and_removed_ones_refused() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(dir.path()).unwrap_or_else(|e| panic!("{e}")));
+        for t in ["contoso", "fabrikam"] {
+            store
+                .commit_directory(
+                    t,
+                    &DirectoryChanges {
+                        apps: Some(vec![app(t)]),
+                        ..DirectoryChanges::default()
+                    },
+                )
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let governor = Governor::new(Arc::clone(&store), HashMap::new());
+        assert!(governor.tenants().is_empty());
+        let refused = governor.request(approve(Some("fabrikam"))).await;
+        assert!(
+            matches!(&refused, Err(GovernError::UnknownTenant(t)) if t == "fabrikam"),
+            "{refused:?}"
+        );
+
+        governor.set_tenant(
+            "fabrikam",
+            unreachable_client("fabrikam"),
+            Some("https://fabrikam.sharepoint.com/sites/quarantine".into()),
+        );
+        governor.set_tenant("contoso", unreachable_client("contoso"), None);
+        assert_eq!(governor.tenants(), ["contoso", "fabrikam"]);
+        assert!(governor.quarantine_site("fabrikam").is_some());
+        let done = governor
+            .request(approve(Some("fabrikam")))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(done.status, ActionStatus::Succeeded, "{done:?}");
+        assert_eq!(done.tenant, "fabrikam");
+
+        // Replaced without a quarantine site: the old one goes too.
+        governor.set_tenant("fabrikam", unreachable_client("fabrikam"), None);
+        assert!(governor.quarantine_site("fabrikam").is_none());
+
+        governor.remove_tenant("fabrikam");
+        assert_eq!(governor.tenants(), ["contoso"]);
+        let refused = governor.request(approve(Some("fabrikam"))).await;
+        assert!(
+            matches!(&refused, Err(GovernError::UnknownTenant(t)) if t == "fabrikam"),
+            "{refused:?}"
+        );
+        // Its log stays.
+        let log = store
+            .governance_log(&GovernanceQuery {
+                tenant: Some("fabrikam".into()),
+                ..GovernanceQuery::default()
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(log.len(), 1, "{log:?}");
+        assert_eq!(log[0].id, done.id);
+
+        // With one tenant left, a request that names none goes to it.
+        let done = governor
+            .request(approve(None))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(done.tenant, "contoso");
+        assert_eq!(done.status, ActionStatus::Succeeded);
     }
 }

@@ -201,6 +201,13 @@ impl ActivityClient {
         }
     }
 
+    /// Fewer attempts per request: a connection test wants the service's own answer rather
+    /// than minutes of backoff.
+    pub fn with_max_attempts(mut self, attempts: u32) -> ActivityClient {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
     /// Requests sent so far (retries included).
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)

@@ -158,6 +158,165 @@ impl TenantConfig {
     }
 }
 
+/// The Management Activity API budget of a tenant that sets none, under Microsoft's 2000 requests
+/// a minute.
+const DEFAULT_REQUESTS_PER_MINUTE: u32 = 1800;
+
+/// A connector as the console gives it: values, not file paths or variable names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantSpec {
+    /// The connector's name (at most 64 characters, no control characters).
+    pub name: String,
+    /// The tenant: its Directory (tenant) ID or a verified domain.
+    pub tenant_id: String,
+    /// The app registration's Application (client) ID.
+    pub client_id: String,
+    /// A client secret, or a certificate and its private key as PEM text (an empty private key
+    /// means the certificate's text holds it too).
+    pub credential: Credential,
+    /// The cloud as the file's `cloud` key spells it: `commercial` (also when empty), `gcc`,
+    /// `gcc-high`, `dod` or `china`.
+    pub cloud: String,
+    /// Overrides the cloud's login authority (empty or `None`: the cloud's).
+    pub login_url: Option<String>,
+    /// Overrides the cloud's Management Activity API host.
+    pub manage_url: Option<String>,
+    /// Overrides the cloud's Microsoft Graph host.
+    pub graph_url: Option<String>,
+    /// Collect audit records (the activities component).
+    pub activities: bool,
+    /// Sync the file inventory (the files component; needs activities).
+    pub files: bool,
+    /// The content types collected; empty means all five.
+    pub content_types: Vec<ContentType>,
+    /// The SharePoint site whose default library holds admin quarantine.
+    pub quarantine_site: Option<String>,
+}
+
+impl TenantConfig {
+    /// A connector from values given directly (the console's connect wizard), checked by the
+    /// rules the configuration file's `[[tenant]]` follows. Each problem is one line that starts
+    /// with the form's field ("Tenant ID: …"); none contains the secret or the private key.
+    /// Whether the name is unique among connectors is the caller's to check.
+    pub fn from_spec(spec: TenantSpec) -> Result<TenantConfig, Vec<String>> {
+        let mut problems = Vec::new();
+        let name = spec.name.trim().to_string();
+        check_name(
+            &name,
+            &Field::Console("Name"),
+            "give the connector a name",
+            &mut problems,
+        );
+
+        let tenant_id = spec.tenant_id.trim().to_string();
+        if tenant_id.is_empty() {
+            problems.push("Tenant ID: is missing; enter the Directory (tenant) ID from the Microsoft Entra admin center → Overview page".into());
+        } else {
+            check_tenant_id(&tenant_id, &Field::Console("Tenant ID"), &mut problems);
+        }
+        let client_id = spec.client_id.trim().to_string();
+        if client_id.is_empty() {
+            problems.push("Client ID: is missing; enter the app registration's Application (client) ID from Microsoft Entra admin center → App registrations → (the app) → Overview".into());
+        } else {
+            check_client_id(&client_id, &Field::Console("Client ID"), &mut problems);
+        }
+
+        let credential = match spec.credential {
+            Credential::Secret(s) => {
+                let v = secret_value(s.0);
+                if v.is_none() {
+                    problems.push("Client secret: is empty; paste the secret's Value (not its Secret ID) from Microsoft Entra admin center → App registrations → (the app) → Certificates & secrets".into());
+                }
+                v.map(Credential::Secret)
+            }
+            Credential::Certificate {
+                certificate_pem,
+                private_key,
+            } => {
+                let key_field = Field::Console("Private key");
+                let key = private_key.expose();
+                certificate_from_pem(
+                    &certificate_pem,
+                    (!key.trim().is_empty()).then_some((key, &key_field)),
+                    &Field::Console("Certificate"),
+                    &mut problems,
+                )
+            }
+        };
+
+        let cloud = spec.cloud.trim();
+        let cloud = if cloud.is_empty() {
+            Some(Cloud::default())
+        } else {
+            parse_cloud(cloud)
+        };
+        if cloud.is_none() {
+            problems.push(format!(
+                "Cloud: `{}` is not a Microsoft cloud; choose commercial, gcc, gcc-high, dod or china",
+                spec.cloud.trim()
+            ));
+        }
+
+        let mut url = |title: &str, key: &str, v: Option<String>| -> Option<String> {
+            let v = v.filter(|v| !v.trim().is_empty())?;
+            endpoint_url(&v, &Field::Console(title), &name, key, &mut problems)
+        };
+        let login_url = url("Login URL", "login_url", spec.login_url);
+        let manage_url = url("Management API URL", "manage_url", spec.manage_url);
+        let graph_url = url("Graph URL", "graph_url", spec.graph_url);
+
+        let components = Components {
+            activities: spec.activities,
+            files: spec.files,
+        };
+        if !components.activities && !components.files {
+            problems.push("Components: none is chosen; turn on activities".into());
+        } else {
+            check_components(components, &Field::Console("Components"), &mut problems);
+        }
+        let mut content_types = Vec::new();
+        for ct in spec.content_types {
+            if !content_types.contains(&ct) {
+                content_types.push(ct);
+            }
+        }
+        if content_types.is_empty() {
+            content_types = ContentType::ALL.to_vec();
+        }
+
+        let (Some(credential), Some(cloud), true) = (credential, cloud, problems.is_empty()) else {
+            return Err(problems);
+        };
+        Ok(TenantConfig {
+            name,
+            tenant_id,
+            client_id,
+            credential,
+            cloud,
+            login_url,
+            manage_url,
+            graph_url,
+            components,
+            content_types,
+            publisher_id: None,
+            requests_per_minute: DEFAULT_REQUESTS_PER_MINUTE,
+            quarantine_site: spec
+                .quarantine_site
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty()),
+        })
+    }
+}
+
+/// A cloud by the name the file's `cloud` key takes, through the same deserializer, so the two
+/// accept the same names.
+fn parse_cloud(name: &str) -> Option<Cloud> {
+    use serde::de::IntoDeserializer;
+    let d: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
+        name.into_deserializer();
+    Cloud::deserialize(d).ok()
+}
+
 /// `[collector]`: how collection runs.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -416,23 +575,23 @@ fn parse(
         } else {
             format!("tenant `{}`", t.name)
         };
-        if t.name.trim().is_empty() {
-            problems.push(format!(
-                "{label}: name is empty; give each [[tenant]] a unique name"
-            ));
-        } else if t.name.chars().any(char::is_control) || t.name.len() > 64 {
-            problems.push(format!(
-                "{label}: name must be at most 64 characters without control characters"
-            ));
-        } else if !names.insert(t.name.to_lowercase()) {
-            problems.push(format!(
-                "{label}: the name is used by another [[tenant]]; names must be unique"
-            ));
-        } else if !prefixes.insert(env_prefix(&t.name)) {
-            problems.push(format!(
-                "{label}: the name maps to the same environment prefix {} as another tenant; rename one of them",
-                env_prefix(&t.name)
-            ));
+        let name = Field::File(format!("{label}: name"));
+        if check_name(
+            &t.name,
+            &name,
+            "give each [[tenant]] a unique name",
+            &mut problems,
+        ) {
+            if !names.insert(t.name.to_lowercase()) {
+                problems.push(format!(
+                    "{label}: the name is used by another [[tenant]]; names must be unique"
+                ));
+            } else if !prefixes.insert(env_prefix(&t.name)) {
+                problems.push(format!(
+                    "{label}: the name maps to the same environment prefix {} as another tenant; rename one of them",
+                    env_prefix(&t.name)
+                ));
+            }
         }
         if let Some(tenant) = tenant(t, &label, base, env, &mut problems) {
             tenants.push(tenant);
@@ -521,18 +680,8 @@ fn tenant(
             String::new()
         }
         Some((v, var)) => {
-            let lower = v.to_ascii_lowercase();
-            if ["common", "organizations", "consumers"].contains(&lower.as_str()) {
-                problems.push(format!(
-                    "{label}: {} is `{v}`, which cannot be used for app-only sign-in; use the tenant's Directory (tenant) ID",
-                    from(&var, "tenant_id")
-                ));
-            } else if !is_guid(&v) && !is_domain(&v) {
-                problems.push(format!(
-                    "{label}: {} `{v}` is neither a GUID nor a domain name; use the Directory (tenant) ID from the Microsoft Entra admin center → Overview page",
-                    from(&var, "tenant_id")
-                ));
-            }
+            let field = Field::File(format!("{label}: {}", from(&var, "tenant_id")));
+            check_tenant_id(&v, &field, problems);
             v
         }
     };
@@ -544,12 +693,8 @@ fn tenant(
             String::new()
         }
         Some((v, var)) => {
-            if !is_guid(&v) {
-                problems.push(format!(
-                    "{label}: {} `{v}` is not a GUID; use the Application (client) ID from Microsoft Entra admin center → App registrations → (the app) → Overview",
-                    from(&var, "client_id")
-                ));
-            }
+            let field = Field::File(format!("{label}: {}", from(&var, "client_id")));
+            check_client_id(&v, &field, problems);
             v
         }
     };
@@ -558,31 +703,8 @@ fn tenant(
 
     // Endpoint overrides.
     let url = |key: &str, v: &Option<String>, problems: &mut Vec<String>| -> Option<String> {
-        let v = v.as_ref()?;
-        let trimmed = v.trim().trim_end_matches('/').to_string();
-        match reqwest::Url::parse(&trimmed) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
-                if u.scheme() == "http"
-                    && !matches!(
-                        u.host_str(),
-                        Some("127.0.0.1" | "localhost" | "[::1]" | "::1")
-                    )
-                {
-                    tracing::warn!(
-                        tenant = %t.name,
-                        key,
-                        "{key} uses plain http to a non-loopback host: credentials and tokens travel unencrypted"
-                    );
-                }
-                Some(trimmed)
-            }
-            _ => {
-                problems.push(format!(
-                    "{label}: {key} `{v}` is not an http(s) URL such as https://login.microsoftonline.com"
-                ));
-                None
-            }
-        }
+        let field = Field::File(format!("{label}: {key}"));
+        endpoint_url(v.as_ref()?, &field, &t.name, key, problems)
     };
     let login_url = url("login_url", &t.login_url, problems);
     let manage_url = url("manage_url", &t.manage_url, problems);
@@ -608,10 +730,8 @@ fn tenant(
             problems.push(format!(
                 "{label}: components is empty; list at least \"activities\""
             ));
-        } else if components.files && !components.activities {
-            problems.push(format!(
-                "{label}: the \"files\" component requires \"activities\"; use components = [\"activities\", \"files\"]"
-            ));
+        } else {
+            check_components(components, &Field::File(label.to_string()), problems);
         }
     }
 
@@ -651,7 +771,7 @@ fn tenant(
             "{label}: publisher_id `{p}` is not a GUID; the Management Activity API's PublisherIdentifier is a tenant GUID (leave it out to use tenant_id)"
         ));
     }
-    let requests_per_minute = t.requests_per_minute.unwrap_or(1800);
+    let requests_per_minute = t.requests_per_minute.unwrap_or(DEFAULT_REQUESTS_PER_MINUTE);
     if requests_per_minute == 0 {
         problems.push(format!("{label}: requests_per_minute must be at least 1"));
     }
@@ -743,20 +863,16 @@ fn credential(
                 ));
                 None
             }
-            Ok(mut v) => {
-                while v.ends_with('\n') || v.ends_with('\r') {
-                    v.pop();
-                }
-                if v.trim().is_empty() {
+            Ok(v) => match secret_value(v) {
+                None => {
                     problems.push(format!(
                         "{label}: client_secret_file {} is empty",
                         path.display()
                     ));
                     None
-                } else {
-                    Some(Credential::Secret(Secret(v)))
                 }
-            }
+                Some(s) => Some(Credential::Secret(s)),
+            },
         };
     }
     let cert_file = resolve(base, t.certificate_file.as_deref()?);
@@ -925,34 +1041,57 @@ fn certificate(
     };
     let cert_text = read(cert_file, "certificate_file", problems)?;
     let key_text = match &key_file {
-        Some(k) => read(k, "private_key_file", problems)?,
-        None => cert_text.clone(),
+        Some(k) => Some(read(k, "private_key_file", problems)?),
+        None => None,
     };
-    let key_origin = key_file.as_deref().unwrap_or(cert_file);
-    let key_key = if key_file.is_some() {
-        "private_key_file"
-    } else {
-        "certificate_file"
-    };
+    let cert_field = Field::File(format!("{label}: certificate_file {}", cert_file.display()));
+    let key_field = key_file
+        .as_deref()
+        .map(|k| Field::File(format!("{label}: private_key_file {}", k.display())));
+    certificate_from_pem(
+        &cert_text,
+        key_text.as_deref().zip(key_field.as_ref()),
+        &cert_field,
+        problems,
+    )
+}
 
-    let cert = pem_blocks(&cert_text)
+/// A certificate credential from PEM text: the certificate, and its RSA private key either in
+/// `key` (with the field it came from) or in the certificate's text. Both the file's
+/// `certificate_file` / `private_key_file` and the console's pasted PEM go through here, so a
+/// key the file would refuse is refused from the console too.
+fn certificate_from_pem(
+    cert_text: &str,
+    key: Option<(&str, &Field<'_>)>,
+    cert_field: &Field<'_>,
+    problems: &mut Vec<String>,
+) -> Option<Credential> {
+    let (key_text, key_field) = key.unwrap_or((cert_text, cert_field));
+    let cert = pem_blocks(cert_text)
         .into_iter()
         .find(|b| b.label == "CERTIFICATE")
         .map(|b| b.text.to_string());
     let Some(certificate_pem) = cert else {
         problems.push(format!(
-            "{label}: certificate_file {} holds no certificate (-----BEGIN CERTIFICATE-----)",
-            cert_file.display()
+            "{cert_field} holds no certificate (-----BEGIN CERTIFICATE-----)"
         ));
         return None;
     };
-    let blocks = pem_blocks(&key_text);
+    let blocks = pem_blocks(key_text);
     if blocks.iter().any(|b| b.label == "ENCRYPTED PRIVATE KEY")
         || key_text.contains("Proc-Type: 4,ENCRYPTED")
     {
+        let fix = match key_field {
+            Field::File(_) => {
+                "store it unencrypted with `openssl pkey -in key.pem -out key-plain.pem` and protect the file's permissions"
+            }
+            Field::Console(_) => {
+                "give it unencrypted (decrypt it with `openssl pkey -in key.pem -out key-plain.pem`)"
+            }
+        };
         problems.push(format!(
-            "{label}: {key_key} {}: the private key is encrypted; store it unencrypted with `openssl pkey -in key.pem -out key-plain.pem` and protect the file's permissions",
-            key_origin.display()
+            "{} the private key is encrypted; {fix}",
+            key_field.heading()
         ));
         return None;
     }
@@ -962,21 +1101,21 @@ fn certificate(
     else {
         let hint = if blocks.iter().any(|b| b.label == "EC PRIVATE KEY") {
             "it holds an EC key, but the identity platform needs an RSA key (2048 bits or more)"
-        } else if key_file.is_none() {
-            "add the private key to the file or set private_key_file"
+        } else if key.is_none() {
+            match cert_field {
+                Field::File(_) => "add the private key to the file or set private_key_file",
+                Field::Console(_) => "give the private key as well",
+            }
         } else {
             "expected -----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----"
         };
-        problems.push(format!(
-            "{label}: {key_key} {} holds no RSA private key: {hint}",
-            key_origin.display()
-        ));
+        problems.push(format!("{key_field} holds no RSA private key: {hint}"));
         return None;
     };
     if jsonwebtoken::EncodingKey::from_rsa_pem(key.text.as_bytes()).is_err() {
         problems.push(format!(
-            "{label}: {key_key} {}: the private key is not a usable RSA key (the identity platform needs RSA, 2048 bits or more)",
-            key_origin.display()
+            "{} the private key is not a usable RSA key (the identity platform needs RSA, 2048 bits or more)",
+            key_field.heading()
         ));
         return None;
     }
@@ -984,6 +1123,133 @@ fn certificate(
         certificate_pem,
         private_key: Secret(key.text.to_string()),
     })
+}
+
+/// How a problem names the value it is about. The configuration file and the console share every
+/// check; only this differs: "tenant `contoso`: tenant_id `x` is …" against "Tenant ID: `x` is …".
+enum Field<'a> {
+    /// A key of the file, after its tenant's label (or the environment variable overriding it).
+    File(String),
+    /// A field of the console's form, by its title.
+    Console(&'a str),
+}
+
+impl Field<'_> {
+    /// The name followed by a colon, for problems that start a new clause.
+    fn heading(&self) -> String {
+        match self {
+            Field::File(s) => format!("{s}:"),
+            Field::Console(title) => format!("{title}:"),
+        }
+    }
+}
+
+impl std::fmt::Display for Field<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Field::File(s) => f.write_str(s),
+            // A form field reads as "Title: problem".
+            Field::Console(title) => write!(f, "{title}:"),
+        }
+    }
+}
+
+/// Checks a connector's name (its uniqueness is the caller's to check); false when it is wrong.
+fn check_name(name: &str, field: &Field<'_>, give_one: &str, problems: &mut Vec<String>) -> bool {
+    if name.trim().is_empty() {
+        problems.push(format!("{field} is empty; {give_one}"));
+        false
+    } else if name.chars().any(char::is_control) || name.len() > 64 {
+        problems.push(format!(
+            "{field} must be at most 64 characters without control characters"
+        ));
+        false
+    } else {
+        true
+    }
+}
+
+/// Checks a tenant id: a GUID or a domain, and not one of the multi-tenant aliases, which app-only
+/// sign-in refuses.
+fn check_tenant_id(v: &str, field: &Field<'_>, problems: &mut Vec<String>) {
+    let lower = v.to_ascii_lowercase();
+    if ["common", "organizations", "consumers"].contains(&lower.as_str()) {
+        problems.push(format!(
+            "{field} is `{v}`, which cannot be used for app-only sign-in; use the tenant's Directory (tenant) ID"
+        ));
+    } else if !is_guid(v) && !is_domain(v) {
+        problems.push(format!(
+            "{field} `{v}` is neither a GUID nor a domain name; use the Directory (tenant) ID from the Microsoft Entra admin center → Overview page"
+        ));
+    }
+}
+
+/// Checks an Application (client) ID.
+fn check_client_id(v: &str, field: &Field<'_>, problems: &mut Vec<String>) {
+    if !is_guid(v) {
+        problems.push(format!(
+            "{field} `{v}` is not a GUID; use the Application (client) ID from Microsoft Entra admin center → App registrations → (the app) → Overview"
+        ));
+    }
+}
+
+/// An endpoint override without its trailing slash, or `None` (with a problem) when it is not an
+/// http(s) URL. Plain http is accepted, for the simulator, with a warning when it leaves the
+/// machine.
+fn endpoint_url(
+    v: &str,
+    field: &Field<'_>,
+    tenant: &str,
+    key: &str,
+    problems: &mut Vec<String>,
+) -> Option<String> {
+    let trimmed = v.trim().trim_end_matches('/').to_string();
+    match reqwest::Url::parse(&trimmed) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+            if u.scheme() == "http"
+                && !matches!(
+                    u.host_str(),
+                    Some("127.0.0.1" | "localhost" | "[::1]" | "::1")
+                )
+            {
+                tracing::warn!(
+                    tenant = %tenant,
+                    key,
+                    "{key} uses plain http to a non-loopback host: credentials and tokens travel unencrypted"
+                );
+            }
+            Some(trimmed)
+        }
+        _ => {
+            problems.push(format!(
+                "{field} `{v}` is not an http(s) URL such as https://login.microsoftonline.com"
+            ));
+            None
+        }
+    }
+}
+
+/// Checks how the components go together: the files component is only collected with activities.
+fn check_components(c: Components, field: &Field<'_>, problems: &mut Vec<String>) {
+    if c.files && !c.activities {
+        let fix = match field {
+            Field::File(_) => "use components = [\"activities\", \"files\"]",
+            Field::Console(_) => "turn on activities as well",
+        };
+        problems.push(format!(
+            "{} the \"files\" component requires \"activities\"; {fix}",
+            field.heading()
+        ));
+    }
+}
+
+/// A client secret as given, without the line ending a file or a paste leaves after it; `None`
+/// when nothing is left.
+fn secret_value(mut v: String) -> Option<Secret> {
+    while v.ends_with('\n') || v.ends_with('\r') {
+        v.pop();
+    }
+    (!v.trim().is_empty()).then_some(Secret(v))
 }
 
 /// True for `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` (hex), with optional braces.
@@ -1465,6 +1731,284 @@ mod tests {
             &[("S", SECRET)],
         ));
         assert!(e.contains("notification"), "{e}");
+    }
+
+    fn spec() -> TenantSpec {
+        TenantSpec {
+            name: "contoso".into(),
+            tenant_id: TENANT.into(),
+            client_id: CLIENT.into(),
+            credential: Credential::Secret(Secret::new(SECRET)),
+            cloud: "gcc-high".into(),
+            login_url: None,
+            manage_url: Some("http://127.0.0.1:9000/".into()),
+            graph_url: Some(String::new()),
+            activities: true,
+            files: true,
+            content_types: vec![
+                ContentType::Exchange,
+                ContentType::Dlp,
+                ContentType::Exchange,
+            ],
+            quarantine_site: Some(" ".into()),
+        }
+    }
+
+    fn spec_problems(spec: TenantSpec) -> Vec<String> {
+        match TenantConfig::from_spec(spec) {
+            Ok(t) => panic!("expected problems, got {t:?}"),
+            Err(p) => p,
+        }
+    }
+
+    #[test]
+    fn a_console_spec_makes_the_tenant_the_file_would() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let from_file = parse_with(
+            &tenant_toml(
+                "client_secret_env = \"S\"\ncloud = \"gcc-high\"\nmanage_url = \"http://127.0.0.1:9000/\"\ncomponents = [\"activities\", \"files\"]\ncontent_types = [\"Audit.Exchange\", \"DLP.All\"]",
+            ),
+            dir.path(),
+            &[("S", SECRET)],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let from_console = TenantConfig::from_spec(spec()).unwrap_or_else(|p| panic!("{p:?}"));
+        assert_eq!(from_console, from_file.tenants[0]);
+        assert!(!format!("{from_console:?}").contains(SECRET));
+
+        // Defaults: an empty cloud is commercial, no content types are all five, blank
+        // overrides are none.
+        let t = TenantConfig::from_spec(TenantSpec {
+            cloud: String::new(),
+            content_types: Vec::new(),
+            files: false,
+            manage_url: Some("  ".into()),
+            quarantine_site: Some(" https://contoso.sharepoint.com/sites/q ".into()),
+            ..spec()
+        })
+        .unwrap_or_else(|p| panic!("{p:?}"));
+        assert_eq!(t.cloud, Cloud::Commercial);
+        assert_eq!(t.content_types, ContentType::ALL.to_vec());
+        assert_eq!(t.endpoints(), Cloud::Commercial.endpoints());
+        assert_eq!(
+            t.quarantine_site.as_deref(),
+            Some("https://contoso.sharepoint.com/sites/q")
+        );
+        assert_eq!(t.requests_per_minute, 1800);
+    }
+
+    #[test]
+    fn a_console_certificate_is_checked_as_the_file_checks_it() {
+        let (cert, key) = test_cert();
+        let with = |certificate_pem: String, private_key: String| TenantSpec {
+            credential: Credential::Certificate {
+                certificate_pem,
+                private_key: Secret::new(private_key),
+            },
+            ..spec()
+        };
+        // Separate PEM texts, or both in the certificate's text.
+        for s in [
+            with(cert.clone(), format!("# the key\n{key}")),
+            with(format!("{cert}\n{key}"), String::new()),
+        ] {
+            let t = TenantConfig::from_spec(s).unwrap_or_else(|p| panic!("{p:?}"));
+            let Credential::Certificate {
+                certificate_pem,
+                private_key,
+            } = &t.credential
+            else {
+                panic!("not a certificate credential");
+            };
+            assert!(certificate_pem.starts_with("-----BEGIN CERTIFICATE-----"));
+            assert!(private_key.expose().starts_with("-----BEGIN"));
+            assert!(!private_key.expose().contains("# the key"));
+        }
+
+        let key_body = key.lines().nth(1).unwrap_or_default().to_string();
+        let cases = [
+            (with(key.clone(), key.clone()), "Certificate: holds no certificate"),
+            (with(cert.clone(), String::new()), "Certificate: holds no RSA private key"),
+            (
+                with(
+                    cert.clone(),
+                    "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----".into(),
+                ),
+                "Private key: holds no RSA private key: it holds an EC key",
+            ),
+            (
+                with(
+                    cert.clone(),
+                    "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----"
+                        .into(),
+                ),
+                "Private key: the private key is encrypted",
+            ),
+            (
+                with(
+                    cert.clone(),
+                    format!("-----BEGIN PRIVATE KEY-----\n{SECRET}\n-----END PRIVATE KEY-----"),
+                ),
+                "Private key: the private key is not a usable RSA key",
+            ),
+            (with(cert.clone(), "not a key".into()), "Private key: holds no RSA private key"),
+        ];
+        for (s, expected) in cases {
+            let p = spec_problems(s);
+            assert_eq!(p.len(), 1, "{p:?}");
+            assert!(p[0].starts_with(expected), "{p:?}");
+            assert!(!p[0].contains("private_key_file"), "{p:?}");
+            assert!(!p[0].contains(SECRET) && !p[0].contains(&key_body), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn console_mistakes_name_the_field_in_plain_words() {
+        let cases: Vec<(TenantSpec, &str)> = vec![
+            (
+                TenantSpec {
+                    name: " ".into(),
+                    ..spec()
+                },
+                "Name: is empty",
+            ),
+            (
+                TenantSpec {
+                    name: "x".repeat(65),
+                    ..spec()
+                },
+                "Name: must be at most 64",
+            ),
+            (
+                TenantSpec {
+                    name: "a\tb".into(),
+                    ..spec()
+                },
+                "Name: must be at most 64",
+            ),
+            (
+                TenantSpec {
+                    tenant_id: String::new(),
+                    ..spec()
+                },
+                "Tenant ID: is missing",
+            ),
+            (
+                TenantSpec {
+                    tenant_id: "not_a_tenant".into(),
+                    ..spec()
+                },
+                "Tenant ID: `not_a_tenant` is neither a GUID nor a domain name",
+            ),
+            (
+                TenantSpec {
+                    tenant_id: "Organizations".into(),
+                    ..spec()
+                },
+                "Tenant ID: is `Organizations`, which cannot be used for app-only sign-in",
+            ),
+            (
+                TenantSpec {
+                    client_id: " ".into(),
+                    ..spec()
+                },
+                "Client ID: is missing",
+            ),
+            (
+                TenantSpec {
+                    client_id: "my-app".into(),
+                    ..spec()
+                },
+                "Client ID: `my-app` is not a GUID",
+            ),
+            (
+                TenantSpec {
+                    cloud: "gcc_high".into(),
+                    ..spec()
+                },
+                "Cloud: `gcc_high` is not a Microsoft cloud; choose commercial, gcc, gcc-high, dod or china",
+            ),
+            (
+                TenantSpec {
+                    login_url: Some("login.microsoftonline.com".into()),
+                    ..spec()
+                },
+                "Login URL: `login.microsoftonline.com` is not an http(s) URL",
+            ),
+            (
+                TenantSpec {
+                    manage_url: Some("ftp://manage".into()),
+                    ..spec()
+                },
+                "Management API URL: `ftp://manage` is not an http(s) URL",
+            ),
+            (
+                TenantSpec {
+                    graph_url: Some("https://".into()),
+                    ..spec()
+                },
+                "Graph URL: `https://` is not an http(s) URL",
+            ),
+            (
+                TenantSpec {
+                    activities: false,
+                    ..spec()
+                },
+                "Components: the \"files\" component requires \"activities\"; turn on activities",
+            ),
+            (
+                TenantSpec {
+                    activities: false,
+                    files: false,
+                    ..spec()
+                },
+                "Components: none is chosen",
+            ),
+            (
+                TenantSpec {
+                    credential: Credential::Secret(Secret::new("\r\n")),
+                    ..spec()
+                },
+                "Client secret: is empty",
+            ),
+        ];
+        let toml_words = [
+            "tenant_id",
+            "client_id",
+            "client_secret",
+            "login_url",
+            "manage_url",
+            "graph_url",
+            "components =",
+            "[[tenant]]",
+            "tenant `",
+        ];
+        for (s, expected) in cases {
+            let p = spec_problems(s);
+            assert_eq!(p.len(), 1, "{expected}: {p:?}");
+            assert!(p[0].starts_with(expected), "{expected}: {p:?}");
+            assert!(
+                toml_words.iter().all(|w| !p[0].contains(w)),
+                "a file key in a console message: {p:?}"
+            );
+            assert!(!p[0].contains(SECRET), "{p:?}");
+        }
+
+        // Every problem at once, one line each, and still no secret.
+        let p = spec_problems(TenantSpec {
+            name: String::new(),
+            tenant_id: "common".into(),
+            client_id: "x".into(),
+            cloud: "mars".into(),
+            login_url: Some("nope".into()),
+            activities: false,
+            ..spec()
+        });
+        assert_eq!(p.len(), 6, "{p:?}");
+        assert!(
+            p.iter().all(|l| !l.contains('\n') && !l.contains(SECRET)),
+            "{p:?}"
+        );
     }
 
     #[test]

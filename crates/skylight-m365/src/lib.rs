@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cloud;
 pub mod collector;
 pub mod config;
+pub mod connect;
 pub mod graph;
 pub mod import;
 pub mod remediation;
