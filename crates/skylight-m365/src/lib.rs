@@ -14,6 +14,7 @@ pub mod graph;
 pub mod import;
 pub mod remediation;
 pub mod split;
+pub mod stored;
 
 /// Runs a store call on the blocking pool (SQLite blocks), for async code of the connector and
 /// those built on it.

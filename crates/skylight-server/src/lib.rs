@@ -11,6 +11,7 @@ mod activities;
 mod alerts;
 mod audit;
 pub mod auth;
+pub mod connect;
 pub mod console;
 mod directory;
 pub mod export;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub governor: Option<Arc<skylight_govern::Governor>>,
     /// How the console signs people in and what it shows.
     pub console: Arc<ConsoleConfig>,
+    /// Connecting tenants from the console; `None` where credentials cannot be sealed.
+    pub connect: Option<Arc<connect::ConnectKit>>,
 }
 
 /// The console's settings.
@@ -63,6 +66,7 @@ impl AppState {
             api_token: None,
             governor: None,
             console: Arc::new(ConsoleConfig::default()),
+            connect: None,
         }
     }
 
@@ -75,6 +79,12 @@ impl AppState {
     /// With governance actions carried out by `governor`.
     pub fn with_governor(mut self, governor: Option<Arc<skylight_govern::Governor>>) -> AppState {
         self.governor = governor;
+        self
+    }
+
+    /// With the console's connect wizard, sealing credentials with `kit`'s key.
+    pub fn with_connect(mut self, kit: connect::ConnectKit) -> AppState {
+        self.connect = Some(Arc::new(kit));
         self
     }
 

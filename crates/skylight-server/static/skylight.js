@@ -25,4 +25,27 @@ document.addEventListener("DOMContentLoaded", () => {
       if (!document.querySelector("form.filters .row[hidden]")) more.hidden = true;
     });
   }
+  // The connect wizard: show the fields of the chosen credential, and let a PEM file fill its
+  // box (the file is read here; nothing is uploaded but the form).
+  const kinds = document.querySelectorAll("input[name=kind]");
+  if (kinds.length) {
+    const show = () => {
+      const kind = document.querySelector("input[name=kind]:checked").value;
+      document.querySelectorAll("[data-kind]").forEach((el) => {
+        el.hidden = el.dataset.kind !== kind;
+      });
+    };
+    kinds.forEach((k) => k.addEventListener("change", show));
+    show();
+  }
+  document.querySelectorAll("input[data-pem-into]").forEach((input) => {
+    input.hidden = false;
+    input.addEventListener("change", () => {
+      const file = input.files[0];
+      if (!file) return;
+      file.text().then((text) => {
+        document.getElementById(input.dataset.pemInto).value = text;
+      });
+    });
+  });
 });

@@ -7,8 +7,9 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use skylight_m365::collector::{Collector, CollectorOptions};
-use skylight_m365::config::Config;
+use skylight_m365::collector::{Collector, CollectorOptions, Progress};
+use skylight_m365::config::{Config, TenantConfig};
+use skylight_store::seal::Sealer;
 use skylight_store::{PostgresStore, SqliteStore, Store};
 
 /// Where the store lives: the embedded SQLite store in a data directory, or PostgreSQL.
@@ -22,6 +23,11 @@ pub struct StoreArgs {
     /// a password on the command line shows in the process list.
     #[arg(long, env = "SKYLIGHT_DATABASE_URL", hide_env_values = true)]
     database_url: Option<DatabaseUrl>,
+    /// The key that seals the credentials of connectors made in the console (created, mode
+    /// 0600, if missing; default: connector-secrets.key in the data directory). Every process
+    /// sharing a database needs the same key; keep it out of the database's backups.
+    #[arg(long, env = "SKYLIGHT_SECRET_KEY_FILE")]
+    secret_key_file: Option<PathBuf>,
 }
 
 /// A database URL, kept out of debug output (it may hold a password).
@@ -64,6 +70,17 @@ impl StoreArgs {
     /// Opens the store these options name (creating or migrating its schema).
     pub fn open(&self) -> anyhow::Result<Arc<dyn Store>> {
         open_store(&self.data_dir, self.database_url.as_ref())
+    }
+
+    /// The sealer of connector credentials, its key read from (or created in) its file.
+    pub fn sealer(&self) -> anyhow::Result<Arc<Sealer>> {
+        let path = self
+            .secret_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("connector-secrets.key"));
+        Ok(Arc::new(Sealer::load_or_create(&path).context(
+            "cannot use the key that seals connector credentials; fix --secret-key-file / SKYLIGHT_SECRET_KEY_FILE",
+        )?))
     }
 }
 
@@ -120,7 +137,8 @@ pub enum Format {
 /// Collects every configured tenant.
 pub async fn collect(args: CollectArgs) -> anyhow::Result<()> {
     let store = args.store.open()?;
-    collect_into(&args.config, store, args.once, Roles::ALL).await
+    let sealer = args.store.sealer()?;
+    collect_into(Some(&args.config), store, sealer, args.once, Roles::ALL).await
 }
 
 /// What a process does with a configuration (`serve --role`).
@@ -140,25 +158,36 @@ impl Roles {
     };
 }
 
-/// Collects every tenant of a configuration into a store, with detection and notifications
-/// beside the collectors; `once`: until caught up, with a summary. Outside `once`, processes
-/// sharing the store split the work through leases: a tenant's content type, detection and
-/// governance are each done by one of them at a time.
+/// Collects every tenant, those of the configuration file and those connected in the console,
+/// into a store, with detection and notifications beside the collectors; `once`: until caught
+/// up, with a summary. Outside `once`, connectors connected, changed, paused or disconnected in
+/// the console are picked up as the process runs, and processes sharing the store split the
+/// work through leases: a tenant's content type, detection and governance are each done by one
+/// of them at a time. Without a configuration file, the defaults apply.
 pub async fn collect_into(
-    config_path: &std::path::Path,
+    config_path: Option<&std::path::Path>,
     store: Arc<dyn Store>,
+    sealer: Arc<Sealer>,
     once: bool,
     roles: Roles,
 ) -> anyhow::Result<()> {
-    let config = Config::load(config_path)
-        .with_context(|| format!("cannot load the configuration {}", config_path.display()))?;
+    let config = match config_path {
+        Some(path) => Config::load(path)
+            .with_context(|| format!("cannot load the configuration {}", path.display()))?,
+        None => Config::from_toml_str("", ".").context("the default configuration")?,
+    };
+    if !once && !crate::tenants::any(&config.tenants, &store).await {
+        tracing::info!("no tenant yet: waiting for one to be connected in the console (Connected apps → Connect Microsoft 365)");
+        while !crate::tenants::any(&config.tenants, &store).await {
+            tokio::time::sleep(crate::tenants::REFRESH).await;
+        }
+    }
     let http = reqwest::Client::builder()
         // Per read, not per request: a large blob streams for as long as it keeps arriving.
         .read_timeout(std::time::Duration::from_secs(120))
         .connect_timeout(std::time::Duration::from_secs(15))
         .build()
         .context("cannot build the HTTP client")?;
-    let bars = progress_bars(&config, once && roles.collect);
     // `--once` is a catch-up that runs regardless of others (commits are idempotent).
     let leases = if once {
         None
@@ -188,15 +217,34 @@ pub async fn collect_into(
     };
     // Detection evaluates activities as the collectors store them.
     let base_dir = config_path
-        .parent()
+        .and_then(std::path::Path::parent)
         .map(std::path::Path::to_path_buf)
         .unwrap_or_default();
     let detect = crate::detect_cmd::detect_config(&config.detection)?;
     // Checked now, so that a mistake stops `collect` before it starts.
     crate::detect_cmd::engine(&detect, &base_dir, Some(store.as_ref()))?;
-    let file_policies = crate::directory_cmd::file_policies(&config, config_path)?;
-    let clients = crate::directory_cmd::graph_clients(&config)?;
+    let file_policies = match config_path {
+        Some(path) => crate::directory_cmd::file_policies(&config, path)?,
+        None => Arc::new(Vec::new()),
+    };
     let governor = Arc::new(crate::govern_cmd::governor(&config, store.clone())?);
+    let (tenants, once_tenants) = if once {
+        let now = crate::tenants::current(&config.tenants, &store, &sealer).await?;
+        if now.is_empty() && roles.collect {
+            anyhow::bail!(
+                "no tenant to collect: add a [[tenant]] to the configuration, or connect one in the console (Connected apps → Connect Microsoft 365)"
+            );
+        }
+        for t in &now {
+            let client = crate::directory_cmd::graph_client(&http, t);
+            governor.set_tenant(&t.name, client, t.quarantine_site.clone());
+        }
+        (None, now)
+    } else {
+        let rx = crate::tenants::watch(config.tenants.clone(), store.clone(), sealer.clone());
+        crate::tenants::keep_governor(governor.clone(), rx.clone());
+        (Some(rx), Vec::new())
+    };
     let stop_governance = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut notifier = None;
     let mut detection = None;
@@ -215,41 +263,41 @@ pub async fn collect_into(
         )?);
         // Policies' governance actions on the alerts detection raises.
         governance = Some(tokio::spawn(crate::govern_loop::run(
-            governor,
+            governor.clone(),
             store.clone(),
             move |s| crate::detect_cmd::policy_actions(&gov_detect, &gov_dir, s),
             stop_governance.clone(),
             leases.as_ref().map(|k| k.want("govern")),
         )));
     }
-    // Users, groups and apps from Microsoft Graph: once with `--once`, otherwise every interval.
-    let directory = roles.collect.then(|| {
-        crate::directory_cmd::spawn_syncs(&config, clients, store.clone(), file_policies, once)
-    });
+    let work = Work {
+        http,
+        store: store.clone(),
+        opts,
+        file_policies,
+        directory_minutes: config.collector.directory_interval_minutes,
+    };
+    if let Some(rx) = tenants {
+        // Until the process is stopped: collectors follow the tenants as they change.
+        if roles.collect {
+            supervise(&work, rx).await;
+        }
+        std::future::pending::<()>().await;
+    }
+    let tenants = if roles.collect {
+        once_tenants
+    } else {
+        Vec::new()
+    };
+    let bars = progress_bars(&tenants, roles.collect);
     let started = Instant::now();
     let mut runs = Vec::new();
-    let collected_tenants = if roles.collect {
-        config.tenants.as_slice()
-    } else {
-        &[]
-    };
-    for tenant in collected_tenants {
-        let tenant_opts = CollectorOptions {
-            on_progress: bars.as_ref().map(|b| b.callback(&tenant.name)),
-            ..opts.clone()
-        };
-        let collector = Arc::new(Collector::connect(
-            http.clone(),
-            tenant,
-            store.clone(),
-            tenant_opts,
-        ));
-        let cts = tenant.content_types.clone();
-        let name = tenant.name.clone();
-        runs.push(tokio::spawn(async move {
-            let progress = collector.clone().run(&cts).await;
-            (name, collector.requests(), progress)
-        }));
+    let mut syncs = Vec::new();
+    for tenant in &tenants {
+        let on_progress = bars.as_ref().map(|b| b.callback(&tenant.name));
+        let (run, sync) = work.start(tenant, on_progress);
+        runs.push(run);
+        syncs.extend(sync);
     }
     let mut failed = false;
     let mut results = Vec::new();
@@ -259,45 +307,35 @@ pub async fn collect_into(
     if let Some(b) = &bars {
         b.finish();
     }
-    if once {
-        outln!(
-            "{:<16} {:<28} {:>10} {:>10} {:>8} {:>6} {:>6}  error",
-            "tenant",
-            "content type",
-            "records",
-            "duplicate",
-            "blobs",
-            "gaps",
-            "bad"
-        );
-    }
+    outln!(
+        "{:<16} {:<28} {:>10} {:>10} {:>8} {:>6} {:>6}  error",
+        "tenant",
+        "content type",
+        "records",
+        "duplicate",
+        "blobs",
+        "gaps",
+        "bad"
+    );
     for (name, requests, progress) in results {
         for (ct, p) in &progress {
             failed |= p.error.is_some();
-            if once {
-                outln!(
-                    "{:<16} {:<28} {:>10} {:>10} {:>8} {:>6} {:>6}  {}",
-                    name,
-                    ct.as_str(),
-                    p.records,
-                    p.duplicates,
-                    p.blobs,
-                    p.gaps,
-                    p.quarantined,
-                    p.error.as_deref().unwrap_or("-")
-                );
-            }
-        }
-        if once {
             outln!(
-                "{name}: {requests} requests in {:.1} s",
-                started.elapsed().as_secs_f64()
+                "{:<16} {:<28} {:>10} {:>10} {:>8} {:>6} {:>6}  {}",
+                name,
+                ct.as_str(),
+                p.records,
+                p.duplicates,
+                p.blobs,
+                p.gaps,
+                p.quarantined,
+                p.error.as_deref().unwrap_or("-")
             );
         }
-    }
-    if !roles.collect && !once {
-        // A detection-only process: detection runs until the process is stopped.
-        std::future::pending::<()>().await;
+        outln!(
+            "{name}: {requests} requests in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
     }
     let detected = match detection {
         Some(d) => tokio::task::spawn_blocking(move || d.finish())
@@ -305,8 +343,8 @@ pub async fn collect_into(
             .context("detection task failed")??,
         None => Default::default(),
     };
-    if let Some(directory) = directory {
-        for line in directory.finish().await {
+    for sync in syncs {
+        if let Ok(Some(line)) = sync.await {
             outln!("{line}");
         }
     }
@@ -315,7 +353,7 @@ pub async fn collect_into(
     if let Some(governance) = governance {
         let _ = governance.await;
     }
-    if once && roles.detect {
+    if roles.detect {
         outln!(
             "detection: {} activities evaluated, {} alerts raised or updated (`skylight alerts` lists them)",
             detected.activities,
@@ -325,20 +363,117 @@ pub async fn collect_into(
     if let Some(notifier) = notifier {
         // One last round after detection's last commit; what is left waits in the store.
         let sent = notifier.finish().await?;
-        if once {
-            outln!(
-                "notifications: {} queued, {} delivered, {} attempts to retry, {} failed (`skylight notifications` lists them)",
-                sent.queued,
-                sent.delivered,
-                sent.retrying,
-                sent.failed
-            );
-        }
+        outln!(
+            "notifications: {} queued, {} delivered, {} attempts to retry, {} failed (`skylight notifications` lists them)",
+            sent.queued,
+            sent.delivered,
+            sent.retrying,
+            sent.failed
+        );
     }
     if failed {
         anyhow::bail!("some content types failed; `skylight status` says what to do");
     }
     Ok(())
+}
+
+/// What a collector of one tenant needs, whichever tenant it is.
+struct Work {
+    http: reqwest::Client,
+    store: Arc<dyn Store>,
+    opts: CollectorOptions,
+    file_policies: crate::directory_cmd::FilePolicies,
+    directory_minutes: u64,
+}
+
+/// A collector's outcome: the tenant, the requests it made, each content type's progress.
+type CollectorRun = (String, u64, Vec<(skylight_model::ContentType, Progress)>);
+
+impl Work {
+    /// Starts a tenant's collector and (unless syncs are off) its directory sync.
+    fn start(
+        &self,
+        tenant: &TenantConfig,
+        on_progress: Option<skylight_m365::collector::ProgressFn>,
+    ) -> (
+        tokio::task::JoinHandle<CollectorRun>,
+        Option<tokio::task::JoinHandle<Option<String>>>,
+    ) {
+        let opts = CollectorOptions {
+            on_progress,
+            ..self.opts.clone()
+        };
+        let collector = Arc::new(Collector::connect(
+            self.http.clone(),
+            tenant,
+            self.store.clone(),
+            opts,
+        ));
+        let cts = tenant.content_types.clone();
+        let name = tenant.name.clone();
+        let run = tokio::spawn(async move {
+            let progress = collector.clone().run(&cts).await;
+            (name, collector.requests(), progress)
+        });
+        let sync = (self.directory_minutes > 0).then(|| {
+            crate::directory_cmd::spawn_sync(
+                tenant.name.clone(),
+                crate::directory_cmd::graph_client(&self.http, tenant),
+                self.store.clone(),
+                tenant
+                    .components
+                    .files
+                    .then(|| Arc::clone(&self.file_policies)),
+                self.directory_minutes,
+                self.opts.once,
+            )
+        });
+        (run, sync)
+    }
+}
+
+/// Runs a collector (and directory sync) per tenant and follows the tenants as they change: a
+/// connector connected starts, one changed restarts with its new settings, one paused or
+/// disconnected stops. Returns when the tenant list's sender is gone.
+async fn supervise(work: &Work, mut tenants: tokio::sync::watch::Receiver<crate::tenants::Tenants>) {
+    struct Running {
+        tenant: TenantConfig,
+        tasks: Vec<tokio::task::AbortHandle>,
+    }
+    let mut running: std::collections::HashMap<String, Running> = Default::default();
+    loop {
+        let now = tenants.borrow_and_update().clone();
+        running.retain(|name, r| {
+            let keep = now.contains(&r.tenant);
+            if !keep {
+                for task in &r.tasks {
+                    task.abort();
+                }
+                tracing::info!(tenant = %name, "collector stopped (connector paused, changed or disconnected)");
+            }
+            keep
+        });
+        let fresh: Vec<&TenantConfig> = now
+            .iter()
+            .filter(|t| !running.contains_key(&t.name))
+            .collect();
+        for t in fresh {
+            tracing::info!(tenant = %t.name, content_types = t.content_types.len(), "collector started");
+            let (run, sync) = work.start(t, None);
+            let mut tasks = vec![run.abort_handle()];
+            tasks.extend(sync.map(|s| s.abort_handle()));
+            running.insert(
+                t.name.clone(),
+                Running {
+                    tenant: t.clone(),
+                    tasks,
+                },
+            );
+        }
+        if tenants.changed().await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Shows each connector's state, lag, counts and last error with its remediation.
@@ -499,9 +634,9 @@ struct Bars {
     started: Instant,
 }
 
-fn progress_bars(config: &Config, once: bool) -> Option<Arc<Bars>> {
+fn progress_bars(tenants: &[TenantConfig], collect: bool) -> Option<Arc<Bars>> {
     use std::io::IsTerminal;
-    if !once || !std::io::stderr().is_terminal() {
+    if !collect || !std::io::stderr().is_terminal() {
         return None;
     }
     let multi = indicatif::MultiProgress::new();
@@ -511,7 +646,7 @@ fn progress_bars(config: &Config, once: bool) -> Option<Arc<Bars>> {
     .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
     .progress_chars("=> ");
     let mut bars = std::collections::HashMap::new();
-    for t in &config.tenants {
+    for t in tenants {
         for ct in &t.content_types {
             let bar = multi.add(indicatif::ProgressBar::new(1000));
             bar.set_style(style.clone());

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 use skylight_m365::auth::TokenProvider;
-use skylight_m365::config::Config;
+use skylight_m365::config::{Config, TenantConfig};
 use skylight_m365::graph::GraphClient;
 use skylight_model::{GroupKind, PermissionLevel};
 use skylight_store::{AppQuery, DirectoryQuery, Store};
@@ -121,17 +121,19 @@ pub fn graph_clients(config: &Config) -> anyhow::Result<HashMap<String, Arc<Grap
     Ok(config
         .tenants
         .iter()
-        .map(|t| {
-            let tokens = Arc::new(TokenProvider::new(http.clone(), t));
-            let client = GraphClient::new(
-                http.clone(),
-                tokens,
-                &t.endpoints().graph,
-                GRAPH_REQUESTS_PER_SECOND,
-            );
-            (t.name.clone(), Arc::new(client))
-        })
+        .map(|t| (t.name.clone(), graph_client(&http, t)))
         .collect())
+}
+
+/// A tenant's Microsoft Graph client.
+pub fn graph_client(http: &reqwest::Client, tenant: &TenantConfig) -> Arc<GraphClient> {
+    let tokens = Arc::new(TokenProvider::new(http.clone(), tenant));
+    Arc::new(GraphClient::new(
+        http.clone(),
+        tokens,
+        &tenant.endpoints().graph,
+        GRAPH_REQUESTS_PER_SECOND,
+    ))
 }
 
 pub(crate) fn load(path: &Path) -> anyhow::Result<Config> {
@@ -506,13 +508,27 @@ pub fn spawn_syncs(
         return DirectorySyncs { tasks, once };
     }
     for (name, client) in clients {
-        let store = store.clone();
         let files = config
             .tenants
             .iter()
             .any(|t| t.name == name && t.components.files)
             .then(|| Arc::clone(&policies));
-        tasks.push(tokio::spawn(async move {
+        tasks.push(spawn_sync(name, client, store.clone(), files, minutes, once));
+    }
+    DirectorySyncs { tasks, once }
+}
+
+/// Starts one tenant's directory sync (and file sync with `files`): one round with `once`,
+/// otherwise a round every `minutes`. With `once` the task ends with its summary line.
+pub fn spawn_sync(
+    name: String,
+    client: Arc<GraphClient>,
+    store: Arc<dyn Store>,
+    files: Option<FilePolicies>,
+    minutes: u64,
+    once: bool,
+) -> tokio::task::JoinHandle<Option<String>> {
+        tokio::spawn(async move {
             loop {
                 let line = match sync_tenant(&client, &store, &name, files.as_ref()).await {
                     Ok((r, f)) => {
@@ -544,7 +560,5 @@ pub fn spawn_syncs(
                 }
                 tokio::time::sleep(std::time::Duration::from_secs(minutes * 60)).await;
             }
-        }));
-    }
-    DirectorySyncs { tasks, once }
+        })
 }

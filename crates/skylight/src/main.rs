@@ -20,6 +20,7 @@ mod notify_cmd;
 mod out;
 mod serve_cmd;
 mod sim_cmd;
+mod tenants;
 
 use clap::{Parser, Subcommand};
 

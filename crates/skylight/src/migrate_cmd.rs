@@ -119,7 +119,7 @@ fn run(args: &MigrateArgs) -> anyhow::Result<()> {
         );
     }
     outln!(
-        "migrated to {}: every count and digest matches; point Skylight at it with --database-url",
+        "migrated to {}: every count and digest matches; point Skylight at it with --database-url (and give every process the connector key, connector-secrets.key of the data directory, with --secret-key-file)",
         to.address()
     );
     Ok(())

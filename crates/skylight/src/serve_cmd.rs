@@ -89,47 +89,35 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         detect: args.role.contains(&Role::Detector),
     };
     let api = args.role.contains(&Role::Api);
-    if (roles.collect || roles.detect) && args.config.is_none() {
-        // Without a configuration the default roles serve the console and API alone.
-        if args.role.len() < 3 {
-            anyhow::bail!(
-                "--role collector or detector needs --config, the connector configuration"
-            );
-        }
-    }
     let store = args.store.open()?;
-    let mut governor = None;
-    let mut attributions = vec![skylight_enrich::BUILTIN_ATTRIBUTION.to_owned()];
-    let collecting = match &args.config {
-        Some(path) => {
-            // Fail now on a broken configuration rather than from a background task.
-            let config = skylight_m365::config::Config::load(path)
-                .with_context(|| format!("cannot load the configuration {}", path.display()))?;
-            governor = Some(Arc::new(crate::govern_cmd::governor(
-                &config,
-                store.clone(),
-            )?));
-            let enricher = skylight_enrich::Enricher::new(&config.enrichment)
-                .context("enrichment: fix [enrichment] or [[ip_range]] in the configuration")?;
-            attributions = enricher
-                .attributions()
-                .into_iter()
-                .map(String::from)
-                .collect();
-            let (path, store) = (path.clone(), store.clone());
-            (roles.collect || roles.detect).then(|| {
-                tokio::spawn(async move {
-                    let outcome =
-                        crate::collect_cmd::collect_into(&path, store, false, roles).await;
-                    if let Err(e) = &outcome {
-                        tracing::error!(error = %format!("{e:#}"), "collection stopped");
-                    }
-                    outcome
-                })
-            })
-        }
-        None => None,
+    let sealer = args.store.sealer()?;
+    // Fail now on a broken configuration rather than from a background task; without one, the
+    // tenants are those connected in the console, with the default settings.
+    let config = match &args.config {
+        Some(path) => skylight_m365::config::Config::load(path)
+            .with_context(|| format!("cannot load the configuration {}", path.display()))?,
+        None => skylight_m365::config::Config::from_toml_str("", ".")
+            .context("the default configuration")?,
     };
+    let enricher = skylight_enrich::Enricher::new(&config.enrichment)
+        .context("enrichment: fix [enrichment] or [[ip_range]] in the configuration")?;
+    let attributions: Vec<String> = enricher
+        .attributions()
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let collecting = (roles.collect || roles.detect).then(|| {
+        let (path, store, sealer) = (args.config.clone(), store.clone(), sealer.clone());
+        tokio::spawn(async move {
+            let outcome =
+                crate::collect_cmd::collect_into(path.as_deref(), store, sealer, false, roles)
+                    .await;
+            if let Err(e) = &outcome {
+                tracing::error!(error = %format!("{e:#}"), "collection stopped");
+            }
+            outcome
+        })
+    });
     if !api {
         let what = match (roles.collect, roles.detect) {
             (true, true) => "collecting and detecting",
@@ -157,9 +145,23 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .context("store task failed")??
     };
+    // Governance actions from the console and the API, on the file's tenants and on those
+    // connected in the console as they come and go.
+    let governor = Arc::new(crate::govern_cmd::governor(&config, store.clone())?);
+    let tenants = crate::tenants::watch(config.tenants.clone(), store.clone(), sealer.clone());
+    crate::tenants::keep_governor(governor.clone(), tenants);
+    let kit = skylight_server::connect::ConnectKit {
+        sealer: sealer.clone(),
+        http: reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(15))
+            .build()
+            .context("cannot build the HTTP client")?,
+        file_tenants: config.tenants.iter().map(|t| t.name.clone()).collect(),
+    };
     let state = AppState::new(store)
         .with_api_token(token.as_deref())
-        .with_governor(governor)
+        .with_governor(Some(governor))
+        .with_connect(kit)
         .with_console(ConsoleConfig {
             secure_cookies: tls,
             attributions,

@@ -1,5 +1,6 @@
-//! The console in real Chromium (headless, driven over WebDriver), against `skylight serve` over a
-//! tenant collected from the simulator: sign in, filter the activity log to an injected
+//! The console in real Chromium (headless, driven over WebDriver), against `skylight serve` and
+//! the simulator: sign in, connect the simulated tenant with the connect wizard and see it turn
+//! Connected, filter the activity log to an injected
 //! incident's user and country, open an activity's raw record, open the alert raised for the
 //! incident, triage and comment it; then suspend a user synced from the simulator's Graph
 //! through the confirmation page and see the governance log entry succeed. Screenshots of the main pages go to
@@ -146,8 +147,18 @@ fn wait_for_user(base: &str, upn: &str) {
 fn an_analyst_finds_an_incident_in_the_log_and_opens_its_alert_in_chromium() {
     let (_sim, sim) = spawn_sim(&["--users", "120", "--days", "2", "--scenarios", "all"]);
     let dir = tempfile::tempdir().unwrap();
-    let (config, data) =
-        common::write_config_with(dir.path(), &sim, "\n[detection]\nlearning_days = 1\n");
+    // No tenant in the file: the administrator connects it in the console.
+    let config = dir.path().join("skylight.toml").display().to_string();
+    std::fs::write(
+        &config,
+        "[collector]\nblob_concurrency = 4\n\n[detection]\nlearning_days = 1\n",
+    )
+    .unwrap();
+    let data = dir.path().join("data").display().to_string();
+    let app: Value = reqwest::blocking::get(format!("{sim}/_sim/tenant"))
+        .unwrap()
+        .json()
+        .unwrap();
     let pw = dir.path().join("pw");
     std::fs::write(&pw, "an-admin-password-for-tests").unwrap();
     run_ok(&[
@@ -178,15 +189,6 @@ fn an_analyst_finds_an_incident_in_the_log_and_opens_its_alert_in_chromium() {
                 .map(|u| u.trim_end_matches('/').to_owned())
         },
     );
-    common::poll_list(
-        &api_client(),
-        &format!("{base}/api/v1/alerts"),
-        "alerts",
-        3,
-        120,
-    );
-    let t = target(&sim, &base).expect("an injected incident with an alert and a country");
-
     let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let shot = |b: &Browser, name: &str| b.screenshot(&shots.join(format!("{name}.png")));
@@ -207,6 +209,43 @@ fn an_analyst_finds_an_incident_in_the_log_and_opens_its_alert_in_chromium() {
         b.url()
     );
     assert_eq!(b.text(&b.find("#who")), "soc@contoso.com");
+
+    // The connect wizard: credentials and cloud (the simulator's endpoints), components,
+    // connect, and the result; the connector turns Connected.
+    b.goto(&format!("{base}/connectors"));
+    b.find("#no-connectors");
+    b.click(&b.find("#connect-new"));
+    b.type_into(&b.find("#name"), "contoso");
+    b.type_into(&b.find("#tenant_id"), app["tenant_id"].as_str().unwrap());
+    b.type_into(&b.find("#client_id"), app["client_id"].as_str().unwrap());
+    b.type_into(&b.find("#secret"), app["client_secret"].as_str().unwrap());
+    b.click(&b.find("details summary"));
+    for field in ["#login_url", "#manage_url", "#graph_url"] {
+        b.type_into(&b.find(field), &sim);
+    }
+    shot(&b, "00a-connect-credentials");
+    b.click(&b.find("#save-credentials"));
+    b.find("#components-form");
+    shot(&b, "00b-connect-components");
+    b.click(&b.find("#save-components"));
+    b.click(&b.find("#connect"));
+    assert_eq!(
+        b.wait_text("#connector-state", "connected"),
+        "connected",
+        "the connector turns Connected"
+    );
+    b.find("#connection-test");
+    shot(&b, "00c-connect-result");
+
+    // Collection and detection run on what the console connected.
+    common::poll_list(
+        &api_client(),
+        &format!("{base}/api/v1/alerts"),
+        "alerts",
+        3,
+        120,
+    );
+    let t = target(&sim, &base).expect("an injected incident with an alert and a country");
 
     // The overview's charts.
     b.goto(&format!("{base}/"));

@@ -169,30 +169,44 @@ impl Collector {
             Ok(()) => self.client.enabled_subscriptions().await.ok(),
             Err(_) => None,
         };
-        let tasks: Vec<_> = content_types
-            .iter()
-            .map(|ct| {
-                let me = self.clone();
-                let ct = *ct;
-                let enabled = enabled.clone();
-                tokio::spawn(async move { (ct, me.run_content_type(ct, enabled).await) })
-            })
-            .collect();
-        let mut out = Vec::new();
-        for (ct, t) in content_types.iter().zip(tasks) {
-            match t.await {
-                Ok(r) => out.push(r),
+        // A JoinSet, so that dropping this future (a connector paused or disconnected while the
+        // process runs) stops every content type's task with it; commits are atomic, so a stop
+        // anywhere is as safe as a crash.
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut ids = std::collections::HashMap::new();
+        for ct in content_types {
+            let me = self.clone();
+            let ct = *ct;
+            let enabled = enabled.clone();
+            let handle = tasks.spawn(async move { me.run_content_type(ct, enabled).await });
+            ids.insert(handle.id(), ct);
+        }
+        let mut done = std::collections::HashMap::new();
+        while let Some(joined) = tasks.join_next_with_id().await {
+            match joined {
+                Ok((id, p)) => {
+                    done.insert(id, p);
+                }
                 // A content type whose task died is a failure, never a silent omission.
-                Err(e) => out.push((
-                    *ct,
-                    Progress {
-                        error: Some(format!("collector task failed: {e}")),
-                        ..Progress::default()
-                    },
-                )),
+                Err(e) => {
+                    done.insert(
+                        e.id(),
+                        Progress {
+                            error: Some(format!("collector task failed: {e}")),
+                            ..Progress::default()
+                        },
+                    );
+                }
             }
         }
-        out
+        let by_type: std::collections::HashMap<ContentType, Progress> = done
+            .into_iter()
+            .filter_map(|(id, p)| Some((*ids.get(&id)?, p)))
+            .collect();
+        content_types
+            .iter()
+            .map(|ct| (*ct, by_type.get(ct).cloned().unwrap_or_default()))
+            .collect()
     }
 
     async fn run_content_type(

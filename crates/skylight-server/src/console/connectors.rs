@@ -1,49 +1,59 @@
-//! Connected apps: each connector's state per content type, how far it got, its counts, and
-//! when it fails, the error with what to do about it. (The connect wizard comes with Graph sync.)
+//! Connected apps: every connector (made here or written in the configuration file) with its
+//! overall state, then each one's state per content type, how far it got, its counts, and when
+//! it fails, the error with what to do about it. Connecting one is `connect.rs`.
 
 use askama::Template;
-use axum::extract::{Extension, State};
+use axum::extract::{Extension, RawQuery, State};
 use axum::response::Response;
 use chrono::Utc;
-use skylight_model::ConnectorState;
+use skylight_m365::connect::ConnectionTest;
+use skylight_model::{ConnectorState, ConnectorStatus};
 
-use super::{Chrome, ConsoleError, charts, render, when};
+use super::{Chrome, ConsoleError, charts, param, render, when};
 use crate::AppState;
 use crate::alerts::blocking;
 use crate::auth::Principal;
 
 /// One status row.
-struct StatusRow {
-    tenant: String,
-    content_type: &'static str,
-    state: &'static str,
-    class: &'static str,
-    last_success: String,
-    lag: String,
+pub(super) struct StatusRow {
+    pub(super) tenant: String,
+    pub(super) content_type: &'static str,
+    pub(super) state: &'static str,
+    pub(super) class: &'static str,
+    pub(super) last_success: String,
+    pub(super) lag: String,
+    pub(super) records: String,
+    pub(super) blobs: String,
+    pub(super) gaps: String,
+    pub(super) error: Option<String>,
+    pub(super) remediation: Option<String>,
+}
+
+/// One connector of the list.
+struct ConnectorRow {
+    name: String,
+    tenant_id: String,
+    source: &'static str,
+    components: String,
+    state: (&'static str, &'static str),
     records: String,
-    blobs: String,
-    gaps: String,
-    error: Option<String>,
-    remediation: Option<String>,
 }
 
 #[derive(Template)]
 #[template(path = "connectors.html")]
 struct Page {
     chrome: Chrome,
+    connectors: Vec<ConnectorRow>,
     rows: Vec<StatusRow>,
     detection: String,
+    can_connect: bool,
+    disconnected: String,
 }
 
-/// The connector status page.
-pub(super) async fn page(
-    State(state): State<AppState>,
-    Extension(who): Extension<Principal>,
-) -> Result<Response, ConsoleError> {
-    let (statuses, (done, newest)) =
-        blocking(&state, |s| Ok((s.statuses()?, s.detection_progress()?))).await?;
+/// The rows of a status table.
+pub(super) fn status_rows(statuses: Vec<ConnectorStatus>) -> Vec<StatusRow> {
     let now = Utc::now();
-    let rows = statuses
+    statuses
         .into_iter()
         .map(|s| {
             let (state, class) = match s.state {
@@ -77,7 +87,67 @@ pub(super) async fn page(
                 remediation: s.remediation,
             }
         })
+        .collect()
+}
+
+/// The connector list and status page.
+pub(super) async fn page(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ConsoleError> {
+    let (stored, statuses, (done, newest)) = blocking(&state, |s| {
+        Ok((s.connectors()?, s.statuses()?, s.detection_progress()?))
+    })
+    .await?;
+    let file_tenants = state
+        .connect
+        .as_ref()
+        .map(|k| k.file_tenants.clone())
+        .unwrap_or_default();
+    let of = |name: &str| -> Vec<&ConnectorStatus> {
+        statuses.iter().filter(|s| s.tenant == name).collect()
+    };
+    let records = |mine: &[&ConnectorStatus]| charts::count(mine.iter().map(|s| s.records).sum());
+    let mut connectors: Vec<ConnectorRow> = stored
+        .iter()
+        .map(|c| {
+            let mine = of(&c.name);
+            let test: Option<ConnectionTest> =
+                c.last_test.as_deref().and_then(|t| serde_json::from_str(t).ok());
+            ConnectorRow {
+                name: c.name.clone(),
+                tenant_id: c.tenant_id.clone(),
+                source: "console",
+                components: if c.files {
+                    "activities, files".into()
+                } else {
+                    "activities".into()
+                },
+                state: super::connect::overall(Some(c.phase), test.as_ref(), &mine),
+                records: records(&mine),
+            }
+        })
         .collect();
+    // Connectors of the configuration file, and tenants that reported without being either
+    // (collected by another process's file).
+    let mut others: Vec<String> = file_tenants;
+    for s in &statuses {
+        if !others.contains(&s.tenant) && !stored.iter().any(|c| c.name == s.tenant) {
+            others.push(s.tenant.clone());
+        }
+    }
+    for name in others {
+        let mine = of(&name);
+        connectors.push(ConnectorRow {
+            tenant_id: String::new(),
+            source: "configuration file",
+            components: String::new(),
+            state: super::connect::overall(None, None, &mine),
+            records: records(&mine),
+            name,
+        });
+    }
     let detection = format!(
         "Detection has evaluated {} of {} stored activities.",
         charts::count(u64::try_from(done).unwrap_or(0)),
@@ -85,8 +155,11 @@ pub(super) async fn page(
     );
     let page = Page {
         chrome: Chrome::new(&state, &who, "connectors", "Connected apps", false),
-        rows,
+        can_connect: who.role.allows(skylight_model::Role::Admin) && state.connect.is_some(),
+        connectors,
+        rows: status_rows(statuses),
         detection,
+        disconnected: param(raw.as_deref().unwrap_or(""), "disconnected"),
     };
     Ok(render(&page))
 }

@@ -8,6 +8,7 @@ mod activities;
 mod alerts;
 mod apps;
 mod charts;
+mod connect;
 mod connectors;
 mod directory;
 mod files;
@@ -277,6 +278,7 @@ pub(crate) fn read_routes() -> Router<AppState> {
         .route("/users/{upn}", get(users::page))
         .route("/policies", get(policies::list))
         .route("/connectors", get(connectors::page))
+        .route("/connectors/{name}", get(connect::page))
         .route("/groups", get(directory::groups))
         .route("/groups/{id}", get(directory::group))
         .route("/apps", get(apps::index))
@@ -317,6 +319,27 @@ pub(crate) fn admin_routes() -> Router<AppState> {
         .route("/settings/tokens", post(settings::create_token))
         .route("/settings/tokens/{id}/revoke", post(settings::revoke_token))
         .route("/settings/audit", get(settings::audit_log))
+        .route(
+            "/connectors/new",
+            get(connect::new_form).post(connect::create),
+        )
+        .route(
+            "/connectors/{name}/credentials",
+            get(connect::credentials_form).post(connect::update_credentials),
+        )
+        .route(
+            "/connectors/{name}/components",
+            get(connect::components_form).post(connect::save_components),
+        )
+        .route(
+            "/connectors/{name}/connect",
+            get(connect::review).post(connect::connect),
+        )
+        .route(
+            "/connectors/{name}/disconnect",
+            get(connect::disconnect_form).post(connect::disconnect),
+        )
+        .route("/connectors/{name}/{verb}", post(connect::set_paused))
 }
 
 /// The value of `key` in a raw query string, trimmed (empty when absent).
