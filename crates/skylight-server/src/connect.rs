@@ -45,7 +45,16 @@ mod tests {
         for good in ["contoso", "eu-1", "a", "0fabrikam"] {
             assert!(valid_name(good), "{good}");
         }
-        for bad in ["", "Contoso", "-x", "new", "a b", "a/b", &"x".repeat(33), "é"] {
+        for bad in [
+            "",
+            "Contoso",
+            "-x",
+            "new",
+            "a b",
+            "a/b",
+            &"x".repeat(33),
+            "é",
+        ] {
             assert!(!valid_name(bad), "{bad}");
         }
     }

@@ -177,7 +177,9 @@ pub async fn collect_into(
         None => Config::from_toml_str("", ".").context("the default configuration")?,
     };
     if !once && !crate::tenants::any(&config.tenants, &store).await {
-        tracing::info!("no tenant yet: waiting for one to be connected in the console (Connected apps → Connect Microsoft 365)");
+        tracing::info!(
+            "no tenant yet: waiting for one to be connected in the console (Connected apps → Connect Microsoft 365)"
+        );
         while !crate::tenants::any(&config.tenants, &store).await {
             tokio::time::sleep(crate::tenants::REFRESH).await;
         }
@@ -435,7 +437,10 @@ impl Work {
 /// Runs a collector (and directory sync) per tenant and follows the tenants as they change: a
 /// connector connected starts, one changed restarts with its new settings, one paused or
 /// disconnected stops. Returns when the tenant list's sender is gone.
-async fn supervise(work: &Work, mut tenants: tokio::sync::watch::Receiver<crate::tenants::Tenants>) {
+async fn supervise(
+    work: &Work,
+    mut tenants: tokio::sync::watch::Receiver<crate::tenants::Tenants>,
+) {
     struct Running {
         tenant: TenantConfig,
         tasks: Vec<tokio::task::AbortHandle>,

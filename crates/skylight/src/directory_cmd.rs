@@ -513,7 +513,14 @@ pub fn spawn_syncs(
             .iter()
             .any(|t| t.name == name && t.components.files)
             .then(|| Arc::clone(&policies));
-        tasks.push(spawn_sync(name, client, store.clone(), files, minutes, once));
+        tasks.push(spawn_sync(
+            name,
+            client,
+            store.clone(),
+            files,
+            minutes,
+            once,
+        ));
     }
     DirectorySyncs { tasks, once }
 }
@@ -528,37 +535,43 @@ pub fn spawn_sync(
     minutes: u64,
     once: bool,
 ) -> tokio::task::JoinHandle<Option<String>> {
-        tokio::spawn(async move {
-            loop {
-                let line = match sync_tenant(&client, &store, &name, files.as_ref()).await {
-                    Ok((r, f)) => {
-                        tracing::info!(tenant = %name, users = r.users, removed_users = r.removed_users, groups = r.groups, apps = r.apps, resynced = r.resynced, "directory synced");
-                        for w in &r.warnings {
-                            tracing::warn!(tenant = %name, "{w}");
+    tokio::spawn(async move {
+        loop {
+            let line = match sync_tenant(&client, &store, &name, files.as_ref()).await {
+                Ok((r, f)) => {
+                    tracing::info!(tenant = %name, users = r.users, removed_users = r.removed_users, groups = r.groups, apps = r.apps, resynced = r.resynced, "directory synced");
+                    for w in &r.warnings {
+                        tracing::warn!(tenant = %name, "{w}");
+                    }
+                    format!(
+                        "directory {name}: {} users and {} groups changed, {} apps{}{}",
+                        r.users,
+                        r.groups,
+                        r.apps,
+                        f.map(|(f, alerts)| format!(
+                            ", {} files changed in {} drives, {alerts} new file policy alerts",
+                            f.changed, f.drives
+                        ))
+                        .unwrap_or_default(),
+                        if r.warnings.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                " ({} parts not read: `skylight sync` says why)",
+                                r.warnings.len()
+                            )
                         }
-                        format!(
-                            "directory {name}: {} users and {} groups changed, {} apps{}{}",
-                            r.users,
-                            r.groups,
-                            r.apps,
-                            f.map(|(f, alerts)| format!(", {} files changed in {} drives, {alerts} new file policy alerts", f.changed, f.drives))
-                                .unwrap_or_default(),
-                            if r.warnings.is_empty() {
-                                String::new()
-                            } else {
-                                format!(" ({} parts not read: `skylight sync` says why)", r.warnings.len())
-                            }
-                        )
-                    }
-                    Err(e) => {
-                        tracing::error!(tenant = %name, error = %format!("{e:#}"), "directory sync failed");
-                        format!("directory {name}: sync failed: {e:#}")
-                    }
-                };
-                if once {
-                    return Some(line);
+                    )
                 }
-                tokio::time::sleep(std::time::Duration::from_secs(minutes * 60)).await;
+                Err(e) => {
+                    tracing::error!(tenant = %name, error = %format!("{e:#}"), "directory sync failed");
+                    format!("directory {name}: sync failed: {e:#}")
+                }
+            };
+            if once {
+                return Some(line);
             }
-        })
+            tokio::time::sleep(std::time::Duration::from_secs(minutes * 60)).await;
+        }
+    })
 }

@@ -96,7 +96,9 @@ pub fn watch(
                         return;
                     }
                 }
-                Err(e) => tracing::warn!(error = %format!("{e:#}"), "cannot read the connectors; keeping the last list"),
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "cannot read the connectors; keeping the last list")
+                }
             }
             tokio::time::sleep(REFRESH).await;
         }
@@ -106,7 +108,10 @@ pub fn watch(
 
 /// Keeps a governor's Graph clients in step with the tenants, so that governance actions on a
 /// tenant connected in the console work, and on a disconnected one are refused.
-pub fn keep_governor(governor: Arc<skylight_govern::Governor>, mut tenants: watch::Receiver<Tenants>) {
+pub fn keep_governor(
+    governor: Arc<skylight_govern::Governor>,
+    mut tenants: watch::Receiver<Tenants>,
+) {
     let http = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(15))
         .build()

@@ -32,7 +32,9 @@ fn equals_truth(sim: &str, data: &str, tenant: &str) -> Result<(), String> {
             .iter()
             .map(|v| v.as_str().unwrap().to_string())
             .collect();
-        let got_list = store.record_ids(tenant, Some(ct)).map_err(|e| e.to_string())?;
+        let got_list = store
+            .record_ids(tenant, Some(ct))
+            .map_err(|e| e.to_string())?;
         let got: HashSet<String> = got_list.iter().cloned().collect();
         if got.len() != got_list.len() {
             return Err(format!("{ct}: a record stored twice"));
@@ -135,27 +137,45 @@ fn an_admin_connects_a_tenant_in_the_console_and_it_is_collected_paused_and_disc
     assert_eq!(status, 400);
     assert!(refused.contains("id=\"connect-problems\""), "{refused}");
     assert!(refused.contains("Tenant"), "{refused}");
-    assert!(!refused.contains(wrong_secret), "the secret is rendered back");
+    assert!(
+        !refused.contains(wrong_secret),
+        "the secret is rendered back"
+    );
     pages.push(refused);
     let (status, refused) = step1("Not A Name", &tenant_id, wrong_secret);
     assert_eq!(status, 400);
     assert!(refused.contains("Name:"), "{refused}");
 
     // The wizard with a wrong secret: the connection test fails and says what to do.
-    assert_eq!(seen(&mut pages, step1("contoso", &tenant_id, wrong_secret)), 303);
+    assert_eq!(
+        seen(&mut pages, step1("contoso", &tenant_id, wrong_secret)),
+        303
+    );
     let (status, components) = c.get("/connectors/contoso/components");
     assert_eq!(status, 200);
     assert!(components.contains("name=\"ct\""), "{components}");
     let mut chosen: Vec<(&str, &str)> = vec![("activities", "1")];
     chosen.extend(ContentType::ALL.iter().map(|ct| ("ct", ct.as_str())));
-    assert_eq!(seen(&mut pages, c.post("/connectors/contoso/components", &chosen)), 303);
+    assert_eq!(
+        seen(
+            &mut pages,
+            c.post("/connectors/contoso/components", &chosen)
+        ),
+        303
+    );
     assert_eq!(seen(&mut pages, c.get("/connectors/contoso/connect")), 200);
-    assert_eq!(seen(&mut pages, c.post("/connectors/contoso/connect", &[])), 303);
+    assert_eq!(
+        seen(&mut pages, c.post("/connectors/contoso/connect", &[])),
+        303
+    );
     let (status, result) = c.get("/connectors/contoso");
     assert_eq!(status, 200);
     assert!(result.contains("id=\"connection-test\""), "{result}");
     assert!(result.contains("failed"), "{result}");
-    assert!(result.contains("What to do"), "a failed step says what to do: {result}");
+    assert!(
+        result.contains("What to do"),
+        "a failed step says what to do: {result}"
+    );
     assert_eq!(badge(&c, "contoso"), "not connected");
     pages.push(result);
     // Not connected, so not collected.
@@ -167,7 +187,10 @@ fn an_admin_connects_a_tenant_in_the_console_and_it_is_collected_paused_and_disc
     // The right secret, through the edit form (the stored one is never shown), then Connect.
     let (status, edit) = c.get("/connectors/contoso/credentials");
     assert_eq!(status, 200);
-    assert!(!edit.contains(wrong_secret), "the stored secret is rendered back");
+    assert!(
+        !edit.contains(wrong_secret),
+        "the stored secret is rendered back"
+    );
     assert!(edit.contains("leave blank to keep"), "{edit}");
     pages.push(edit);
     let update = c.post(
@@ -184,7 +207,10 @@ fn an_admin_connects_a_tenant_in_the_console_and_it_is_collected_paused_and_disc
         ],
     );
     assert_eq!(seen(&mut pages, update), 303);
-    assert_eq!(seen(&mut pages, c.post("/connectors/contoso/connect", &[])), 303);
+    assert_eq!(
+        seen(&mut pages, c.post("/connectors/contoso/connect", &[])),
+        303
+    );
     let (_, result) = c.get("/connectors/contoso");
     assert!(!result.contains("class=\"state error\">failed"), "{result}");
     assert_eq!(badge(&c, "contoso"), "connected");
@@ -234,7 +260,10 @@ fn an_admin_connects_a_tenant_in_the_console_and_it_is_collected_paused_and_disc
     assert_ne!(acted["status"], "failed", "{acted}");
 
     // Pause: collection stops (the log says so); resume: it starts again.
-    assert_eq!(seen(&mut pages, c.post("/connectors/contoso/pause", &[])), 303);
+    assert_eq!(
+        seen(&mut pages, c.post("/connectors/contoso/pause", &[])),
+        303
+    );
     assert_eq!(badge(&c, "contoso"), "paused");
     wait_until("the collector stopping", 30, || {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
@@ -244,7 +273,10 @@ fn an_admin_connects_a_tenant_in_the_console_and_it_is_collected_paused_and_disc
             Err("no `collector stopped` in the log".into())
         }
     });
-    assert_eq!(seen(&mut pages, c.post("/connectors/contoso/resume", &[])), 303);
+    assert_eq!(
+        seen(&mut pages, c.post("/connectors/contoso/resume", &[])),
+        303
+    );
     assert_eq!(badge(&c, "contoso"), "connected");
     wait_until("the collector restarting", 30, || {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
@@ -276,7 +308,10 @@ fn an_admin_connects_a_tenant_in_the_console_and_it_is_collected_paused_and_disc
     let (status, confirm) = c.get("/connectors/contoso/disconnect");
     assert_eq!(status, 200);
     assert!(confirm.contains("stays"), "{confirm}");
-    assert_eq!(seen(&mut pages, c.post("/connectors/contoso/disconnect", &[])), 303);
+    assert_eq!(
+        seen(&mut pages, c.post("/connectors/contoso/disconnect", &[])),
+        303
+    );
     let (_, list) = c.get("/connectors?disconnected=contoso");
     assert!(list.contains("id=\"disconnected\""), "{list}");
     pages.push(list);
@@ -287,11 +322,20 @@ fn an_admin_connects_a_tenant_in_the_console_and_it_is_collected_paused_and_disc
 
     // The secrets appear nowhere: no page, no log line, not in clear in the database.
     for page in &pages {
-        assert!(!page.contains(&secret) && !page.contains(wrong_secret), "a page shows a secret");
+        assert!(
+            !page.contains(&secret) && !page.contains(wrong_secret),
+            "a page shows a secret"
+        );
     }
     let text = std::fs::read_to_string(&log).unwrap();
-    assert!(text.contains("collector started"), "the log is empty: {text}");
-    assert!(!text.contains(&secret) && !text.contains(wrong_secret), "the log shows a secret");
+    assert!(
+        text.contains("collector started"),
+        "the log is empty: {text}"
+    );
+    assert!(
+        !text.contains(&secret) && !text.contains(wrong_secret),
+        "the log shows a secret"
+    );
     for entry in std::fs::read_dir(&data).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
         for s in [secret.as_bytes(), wrong_secret.as_bytes()] {

@@ -116,7 +116,10 @@ impl CredentialsForm {
                     return Ok(None);
                 }
                 if cert.is_empty() {
-                    return Err("Certificate: paste the certificate (PEM) that goes with the private key".into());
+                    return Err(
+                        "Certificate: paste the certificate (PEM) that goes with the private key"
+                            .into(),
+                    );
                 }
                 Ok(Some((
                     CredentialKind::Certificate,
@@ -138,7 +141,9 @@ impl CredentialsForm {
                     secret.to_owned(),
                 )))
             }
-            other => Err(format!("Credential: `{other}` is neither secret nor certificate")),
+            other => Err(format!(
+                "Credential: `{other}` is neither secret nor certificate"
+            )),
         }
     }
 }
@@ -220,7 +225,10 @@ pub(super) async fn create(
     let name = form.name.clone();
     let mut problems = Vec::new();
     if !valid_name(&name) {
-        problems.push("Name: 1 to 32 lowercase letters, digits and hyphens (e.g. contoso or contoso-eu)".to_owned());
+        problems.push(
+            "Name: 1 to 32 lowercase letters, digits and hyphens (e.g. contoso or contoso-eu)"
+                .to_owned(),
+        );
     }
     let taken = {
         let wanted = name.clone();
@@ -229,8 +237,15 @@ pub(super) async fn create(
         })
         .await?
     };
-    if taken || kit.file_tenants.iter().any(|t| t.eq_ignore_ascii_case(&name)) {
-        problems.push(format!("Name: a connector named {name} exists already; choose another name"));
+    if taken
+        || kit
+            .file_tenants
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(&name))
+    {
+        problems.push(format!(
+            "Name: a connector named {name} exists already; choose another name"
+        ));
     }
     let credential = match form.credential() {
         Ok(Some(c)) => Some(c),
@@ -270,7 +285,10 @@ pub(super) async fn create(
     };
     if let Some((kind, credential, _)) = &credential {
         connector.credential_kind = *kind;
-        if let Credential::Certificate { certificate_pem, .. } = credential {
+        if let Credential::Certificate {
+            certificate_pem, ..
+        } = credential
+        {
             connector.certificate_pem = Some(certificate_pem.clone());
         }
         if problems.is_empty() {
@@ -292,7 +310,14 @@ pub(super) async fn create(
         connector.cloud
     );
     save(&state, connector).await?;
-    audit(&state, &who, "connector.create", Some(name.clone()), Some(detail)).await;
+    audit(
+        &state,
+        &who,
+        "connector.create",
+        Some(name.clone()),
+        Some(detail),
+    )
+    .await;
     Ok(see_other(&format!("/connectors/{}/components", enc(&name))))
 }
 
@@ -304,7 +329,13 @@ pub(super) async fn credentials_form(
 ) -> Result<Response, ConsoleError> {
     kit(&state)?;
     let c = stored(&state, &name).await?;
-    Ok(credentials_page(&state, &who, CredentialsForm::of(&c), Some(&c), Vec::new()))
+    Ok(credentials_page(
+        &state,
+        &who,
+        CredentialsForm::of(&c),
+        Some(&c),
+        Vec::new(),
+    ))
 }
 
 /// Saves a connector's changed identifiers, cloud or credential. A changed connector must pass
@@ -334,7 +365,9 @@ pub(super) async fn update_credentials(
         Some((kind, credential, secret)) => {
             c.credential_kind = kind;
             c.certificate_pem = match &credential {
-                Credential::Certificate { certificate_pem, .. } => Some(certificate_pem.clone()),
+                Credential::Certificate {
+                    certificate_pem, ..
+                } => Some(certificate_pem.clone()),
                 Credential::Secret(_) => None,
             };
             c.sealed_credential = kit
@@ -390,7 +423,14 @@ pub(super) async fn update_credentials(
         c.cloud
     );
     save(&state, c).await?;
-    audit(&state, &who, "connector.update", Some(name.clone()), Some(detail)).await;
+    audit(
+        &state,
+        &who,
+        "connector.update",
+        Some(name.clone()),
+        Some(detail),
+    )
+    .await;
     Ok(see_other(&if draft {
         format!("/connectors/{}/components", enc(&name))
     } else {
@@ -441,7 +481,13 @@ fn components_page(
         StatusCode::BAD_REQUEST
     };
     let page = ComponentsPage {
-        chrome: Chrome::new(state, who, "connectors", format!("Components of {}", c.name), false),
+        chrome: Chrome::new(
+            state,
+            who,
+            "connectors",
+            format!("Components of {}", c.name),
+            false,
+        ),
         name: c.name.clone(),
         draft: c.phase == ConnectorPhase::Draft,
         activities: c.activities,
@@ -525,7 +571,14 @@ pub(super) async fn save_components(
             .join(", ")
     );
     save(&state, c).await?;
-    audit(&state, &who, "connector.components", Some(name.clone()), Some(detail)).await;
+    audit(
+        &state,
+        &who,
+        "connector.components",
+        Some(name.clone()),
+        Some(detail),
+    )
+    .await;
     Ok(see_other(&if draft {
         format!("/connectors/{}/connect", enc(&name))
     } else {
@@ -563,7 +616,13 @@ pub(super) async fn review(
 ) -> Result<Response, ConsoleError> {
     let c = stored(&state, &name).await?;
     let page = ReviewPage {
-        chrome: Chrome::new(&state, &who, "connectors", format!("Connect {}", c.name), false),
+        chrome: Chrome::new(
+            &state,
+            &who,
+            "connectors",
+            format!("Connect {}", c.name),
+            false,
+        ),
         components: components_text(&c),
         c,
     };
@@ -601,7 +660,11 @@ pub(super) async fn connect(
     let outcome = if ok {
         "connection test passed".to_owned()
     } else {
-        let step = test.steps.iter().find(|s| !s.ok).map_or("", |s| s.name.as_str());
+        let step = test
+            .steps
+            .iter()
+            .find(|s| !s.ok)
+            .map_or("", |s| s.name.as_str());
         format!("connection test failed: {step}")
     };
     let phase = c.phase;
@@ -639,7 +702,14 @@ pub(super) async fn set_paused(
     c.updated_at = Utc::now();
     c.updated_by = who.actor.clone();
     save(&state, c).await?;
-    audit(&state, &who, &format!("connector.{verb}"), Some(name.clone()), None).await;
+    audit(
+        &state,
+        &who,
+        &format!("connector.{verb}"),
+        Some(name.clone()),
+        None,
+    )
+    .await;
     Ok(see_other(&format!("/connectors/{}", enc(&name))))
 }
 
@@ -659,7 +729,13 @@ pub(super) async fn disconnect_form(
 ) -> Result<Response, ConsoleError> {
     let c = stored(&state, &name).await?;
     let page = DisconnectPage {
-        chrome: Chrome::new(&state, &who, "connectors", format!("Disconnect {}", c.name), false),
+        chrome: Chrome::new(
+            &state,
+            &who,
+            "connectors",
+            format!("Disconnect {}", c.name),
+            false,
+        ),
         name: c.name,
         tenant_id: c.tenant_id,
     };
@@ -676,8 +752,18 @@ pub(super) async fn disconnect(
     if !blocking(&state, move |s| s.delete_connector(&wanted)).await? {
         return Err(not_found(&name).into());
     }
-    audit(&state, &who, "connector.disconnect", Some(name.clone()), None).await;
-    Ok(see_other(&format!("/connectors?disconnected={}", enc(&name))))
+    audit(
+        &state,
+        &who,
+        "connector.disconnect",
+        Some(name.clone()),
+        None,
+    )
+    .await;
+    Ok(see_other(&format!(
+        "/connectors?disconnected={}",
+        enc(&name)
+    )))
 }
 
 /// A connector's overall state, as the list and its page show it: (label, CSS class).
@@ -744,7 +830,13 @@ pub(super) async fn page(
     let rows = super::connectors::status_rows(mine.into_iter().cloned().collect());
     let directory = directory.into_iter().find(|d| d.tenant == name);
     let page = ConnectorPage {
-        chrome: Chrome::new(&state, &who, "connectors", format!("Connector {name}"), false),
+        chrome: Chrome::new(
+            &state,
+            &who,
+            "connectors",
+            format!("Connector {name}"),
+            false,
+        ),
         components: stored.as_ref().map(components_text).unwrap_or_default(),
         state: state_label,
         tested_at: when(test.as_ref().map(|t| t.at)),

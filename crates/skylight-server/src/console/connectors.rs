@@ -113,8 +113,10 @@ pub(super) async fn page(
         .iter()
         .map(|c| {
             let mine = of(&c.name);
-            let test: Option<ConnectionTest> =
-                c.last_test.as_deref().and_then(|t| serde_json::from_str(t).ok());
+            let test: Option<ConnectionTest> = c
+                .last_test
+                .as_deref()
+                .and_then(|t| serde_json::from_str(t).ok());
             ConnectorRow {
                 name: c.name.clone(),
                 tenant_id: c.tenant_id.clone(),
