@@ -9,7 +9,7 @@ pub mod ua;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use serde::Deserialize;
 
@@ -93,7 +93,11 @@ pub struct Enricher {
     city: Option<GeoDb>,
     asn: Option<GeoDb>,
     builtin: Arc<GeoDb>,
-    ranges: IpRanges,
+    /// The configuration file's ranges, then the console's, then the built-in ones: replaced
+    /// whole when the console's change, while records are being enriched.
+    ranges: RwLock<Arc<IpRanges>>,
+    /// The configuration file's ranges.
+    configured: Vec<IpRangeConfig>,
 }
 
 /// The built-in database, decompressed once per process.
@@ -119,8 +123,18 @@ impl Enricher {
             city: config.city_db.as_deref().map(GeoDb::open).transpose()?,
             asn: config.asn_db.as_deref().map(GeoDb::open).transpose()?,
             builtin: builtin()?,
-            ranges: IpRanges::new(&config.ip_ranges)?,
+            ranges: RwLock::new(Arc::new(IpRanges::new(&config.ip_ranges)?)),
+            configured: config.ip_ranges.clone(),
         })
+    }
+
+    /// Uses `console` (the ranges made in the console) from now on, after the configuration
+    /// file's; on an error the ranges in use stay as they were.
+    pub fn set_console_ranges(&self, console: &[IpRangeConfig]) -> Result<(), EnrichError> {
+        let all: Vec<IpRangeConfig> = self.configured.iter().chain(console).cloned().collect();
+        let ranges = Arc::new(IpRanges::new(&all)?);
+        *self.ranges.write().unwrap_or_else(PoisonError::into_inner) = ranges;
+        Ok(())
     }
 
     /// The built-in database alone, no ranges.
@@ -144,9 +158,10 @@ impl Enricher {
         if location.country.is_none() {
             location.country = self.builtin.lookup(ip).country;
         }
+        let ranges = Arc::clone(&self.ranges.read().unwrap_or_else(PoisonError::into_inner));
         IpInfo {
             location,
-            ranges: self.ranges.matching(ip).cloned().collect(),
+            ranges: ranges.matching(ip).cloned().collect(),
         }
     }
 

@@ -3,12 +3,12 @@
 
 use std::net::IpAddr;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::EnrichError;
 
 /// What a named range is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IpCategory {
     /// The organisation's own networks.
@@ -24,6 +24,20 @@ pub enum IpCategory {
 }
 
 impl IpCategory {
+    /// Every category, in the order the console lists them.
+    pub const ALL: [IpCategory; 5] = [
+        IpCategory::Corporate,
+        IpCategory::Vpn,
+        IpCategory::Risky,
+        IpCategory::CloudProvider,
+        IpCategory::Other,
+    ];
+
+    /// The category named by [`IpCategory::as_str`].
+    pub fn parse(s: &str) -> Option<IpCategory> {
+        IpCategory::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
     /// The identifier used in configuration and filters.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -37,7 +51,7 @@ impl IpCategory {
 }
 
 /// A named range, as configured (`[[ip_range]]` in the configuration file).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct IpRangeConfig {
     /// A name people recognise ("Paris office").

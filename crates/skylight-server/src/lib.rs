@@ -55,6 +55,8 @@ pub struct ConsoleConfig {
     pub attributions: Vec<String>,
     /// Sign-in rate limits.
     pub limiter: auth::limit::LoginLimiter,
+    /// The configuration file's named IP ranges (shown beside the console's, not editable).
+    pub file_ip_ranges: Vec<skylight_enrich::IpRangeConfig>,
 }
 
 impl AppState {

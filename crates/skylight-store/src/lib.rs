@@ -12,6 +12,7 @@ pub mod lease;
 pub mod migrate;
 mod pg;
 pub mod seal;
+pub mod settings;
 mod sqlite;
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -33,6 +34,7 @@ pub use directory::{
     GovernanceQuery, RoleMembers, UserRisk,
 };
 pub use pg::PostgresStore;
+pub use settings::Setting;
 pub use sqlite::{SqliteStore, searchable_text};
 
 /// Why a store operation failed.
@@ -468,6 +470,24 @@ pub trait Store: AccessStore + Send + Sync {
 
     /// Removes a console-made connector (what it collected stays); true if there was one.
     fn delete_connector(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// The console setting `key`, if it was ever written.
+    fn setting(&self, key: &str) -> Result<Option<Setting>, StoreError>;
+
+    /// Writes the console setting `key` if its version is still `expected` (0: never written);
+    /// the new version, or `None` when someone changed it meanwhile (nothing is written).
+    fn put_setting(
+        &self,
+        key: &str,
+        value: &str,
+        expected: i64,
+        by: &str,
+    ) -> Result<Option<i64>, StoreError>;
+
+    /// Deletes the activities created before `before`, with their raw records; how many went.
+    /// SQLite deletes to the millisecond; PostgreSQL drops whole weeks, so it keeps up to a week
+    /// more. Records without a readable time are kept.
+    fn delete_activities_before(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 }
 
 /// Who holds a unit of work, and until when.

@@ -20,6 +20,7 @@ mod governance;
 mod migrations;
 mod partitions;
 mod query;
+mod settings;
 
 use std::collections::HashSet;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
@@ -817,6 +818,24 @@ impl Store for PostgresStore {
 
     fn delete_connector(&self, name: &str) -> Result<bool, StoreError> {
         self.with(|c| connectors::delete_connector(c, name))
+    }
+
+    fn setting(&self, key: &str) -> Result<Option<crate::Setting>, StoreError> {
+        self.with(|c| settings::setting(c, key))
+    }
+
+    fn put_setting(
+        &self,
+        key: &str,
+        value: &str,
+        expected: i64,
+        by: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        self.with(|c| settings::put_setting(c, key, value, expected, by, Utc::now()))
+    }
+
+    fn delete_activities_before(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.drop_activities_before(before)
     }
 
     fn leases(&self) -> Result<Vec<crate::Lease>, StoreError> {

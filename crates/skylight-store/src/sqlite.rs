@@ -15,6 +15,7 @@ mod files;
 mod governance;
 mod migrations;
 mod query;
+mod settings;
 #[cfg(test)]
 mod tests;
 
@@ -959,6 +960,36 @@ impl Store for SqliteStore {
 
     fn delete_connector(&self, name: &str) -> Result<bool, StoreError> {
         self.lock().delete_connector(name)
+    }
+
+    fn setting(&self, key: &str) -> Result<Option<crate::Setting>, StoreError> {
+        self.lock().setting(key)
+    }
+
+    fn put_setting(
+        &self,
+        key: &str,
+        value: &str,
+        expected: i64,
+        by: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        self.lock()
+            .put_setting(key, value, expected, by, Utc::now())
+    }
+
+    fn delete_activities_before(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let before_ms = before.timestamp_millis();
+        let mut deleted = 0;
+        // One batch per hold of the connection: commits go on between batches.
+        loop {
+            let n = self.lock().delete_records_batch(before_ms)?;
+            if n == 0 {
+                break;
+            }
+            deleted += n;
+        }
+        self.lock().delete_chunks_before(before_ms)?;
+        Ok(deleted)
     }
 
     fn statuses(&self) -> Result<Vec<ConnectorStatus>, StoreError> {

@@ -483,6 +483,15 @@ fn fill(store: &SqliteStore, connectors: &[StoredConnector]) {
     for c in connectors {
         store.put_connector(c).unwrap();
     }
+    store
+        .put_setting("ip_ranges", r#"[{"name":"HQ"}]"#, 0, "admin")
+        .unwrap();
+    store
+        .put_setting("retention", r#"{"days":90}"#, 0, "admin")
+        .unwrap();
+    store
+        .put_setting("retention", r#"{"days":120}"#, 1, "bob")
+        .unwrap();
     assert!(
         store
             .acquire_lease(
@@ -511,6 +520,7 @@ fn a_sqlite_store_is_copied_whole_and_carries_on_in_postgresql() {
     assert_eq!(report.rows("alerts"), 3);
     assert_eq!(report.rows("accounts"), 2);
     assert_eq!(report.rows("connectors"), 3);
+    assert_eq!(report.rows("settings"), 2);
     assert_eq!(report.detection_progress, (6_000, 6_000));
     assert!(heard >= 12_000);
 
@@ -523,6 +533,10 @@ fn a_sqlite_store_is_copied_whole_and_carries_on_in_postgresql() {
     }
 
     // Through the trait, independently of the digests.
+    for key in ["ip_ranges", "retention"] {
+        assert_eq!(from.setting(key).unwrap(), to.setting(key).unwrap(), "{key}");
+    }
+    assert_eq!(to.setting("retention").unwrap().unwrap().version, 2);
     assert_eq!(
         from.detection_progress().unwrap(),
         to.detection_progress().unwrap()

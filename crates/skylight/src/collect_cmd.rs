@@ -176,6 +176,9 @@ pub async fn collect_into(
             .with_context(|| format!("cannot load the configuration {}", path.display()))?,
         None => Config::from_toml_str("", ".").context("the default configuration")?,
     };
+    if !once && roles.collect {
+        crate::console_settings::keep_retention(store.clone());
+    }
     if !once && !crate::tenants::any(&config.tenants, &store).await {
         tracing::info!(
             "no tenant yet: waiting for one to be connected in the console (Connected apps → Connect Microsoft 365)"
@@ -204,6 +207,15 @@ pub async fn collect_into(
             .context("cannot start the lease keeper")?,
         ))
     };
+    let enricher = Arc::new(
+        skylight_enrich::Enricher::new(&config.enrichment)
+            .context("enrichment: fix [enrichment] or [[ip_range]] in the configuration")?,
+    );
+    // The console's ranges before the first record, then as they change.
+    let ranges_seen = crate::console_settings::apply_ip_ranges(&enricher, &store, 0).await;
+    if !once {
+        crate::console_settings::follow_ip_ranges(enricher.clone(), store.clone(), ranges_seen);
+    }
     let opts = CollectorOptions {
         poll_interval: std::time::Duration::from_secs(config.collector.poll_interval_secs.max(1)),
         // At least an hour: content is listed late with an older contentCreated (contract §2.6).
@@ -211,10 +223,7 @@ pub async fn collect_into(
         blob_concurrency: config.collector.blob_concurrency.max(1),
         once,
         on_progress: None,
-        enricher: Some(Arc::new(
-            skylight_enrich::Enricher::new(&config.enrichment)
-                .context("enrichment: fix [enrichment] or [[ip_range]] in the configuration")?,
-        )),
+        enricher: Some(enricher),
         leases: leases.clone(),
     };
     // Detection evaluates activities as the collectors store them.

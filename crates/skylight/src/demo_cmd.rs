@@ -78,10 +78,15 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         .await
         .context("account task failed")??
     };
+    // IP ranges and retention set in the console act on the demo too.
+    let enricher = Arc::new(skylight_enrich::Enricher::builtin_only()?);
+    let seen = crate::console_settings::apply_ip_ranges(&enricher, &store, 0).await;
+    crate::console_settings::follow_ip_ranges(enricher.clone(), store.clone(), seen);
+    crate::console_settings::keep_retention(store.clone());
     let opts = CollectorOptions {
         poll_interval: std::time::Duration::from_secs(30),
         overlap: chrono::Duration::hours(1),
-        enricher: Some(Arc::new(skylight_enrich::Enricher::builtin_only()?)),
+        enricher: Some(enricher),
         ..CollectorOptions::default()
     };
     let collector = Arc::new(Collector::connect(

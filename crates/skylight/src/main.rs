@@ -8,6 +8,7 @@ mod bench_latency;
 mod bench_query;
 mod bench_scale;
 mod collect_cmd;
+mod console_settings;
 mod demo_cmd;
 mod detect_cmd;
 mod directory_cmd;

@@ -165,6 +165,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_console(ConsoleConfig {
             secure_cookies: tls,
             attributions,
+            file_ip_ranges: config.enrichment.ip_ranges.clone(),
             ..ConsoleConfig::default()
         });
     let listener = tokio::net::TcpListener::bind(args.listen)

@@ -274,6 +274,8 @@ fn every_route_answers_each_role_as_it_should_and_secrets_stay_secret() {
         ("admin@contoso.com", "policy.delete"),
         ("admin@contoso.com", "account.create"),
         ("admin@contoso.com", "token.revoke"),
+        ("admin@contoso.com", "ip_range.save"),
+        ("admin@contoso.com", "retention.set"),
         ("rita", "sign_in"),
         ("cli", "account.create"),
     ] {

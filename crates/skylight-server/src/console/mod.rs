@@ -13,9 +13,11 @@ mod connectors;
 mod directory;
 mod files;
 mod governance;
+mod ip_ranges;
 mod login;
 mod overview;
 mod policies;
+mod retention;
 mod saved;
 mod settings;
 mod users;
@@ -319,6 +321,14 @@ pub(crate) fn admin_routes() -> Router<AppState> {
         .route("/settings/tokens", post(settings::create_token))
         .route("/settings/tokens/{id}/revoke", post(settings::revoke_token))
         .route("/settings/audit", get(settings::audit_log))
+        .route(
+            "/settings/ip-ranges",
+            get(ip_ranges::index).post(ip_ranges::save),
+        )
+        .route(
+            "/settings/retention",
+            get(retention::index).post(retention::save),
+        )
         .route(
             "/connectors/new",
             get(connect::new_form).post(connect::create),

@@ -493,6 +493,16 @@ pub(super) const TABLES: &[Table] = &[
             ("updated_by", Text),
         ],
     ),
+    plain(
+        "settings",
+        &[
+            ("key", Text),
+            ("value", Text),
+            ("version", I64),
+            ("updated_ns", I64),
+            ("updated_by", Text),
+        ],
+    ),
 ];
 
 /// One converted row, ready for COPY.

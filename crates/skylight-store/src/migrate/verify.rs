@@ -263,6 +263,11 @@ pub fn digests(store: &dyn Store, tenants: &[String]) -> Result<Vec<(String, Fig
         "connectors (with sealed credentials)".to_owned(),
         connectors.finish(),
     ));
+    let mut settings = Digest::new();
+    for key in [crate::settings::IP_RANGES, crate::settings::RETENTION] {
+        settings.json(&store.setting(key)?)?;
+    }
+    out.push(("console settings".to_owned(), settings.finish()));
     Ok(out)
 }
 

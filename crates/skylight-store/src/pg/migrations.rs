@@ -43,6 +43,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         name: "0006_connectors",
         sql: include_str!("migrations/0006_connectors.sql"),
     },
+    Migration {
+        name: "0007_settings",
+        sql: include_str!("migrations/0007_settings.sql"),
+    },
 ];
 
 /// The advisory lock key migrations hold (`skylight` in ASCII, as a number).

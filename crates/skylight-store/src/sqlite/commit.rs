@@ -169,14 +169,23 @@ fn insert_job(
     let mut stats = CommitStats::default();
     let batch = &job.batch;
     if !batch.columns.is_empty() {
+        // Retention deletes a chunk once its latest record is past the cutoff.
+        let times = batch
+            .columns
+            .iter()
+            .map(|c| c.creation_time.map_or(0, |t| t.timestamp_millis()));
+        let (min_ms, max_ms) = (times.clone().min(), times.max());
         tx.prepare_cached(
-            "INSERT INTO raw_chunks (tenant_id, data, raw_len, stored_ms) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO raw_chunks (tenant_id, data, raw_len, stored_ms, min_ms, max_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?
         .execute(params![
             tenant_id,
             batch.chunk,
             len_i64(batch.raw_len),
-            now.timestamp_millis()
+            now.timestamp_millis(),
+            min_ms,
+            max_ms
         ])?;
         let chunk_id = tx.last_insert_rowid();
         // (row id, position in the chunk) of each record stored; positions of duplicates.

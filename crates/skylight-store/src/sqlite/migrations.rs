@@ -70,6 +70,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         name: "0013_connectors",
         sql: include_str!("migrations/0013_connectors.sql"),
     },
+    Migration {
+        name: "0014_settings",
+        sql: include_str!("migrations/0014_settings.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of a Skylight database ("Skyl").

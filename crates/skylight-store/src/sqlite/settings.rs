@@ -1,0 +1,105 @@
+//! Console settings and retention in the SQLite store.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+
+use super::Inner;
+use crate::StoreError;
+use crate::convert::{from_ns, to_ns};
+use crate::settings::Setting;
+
+/// Records deleted per transaction, so that a retention round never holds the writer for long.
+const DELETE_BATCH: i64 = 5_000;
+
+impl Inner {
+    pub(super) fn setting(&self, key: &str) -> Result<Option<Setting>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT key, value, version, updated_ns, updated_by FROM settings WHERE key = ?1",
+            )?
+            .query_row([key], |r| {
+                Ok(Setting {
+                    key: r.get(0)?,
+                    value: r.get(1)?,
+                    version: r.get(2)?,
+                    updated_at: from_ns(r.get(3)?),
+                    updated_by: r.get(4)?,
+                })
+            })
+            .optional()?)
+    }
+
+    pub(super) fn put_setting(
+        &self,
+        key: &str,
+        value: &str,
+        expected: i64,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>, StoreError> {
+        let changed = if expected == 0 {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO settings (key, value, version, updated_ns, updated_by) \
+                     VALUES (?1, ?2, 1, ?3, ?4) ON CONFLICT (key) DO NOTHING",
+                )?
+                .execute(params![key, value, to_ns(now), by])?
+        } else {
+            self.conn
+                .prepare_cached(
+                    "UPDATE settings SET value = ?2, version = version + 1, updated_ns = ?3, \
+                     updated_by = ?4 WHERE key = ?1 AND version = ?5",
+                )?
+                .execute(params![key, value, to_ns(now), by, expected])?
+        };
+        Ok((changed == 1).then_some(expected + 1))
+    }
+
+    /// Deletes up to [`DELETE_BATCH`] timed records created before `before_ms`, in one
+    /// transaction; how many went (0: none is left).
+    pub(super) fn delete_records_batch(&mut self, before_ms: i64) -> Result<u64, StoreError> {
+        // `hour` leads an index; records without a readable time (creation_ms 0) are kept.
+        let last_hour = before_ms.div_euclid(3_600_000);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let batch: Vec<(i64, i64, i64)> = tx
+            .prepare_cached(
+                "SELECT id, tenant_id, content_type FROM records \
+                 WHERE hour <= ?1 AND creation_ms > 0 AND creation_ms < ?2 LIMIT ?3",
+            )?
+            .query_map(params![last_hour, before_ms, DELETE_BATCH], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        {
+            let mut delete = tx.prepare_cached("DELETE FROM records WHERE id = ?1")?;
+            let mut gone: HashMap<(i64, i64), i64> = HashMap::new();
+            for (id, tenant, content_type) in &batch {
+                delete.execute([id])?;
+                *gone.entry((*tenant, *content_type)).or_default() += 1;
+            }
+            let mut count = tx.prepare_cached(
+                "UPDATE record_counts SET records = records - ?3 \
+                 WHERE tenant_id = ?1 AND content_type = ?2",
+            )?;
+            for ((tenant, content_type), n) in gone {
+                count.execute([tenant, content_type, n])?;
+            }
+        }
+        tx.commit()?;
+        Ok(batch.len() as u64)
+    }
+
+    /// Deletes the raw chunks whose records are all timed and before `before_ms` (run once the
+    /// records are gone).
+    pub(super) fn delete_chunks_before(&self, before_ms: i64) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("DELETE FROM raw_chunks WHERE max_ms < ?1 AND min_ms > 0")?
+            .execute([before_ms])?;
+        Ok(())
+    }
+}
