@@ -150,6 +150,8 @@ pub struct Detector<'a> {
     store: &'a dyn Store,
     engine: Engine,
     seq: i64,
+    /// The progress saved when this detector last read or wrote it: its commits are fenced on it.
+    committed: i64,
 }
 
 impl std::fmt::Debug for Detector<'_> {
@@ -163,7 +165,12 @@ impl<'a> Detector<'a> {
     pub fn open(store: &'a dyn Store, mut engine: Engine) -> Result<Detector<'a>, DetectError> {
         let (seq, entries) = store.detection_state()?;
         engine.restore(entries)?;
-        Ok(Detector { store, engine, seq })
+        Ok(Detector {
+            store,
+            engine,
+            seq,
+            committed: seq,
+        })
     }
 
     /// The engine.
@@ -199,7 +206,9 @@ impl<'a> Detector<'a> {
     /// Commits the alerts and state changed since the last commit with the progress made.
     fn commit(&mut self) -> Result<u64, DetectError> {
         let (alerts, state) = self.engine.take_changes();
-        self.store.commit_detection(self.seq, &alerts, &state)?;
+        self.store
+            .commit_detection(self.committed, self.seq, &alerts, &state)?;
+        self.committed = self.seq;
         Ok(alerts.len() as u64)
     }
 

@@ -100,7 +100,7 @@ async fn serve(token: Option<&str>, alerts: &[AlertDraft]) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
     if !alerts.is_empty() {
-        store.commit_detection(1, alerts, &[]).unwrap();
+        store.commit_detection(0, 1, alerts, &[]).unwrap();
     }
     let state = AppState::new(store.clone()).with_api_token(Some(token.unwrap_or(TOKEN)));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -525,7 +525,7 @@ async fn the_feed_sends_alerts_raised_or_changed_after_connecting() {
         50,
     );
     signal.signal_only = true;
-    s.store.commit_detection(2, &[signal], &[]).unwrap();
+    s.store.commit_detection(1, 2, &[signal], &[]).unwrap();
     let raised = draft(
         "raised",
         "mass_download",
@@ -533,7 +533,7 @@ async fn the_feed_sends_alerts_raised_or_changed_after_connecting() {
         &["eve@contoso.com"],
         55,
     );
-    s.store.commit_detection(3, &[raised], &[]).unwrap();
+    s.store.commit_detection(2, 3, &[raised], &[]).unwrap();
     let change = AlertChange {
         status: Some(AlertStatus::InProgress),
         comment: Some(("ana".into(), "on it".into())),

@@ -75,6 +75,13 @@ pub enum StoreError {
     },
 }
 
+/// Why a detector's commit is refused: another one committed since it read the progress.
+pub(crate) fn progress_moved(from: i64, saved: i64) -> StoreError {
+    StoreError::Conflict(format!(
+        "detection progress moved from {from} to {saved} under this detector (another process committed): reopen from the store"
+    ))
+}
+
 /// Who may use Skylight: accounts, sessions, API tokens, the audit log and saved queries.
 ///
 /// Credentials arrive hashed (argon2 for passwords, SHA-256 for random tokens): the store never
@@ -294,11 +301,15 @@ pub trait Store: AccessStore + Send + Sync {
     /// Detection's saved progress (the last sequence number evaluated, 0 at first) and state.
     fn detection_state(&self) -> Result<(i64, Vec<StateEntry>), StoreError>;
 
-    /// Commits what detection made of the activities up to `progress`: alerts (upserted by key),
-    /// state changes (`None` deletes) and the progress, in one transaction, so that after a crash
-    /// no activity is evaluated twice and no alert is lost.
+    /// Commits what detection made of the activities after `from` up to `progress`: alerts
+    /// (upserted by key), state changes (`None` deletes) and the progress, in one transaction, so
+    /// that after a crash no activity is evaluated twice and no alert is lost. Fenced: refused
+    /// with [`StoreError::Conflict`], writing nothing, when the saved progress is no longer `from`
+    /// (another detector committed meanwhile, e.g. one that took over while this one stalled);
+    /// the caller reopens from the store.
     fn commit_detection(
         &self,
+        from: i64,
         progress: i64,
         alerts: &[AlertDraft],
         state: &[StateChange],

@@ -603,11 +603,12 @@ impl Store for PostgresStore {
 
     fn commit_detection(
         &self,
+        from: i64,
         progress: i64,
         alerts: &[AlertDraft],
         state: &[StateChange],
     ) -> Result<(), StoreError> {
-        self.with(|c| detection::commit_detection(c, progress, alerts, state))
+        self.with(|c| detection::commit_detection(c, from, progress, alerts, state))
     }
 
     fn raise_new_alerts(&self, alerts: &[AlertDraft]) -> Result<u64, StoreError> {

@@ -654,11 +654,12 @@ impl Store for SqliteStore {
 
     fn commit_detection(
         &self,
+        from: i64,
         progress: i64,
         alerts: &[skylight_model::AlertDraft],
         state: &[crate::StateChange],
     ) -> Result<(), StoreError> {
-        self.lock().commit_detection(progress, alerts, state)
+        self.lock().commit_detection(from, progress, alerts, state)
     }
 
     fn stored_policies(&self) -> Result<Vec<(String, String)>, StoreError> {

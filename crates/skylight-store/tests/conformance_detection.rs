@@ -64,8 +64,12 @@ fn by_key(store: &dyn Store, key: &str) -> Alert {
 fn updated_after_lists_later_changes_oldest_first() {
     on_every_backend(|store| {
         // `b` happened later but is committed first: the feed follows changes, not activity.
-        store.commit_detection(1, &[draft("b", 30)], &[]).unwrap();
-        store.commit_detection(2, &[draft("a", 10)], &[]).unwrap();
+        store
+            .commit_detection(0, 1, &[draft("b", 30)], &[])
+            .unwrap();
+        store
+            .commit_detection(1, 2, &[draft("a", 10)], &[])
+            .unwrap();
         let all = store.alerts(&AlertQuery::default()).unwrap();
         assert_eq!(titles(&all), ["b", "a"], "newest activity first");
         let b = all[0].clone();
@@ -97,7 +101,12 @@ fn updated_after_lists_later_changes_oldest_first() {
 fn detection_rewrites_its_columns_and_never_the_triage() {
     on_every_backend(|store| {
         store
-            .commit_detection(10, &[draft("k", 5)], &[("u|x".into(), Some(b"1".to_vec()))])
+            .commit_detection(
+                0,
+                10,
+                &[draft("k", 5)],
+                &[("u|x".into(), Some(b"1".to_vec()))],
+            )
             .unwrap();
         let id = store.alerts(&AlertQuery::default()).unwrap()[0].id;
         let change = AlertChange {
@@ -113,6 +122,7 @@ fn detection_rewrites_its_columns_and_never_the_triage() {
         grown.last += Duration::minutes(3);
         store
             .commit_detection(
+                10,
                 20,
                 &[grown],
                 &[("u|x".into(), None), ("u|y".into(), Some(b"2".to_vec()))],
@@ -155,7 +165,7 @@ fn a_new_alert_reads_back_field_for_field() {
         };
         let before = Utc::now();
         store
-            .commit_detection(3, std::slice::from_ref(&d), &[])
+            .commit_detection(0, 3, std::slice::from_ref(&d), &[])
             .unwrap();
         let after = Utc::now();
         let listed = all(store);
@@ -180,7 +190,7 @@ fn growing_an_incident_keeps_what_identifies_it() {
     on_every_backend(|store| {
         let first = draft("k", 5);
         store
-            .commit_detection(1, std::slice::from_ref(&first), &[])
+            .commit_detection(0, 1, std::slice::from_ref(&first), &[])
             .unwrap();
         let old = by_key(store, "k");
         let grown = AlertDraft {
@@ -202,7 +212,7 @@ fn growing_an_incident_keeps_what_identifies_it() {
             last: at(9),
         };
         store
-            .commit_detection(2, std::slice::from_ref(&grown), &[])
+            .commit_detection(1, 2, std::slice::from_ref(&grown), &[])
             .unwrap();
         let now = by_key(store, "k");
         assert_eq!(now.id, old.id);
@@ -231,6 +241,7 @@ fn state_changes_apply_in_order_and_state_comes_back_by_key() {
         let del = |k: &str| (k.to_string(), None);
         store
             .commit_detection(
+                0,
                 7,
                 &[],
                 &[
@@ -259,7 +270,7 @@ fn state_changes_apply_in_order_and_state_comes_back_by_key() {
 
         // Progress is what detection says, even backwards (a rewind re-evaluates).
         store
-            .commit_detection(3, &[], &[del("a"), del("B"), put("e", b"")])
+            .commit_detection(7, 3, &[], &[del("a"), del("B"), put("e", b"")])
             .unwrap();
         let expected: Vec<(String, Vec<u8>)> = vec![
             ("b".into(), b"b2".to_vec()),
@@ -280,7 +291,7 @@ fn raising_skips_keys_already_raised() {
             .raise_new_alerts(&[draft("a", 1), draft("b", 2), a_again.clone()])
             .unwrap();
         assert_eq!(raised, 2, "a key twice in one call is raised once");
-        store.commit_detection(1, &[draft("d", 4)], &[]).unwrap();
+        store.commit_detection(0, 1, &[draft("d", 4)], &[]).unwrap();
         let raised = store
             .raise_new_alerts(&[a_again, draft("c", 3), draft("d", 9)])
             .unwrap();
@@ -336,7 +347,7 @@ fn alerts_are_filtered_ordered_and_limited() {
         d("t6", 5, &|a| a.users = vec!["bob@contoso.com".into()]);
         d("t7", 15, &|a| a.severity = Severity::Informational);
         d("t8", 1, &|a| a.users = vec!["Émile@contoso.com".into()]);
-        store.commit_detection(1, &v, &[]).unwrap();
+        store.commit_detection(0, 1, &v, &[]).unwrap();
         let resolve = AlertChange {
             status: Some(AlertStatus::Resolved),
             ..AlertChange::default()
@@ -415,7 +426,7 @@ fn triage_changes_status_resolution_and_comments() {
                 .unwrap()
                 .is_none()
         );
-        store.commit_detection(1, &[draft("k", 1)], &[]).unwrap();
+        store.commit_detection(0, 1, &[draft("k", 1)], &[]).unwrap();
         let a0 = by_key(store, "k");
         let change = |status, resolution, comment: Option<(&str, &str)>| AlertChange {
             status,

@@ -37,11 +37,11 @@ fn a_failed_detection_commit_leaves_alerts_state_and_progress_as_they_were() {
     let db = TestDatabase::create();
     let store = db.open();
     store
-        .commit_detection(5, &[draft("a")], &[("k".into(), Some(b"1".to_vec()))])
+        .commit_detection(0, 5, &[draft("a")], &[("k".into(), Some(b"1".to_vec()))])
         .unwrap();
     // PostgreSQL text cannot hold NUL: the state write fails after the alerts were written.
     let bad = [("k\0".to_string(), Some(b"2".to_vec()))];
-    assert!(store.commit_detection(9, &[draft("b")], &bad).is_err());
+    assert!(store.commit_detection(5, 9, &[draft("b")], &bad).is_err());
     let keys: Vec<String> = store
         .alerts(&AlertQuery::default())
         .unwrap()

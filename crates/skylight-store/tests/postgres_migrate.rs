@@ -282,6 +282,7 @@ fn fill(store: &SqliteStore, connectors: &[StoredConnector]) {
     // Detection got half-way, raised alerts, and people triaged one.
     store
         .commit_detection(
+            0,
             6_000,
             &[draft("a1"), draft("a2s")],
             &[("window:eve".into(), Some(vec![0, 1, 2, 255]))],
@@ -534,7 +535,11 @@ fn a_sqlite_store_is_copied_whole_and_carries_on_in_postgresql() {
 
     // Through the trait, independently of the digests.
     for key in ["ip_ranges", "retention"] {
-        assert_eq!(from.setting(key).unwrap(), to.setting(key).unwrap(), "{key}");
+        assert_eq!(
+            from.setting(key).unwrap(),
+            to.setting(key).unwrap(),
+            "{key}"
+        );
     }
     assert_eq!(to.setting("retention").unwrap().unwrap().version, 2);
     assert_eq!(

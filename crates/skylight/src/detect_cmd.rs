@@ -234,6 +234,13 @@ fn run_detection(
                 pause = Duration::from_secs(1);
                 p
             }
+            // Another process committed detection under this one (it took over while this one
+            // stalled): nothing of this pass was written; carry on from what it committed.
+            Err(skylight_detect::DetectError::Store(skylight_store::StoreError::Conflict(why))) => {
+                tracing::warn!(%why, "detection was committed by another process meanwhile: this pass is dropped and detection resumes from the store");
+                detector = Detector::open(store, make_engine()?)?;
+                continue;
+            }
             Err(e) if !stopping => {
                 tracing::error!(error = %e, retry_in_s = pause.as_secs(), "detection failed; resuming from its last commit");
                 std::thread::sleep(pause);

@@ -35,7 +35,9 @@ pub fn raise(store: &dyn Store, key: &str, severity: Severity, signal_only: bool
         first,
         last: first + chrono::Duration::minutes(10),
     };
-    store.commit_detection(1, &[draft], &[]).unwrap();
+    // Progress stays where it is: only the alert is new.
+    let seq = store.detection_state().unwrap().0;
+    store.commit_detection(seq, seq, &[draft], &[]).unwrap();
     let all = store
         .alerts(&AlertQuery {
             include_signals: true,

@@ -160,11 +160,27 @@ pub(super) fn detection_state(c: &mut Client) -> Result<(i64, Vec<StateEntry>), 
 /// [`Store::commit_detection`](crate::Store::commit_detection).
 pub(super) fn commit_detection(
     c: &mut Client,
+    from: i64,
     progress: i64,
     alerts: &[AlertDraft],
     state: &[StateChange],
 ) -> Result<(), StoreError> {
     let mut tx = c.transaction()?;
+    // The progress row, locked until the commit: two detectors committing at once are put in
+    // order, and the second sees the first's progress.
+    tx.execute(
+        "INSERT INTO detection_progress (name, seq) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING",
+        &[&PROGRESS],
+    )?;
+    let saved: i64 = tx
+        .query_one(
+            "SELECT seq FROM detection_progress WHERE name = $1 FOR UPDATE",
+            &[&PROGRESS],
+        )?
+        .get(0);
+    if saved != from {
+        return Err(crate::progress_moved(from, saved));
+    }
     if !alerts.is_empty() {
         let now = stamp(&mut tx)?;
         let upsert = tx.prepare(&format!(

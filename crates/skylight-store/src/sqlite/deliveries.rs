@@ -239,7 +239,9 @@ mod tests {
             first: at,
             last: at,
         };
-        store.commit_detection(1, &[draft], &[]).unwrap();
+        // Progress stays where it is: only the alert is new.
+        let seq = store.detection_state().unwrap().0;
+        store.commit_detection(seq, seq, &[draft], &[]).unwrap();
         let all = store.alerts(&AlertQuery::default()).unwrap();
         all.into_iter().find(|a| a.draft.key == key).unwrap()
     }

@@ -212,14 +212,24 @@ impl Inner {
 
     pub(super) fn commit_detection(
         &mut self,
+        from: i64,
         progress: i64,
         alerts: &[AlertDraft],
         state: &[StateChange],
     ) -> Result<(), StoreError> {
         let now = to_ns(Utc::now());
+        // Immediate: the progress read below stays true until the commit.
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let saved: i64 = tx
+            .prepare_cached("SELECT seq FROM detection_progress WHERE name = ?1")?
+            .query_row([PROGRESS], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0);
+        if saved != from {
+            return Err(crate::progress_moved(from, saved));
+        }
         {
             let mut upsert = tx.prepare_cached(&format!(
                 "{ALERT_INSERT} ON CONFLICT (key) DO UPDATE SET title = excluded.title, \
