@@ -2,13 +2,11 @@
 //! detection, and the console and API over that store, in one process. On first run it creates
 //! the administrator `admin` and prints its password once.
 
-use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::Context;
-use skylight_m365::collector::{Collector, CollectorOptions};
 use skylight_m365::config::Config;
-use skylight_model::{ContentType, Role};
+use skylight_model::Role;
 use skylight_sim::SimConfig;
 use skylight_store::{SqliteStore, Store};
 
@@ -56,14 +54,23 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let secret_file = args.data_dir.join("demo-client-secret");
     std::fs::write(&secret_file, field("client_secret"))
         .with_context(|| format!("cannot write {}", secret_file.display()))?;
+    // Baselines learn for a day of the simulated history, so the demo's incidents alert.
     let toml = format!(
-        "[[tenant]]\nname = \"demo\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nclient_secret_file = \"demo-client-secret\"\nlogin_url = \"{url}\"\nmanage_url = \"{url}\"\ngraph_url = \"{url}\"\ncomponents = [\"activities\", \"files\"]\n\n[collector]\npoll_interval_secs = 30\noverlap_hours = 1\ndirectory_interval_minutes = 10\n",
+        "[[tenant]]\nname = \"demo\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nclient_secret_file = \"demo-client-secret\"\nlogin_url = \"{url}\"\nmanage_url = \"{url}\"\ngraph_url = \"{url}\"\ncomponents = [\"activities\", \"files\"]\n\n[collector]\npoll_interval_secs = 30\noverlap_hours = 1\ndirectory_interval_minutes = 10\n\n[detection]\nlearning_days = 1.0\n",
         field("tenant_id"),
         field("client_id"),
         url = sim.url()
     );
-    let config = Config::from_toml_str(&toml, &args.data_dir).context("demo configuration")?;
+    // Written out, so that the demo runs exactly as `skylight serve --config` would.
+    let config_path = args.data_dir.join("demo.toml");
+    std::fs::write(&config_path, &toml)
+        .with_context(|| format!("cannot write {}", config_path.display()))?;
+    let config = Config::load(&config_path).context("demo configuration")?;
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&args.data_dir)?);
+    let sealer = Arc::new(
+        skylight_store::seal::Sealer::load_or_create(&args.data_dir.join("connector-secrets.key"))
+            .context("cannot use the key that seals connector credentials")?,
+    );
     // The first run makes the first administrator; the password is printed once, below.
     let first_admin = {
         let store = store.clone();
@@ -78,48 +85,6 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         .await
         .context("account task failed")??
     };
-    // IP ranges and retention set in the console act on the demo too.
-    let enricher = Arc::new(skylight_enrich::Enricher::builtin_only()?);
-    let seen = crate::console_settings::apply_ip_ranges(&enricher, &store, 0).await;
-    crate::console_settings::follow_ip_ranges(enricher.clone(), store.clone(), seen);
-    crate::console_settings::keep_retention(store.clone());
-    let opts = CollectorOptions {
-        poll_interval: std::time::Duration::from_secs(30),
-        overlap: chrono::Duration::hours(1),
-        enricher: Some(enricher),
-        ..CollectorOptions::default()
-    };
-    let collector = Arc::new(Collector::connect(
-        reqwest::Client::new(),
-        &config.tenants[0],
-        store.clone(),
-        opts,
-    ));
-    let collecting = tokio::spawn(async move { collector.run(&ContentType::ALL).await });
-    // Baselines learn for a day of the simulated history, so the demo's incidents alert.
-    let detect = skylight_detect::DetectConfig {
-        learning_days: 1.0,
-        ..skylight_detect::DetectConfig::default()
-    };
-    crate::detect_cmd::engine(&detect, &args.data_dir, Some(store.as_ref()))?;
-    let (data_dir, engine_store) = (args.data_dir.clone(), store.clone());
-    let detection = crate::detect_cmd::DetectionThread::spawn(
-        store.clone(),
-        move || crate::detect_cmd::engine(&detect, &data_dir, Some(engine_store.as_ref())),
-        None,
-    )?;
-
-    // Users, groups, apps and files from the simulated tenant's Graph, every 10 minutes, and
-    // governance actions taken from the console and the API.
-    let clients = crate::directory_cmd::graph_clients(&config)?;
-    let directory = crate::directory_cmd::spawn_syncs(
-        &config,
-        clients,
-        store.clone(),
-        std::sync::Arc::new(Vec::new()),
-        false,
-    );
-    let governor = Arc::new(crate::govern_cmd::governor(&config, store.clone())?);
 
     let data = args.data_dir.display();
     let lines = [
@@ -156,27 +121,19 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         ),
         "Ctrl-C stops the demo.".to_string(),
     ];
-    let mut out = std::io::stdout().lock();
-    for line in lines {
-        if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
-            break;
-        }
-    }
-    drop(out);
-
-    let state = skylight_server::AppState::new(store)
-        .with_governor(Some(governor))
-        .with_console(skylight_server::ConsoleConfig {
-            attributions: vec![skylight_enrich::BUILTIN_ATTRIBUTION.to_owned()],
-            ..skylight_server::ConsoleConfig::default()
-        });
-    let served = skylight_server::serve(listener, state, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await;
-    collecting.abort();
-    directory.finish().await;
+    // Collection (a week back, then every 30 s), detection, notifications, directory and files
+    // every 10 minutes, governance, IP ranges and retention from the console, and tenants
+    // connected in the console too: all as `skylight serve` does them.
+    let serving = crate::serve_cmd::Serving {
+        config_path: Some(config_path),
+        config,
+        store,
+        sealer,
+        roles: crate::collect_cmd::Roles::ALL,
+        api_token: None,
+        secure_cookies: false,
+    };
+    let served = crate::serve_cmd::run_console(serving, listener, lines.to_vec()).await;
     sim.task.abort();
-    let _ = tokio::task::spawn_blocking(move || detection.finish()).await;
-    served.context("the server stopped")
+    served
 }

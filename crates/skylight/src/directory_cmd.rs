@@ -468,63 +468,6 @@ pub async fn apps(args: AppsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The directory syncs running beside the collectors.
-pub struct DirectorySyncs {
-    tasks: Vec<tokio::task::JoinHandle<Option<String>>>,
-    once: bool,
-}
-
-impl DirectorySyncs {
-    /// With `--once`: waits for each tenant's round and returns its summary lines; otherwise
-    /// stops the periodic syncs.
-    pub async fn finish(self) -> Vec<String> {
-        let mut lines = Vec::new();
-        for t in self.tasks {
-            if self.once {
-                if let Ok(Some(line)) = t.await {
-                    lines.push(line);
-                }
-            } else {
-                t.abort();
-            }
-        }
-        lines
-    }
-}
-
-/// Starts one directory sync per tenant: one round with `once`, otherwise a round every
-/// `[collector] directory_interval_minutes` (none when 0). A failed round is logged with what
-/// to do and tried again at the next interval; it never stops collection.
-pub fn spawn_syncs(
-    config: &Config,
-    clients: HashMap<String, Arc<GraphClient>>,
-    store: Arc<dyn Store>,
-    policies: FilePolicies,
-    once: bool,
-) -> DirectorySyncs {
-    let minutes = config.collector.directory_interval_minutes;
-    let mut tasks = Vec::new();
-    if minutes == 0 {
-        return DirectorySyncs { tasks, once };
-    }
-    for (name, client) in clients {
-        let files = config
-            .tenants
-            .iter()
-            .any(|t| t.name == name && t.components.files)
-            .then(|| Arc::clone(&policies));
-        tasks.push(spawn_sync(
-            name,
-            client,
-            store.clone(),
-            files,
-            minutes,
-            once,
-        ));
-    }
-    DirectorySyncs { tasks, once }
-}
-
 /// Starts one tenant's directory sync (and file sync with `files`): one round with `once`,
 /// otherwise a round every `minutes`. With `once` the task ends with its summary line.
 pub fn spawn_sync(

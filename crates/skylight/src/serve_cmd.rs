@@ -99,35 +99,18 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => skylight_m365::config::Config::from_toml_str("", ".")
             .context("the default configuration")?,
     };
-    let enricher = skylight_enrich::Enricher::new(&config.enrichment)
-        .context("enrichment: fix [enrichment] or [[ip_range]] in the configuration")?;
-    let attributions: Vec<String> = enricher
-        .attributions()
-        .into_iter()
-        .map(String::from)
-        .collect();
-    let collecting = (roles.collect || roles.detect).then(|| {
-        let (path, store, sealer) = (args.config.clone(), store.clone(), sealer.clone());
-        tokio::spawn(async move {
-            let outcome =
-                crate::collect_cmd::collect_into(path.as_deref(), store, sealer, false, roles)
-                    .await;
-            if let Err(e) = &outcome {
-                tracing::error!(error = %format!("{e:#}"), "collection stopped");
-            }
-            outcome
-        })
-    });
     if !api {
+        // Checked now, as `collect` does, so that a broken configuration stops here.
+        skylight_enrich::Enricher::new(&config.enrichment)
+            .context("enrichment: fix [enrichment] or [[ip_range]] in the configuration")?;
         let what = match (roles.collect, roles.detect) {
             (true, true) => "collecting and detecting",
             (true, false) => "collecting",
-            _ => "detecting",
+            (false, true) => "detecting",
+            (false, false) => anyhow::bail!("nothing to do: give --role collector, detector or api"),
         };
         println!("skylight {what} (no console or API in this process); stop with Ctrl-C");
-        let Some(mut task) = collecting else {
-            anyhow::bail!("nothing to do: give --role collector, detector or api");
-        };
+        let mut task = spawn_collecting(args.config.clone(), store, sealer, roles);
         return tokio::select! {
             _ = tokio::signal::ctrl_c() => {
                 task.abort();
@@ -145,6 +128,93 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .context("store task failed")??
     };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let mut banner = vec![
+        format!("skylight console on http://{addr}/ (sign in with a console account)"),
+        format!("skylight API on http://{addr}/api/v1/activities (OpenAPI: /api/v1/openapi.json)"),
+    ];
+    if accounts == 0 {
+        banner.push(
+            "no console account yet: create one with `skylight admin create --username NAME` (same --data-dir)".into(),
+        );
+    }
+    let serving = Serving {
+        config_path: args.config.clone(),
+        config,
+        store,
+        sealer,
+        roles,
+        api_token: token,
+        secure_cookies: tls,
+    };
+    run_console(serving, listener, banner).await
+}
+
+/// What a process serving the console does, besides serving it.
+pub struct Serving {
+    /// The configuration file, if any (its tenants, detection, notifications).
+    pub config_path: Option<PathBuf>,
+    /// The configuration read from it (or the defaults).
+    pub config: skylight_m365::config::Config,
+    /// The store.
+    pub store: Arc<dyn skylight_store::Store>,
+    /// Seals and opens console-made connectors' credentials.
+    pub sealer: Arc<skylight_store::seal::Sealer>,
+    /// Collection and detection in this process.
+    pub roles: crate::collect_cmd::Roles,
+    /// A configured admin bearer token.
+    pub api_token: Option<String>,
+    /// Served behind TLS.
+    pub secure_cookies: bool,
+}
+
+/// Collection and detection as `roles` say, in a task of their own.
+fn spawn_collecting(
+    config_path: Option<PathBuf>,
+    store: Arc<dyn skylight_store::Store>,
+    sealer: Arc<skylight_store::seal::Sealer>,
+    roles: crate::collect_cmd::Roles,
+) -> tokio::task::JoinHandle<anyhow::Result<()>> {
+    tokio::spawn(async move {
+        let outcome =
+            crate::collect_cmd::collect_into(config_path.as_deref(), store, sealer, false, roles)
+                .await;
+        if let Err(e) = &outcome {
+            tracing::error!(error = %format!("{e:#}"), "collection stopped");
+        }
+        outcome
+    })
+}
+
+/// Collects and detects (as `serving.roles` say) and serves the console and the API on
+/// `listener` until Ctrl-C, after printing `banner`: `skylight serve`, and `skylight demo` over
+/// its simulated tenant.
+pub async fn run_console(
+    serving: Serving,
+    listener: tokio::net::TcpListener,
+    banner: Vec<String>,
+) -> anyhow::Result<()> {
+    let Serving {
+        config_path,
+        config,
+        store,
+        sealer,
+        roles,
+        api_token,
+        secure_cookies,
+    } = serving;
+    let enricher = skylight_enrich::Enricher::new(&config.enrichment)
+        .context("enrichment: fix [enrichment] or [[ip_range]] in the configuration")?;
+    let attributions: Vec<String> = enricher
+        .attributions()
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let collecting = (roles.collect || roles.detect)
+        .then(|| spawn_collecting(config_path, store.clone(), sealer.clone(), roles));
     // Governance actions from the console and the API, on the file's tenants and on those
     // connected in the console as they come and go.
     let governor = Arc::new(crate::govern_cmd::governor(&config, store.clone())?);
@@ -159,29 +229,17 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         file_tenants: config.tenants.iter().map(|t| t.name.clone()).collect(),
     };
     let state = AppState::new(store)
-        .with_api_token(token.as_deref())
+        .with_api_token(api_token.as_deref())
         .with_governor(Some(governor))
         .with_connect(kit)
         .with_console(ConsoleConfig {
-            secure_cookies: tls,
+            secure_cookies,
             attributions,
             file_ip_ranges: config.enrichment.ip_ranges.clone(),
             ..ConsoleConfig::default()
         });
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(url = %format!("http://{addr}"), "serving the console and the API (OpenAPI document at /api/v1/openapi.json)");
-    let mut banner = vec![
-        format!("skylight console on http://{addr}/ (sign in with a console account)"),
-        format!("skylight API on http://{addr}/api/v1/activities (OpenAPI: /api/v1/openapi.json)"),
-    ];
-    if accounts == 0 {
-        banner.push(
-            "no console account yet: create one with `skylight admin create --username NAME` (same --data-dir)".into(),
-        );
-    }
     // The server keeps running when whoever started it stops reading its output.
     let mut out = std::io::stdout().lock();
     for line in banner {
