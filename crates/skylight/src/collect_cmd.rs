@@ -437,6 +437,11 @@ impl Work {
                     .then(|| Arc::clone(&self.file_policies)),
                 self.directory_minutes,
                 self.opts.once,
+                // Processes sharing the store share the tenants' syncs out, as content types.
+                self.opts
+                    .leases
+                    .as_ref()
+                    .map(|k| k.want_shared(&format!("sync:{}", tenant.name))),
             )
         });
         (run, sync)

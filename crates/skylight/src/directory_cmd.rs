@@ -469,7 +469,9 @@ pub async fn apps(args: AppsArgs) -> anyhow::Result<()> {
 }
 
 /// Starts one tenant's directory sync (and file sync with `files`): one round with `once`,
-/// otherwise a round every `minutes`. With `once` the task ends with its summary line.
+/// otherwise a round every `minutes`, while this process holds `lease` (when processes share the
+/// store: one of them syncs a tenant; another takes over, with a round at once, when it stops).
+/// With `once` the task ends with its summary line.
 pub fn spawn_sync(
     name: String,
     client: Arc<GraphClient>,
@@ -477,9 +479,14 @@ pub fn spawn_sync(
     files: Option<FilePolicies>,
     minutes: u64,
     once: bool,
+    lease: Option<skylight_store::lease::Lease>,
 ) -> tokio::task::JoinHandle<Option<String>> {
     tokio::spawn(async move {
         loop {
+            if lease.as_ref().is_some_and(|l| !l.held()) {
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                continue;
+            }
             let line = match sync_tenant(&client, &store, &name, files.as_ref()).await {
                 Ok((r, f)) => {
                     tracing::info!(tenant = %name, users = r.users, removed_users = r.removed_users, groups = r.groups, apps = r.apps, resynced = r.resynced, "directory synced");

@@ -107,7 +107,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             (true, true) => "collecting and detecting",
             (true, false) => "collecting",
             (false, true) => "detecting",
-            (false, false) => anyhow::bail!("nothing to do: give --role collector, detector or api"),
+            (false, false) => {
+                anyhow::bail!("nothing to do: give --role collector, detector or api")
+            }
         };
         println!("skylight {what} (no console or API in this process); stop with Ctrl-C");
         let mut task = spawn_collecting(args.config.clone(), store, sealer, roles);

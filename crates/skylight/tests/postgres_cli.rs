@@ -250,10 +250,12 @@ fn processes_on_one_database_split_the_work_and_take_over_from_one_killed() {
         &dir.path().join("first.log"),
     );
     let first_pid = first.0.id();
-    // Every content type and detection taken by the first process.
+    // Every content type, the directory sync, detection and governance taken by the first.
     wait_for("the first process holds the work", || {
         let h = holders(&store);
-        h.len() == 7 && h.iter().all(|(_, pid)| *pid == first_pid)
+        h.len() == 8
+            && h.iter().any(|(n, _)| n == "sync:contoso")
+            && h.iter().all(|(_, pid)| *pid == first_pid)
     });
     let second = spawn_serve_on(
         &["--role", "collector,detector", "--config", &config],
@@ -275,21 +277,19 @@ fn processes_on_one_database_split_the_work_and_take_over_from_one_killed() {
                 .map(String::from)
         },
     );
-    // The second takes its share of the content types (two of five) from the first, which
-    // gives them up; detection and governance stay with the first, which renews them.
-    wait_for("the content types are shared out", || {
+    // The second takes its share of the shared units (three of five content types and the
+    // directory sync) from the first, which gives them up; detection and governance stay with
+    // the first, which renews them.
+    let shared = |n: &str| n.starts_with("collect:") || n.starts_with("sync:");
+    wait_for("the content types and the sync are shared out", || {
         let h = holders(&store);
-        let on = |pid: u32| {
-            h.iter()
-                .filter(|(n, p)| n.starts_with("collect:") && *p == pid)
-                .count()
-        };
-        on(first_pid) == 3 && on(second_pid) == 2
+        let on = |pid: u32| h.iter().filter(|(n, p)| shared(n) && *p == pid).count();
+        on(first_pid) == 3 && on(second_pid) == 3
     });
     assert!(
         holders(&store)
             .iter()
-            .filter(|(n, _)| !n.starts_with("collect:"))
+            .filter(|(n, _)| !shared(n))
             .all(|(_, pid)| *pid == first_pid),
         "{:?}",
         holders(&store)
@@ -300,7 +300,7 @@ fn processes_on_one_database_split_the_work_and_take_over_from_one_killed() {
     drop(first);
     wait_for("the second process takes the work over", || {
         let h = holders(&store);
-        h.len() == 7 && h.iter().all(|(_, pid)| *pid == second_pid)
+        h.len() == 8 && h.iter().all(|(_, pid)| *pid == second_pid)
     });
     // `status` says which process does what.
     let status = skylight(&["status"], &db.url).output().unwrap();
@@ -484,6 +484,7 @@ fn three_processes_backfill_ten_tenants_through_a_kill_and_a_restart() {
         let h = holders(&store);
         let collecting = h.iter().filter(|(n, _)| n.starts_with("collect:")).count();
         collecting == 50
+            && h.iter().filter(|(n, _)| n.starts_with("sync:")).count() == 10
             && pids
                 .iter()
                 .all(|p| h.iter().any(|(n, q)| n.starts_with("collect:") && q == p))
