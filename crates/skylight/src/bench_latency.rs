@@ -83,6 +83,7 @@ pub async fn bench_latency(args: LatencyArgs) -> anyhow::Result<()> {
             )?)
         },
         None,
+        Vec::new(),
     )?;
 
     // The backfill first: measured are the blobs that become available after it.

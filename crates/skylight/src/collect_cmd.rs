@@ -267,10 +267,20 @@ pub async fn collect_into(
             .context("notifications: fix [notifications] in the configuration")?;
         let (gov_dir, gov_detect) = (base_dir.clone(), detect.clone());
         let (engine_dir, engine_store) = (base_dir.clone(), store.clone());
+        // On a fresh deployment, the back-fill waits for the directory's groups (scopes).
+        let first_syncs: Vec<String> = if config.collector.directory_interval_minutes > 0 {
+            match &tenants {
+                Some(rx) => rx.borrow().iter().map(|t| t.name.clone()).collect(),
+                None => once_tenants.iter().map(|t| t.name.clone()).collect(),
+            }
+        } else {
+            Vec::new()
+        };
         detection = Some(crate::detect_cmd::DetectionThread::spawn(
             store.clone(),
             move || crate::detect_cmd::engine(&detect, &engine_dir, Some(engine_store.as_ref())),
             leases.as_ref().map(|k| k.want("detect")),
+            first_syncs,
         )?);
         // Policies' governance actions on the alerts detection raises.
         governance = Some(tokio::spawn(crate::govern_loop::run(

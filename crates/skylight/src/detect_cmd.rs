@@ -182,7 +182,9 @@ fn run_detection(
     make_engine: &dyn Fn() -> anyhow::Result<Engine>,
     stop: &AtomicBool,
     lease: Option<&skylight_store::lease::Lease>,
+    first_syncs: &[String],
 ) -> anyhow::Result<Progress> {
+    wait_for_first_syncs(store, first_syncs, stop);
     // Policies changed through the API, or a directory sync that may have changed the members
     // of the groups scopes name.
     let versions =
@@ -268,20 +270,65 @@ fn run_detection(
     }
 }
 
+/// The longest detection waits for the tenants' first directory rounds.
+const FIRST_SYNC_WAIT: Duration = Duration::from_secs(600);
+
+/// Waits until each of `tenants` has had a directory round (successful or not), at most
+/// [`FIRST_SYNC_WAIT`]: on a fresh deployment the back-fill would otherwise be evaluated before
+/// the directory's groups are known, so policies and detections scoped to directory groups
+/// would include nobody (and, for an excluded group, spare everybody) for the whole week.
+fn wait_for_first_syncs(store: &dyn Store, tenants: &[String], stop: &AtomicBool) {
+    if tenants.is_empty() {
+        return;
+    }
+    let started = std::time::Instant::now();
+    let mut told = false;
+    loop {
+        let synced: Vec<String> = match store.directory_statuses() {
+            Ok(s) => s.into_iter().map(|s| s.tenant).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the directory syncs' status; detection starts without waiting");
+                return;
+            }
+        };
+        let waiting: Vec<&String> = tenants.iter().filter(|t| !synced.contains(t)).collect();
+        if waiting.is_empty() || stop.load(Ordering::Relaxed) {
+            return;
+        }
+        if started.elapsed() >= FIRST_SYNC_WAIT {
+            tracing::warn!(tenants = ?waiting, "no directory round yet after 10 minutes: detection starts without it (policies scoped to directory groups see no members until it comes)");
+            return;
+        }
+        if !told {
+            tracing::info!(tenants = ?waiting, "detection waits for the first directory round of these tenants");
+            told = true;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 impl DetectionThread {
     /// Starts detection over the store; it resumes where its last commit ended. `make_engine`
-    /// builds the engine (again after a failure).
+    /// builds the engine (again after a failure); `first_syncs`: tenants whose first directory
+    /// round detection waits for.
     pub fn spawn(
         store: Arc<dyn Store>,
         make_engine: impl Fn() -> anyhow::Result<Engine> + Send + 'static,
         lease: Option<skylight_store::lease::Lease>,
+        first_syncs: Vec<String>,
     ) -> anyhow::Result<DetectionThread> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let handle = std::thread::Builder::new()
             .name("detection".into())
             .spawn(move || {
-                let run = run_detection(store.as_ref(), &make_engine, &flag, lease.as_ref());
+                let run = run_detection(
+                    store.as_ref(),
+                    &make_engine,
+                    &flag,
+                    lease.as_ref(),
+                    &first_syncs,
+                );
                 if let Err(e) = &run {
                     tracing::error!(error = %format!("{e:#}"), "detection stopped");
                 }

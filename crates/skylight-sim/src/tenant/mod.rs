@@ -385,6 +385,17 @@ impl Tenant {
                 },
             });
         }
+        // Every real tenant keeps a few disabled accounts of people who left, and the
+        // departed-user scenario needs one: a tenant that drew none gets its last member's.
+        if !users.iter().any(|u| u.departed)
+            && let Some(u) = users
+                .iter_mut()
+                .rev()
+                .find(|u| u.kind == UserKind::Member && u.index > 0)
+        {
+            u.departed = true;
+            u.account_enabled = false;
+        }
         let admins: Vec<usize> = users
             .iter()
             .filter(|u| u.is_admin())
