@@ -299,4 +299,84 @@ fn directory_apps_files_and_governance_pages_act_through_the_governor() {
         user.contains("require-sign-in"),
         "the user's page lists the action"
     );
+
+    // One collaborator removed from the file page: a Remove link for access granted on the item
+    // itself, a confirmation naming them, and the permission gone from the simulated tenant
+    // (the file's other permissions stay).
+    let graph = |url: &str| -> Value {
+        reqwest::blocking::get(format!("{url}/_sim/graph"))
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    let now = graph(&url);
+    let (drive, item, perm, email, others) = now["drives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|d| {
+            d["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(move |i| (d["id"].as_str().unwrap().to_owned(), i))
+        })
+        .find_map(|(drive, i)| {
+            let perms = i["permissions"].as_array()?;
+            let p = perms.iter().find(|p| {
+                p["kind"] == "user"
+                    && p["inheritedFrom"].is_null()
+                    && p["grantee"]["email"].is_string()
+                    && !p["roles"].as_array().unwrap().iter().any(|r| r == "owner")
+            })?;
+            Some((
+                drive,
+                i["id"].as_str().unwrap().to_owned(),
+                p["id"].as_str().unwrap().to_owned(),
+                p["grantee"]["email"].as_str().unwrap().to_owned(),
+                perms.len() - 1,
+            ))
+        })
+        .expect("a file shared with a person on the item itself");
+    let (status, html) = page(&base, &format!("/files/{}/{}", enc(&drive), enc(&item)));
+    assert_eq!(status, 200);
+    // The Remove link of that collaborator's row.
+    let row = html
+        .split("<tr>")
+        .find(|r| r.contains(&format!("<td>{email}</td>")))
+        .unwrap_or_else(|| panic!("{email} listed: {html}"));
+    let at = row.find("href=\"").expect("a Remove link") + 6;
+    let confirm = row[at..at + row[at..].find('"').unwrap()].replace("&#38;", "&");
+    assert!(
+        confirm.starts_with("/governance/confirm?action=remove-collaborator&"),
+        "{confirm}"
+    );
+    let (status, html) = page(&base, &confirm);
+    assert_eq!(status, 200);
+    assert!(html.contains(&format!("Remove {email}")), "{html}");
+    assert!(html.contains("name=\"collaborator\""), "{html}");
+    let (status, at, html) = submit(
+        &base,
+        "/governance",
+        &[
+            ("action", "remove-collaborator"),
+            ("target", &format!("{drive}/{item}")),
+            ("collaborator", &email),
+        ],
+    );
+    assert_eq!(status, 200, "{html}");
+    assert!(at.starts_with("/governance/"), "{at}");
+    assert!(html.contains("id=\"entry-status\">succeeded"), "{html}");
+    let after = graph(&url);
+    let perms: Vec<&Value> = after["drives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["id"] == drive.as_str())
+        .flat_map(|d| d["items"].as_array().unwrap())
+        .filter(|i| i["id"] == item.as_str())
+        .flat_map(|i| i["permissions"].as_array().unwrap())
+        .collect();
+    assert!(perms.iter().all(|p| p["id"] != perm.as_str()), "{perms:?}");
+    assert_eq!(perms.len(), others, "only that collaborator went");
 }

@@ -9,7 +9,7 @@ use skylight_model::{AccessLevel, FileItem};
 use skylight_store::{FileQuery, GovernanceQuery};
 
 use super::governance::{EntryRow, FILE_ACTIONS, action_links, file_href};
-use super::{Chrome, ConsoleError, param, render, when};
+use super::{Chrome, ConsoleError, enc, param, render, when};
 use crate::AppState;
 use crate::alerts::{Refusal, blocking};
 use crate::auth::Principal;
@@ -116,8 +116,9 @@ struct FilePage {
     row: FileRow,
     library: String,
     web_url: String,
-    /// (kind, who, roles, external, inherited).
-    collaborators: Vec<(String, String, String, bool, bool)>,
+    /// (kind, who, roles, external, inherited, the confirmation page removing them when they
+    /// can be removed here: a person or group shared on this item itself).
+    collaborators: Vec<(String, String, String, bool, bool, Option<String>)>,
     actions: Vec<(String, &'static str, &'static str)>,
     governance: Vec<EntryRow>,
 }
@@ -166,12 +167,22 @@ pub(super) async fn page(
             .collaborators
             .iter()
             .map(|c| {
+                // Inherited access is removed on the folder it comes from; links have their own
+                // action (remove shared links).
+                let remove = (!c.inherited && c.kind != "link" && !c.who.is_empty()).then(|| {
+                    format!(
+                        "/governance/confirm?action=remove-collaborator&target={}&collaborator={}",
+                        enc(&target),
+                        enc(&c.who)
+                    )
+                });
                 (
                     c.kind.clone(),
                     c.who.clone(),
                     c.roles.join(", "),
                     c.external,
                     c.inherited,
+                    remove,
                 )
             })
             .collect(),

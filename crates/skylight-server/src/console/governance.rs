@@ -161,6 +161,8 @@ struct Confirm {
     action: &'static str,
     label: String,
     target: String,
+    /// For remove-collaborator: whose access goes.
+    collaborator: String,
     explanation: &'static str,
     warnings: Vec<String>,
     back: String,
@@ -210,6 +212,12 @@ pub(super) async fn confirm(
     if target.is_empty() {
         return Err(bad("no target"));
     }
+    let collaborator = get("collaborator");
+    if action == ActionKind::RemoveCollaborator && collaborator.is_empty() {
+        return Err(bad(
+            "remove-collaborator: say whose access to remove (collaborator=…)",
+        ));
+    }
     let t = target.clone();
     let warnings = blocking(&state, move |s| Ok(warnings_for(s, action, &t))).await?;
     let label = USER_ACTIONS
@@ -218,7 +226,10 @@ pub(super) async fn confirm(
         .chain(FILE_ACTIONS)
         .find(|(a, _)| *a == action)
         .map(|(_, l)| (*l).to_owned())
-        .unwrap_or_else(|| action.as_str().to_owned());
+        .unwrap_or_else(|| match action {
+            ActionKind::RemoveCollaborator => format!("Remove {collaborator}"),
+            _ => action.as_str().to_owned(),
+        });
     let page = Confirm {
         chrome: Chrome::new(&state, &who, "governance", format!("{label}?"), false),
         action: action.as_str(),
@@ -231,6 +242,7 @@ pub(super) async fn confirm(
             TargetKind::File => file_href(&target),
         },
         target,
+        collaborator,
     };
     Ok(render(&page))
 }
@@ -242,6 +254,9 @@ pub(super) struct ActForm {
     target: String,
     #[serde(default)]
     dry_run: Option<String>,
+    /// For remove-collaborator.
+    #[serde(default)]
+    collaborator: String,
 }
 
 /// Takes the action confirmed, then shows its log entry.
@@ -260,7 +275,10 @@ pub(super) async fn act(
             alert_id: None,
             dry_run: form.dry_run.is_some(),
             needs_approval: false,
-            params: serde_json::json!({}),
+            params: match form.collaborator.trim() {
+                "" => serde_json::json!({}),
+                who => serde_json::json!({ "collaborator": who }),
+            },
         })
         .await
         .map_err(refused)?;
