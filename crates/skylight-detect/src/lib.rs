@@ -6,6 +6,7 @@
 //! last commit ended, so no activity is evaluated twice and no alert is lost or raised twice.
 
 pub mod anomaly;
+pub mod app_policy;
 mod engine;
 mod event;
 pub mod file_policy;
@@ -26,5 +27,6 @@ pub use matcher::matches;
 pub use policy::{ActivityPolicy, PolicyConfig, PolicyError};
 pub use rule::{BUILT_IN_GROUPS, CATEGORIES, GroupMembers, Mode, Rule, Scope};
 pub use runner::{
-    BATCH, Detector, Progress, backtest, load_file_policies, load_policies, load_sigma, load_stored,
+    BATCH, Detector, Progress, backtest, load_app_policies, load_file_policies, load_policies,
+    load_sigma, load_stored,
 };

@@ -103,6 +103,9 @@ pub struct PolicyFile {
     /// The file policies.
     #[serde(default)]
     pub file_policy: Vec<crate::file_policy::FilePolicyConfig>,
+    /// The OAuth app policies.
+    #[serde(default)]
+    pub app_policy: Vec<crate::app_policy::AppPolicyConfig>,
 }
 
 /// Why a policy could not be used.

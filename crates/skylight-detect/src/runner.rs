@@ -34,8 +34,11 @@ pub fn load_policies(
     base_dir: &Path,
 ) -> Result<Vec<ActivityPolicy>, DetectError> {
     let built_in = policy::built_in();
+    let built_in_apps = crate::app_policy::built_in();
     for id in config.enable.iter().chain(&config.disable) {
-        if !built_in.iter().any(|p| &p.rule.id == id) {
+        if !built_in.iter().any(|p| &p.rule.id == id)
+            && !built_in_apps.iter().any(|p| &p.config.id == id)
+        {
             return Err(DetectError::Config(format!(
                 "unknown built-in policy `{id}`; `skylight policies list` shows them"
             )));
@@ -108,6 +111,32 @@ pub fn load_file_policies(
         })?;
         out.extend(
             crate::file_policy::parse_file_policies(&text, &path.display().to_string())?
+                .into_iter()
+                .filter(|p| p.config.enabled),
+        );
+    }
+    Ok(out)
+}
+
+/// The OAuth app policies a configuration asks for: built-ins on by default (or turned on by
+/// `enable`, off by `disable`) and every enabled `[[app_policy]]` of the policy files.
+pub fn load_app_policies(
+    config: &DetectConfig,
+    base_dir: &Path,
+) -> Result<Vec<crate::app_policy::AppPolicy>, DetectError> {
+    let mut out: Vec<crate::app_policy::AppPolicy> = crate::app_policy::built_in()
+        .into_iter()
+        .filter(|p| {
+            (p.config.enabled || config.enable.contains(&p.config.id))
+                && !config.disable.contains(&p.config.id)
+        })
+        .collect();
+    for path in policy_paths(config, base_dir)? {
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            DetectError::Config(format!("cannot read policy file {}: {e}", path.display()))
+        })?;
+        out.extend(
+            crate::app_policy::parse_app_policies(&text, &path.display().to_string())?
                 .into_iter()
                 .filter(|p| p.config.enabled),
         );

@@ -234,10 +234,7 @@ pub async fn collect_into(
     let detect = crate::detect_cmd::detect_config(&config.detection)?;
     // Checked now, so that a mistake stops `collect` before it starts.
     crate::detect_cmd::engine(&detect, &base_dir, Some(store.as_ref()))?;
-    let file_policies = match config_path {
-        Some(path) => crate::directory_cmd::file_policies(&config, path)?,
-        None => Arc::new(Vec::new()),
-    };
+    let inventory_policies = crate::directory_cmd::inventory_policies(&config, &base_dir)?;
     let governor = Arc::new(crate::govern_cmd::governor(&config, store.clone())?);
     let (tenants, once_tenants) = if once {
         let now = crate::tenants::current(&config.tenants, &store, &sealer).await?;
@@ -295,7 +292,7 @@ pub async fn collect_into(
         http,
         store: store.clone(),
         opts,
-        file_policies,
+        inventory_policies,
         directory_minutes: config.collector.directory_interval_minutes,
     };
     if let Some(rx) = tenants {
@@ -403,7 +400,7 @@ struct Work {
     http: reqwest::Client,
     store: Arc<dyn Store>,
     opts: CollectorOptions,
-    file_policies: crate::directory_cmd::FilePolicies,
+    inventory_policies: crate::directory_cmd::InventoryPolicies,
     directory_minutes: u64,
 }
 
@@ -441,12 +438,9 @@ impl Work {
                 tenant.name.clone(),
                 crate::directory_cmd::graph_client(&self.http, tenant),
                 self.store.clone(),
-                tenant
-                    .components
-                    .files
-                    .then(|| Arc::clone(&self.file_policies)),
-                self.directory_minutes,
-                self.opts.once,
+                Arc::clone(&self.inventory_policies),
+                tenant.components.files,
+                (!self.opts.once).then_some(self.directory_minutes),
                 // Processes sharing the store share the tenants' syncs out, as content types.
                 self.opts
                     .leases

@@ -74,6 +74,11 @@ pub fn policy_actions(
             actions.insert(p.config.id.clone(), p.actions.clone());
         }
     }
+    for p in skylight_detect::load_app_policies(config, base_dir)? {
+        if !p.actions.is_empty() {
+            actions.insert(p.config.id.clone(), p.actions.clone());
+        }
+    }
     Ok(actions)
 }
 
@@ -99,6 +104,32 @@ pub fn raise_file_alerts(
             policies
                 .iter()
                 .filter_map(move |p| p.matches(f).map(|facts| p.alert(f, facts, now)))
+        })
+        .collect();
+    Ok(store.raise_new_alerts(&drafts)?)
+}
+
+/// Raises an alert, once, for each OAuth app of `tenant` an app policy matches; returns how
+/// many were new.
+pub fn raise_app_alerts(
+    policies: &[skylight_detect::app_policy::AppPolicy],
+    store: &dyn Store,
+    tenant: &str,
+) -> anyhow::Result<u64> {
+    if policies.is_empty() {
+        return Ok(0);
+    }
+    let apps = store.oauth_apps(&skylight_store::AppQuery {
+        tenant: Some(tenant.to_owned()),
+        ..Default::default()
+    })?;
+    let now = chrono::Utc::now();
+    let drafts: Vec<skylight_model::AlertDraft> = apps
+        .iter()
+        .flat_map(|a| {
+            policies
+                .iter()
+                .filter_map(move |p| p.matches(a, now).map(|facts| p.alert(a, facts, now)))
         })
         .collect();
     Ok(store.raise_new_alerts(&drafts)?)
@@ -668,6 +699,32 @@ fn list_policies(config: Option<PathBuf>, format: Format) -> anyhow::Result<()> 
         rows.push(serde_json::json!({
             "id": p.rule.id, "kind": "activity", "source": "file", "enabled": true, "mode": mode(p.rule.mode),
             "severity": p.rule.severity.as_str(), "name": p.rule.title, "filters": p.config.filters,
+        }));
+    }
+    for p in skylight_detect::load_file_policies(&detect, &base)? {
+        rows.push(serde_json::json!({
+            "id": p.config.id, "kind": "file", "source": "file", "enabled": true, "mode": "alert",
+            "severity": p.config.severity.as_str(), "name": p.config.name, "actions": p.config.actions,
+        }));
+    }
+    let apps = skylight_detect::load_app_policies(&detect, &base)?;
+    let app_on = |id: &str| apps.iter().any(|p| p.config.id == id);
+    let built_in_apps = skylight_detect::app_policy::built_in();
+    for p in built_in_apps.iter().chain(
+        apps.iter()
+            .filter(|p| !built_in_apps.iter().any(|b| b.config.id == p.config.id)),
+    ) {
+        let source = if !built_in_apps.iter().any(|b| b.config.id == p.config.id) {
+            "file"
+        } else if p.config.template.is_some() {
+            "template"
+        } else {
+            "built-in"
+        };
+        rows.push(serde_json::json!({
+            "id": p.config.id, "kind": "app", "source": source, "enabled": app_on(&p.config.id),
+            "mode": "alert", "severity": p.config.severity.as_str(), "name": p.config.name,
+            "actions": p.config.actions,
         }));
     }
     if let Some(sigma) = skylight_detect::load_sigma(&detect, &base)? {

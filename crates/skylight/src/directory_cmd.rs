@@ -154,12 +154,10 @@ async fn sync_tenant(
     client: &GraphClient,
     store: &Arc<dyn Store>,
     tenant: &str,
-    files: Option<&FilePolicies>,
-) -> anyhow::Result<(
-    skylight_m365::graph::directory::SyncReport,
-    Option<(skylight_m365::graph::files::FilesReport, u64)>,
-)> {
-    let result = sync_round(client, store, tenant, files).await;
+    policies: &InventoryPolicies,
+    files: bool,
+) -> anyhow::Result<Round> {
+    let result = sync_round(client, store, tenant, policies, files).await;
     let (t, previous) = (tenant.to_owned(), Arc::clone(store));
     let last_success = tokio::task::spawn_blocking(move || previous.directory_statuses())
         .await
@@ -169,7 +167,11 @@ async fn sync_tenant(
         .and_then(|s| s.last_success);
     let now = chrono::Utc::now();
     let status = match &result {
-        Ok((r, f)) => skylight_model::DirectorySyncStatus {
+        Ok(Round {
+            directory: r,
+            files: f,
+            ..
+        }) => skylight_model::DirectorySyncStatus {
             tenant: tenant.to_owned(),
             last_attempt: now,
             last_success: Some(now),
@@ -206,17 +208,26 @@ async fn sync_tenant(
     result
 }
 
-/// One round for one tenant: the directory and apps, then (with the files component) every
-/// drive, whose sharing is judged against the directory just synced.
+/// What one sync round of a tenant did.
+struct Round {
+    /// Users, groups, roles and apps.
+    directory: skylight_m365::graph::directory::SyncReport,
+    /// New alerts of the app policies.
+    app_alerts: u64,
+    /// With the files component: the drives, and the new alerts of the file policies.
+    files: Option<(skylight_m365::graph::files::FilesReport, u64)>,
+}
+
+/// One round for one tenant: the directory and apps (matched against the app policies), then
+/// (with the files component) every drive, whose sharing is judged against the directory just
+/// synced.
 async fn sync_round(
     client: &GraphClient,
     store: &Arc<dyn Store>,
     tenant: &str,
-    files: Option<&FilePolicies>,
-) -> anyhow::Result<(
-    skylight_m365::graph::directory::SyncReport,
-    Option<(skylight_m365::graph::files::FilesReport, u64)>,
-)> {
+    policies: &InventoryPolicies,
+    files: bool,
+) -> anyhow::Result<Round> {
     let fail = |e: skylight_m365::graph::directory::SyncError| {
         let fix = e.remediation().message;
         anyhow::anyhow!("{e}; {fix}")
@@ -224,35 +235,56 @@ async fn sync_round(
     let report = skylight_m365::graph::directory::sync(client, store, tenant)
         .await
         .map_err(fail)?;
-    let Some(policies) = files else {
-        return Ok((report, None));
-    };
+    // App policies match the inventory as it now is; an app already alerted on is not again.
+    let (p, s, t) = (Arc::clone(policies), Arc::clone(store), tenant.to_owned());
+    let app_alerts = tokio::task::spawn_blocking(move || {
+        crate::detect_cmd::raise_app_alerts(&p.apps, s.as_ref(), &t)
+    })
+    .await
+    .context("app policy task failed")??;
+    if !files {
+        return Ok(Round {
+            directory: report,
+            app_alerts,
+            files: None,
+        });
+    }
     let files = skylight_m365::graph::files::sync(client, store, tenant)
         .await
         .map_err(fail)?;
-    // File policies match the inventory as it now is; a file already alerted on is not again.
     let (p, s, t) = (Arc::clone(policies), Arc::clone(store), tenant.to_owned());
     let alerts = tokio::task::spawn_blocking(move || {
-        crate::detect_cmd::raise_file_alerts(&p, s.as_ref(), &t)
+        crate::detect_cmd::raise_file_alerts(&p.files, s.as_ref(), &t)
     })
     .await
     .context("file policy task failed")??;
-    Ok((report, Some((files, alerts))))
+    Ok(Round {
+        directory: report,
+        app_alerts,
+        files: Some((files, alerts)),
+    })
 }
 
-/// The configured file policies, shared by the sync rounds.
-pub type FilePolicies = Arc<Vec<skylight_detect::file_policy::FilePolicy>>;
+/// The file and OAuth app policies, shared by the sync rounds.
+pub type InventoryPolicies = Arc<Inventory>;
 
-/// The file policies of a configuration (its `[detection] policy_files`).
-pub fn file_policies(config: &Config, config_path: &Path) -> anyhow::Result<FilePolicies> {
-    let base = config_path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
+/// The policies matched against the inventories Graph gives.
+#[derive(Default)]
+pub struct Inventory {
+    /// File policies.
+    pub files: Vec<skylight_detect::file_policy::FilePolicy>,
+    /// OAuth app policies, built-ins included.
+    pub apps: Vec<skylight_detect::app_policy::AppPolicy>,
+}
+
+/// The file and app policies of a configuration (its `[detection]`), policy files read
+/// relative to `base` (the configuration file's folder).
+pub fn inventory_policies(config: &Config, base: &Path) -> anyhow::Result<InventoryPolicies> {
     let detect = crate::detect_cmd::detect_config(&config.detection)?;
-    Ok(Arc::new(skylight_detect::load_file_policies(
-        &detect, &base,
-    )?))
+    Ok(Arc::new(Inventory {
+        files: skylight_detect::load_file_policies(&detect, base)?,
+        apps: skylight_detect::load_app_policies(&detect, base)?,
+    }))
 }
 
 /// One round of directory and app sync for every configured tenant.
@@ -260,23 +292,33 @@ pub async fn sync(args: SyncArgs) -> anyhow::Result<()> {
     let config = load(&args.config.config)?;
     let store = args.store.open()?;
     let clients = graph_clients(&config)?;
-    let policies = file_policies(&config, &args.config.config)?;
+    let base = args
+        .config
+        .config
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let policies = inventory_policies(&config, &base)?;
     let mut failed = 0;
     for t in &config.tenants {
         let Some(client) = clients.get(&t.name) else {
             continue;
         };
-        let files = t.components.files.then_some(&policies);
-        match sync_tenant(client, &store, &t.name, files).await {
-            Ok((r, files)) => {
+        match sync_tenant(client, &store, &t.name, &policies, t.components.files).await {
+            Ok(Round {
+                directory: r,
+                app_alerts,
+                files,
+            }) => {
                 outln!(
-                    "{}: {} users changed, {} removed; {} groups changed, {} removed; {} apps{}",
+                    "{}: {} users changed, {} removed; {} groups changed, {} removed; {} apps, {} new app policy alerts{}",
                     t.name,
                     r.users,
                     r.removed_users,
                     r.groups,
                     r.removed_groups,
                     r.apps,
+                    app_alerts,
                     if r.resynced {
                         " (a delta link had expired: enumerated again)"
                     } else {
@@ -468,17 +510,17 @@ pub async fn apps(args: AppsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts one tenant's directory sync (and file sync with `files`): one round with `once`,
-/// otherwise a round every `minutes`, while this process holds `lease` (when processes share the
+/// Starts one tenant's directory sync (and file sync with `files`): a round every `every`
+/// minutes, or one round with `None`, while this process holds `lease` (when processes share the
 /// store: one of them syncs a tenant; another takes over, with a round at once, when it stops).
-/// With `once` the task ends with its summary line.
+/// With one round the task ends with its summary line.
 pub fn spawn_sync(
     name: String,
     client: Arc<GraphClient>,
     store: Arc<dyn Store>,
-    files: Option<FilePolicies>,
-    minutes: u64,
-    once: bool,
+    policies: InventoryPolicies,
+    files: bool,
+    every: Option<u64>,
     lease: Option<skylight_store::lease::Lease>,
 ) -> tokio::task::JoinHandle<Option<String>> {
     tokio::spawn(async move {
@@ -487,14 +529,18 @@ pub fn spawn_sync(
                 tokio::time::sleep(std::time::Duration::from_secs(2)).await;
                 continue;
             }
-            let line = match sync_tenant(&client, &store, &name, files.as_ref()).await {
-                Ok((r, f)) => {
+            let line = match sync_tenant(&client, &store, &name, &policies, files).await {
+                Ok(Round {
+                    directory: r,
+                    app_alerts,
+                    files: f,
+                }) => {
                     tracing::info!(tenant = %name, users = r.users, removed_users = r.removed_users, groups = r.groups, apps = r.apps, resynced = r.resynced, "directory synced");
                     for w in &r.warnings {
                         tracing::warn!(tenant = %name, "{w}");
                     }
                     format!(
-                        "directory {name}: {} users and {} groups changed, {} apps{}{}",
+                        "directory {name}: {} users and {} groups changed, {} apps, {app_alerts} new app policy alerts{}{}",
                         r.users,
                         r.groups,
                         r.apps,
@@ -518,9 +564,9 @@ pub fn spawn_sync(
                     format!("directory {name}: sync failed: {e:#}")
                 }
             };
-            if once {
+            let Some(minutes) = every else {
                 return Some(line);
-            }
+            };
             tokio::time::sleep(std::time::Duration::from_secs(minutes * 60)).await;
         }
     })

@@ -181,6 +181,10 @@ async fn round(
                         None => files.clone(),
                     }
                 }
+                // An app policy's alert names its app; no other alert leads to an app action.
+                TargetKind::App => skylight_detect::app_policy::app_of_key(&alert.draft.key)
+                    .map(|app| vec![app.to_owned()])
+                    .unwrap_or_default(),
                 _ => alert
                     .draft
                     .users

@@ -119,6 +119,14 @@ pub static APPS: &[AppTemplate] = &[
             "Directory.ReadWrite.All",
         ],
     },
+    // Consent phishing dressed as Microsoft: the `о` of "Micrоsoft" is Cyrillic (U+043E).
+    AppTemplate {
+        name: "Micr\u{043E}soft Account Verification",
+        publisher: "Micr\u{043E}soft Support",
+        verified: false,
+        scopes: "openid profile offline_access User.Read Mail.Read Files.Read.All",
+        app_roles: &[],
+    },
 ];
 
 /// First-party Microsoft resource application ids records refer to.

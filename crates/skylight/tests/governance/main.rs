@@ -3,6 +3,7 @@
 //! (`/_sim/graph/writes`) and its audit feed.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod apps;
 #[path = "../common/mod.rs"]
 mod common;
 mod directory;
