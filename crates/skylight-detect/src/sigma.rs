@@ -14,9 +14,12 @@
 //!   flattened into dotted keys (`Parameters.ForwardTo`, `ModifiedProperties.AccountEnabled.NewValue`),
 //!   and the array itself replaced by its JSON text, so that `Parameters|contains: 'ForwardTo'`
 //!   (SigmaHQ's habit) matches;
+//! - `Parameters.Name` and `Parameters.Value` (for each such array) holding every entry's name and
+//!   value, so that rules written for backends that search inside arrays (`Parameters.Name:
+//!   ForwardTo`) match as their authors meant; a parameter literally called `Name` adds its value;
 //! - Skylight's field mapping for SigmaHQ rules written against Defender for Cloud Apps' field
 //!   names, added when the record has no such field: `eventSource` = `Workload`, `eventName` =
-//!   the alert's `Name` (alert records) or else `Operation`, `status` = `success` or `failure`.
+//!   the alert's `Name` (alert records) or else `Operation`, `status` = `success` or `failed`.
 //!
 //! A field a record lacks makes its condition false: never an error.
 
@@ -254,10 +257,24 @@ fn collect(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), SigmaError> {
 /// not a JSON object.
 pub fn sigma_event(e: &Event) -> Option<Value> {
     let mut record: Map<String, Value> = serde_json::from_slice(&e.raw).ok()?;
+    // `Parameters.Name` as rules written for array-traversing backends mean it: any entry's
+    // name (and `.Value`, any entry's value).
+    let mut entries: Vec<(String, Vec<Value>)> = Vec::new();
     for field in skylight_normalize::FLATTENED {
         if let Some(v) = record.get_mut(field)
             && (v.is_array() || v.is_object())
         {
+            if let Some(items) = v.as_array() {
+                for part in ["Name", "Value"] {
+                    let all: Vec<Value> = items
+                        .iter()
+                        .filter_map(|i| i.get(part).filter(|x| x.is_string()).cloned())
+                        .collect();
+                    if !all.is_empty() {
+                        entries.push((format!("{field}.{part}"), all));
+                    }
+                }
+            }
             *v = Value::String(v.to_string());
         }
     }
@@ -265,6 +282,13 @@ pub fn sigma_event(e: &Event) -> Option<Value> {
         record
             .entry(k.clone())
             .or_insert_with(|| Value::String(v.clone()));
+    }
+    // A parameter literally called `Name` keeps its value among the names.
+    for (key, mut all) in entries {
+        if let Some(own) = record.remove(&key) {
+            all.push(own);
+        }
+        record.insert(key, Value::Array(all));
     }
     let text =
         |r: &Map<String, Value>, k: &str| r.get(k).and_then(Value::as_str).map(str::to_owned);
@@ -280,7 +304,8 @@ pub fn sigma_event(e: &Event) -> Option<Value> {
             .or_insert_with(|| Value::String(n));
     }
     let status = match e.row.result {
-        Some(Outcome::Failure) => "failure",
+        // SigmaHQ's one Microsoft 365 rule that names a failure writes `Failed`.
+        Some(Outcome::Failure) => "failed",
         _ => "success",
     };
     record

@@ -8,7 +8,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use common::{as_api_record, store_records};
+use common::{splunk_and_panther, store_records, stored_events};
 use skylight_detect::sigma::SigmaRules;
 use skylight_detect::{DetectConfig, Detector, Engine, Event};
 use skylight_store::{AlertQuery, SqliteStore, Store};
@@ -20,72 +20,6 @@ fn corpora() -> Option<PathBuf> {
 fn rules() -> SigmaRules {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sigma_rules");
     SigmaRules::load(&[dir]).unwrap()
-}
-
-/// Every record of the two corpora, named `splunk/<file>` or `panther/<rule>/<test>`, each
-/// given its own Id (Panther's tests share theirs).
-fn records(dir: &std::path::Path) -> Vec<(String, serde_json::Value)> {
-    let mut out = Vec::new();
-    let mut files: Vec<_> = std::fs::read_dir(dir.join("splunk"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    for f in files {
-        let r: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
-        out.push((
-            format!("splunk/{}", f.file_stem().unwrap().to_string_lossy()),
-            r,
-        ));
-    }
-    let mut files: Vec<_> = std::fs::read_dir(dir.join("panther"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().ends_with(".tests.json"))
-        .collect();
-    files.sort();
-    for f in files {
-        let rule = f
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .replace(".tests.json", "");
-        let tests: Vec<serde_json::Value> =
-            serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
-        for t in tests {
-            out.push((
-                format!("panther/{rule}/{}", t["name"].as_str().unwrap()),
-                as_api_record(&t["log"]),
-            ));
-        }
-    }
-    for (i, (_, r)) in out.iter_mut().enumerate() {
-        r["Id"] = serde_json::json!(format!("corpus-{i}"));
-    }
-    out
-}
-
-fn events(records: &[(String, serde_json::Value)]) -> Vec<(String, Event)> {
-    let store = SqliteStore::open_in_memory().unwrap();
-    let values: Vec<serde_json::Value> = records.iter().map(|(_, r)| r.clone()).collect();
-    store_records(
-        &store,
-        &values,
-        &skylight_enrich::Enricher::builtin_only().unwrap(),
-        0,
-    );
-    let stored = store.activities_since(0, 10_000).unwrap();
-    assert_eq!(stored.len(), records.len(), "every corpus record stored");
-    let names: BTreeMap<String, String> = records
-        .iter()
-        .map(|(n, r)| (r["Id"].as_str().unwrap().to_string(), n.clone()))
-        .collect();
-    stored
-        .into_iter()
-        .map(|s| (names[&s.row.id].clone(), Event::new(s)))
-        .collect()
 }
 
 #[test]
@@ -104,7 +38,7 @@ fn rules_for_other_products_are_skipped_and_broken_files_are_named() {
 fn verdicts_on_the_splunk_and_panther_records_are_the_hand_worked_ones() {
     let Some(dir) = corpora() else { return };
     let rules = rules();
-    let events = events(&records(&dir));
+    let events = stored_events(&splunk_and_panther(&dir));
     let mut matched: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (name, e) in &events {
         for (rule, _) in rules.evaluate(e) {
@@ -197,23 +131,7 @@ fn defender_field_names_are_mapped_and_a_match_raises_an_alert() {
 fn every_rule_evaluates_on_a_simulated_day_without_error() {
     // A day of every RecordType the simulator writes, through every rule: no panic, and the rule on a
     // field nobody writes never matches.
-    let cfg = skylight_sim::SimConfig {
-        users: 40,
-        days: 1,
-        now: chrono::DateTime::parse_from_rfc3339("2026-11-20T12:00:00Z")
-            .ok()
-            .map(|d| d.with_timezone(&chrono::Utc)),
-        ..skylight_sim::SimConfig::default()
-    };
-    let sim = skylight_sim::build(cfg, "http://127.0.0.1:9".into()).unwrap();
-    let mut values = Vec::new();
-    for c in skylight_sim::catalog::ContentType::ALL {
-        for meta in sim.feed.published(c, sim.horizon()) {
-            let body = sim.feed.blob_json(&meta, false);
-            let v: Vec<serde_json::Value> = serde_json::from_slice(&body).unwrap();
-            values.extend(v);
-        }
-    }
+    let values = common::simulated_day();
     let store = SqliteStore::open_in_memory().unwrap();
     store_records(
         &store,

@@ -113,3 +113,94 @@ pub fn corpora(sub: &str) -> Option<std::path::PathBuf> {
     );
     None
 }
+
+/// Every record of the two corpora, named `splunk/<file>` or `panther/<rule>/<test>`, each
+/// given its own Id (Panther's tests share theirs).
+pub fn splunk_and_panther(dir: &std::path::Path) -> Vec<(String, serde_json::Value)> {
+    let mut out = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("splunk"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    for f in files {
+        let r: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+        out.push((
+            format!("splunk/{}", f.file_stem().unwrap().to_string_lossy()),
+            r,
+        ));
+    }
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("panther"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".tests.json"))
+        .collect();
+    files.sort();
+    for f in files {
+        let rule = f
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .replace(".tests.json", "");
+        let tests: Vec<serde_json::Value> =
+            serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+        for t in tests {
+            out.push((
+                format!("panther/{rule}/{}", t["name"].as_str().unwrap()),
+                as_api_record(&t["log"]),
+            ));
+        }
+    }
+    for (i, (_, r)) in out.iter_mut().enumerate() {
+        r["Id"] = serde_json::json!(format!("corpus-{i}"));
+    }
+    out
+}
+
+/// The records stored as the collector stores them, as detection sees them, by name.
+pub fn stored_events(
+    records: &[(String, serde_json::Value)],
+) -> Vec<(String, skylight_detect::Event)> {
+    let store = SqliteStore::open_in_memory().unwrap();
+    let values: Vec<serde_json::Value> = records.iter().map(|(_, r)| r.clone()).collect();
+    store_records(
+        &store,
+        &values,
+        &skylight_enrich::Enricher::builtin_only().unwrap(),
+        0,
+    );
+    let stored = store.activities_since(0, 10_000).unwrap();
+    assert_eq!(stored.len(), records.len(), "every corpus record stored");
+    let names: std::collections::BTreeMap<String, String> = records
+        .iter()
+        .map(|(n, r)| (r["Id"].as_str().unwrap().to_string(), n.clone()))
+        .collect();
+    stored
+        .into_iter()
+        .map(|s| (names[&s.row.id].clone(), skylight_detect::Event::new(s)))
+        .collect()
+}
+
+/// Every record a simulated day of a 40-user tenant publishes, in every content type.
+pub fn simulated_day() -> Vec<serde_json::Value> {
+    let cfg = skylight_sim::SimConfig {
+        users: 40,
+        days: 1,
+        now: chrono::DateTime::parse_from_rfc3339("2026-11-20T12:00:00Z")
+            .ok()
+            .map(|d| d.with_timezone(&chrono::Utc)),
+        ..skylight_sim::SimConfig::default()
+    };
+    let sim = skylight_sim::build(cfg, "http://127.0.0.1:9".into()).unwrap();
+    let mut values = Vec::new();
+    for c in skylight_sim::catalog::ContentType::ALL {
+        for meta in sim.feed.published(c, sim.horizon()) {
+            let body = sim.feed.blob_json(&meta, false);
+            let v: Vec<serde_json::Value> = serde_json::from_slice(&body).unwrap();
+            values.extend(v);
+        }
+    }
+    values
+}
