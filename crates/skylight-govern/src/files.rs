@@ -76,6 +76,20 @@ pub(crate) async fn resolve(
                     .into(),
             ));
         }
+        ActionKind::NotifyOwner => {
+            // The owner as the inventory reads it: a OneDrive's owner, or who made the item.
+            let owner = if personal {
+                library["owner"]["user"]["email"].as_str()
+            } else {
+                found["createdBy"]["user"]["email"].as_str()
+            };
+            let Some(owner) = owner.filter(|o| o.contains('@')) else {
+                return Err(GovernError::Refused(format!(
+                    "{name} has no owner with a mail address to notify"
+                )));
+            };
+            params["owner"] = Value::String(owner.to_owned());
+        }
         ActionKind::RemoveCollaborator if params["collaborator"].as_str().is_none() => {
             return Err(GovernError::Refused(
                 "say whose access to remove (--collaborator MAIL)".into(),

@@ -76,6 +76,7 @@ pub struct Governor {
 struct Tenants {
     clients: HashMap<String, Arc<GraphClient>>,
     quarantine_sites: HashMap<String, String>,
+    notify_senders: HashMap<String, String>,
 }
 
 /// A resolved target.
@@ -95,6 +96,7 @@ impl Governor {
             tenants: RwLock::new(Tenants {
                 clients,
                 quarantine_sites: HashMap::new(),
+                notify_senders: HashMap::new(),
             }),
         }
     }
@@ -106,6 +108,24 @@ impl Governor {
             .unwrap_or_else(|p| p.into_inner())
             .quarantine_sites = sites;
         self
+    }
+
+    /// The mailbox each tenant's notifications are sent from.
+    pub fn with_notify_senders(mut self, senders: HashMap<String, String>) -> Governor {
+        self.tenants
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .notify_senders = senders;
+        self
+    }
+
+    /// Sets or clears the mailbox a tenant's notifications are sent from.
+    pub fn set_notify_sender(&self, name: &str, sender: Option<String>) {
+        let mut t = self.write();
+        match sender {
+            Some(s) => t.notify_senders.insert(name.to_owned(), s),
+            None => t.notify_senders.remove(name),
+        };
     }
 
     /// Adds or replaces a tenant's Graph client (and admin quarantine site).
@@ -129,6 +149,7 @@ impl Governor {
         let mut t = self.write();
         t.clients.remove(name);
         t.quarantine_sites.remove(name);
+        t.notify_senders.remove(name);
     }
 
     /// The tenants it can act on, sorted.
@@ -151,6 +172,10 @@ impl Governor {
     /// The tenant's admin quarantine site, if it has one.
     fn quarantine_site(&self, tenant: &str) -> Option<String> {
         self.read().quarantine_sites.get(tenant).cloned()
+    }
+
+    fn notify_sender(&self, tenant: &str) -> Option<String> {
+        self.read().notify_senders.get(tenant).cloned()
     }
 
     /// Runs `f` on the store without blocking the runtime.
@@ -186,6 +211,14 @@ impl Governor {
     /// Finds the target and what to warn about before acting on it.
     async fn resolve(&self, req: &ActionRequest) -> Result<Target, GovernError> {
         let tenant = self.tenant(req.tenant.as_deref())?;
+        if matches!(req.action, ActionKind::NotifyUser | ActionKind::NotifyOwner)
+            && self.notify_sender(&tenant).is_none()
+        {
+            return Err(GovernError::Refused(format!(
+                "notifying needs a mailbox to send from: set `notify_sender` for tenant {tenant} \
+                 in the configuration, and grant the app the Mail.Send application permission"
+            )));
+        }
         match req.action.target() {
             TargetKind::User => {
                 let client = self.client(&tenant)?;
@@ -496,6 +529,57 @@ impl Governor {
         files::act(rec, entry, &insiders, quarantine).await
     }
 
+    /// Mails the user (or the file's owner) from the tenant's notification mailbox: the alert's
+    /// title and facts when an alert asked for it.
+    async fn notify(
+        &self,
+        rec: &mut Recorder<'_>,
+        entry: &GovernanceEntry,
+    ) -> Result<(), GraphError> {
+        let sender = self.notify_sender(&entry.tenant).ok_or_else(|| {
+            GraphError::Malformed(format!(
+                "no `notify_sender` is configured for tenant {} any more",
+                entry.tenant
+            ))
+        })?;
+        let alert = match entry.alert_id {
+            Some(id) => self.on_store(move |s| s.alert(id)).await.ok().flatten(),
+            None => None,
+        };
+        let (to, subject, opening) = if entry.action == ActionKind::NotifyOwner {
+            let owner = entry.params["owner"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            (
+                owner,
+                format!("Security notice about your file {}", entry.target_name),
+                format!(
+                    "Your security team is reviewing a file you own: {}.",
+                    entry.target_name
+                ),
+            )
+        } else {
+            (
+                entry.target_name.clone(),
+                "Security notice about your account".to_owned(),
+                "Your security team noticed activity on your account that needs a look.".to_owned(),
+            )
+        };
+        let mut text = opening;
+        if let Some(a) = &alert {
+            text.push_str(&format!("\n\n{}\n", a.draft.title));
+            for fact in &a.draft.facts {
+                text.push_str(&format!("- {fact}\n"));
+            }
+        }
+        text.push_str(
+            "\nIf this was not you, or you did not expect it, contact your IT or security team. \
+             Do not reply to this message.\n",
+        );
+        rec.send_mail(&sender, &to, &subject, &text).await
+    }
+
     /// Makes the calls and records how it went.
     async fn carry_out(
         &self,
@@ -504,7 +588,12 @@ impl Governor {
     ) -> Result<GovernanceEntry, GovernError> {
         let client = self.client(&entry.tenant)?;
         let mut rec = Recorder::new(&client, dry_run);
-        let result = if entry.target_kind == TargetKind::File {
+        let result = if matches!(
+            entry.action,
+            ActionKind::NotifyUser | ActionKind::NotifyOwner
+        ) {
+            self.notify(&mut rec, &entry).await
+        } else if entry.target_kind == TargetKind::File {
             self.act_on_file(&mut rec, &client, &entry).await
         } else {
             act(&mut rec, &entry).await
@@ -594,9 +683,8 @@ fn permission_for(action: ActionKind) -> &'static str {
             "DelegatedPermissionGrant.ReadWrite.All, AppRoleAssignment.ReadWrite.All and Application.ReadWrite.All"
         }
         ActionKind::BanApp => "Application.ReadWrite.All",
-        ActionKind::NotifyUser | ActionKind::ApproveApp | ActionKind::NotifyOwner => {
-            "User.Read.All"
-        }
+        ActionKind::NotifyUser | ActionKind::NotifyOwner => "Mail.Send",
+        ActionKind::ApproveApp => "User.Read.All",
         _ => "Files.ReadWrite.All (or Sites.ReadWrite.All)",
     }
 }
@@ -618,8 +706,8 @@ async fn act(rec: &mut Recorder<'_>, entry: &GovernanceEntry) -> Result<(), Grap
         ActionKind::ConfirmCompromised => rec.confirm_compromised(id).await,
         ActionKind::RevokeApp => rec.revoke_app(id).await,
         ActionKind::BanApp => rec.set_app_enabled(id, false).await,
-        // Recorded only: the alert's notification channels carry it, and approval is Skylight's;
-        // file actions are carried out by `files::act`.
+        // Approval is Skylight's own; notifications are sent by `Governor::notify`, file actions
+        // by `files::act`.
         _ => Ok(()),
     }
 }

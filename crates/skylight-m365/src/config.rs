@@ -128,6 +128,9 @@ pub struct TenantConfig {
     /// The SharePoint site whose default library holds admin quarantine (files component);
     /// admin quarantine is refused without it.
     pub quarantine_site: Option<String>,
+    /// The mailbox notifications are sent from (`notify-user`, `notify-owner`; the app needs
+    /// `Mail.Send`); notifying is refused without it.
+    pub notify_sender: Option<String>,
 }
 
 impl TenantConfig {
@@ -304,6 +307,7 @@ impl TenantConfig {
                 .quarantine_site
                 .map(|s| s.trim().to_string())
                 .filter(|s| !s.is_empty()),
+            notify_sender: None,
         })
     }
 }
@@ -495,6 +499,7 @@ struct RawTenant {
     publisher_id: Option<String>,
     requests_per_minute: Option<u32>,
     quarantine_site: Option<String>,
+    notify_sender: Option<String>,
 }
 
 impl Config {
@@ -775,6 +780,19 @@ fn tenant(
     if requests_per_minute == 0 {
         problems.push(format!("{label}: requests_per_minute must be at least 1"));
     }
+    let notify_sender = t
+        .notify_sender
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
+    if let Some(n) = &notify_sender
+        && !n.contains('@')
+    {
+        problems.push(format!(
+            "{label}: notify_sender `{n}` is not a mailbox address; name the mailbox notifications are sent from (security@contoso.com)"
+        ));
+    }
 
     if problems.len() > before {
         return None;
@@ -793,6 +811,7 @@ fn tenant(
         publisher_id,
         requests_per_minute,
         quarantine_site: t.quarantine_site.clone(),
+        notify_sender,
     })
 }
 
@@ -1759,6 +1778,33 @@ mod tests {
             Ok(t) => panic!("expected problems, got {t:?}"),
             Err(p) => p,
         }
+    }
+
+    #[test]
+    fn a_notification_mailbox_is_an_address() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let ok = parse_with(
+            &tenant_toml("client_secret_env = \"S\"\nnotify_sender = \" security@contoso.com \""),
+            dir.path(),
+            &[("S", SECRET)],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            ok.tenants[0].notify_sender.as_deref(),
+            Some("security@contoso.com")
+        );
+        let bad = parse_with(
+            &tenant_toml("client_secret_env = \"S\"\nnotify_sender = \"security\""),
+            dir.path(),
+            &[("S", SECRET)],
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(
+            bad.contains("notify_sender `security` is not a mailbox address"),
+            "{bad}"
+        );
     }
 
     #[test]

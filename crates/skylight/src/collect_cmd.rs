@@ -246,6 +246,7 @@ pub async fn collect_into(
         for t in &now {
             let client = crate::directory_cmd::graph_client(&http, t);
             governor.set_tenant(&t.name, client, t.quarantine_site.clone());
+            governor.set_notify_sender(&t.name, t.notify_sender.clone());
         }
         (None, now)
     } else {

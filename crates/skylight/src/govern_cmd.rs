@@ -72,14 +72,22 @@ pub struct GovernanceLogArgs {
     store: StoreArgs,
 }
 
-/// The governor of a configuration: its tenants' Graph clients and quarantine sites.
+/// The governor of a configuration: its tenants' Graph clients, quarantine sites and
+/// notification mailboxes.
 pub fn governor(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Governor> {
     let sites = config
         .tenants
         .iter()
         .filter_map(|t| Some((t.name.clone(), t.quarantine_site.clone()?)))
         .collect();
-    Ok(Governor::new(store, graph_clients(config)?).with_quarantine_sites(sites))
+    let senders = config
+        .tenants
+        .iter()
+        .filter_map(|t| Some((t.name.clone(), t.notify_sender.clone()?)))
+        .collect();
+    Ok(Governor::new(store, graph_clients(config)?)
+        .with_quarantine_sites(sites)
+        .with_notify_senders(senders))
 }
 fn print_entry(e: &GovernanceEntry, format: Format) -> anyhow::Result<()> {
     if matches!(format, Format::Json) {

@@ -136,6 +136,7 @@ pub fn keep_governor(
                         crate::directory_cmd::graph_client(&http, t),
                         t.quarantine_site.clone(),
                     );
+                    governor.set_notify_sender(&t.name, t.notify_sender.clone());
                     known.insert(t.name.clone(), t.clone());
                 }
             }

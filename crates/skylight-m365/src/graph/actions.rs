@@ -162,6 +162,32 @@ impl<'a> Recorder<'a> {
         .map(drop)
     }
 
+    /// Sends a plain-text mail from the `sender` mailbox (the app needs `Mail.Send`), not kept
+    /// in its Sent Items.
+    pub async fn send_mail(
+        &mut self,
+        sender: &str,
+        to: &str,
+        subject: &str,
+        text: &str,
+    ) -> Result<(), GraphError> {
+        let message = json!({
+            "message": {
+                "subject": subject,
+                "body": {"contentType": "Text", "content": text},
+                "toRecipients": [{"emailAddress": {"address": to}}],
+            },
+            "saveToSentItems": false,
+        });
+        self.write(
+            Method::POST,
+            &format!("/users/{}/sendMail", segment(sender)),
+            Some(message),
+        )
+        .await
+        .map(drop)
+    }
+
     /// Marks the user compromised in Identity Protection.
     pub async fn confirm_compromised(&mut self, user_id: &str) -> Result<(), GraphError> {
         self.write(

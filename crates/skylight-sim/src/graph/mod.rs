@@ -71,6 +71,8 @@ pub struct GraphState {
     pub locks: BTreeMap<(String, String), DateTime<Utc>>,
     /// Graph writes received.
     pub writes: Vec<WriteEntry>,
+    /// Mail sent through `sendMail` (sender, recipients, subject, body, time), in order.
+    pub sent_mail: Vec<serde_json::Value>,
     /// Records published by writes, syncs and changes.
     pub audit_log: Vec<AuditEntry>,
     /// Records to hand to the feed.

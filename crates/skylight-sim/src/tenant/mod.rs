@@ -233,6 +233,7 @@ pub static FULL_ROLES: &[&str] = &[
     "Files.ReadWrite.All",
     "IdentityRiskyUser.ReadWrite.All",
     "AuditLog.Read.All",
+    "Mail.Send",
 ];
 
 impl Tenant {

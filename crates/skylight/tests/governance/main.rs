@@ -8,6 +8,7 @@ mod apps;
 mod common;
 mod directory;
 mod files;
+mod notify;
 
 use serde_json::Value;
 

@@ -212,6 +212,7 @@ pub fn build(tenant: Arc<Tenant>, settings: GraphSettings, now: DateTime<Utc>) -
         reverts: Vec::new(),
         locks: BTreeMap::new(),
         writes: Vec::new(),
+        sent_mail: Vec::new(),
         audit_log: Vec::new(),
         outbox: Vec::new(),
         copy_jobs: BTreeMap::new(),

@@ -237,6 +237,7 @@ fn state_json(st: &GraphState, with_drives: bool) -> Value {
         "sites": sites,
         "drives": drives,
         "files": st.drives.values().map(|d| d.items.values().filter(|i| !i.folder).count()).sum::<usize>(),
+        "sentMail": st.sent_mail,
         "locks": st.locks.iter().map(|((d, i), until)| json!({"drive_id": d, "item_id": i, "until": ts(*until)})).collect::<Vec<_>>(),
         "settings": st.settings,
     })

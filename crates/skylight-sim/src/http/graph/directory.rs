@@ -222,6 +222,31 @@ pub fn users(c: &Ctx<'_>, st: &mut GraphState, key: Option<String>) -> Reply {
                 json!({"@odata.context": format!("{}/$metadata#Edm.Boolean", c.base), "value": true}),
             )
         }
+        ("POST", Some("sendMail")) if rest.len() == 1 => {
+            c.require(&["Mail.Send"])?;
+            let body = c.json_body()?;
+            let message = body.get("message").cloned().unwrap_or_default();
+            let to: Vec<Value> = message["toRecipients"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r["emailAddress"]["address"].as_str())
+                .filter(|a| a.contains('@'))
+                .map(|a| json!(a))
+                .collect();
+            if to.is_empty() {
+                return Err(err(
+                    400,
+                    "ErrorInvalidRecipients",
+                    "At least one recipient isn't valid.",
+                ));
+            }
+            st.sent_mail.push(json!({
+                "from": user.upn, "to": to, "subject": message["subject"],
+                "body": message["body"]["content"], "time": c.now.to_rfc3339(),
+            }));
+            super::accepted()
+        }
         ("GET", Some(rel @ ("memberOf" | "transitiveMemberOf"))) => {
             c.require(GROUP_READ)?;
             let ids = if rel == "memberOf" {

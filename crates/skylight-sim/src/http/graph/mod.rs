@@ -202,6 +202,11 @@ pub fn ok(v: Value) -> Reply {
     Ok(json_response(StatusCode::OK, &v))
 }
 
+/// 202 Accepted, no body (`sendMail`).
+pub fn accepted() -> Reply {
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
 /// 204 No Content.
 pub fn no_content() -> Reply {
     Ok(StatusCode::NO_CONTENT.into_response())
