@@ -39,6 +39,17 @@ pub struct DetectConfig {
     /// the configuration file.
     #[serde(default)]
     pub sigma_rules: Vec<std::path::PathBuf>,
+    /// Partitions detection is spread over, which the detector processes share out (1: one
+    /// process evaluates everything, the others stand by). Every process must have the same.
+    #[serde(default = "one")]
+    pub partitions: u32,
+    /// What decides an activity's partition: `tenant` or `user` (see [`PartitionBy`]).
+    #[serde(default)]
+    pub partition_by: crate::PartitionBy,
+}
+
+fn one() -> u32 {
+    1
 }
 
 fn seven() -> f64 {
@@ -46,6 +57,14 @@ fn seven() -> f64 {
 }
 
 impl DetectConfig {
+    /// How detection is partitioned.
+    pub fn partitioning(&self) -> crate::Partitioning {
+        crate::Partitioning {
+            count: self.partitions.max(1),
+            by: self.partition_by,
+        }
+    }
+
     /// Every anomaly detection off: only the policies given to the engine run (backtests).
     pub fn policies_only() -> DetectConfig {
         DetectConfig {
@@ -75,6 +94,8 @@ impl Default for DetectConfig {
             enable: Vec::new(),
             disable: Vec::new(),
             sigma_rules: Vec::new(),
+            partitions: one(),
+            partition_by: crate::PartitionBy::default(),
         }
     }
 }

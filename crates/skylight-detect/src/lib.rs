@@ -13,6 +13,7 @@ pub mod file_policy;
 mod geo;
 mod incident;
 mod matcher;
+mod partition;
 pub mod policy;
 mod rule;
 mod runner;
@@ -24,6 +25,7 @@ pub use engine::{DetectConfig, DetectError, Engine};
 pub use event::Event;
 pub use incident::{Finding, Hit};
 pub use matcher::matches;
+pub use partition::{Partition, PartitionBy, Partitioning};
 pub use policy::{ActivityPolicy, PolicyConfig, PolicyError};
 pub use rule::{BUILT_IN_GROUPS, CATEGORIES, GroupMembers, Mode, Rule, Scope};
 pub use runner::{

@@ -7,6 +7,7 @@ use skylight_store::Store;
 
 use crate::engine::{DetectConfig, DetectError, Engine};
 use crate::event::Event;
+use crate::partition::Partition;
 use crate::policy::{self, ActivityPolicy};
 
 /// Activities read from the store at a time.
@@ -178,6 +179,10 @@ pub fn load_sigma(
 pub struct Detector<'a> {
     store: &'a dyn Store,
     engine: Engine,
+    /// The activities this detector evaluates.
+    partition: Partition,
+    /// Its name in the store.
+    name: String,
     seq: i64,
     /// The progress saved when this detector last read or wrote it: its commits are fenced on it.
     committed: i64,
@@ -190,13 +195,27 @@ impl std::fmt::Debug for Detector<'_> {
 }
 
 impl<'a> Detector<'a> {
-    /// Restores the engine's saved state and progress from the store.
-    pub fn open(store: &'a dyn Store, mut engine: Engine) -> Result<Detector<'a>, DetectError> {
-        let (seq, entries) = store.detection_state()?;
+    /// Restores the engine's saved state and progress from the store: the detector of an
+    /// unpartitioned deployment, which evaluates every activity.
+    pub fn open(store: &'a dyn Store, engine: Engine) -> Result<Detector<'a>, DetectError> {
+        Detector::open_partition(store, engine, Partition::ALL)
+    }
+
+    /// Restores one partition's saved state and progress from the store: the detector
+    /// evaluates that partition's activities only (the partition must be in the store's plan).
+    pub fn open_partition(
+        store: &'a dyn Store,
+        mut engine: Engine,
+        partition: Partition,
+    ) -> Result<Detector<'a>, DetectError> {
+        let name = partition.name();
+        let (seq, entries) = store.detection_state_in(&name)?;
         engine.restore(entries)?;
         Ok(Detector {
             store,
             engine,
+            partition,
+            name,
             seq,
             committed: seq,
         })
@@ -207,17 +226,26 @@ impl<'a> Detector<'a> {
         &self.engine
     }
 
-    /// Evaluates up to `batch` new activities without committing; `activities` is 0 when
-    /// caught up.
-    fn evaluate_batch(&mut self, batch: usize) -> Result<Progress, DetectError> {
+    /// Reads up to `batch` new activities and evaluates those of its partition, without
+    /// committing: (how many were read, 0 when caught up; the progress made).
+    fn evaluate_batch(&mut self, batch: usize) -> Result<(usize, Progress), DetectError> {
         let stored = self.store.activities_since(self.seq, batch)?;
+        let read = stored.len();
         let Some(last) = stored.last().map(|s| s.seq) else {
-            return Ok(Progress {
-                seq: self.seq,
-                ..Progress::default()
-            });
+            return Ok((
+                0,
+                Progress {
+                    seq: self.seq,
+                    ..Progress::default()
+                },
+            ));
         };
-        let mut events: Vec<Event> = stored.into_iter().map(Event::new).collect();
+        let partition = self.partition;
+        let mut events: Vec<Event> = stored
+            .into_iter()
+            .filter(|s| partition.contains(&s.row.tenant, s.row.user.as_deref()))
+            .map(Event::new)
+            .collect();
         // Blobs are committed in whatever order they arrive: time order within a batch keeps
         // windows and baselines closer to what happened.
         events.sort_by_key(|e| (e.ms, e.seq));
@@ -225,20 +253,33 @@ impl<'a> Detector<'a> {
             self.engine.evaluate(e);
         }
         self.seq = last;
-        Ok(Progress {
-            activities: events.len() as u64,
-            alerts: 0,
-            seq: last,
-        })
+        Ok((
+            read,
+            Progress {
+                activities: events.len() as u64,
+                alerts: 0,
+                seq: last,
+            },
+        ))
     }
 
     /// Commits the alerts and state changed since the last commit with the progress made.
     fn commit(&mut self) -> Result<u64, DetectError> {
         let (alerts, state) = self.engine.take_changes();
         self.store
-            .commit_detection(self.committed, self.seq, &alerts, &state)?;
+            .commit_detection_in(&self.name, self.committed, self.seq, &alerts, &state)?;
         self.committed = self.seq;
         Ok(alerts.len() as u64)
+    }
+
+    /// Evaluates the next `max` stored activities at most (those of its partition) and
+    /// commits: a bounded step, for a caller that shares its time between partitions.
+    pub fn step(&mut self, max: usize) -> Result<Progress, DetectError> {
+        let (read, mut p) = self.evaluate_batch(max.max(1))?;
+        if read > 0 {
+            p.alerts = self.commit()?;
+        }
+        Ok(p)
     }
 
     /// Evaluates everything stored so far, committing every [`COMMIT_EVERY`] activities or
@@ -252,20 +293,20 @@ impl<'a> Detector<'a> {
         let mut pending = 0u64;
         let mut since_commit = std::time::Instant::now();
         loop {
-            let p = self.evaluate_batch(BATCH)?;
-            pending += p.activities;
+            let (read, p) = self.evaluate_batch(BATCH)?;
+            // Activities read count, whether or not they are this partition's: progress past
+            // other partitions' activities is saved too.
+            pending += read as u64;
             total.activities += p.activities;
             total.seq = p.seq;
             if pending > 0
-                && (p.activities == 0
-                    || pending >= COMMIT_EVERY
-                    || since_commit.elapsed() >= COMMIT_AFTER)
+                && (read == 0 || pending >= COMMIT_EVERY || since_commit.elapsed() >= COMMIT_AFTER)
             {
                 total.alerts += self.commit()?;
                 pending = 0;
                 since_commit = std::time::Instant::now();
             }
-            if p.activities == 0 {
+            if read == 0 {
                 return Ok(total);
             }
         }

@@ -109,6 +109,10 @@ pub struct TenantState {
     /// new to the tenant.
     #[serde(default)]
     pub new_apps: BTreeMap<String, i64>,
+    /// Each id of a recently added service principal → the one id its incidents are keyed by
+    /// (the records of one consent name the app by different ids).
+    #[serde(default)]
+    pub new_app_subjects: BTreeMap<String, String>,
 }
 
 /// All detection state, and which entries changed since the last save.

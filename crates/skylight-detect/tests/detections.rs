@@ -496,3 +496,52 @@ fn a_long_burst_counts_each_activity_once() {
     assert_eq!(alerts[0].activity_count, 600);
     assert_eq!(alerts[0].activity_ids.len(), 500, "ids kept up to the cap");
 }
+
+/// The records of one consent name the app by different ids (the service principal's object
+/// id, its app id): they join one incident, keyed by the id the app was added under.
+#[test]
+fn one_consent_to_a_new_app_is_one_alert_whatever_id_each_record_names() {
+    let sp = "5d8e2a10-0000-4000-8000-00000000aaaa";
+    let app = "9f1c7b44-0000-4000-8000-00000000bbbb";
+    let mut added = rec(
+        1,
+        t0(),
+        8,
+        "Add service principal.",
+        "admin@contoso.com",
+        "73.10.20.30",
+    );
+    added["ObjectId"] = json!(sp);
+    added["Target"] = json!([{"Type": 2, "ID": format!("ServicePrincipal_{app}")}]);
+    let mut consent = rec(
+        2,
+        t0() + Duration::minutes(2),
+        8,
+        "Consent to application.",
+        "bob@contoso.com",
+        "73.10.20.31",
+    );
+    consent["Target"] = json!([{"Type": 2, "ID": format!("ServicePrincipal_{app}")}, {"Type": 1, "ID": "Mail Helper"}]);
+    consent["ModifiedProperties"] = json!([
+        {"Name": "ConsentAction.Permissions", "NewValue": "[[Id: x, Scope:  Mail.ReadWrite User.Read, CreatedDateTime: ]]", "OldValue": ""}
+    ]);
+    let mut grant = rec(
+        3,
+        t0() + Duration::minutes(2),
+        8,
+        "Add delegated permission grant.",
+        "bob@contoso.com",
+        "73.10.20.31",
+    );
+    grant["ObjectId"] = json!(sp);
+    grant["ModifiedProperties"] = json!([
+        {"Name": "DelegatedPermissionGrant.Scope", "NewValue": "Mail.ReadWrite User.Read", "OldValue": ""}
+    ]);
+    let alerts = detect(&DetectConfig::default(), "", &[added, consent, grant]);
+    let consents: Vec<_> = alerts
+        .iter()
+        .filter(|a| a.policy == "oauth_high_privilege")
+        .collect();
+    assert_eq!(consents.len(), 1, "{alerts:#?}");
+    assert_eq!(consents[0].activity_ids.len(), 2, "{:#?}", consents[0]);
+}

@@ -271,31 +271,14 @@ fn round(shared: &Shared, wanted: &[Wanted]) -> Vec<String> {
     let units: Vec<&Wanted> = wanted.iter().filter(|w| w.2).collect();
     if !units.is_empty() && take(&format!("{PRESENCE}{}", shared.holder)) {
         let live = live_processes(shared).max(1);
-        let share = units.len().div_ceil(live);
-        // Renew what is held first (in name order), giving up what is over the share.
-        let mut holding = 0;
-        for (name, held, _) in units.iter().copied() {
-            if held.flag.load(Ordering::Acquire) {
-                if holding < share && take(name) {
-                    set(name, held, true);
-                    holding += 1;
-                } else {
-                    if holding >= share {
-                        excess.push(name.clone());
-                    }
-                    set(name, held, false);
-                }
-            }
+        // Each kind of unit (the name up to its first `:`: `collect`, `detect`) is shared out
+        // on its own, so that every process gets its part of each kind of work.
+        let mut kinds: BTreeMap<&str, Vec<&Wanted>> = BTreeMap::new();
+        for w in units {
+            kinds.entry(unit_kind(&w.0)).or_default().push(w);
         }
-        // Then take free or expired units up to the share.
-        for (name, held, _) in units.iter().copied() {
-            if holding >= share {
-                break;
-            }
-            if !held.flag.load(Ordering::Acquire) && take(name) {
-                set(name, held, true);
-                holding += 1;
-            }
+        for units in kinds.into_values() {
+            share_out(&units, live, &take, &set, &mut excess);
         }
     } else {
         for (name, held, _) in units {
@@ -306,6 +289,48 @@ fn round(shared: &Shared, wanted: &[Wanted]) -> Vec<String> {
         set(name, held, take(name));
     }
     excess
+}
+
+/// The kind of a shared unit: its name up to the first `:`.
+fn unit_kind(name: &str) -> &str {
+    name.split_once(':').map_or(name, |(kind, _)| kind)
+}
+
+/// Holds at most a fair share of `units` (their number divided by the live processes, rounded
+/// up): renews what is held first (in name order), giving up what is over the share (pushed to
+/// `excess`), then takes free or expired units up to the share.
+fn share_out(
+    units: &[&Wanted],
+    live: usize,
+    take: &dyn Fn(&str) -> bool,
+    set: &dyn Fn(&str, &Held, bool),
+    excess: &mut Vec<String>,
+) {
+    let share = units.len().div_ceil(live);
+    let mut holding = 0;
+    for (name, held, _) in units.iter().copied() {
+        if held.flag.load(Ordering::Acquire) {
+            if holding < share && take(name) {
+                set(name, held, true);
+                holding += 1;
+            } else {
+                if holding >= share {
+                    excess.push(name.clone());
+                }
+                set(name, held, false);
+            }
+        }
+    }
+    // Then take free or expired units up to the share.
+    for (name, held, _) in units.iter().copied() {
+        if holding >= share {
+            break;
+        }
+        if !held.flag.load(Ordering::Acquire) && take(name) {
+            set(name, held, true);
+            holding += 1;
+        }
+    }
 }
 
 /// Processes whose presence lease is live (this one included once it has renewed its own).

@@ -10,6 +10,7 @@ mod convert;
 mod directory;
 pub mod lease;
 pub mod migrate;
+mod partition;
 mod pg;
 pub mod seal;
 pub mod settings;
@@ -298,17 +299,47 @@ pub trait Store: AccessStore + Send + Sync {
     fn activities_since(&self, after: i64, limit: usize)
     -> Result<Vec<StoredActivity>, StoreError>;
 
-    /// Detection's saved progress (the last sequence number evaluated, 0 at first) and state.
-    fn detection_state(&self) -> Result<(i64, Vec<StateEntry>), StoreError>;
+    /// The unpartitioned detection's saved progress and state (see [`Store::detection_state_in`]).
+    fn detection_state(&self) -> Result<(i64, Vec<StateEntry>), StoreError> {
+        self.detection_state_in("")
+    }
 
-    /// Commits what detection made of the activities after `from` up to `progress`: alerts
-    /// (upserted by key), state changes (`None` deletes) and the progress, in one transaction, so
-    /// that after a crash no activity is evaluated twice and no alert is lost. Fenced: refused
-    /// with [`StoreError::Conflict`], writing nothing, when the saved progress is no longer `from`
-    /// (another detector committed meanwhile, e.g. one that took over while this one stalled);
-    /// the caller reopens from the store.
+    /// Commits the unpartitioned detection (see [`Store::commit_detection_in`]).
     fn commit_detection(
         &self,
+        from: i64,
+        progress: i64,
+        alerts: &[AlertDraft],
+        state: &[StateChange],
+    ) -> Result<(), StoreError> {
+        self.commit_detection_in("", from, progress, alerts, state)
+    }
+
+    /// Makes `partitions` the partitions detection is spread over (`[""]`: not partitioned), in
+    /// one transaction: each one not saved yet starts, with no state, where the slowest saved
+    /// partition had got to (0 on a fresh store), so changing the partitioning neither skips nor
+    /// re-evaluates activities; partitions of an earlier plan are forgotten, progress and state.
+    fn plan_detection(&self, partitions: &[String]) -> Result<(), StoreError>;
+
+    /// Detection's partitions and their progress (the last sequence number each evaluated), by
+    /// name; `""` is the unpartitioned detection.
+    fn detection_partitions(&self) -> Result<Vec<(String, i64)>, StoreError>;
+
+    /// A detection partition's saved progress (the last sequence number it evaluated; 0 at first
+    /// for `""`) and state. A partition other than `""` must be in the plan
+    /// ([`Store::plan_detection`]), else [`StoreError::Conflict`].
+    fn detection_state_in(&self, partition: &str) -> Result<(i64, Vec<StateEntry>), StoreError>;
+
+    /// Commits what a detection partition made of the activities after `from` up to `progress`:
+    /// alerts (upserted by key), state changes (`None` deletes) and the progress, in one
+    /// transaction, so that after a crash no activity is evaluated twice and no alert is lost.
+    /// Fenced: refused with [`StoreError::Conflict`], writing nothing, when the partition's saved
+    /// progress is no longer `from` (another detector committed meanwhile, e.g. one that took
+    /// over while this one stalled) or the partition left the plan; the caller reopens from the
+    /// store.
+    fn commit_detection_in(
+        &self,
+        partition: &str,
         from: i64,
         progress: i64,
         alerts: &[AlertDraft],
@@ -330,7 +361,8 @@ pub trait Store: AccessStore + Send + Sync {
     /// A number that changes whenever a policy is put or deleted.
     fn policy_version(&self) -> Result<i64, StoreError>;
 
-    /// How far detection got: (the last sequence number it evaluated, the newest stored).
+    /// How far detection got: (the last sequence number every partition has evaluated, the
+    /// newest stored).
     fn detection_progress(&self) -> Result<(i64, i64), StoreError>;
 
     /// Alerts, newest first (oldest change first with [`AlertQuery::updated_after`]).

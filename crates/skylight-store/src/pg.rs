@@ -597,18 +597,27 @@ impl Store for PostgresStore {
         self.with(|c| query::activities_since(c, after, limit))
     }
 
-    fn detection_state(&self) -> Result<(i64, Vec<StateEntry>), StoreError> {
-        self.with(detection::detection_state)
+    fn plan_detection(&self, partitions: &[String]) -> Result<(), StoreError> {
+        self.with(|c| detection::plan_detection(c, partitions))
     }
 
-    fn commit_detection(
+    fn detection_partitions(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        self.with(detection::detection_partitions)
+    }
+
+    fn detection_state_in(&self, partition: &str) -> Result<(i64, Vec<StateEntry>), StoreError> {
+        self.with(|c| detection::detection_state(c, partition))
+    }
+
+    fn commit_detection_in(
         &self,
+        partition: &str,
         from: i64,
         progress: i64,
         alerts: &[AlertDraft],
         state: &[StateChange],
     ) -> Result<(), StoreError> {
-        self.with(|c| detection::commit_detection(c, from, progress, alerts, state))
+        self.with(|c| detection::commit_detection(c, partition, from, progress, alerts, state))
     }
 
     fn raise_new_alerts(&self, alerts: &[AlertDraft]) -> Result<u64, StoreError> {

@@ -648,18 +648,31 @@ impl Store for SqliteStore {
         self.lock().activities_since(after, limit)
     }
 
-    fn detection_state(&self) -> Result<(i64, Vec<crate::StateEntry>), StoreError> {
-        self.lock().detection_state()
+    fn plan_detection(&self, partitions: &[String]) -> Result<(), StoreError> {
+        self.lock().plan_detection(partitions)
     }
 
-    fn commit_detection(
+    fn detection_partitions(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        self.lock().detection_partitions()
+    }
+
+    fn detection_state_in(
         &self,
+        partition: &str,
+    ) -> Result<(i64, Vec<crate::StateEntry>), StoreError> {
+        self.lock().detection_state(partition)
+    }
+
+    fn commit_detection_in(
+        &self,
+        partition: &str,
         from: i64,
         progress: i64,
         alerts: &[skylight_model::AlertDraft],
         state: &[crate::StateChange],
     ) -> Result<(), StoreError> {
-        self.lock().commit_detection(from, progress, alerts, state)
+        self.lock()
+            .commit_detection(partition, from, progress, alerts, state)
     }
 
     fn stored_policies(&self) -> Result<Vec<(String, String)>, StoreError> {

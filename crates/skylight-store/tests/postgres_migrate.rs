@@ -288,6 +288,19 @@ fn fill(store: &SqliteStore, connectors: &[StoredConnector]) {
             &[("window:eve".into(), Some(vec![0, 1, 2, 255]))],
         )
         .unwrap();
+    // A detection partition beside it, with state of its own under the same key.
+    store
+        .plan_detection(&[String::new(), "1/2".into()])
+        .unwrap();
+    store
+        .commit_detection_in(
+            "1/2",
+            6_000,
+            6_000,
+            &[],
+            &[("window:eve".into(), Some(vec![9, 9]))],
+        )
+        .unwrap();
     store.raise_new_alerts(&[draft("file-1")]).unwrap();
     let alerts = store
         .alerts(&AlertQuery {
@@ -545,6 +558,17 @@ fn a_sqlite_store_is_copied_whole_and_carries_on_in_postgresql() {
     assert_eq!(
         from.detection_progress().unwrap(),
         to.detection_progress().unwrap()
+    );
+    for partition in ["", "1/2"] {
+        assert_eq!(
+            from.detection_state_in(partition).unwrap(),
+            to.detection_state_in(partition).unwrap(),
+            "{partition}"
+        );
+    }
+    assert_eq!(
+        to.detection_state_in("1/2").unwrap().1,
+        vec![("window:eve".to_owned(), vec![9, 9])]
     );
     let next = |s: &dyn Store| -> Vec<String> {
         s.activities_since(6_000, 3)

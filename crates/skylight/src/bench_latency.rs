@@ -83,6 +83,7 @@ pub async fn bench_latency(args: LatencyArgs) -> anyhow::Result<()> {
             )?)
         },
         None,
+        skylight_detect::Partitioning::NONE,
         Vec::new(),
     )?;
 

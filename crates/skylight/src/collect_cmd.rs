@@ -264,6 +264,7 @@ pub async fn collect_into(
         notifier = crate::notify_cmd::start(&config.notifications, &base_dir, store.clone())
             .context("notifications: fix [notifications] in the configuration")?;
         let (gov_dir, gov_detect) = (base_dir.clone(), detect.clone());
+        let partitioning = detect.partitioning();
         let (engine_dir, engine_store) = (base_dir.clone(), store.clone());
         // On a fresh deployment, the back-fill waits for the directory's groups (scopes).
         let first_syncs: Vec<String> = if config.collector.directory_interval_minutes > 0 {
@@ -277,7 +278,8 @@ pub async fn collect_into(
         detection = Some(crate::detect_cmd::DetectionThread::spawn(
             store.clone(),
             move || crate::detect_cmd::engine(&detect, &engine_dir, Some(engine_store.as_ref())),
-            leases.as_ref().map(|k| k.want("detect")),
+            leases.clone(),
+            partitioning,
             first_syncs,
         )?);
         // Policies' governance actions on the alerts detection raises.

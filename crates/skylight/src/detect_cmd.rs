@@ -24,10 +24,21 @@ pub fn detect_config(
         "learning_days".into(),
         toml::Value::Float(settings.learning_days),
     );
-    toml::Value::Table(table)
+    let config = toml::Value::Table(table)
         .try_into::<DetectConfig>()
-        .map_err(|e| anyhow::anyhow!("[detection]: {e}"))
+        .map_err(|e| anyhow::anyhow!("[detection]: {e}"))?;
+    if !(1..=MAX_PARTITIONS).contains(&config.partitions) {
+        anyhow::bail!(
+            "[detection] partitions = {}: give a number from 1 (not partitioned) to {MAX_PARTITIONS}, the same on every process",
+            config.partitions
+        );
+    }
+    Ok(config)
 }
+
+/// The most partitions detection can be spread over: well beyond the processes one database
+/// serves, and each costs a read of the activity stream per pass.
+const MAX_PARTITIONS: u32 = 256;
 
 /// The enabled policies: built-in, from files and, when a store is given, defined through the
 /// API (unless a file or built-in policy has the id).
@@ -205,17 +216,32 @@ pub struct DetectionThread {
 /// How long the thread rests when it has caught up.
 const IDLE: Duration = Duration::from_millis(500);
 
-/// Evaluates new activities until `stop` is set, then once more. A failed pass (the store busy
-/// or failing) is retried from the last commit, with a growing pause, rather than ending
-/// detection while collection goes on.
+/// One partition of detection as this process sees it: whether it holds it, and its detector
+/// while it does.
+struct Slot<'a> {
+    partition: skylight_detect::Partition,
+    /// `None`: no other process to share with (`collect --once`, benchmarks).
+    lease: Option<skylight_store::lease::Lease>,
+    detector: Option<Detector<'a>>,
+}
+
+/// Evaluates new activities until `stop` is set, then once more. Detection is spread over the
+/// partitions of `partitioning`; with leases, this process evaluates the partitions it holds
+/// (one at a time when not partitioned, a fair share of them otherwise), each resuming from the
+/// last commit, whoever made it. A failed pass (the store busy or failing) is retried from the
+/// last commit, with a growing pause, rather than ending detection while collection goes on.
 fn run_detection(
     store: &dyn Store,
     make_engine: &dyn Fn() -> anyhow::Result<Engine>,
     stop: &AtomicBool,
-    lease: Option<&skylight_store::lease::Lease>,
+    leases: Option<&skylight_store::lease::LeaseKeeper>,
+    partitioning: skylight_detect::Partitioning,
     first_syncs: &[String],
 ) -> anyhow::Result<Progress> {
     wait_for_first_syncs(store, first_syncs, stop);
+    store
+        .plan_detection(&partitioning.names())
+        .context("cannot record detection's partitions in the store")?;
     // Policies changed through the API, or a directory sync that may have changed the members
     // of the groups scopes name.
     let versions =
@@ -230,74 +256,108 @@ fn run_detection(
             ))
         };
     let mut version = versions(store)?;
-    let mut detector = Detector::open(store, make_engine()?)?;
+    let mut slots: Vec<Slot<'_>> = partitioning
+        .partitions()
+        .into_iter()
+        .map(|partition| {
+            let name = partition.name();
+            let lease = leases.map(|k| {
+                if name.is_empty() {
+                    k.want("detect")
+                } else {
+                    k.want_shared(&format!("detect:{name}"))
+                }
+            });
+            Slot {
+                partition,
+                lease,
+                detector: None,
+            }
+        })
+        .collect();
     let mut total = Progress::default();
     let mut pause = Duration::from_secs(1);
-    let mut leading = true;
     loop {
         let stopping = stop.load(Ordering::Relaxed);
-        // With several processes on one store, one evaluates at a time; the one taking over
-        // resumes from the last commit, whoever made it.
-        if let Some(lease) = lease {
-            if !lease.held() {
-                if stopping {
-                    return Ok(total);
-                }
-                leading = false;
-                std::thread::sleep(IDLE);
-                continue;
-            }
-            if !leading {
-                leading = true;
-                version = versions(store)?;
-                detector = Detector::open(store, make_engine()?)?;
-                tracing::info!("this process now runs detection");
-            }
-        }
         // Policies changed through the API: everything evaluated so far is committed (a pass
-        // ends with a commit), so a new engine resumes exactly there.
+        // ends with a commit), so new engines resume exactly there.
         let now = versions(store)?;
         if now != version {
             version = now;
-            detector = Detector::open(store, make_engine()?)?;
-            tracing::info!("policies or the directory changed: detection reloaded its policies");
-        }
-        let p = match detector.catch_up() {
-            Ok(p) => {
-                pause = Duration::from_secs(1);
-                p
+            if slots.iter().any(|s| s.detector.is_some()) {
+                tracing::info!("policies or the directory changed: detection reloads its policies");
             }
-            // Another process committed detection under this one (it took over while this one
-            // stalled): nothing of this pass was written; carry on from what it committed.
-            Err(skylight_detect::DetectError::Store(skylight_store::StoreError::Conflict(why))) => {
-                tracing::warn!(%why, "detection was committed by another process meanwhile: this pass is dropped and detection resumes from the store");
-                detector = Detector::open(store, make_engine()?)?;
+            for slot in &mut slots {
+                slot.detector = None;
+            }
+        }
+        let mut failed = false;
+        for slot in &mut slots {
+            let name = slot.partition.name();
+            if slot.lease.as_ref().is_some_and(|l| !l.held()) {
+                if slot.detector.take().is_some() {
+                    tracing::info!(partition = %name, "another process now runs this detection partition");
+                }
                 continue;
             }
-            Err(e) if !stopping => {
-                tracing::error!(error = %e, retry_in_s = pause.as_secs(), "detection failed; resuming from its last commit");
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_secs(60));
-                // What the failed pass evaluated was not committed: start again from the store.
-                detector = Detector::open(store, make_engine()?)?;
-                continue;
+            let pass = (|| -> Result<Progress, skylight_detect::DetectError> {
+                if slot.detector.is_none() {
+                    let engine = make_engine()
+                        .map_err(|e| skylight_detect::DetectError::Config(format!("{e:#}")))?;
+                    slot.detector = Some(Detector::open_partition(store, engine, slot.partition)?);
+                    if slot.lease.is_some() {
+                        tracing::info!(partition = %name, "this process now runs detection");
+                    }
+                }
+                match slot.detector.as_mut() {
+                    Some(d) => d.catch_up(),
+                    None => Ok(Progress::default()),
+                }
+            })();
+            match pass {
+                Ok(p) => {
+                    if p.activities > 0 {
+                        tracing::info!(
+                            partition = %name,
+                            activities = p.activities,
+                            alerts = p.alerts,
+                            "detection evaluated new activities"
+                        );
+                    }
+                    total.activities += p.activities;
+                    total.alerts += p.alerts;
+                    total.seq = total.seq.max(p.seq);
+                }
+                // Another process committed this partition under this one (it took over while
+                // this one stalled): nothing of this pass was written; carry on from what it
+                // committed.
+                Err(skylight_detect::DetectError::Store(skylight_store::StoreError::Conflict(
+                    why,
+                ))) => {
+                    tracing::warn!(partition = %name, %why, "detection was committed by another process meanwhile: this pass is dropped and detection resumes from the store");
+                    slot.detector = None;
+                    failed = true;
+                }
+                Err(e) if !stopping => {
+                    tracing::error!(partition = %name, error = %e, retry_in_s = pause.as_secs(), "detection failed; resuming from its last commit");
+                    // What the failed pass evaluated was not committed: start again from the
+                    // store.
+                    slot.detector = None;
+                    failed = true;
+                }
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => return Err(e.into()),
-        };
-        if p.activities > 0 {
-            tracing::info!(
-                activities = p.activities,
-                alerts = p.alerts,
-                "detection evaluated new activities"
-            );
         }
-        total.activities += p.activities;
-        total.alerts += p.alerts;
-        total.seq = p.seq;
         if stopping {
             return Ok(total);
         }
-        std::thread::sleep(IDLE);
+        if failed {
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_secs(60));
+        } else {
+            pause = Duration::from_secs(1);
+            std::thread::sleep(IDLE);
+        }
     }
 }
 
@@ -340,12 +400,14 @@ fn wait_for_first_syncs(store: &dyn Store, tenants: &[String], stop: &AtomicBool
 
 impl DetectionThread {
     /// Starts detection over the store; it resumes where its last commit ended. `make_engine`
-    /// builds the engine (again after a failure); `first_syncs`: tenants whose first directory
-    /// round detection waits for.
+    /// builds an engine (per partition, and again after a failure); `leases`: shared with other
+    /// processes (none: this process evaluates every partition); `first_syncs`: tenants whose
+    /// first directory round detection waits for.
     pub fn spawn(
         store: Arc<dyn Store>,
         make_engine: impl Fn() -> anyhow::Result<Engine> + Send + 'static,
-        lease: Option<skylight_store::lease::Lease>,
+        leases: Option<Arc<skylight_store::lease::LeaseKeeper>>,
+        partitioning: skylight_detect::Partitioning,
         first_syncs: Vec<String>,
     ) -> anyhow::Result<DetectionThread> {
         let stop = Arc::new(AtomicBool::new(false));
@@ -357,7 +419,8 @@ impl DetectionThread {
                     store.as_ref(),
                     &make_engine,
                     &flag,
-                    lease.as_ref(),
+                    leases.as_deref(),
+                    partitioning,
                     &first_syncs,
                 );
                 if let Err(e) = &run {
@@ -914,5 +977,29 @@ mod tests {
         let cfg = skylight_m365::config::Config::from_toml_str(&bad, dir.path()).unwrap();
         let err = detect_config(&cfg.detection).unwrap_err().to_string();
         assert!(err.contains("sensitivty"), "{err}");
+        // Partitions: by tenant unless told, a count in range.
+        assert_eq!(detect.partitioning(), skylight_detect::Partitioning::NONE);
+        let split = text.replace(
+            "[detection]\n",
+            "[detection]\npartitions = 8\npartition_by = \"user\"\n",
+        );
+        let cfg = skylight_m365::config::Config::from_toml_str(&split, dir.path()).unwrap();
+        assert_eq!(
+            detect_config(&cfg.detection).unwrap().partitioning(),
+            skylight_detect::Partitioning {
+                count: 8,
+                by: skylight_detect::PartitionBy::User
+            }
+        );
+        for bad in [
+            "partitions = 0",
+            "partitions = 257",
+            "partition_by = \"ip\"",
+        ] {
+            let text = text.replace("[detection]\n", &format!("[detection]\n{bad}\n"));
+            let cfg = skylight_m365::config::Config::from_toml_str(&text, dir.path()).unwrap();
+            let err = detect_config(&cfg.detection).unwrap_err().to_string();
+            assert!(err.contains("[detection]"), "{bad}: {err}");
+        }
     }
 }

@@ -60,8 +60,10 @@ pub(super) fn consent(
 ) {
     if is_op(e, &["Add service principal."]) {
         let tenant = state.tenant(&e.row.tenant);
-        for id in app_ids(e) {
-            tenant.new_apps.insert(id, e.ms);
+        let ids = app_ids(e);
+        for id in &ids {
+            tenant.new_apps.insert(id.clone(), e.ms);
+            tenant.new_app_subjects.insert(id.clone(), ids[0].clone());
         }
         if tenant.new_apps.len() > NEW_APPS {
             let mut by_time: Vec<(i64, String)> = tenant
@@ -72,6 +74,7 @@ pub(super) fn consent(
             by_time.sort();
             for (_, k) in by_time.iter().take(tenant.new_apps.len() - NEW_APPS) {
                 tenant.new_apps.remove(k);
+                tenant.new_app_subjects.remove(k);
             }
         }
         return;
@@ -118,7 +121,10 @@ pub(super) fn consent(
     let added = {
         let tenant = state.tenant(&e.row.tenant);
         ids.iter()
-            .filter_map(|i| tenant.new_apps.get(i).map(|t| (*t, i.clone())))
+            .filter_map(|i| {
+                let subject = tenant.new_app_subjects.get(i).unwrap_or(i);
+                tenant.new_apps.get(i).map(|t| (*t, subject.clone()))
+            })
             .filter(|(t, _)| (e.ms - *t).abs() <= NEW_APP_MS)
             .min()
     };

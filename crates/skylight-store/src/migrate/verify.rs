@@ -173,11 +173,23 @@ pub fn digests(store: &dyn Store, tenants: &[String]) -> Result<Vec<(String, Fig
     })?;
     out.push(("alerts with comments".to_owned(), each(alerts)?));
     let mut detection = Digest::new();
-    let (progress, state) = store.detection_state()?;
-    detection.json(&progress)?;
     detection.json(&store.detection_progress()?)?;
-    for (key, value) in &state {
-        detection.add(&[key.as_bytes(), value]);
+    let mut partitions: Vec<String> = store
+        .detection_partitions()?
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    if partitions.is_empty() {
+        partitions.push(String::new());
+    }
+    for partition in &partitions {
+        let (progress, mut state) = store.detection_state_in(partition)?;
+        // Both backends give the entries by key, but the digest must not rest on it.
+        state.sort();
+        detection.json(&(partition, progress))?;
+        for (key, value) in &state {
+            detection.add(&[key.as_bytes(), value]);
+        }
     }
     out.push((
         "detection progress and state".to_owned(),

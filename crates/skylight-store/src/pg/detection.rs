@@ -10,8 +10,100 @@ use skylight_model::{AlertComment, AlertStatus, Resolution, Severity};
 
 use super::*;
 
-/// The progress row's name.
-const PROGRESS: &str = "activities";
+use crate::partition;
+
+/// The advisory lock a change of detection's plan holds (`dplan` in ASCII): processes starting
+/// together plan one after the other.
+const PLAN_LOCK: i64 = 0x64_706c_616e;
+
+/// Detection's progress rows, by partition.
+fn read_partitions(c: &mut impl postgres::GenericClient) -> Result<Vec<(String, i64)>, StoreError> {
+    let rows = c.query(
+        "SELECT name, seq FROM detection_progress ORDER BY name",
+        &[],
+    )?;
+    let mut out = Vec::new();
+    for r in rows {
+        let name: String = r.try_get(0)?;
+        if let Some(p) = partition::partition_of_row(&name) {
+            out.push((p.to_owned(), r.try_get(1)?));
+        }
+    }
+    Ok(out)
+}
+
+/// [`Store::detection_partitions`](crate::Store::detection_partitions).
+pub(super) fn detection_partitions(c: &mut Client) -> Result<Vec<(String, i64)>, StoreError> {
+    read_partitions(c)
+}
+
+/// [`Store::plan_detection`](crate::Store::plan_detection).
+pub(super) fn plan_detection(c: &mut Client, partitions: &[String]) -> Result<(), StoreError> {
+    for p in partitions {
+        partition::check_name(p)?;
+    }
+    let mut tx = c.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PLAN_LOCK])?;
+    let saved = read_partitions(&mut tx)?;
+    let start = saved.iter().map(|(_, seq)| *seq).min().unwrap_or(0);
+    let missing: Vec<String> = partitions
+        .iter()
+        .filter(|p| !saved.iter().any(|(s, _)| s == *p))
+        .map(|p| partition::progress_row(p))
+        .collect();
+    if !missing.is_empty() {
+        tx.execute(
+            "INSERT INTO detection_progress (name, seq) SELECT unnest($1::text[]), $2",
+            &[&missing, &start],
+        )?;
+    }
+    let gone: Vec<String> = saved
+        .iter()
+        .filter(|(p, _)| !partitions.contains(p))
+        .map(|(p, _)| partition::progress_row(p))
+        .collect();
+    if !gone.is_empty() {
+        tx.execute(
+            "DELETE FROM detection_progress WHERE name = ANY($1)",
+            &[&gone],
+        )?;
+    }
+    let mut stale = Vec::new();
+    for r in tx.query("SELECT key FROM detection_state", &[])? {
+        let key: String = r.try_get(0)?;
+        let planned = partition::split_state_key(&key)
+            .is_some_and(|(p, _)| partitions.iter().any(|q| q == p));
+        if !planned {
+            stale.push(key);
+        }
+    }
+    if !stale.is_empty() {
+        tx.execute("DELETE FROM detection_state WHERE key = ANY($1)", &[&stale])?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// A partition's saved progress (0 for the unpartitioned detection before its first commit; a
+/// partition outside the plan is refused), its row locked until the transaction ends.
+fn lock_progress(tx: &mut Transaction<'_>, partition: &str) -> Result<i64, StoreError> {
+    let row = partition::progress_row(partition);
+    if partition.is_empty() {
+        // Two detectors committing at once are put in order, and the second sees the first's
+        // progress.
+        tx.execute(
+            "INSERT INTO detection_progress (name, seq) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING",
+            &[&row],
+        )?;
+    }
+    tx.query_opt(
+        "SELECT seq FROM detection_progress WHERE name = $1 FOR UPDATE",
+        &[&row],
+    )?
+    .map(|r| r.try_get(0))
+    .transpose()?
+    .ok_or_else(|| partition::not_planned(partition))
+}
 
 /// The advisory lock held by every transaction that stamps alert changes (`alerts` in ASCII).
 const ALERTS_LOCK: i64 = 0x616c_6572_7473;
@@ -134,7 +226,10 @@ fn write_alert(
 }
 
 /// [`Store::detection_state`](crate::Store::detection_state).
-pub(super) fn detection_state(c: &mut Client) -> Result<(i64, Vec<StateEntry>), StoreError> {
+pub(super) fn detection_state(
+    c: &mut Client,
+    partition: &str,
+) -> Result<(i64, Vec<StateEntry>), StoreError> {
     // One snapshot for both reads: the progress and the state it goes with.
     let mut tx = c
         .build_transaction()
@@ -144,40 +239,48 @@ pub(super) fn detection_state(c: &mut Client) -> Result<(i64, Vec<StateEntry>), 
     let seq: Option<i64> = tx
         .query_opt(
             "SELECT seq FROM detection_progress WHERE name = $1",
-            &[&PROGRESS],
+            &[&partition::progress_row(partition)],
         )?
         .map(|r| r.try_get(0))
         .transpose()?;
-    let entries = tx
-        .query("SELECT key, value FROM detection_state ORDER BY key", &[])?
+    let seq = match seq {
+        Some(seq) => seq,
+        None if partition.is_empty() => 0,
+        None => return Err(partition::not_planned(partition)),
+    };
+    let rows = if partition.is_empty() {
+        tx.query(
+            "SELECT key, value FROM detection_state WHERE left(key, 1) <> '#' ORDER BY key",
+            &[],
+        )?
+    } else {
+        let (lo, hi) = partition::key_range(partition);
+        let skip = i32::try_from(lo.chars().count() + 1).unwrap_or(i32::MAX);
+        tx.query(
+            "SELECT substr(key, $3), value FROM detection_state \
+             WHERE key >= $1 AND key < $2 ORDER BY key",
+            &[&lo, &hi, &skip],
+        )?
+    };
+    let entries = rows
         .iter()
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
         .collect::<Result<Vec<_>, StoreError>>()?;
     tx.commit()?;
-    Ok((seq.unwrap_or(0), entries))
+    Ok((seq, entries))
 }
 
-/// [`Store::commit_detection`](crate::Store::commit_detection).
+/// [`Store::commit_detection_in`](crate::Store::commit_detection_in).
 pub(super) fn commit_detection(
     c: &mut Client,
+    partition: &str,
     from: i64,
     progress: i64,
     alerts: &[AlertDraft],
     state: &[StateChange],
 ) -> Result<(), StoreError> {
     let mut tx = c.transaction()?;
-    // The progress row, locked until the commit: two detectors committing at once are put in
-    // order, and the second sees the first's progress.
-    tx.execute(
-        "INSERT INTO detection_progress (name, seq) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING",
-        &[&PROGRESS],
-    )?;
-    let saved: i64 = tx
-        .query_one(
-            "SELECT seq FROM detection_progress WHERE name = $1 FOR UPDATE",
-            &[&PROGRESS],
-        )?
-        .get(0);
+    let saved = lock_progress(&mut tx, partition)?;
     if saved != from {
         return Err(crate::progress_moved(from, saved));
     }
@@ -197,9 +300,9 @@ pub(super) fn commit_detection(
     }
     // Changes apply in order, so a key's last change is the one that counts: applied as one
     // insert and one delete rather than a round trip per key.
-    let mut last: HashMap<&str, Option<&[u8]>> = HashMap::new();
+    let mut last: HashMap<String, Option<&[u8]>> = HashMap::new();
     for (key, value) in state {
-        last.insert(key, value.as_deref());
+        last.insert(partition::state_key(partition, key), value.as_deref());
     }
     let (mut keys, mut values, mut gone) = (Vec::new(), Vec::new(), Vec::new());
     for (key, value) in last {
@@ -224,7 +327,7 @@ pub(super) fn commit_detection(
     tx.execute(
         "INSERT INTO detection_progress (name, seq) VALUES ($1, $2) \
          ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
-        &[&PROGRESS, &progress],
+        &[&partition::progress_row(partition), &progress],
     )?;
     tx.commit()?;
     Ok(())
@@ -289,9 +392,10 @@ pub(super) fn policy_version(c: &mut Client) -> Result<i64, StoreError> {
 pub(super) fn detection_progress(c: &mut Client) -> Result<(i64, i64), StoreError> {
     // One statement, so both numbers come from one snapshot.
     let r = c.query_one(
-        "SELECT coalesce((SELECT seq FROM detection_progress WHERE name = $1), 0), \
+        "SELECT coalesce((SELECT min(seq) FROM detection_progress \
+                          WHERE name = 'activities' OR name LIKE 'activities:%'), 0), \
                 (SELECT coalesce(max(seq), 0) FROM records)",
-        &[&PROGRESS],
+        &[],
     )?;
     Ok((r.try_get(0)?, r.try_get(1)?))
 }

@@ -11,10 +11,34 @@ use std::collections::HashMap;
 use super::query::{ROW_IDS, read_row_with};
 use super::{Inner, from_ns, to_ns};
 use crate::batch::{Chunk, decode_chunk};
+use crate::partition;
 use crate::{AlertChange, AlertQuery, StateChange, StateEntry, StoreError, StoredActivity};
 
-/// The progress row's name.
-const PROGRESS: &str = "activities";
+/// Detection's progress rows, by partition.
+fn read_partitions(conn: &rusqlite::Connection) -> Result<Vec<(String, i64)>, StoreError> {
+    let rows = conn
+        .prepare_cached("SELECT name, seq FROM detection_progress ORDER BY name")?
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(name, seq)| partition::partition_of_row(&name).map(|p| (p.to_owned(), seq)))
+        .collect())
+}
+
+/// A partition's saved progress: 0 for the unpartitioned detection before its first commit; a
+/// partition outside the plan is refused.
+fn saved_progress(conn: &rusqlite::Connection, partition: &str) -> Result<i64, StoreError> {
+    let seq: Option<i64> = conn
+        .prepare_cached("SELECT seq FROM detection_progress WHERE name = ?1")?
+        .query_row([partition::progress_row(partition)], |r| r.get(0))
+        .optional()?;
+    match seq {
+        Some(seq) => Ok(seq),
+        None if partition.is_empty() => Ok(0),
+        None => Err(partition::not_planned(partition)),
+    }
+}
 
 fn json_list(v: &[String]) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
@@ -163,28 +187,83 @@ impl Inner {
         Ok(out)
     }
 
-    pub(super) fn detection_state(&self) -> Result<(i64, Vec<StateEntry>), StoreError> {
-        let seq = self
+    /// Detection's progress rows, by partition.
+    pub(super) fn detection_partitions(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        read_partitions(&self.conn)
+    }
+
+    pub(super) fn plan_detection(&mut self, partitions: &[String]) -> Result<(), StoreError> {
+        for p in partitions {
+            partition::check_name(p)?;
+        }
+        let tx = self
             .conn
-            .prepare_cached("SELECT seq FROM detection_progress WHERE name = ?1")?
-            .query_row([PROGRESS], |r| r.get(0))
-            .optional()?
-            .unwrap_or(0);
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT key, value FROM detection_state")?;
-        let entries = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<Vec<_>, _>>()?;
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let saved = read_partitions(&tx)?;
+        let start = saved.iter().map(|(_, seq)| *seq).min().unwrap_or(0);
+        for p in partitions {
+            if !saved.iter().any(|(s, _)| s == p) {
+                tx.prepare_cached("INSERT INTO detection_progress (name, seq) VALUES (?1, ?2)")?
+                    .execute(params![partition::progress_row(p), start])?;
+            }
+        }
+        for (p, _) in &saved {
+            if !partitions.contains(p) {
+                tx.prepare_cached("DELETE FROM detection_progress WHERE name = ?1")?
+                    .execute([partition::progress_row(p)])?;
+            }
+        }
+        let stale: Vec<String> = tx
+            .prepare("SELECT key FROM detection_state")?
+            .query_map([], |r| r.get::<_, String>(0))?
+            .filter(|k| {
+                k.as_ref().map_or(true, |k| {
+                    partition::split_state_key(k)
+                        .is_none_or(|(p, _)| !partitions.iter().any(|q| q == p))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        {
+            let mut delete = tx.prepare_cached("DELETE FROM detection_state WHERE key = ?1")?;
+            for k in &stale {
+                delete.execute([k])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub(super) fn detection_state(
+        &self,
+        partition: &str,
+    ) -> Result<(i64, Vec<StateEntry>), StoreError> {
+        let seq = saved_progress(&self.conn, partition)?;
+        let entries = if partition.is_empty() {
+            self.conn
+                .prepare_cached(
+                    "SELECT key, value FROM detection_state WHERE substr(key, 1, 1) <> '#'",
+                )?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<Vec<_>, _>>()?
+        } else {
+            let (lo, hi) = partition::key_range(partition);
+            self.conn
+                .prepare_cached(
+                    "SELECT substr(key, ?3), value FROM detection_state WHERE key >= ?1 AND key < ?2",
+                )?
+                .query_map(params![lo, hi, lo.len() as i64 + 1], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?
+        };
         Ok((seq, entries))
     }
 
     pub(super) fn detection_progress(&self) -> Result<(i64, i64), StoreError> {
-        let seq = self
-            .conn
-            .prepare_cached("SELECT seq FROM detection_progress WHERE name = ?1")?
-            .query_row([PROGRESS], |r| r.get(0))
-            .optional()?
+        let seq = read_partitions(&self.conn)?
+            .into_iter()
+            .map(|(_, seq)| seq)
+            .min()
             .unwrap_or(0);
         let newest: Option<i64> = self
             .conn
@@ -212,6 +291,7 @@ impl Inner {
 
     pub(super) fn commit_detection(
         &mut self,
+        partition: &str,
         from: i64,
         progress: i64,
         alerts: &[AlertDraft],
@@ -222,11 +302,7 @@ impl Inner {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let saved: i64 = tx
-            .prepare_cached("SELECT seq FROM detection_progress WHERE name = ?1")?
-            .query_row([PROGRESS], |r| r.get(0))
-            .optional()?
-            .unwrap_or(0);
+        let saved = saved_progress(&tx, partition)?;
         if saved != from {
             return Err(crate::progress_moved(from, saved));
         }
@@ -247,6 +323,7 @@ impl Inner {
             )?;
             let mut delete = tx.prepare_cached("DELETE FROM detection_state WHERE key = ?1")?;
             for (key, value) in state {
+                let key = partition::state_key(partition, key);
                 match value {
                     Some(v) => put.execute(params![key, v])?,
                     None => delete.execute([key])?,
@@ -256,7 +333,7 @@ impl Inner {
                 "INSERT INTO detection_progress (name, seq) VALUES (?1, ?2) \
                  ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
             )?
-            .execute(params![PROGRESS, progress])?;
+            .execute(params![partition::progress_row(partition), progress])?;
         }
         tx.commit()?;
         Ok(())
