@@ -53,6 +53,8 @@ const CLIENTS: &[(&str, &str)] = &[
     ("client=pop3", "POP3"),
     ("client=imap4", "IMAP4"),
     ("client=momt", "Outlook (MAPI)"),
+    ("outlook-ios", "Outlook mobile"),
+    ("outlook-android", "Outlook mobile"),
     ("microsoft outlook", "Outlook"),
     ("microsoft word", "Word"),
     ("microsoft excel", "Excel"),
@@ -73,6 +75,12 @@ const CLIENTS: &[(&str, &str)] = &[
     ("okhttp", "OkHttp"),
     ("axios", "axios"),
     ("postmanruntime", "Postman"),
+    // Legacy (basic) authentication turned into a password grant by Entra ID: what password
+    // spraying tools sign in as.
+    ("bav2ropc", "Legacy authentication (ROPC)"),
+    // Microsoft's authentication library called directly, as token tools do.
+    ("pkeyauth", "MSAL library"),
+    ("(compatible; msal", "MSAL library"),
     ("edg/", "Edge"),
     ("edge/", "Edge"),
     ("opr/", "Opera"),
@@ -94,7 +102,12 @@ const SCRIPTS: &[&str] = &[
     "OkHttp",
     "axios",
     "Postman",
+    "Legacy authentication (ROPC)",
+    "MSAL library",
 ];
+
+/// Clients that only run on phones.
+const MOBILE_CLIENTS: &[&str] = &["Outlook mobile"];
 
 /// Clients that run on Microsoft's side or as sync engines.
 const SERVICES: &[&str] = &[
@@ -110,7 +123,11 @@ pub fn parse(ua: &str) -> UserAgent {
         .iter()
         .find(|(needle, _)| lower.contains(needle))
         .map(|(_, name)| *name);
-    let os = if lower.contains("iphone") || lower.contains("ipad") || lower.contains("ios") {
+    // `iOS` as a word (`Outlook-iOS/2.0`), not inside another (`studios`).
+    let ios_word = lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|w| w == "ios");
+    let os = if lower.contains("iphone") || lower.contains("ipad") || ios_word {
         Some("iOS")
     } else if lower.contains("android") {
         Some("Android")
@@ -129,6 +146,7 @@ pub fn parse(ua: &str) -> UserAgent {
         || lower.contains("mobile")
         || lower.contains("client=activesync")
         || os == Some("Android")
+        || client.is_some_and(|c| MOBILE_CLIENTS.contains(&c))
     {
         DeviceType::Mobile
     } else if client.is_some_and(|c| SCRIPTS.contains(&c)) {
@@ -216,6 +234,31 @@ mod tests {
                 Some("Windows"),
                 DeviceType::Script,
             ),
+            (
+                "Outlook-iOS/2.0",
+                Some("Outlook mobile"),
+                Some("iOS"),
+                DeviceType::Mobile,
+            ),
+            (
+                "Outlook-Android/2.0",
+                Some("Outlook mobile"),
+                Some("Android"),
+                DeviceType::Mobile,
+            ),
+            (
+                "BAV2ROPC",
+                Some("Legacy authentication (ROPC)"),
+                None,
+                DeviceType::Script,
+            ),
+            (
+                "Mozilla/5.0 (compatible; MSAL 1.0) PKeyAuth/1.0",
+                Some("MSAL library"),
+                None,
+                DeviceType::Script,
+            ),
+            ("Visual Studios Agent/1.0", None, None, DeviceType::Unknown),
             ("", None, None, DeviceType::Unknown),
         ] {
             let got = parse(ua);

@@ -286,6 +286,43 @@ async fn activity_log_filters_count_what_the_simulator_published() {
     assert!(word > 0);
     assert_eq!(count(&s, &["client_app=word"]), word);
 
+    // Device kind and operating system of every user agent the simulator writes, as its agent
+    // lists intend them (desktop, mobile, scripts and tools), worked out by hand.
+    use skylight_sim::records::agents::{DESKTOP, MOBILE, SCRIPTED, TEAMS};
+    let desktop_os = [
+        "windows", "windows", "macos", "macos", "windows", "windows", "windows", "linux",
+    ];
+    let mobile_os = ["ios", "android", "ios", "android"];
+    let intended = DESKTOP
+        .iter()
+        .zip(desktop_os)
+        .map(|(a, os)| (*a, "desktop", Some(os)))
+        .chain(
+            MOBILE
+                .iter()
+                .zip(mobile_os)
+                .map(|(a, os)| (*a, "mobile", Some(os))),
+        )
+        .chain(SCRIPTED.iter().map(|a| (*a, "script", None)))
+        .chain([(TEAMS, "desktop", Some("windows"))]);
+    let mut seen = 0;
+    let mut wrong = Vec::new();
+    for (agent, device, os) in intended {
+        let n = records.iter().filter(|r| ua(r) == agent).count();
+        seen += usize::from(n > 0);
+        let this = format!("user_agent=\"{agent}\"");
+        assert_eq!(count(&s, &[&this]), n, "{agent}");
+        let as_device = count(&s, &[&this, &format!("device_type={device}")]);
+        let on_os = os.map_or(n, |os| count(&s, &[&this, &format!("os={os}")]));
+        if as_device != n || on_os != n {
+            wrong.push(format!(
+                "{agent}: {n} records, {as_device} as {device}, {on_os} on {os:?}"
+            ));
+        }
+    }
+    assert!(seen >= 12, "the simulated tenant uses most agents ({seen})");
+    assert!(wrong.is_empty(), "{wrong:#?}");
+
     // Workload as Microsoft wrote it; guests (#EXT# in the UPN) as external users.
     let exchange = records
         .iter()

@@ -25,6 +25,11 @@ pub struct QueryArgs {
     /// temporary directory.
     #[arg(long)]
     data_dir: Option<std::path::PathBuf>,
+    /// Measure PostgreSQL instead of the embedded store
+    /// (`postgres://user:password@host:port/database`): filled if empty, reused if it already
+    /// holds the benchmark's records, left filled.
+    #[arg(long)]
+    database_url: Option<crate::collect_cmd::DatabaseUrl>,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: crate::collect_cmd::Format,
@@ -160,8 +165,16 @@ fn run(args: &QueryArgs) -> anyhow::Result<()> {
         .data_dir
         .clone()
         .unwrap_or_else(|| temp.path().to_path_buf());
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir)?);
+    let store: Arc<dyn Store> = match &args.database_url {
+        Some(url) => Arc::new(skylight_store::PostgresStore::open(url.checked()?)?),
+        None => Arc::new(SqliteStore::open(&dir)?),
+    };
     let existing = store.record_count(None)?;
+    if existing > 0 && store.record_count(Some("bench"))? != existing {
+        anyhow::bail!(
+            "the store holds records other than the benchmark's: give an empty database or data directory"
+        );
+    }
     let (records, fill_secs) = if existing > 0 {
         (existing, 0.0)
     } else {
@@ -215,6 +228,7 @@ fn run(args: &QueryArgs) -> anyhow::Result<()> {
     }
     let (page50, page95) = percentiles(page);
     let out = serde_json::json!({
+        "store": if args.database_url.is_some() { "postgresql" } else { "sqlite" },
         "activities": records,
         "normalise_enrich_records": normalised,
         "normalise_enrich_records_per_s_one_core": normalise_per_s.round(),
