@@ -88,9 +88,10 @@ pub(super) fn plan_detection(c: &mut Client, partitions: &[String]) -> Result<()
 /// partition outside the plan is refused), its row locked until the transaction ends.
 fn lock_progress(tx: &mut Transaction<'_>, partition: &str) -> Result<i64, StoreError> {
     let row = partition::progress_row(partition);
-    if partition.is_empty() {
+    if partition.is_empty() && read_partitions(&mut *tx)?.is_empty() {
         // Two detectors committing at once are put in order, and the second sees the first's
-        // progress.
+        // progress. Not when a partitioned plan replaced it: a process still running
+        // unpartitioned must not start over from the beginning.
         tx.execute(
             "INSERT INTO detection_progress (name, seq) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING",
             &[&row],
@@ -245,7 +246,7 @@ pub(super) fn detection_state(
         .transpose()?;
     let seq = match seq {
         Some(seq) => seq,
-        None if partition.is_empty() => 0,
+        None if partition.is_empty() && read_partitions(&mut tx)?.is_empty() => 0,
         None => return Err(partition::not_planned(partition)),
     };
     let rows = if partition.is_empty() {

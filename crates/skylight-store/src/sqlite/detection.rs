@@ -35,7 +35,9 @@ fn saved_progress(conn: &rusqlite::Connection, partition: &str) -> Result<i64, S
         .optional()?;
     match seq {
         Some(seq) => Ok(seq),
-        None if partition.is_empty() => Ok(0),
+        // Before its first commit, unless a partitioned plan replaced it (a process still
+        // running unpartitioned must not start over from the beginning).
+        None if partition.is_empty() && read_partitions(conn)?.is_empty() => Ok(0),
         None => Err(partition::not_planned(partition)),
     }
 }
