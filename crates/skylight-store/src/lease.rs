@@ -335,7 +335,8 @@ fn share_out(
 
 /// Processes whose presence lease is live (this one included once it has renewed its own).
 fn live_processes(shared: &Shared) -> usize {
-    let now = Utc::now();
+    // The store's time, which leases are measured by (the server's, for PostgreSQL).
+    let now = shared.store.lease_time().unwrap_or_else(|_| Utc::now());
     shared.store.leases().map_or(1, |all| {
         all.iter()
             .filter(|l| l.name.starts_with(PRESENCE) && l.until > now)

@@ -488,7 +488,9 @@ pub trait Store: AccessStore + Send + Sync {
     fn file(&self, tenant: &str, drive_id: &str, id: &str) -> Result<Option<FileItem>, StoreError>;
 
     /// Takes the lease `name` for `holder` until `until`, or renews it: true if `holder` holds it
-    /// now (it was free, had expired at `now`, or was already `holder`'s). One unit of work
+    /// now (it was free, had expired at `now`, or was already `holder`'s). A store with a clock
+    /// of its own ([`Store::lease_time`]) measures by it: `now` is its time and `until` that
+    /// plus `until - now`. One unit of work
     /// (a tenant's content type, detection) is done by one process at a time; when its holder
     /// dies, another takes it over once the lease expires.
     fn acquire_lease(
@@ -498,6 +500,12 @@ pub trait Store: AccessStore + Send + Sync {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+
+    /// The time leases are measured by: this host's clock for an embedded store, the database
+    /// server's for a shared one (so that hosts whose clocks differ agree on who holds what).
+    fn lease_time(&self) -> Result<DateTime<Utc>, StoreError> {
+        Ok(Utc::now())
+    }
 
     /// Gives up a lease `holder` holds (nothing if it does not hold it).
     fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;

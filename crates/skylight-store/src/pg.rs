@@ -471,6 +471,9 @@ impl AccessStore for PostgresStore {
     }
 }
 
+/// The server's clock in nanoseconds since the epoch (what lease times are measured by).
+const SERVER_NS: &str = "(extract(epoch FROM clock_timestamp()) * 1000000000)::bigint";
+
 impl Store for PostgresStore {
     fn commit_batch(
         &self,
@@ -797,14 +800,29 @@ impl Store for PostgresStore {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        // Measured by the server's clock, not this host's: processes on hosts whose clocks
+        // differ still agree on when a lease runs out.
+        let ttl_ns = to_ns(until).saturating_sub(to_ns(now)).max(0);
         self.with(|c| {
             let n = c.execute(
-                "INSERT INTO leases (name, holder, until_ns) VALUES ($1, $2, $3) \
-                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until_ns = excluded.until_ns \
-                 WHERE leases.holder = excluded.holder OR leases.until_ns <= $4",
-                &[&name, &holder, &to_ns(until), &to_ns(now)],
+                &format!(
+                    "WITH t AS (SELECT {SERVER_NS} AS now_ns) \
+                     INSERT INTO leases (name, holder, until_ns) SELECT $1, $2, t.now_ns + $3 FROM t \
+                     ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until_ns = excluded.until_ns \
+                     WHERE leases.holder = excluded.holder OR leases.until_ns <= (SELECT now_ns FROM t)"
+                ),
+                &[&name, &holder, &ttl_ns],
             )?;
             Ok(n == 1)
+        })
+    }
+
+    fn lease_time(&self) -> Result<DateTime<Utc>, StoreError> {
+        self.with(|c| {
+            let ns: i64 = c
+                .query_one(&format!("SELECT {SERVER_NS}"), &[])?
+                .try_get(0)?;
+            Ok(from_ns(ns))
         })
     }
 

@@ -94,3 +94,64 @@ fn calls_work_from_inside_an_async_runtime() {
     let store = std::sync::Arc::into_inner(store).expect("the only reference");
     rt.block_on(async move { drop(store) });
 }
+
+/// Leases are measured by the server's clock: a process on a host whose clock is an hour
+/// behind (or ahead) neither takes a live lease over nor holds one past its time.
+#[test]
+fn leases_follow_the_servers_clock_not_the_hosts() {
+    use chrono::{Duration, Utc};
+    use skylight_store::Store;
+    let db = TestDatabase::create();
+    let store = db.open();
+    let server = store.lease_time().expect("server time");
+    assert!(
+        (server - Utc::now()).num_seconds().abs() < 5,
+        "same machine here"
+    );
+    // A host an hour behind takes a 60-second lease: it lasts 60 s of the server's time, not
+    // "until an hour ago".
+    let behind = Utc::now() - Duration::hours(1);
+    assert!(
+        store
+            .acquire_lease(
+                "collect:t:x",
+                "slow-host",
+                behind,
+                behind + Duration::seconds(60)
+            )
+            .expect("take")
+    );
+    let lease = store.leases().expect("leases").remove(0);
+    assert!(lease.until > server + Duration::seconds(50), "{lease:?}");
+    let now = Utc::now();
+    assert!(
+        !store
+            .acquire_lease("collect:t:x", "other", now, now + Duration::seconds(60))
+            .expect("try"),
+        "the live lease stays with its holder"
+    );
+    // A host an hour ahead cannot declare it expired either.
+    let ahead = Utc::now() + Duration::hours(1);
+    assert!(
+        !store
+            .acquire_lease(
+                "collect:t:x",
+                "fast-host",
+                ahead,
+                ahead + Duration::seconds(60)
+            )
+            .expect("try")
+    );
+    // A lease that ran out by the server's clock is taken over.
+    assert!(
+        store
+            .acquire_lease("sync:t", "a", now, now + Duration::milliseconds(1))
+            .expect("take")
+    );
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert!(
+        store
+            .acquire_lease("sync:t", "b", behind, behind + Duration::seconds(60))
+            .expect("take over")
+    );
+}

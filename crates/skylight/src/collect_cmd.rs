@@ -505,7 +505,7 @@ async fn supervise(
 /// Shows each connector's state, lag, counts and last error with its remediation.
 pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
     let store = args.store.open()?;
-    let (statuses, (evaluated, stored), open, directory, leases) =
+    let (statuses, (evaluated, stored), open, directory, leases, lease_now) =
         tokio::task::spawn_blocking(move || {
             let open = store
                 .alerts(&skylight_store::AlertQuery {
@@ -519,6 +519,7 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
                 open,
                 store.directory_statuses()?,
                 store.leases()?,
+                store.lease_time()?,
             ))
         })
         .await
@@ -605,7 +606,8 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
             }
             // With several processes on one store: which one does what, and whether a holder
             // has stopped renewing (its work moves to another once the lease has run out).
-            let now = chrono::Utc::now();
+            // Lease times are the store's (the database server's clock, for PostgreSQL).
+            let now = lease_now;
             let (processes, leases): (Vec<_>, Vec<_>) =
                 leases.iter().partition(|l| l.name.starts_with("process:"));
             let live = processes.iter().filter(|l| l.until > now).count();
