@@ -45,7 +45,7 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),
     /// PostgreSQL reported an error, or could not be reached.
-    #[error("postgresql: {0}")]
+    #[error("postgresql: {}", with_causes(.0))]
     Postgres(#[from] postgres::Error),
     /// The store is configured wrongly (e.g. a malformed database URL).
     #[error("{0}")]
@@ -74,6 +74,22 @@ pub enum StoreError {
         /// Newest version this build knows.
         known: i64,
     },
+}
+
+/// An error with what caused it (`error performing TLS handshake: invalid peer certificate:
+/// UnknownIssuer`), so that the message says what to fix.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
 }
 
 /// Why a detector's commit is refused: another one committed since it read the progress.

@@ -21,6 +21,7 @@ mod migrations;
 mod partitions;
 mod query;
 mod settings;
+mod tls;
 
 use std::collections::HashSet;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
@@ -74,6 +75,7 @@ impl PostgresStore {
     ///
     /// Fails with [`StoreError::SchemaTooNew`] if a newer Skylight wrote the database.
     pub fn open(url: &str) -> Result<PostgresStore, StoreError> {
+        let tls::TlsRequest { url, tls } = tls::request(url)?;
         let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
             StoreError::Config(format!("the database URL is not a PostgreSQL URL: {e}"))
         })?;
@@ -94,6 +96,7 @@ impl PostgresStore {
             address: address(&config),
             pool: Pool {
                 config,
+                tls,
                 state: Mutex::new(PoolState::default()),
                 freed: Condvar::new(),
             },
@@ -233,6 +236,8 @@ fn address(config: &postgres::Config) -> String {
 /// Open connections, reused across calls.
 struct Pool {
     config: postgres::Config,
+    /// TLS, when the URL asks for it.
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
     state: Mutex<PoolState>,
     /// Signalled when a connection is returned or closed.
     freed: Condvar,
@@ -314,7 +319,11 @@ impl Pool {
             if state.open < MAX_CONNECTIONS {
                 state.open += 1;
                 drop(state);
-                return match self.config.connect(NoTls) {
+                let connected = match &self.tls {
+                    Some(tls) => self.config.connect(tls.clone()),
+                    None => self.config.connect(NoTls),
+                };
+                return match connected {
                     Ok(client) => Ok(Pooled {
                         client: Some(client),
                         pool: self,
