@@ -6,10 +6,13 @@
 mod geo;
 mod ranges;
 pub mod ua;
+mod uap;
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
 use serde::Deserialize;
 
@@ -98,7 +101,13 @@ pub struct Enricher {
     ranges: RwLock<Arc<IpRanges>>,
     /// The configuration file's ranges.
     configured: Vec<IpRangeConfig>,
+    /// User agents already read: a tenant's records repeat a few hundred agents, and uap-core's
+    /// rules cost microseconds per reading.
+    agents: Mutex<HashMap<String, UserAgent>>,
 }
+
+/// Agents remembered at most (the memory stays small whatever arrives).
+const AGENTS_KEPT: usize = 4_096;
 
 /// The built-in database, decompressed once per process.
 fn builtin() -> Result<Arc<GeoDb>, EnrichError> {
@@ -125,6 +134,7 @@ impl Enricher {
             builtin: builtin()?,
             ranges: RwLock::new(Arc::new(IpRanges::new(&config.ip_ranges)?)),
             configured: config.ip_ranges.clone(),
+            agents: Mutex::new(HashMap::new()),
         })
     }
 
@@ -185,17 +195,31 @@ impl Enricher {
             e.isp = info.location.isp;
         }
         if let Some(ua) = activity.user_agent.as_deref() {
-            let u = ua::parse(ua);
+            let u = self.user_agent(ua);
             e.device_type = Some(u.device.as_str().to_owned());
-            e.client_app = u.client.map(str::to_owned);
-            e.os = u.os.map(str::to_owned);
+            e.client_app = u.client.map(Cow::into_owned);
+            e.os = u.os.map(Cow::into_owned);
         }
         activity.enrichment = Some(e);
     }
 
     /// What a user agent says.
     pub fn user_agent(&self, ua: &str) -> UserAgent {
-        ua::parse(ua)
+        if let Some(u) = self
+            .agents
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(ua)
+        {
+            return u.clone();
+        }
+        let u = ua::parse(ua);
+        let mut agents = self.agents.lock().unwrap_or_else(PoisonError::into_inner);
+        if agents.len() >= AGENTS_KEPT {
+            agents.clear();
+        }
+        agents.insert(ua.to_owned(), u.clone());
+        u
     }
 
     /// The attributions owed for the databases in use.

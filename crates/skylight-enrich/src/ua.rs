@@ -1,6 +1,9 @@
-//! User agents and client strings, read by Skylight's own rules: the browsers and operating
-//! systems people use, and what Microsoft 365 records carry besides (Office desktop apps,
-//! `Client=OWA;…` strings, Teams, OneDrive sync, scripts and HTTP libraries).
+//! User agents and client strings, read by Skylight's own rules first: the browsers and
+//! operating systems people use, and what Microsoft 365 records carry besides (Office desktop
+//! apps, `Client=OWA;…` strings, Teams, OneDrive sync, scripts and HTTP libraries); what they
+//! leave unknown is read by uap-core's rules (`uap.rs`: the rest of the web, bots included).
+
+use std::borrow::Cow;
 
 /// The kind of device or client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -37,9 +40,9 @@ impl DeviceType {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserAgent {
     /// Browser or client application.
-    pub client: Option<&'static str>,
+    pub client: Option<Cow<'static, str>>,
     /// Operating system.
-    pub os: Option<&'static str>,
+    pub os: Option<Cow<'static, str>>,
     /// Device kind.
     pub device: DeviceType,
 }
@@ -116,8 +119,83 @@ const SERVICES: &[&str] = &[
     "OneDrive sync",
 ];
 
-/// Reads a user agent or client string.
+/// Reads a user agent or client string: Skylight's rules, then uap-core's for what they leave
+/// unknown.
 pub fn parse(ua: &str) -> UserAgent {
+    let own = own_rules(ua);
+    if own.client.is_some() && own.os.is_some() && own.device != DeviceType::Unknown {
+        return own;
+    }
+    with_uap(own, crate::uap::read(ua))
+}
+
+/// uap-core's operating system families under the names Skylight's rules use.
+fn os_name(family: String) -> Cow<'static, str> {
+    match family.as_str() {
+        "Windows" => Cow::Borrowed("Windows"),
+        "Mac OS X" | "macOS" => Cow::Borrowed("macOS"),
+        "iOS" | "iPadOS" => Cow::Borrowed("iOS"),
+        "Android" => Cow::Borrowed("Android"),
+        "Chrome OS" => Cow::Borrowed("ChromeOS"),
+        "Linux" | "Ubuntu" | "Debian" | "Fedora" | "Red Hat" | "SUSE" | "openSUSE" | "CentOS"
+        | "Arch Linux" | "Linux Mint" | "Gentoo" | "Kubuntu" | "Mageia" => Cow::Borrowed("Linux"),
+        _ => Cow::Owned(family),
+    }
+}
+
+/// uap-core's families of HTTP libraries and command-line tools (not a person at a browser).
+const UAP_SCRIPTS: &[&str] = &[
+    "Python Requests",
+    "Python-urllib",
+    "Java",
+    "Apache-HttpClient",
+    "okhttp",
+    "Go-http-client",
+    "Wget",
+    "curl",
+    "libwww-perl",
+    "PowerShell",
+];
+
+/// Fills what Skylight's rules left unknown from uap-core's reading.
+fn with_uap(mut u: UserAgent, r: crate::uap::Reading) -> UserAgent {
+    if u.os.is_none() {
+        u.os = r.os.map(os_name);
+    }
+    let library = r
+        .family
+        .as_deref()
+        .is_some_and(|f| UAP_SCRIPTS.contains(&f));
+    if u.client.is_none() {
+        u.client = r.family.map(Cow::Owned);
+    }
+    if u.device == DeviceType::Unknown {
+        let device = r.device.as_deref().unwrap_or_default();
+        u.device = if device == "Spider" || library {
+            DeviceType::Script
+        } else if device == "iPad" || device.contains("Tablet") {
+            DeviceType::Tablet
+        } else if device == "iPhone"
+            || device.contains("Smartphone")
+            || device.contains("Phone")
+            || u.os.as_deref() == Some("Android")
+            || u.os.as_deref() == Some("iOS")
+        {
+            DeviceType::Mobile
+        } else if matches!(
+            u.os.as_deref(),
+            Some("Windows" | "macOS" | "Linux" | "ChromeOS")
+        ) {
+            DeviceType::Desktop
+        } else {
+            DeviceType::Unknown
+        };
+    }
+    u
+}
+
+/// Skylight's own rules alone.
+fn own_rules(ua: &str) -> UserAgent {
     let lower = ua.to_ascii_lowercase();
     let client = CLIENTS
         .iter()
@@ -135,6 +213,8 @@ pub fn parse(ua: &str) -> UserAgent {
         Some("Windows")
     } else if lower.contains("mac os") || lower.contains("macintosh") || lower.contains("macos") {
         Some("macOS")
+    } else if lower.contains("cros") {
+        Some("ChromeOS")
     } else if lower.contains("linux") || lower.contains("x11") {
         Some("Linux")
     } else {
@@ -153,12 +233,16 @@ pub fn parse(ua: &str) -> UserAgent {
         DeviceType::Script
     } else if client.is_some_and(|c| SERVICES.contains(&c)) {
         DeviceType::Service
-    } else if matches!(os, Some("Windows" | "macOS" | "Linux")) {
+    } else if matches!(os, Some("Windows" | "macOS" | "Linux" | "ChromeOS")) {
         DeviceType::Desktop
     } else {
         DeviceType::Unknown
     };
-    UserAgent { client, os, device }
+    UserAgent {
+        client: client.map(Cow::Borrowed),
+        os: os.map(Cow::Borrowed),
+        device,
+    }
 }
 
 #[cfg(test)]
@@ -259,11 +343,37 @@ mod tests {
                 DeviceType::Script,
             ),
             ("Visual Studios Agent/1.0", None, None, DeviceType::Unknown),
+            // What Skylight's rules leave unknown, uap-core's read.
+            (
+                "Mozilla/5.0 (Windows NT 10.0; WOW64; Trident/7.0; rv:11.0) like Gecko",
+                Some("IE"),
+                Some("Windows"),
+                DeviceType::Desktop,
+            ),
+            (
+                "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+                Some("Googlebot"),
+                None,
+                DeviceType::Script,
+            ),
+            (
+                "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36",
+                Some("Chrome"),
+                Some("ChromeOS"),
+                DeviceType::Desktop,
+            ),
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36 OPR/115.0.0.0",
+                Some("Opera"),
+                Some("Windows"),
+                DeviceType::Desktop,
+            ),
+            ("Java/17.0.2", Some("Java"), None, DeviceType::Script),
             ("", None, None, DeviceType::Unknown),
         ] {
             let got = parse(ua);
             assert_eq!(
-                (got.client, got.os, got.device),
+                (got.client.as_deref(), got.os.as_deref(), got.device),
                 (client, os, device),
                 "{ua}"
             );

@@ -323,6 +323,70 @@ async fn activity_log_filters_count_what_the_simulator_published() {
     assert!(seen >= 12, "the simulated tenant uses most agents ({seen})");
     assert!(wrong.is_empty(), "{wrong:#?}");
 
+    // Apps by Microsoft's Workload over each service's own RecordTypes (compliance records that
+    // Exchange or SharePoint write for Purview, Defender or Copilot are those products'), and
+    // action categories by Microsoft's operation names (the download, sign-in and send
+    // operations the audit log documents), read from the raw records.
+    let mut apps = Vec::new();
+    for (workload, app, types) in [
+        ("MicrosoftTeams", "teams", &[25][..]),
+        ("OneDrive", "one-drive", &[4, 6, 14, 36][..]),
+        ("SharePoint", "share-point", &[4, 6, 14, 36][..]),
+        ("Exchange", "exchange", &[1, 2, 3, 50][..]),
+        ("AzureActiveDirectory", "entra-id", &[8, 15][..]),
+    ] {
+        let n = records
+            .iter()
+            .filter(|r| {
+                text(r, "Workload") == workload && rt(r).is_some_and(|t| types.contains(&t))
+            })
+            .count();
+        let listed: Vec<String> = types.iter().map(i64::to_string).collect();
+        let got = count(
+            &s,
+            &[
+                &format!("app={app}"),
+                &format!("record_type={}", listed.join(",")),
+            ],
+        );
+        if n == 0 || got != n {
+            apps.push(format!("{workload}: {n} published, {got} as app={app}"));
+        }
+    }
+    assert!(apps.is_empty(), "{apps:#?}");
+    for (category, operations) in [
+        (
+            "file_download",
+            &[
+                "FileDownloaded",
+                "FileSyncDownloadedFull",
+                "FileSyncDownloadedPartial",
+            ][..],
+        ),
+        (
+            "login",
+            &[
+                "UserLoggedIn",
+                "UserLoginFailed",
+                "MailboxLogin",
+                "SignInEvent",
+                "TeamsSessionStarted",
+            ][..],
+        ),
+        ("mail_send", &["Send", "SendAs", "SendOnBehalf"][..]),
+    ] {
+        let n = records
+            .iter()
+            .filter(|r| operations.contains(&text(r, "Operation").as_str()))
+            .count();
+        assert!(n > 0, "{category}");
+        assert_eq!(
+            count(&s, &[&format!("category={category}")]),
+            n,
+            "{category}"
+        );
+    }
+
     // Workload as Microsoft wrote it; guests (#EXT# in the UPN) as external users.
     let exchange = records
         .iter()
