@@ -65,7 +65,10 @@ fn ipv4_text(r: &Value) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn activity_log_filters_count_what_the_simulator_published() {
-    let s = setup(sim_config(150, 3, ""), None).await;
+    let mut s = setup(sim_config(150, 3, ""), None).await;
+    let asn_db = s.dir.path().join("asn.mmdb");
+    write_asn_db(&asn_db);
+    s.asn_db = Some(asn_db);
     s.collect_cleanly("clean").await;
     let records = published(&s);
     let text = |r: &Value, k: &str| {
@@ -239,6 +242,20 @@ async fn activity_log_filters_count_what_the_simulator_published() {
             count(&s, &[&ip, &format!("country!={}", country.code)]),
             0,
             "{}",
+            country.code
+        );
+        // The network each block was given in the test's own ASN database.
+        let i = network_of(country.code);
+        assert_eq!(
+            count(&s, &[&format!("isp={}", isp_name(i, country.name))]),
+            inside,
+            "isp of {}",
+            country.code
+        );
+        assert_eq!(
+            count(&s, &[&format!("asn={}", 64_512 + i)]),
+            inside,
+            "asn of {}",
             country.code
         );
     }
@@ -514,4 +531,60 @@ async fn activity_log_filters_count_what_the_simulator_published() {
         seen.len(),
         records.iter().filter(|r| rt(r) == Some(15)).count()
     );
+}
+
+/// An ASN database (DB-IP / GeoLite2 layout) the test writes itself: every /16 of each simulated
+/// country's blocks belongs to AS 64512 + `network_of` the country, named by `isp_name` (the simulator's addresses carry
+/// no ISP of their own).
+fn write_asn_db(path: &std::path::Path) {
+    use maxminddb_writer::Database;
+    use maxminddb_writer::metadata::IpVersion;
+    use maxminddb_writer::paths::IpAddrWithMask;
+    #[derive(serde::Serialize)]
+    struct Asn {
+        autonomous_system_number: u32,
+        autonomous_system_organization: String,
+    }
+    let mut db = Database::default();
+    db.metadata.ip_version = IpVersion::V6;
+    db.metadata.database_type = "DBIP-ASN-Lite".into();
+    db.metadata.binary_format_major_version = 2;
+    db.metadata.build_epoch = 1_780_000_000;
+    db.metadata.languages = vec!["en".into()];
+    for (i, country) in skylight_sim::tenant::geo::COUNTRIES.iter().enumerate() {
+        // Two cities of one country share its blocks: the country's first entry names them.
+        if i != network_of(country.code) {
+            continue;
+        }
+        let data = db
+            .insert_value(&Asn {
+                autonomous_system_number: 64_512 + i as u32,
+                autonomous_system_organization: isp_name(i, country.name),
+            })
+            .unwrap();
+        for &(a, b, len) in country.blocks {
+            for second in u16::from(b)..u16::from(b) + u16::from(len) {
+                let v4 = std::net::Ipv4Addr::new(a, second as u8, 0, 0);
+                // An IPv6 tree holds IPv4 under ::/96, as MaxMind's own databases do.
+                let net =
+                    IpAddrWithMask::new(std::net::IpAddr::V6(v4.to_ipv6_compatible()), 16 + 96);
+                db.insert_node(net, data);
+            }
+        }
+    }
+    std::fs::write(path, db.write_to(Vec::new()).unwrap()).unwrap();
+}
+
+/// The network index of a country in the test's ASN database: its first entry in the table.
+fn network_of(code: &str) -> usize {
+    skylight_sim::tenant::geo::COUNTRIES
+        .iter()
+        .position(|c| c.code == code)
+        .unwrap()
+}
+
+/// The organisation the test's ASN database names for the i-th simulated country (unique even
+/// where two entries share a country's name).
+fn isp_name(i: usize, country: &str) -> String {
+    format!("Telecom {i} of {country}")
 }

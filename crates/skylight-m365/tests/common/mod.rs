@@ -18,6 +18,8 @@ pub struct Setup {
     pub config: Config,
     pub toml: String,
     pub store: Arc<dyn Store>,
+    /// An ASN database for the collector's enricher, if the test wrote one.
+    pub asn_db: Option<std::path::PathBuf>,
 }
 
 pub fn sim_config(users: usize, days: u32, faults: &str) -> SimConfig {
@@ -87,6 +89,7 @@ components = ["activities"]
         config,
         toml,
         store,
+        asn_db: None,
     }
 }
 
@@ -111,6 +114,7 @@ impl Setup {
                 cidrs: vec![format!("{a}.0.0.0/8")],
                 tags: vec!["hq".into()],
             }],
+            asn_db: self.asn_db.clone(),
             ..skylight_enrich::EnrichConfig::default()
         })
         .unwrap();
