@@ -534,8 +534,8 @@ async fn activity_log_filters_count_what_the_simulator_published() {
 }
 
 /// An ASN database (DB-IP / GeoLite2 layout) the test writes itself: every /16 of each simulated
-/// country's blocks belongs to AS 64512 + `network_of` the country, named by `isp_name` (the simulator's addresses carry
-/// no ISP of their own).
+/// country's blocks belongs to AS 64512 + `network_of` the country, named by `isp_name` (the
+/// simulator's addresses carry no ISP of their own).
 fn write_asn_db(path: &std::path::Path) {
     use maxminddb_writer::Database;
     use maxminddb_writer::metadata::IpVersion;
