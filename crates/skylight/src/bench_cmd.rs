@@ -54,6 +54,9 @@ struct IngestArgs {
     /// (`postgres://user:password@host:port/database`), left with the records in it.
     #[arg(long)]
     database_url: Option<crate::collect_cmd::DatabaseUrl>,
+    /// Blobs fetched and stored at once per content type (the collector's `blob_concurrency`).
+    #[arg(long, default_value_t = CollectorOptions::default().blob_concurrency)]
+    blob_concurrency: usize,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: crate::collect_cmd::Format,
@@ -79,9 +82,13 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
             users: 10_000,
             days: 7,
             database_url: None,
+            blob_concurrency: CollectorOptions::default().blob_concurrency,
             format: crate::collect_cmd::Format::Table,
         },
     };
+    if ingest.blob_concurrency == 0 {
+        anyhow::bail!("--blob-concurrency must be at least 1");
+    }
     // The simulator runs as its own process, so the peak RSS measured here is Skylight's alone.
     let exe = std::env::current_exe().context("cannot find the skylight executable")?;
     let mut child = Command::new(exe)
@@ -145,6 +152,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
     let opts = CollectorOptions {
         once: true,
+        blob_concurrency: ingest.blob_concurrency,
         enricher: Some(Arc::new(skylight_enrich::Enricher::builtin_only()?)),
         ..CollectorOptions::default()
     };
@@ -190,6 +198,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         "store": if ingest.database_url.is_some() { "postgresql" } else { "sqlite" },
         "users": ingest.users,
         "days": ingest.days,
+        "blob_concurrency": ingest.blob_concurrency,
         "records": records,
         "seconds": (seconds * 10.0).round() / 10.0,
         "records_per_s": (records as f64 / seconds).round(),
