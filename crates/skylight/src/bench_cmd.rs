@@ -188,6 +188,9 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         Some(pg) => pg.database_size()?,
         None => dir_size(&data),
     };
+    // What this process wrote to the disk (the WAL, checkpoints, the final one at close): the
+    // store's write amplification. PostgreSQL's writes are the server's, not counted here.
+    let written = postgres.is_none().then(written_bytes);
     drop(postgres);
     // The physical reference: parsing the same blobs' JSON into values, on one core.
     let (raw_bytes_per_record, raw_parse_records_per_s) = raw_parse_rate(&client).await?;
@@ -208,6 +211,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         "peak_rss_bytes": peak_rss,
         "disk_bytes_per_record": disk / records.max(1),
         "raw_bytes_per_record": raw_bytes_per_record,
+        "disk_written_bytes_per_record": written.map(|w| w / records.max(1)),
         "disk_vs_raw": ((disk as f64 / records.max(1) as f64) / raw_bytes_per_record.max(1) as f64 * 1000.0).round() / 1000.0,
     });
     print(&out, ingest.format);
@@ -263,6 +267,18 @@ pub(crate) fn peak_rss_bytes() -> u64 {
                 .and_then(|kb| kb.parse::<u64>().ok())
         })
         .map_or(0, |kb| kb * 1024)
+}
+
+/// Bytes this process has caused to be written to storage so far (Linux), 0 if unknown.
+fn written_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/io")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("write_bytes:"))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        })
+        .unwrap_or(0)
 }
 
 fn dir_size(path: &Path) -> u64 {

@@ -74,6 +74,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         name: "0014_settings",
         sql: include_str!("migrations/0014_settings.sql"),
     },
+    Migration {
+        name: "0015_fewer_indexes",
+        sql: include_str!("migrations/0015_fewer_indexes.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of a Skylight database ("Skyl").
