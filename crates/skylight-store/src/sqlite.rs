@@ -6,6 +6,7 @@
 //! `commit` holds the write path (compression outside the lock, group commit).
 
 mod access;
+mod checkpoint;
 mod commit;
 mod connectors;
 mod deliveries;
@@ -41,12 +42,6 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
 const PAGE_SIZE: i64 = 4096;
 /// Page cache per connection, in KiB.
 const CACHE_KIB: i64 = 64 * 1024;
-/// WAL pages (4 KiB) written before SQLite copies them back into the database (the default is
-/// 1,000). Checkpoints are where the page writes of random index inserts get expensive; fewer,
-/// larger ones write each hot index page once for many commits. Measured with 1,000-record blobs
-/// into a 200 k-record store: 13–16 k → 21–31 k records/s (`tests/insert_rate.rs`); 16,384 →
-/// 65,536 in `bench ingest` (10,000-user week): 7.0 → 5.9 KB written per record, same speed.
-const WAL_AUTOCHECKPOINT: i64 = 65_536;
 /// Size the WAL file is truncated to after a checkpoint, in bytes.
 const WAL_LIMIT: i64 = 64 * 1024 * 1024;
 
@@ -56,6 +51,8 @@ const WAL_LIMIT: i64 = 64 * 1024 * 1024;
 /// compressed before the connection is locked, so concurrent commits compress in parallel, and
 /// blobs committed concurrently share one transaction (group commit).
 pub struct SqliteStore {
+    /// Checkpoints the WAL beside the writer (file-backed stores); stopped first when dropped.
+    checkpointer: Option<checkpoint::Checkpointer>,
     inner: Mutex<Inner>,
     /// Blobs waiting for the connection, gathered into groups (see `commit`).
     queue: commit::Gathering,
@@ -97,6 +94,10 @@ impl SqliteStore {
     ///
     /// Fails with [`StoreError::SchemaTooNew`] if a newer Skylight wrote the database.
     pub fn open(dir: &Path) -> Result<SqliteStore, StoreError> {
+        Self::open_with(dir, checkpoint::Thresholds::default())
+    }
+
+    fn open_with(dir: &Path, at: checkpoint::Thresholds) -> Result<SqliteStore, StoreError> {
         let io = |source| StoreError::Io {
             path: dir.display().to_string(),
             source,
@@ -113,9 +114,8 @@ impl SqliteStore {
                 "SQLite cannot use write-ahead logging here (journal mode stays {mode}); use a local disk"
             ))));
         }
-        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT)?;
         conn.pragma_update(None, "journal_size_limit", WAL_LIMIT)?;
-        Self::setup(conn, Some(path))
+        Self::setup(conn, Some((path, at)))
     }
 
     /// Opens a private in-memory store (for tests and dry runs): gone when dropped.
@@ -123,7 +123,10 @@ impl SqliteStore {
         Self::setup(Connection::open_in_memory()?, None)
     }
 
-    fn setup(mut conn: Connection, path: Option<PathBuf>) -> Result<SqliteStore, StoreError> {
+    fn setup(
+        mut conn: Connection,
+        file: Option<(PathBuf, checkpoint::Thresholds)>,
+    ) -> Result<SqliteStore, StoreError> {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", true)?;
@@ -132,7 +135,15 @@ impl SqliteStore {
         conn.set_prepared_statement_cache_capacity(64);
         refuse_pre_release_layout(&conn)?;
         migrations::migrate(&mut conn, migrations::MIGRATIONS)?;
+        let (checkpointer, path) = match file {
+            Some((path, at)) => (
+                Some(checkpoint::Checkpointer::start(&mut conn, &path, at)?),
+                Some(path),
+            ),
+            None => (None, None),
+        };
         Ok(SqliteStore {
+            checkpointer,
             inner: Mutex::new(Inner {
                 conn,
                 tenants: HashMap::new(),
@@ -333,6 +344,9 @@ impl Store for SqliteStore {
         let (jobs, committing) = self.queue.take();
         inner.commit_jobs(&jobs);
         drop(committing);
+        if let Some(c) = &self.checkpointer {
+            c.after_commit(&inner.conn);
+        }
         drop(inner);
         job.take_outcome().unwrap_or_else(|| {
             // Only if the committer panicked; committing the blob again is safe either way.

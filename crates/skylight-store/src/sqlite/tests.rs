@@ -7,6 +7,7 @@ use chrono::TimeZone;
 use rusqlite::Connection;
 use skylight_model::{AuditRecord, BlobRef, CommitStats, ContentType};
 
+use super::checkpoint::Thresholds;
 use super::commit::Job;
 use super::migrations::{APPLICATION_ID, MIGRATIONS, Migration, migrate, user_version};
 use super::{SqliteStore, from_ns, guid_bytes, id_from_key, record_key, to_ns};
@@ -569,6 +570,48 @@ fn blobs_committed_from_many_threads_are_gathered_and_each_gets_its_own_outcome(
         "{groups} transactions for {} blobs",
         THREADS * BLOBS
     );
+}
+
+#[test]
+fn the_wal_is_checkpointed_beside_the_writer_and_starts_over() {
+    let dir = tempfile::tempdir().expect("dir");
+    // Tiny thresholds: checkpoint from 64 WAL pages; the thread copies while over 16 remain.
+    let at = Thresholds {
+        pages: 64,
+        bulk: 16,
+    };
+    let store = SqliteStore::open_with(dir.path(), at).expect("store");
+    let (db, wal) = (
+        dir.path().join(SqliteStore::FILE_NAME),
+        dir.path().join(format!("{}-wal", SqliteStore::FILE_NAME)),
+    );
+    let size = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    let mut largest_wal = 0;
+    for b in 0..300 {
+        let records: Vec<_> = (0..40).map(|i| record(&format!("r{b}-{i}"))).collect();
+        let batch = RecordBatch::from_records(&records).expect("batch");
+        store
+            .commit_batch("t", ContentType::General, &blob(&format!("b{b}")), batch)
+            .expect("committed");
+        largest_wal = largest_wal.max(size(&wal));
+    }
+    // 12,000 records and their indexes are several megabytes of pages: had nothing been copied
+    // back (or had the WAL never started over), the WAL would hold them all.
+    let in_db = size(&db);
+    assert!(
+        in_db > 1 << 20,
+        "only {in_db} bytes reached the database file"
+    );
+    assert!(
+        largest_wal < 1 << 20,
+        "the WAL grew to {largest_wal} bytes (database file: {in_db})"
+    );
+    let passes = store.checkpointer.as_ref().map_or(0, |c| c.passes());
+    assert!(passes > 0, "the checkpoint thread copied nothing");
+    assert_eq!(store.record_count(Some("t")).expect("count"), 12_000);
+    drop(store);
+    let again = SqliteStore::open(dir.path()).expect("reopened");
+    assert_eq!(again.record_count(Some("t")).expect("count"), 12_000);
 }
 
 #[test]
