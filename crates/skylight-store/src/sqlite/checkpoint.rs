@@ -129,8 +129,8 @@ impl Checkpointer {
     }
 
     /// Called by the writer after each commit, on its connection: once the WAL is large enough,
-    /// hands the copying to the thread while much is left, and finishes it itself (RESTART, so
-    /// that the WAL starts over) once little is, or once the WAL is twice the threshold.
+    /// hands the copying to the thread while much is left, and finishes it itself (so that the
+    /// WAL can start over) once little is, or once the WAL is twice the threshold.
     pub(super) fn after_commit(&self, writer: &Connection) {
         let s = &self.shared;
         let pages = s.pages.load(Ordering::Relaxed);
@@ -154,11 +154,10 @@ impl Checkpointer {
             s.notify();
             return;
         }
-        match writer.wal_checkpoint_v2(Some(MAIN_DB), CheckpointMode::RESTART) {
-            Ok(_) => {
-                s.pages.store(0, Ordering::Relaxed);
-                s.copied.store(0, Ordering::Relaxed);
-            }
+        // PASSIVE, as SQLite's own checkpoints: a reader in another process is never waited
+        // for. Once everything is copied, the writer's next transaction starts the WAL over.
+        match writer.wal_checkpoint_v2(Some(MAIN_DB), CheckpointMode::PASSIVE) {
+            Ok((_, copied)) => s.copied.store(i64::from(copied), Ordering::Relaxed),
             // Another process checkpointing, say: the pages stay in the WAL, safe; next commit.
             Err(e) => tracing::debug!(error = %e, "checkpoint did not complete"),
         }
