@@ -154,6 +154,8 @@ fn build(
     loop {
         match rx.blocking_recv() {
             Some(Piece::Bytes(bytes)) => {
+                // Only while parsing: a thread waiting for the network holds no slot.
+                let _slot = super::cpu_slots::PARSING.take();
                 if let Err(e) =
                     splitter.feed(&bytes, |element| add(&mut batch, enricher, element))?
                 {

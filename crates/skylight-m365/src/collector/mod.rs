@@ -3,6 +3,7 @@
 //! transaction, expired content recorded as a gap, and a status an admin can read.
 
 mod blob;
+mod cpu_slots;
 
 use std::collections::HashSet;
 use std::sync::Arc;
