@@ -3,8 +3,8 @@
 //! Downloads wait on the network, so many run at once; parsing and normalising their bytes is CPU
 //! work, and more of it at once than there are cores gains nothing. Worse, the store's writer —
 //! the one serial step of ingest — then shares its core with every parser: on the 2-core
-//! development machine, with 40 blobs in flight, the writer held the connection 52 s of a 65 s
-//! run, against 36 s for the same commits when one parser ran at a time.
+//! development machine, with 40 blobs in flight, the writer held the connection 48–58 s of a
+//! 64–74 s run, against 36 s for the same commits when one parser ran at a time.
 
 use std::sync::{Condvar, LazyLock, Mutex, MutexGuard, PoisonError};
 
