@@ -26,7 +26,8 @@ pub struct BenchArgs {
 /// What to measure.
 #[derive(Debug, Subcommand)]
 enum BenchWhat {
-    /// End-to-end ingest: simulator over loopback → collect → store, against raw JSON parsing.
+    /// End-to-end ingest: simulator over loopback → collect → store (→ detect with `--detect`),
+    /// against raw JSON parsing.
     Ingest(IngestArgs),
     /// Activity-log latency on a store of millions of activities (a selective query, a 24 h
     /// histogram, a first page).
@@ -57,6 +58,10 @@ struct IngestArgs {
     /// Blobs fetched and stored at once per content type (the collector's `blob_concurrency`).
     #[arg(long, default_value_t = CollectorOptions::default().blob_concurrency)]
     blob_concurrency: usize,
+    /// Run detection beside the collector (every default policy and detection, as `collect` does)
+    /// and stop the clock only once it has evaluated the last record.
+    #[arg(long)]
+    detect: bool,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: crate::collect_cmd::Format,
@@ -83,6 +88,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
             days: 7,
             database_url: None,
             blob_concurrency: CollectorOptions::default().blob_concurrency,
+            detect: false,
             format: crate::collect_cmd::Format::Table,
         },
     };
@@ -167,8 +173,32 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         t.requests_per_minute,
     );
 
+    let detection = if ingest.detect {
+        let detect =
+            crate::detect_cmd::detect_config(&skylight_m365::config::DetectionSettings::default())?;
+        let partitioning = detect.partitioning();
+        let (engine_dir, engine_store) = (dir.clone(), store.clone());
+        Some(crate::detect_cmd::DetectionThread::spawn(
+            store.clone(),
+            move || crate::detect_cmd::engine(&detect, &engine_dir, Some(engine_store.as_ref())),
+            None,
+            partitioning,
+            Vec::new(),
+        )?)
+    } else {
+        None
+    };
+
     let started = Instant::now();
     let progress = collector.clone().run(&ContentType::ALL).await;
+    let detected = match detection {
+        Some(d) => Some(
+            tokio::task::spawn_blocking(move || d.finish())
+                .await
+                .context("detection task failed")??,
+        ),
+        None => None,
+    };
     let seconds = started.elapsed().as_secs_f64();
     let records: u64 = progress.iter().map(|(_, p)| p.records).sum();
     if let Some((ct, p)) = progress.iter().find(|(_, p)| p.error.is_some()) {
@@ -202,6 +232,9 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         "users": ingest.users,
         "days": ingest.days,
         "blob_concurrency": ingest.blob_concurrency,
+        "detect": ingest.detect,
+        "activities_evaluated": detected.as_ref().map(|d| d.activities),
+        "alerts": detected.as_ref().map(|d| d.alerts),
         "records": records,
         "seconds": (seconds * 10.0).round() / 10.0,
         "records_per_s": (records as f64 / seconds).round(),

@@ -1,0 +1,40 @@
+//! `skylight bench ingest` as a user runs it, on a small simulated tenant.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::process::Command;
+
+use common::BIN;
+
+#[test]
+fn bench_ingest_with_detection_stops_the_clock_after_the_last_record_is_evaluated() {
+    let out = Command::new(BIN)
+        .args([
+            "bench", "ingest", "--users", "100", "--days", "1", "--detect",
+        ])
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let figures: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let records = figures["records"].as_u64().unwrap();
+    assert!(records > 1_000, "{figures}");
+    // Every record collected is an activity detection evaluated before the figures were taken.
+    assert_eq!(
+        figures["activities_evaluated"].as_u64(),
+        Some(records),
+        "{figures}"
+    );
+    assert_eq!(figures["detect"], true);
+    for figure in ["records_per_s", "raw_parse_records_per_s", "peak_rss_bytes"] {
+        assert!(
+            figures[figure].as_f64().unwrap() > 0.0,
+            "{figure}: {figures}"
+        );
+    }
+}
