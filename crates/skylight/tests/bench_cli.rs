@@ -3,25 +3,14 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::BIN;
+use common::run_ok;
 
 #[test]
 fn bench_ingest_with_detection_stops_the_clock_after_the_last_record_is_evaluated() {
-    let out = Command::new(BIN)
-        .args([
-            "bench", "ingest", "--users", "100", "--days", "1", "--detect",
-        ])
-        .args(["--format", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let figures: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = run_ok(&[
+        "bench", "ingest", "--users", "100", "--days", "1", "--detect", "--format", "json",
+    ]);
+    let figures: serde_json::Value = serde_json::from_str(&out).unwrap();
     let records = figures["records"].as_u64().unwrap();
     assert!(records > 1_000, "{figures}");
     // Every record collected is an activity detection evaluated before the figures were taken.
