@@ -176,13 +176,11 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let detection = if ingest.detect {
         let detect =
             crate::detect_cmd::detect_config(&skylight_m365::config::DetectionSettings::default())?;
-        let partitioning = detect.partitioning();
-        let (engine_dir, engine_store) = (dir.clone(), store.clone());
-        Some(crate::detect_cmd::DetectionThread::spawn(
+        Some(crate::detect_cmd::DetectionThread::for_config(
             store.clone(),
-            move || crate::detect_cmd::engine(&detect, &engine_dir, Some(engine_store.as_ref())),
+            detect,
+            dir.clone(),
             None,
-            partitioning,
             Vec::new(),
         )?)
     } else {

@@ -264,8 +264,6 @@ pub async fn collect_into(
         notifier = crate::notify_cmd::start(&config.notifications, &base_dir, store.clone())
             .context("notifications: fix [notifications] in the configuration")?;
         let (gov_dir, gov_detect) = (base_dir.clone(), detect.clone());
-        let partitioning = detect.partitioning();
-        let (engine_dir, engine_store) = (base_dir.clone(), store.clone());
         // On a fresh deployment, the back-fill waits for the directory's groups (scopes).
         let first_syncs: Vec<String> = if config.collector.directory_interval_minutes > 0 {
             match &tenants {
@@ -275,11 +273,11 @@ pub async fn collect_into(
         } else {
             Vec::new()
         };
-        detection = Some(crate::detect_cmd::DetectionThread::spawn(
+        detection = Some(crate::detect_cmd::DetectionThread::for_config(
             store.clone(),
-            move || crate::detect_cmd::engine(&detect, &engine_dir, Some(engine_store.as_ref())),
+            detect,
+            base_dir.clone(),
             leases.clone(),
-            partitioning,
             first_syncs,
         )?);
         // Policies' governance actions on the alerts detection raises.

@@ -432,6 +432,27 @@ impl DetectionThread {
         Ok(DetectionThread { stop, handle })
     }
 
+    /// Starts detection with the engine `config` builds (its policies read from `base_dir` and
+    /// the store), in the partitions `config` sets; `leases` and `first_syncs` as for
+    /// [`DetectionThread::spawn`].
+    pub fn for_config(
+        store: Arc<dyn Store>,
+        config: DetectConfig,
+        base_dir: PathBuf,
+        leases: Option<Arc<skylight_store::lease::LeaseKeeper>>,
+        first_syncs: Vec<String>,
+    ) -> anyhow::Result<DetectionThread> {
+        let partitioning = config.partitioning();
+        let engine_store = Arc::clone(&store);
+        Self::spawn(
+            store,
+            move || engine(&config, &base_dir, Some(engine_store.as_ref())),
+            leases,
+            partitioning,
+            first_syncs,
+        )
+    }
+
     /// Evaluates what is left, stops, and reports the whole run.
     pub fn finish(self) -> anyhow::Result<Progress> {
         self.stop.store(true, Ordering::Relaxed);
