@@ -64,7 +64,14 @@ fn target(sim: &str, base: &str) -> Option<Target> {
             .as_array()
             .unwrap()
             .iter()
-            .find(|a| !ids(&a["activity_ids"]).is_disjoint(&records))
+            // One about this user: an alert on a shared address (a spray, a risky IP) can hold
+            // one of the incident's activities and name only other users.
+            .find(|a| {
+                !ids(&a["activity_ids"]).is_disjoint(&records)
+                    && ids(&a["users"])
+                        .iter()
+                        .any(|u| u.eq_ignore_ascii_case(user))
+            })
         else {
             continue;
         };
