@@ -320,6 +320,13 @@ impl Engine {
     /// The alerts changed since the last call and the state entries to save with them. Closes
     /// incidents that can no longer grow.
     pub fn take_changes(&mut self) -> (Vec<AlertDraft>, Vec<StateChange>) {
+        let (alerts, changes) = self.take_changes_streamed();
+        (alerts, changes.collect())
+    }
+
+    /// [`Engine::take_changes`] with the state entries serialised one at a time as they are
+    /// read (for [`skylight_store::Store::commit_detection_streamed`]).
+    pub fn take_changes_streamed(&mut self) -> (Vec<AlertDraft>, crate::state::Changes<'_>) {
         let alerts: Vec<AlertDraft> = self
             .state
             .touched
@@ -349,7 +356,7 @@ impl Engine {
         if newest > self.swept_ms.saturating_add(SWEEP_EVERY_MS) {
             self.sweep(newest);
         }
-        (alerts, self.state.take_changes())
+        (alerts, self.state.changes())
     }
 
     /// Forgets what can no longer matter, so that state stays the size of recent activity:

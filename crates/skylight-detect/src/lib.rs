@@ -13,6 +13,7 @@ pub mod file_policy;
 mod geo;
 mod incident;
 mod matcher;
+mod packed;
 mod partition;
 pub mod policy;
 mod rule;

@@ -285,8 +285,8 @@ impl ActivityPolicy {
         let span = windows.entry(key).or_default().add(
             Entry {
                 ms: e.ms,
-                id: e.id().to_owned(),
-                what: object,
+                id: e.id().into(),
+                what: object.into(),
             },
             width,
             width * 2,
@@ -298,7 +298,11 @@ impl ActivityPolicy {
         Some(Finding {
             subject: subject.clone(),
             users: vec![subject],
-            hits: span.entries.iter().map(|x| hit(&x.id, x.ms)).collect(),
+            hits: span
+                .entries
+                .iter()
+                .map(|x| hit(&x.id.as_str(), x.ms))
+                .collect(),
             facts: vec![format!(
                 "{} matching activities{} by {} within {} minutes (policy: at least {}{})",
                 span.count,

@@ -265,9 +265,14 @@ impl<'a> Detector<'a> {
 
     /// Commits the alerts and state changed since the last commit with the progress made.
     fn commit(&mut self) -> Result<u64, DetectError> {
-        let (alerts, state) = self.engine.take_changes();
-        self.store
-            .commit_detection_in(&self.name, self.committed, self.seq, &alerts, &state)?;
+        let (alerts, mut state) = self.engine.take_changes_streamed();
+        self.store.commit_detection_streamed(
+            &self.name,
+            self.committed,
+            self.seq,
+            &alerts,
+            &mut state,
+        )?;
         self.committed = self.seq;
         Ok(alerts.len() as u64)
     }

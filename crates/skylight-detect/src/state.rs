@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::incident::{DailyCounts, Incident};
+use crate::packed::Packed;
 use crate::window::Window;
 
 /// One located activity of a user.
@@ -15,11 +16,11 @@ pub struct Place {
     /// Time (ms).
     pub ms: i64,
     /// Country code.
-    pub country: String,
+    pub country: Packed,
     /// Client address.
-    pub ip: String,
+    pub ip: Packed,
     /// Record Id.
-    pub id: String,
+    pub id: Packed,
     /// Corporate, VPN or cloud-provider address: never one end of impossible travel.
     pub safe: bool,
 }
@@ -50,11 +51,11 @@ pub struct Recent {
     /// Time (ms).
     pub ms: i64,
     /// Record Id.
-    pub id: String,
+    pub id: Packed,
     /// Client address.
-    pub ip: Option<String>,
+    pub ip: Option<Packed>,
     /// Country.
-    pub country: Option<String>,
+    pub country: Option<Packed>,
 }
 
 /// A user's usual burst size for one rate rule: the busiest window of past bursts that raised
@@ -134,6 +135,21 @@ pub struct State {
     pub closed: BTreeSet<String>,
 }
 
+/// Inserts `item` at `pos` into a list kept oldest first and at most `max` long, dropping the
+/// oldest entries (the item itself when it would be among them). Room is made before the insert,
+/// so the list never grows past `max`: inserting into a full `Vec` would double what it holds
+/// in memory for every user, for good.
+pub fn insert_newest<T>(list: &mut Vec<T>, pos: usize, item: T, max: usize) {
+    let pos = pos.min(list.len());
+    let excess = (list.len() + 1).saturating_sub(max);
+    if pos < excess {
+        list.drain(..excess - 1);
+    } else {
+        list.drain(..excess);
+        list.insert(pos - excess, item);
+    }
+}
+
 /// Why saved state could not be read.
 #[derive(Debug, thiserror::Error)]
 #[error("detection state entry `{key}` cannot be read: {why}")]
@@ -198,25 +214,72 @@ impl State {
         Ok(())
     }
 
-    /// The changed entries, serialised (`None`: delete), and forgets that they changed.
-    pub fn take_changes(&mut self) -> Vec<skylight_store::StateChange> {
-        let mut out = Vec::new();
-        for key in std::mem::take(&mut self.dirty) {
+    /// The changed entries (`None`: delete), serialised one at a time as they are read, and
+    /// forgets that they changed: a commit after which every user changed then holds one
+    /// entry's bytes at a time, not every user's.
+    pub fn changes(&mut self) -> Changes<'_> {
+        Changes {
+            dirty: std::mem::take(&mut self.dirty).into_iter(),
+            touched: std::mem::take(&mut self.touched).into_iter(),
+            closed: std::mem::take(&mut self.closed).into_iter(),
+            state: self,
+        }
+    }
+}
+
+/// The entries that changed, serialised as they are read ([`State::changes`]).
+pub struct Changes<'a> {
+    state: &'a State,
+    dirty: std::collections::btree_set::IntoIter<String>,
+    touched: std::collections::btree_set::IntoIter<String>,
+    closed: std::collections::btree_set::IntoIter<String>,
+}
+
+impl Iterator for Changes<'_> {
+    type Item = skylight_store::StateChange;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let s = self.state;
+        if let Some(key) = self.dirty.next() {
             let value = match key.split_once('|') {
-                Some(("u", k)) => self.users.get(k).map(serde_json::to_vec),
-                Some(("a", k)) => self.addresses.get(k).map(serde_json::to_vec),
-                Some(("t", k)) => self.tenants.get(k).map(serde_json::to_vec),
+                Some(("u", k)) => s.users.get(k).map(serde_json::to_vec),
+                Some(("a", k)) => s.addresses.get(k).map(serde_json::to_vec),
+                Some(("t", k)) => s.tenants.get(k).map(serde_json::to_vec),
                 _ => None,
             };
-            out.push((key, value.and_then(Result::ok)));
+            return Some((key, value.and_then(Result::ok)));
         }
-        for key in std::mem::take(&mut self.touched) {
-            let value = self.incidents.get(&key).map(serde_json::to_vec);
-            out.push((format!("i|{key}"), value.and_then(Result::ok)));
+        if let Some(key) = self.touched.next() {
+            let value = s.incidents.get(&key).map(serde_json::to_vec);
+            return Some((format!("i|{key}"), value.and_then(Result::ok)));
         }
-        for key in std::mem::take(&mut self.closed) {
-            out.push((format!("i|{key}"), None));
+        self.closed.next().map(|key| (format!("i|{key}"), None))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::insert_newest;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The same as inserting, then dropping the oldest beyond `max`; and the list never
+        /// holds more than `max`.
+        #[test]
+        fn inserting_keeps_the_newest(len in 0usize..12, max in 0usize..10, pos in 0usize..14) {
+            let mut list: Vec<usize> = (0..len.min(max)).map(|i| i * 10).collect();
+            let mut want = list.clone();
+            let pos = pos.min(list.len());
+            want.insert(pos, 999);
+            let extra = want.len().saturating_sub(max);
+            want.drain(..extra);
+            let (full, cap) = (list.len() == max, list.capacity());
+            insert_newest(&mut list, pos, 999, max);
+            prop_assert_eq!(&list, &want);
+            prop_assert!(list.len() <= max);
+            if full {
+                prop_assert_eq!(list.capacity(), cap, "a full list grew");
+            }
         }
-        out
     }
 }

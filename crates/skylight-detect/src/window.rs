@@ -8,6 +8,8 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::packed::Packed;
+
 /// How far behind the newest entry entries are kept at least (ms): a day's backfill window and
 /// two hours of collection lag.
 pub const KEEP_MS: i64 = 26 * 3_600_000;
@@ -21,9 +23,9 @@ pub struct Entry {
     /// Time in ms.
     pub ms: i64,
     /// The record Id.
-    pub id: String,
+    pub id: Packed,
     /// What it counts as (an object, a target user): empty to count every entry.
-    pub what: String,
+    pub what: Packed,
 }
 
 /// Entries kept for one rule and one subject, sorted by time.
@@ -62,7 +64,7 @@ impl Window {
         let hi = self.entries.partition_point(|x| x.ms <= ms + width_ms);
         let around = &self.entries[lo..hi];
         let mut best: (usize, usize, usize) = (0, 0, 0);
-        let mut values: HashMap<&str, usize> = HashMap::new();
+        let mut values: HashMap<&Packed, usize> = HashMap::new();
         let mut j = 0;
         for i in 0..around.len() {
             if around[i].ms > ms {
@@ -70,7 +72,7 @@ impl Window {
             }
             while j < around.len() && around[j].ms <= around[i].ms + width_ms {
                 if distinct {
-                    *values.entry(around[j].what.as_str()).or_default() += 1;
+                    *values.entry(&around[j].what).or_default() += 1;
                 }
                 j += 1;
             }
@@ -80,10 +82,10 @@ impl Window {
                     best = (count, i, j);
                 }
             }
-            if distinct && let Some(n) = values.get_mut(around[i].what.as_str()) {
+            if distinct && let Some(n) = values.get_mut(&around[i].what) {
                 *n -= 1;
                 if *n == 0 {
-                    values.remove(around[i].what.as_str());
+                    values.remove(&around[i].what);
                 }
             }
         }
@@ -102,6 +104,10 @@ impl Window {
                 .entries
                 .partition_point(|x| x.ms < newest - keep_ms.max(KEEP_MS));
             self.entries.drain(..cut);
+            // A burst that has aged out leaves its room behind: give most of it back.
+            if self.entries.capacity() > 4 * self.entries.len().max(8) {
+                self.entries.shrink_to(2 * self.entries.len());
+            }
         }
         span
     }
@@ -131,8 +137,8 @@ mod tests {
     fn entry(ms: i64, id: u32) -> Entry {
         Entry {
             ms,
-            id: id.to_string(),
-            what: (id % 3).to_string(),
+            id: id.to_string().into(),
+            what: (id % 3).to_string().into(),
         }
     }
 
@@ -180,7 +186,7 @@ mod tests {
             let mut all: Vec<(i64, String)> = Vec::new();
             for (i, ms) in times.iter().enumerate() {
                 let e = entry(*ms, i as u32);
-                all.push((*ms, e.what.clone()));
+                all.push((*ms, e.what.to_string()));
                 let got = w.add(e, width, 10_000, true);
                 let want = (ms - width..=*ms)
                     .map(|s| {

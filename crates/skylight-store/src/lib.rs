@@ -360,6 +360,26 @@ pub trait Store: AccessStore + Send + Sync {
         progress: i64,
         alerts: &[AlertDraft],
         state: &[StateChange],
+    ) -> Result<(), StoreError> {
+        self.commit_detection_streamed(
+            partition,
+            from,
+            progress,
+            alerts,
+            &mut state.iter().cloned(),
+        )
+    }
+
+    /// [`Store::commit_detection_in`] with the state changes produced one at a time while they
+    /// are written, so that a detector whose every user changed never holds all of them
+    /// serialised at once.
+    fn commit_detection_streamed(
+        &self,
+        partition: &str,
+        from: i64,
+        progress: i64,
+        alerts: &[AlertDraft],
+        state: &mut (dyn Iterator<Item = StateChange> + Send),
     ) -> Result<(), StoreError>;
 
     /// Raises alerts whose key is new (a file policy's match is raised once); returns how many.

@@ -621,13 +621,13 @@ impl Store for PostgresStore {
         self.with(|c| detection::detection_state(c, partition))
     }
 
-    fn commit_detection_in(
+    fn commit_detection_streamed(
         &self,
         partition: &str,
         from: i64,
         progress: i64,
         alerts: &[AlertDraft],
-        state: &[StateChange],
+        state: &mut (dyn Iterator<Item = StateChange> + Send),
     ) -> Result<(), StoreError> {
         self.with(|c| detection::commit_detection(c, partition, from, progress, alerts, state))
     }

@@ -679,13 +679,13 @@ impl Store for SqliteStore {
         self.lock().detection_state(partition)
     }
 
-    fn commit_detection_in(
+    fn commit_detection_streamed(
         &self,
         partition: &str,
         from: i64,
         progress: i64,
         alerts: &[skylight_model::AlertDraft],
-        state: &[crate::StateChange],
+        state: &mut (dyn Iterator<Item = crate::StateChange> + Send),
     ) -> Result<(), StoreError> {
         self.lock()
             .commit_detection(partition, from, progress, alerts, state)

@@ -282,6 +282,44 @@ fn state_changes_apply_in_order_and_state_comes_back_by_key() {
 }
 
 #[test]
+fn a_streamed_change_set_larger_than_a_write_round_applies_in_order() {
+    on_every_backend(|store| {
+        // 2,501 changes, produced one at a time: keys changed again in the same thousand and
+        // across thousands (PostgreSQL writes a thousand per round), deleted and put back.
+        let changes = || {
+            (0..1_000)
+                .map(|i| (format!("k{i:04}"), Some(b"v1".to_vec())))
+                .chain((0..1_000).map(|i| {
+                    let value = (i % 7 != 0).then(|| format!("v2-{i}").into_bytes());
+                    (format!("k{i:04}"), value)
+                }))
+                .chain((0..500).map(|i| (format!("k{:04}", i * 2), Some(b"v3".to_vec()))))
+                .chain(std::iter::once(("k0007".to_string(), Some(b"v4".to_vec()))))
+        };
+        let mut expected = std::collections::BTreeMap::new();
+        for (k, v) in changes() {
+            match v {
+                Some(v) => expected.insert(k, v),
+                None => expected.remove(&k),
+            };
+        }
+        store
+            .commit_detection_streamed("", 0, 9, &[], &mut changes())
+            .unwrap();
+        let (seq, state) = store.detection_state().unwrap();
+        assert_eq!(seq, 9);
+        assert_eq!(state, expected.into_iter().collect::<Vec<_>>());
+        // Spot checks of what the rules above mean.
+        let state: std::collections::BTreeMap<_, _> =
+            store.detection_state().unwrap().1.into_iter().collect();
+        assert_eq!(state["k0001"], b"v2-1");
+        assert_eq!(state["k0014"], b"v3", "deleted, then put back");
+        assert!(!state.contains_key("k0021"), "deleted last");
+        assert_eq!(state["k0007"], b"v4");
+    });
+}
+
+#[test]
 fn raising_skips_keys_already_raised() {
     on_every_backend(|store| {
         assert_eq!(store.raise_new_alerts(&[]).unwrap(), 0);

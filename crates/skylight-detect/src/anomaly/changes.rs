@@ -8,7 +8,8 @@ use super::fields::{domain_of, internal, is_op, modified, non_empty_list, target
 use super::{Anomalies, hit, user_finding, when};
 use crate::event::Event;
 use crate::incident::{Finding, Hit};
-use crate::state::{Disabled, Recent, State};
+use crate::packed::Packed;
+use crate::state::{Disabled, Recent, State, insert_newest};
 
 /// Recent successful activities kept per user, for disable markers that arrive late.
 const RECENT: usize = 16;
@@ -119,10 +120,10 @@ fn disabled(e: &Event, state: &mut State, out: &mut Vec<(&'static str, Finding)>
                     .iter()
                     .filter(|r| r.ms > since)
                     .map(|r| Hit {
-                        id: r.id.clone(),
+                        id: r.id.to_string(),
                         ms: r.ms,
-                        ip: r.ip.clone(),
-                        country: r.country.clone(),
+                        ip: r.ip.as_ref().map(Packed::to_string),
+                        country: r.country.as_ref().map(Packed::to_string),
                     })
                     .collect();
                 if !late.is_empty() {
@@ -183,21 +184,15 @@ fn disabled(e: &Event, state: &mut State, out: &mut Vec<(&'static str, Finding)>
         ));
     }
     let pos = user.recent.partition_point(|r| r.ms <= e.ms);
-    user.recent.insert(
-        pos,
-        Recent {
-            ms: e.ms,
-            id: e.id().to_owned(),
-            ip: e.row.ip.clone(),
-            country: e.row.country.clone(),
-        },
-    );
+    let recent = Recent {
+        ms: e.ms,
+        id: e.id().into(),
+        ip: e.row.ip.as_deref().map(Packed::from),
+        country: e.row.country.as_deref().map(Packed::from),
+    };
+    insert_newest(&mut user.recent, pos, recent, RECENT);
     if let Some(newest) = user.recent.last().map(|r| r.ms) {
         user.recent.retain(|r| r.ms >= newest - RECENT_KEEP_MS);
-    }
-    if user.recent.len() > RECENT {
-        let extra = user.recent.len() - RECENT;
-        user.recent.drain(..extra);
     }
 }
 

@@ -8,7 +8,7 @@ use super::{Anomalies, Sensitivity, hit, thousands, user_finding, when};
 use crate::event::Event;
 use crate::geo;
 use crate::incident::{Finding, Hit};
-use crate::state::{Place, Seen, State};
+use crate::state::{Place, Seen, State, insert_newest};
 
 /// Located activities kept per user.
 const MAX_PLACES: usize = 32;
@@ -45,10 +45,10 @@ fn located(e: &Event) -> bool {
 
 fn place_hit(p: &Place) -> Hit {
     Hit {
-        id: p.id.clone(),
+        id: p.id.to_string(),
         ms: p.ms,
-        ip: Some(p.ip.clone()),
-        country: Some(p.country.clone()),
+        ip: Some(p.ip.to_string()),
+        country: Some(p.country.to_string()),
     }
 }
 
@@ -107,9 +107,9 @@ pub(super) fn evaluate(
     if let Some(s) = a.on("impossible_travel", e) {
         let place = Place {
             ms: e.ms,
-            country: country.clone(),
-            ip: ip.clone(),
-            id: e.id().to_owned(),
+            country: country.as_str().into(),
+            ip: ip.as_str().into(),
+            id: e.id().into(),
             safe: tagged(e, "corporate") || tagged(e, "vpn") || tagged(e, "cloud_provider"),
         };
         let vpn = tagged(e, "vpn");
@@ -122,7 +122,8 @@ pub(super) fn evaluate(
             if (place.safe && other.safe) || vpn {
                 continue;
             }
-            let (Some(here), Some(there)) = (geo::place(&country), geo::place(&other.country))
+            let (Some(here), Some(there)) =
+                (geo::place(&country), geo::place(&other.country.as_str()))
             else {
                 continue;
             };
@@ -161,14 +162,10 @@ pub(super) fn evaluate(
             .filter_map(|i| places.get(i))
             .any(|p| p.country == place.country && (p.ms - place.ms).abs() <= 10 * 60_000);
         if !redundant {
-            places.insert(pos, place);
+            insert_newest(places, pos, place, MAX_PLACES);
         }
         if let Some(newest) = places.last().map(|p| p.ms) {
             places.retain(|p| p.ms >= newest - PLACES_KEEP_MS);
-        }
-        if places.len() > MAX_PLACES {
-            let extra = places.len() - MAX_PLACES;
-            places.drain(..extra);
         }
     }
 

@@ -7,6 +7,7 @@ use skylight_model::Category;
 use super::{Anomalies, Sensitivity, hit, user_finding};
 use crate::event::Event;
 use crate::incident::{Finding, Hit};
+use crate::packed::Packed;
 use crate::state::State;
 use crate::window::{Entry, Span};
 
@@ -106,8 +107,8 @@ fn burst(
     let span = user.windows.entry(key.to_owned()).or_default().add(
         Entry {
             ms: e.ms,
-            id: e.id().to_owned(),
-            what,
+            id: e.id().into(),
+            what: what.into(),
         },
         width,
         width * 2,
@@ -134,7 +135,7 @@ fn hits(e: &Event, span: &Span) -> Vec<Hit> {
     span.entries
         .iter()
         .map(|x| Hit {
-            id: x.id.clone(),
+            id: x.id.to_string(),
             ms: x.ms,
             ip: if x.id == e.id() {
                 e.row.ip.clone()
@@ -219,8 +220,8 @@ pub(super) fn evaluate(
                 .add(
                     Entry {
                         ms: e.ms,
-                        id: e.id().to_owned(),
-                        what: e.user.clone(),
+                        id: e.id().into(),
+                        what: e.user.as_str().into(),
                     },
                     width,
                     width * 2,
@@ -242,7 +243,8 @@ pub(super) fn evaluate(
                     .any(|p| p.eq_ignore_ascii_case("corporate") || p.eq_ignore_ascii_case("vpn"))
             });
             if span.count >= floor(SPRAY.1, s) && succeeded * 4 <= span.count && !corporate {
-                let mut users: Vec<String> = span.entries.iter().map(|x| x.what.clone()).collect();
+                let mut users: Vec<String> =
+                    span.entries.iter().map(|x| x.what.to_string()).collect();
                 users.sort();
                 users.dedup();
                 out.push((
@@ -259,7 +261,7 @@ pub(super) fn evaluate(
                             .entries
                             .iter()
                             .map(|x| Hit {
-                                id: x.id.clone(),
+                                id: x.id.to_string(),
                                 ms: x.ms,
                                 ip: Some(ip.clone()),
                                 country: None,
@@ -291,8 +293,8 @@ pub(super) fn evaluate(
                 .add(
                     Entry {
                         ms: e.ms,
-                        id: e.id().to_owned(),
-                        what: String::new(),
+                        id: e.id().into(),
+                        what: Packed::default(),
                     },
                     SPRAY.0 * 60_000,
                     SPRAY.0 * 120_000,
@@ -346,8 +348,8 @@ pub(super) fn evaluate(
             .add(
                 Entry {
                     ms: e.ms,
-                    id: e.id().to_owned(),
-                    what: String::new(),
+                    id: e.id().into(),
+                    what: Packed::default(),
                 },
                 width,
                 width * 2,
@@ -428,8 +430,8 @@ pub(super) fn evaluate(
         let span = user.windows.entry(key).or_default().add(
             Entry {
                 ms: e.ms,
-                id: e.id().to_owned(),
-                what,
+                id: e.id().into(),
+                what: what.into(),
             },
             width,
             width * 2,

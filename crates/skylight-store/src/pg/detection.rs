@@ -278,7 +278,7 @@ pub(super) fn commit_detection(
     from: i64,
     progress: i64,
     alerts: &[AlertDraft],
-    state: &[StateChange],
+    state: &mut dyn Iterator<Item = StateChange>,
 ) -> Result<(), StoreError> {
     let mut tx = c.transaction()?;
     let saved = lock_progress(&mut tx, partition)?;
@@ -299,8 +299,35 @@ pub(super) fn commit_detection(
             write_alert(&mut tx, &upsert, a, now)?;
         }
     }
-    // Changes apply in order, so a key's last change is the one that counts: applied as one
-    // insert and one delete rather than a round trip per key.
+    // A chunk at a time, so that what is held serialised at once stays bounded.
+    let mut chunk: Vec<StateChange> = Vec::with_capacity(STATE_CHUNK);
+    loop {
+        chunk.clear();
+        chunk.extend((&mut *state).take(STATE_CHUNK));
+        if chunk.is_empty() {
+            break;
+        }
+        write_state(&mut tx, partition, &chunk)?;
+    }
+    tx.execute(
+        "INSERT INTO detection_progress (name, seq) VALUES ($1, $2) \
+         ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
+        &[&partition::progress_row(partition), &progress],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// State changes written in one round: at most this many.
+const STATE_CHUNK: usize = 1_000;
+
+/// Writes state changes in order. A key's last change is the one that counts: applied as one
+/// insert and one delete rather than a round trip per key (one insert cannot touch a row twice).
+fn write_state(
+    tx: &mut Transaction<'_>,
+    partition: &str,
+    state: &[StateChange],
+) -> Result<(), StoreError> {
     let mut last: HashMap<String, Option<&[u8]>> = HashMap::new();
     for (key, value) in state {
         last.insert(partition::state_key(partition, key), value.as_deref());
@@ -325,12 +352,6 @@ pub(super) fn commit_detection(
     if !gone.is_empty() {
         tx.execute("DELETE FROM detection_state WHERE key = ANY($1)", &[&gone])?;
     }
-    tx.execute(
-        "INSERT INTO detection_progress (name, seq) VALUES ($1, $2) \
-         ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
-        &[&partition::progress_row(partition), &progress],
-    )?;
-    tx.commit()?;
     Ok(())
 }
 

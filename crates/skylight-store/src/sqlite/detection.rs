@@ -297,7 +297,7 @@ impl Inner {
         from: i64,
         progress: i64,
         alerts: &[AlertDraft],
-        state: &[StateChange],
+        state: &mut dyn Iterator<Item = StateChange>,
     ) -> Result<(), StoreError> {
         let now = to_ns(Utc::now());
         // Immediate: the progress read below stays true until the commit.
@@ -325,7 +325,7 @@ impl Inner {
             )?;
             let mut delete = tx.prepare_cached("DELETE FROM detection_state WHERE key = ?1")?;
             for (key, value) in state {
-                let key = partition::state_key(partition, key);
+                let key = partition::state_key(partition, &key);
                 match value {
                     Some(v) => put.execute(params![key, v])?,
                     None => delete.execute([key])?,
