@@ -1,5 +1,11 @@
 //! `skylight`: self-hosted cloud app security for Microsoft 365.
 
+/// jemalloc rather than glibc's malloc, whose per-thread arenas kept what detection and the
+/// parsers freed: 20 % faster and 60–70 MB less peak RSS with detection on a 10,000-user week
+/// (README, ingest figures). Its settings are in `.cargo/config.toml`.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 mod activities_cmd;
 mod admin_cmd;
 mod bench_cmd;
