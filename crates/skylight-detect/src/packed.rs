@@ -2,7 +2,6 @@
 //! without a heap allocation when they can be: a tenant's users each keep dozens of them for a
 //! day, and as `String`s their allocations were most of detection's memory.
 
-use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -11,17 +10,16 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 const INLINE: usize = 22;
 
 /// A string in 24 bytes: inline up to 22 bytes, a lowercase GUID (the Management API's record
-/// Ids) as its 16 bytes, anything else boxed. Each string has one form, so equality is exact.
-/// Serialised as the string itself, so saved state reads the same either way.
+/// Ids) as its 16 bytes, anything else boxed. Serialised as the string itself, so saved state
+/// reads the same either way.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub enum Packed {
-    /// Up to [`INLINE`] bytes of UTF-8 (the rest zero).
-    Inline {
-        /// Bytes used.
-        len: u8,
-        /// The bytes.
-        bytes: [u8; INLINE],
-    },
+pub struct Packed(Repr);
+
+/// The forms, private so that each string has exactly one (derived equality relies on it).
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Repr {
+    /// Up to [`INLINE`] bytes of UTF-8, the rest zero.
+    Inline { len: u8, bytes: [u8; INLINE] },
     /// A GUID written `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in lowercase hex.
     Guid([u8; 16]),
     /// Anything longer.
@@ -37,50 +35,58 @@ impl Default for Packed {
 impl From<&str> for Packed {
     fn from(s: &str) -> Packed {
         if let Some(g) = guid(s) {
-            return Packed::Guid(g);
+            return Packed(Repr::Guid(g));
         }
         if s.len() <= INLINE {
             let mut bytes = [0; INLINE];
             bytes[..s.len()].copy_from_slice(s.as_bytes());
-            return Packed::Inline {
+            return Packed(Repr::Inline {
                 len: s.len() as u8,
                 bytes,
-            };
+            });
         }
-        Packed::Boxed(s.into())
+        Packed(Repr::Boxed(s.into()))
     }
 }
 
 impl From<String> for Packed {
     fn from(s: String) -> Packed {
+        if s.len() > INLINE && guid(&s).is_none() {
+            return Packed(Repr::Boxed(s.into_boxed_str()));
+        }
         Packed::from(s.as_str())
     }
 }
 
 impl Packed {
-    /// The string (written out for a GUID).
-    pub fn as_str(&self) -> Cow<'_, str> {
-        match self {
-            // Built from a `&str`, so always UTF-8; an impossible failure reads as empty.
-            Packed::Inline { len, bytes } => {
-                Cow::Borrowed(std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default())
+    /// Calls `f` with the string, written out on the stack for a GUID (no allocation).
+    pub fn with_str<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        match &self.0 {
+            // Built from a `&str` (or hex digits and hyphens), so always UTF-8; an impossible
+            // failure reads as empty rather than panicking.
+            Repr::Inline { len, bytes } => {
+                let used = bytes.get(..usize::from(*len)).unwrap_or_default();
+                f(std::str::from_utf8(used).unwrap_or_default())
             }
-            Packed::Guid(g) => Cow::Owned(write_guid(g)),
-            Packed::Boxed(s) => Cow::Borrowed(s),
+            Repr::Guid(g) => {
+                let text = write_guid(g);
+                f(std::str::from_utf8(&text).unwrap_or_default())
+            }
+            Repr::Boxed(s) => f(s),
         }
     }
 
     /// Whether it holds nothing.
     pub fn is_empty(&self) -> bool {
-        matches!(self, Packed::Inline { len: 0, .. })
+        matches!(self.0, Repr::Inline { len: 0, .. })
     }
 }
 
 impl PartialEq<str> for Packed {
     fn eq(&self, other: &str) -> bool {
-        match self {
-            Packed::Guid(g) => guid(other).as_ref() == Some(g),
-            _ => self.as_str() == other,
+        match &self.0 {
+            Repr::Guid(g) => guid(other).as_ref() == Some(g),
+            _ => self.with_str(|s| s == other),
         }
     }
 }
@@ -99,25 +105,44 @@ impl PartialEq<String> for Packed {
 
 impl fmt::Display for Packed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.as_str())
+        self.with_str(|s| f.write_str(s))
     }
 }
 
 impl fmt::Debug for Packed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.as_str(), f)
+        self.with_str(|s| fmt::Debug::fmt(s, f))
     }
 }
 
 impl Serialize for Packed {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.as_str())
+        self.with_str(|text| s.serialize_str(text))
     }
 }
 
 impl<'de> Deserialize<'de> for Packed {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Packed, D::Error> {
-        Cow::<'de, str>::deserialize(d).map(|s| Packed::from(&*s))
+        d.deserialize_str(PackedVisitor)
+    }
+}
+
+/// Reads a string without first copying it into a `String` of its own.
+struct PackedVisitor;
+
+impl serde::de::Visitor<'_> for PackedVisitor {
+    type Value = Packed;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Packed, E> {
+        Ok(Packed::from(v))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Packed, E> {
+        Ok(Packed::from(v))
     }
 }
 
@@ -146,17 +171,20 @@ fn lower_hex(c: u8) -> Option<u8> {
     }
 }
 
-fn write_guid(g: &[u8; 16]) -> String {
+/// A GUID's lowercase hyphenated form, on the stack.
+fn write_guid(g: &[u8; 16]) -> [u8; 36] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(36);
+    let mut out = [b'-'; 36];
+    let mut at = 0;
     for (i, byte) in g.iter().enumerate() {
         if matches!(i, 4 | 6 | 8 | 10) {
-            s.push('-');
+            at += 1;
         }
-        s.push(char::from(HEX[usize::from(byte >> 4)]));
-        s.push(char::from(HEX[usize::from(byte & 15)]));
+        out[at] = HEX[usize::from(byte >> 4)];
+        out[at + 1] = HEX[usize::from(byte & 15)];
+        at += 2;
     }
-    s
+    out
 }
 
 #[cfg(test)]
@@ -174,16 +202,16 @@ mod tests {
     fn each_kind_of_string_takes_its_form_and_reads_back() {
         let id = "5f2b4a7e-0c1d-4e8f-9a3b-6c7d8e9f0a1b";
         let packed = Packed::from(id);
-        assert!(matches!(packed, Packed::Guid(_)));
+        assert!(matches!(packed.0, Repr::Guid(_)));
         assert_eq!(packed.to_string(), id);
         assert!(packed == *id);
         let upper = id.to_ascii_uppercase();
-        assert!(matches!(Packed::from(upper.as_str()), Packed::Boxed(_)));
+        assert!(matches!(Packed::from(upper.as_str()).0, Repr::Boxed(_)));
         assert_eq!(Packed::from(upper.as_str()).to_string(), upper);
-        assert!(matches!(Packed::from("203.0.113.7"), Packed::Inline { .. }));
+        assert!(matches!(Packed::from("203.0.113.7").0, Repr::Inline { .. }));
         assert!(matches!(
-            Packed::from("2001:db8:85a3::8a2e:370:7334"),
-            Packed::Boxed(_)
+            Packed::from("2001:db8:85a3::8a2e:370:7334").0,
+            Repr::Boxed(_)
         ));
         assert!(Packed::from("").is_empty());
         assert!(!Packed::from("US").is_empty());
@@ -192,7 +220,7 @@ mod tests {
             "5f2b4a7e-0c1d-4e8f-9a3b-6c7d8e9f0a1g",
             "5f2b4a7e00c1d-4e8f-9a3b-6c7d8e9f0a1b",
         ] {
-            assert!(!matches!(Packed::from(s), Packed::Guid(_)), "{s}");
+            assert!(!matches!(Packed::from(s).0, Repr::Guid(_)), "{s}");
             assert_eq!(Packed::from(s).to_string(), s);
         }
     }
@@ -204,6 +232,11 @@ mod tests {
         assert_eq!(json, format!("\"{id}\""));
         let back: Packed = serde_json::from_str(&json).expect("read back");
         assert_eq!(back, Packed::from(id));
+        // An escaped string is unescaped into a buffer first: the same value.
+        let escaped: Packed =
+            serde_json::from_str("\"5f2b4a7e-0c1d-4e8f-9a3b-6c7d8e9f0a1\\u0062\"")
+                .expect("read back");
+        assert_eq!(escaped, Packed::from(id));
     }
 
     proptest! {
@@ -212,6 +245,7 @@ mod tests {
         #[test]
         fn any_string_round_trips(s in "\\PC{0,40}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-fA-F]{4}-[0-9a-f]{4}-[0-9a-f]{12}", t in "\\PC{0,30}") {
             let p = Packed::from(s.as_str());
+            prop_assert_eq!(&Packed::from(s.clone()), &p, "an owned string takes the same form");
             prop_assert_eq!(p.to_string(), s.clone());
             prop_assert!(p == *s.as_str());
             let q = Packed::from(t.as_str());

@@ -301,7 +301,7 @@ impl ActivityPolicy {
             hits: span
                 .entries
                 .iter()
-                .map(|x| hit(&x.id.as_str(), x.ms))
+                .map(|x| x.id.with_str(|id| hit(id, x.ms)))
                 .collect(),
             facts: vec![format!(
                 "{} matching activities{} by {} within {} minutes (policy: at least {}{})",

@@ -14,6 +14,9 @@ use crate::policy::{self, ActivityPolicy};
 pub const BATCH: usize = 5_000;
 /// Activities evaluated between commits, at most (fewer when detection catches up).
 pub const COMMIT_EVERY: u64 = 50_000;
+/// State serialised before a commit enters the store, at most (bytes); the rest is serialised
+/// as the commit writes it.
+const SERIALISED_AHEAD: usize = 16 << 20;
 /// Time between commits, at most: alerts reach the store this soon after their activities.
 pub const COMMIT_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -265,20 +268,32 @@ impl<'a> Detector<'a> {
 
     /// Commits the alerts and state changed since the last commit with the progress made.
     fn commit(&mut self) -> Result<u64, DetectError> {
-        let (alerts, mut state) = self.engine.take_changes_streamed();
+        let (alerts, mut changes) = self.engine.take_changes_streamed();
+        // Serialised before the store is entered, up to a budget: a store with one writer
+        // (SQLite) holds it while the rest is serialised, so only a large change set (a
+        // backfill's, every user changed) pays that, and its memory stays bounded.
+        let mut ready = Vec::new();
+        let mut bytes = 0;
+        while bytes < SERIALISED_AHEAD
+            && let Some(change) = changes.next()
+        {
+            bytes += change.0.len() + change.1.as_ref().map_or(0, Vec::len);
+            ready.push(change);
+        }
         self.store.commit_detection_streamed(
             &self.name,
             self.committed,
             self.seq,
             &alerts,
-            &mut state,
+            &mut ready.into_iter().chain(changes),
         )?;
         self.committed = self.seq;
         Ok(alerts.len() as u64)
     }
 
     /// Evaluates the next `max` stored activities at most (those of its partition) and
-    /// commits: a bounded step, for a caller that shares its time between partitions.
+    /// commits: a bounded step, for a caller that shares its time between partitions. After an
+    /// error, open the detector again: its state may be ahead of what the store holds.
     pub fn step(&mut self, max: usize) -> Result<Progress, DetectError> {
         let (read, mut p) = self.evaluate_batch(max.max(1))?;
         if read > 0 {
@@ -289,7 +304,7 @@ impl<'a> Detector<'a> {
 
     /// Evaluates everything stored so far, committing every [`COMMIT_EVERY`] activities or
     /// [`COMMIT_AFTER`], and at the end (a crash re-evaluates what followed the last commit,
-    /// from that commit's state).
+    /// from that commit's state). After an error, open the detector again, as after a crash.
     pub fn catch_up(&mut self) -> Result<Progress, DetectError> {
         let mut total = Progress {
             seq: self.seq,

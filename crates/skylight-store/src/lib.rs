@@ -372,7 +372,8 @@ pub trait Store: AccessStore + Send + Sync {
 
     /// [`Store::commit_detection_in`] with the state changes produced one at a time while they
     /// are written, so that a detector whose every user changed never holds all of them
-    /// serialised at once.
+    /// serialised at once. On an error the iterator may have been read in part and nothing was
+    /// written: the caller reopens detection from the store.
     fn commit_detection_streamed(
         &self,
         partition: &str,

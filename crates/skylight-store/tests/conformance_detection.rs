@@ -284,11 +284,20 @@ fn state_changes_apply_in_order_and_state_comes_back_by_key() {
 #[test]
 fn a_streamed_change_set_larger_than_a_write_round_applies_in_order() {
     on_every_backend(|store| {
-        // 2,501 changes, produced one at a time: keys changed again in the same thousand and
+        // 2,506 changes, produced one at a time: keys changed again in the same thousand and
         // across thousands (PostgreSQL writes a thousand per round), deleted and put back.
         let changes = || {
-            (0..1_000)
-                .map(|i| (format!("k{i:04}"), Some(b"v1".to_vec())))
+            let within = [
+                ("w", Some(b"w1".to_vec())),
+                ("w", None),
+                ("w", Some(b"w2".to_vec())),
+                ("gone", Some(b"g1".to_vec())),
+                ("gone", None),
+            ];
+            within
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .chain((0..1_000).map(|i| (format!("k{i:04}"), Some(b"v1".to_vec()))))
                 .chain((0..1_000).map(|i| {
                     let value = (i % 7 != 0).then(|| format!("v2-{i}").into_bytes());
                     (format!("k{i:04}"), value)
@@ -316,6 +325,8 @@ fn a_streamed_change_set_larger_than_a_write_round_applies_in_order() {
         assert_eq!(state["k0014"], b"v3", "deleted, then put back");
         assert!(!state.contains_key("k0021"), "deleted last");
         assert_eq!(state["k0007"], b"v4");
+        assert_eq!(state["w"], b"w2", "put, deleted and put again in one round");
+        assert!(!state.contains_key("gone"), "put and deleted in one round");
     });
 }
 

@@ -123,7 +123,7 @@ pub(super) fn evaluate(
                 continue;
             }
             let (Some(here), Some(there)) =
-                (geo::place(&country), geo::place(&other.country.as_str()))
+                (geo::place(&country), other.country.with_str(geo::place))
             else {
                 continue;
             };
