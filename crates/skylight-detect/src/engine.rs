@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
 use skylight_model::{ActorKind, AlertDraft};
-use skylight_store::StateChange;
 
 use crate::anomaly::{Anomalies, AnomalySettings};
 use crate::event::Event;
@@ -317,16 +316,10 @@ impl Engine {
         }
     }
 
-    /// The alerts changed since the last call and the state entries to save with them. Closes
-    /// incidents that can no longer grow.
-    pub fn take_changes(&mut self) -> (Vec<AlertDraft>, Vec<StateChange>) {
-        let (alerts, changes) = self.take_changes_streamed();
-        (alerts, changes.collect())
-    }
-
-    /// [`Engine::take_changes`] with the state entries serialised one at a time as they are
-    /// read (for [`skylight_store::Store::commit_detection_streamed`]).
-    pub fn take_changes_streamed(&mut self) -> (Vec<AlertDraft>, crate::state::Changes<'_>) {
+    /// The alerts changed since the last call and the state entries to save with them,
+    /// serialised one at a time as they are read (a caller that saves nothing serialises
+    /// nothing). Closes incidents that can no longer grow.
+    pub fn take_changes(&mut self) -> (Vec<AlertDraft>, crate::state::Changes<'_>) {
         let alerts: Vec<AlertDraft> = self
             .state
             .touched

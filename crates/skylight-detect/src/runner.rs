@@ -268,7 +268,7 @@ impl<'a> Detector<'a> {
 
     /// Commits the alerts and state changed since the last commit with the progress made.
     fn commit(&mut self) -> Result<u64, DetectError> {
-        let (alerts, mut changes) = self.engine.take_changes_streamed();
+        let (alerts, mut changes) = self.engine.take_changes();
         // Serialised before the store is entered, up to a budget: a store with one writer
         // (SQLite) holds it while the rest is serialised, so only a large change set (a
         // backfill's, every user changed) pays that, and its memory stays bounded.
