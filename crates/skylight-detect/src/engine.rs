@@ -11,7 +11,7 @@ use crate::event::Event;
 use crate::incident::{self, Outcome};
 use crate::policy::ActivityPolicy;
 use crate::rule::Rule;
-use crate::state::{State, StateError};
+use crate::state::{Kind, State, StateError};
 
 /// `[detection]` in the configuration file.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -268,20 +268,19 @@ impl Engine {
         }
         let mut found = Vec::new();
         if !self.policies.is_empty() {
-            let windows = &mut self
-                .state
-                .users
-                .entry(format!("{tenant}|{}", e.user))
-                .or_default()
-                .windows;
+            let key = format!("{tenant}|{}", e.user);
+            let windows = &mut self.state.users.entry(key).or_default().windows;
             for (i, p) in self.policies.iter().enumerate() {
                 if let Some(f) = p.evaluate(e, windows) {
                     found.push((i, f));
                 }
             }
-        }
-        if !found.is_empty() || self.policies.iter().any(|p| p.config.repeated.is_some()) {
-            self.state.dirty.insert(format!("u|{tenant}|{}", e.user));
+            // The event's user is marked already, unless the event has none.
+            if e.user.is_empty()
+                && (!found.is_empty() || self.policies.iter().any(|p| p.config.repeated.is_some()))
+            {
+                self.state.mark(Kind::User, &format!("{tenant}|"));
+            }
         }
         let mut anomalies = Vec::new();
         self.anomalies.evaluate(e, &mut self.state, &mut anomalies);
@@ -367,7 +366,7 @@ impl Engine {
             .collect();
         for k in stale {
             self.state.addresses.remove(&k);
-            self.state.dirty.insert(format!("a|{k}"));
+            self.state.mark(Kind::Address, &k);
         }
         // Users idle for longer than baselines look back (the names attackers type into failed
         // sign-ins among them), unless the account is known disabled.
@@ -381,18 +380,23 @@ impl Engine {
             .collect();
         for k in gone {
             self.state.users.remove(&k);
-            self.state.dirty.insert(format!("u|{k}"));
+            self.state.mark(Kind::User, &k);
         }
+        let mut trimmed = Vec::new();
         for (key, user) in &mut self.state.users {
             let before = user.windows.len();
             user.windows.retain(|name, w| {
                 !name.starts_with("renamed_to:") || w.newest().is_some_and(|t| t >= horizon)
             });
             if user.windows.len() != before {
-                self.state.dirty.insert(format!("u|{key}"));
+                trimmed.push(key.clone());
             }
         }
+        for key in trimmed {
+            self.state.mark(Kind::User, &key);
+        }
         let today = newest.div_euclid(86_400_000);
+        let mut trimmed = Vec::new();
         for (name, tenant) in &mut self.state.tenants {
             let old = |k: &String| {
                 k.rsplit_once('|')
@@ -403,8 +407,11 @@ impl Engine {
             tenant.daily.raised.retain(|k, _| !old(k));
             tenant.daily.dropped.retain(|k, _| !old(k));
             if tenant.daily.raised.len() + tenant.daily.dropped.len() != before {
-                self.state.dirty.insert(format!("t|{name}"));
+                trimmed.push(name.clone());
             }
+        }
+        for name in trimmed {
+            self.state.mark(Kind::Tenant, &name);
         }
     }
 }

@@ -2,16 +2,17 @@
 //! the open incidents. Saved entry by entry (only what changed) with the alerts and progress it
 //! led to, so a restart resumes exactly where the last commit left off.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::incident::{DailyCounts, Incident};
 use crate::packed::Packed;
 use crate::window::Window;
 
-/// One located activity of a user.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One located activity of a user. Saved as `[ms, country, ip, id, safe]`: read back from that
+/// or from the object form saved before.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Place {
     /// Time (ms).
     pub ms: i64,
@@ -25,8 +26,8 @@ pub struct Place {
     pub safe: bool,
 }
 
-/// When a country was seen for a user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// When a country was seen for a user. Saved as `[first_ms, last_ms, n]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub struct Seen {
     /// First time (ms).
     pub first_ms: i64,
@@ -45,8 +46,9 @@ pub struct Disabled {
     pub how: String,
 }
 
-/// A recent successful activity (kept briefly, for markers that arrive late).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A recent successful activity (kept briefly, for markers that arrive late). Saved as
+/// `[ms, id, ip, country]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Recent {
     /// Time (ms).
     pub ms: i64,
@@ -60,7 +62,8 @@ pub struct Recent {
 
 /// A user's usual burst size for one rate rule: the busiest window of past bursts that raised
 /// nothing. The burst under way counts only once it is over, so a burst cannot raise its own bar.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Saved as `[peak, current, current_end_ms]`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 pub struct Peak {
     /// Busiest past burst.
     pub peak: u32,
@@ -70,30 +73,66 @@ pub struct Peak {
     pub current_end_ms: i64,
 }
 
+// Saved state is mostly these small records, thousands per user: as arrays rather than objects
+// their field names are not written (and parsed) again for each one. serde's derived
+// `Deserialize` reads a struct from an array of its fields in order as well as from an object,
+// so state saved in the object form still reads.
+impl Serialize for Place {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (self.ms, &self.country, &self.ip, &self.id, self.safe).serialize(s)
+    }
+}
+
+impl Serialize for Seen {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (self.first_ms, self.last_ms, self.n).serialize(s)
+    }
+}
+
+impl Serialize for Recent {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (self.ms, &self.id, &self.ip, &self.country).serialize(s)
+    }
+}
+
+impl Serialize for Peak {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (self.peak, self.current, self.current_end_ms).serialize(s)
+    }
+}
+
 /// Everything kept about one user.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct UserState {
     /// First activity seen (ms): the user's baseline learns from then on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_ms: Option<i64>,
     /// Last activity seen (ms).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_ms: Option<i64>,
     /// Countries seen.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub countries: BTreeMap<String, Seen>,
     /// Recent located activities, by time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub places: Vec<Place>,
     /// Sliding windows, per rule.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub windows: BTreeMap<String, Window>,
     /// Per rate rule, the user's normal peak.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub peaks: BTreeMap<String, Peak>,
     /// Administrative operations performed → last time (ms).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub admin_ops: BTreeMap<String, i64>,
     /// Countries administrative activity came from → first time (ms).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub admin_countries: BTreeMap<String, i64>,
     /// The account is disabled or deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled: Option<Disabled>,
     /// Recent successful activities.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recent: Vec<Recent>,
 }
 
@@ -127,8 +166,9 @@ pub struct State {
     pub tenants: HashMap<String, TenantState>,
     /// Open incidents by key.
     pub incidents: BTreeMap<String, Incident>,
-    /// Entries changed since the last save (`u|…`, `a|…`, `t|…`, `i|…`).
-    pub dirty: BTreeSet<String>,
+    /// Users (`tenant|user`), addresses (`tenant|address`) and tenants changed since the last
+    /// save: sets of the maps' own keys, looked up without building a key for each activity.
+    changed: [HashSet<String>; 3],
     /// Incidents changed since the last save.
     pub touched: BTreeSet<String>,
     /// Incident entries to delete at the next save.
@@ -158,24 +198,55 @@ pub struct StateError {
     why: String,
 }
 
+/// The kinds of entry tracked in [`State`]'s change sets, and their prefix in saved keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A user's state (`u|tenant|user`).
+    User,
+    /// An address's windows (`a|tenant|address`).
+    Address,
+    /// A tenant's state (`t|tenant`).
+    Tenant,
+}
+
+impl Kind {
+    const ALL: [Kind; 3] = [Kind::User, Kind::Address, Kind::Tenant];
+
+    fn prefix(self) -> &'static str {
+        match self {
+            Kind::User => "u|",
+            Kind::Address => "a|",
+            Kind::Tenant => "t|",
+        }
+    }
+}
+
 impl State {
+    /// Marks an entry changed (`key` as in its map: `tenant|user`, `tenant|address`, tenant).
+    pub fn mark(&mut self, kind: Kind, key: &str) {
+        let set = &mut self.changed[kind as usize];
+        if !set.contains(key) {
+            set.insert(key.to_owned());
+        }
+    }
+
     /// A user's state, marked changed.
     pub fn user(&mut self, tenant: &str, user: &str) -> &mut UserState {
         let key = format!("{tenant}|{user}");
-        self.dirty.insert(format!("u|{key}"));
+        self.mark(Kind::User, &key);
         self.users.entry(key).or_default()
     }
 
     /// An address's windows, marked changed.
     pub fn address(&mut self, tenant: &str, ip: &str) -> &mut BTreeMap<String, Window> {
         let key = format!("{tenant}|{ip}");
-        self.dirty.insert(format!("a|{key}"));
+        self.mark(Kind::Address, &key);
         self.addresses.entry(key).or_default()
     }
 
     /// A tenant's state, marked changed.
     pub fn tenant(&mut self, tenant: &str) -> &mut TenantState {
-        self.dirty.insert(format!("t|{tenant}"));
+        self.mark(Kind::Tenant, tenant);
         self.tenants.entry(tenant.to_owned()).or_default()
     }
 
@@ -218,8 +289,17 @@ impl State {
     /// forgets that they changed: a commit after which every user changed then holds one
     /// entry's bytes at a time, not every user's.
     pub fn changes(&mut self) -> Changes<'_> {
+        // In key order within each kind: neighbouring keys share the store's pages.
+        let mut dirty: Vec<(Kind, String)> = Vec::new();
+        for kind in Kind::ALL {
+            let mut keys: Vec<String> = std::mem::take(&mut self.changed[kind as usize])
+                .into_iter()
+                .collect();
+            keys.sort_unstable();
+            dirty.extend(keys.into_iter().map(|k| (kind, k)));
+        }
         Changes {
-            dirty: std::mem::take(&mut self.dirty).into_iter(),
+            dirty: dirty.into_iter(),
             touched: std::mem::take(&mut self.touched).into_iter(),
             closed: std::mem::take(&mut self.closed).into_iter(),
             state: self,
@@ -230,7 +310,7 @@ impl State {
 /// The entries that changed, serialised as they are read ([`State::changes`]).
 pub struct Changes<'a> {
     state: &'a State,
-    dirty: std::collections::btree_set::IntoIter<String>,
+    dirty: std::vec::IntoIter<(Kind, String)>,
     touched: std::collections::btree_set::IntoIter<String>,
     closed: std::collections::btree_set::IntoIter<String>,
 }
@@ -240,14 +320,13 @@ impl Iterator for Changes<'_> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let s = self.state;
-        if let Some(key) = self.dirty.next() {
-            let value = match key.split_once('|') {
-                Some(("u", k)) => s.users.get(k).map(serde_json::to_vec),
-                Some(("a", k)) => s.addresses.get(k).map(serde_json::to_vec),
-                Some(("t", k)) => s.tenants.get(k).map(serde_json::to_vec),
-                _ => None,
+        if let Some((kind, k)) = self.dirty.next() {
+            let value = match kind {
+                Kind::User => s.users.get(&k).map(serde_json::to_vec),
+                Kind::Address => s.addresses.get(&k).map(serde_json::to_vec),
+                Kind::Tenant => s.tenants.get(&k).map(serde_json::to_vec),
             };
-            return Some((key, value.and_then(Result::ok)));
+            return Some((format!("{}{k}", kind.prefix()), value.and_then(Result::ok)));
         }
         if let Some(key) = self.touched.next() {
             let value = s.incidents.get(&key).map(serde_json::to_vec);
@@ -259,8 +338,91 @@ impl Iterator for Changes<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::insert_newest;
+    use super::{Kind, State, UserState, insert_newest};
     use proptest::prelude::*;
+
+    /// A user's state as saved before the compact form (objects for places, countries, peaks,
+    /// recent activities and window entries; empty collections written out).
+    const OBJECT_FORM: &str = r#"{"first_ms":1794866868000,"last_ms":1795463628000,
+        "countries":{"US":{"first_ms":1794866868000,"last_ms":1795463628000,"n":157}},
+        "places":[{"ms":1795375862000,"country":"US","ip":"71.168.229.87",
+            "id":"cec336d5-b766-0057-33a1-965178df3995","safe":false}],
+        "windows":{"mass_download":{"entries":[{"ms":1795215887000,
+            "id":"c073d4de-c624-f105-2797-c5d112403016","what":""},{"ms":1795215888000,
+            "id":"c073d4de-c624-f105-2797-c5d112403017","what":"report.docx"}]}},
+        "peaks":{"mass_download":{"peak":3,"current":1,"current_end_ms":1795215887000}},
+        "admin_ops":{},"admin_countries":{},"disabled":null,
+        "recent":[{"ms":1795375862000,"id":"cec336d5-b766-0057-33a1-965178df3995",
+            "ip":"71.168.229.87","country":"US"},{"ms":1795375863000,"id":"x-1","ip":null,
+            "country":null}]}"#;
+
+    #[test]
+    fn state_saved_in_the_object_form_reads_and_saves_smaller_as_the_same_state() {
+        let old: UserState = serde_json::from_str(OBJECT_FORM).expect("object form");
+        assert_eq!(old.places.len(), 1);
+        assert_eq!(
+            old.places[0].id.to_string(),
+            "cec336d5-b766-0057-33a1-965178df3995"
+        );
+        assert_eq!(old.countries["US"].n, 157);
+        assert_eq!(old.peaks["mass_download"].peak, 3);
+        assert_eq!(old.recent.len(), 2);
+        let compact = serde_json::to_string(&old).expect("save");
+        let back: UserState = serde_json::from_str(&compact).expect("compact form");
+        assert_eq!(back, old);
+        let spaceless: String = OBJECT_FORM.split_whitespace().collect();
+        assert!(
+            compact.len() * 10 < spaceless.len() * 7,
+            "{} bytes against {}: {compact}",
+            compact.len(),
+            spaceless.len()
+        );
+        assert!(
+            !compact.contains("\"admin_ops\""),
+            "empty maps are left out: {compact}"
+        );
+        // An entry counting every activity is saved without its empty value.
+        assert!(
+            compact.contains(r#"[1795215887000,"c073d4de-c624-f105-2797-c5d112403016"]"#),
+            "{compact}"
+        );
+    }
+
+    #[test]
+    fn an_empty_user_saves_as_an_empty_object_and_reads_back() {
+        let empty = UserState::default();
+        let saved = serde_json::to_string(&empty).expect("save");
+        assert_eq!(saved, "{}");
+        assert_eq!(
+            serde_json::from_str::<UserState>(&saved).expect("read"),
+            empty
+        );
+    }
+
+    #[test]
+    fn each_changed_entry_is_saved_once_under_its_kind_and_removed_ones_as_deletions() {
+        let mut state = State::default();
+        for _ in 0..3 {
+            state.user("t1", "alice@contoso.com").last_ms = Some(5);
+            state.address("t1", "203.0.113.9");
+            state.tenant("t1");
+        }
+        state.user("t1", "bob@contoso.com");
+        state.users.remove("t1|bob@contoso.com");
+        let changes: Vec<(String, bool)> = state.changes().map(|(k, v)| (k, v.is_some())).collect();
+        assert_eq!(
+            changes,
+            vec![
+                ("u|t1|alice@contoso.com".to_string(), true),
+                ("u|t1|bob@contoso.com".to_string(), false),
+                ("a|t1|203.0.113.9".to_string(), true),
+                ("t|t1".to_string(), true),
+            ]
+        );
+        assert_eq!(state.changes().count(), 0, "saved changes are forgotten");
+        state.mark(Kind::Tenant, "t1");
+        assert_eq!(state.changes().count(), 1);
+    }
 
     proptest! {
         /// The same as inserting, then dropping the oldest beyond `max`; and the list never

@@ -17,15 +17,27 @@ pub const KEEP_MS: i64 = 26 * 3_600_000;
 /// Entries a span hands back at most (its count is exact).
 pub const MAX_SPAN_ENTRIES: usize = 200;
 
-/// One counted activity.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One counted activity. Saved as `[ms, id, what]` (`[ms, id]` when it counts every entry): a
+/// window holds a day of them; derived `Deserialize` also reads the object form saved before.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Entry {
     /// Time in ms.
     pub ms: i64,
     /// The record Id.
     pub id: Packed,
     /// What it counts as (an object, a target user): empty to count every entry.
+    #[serde(default)]
     pub what: Packed,
+}
+
+impl Serialize for Entry {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.what.is_empty() {
+            (self.ms, &self.id).serialize(s)
+        } else {
+            (self.ms, &self.id, &self.what).serialize(s)
+        }
+    }
 }
 
 /// Entries kept for one rule and one subject, sorted by time.
