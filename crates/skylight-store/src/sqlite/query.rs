@@ -24,9 +24,19 @@ const ROUND: usize = 1_000;
 struct Clause {
     sql: String,
     params: Vec<Sql>,
+    /// The index the query must use, when the planner cannot be trusted to pick it.
+    index: Option<&'static str>,
 }
 
 impl Clause {
+    /// The FROM clause: the records, through the chosen index if any.
+    fn from(&self) -> String {
+        match self.index {
+            Some(index) => format!("records r INDEXED BY {index}"),
+            None => "records r".to_owned(),
+        }
+    }
+
     fn and(&mut self, sql: &str, params: impl IntoIterator<Item = Sql>) {
         self.sql.push_str(" AND ");
         self.sql.push_str(sql);
@@ -87,6 +97,21 @@ fn in_block(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
         }
         _ => false,
     }
+}
+
+/// The statement of one page of the activity log: the rows a clause selects after `after`
+/// (time, row id), newest first, `round` at most.
+fn page_sql(w: &Clause, after: Option<(i64, i64)>, round: usize) -> (String, Vec<Sql>) {
+    let mut sql = format!("SELECT {ROW_COLUMNS} FROM {} WHERE 1", w.from());
+    sql.push_str(&w.sql);
+    let mut params = w.params.clone();
+    if let Some((ms, id)) = after {
+        sql.push_str(" AND (r.creation_ms, r.id) < (?, ?)");
+        params.push(Sql::Integer(ms));
+        params.push(Sql::Integer(id));
+    }
+    let _ = write!(sql, " ORDER BY r.creation_ms DESC, r.id DESC LIMIT {round}");
+    (sql, params)
 }
 
 impl Inner {
@@ -292,15 +317,31 @@ impl Inner {
             self.condition(c, &mut w)?;
         }
         // Hour-led indexes: a user or address over a bounded time range is a seek per hour.
+        // Named, not left to the planner: once `PRAGMA optimize` has gathered statistics (at
+        // every close), it prefers walking the time index through the whole range, newest
+        // first, to sorting a few hundred rows — 350 ms instead of 1.4 ms for a user's week
+        // among 2.2 million activities.
+        let any_of = |field: Field| {
+            q.filter
+                .conditions
+                .iter()
+                .any(|c| c.field == field && matches!(c.test, Test::AnyOf(_)))
+        };
+        let index = if any_of(Field::User) {
+            Some("records_by_hour_user")
+        } else if any_of(Field::Ip) {
+            Some("records_by_hour_ip")
+        } else {
+            None
+        };
         if let Some((from, to)) = time_bounds(&q.filter)
-            && q.filter.conditions.iter().any(|c| {
-                matches!(c.field, Field::User | Field::Ip) && matches!(c.test, Test::AnyOf(_))
-            })
+            && index.is_some()
         {
             let (h0, h1) = (from / 3_600_000, (to - 1) / 3_600_000);
             if h1 >= h0 && h1 - h0 <= 24 * 93 {
                 let hours: Vec<String> = (h0..=h1).map(|h| h.to_string()).collect();
                 w.and(&format!("r.hour IN ({})", hours.join(",")), []);
+                w.index = index;
             }
         }
         let words: Vec<String> = q
@@ -325,7 +366,8 @@ impl Inner {
         let (w, words) = self.clause(q)?;
         if words.is_empty() {
             let sql = format!(
-                "SELECT (r.creation_ms / {bucket}) * {bucket}, count(*) FROM records r WHERE 1{} GROUP BY 1 ORDER BY 1",
+                "SELECT (r.creation_ms / {bucket}) * {bucket}, count(*) FROM {} WHERE 1{} GROUP BY 1 ORDER BY 1",
+                w.from(),
                 w.sql
             );
             let mut stmt = self.conn.prepare(&sql)?;
@@ -375,8 +417,9 @@ impl Inner {
         let (w, words) = self.clause(q)?;
         if words.is_empty() {
             let sql = format!(
-                "SELECT (SELECT value FROM strings WHERE id = {column}), count(*) FROM records r \
+                "SELECT (SELECT value FROM strings WHERE id = {column}), count(*) FROM {} \
                  WHERE {column} IS NOT NULL{} GROUP BY {column} ORDER BY 2 DESC, 1 LIMIT {}",
+                w.from(),
                 w.sql,
                 i64::try_from(limit).unwrap_or(i64::MAX)
             );
@@ -447,6 +490,19 @@ impl Inner {
     }
 
     /// The rows a clause selects, newest first, a page at a time.
+    /// The query plan of an activity query's first page (`EXPLAIN QUERY PLAN`, steps joined
+    /// by `; `), for the tests that hold the log to its indexes.
+    #[cfg(test)]
+    pub(super) fn activities_plan(&self, q: &ActivityQuery) -> Result<String, StoreError> {
+        let (w, _) = self.clause(q)?;
+        let (sql, params) = page_sql(&w, q.after, q.limit.max(1) + 1);
+        let mut stmt = self.conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+        let steps = stmt.query_map(rusqlite::params_from_iter(params), |r| {
+            r.get::<_, String>(3)
+        })?;
+        Ok(steps.collect::<Result<Vec<_>, _>>()?.join("; "))
+    }
+
     fn list(
         &self,
         q: &ActivityQuery,
@@ -458,16 +514,8 @@ impl Inner {
         let mut after = q.after;
         let mut chunks: HashMap<i64, crate::batch::Chunk> = HashMap::new();
         loop {
-            let mut sql = format!("SELECT {ROW_COLUMNS} FROM records r WHERE 1");
-            sql.push_str(&w.sql);
-            let mut params = w.params.clone();
-            if let Some((ms, id)) = after {
-                sql.push_str(" AND (r.creation_ms, r.id) < (?, ?)");
-                params.push(Sql::Integer(ms));
-                params.push(Sql::Integer(id));
-            }
             let round = if words.is_empty() { limit + 1 } else { ROUND };
-            let _ = write!(sql, " ORDER BY r.creation_ms DESC, r.id DESC LIMIT {round}");
+            let (sql, params) = page_sql(w, after, round);
             let mut stmt = self.conn.prepare(&sql)?;
             let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
             let mut fetched = 0usize;

@@ -699,3 +699,49 @@ fn a_pre_release_data_directory_is_named_as_such() {
         "{err}"
     );
 }
+
+/// `PRAGMA optimize` gathers statistics at every close; with them the planner preferred walking
+/// the time index through a user's whole week (newest first, to skip a sort of a few hundred
+/// rows): 350 ms instead of 1.4 ms among 2.2 million activities. The statistics below are those
+/// it gathered on a 10,000-user week.
+#[test]
+fn a_users_or_addresses_week_seeks_by_hour_with_the_statistics_optimize_gathers() {
+    let dir = tempfile::tempdir().expect("dir");
+    {
+        let store = SqliteStore::open(dir.path()).expect("store");
+        store
+            .lock()
+            .conn
+            .execute_batch(
+                "ANALYZE; DELETE FROM sqlite_stat1;
+                 INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES
+                 ('records', 'records_by_time', '2226381 1'),
+                 ('records', 'records_by_operation_time', '2226381 2001 1'),
+                 ('records', 'records_by_hour_ip', '2226381 401 3 1'),
+                 ('records', 'records_by_hour_user', '2226381 401 2 1'),
+                 ('records', 'records_by_tenant_time_key', '2226381 2001 1 1'),
+                 ('strings', 'strings_by_lower', '392863 1'),
+                 ('strings', 'sqlite_autoindex_strings_1', '392863 1');",
+            )
+            .expect("statistics");
+    }
+    // Statistics are read when the database is opened.
+    let store = SqliteStore::open(dir.path()).expect("reopen");
+    let week = "time=2024-05-07T00:00:00Z..2024-05-14T00:00:00Z";
+    for (filter, index) in [
+        ("user=alice@contoso.com", "records_by_hour_user"),
+        ("ip=203.0.113.9", "records_by_hour_ip"),
+    ] {
+        let q = crate::ActivityQuery {
+            tenant: None,
+            filter: skylight_model::filter::Filter::parse(&[filter, week]).expect("filter"),
+            limit: 100,
+            after: None,
+        };
+        let plan = store.lock().activities_plan(&q).expect("plan");
+        assert!(
+            plan.contains(index) && !plan.contains("records_by_time"),
+            "{filter}: {plan}"
+        );
+    }
+}
