@@ -489,7 +489,6 @@ impl Inner {
         Ok(self.list(q, &w, &words)?.rows.into_iter().next())
     }
 
-    /// The rows a clause selects, newest first, a page at a time.
     /// The query plan of an activity query's first page (`EXPLAIN QUERY PLAN`, steps joined
     /// by `; `), for the tests that hold the log to its indexes.
     #[cfg(test)]
@@ -503,6 +502,7 @@ impl Inner {
         Ok(steps.collect::<Result<Vec<_>, _>>()?.join("; "))
     }
 
+    /// The rows a clause selects, newest first, a page at a time.
     fn list(
         &self,
         q: &ActivityQuery,
