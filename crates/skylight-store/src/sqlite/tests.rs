@@ -392,20 +392,26 @@ fn times_beyond_the_nanosecond_range_are_clamped() {
     assert_eq!(from_ns(to_ns(t)), t);
 }
 
+/// SQLite's plan for a statement: its steps (`EXPLAIN QUERY PLAN`), joined by `; `.
+fn query_plan(conn: &Connection, sql: &str, params: Vec<rusqlite::types::Value>) -> String {
+    let mut stmt = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .expect("plan");
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(params), |r| {
+            r.get::<_, String>(3)
+        })
+        .expect("rows");
+    rows.collect::<Result<Vec<_>, _>>()
+        .expect("plan rows")
+        .join("; ")
+}
+
 #[test]
 fn lookups_use_the_indexes() {
     let store = SqliteStore::open_in_memory().expect("store");
     let inner = store.lock();
-    let plan = |sql: &str| -> String {
-        let mut stmt = inner
-            .conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-            .expect("plan");
-        let rows = stmt.query_map([], |r| r.get::<_, String>(3)).expect("rows");
-        rows.collect::<Result<Vec<_>, _>>()
-            .expect("plan rows")
-            .join("; ")
-    };
+    let plan = |sql: &str| query_plan(&inner.conn, sql, Vec::new());
     let raw = plan(&format!(
         "SELECT chunk_id FROM records WHERE record_key = 'x' AND tenant_id = {}",
         super::TENANT_ID.replace("?1", "'t'")
@@ -737,7 +743,9 @@ fn a_users_or_addresses_week_seeks_by_hour_with_the_statistics_optimize_gathers(
             limit: 100,
             after: None,
         };
-        let plan = store.lock().activities_plan(&q).expect("plan");
+        let inner = store.lock();
+        let (sql, params) = inner.first_page_sql(&q).expect("statement");
+        let plan = query_plan(&inner.conn, &sql, params);
         assert!(
             plan.contains(index) && !plan.contains("records_by_time"),
             "{filter}: {plan}"
