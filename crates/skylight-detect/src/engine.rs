@@ -45,6 +45,14 @@ pub struct DetectConfig {
     /// What decides an activity's partition: `tenant` or `user` (see [`PartitionBy`]).
     #[serde(default)]
     pub partition_by: crate::PartitionBy,
+    /// Users whose state a detector holds in memory; the others' is saved in the store and
+    /// read back when their next activity arrives, so memory does not grow with the tenant.
+    #[serde(default = "users_in_memory")]
+    pub users_in_memory: usize,
+}
+
+fn users_in_memory() -> usize {
+    crate::state::USERS_IN_MEMORY
 }
 
 fn one() -> u32 {
@@ -95,6 +103,7 @@ impl Default for DetectConfig {
             sigma_rules: Vec::new(),
             partitions: one(),
             partition_by: crate::PartitionBy::default(),
+            users_in_memory: users_in_memory(),
         }
     }
 }
@@ -153,6 +162,11 @@ impl Engine {
                 "learning_days must be between 0 and 90".into(),
             ));
         }
+        if config.users_in_memory == 0 {
+            return Err(DetectError::Config(
+                "users_in_memory must be at least 1".into(),
+            ));
+        }
         let anomalies = Anomalies::new(
             &config.anomaly,
             (config.learning_days * 86_400_000.0) as i64,
@@ -174,12 +188,13 @@ impl Engine {
                 )));
             }
         }
+        let state = State::holding(config.users_in_memory);
         Ok(Engine {
             policies,
             anomalies,
             rules,
             sigma: None,
-            state: State::default(),
+            state,
             newest_ms: i64::MIN,
             swept_ms: i64::MIN,
             over_limit: 0,
@@ -242,6 +257,53 @@ impl Engine {
     /// The policies this engine runs.
     pub fn policies(&self) -> &[ActivityPolicy] {
         &self.policies
+    }
+
+    /// Starts a batch of events: the stored keys of the users they name whose state is saved
+    /// in the store and not in memory. Read those entries back
+    /// ([`skylight_store::Store::detection_entries_in`]) and hand them to [`Engine::load`]
+    /// before the events are evaluated.
+    pub fn begin_batch(&mut self, events: &[Event]) -> Vec<String> {
+        self.state.begin_batch();
+        if self.state.stored_users.is_empty() {
+            return Vec::new();
+        }
+        let mut keys = Vec::new();
+        for e in events {
+            if !e.user.is_empty() {
+                keys.push(format!("{}|{}", e.row.tenant, e.user));
+            }
+            if let Some(who) = crate::anomaly::other_user(e) {
+                keys.push(format!("{}|{who}", e.row.tenant));
+            }
+        }
+        self.state.wanted(keys.iter().map(String::as_str))
+    }
+
+    /// Takes back into memory the users [`Engine::begin_batch`] asked for (`wanted`) from
+    /// their saved entries.
+    pub fn load(
+        &mut self,
+        wanted: &[String],
+        entries: Vec<skylight_store::StateEntry>,
+    ) -> Result<(), DetectError> {
+        Ok(self.state.load(wanted, entries)?)
+    }
+
+    /// More users in memory than should wait for the next save.
+    pub fn over_budget(&self) -> bool {
+        self.state.over_budget()
+    }
+
+    /// After a save: drops the least recently used users from memory down to the configured
+    /// number (their state is in the store).
+    pub fn evict(&mut self) {
+        self.state.evict();
+    }
+
+    /// Users whose state is in memory, and those saved in the store only.
+    pub fn users(&self) -> (usize, usize) {
+        (self.state.users.len(), self.state.stored_users.len())
     }
 
     /// Evaluates one event.
@@ -378,6 +440,19 @@ impl Engine {
             .filter(|(_, u)| u.disabled.is_none() && u.last_ms.is_some_and(|l| l < idle))
             .map(|(k, _)| k.clone())
             .collect();
+        // Those saved in the store only are idle by the last activity noted when they left
+        // memory (a user known disabled never leaves).
+        let gone_stored: Vec<String> = self
+            .state
+            .stored_users
+            .iter()
+            .filter(|(_, last)| **last < idle)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in gone_stored {
+            self.state.stored_users.remove(&k);
+            self.state.mark(Kind::User, &k);
+        }
         for k in gone {
             self.state.users.remove(&k);
             self.state.mark(Kind::User, &k);

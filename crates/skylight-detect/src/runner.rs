@@ -10,8 +10,9 @@ use crate::event::Event;
 use crate::partition::Partition;
 use crate::policy::{self, ActivityPolicy};
 
-/// Activities read from the store at a time.
-pub const BATCH: usize = 5_000;
+/// Activities read from the store at a time: each is held with its raw record (and, once a
+/// detection asks, its parsed fields) while the batch is evaluated, ~3.4 KB apiece.
+pub const BATCH: usize = 1_000;
 /// Activities evaluated between commits, at most (fewer when detection catches up or
 /// [`COMMIT_AFTER`] has passed): bounds what a crash makes detection evaluate again. A commit
 /// saves every changed user's whole state, so its cost follows the users an interval touched,
@@ -20,7 +21,7 @@ pub const BATCH: usize = 5_000;
 pub const COMMIT_EVERY: u64 = 500_000;
 /// State serialised before a commit enters the store, at most (bytes); the rest is serialised
 /// as the commit writes it.
-const SERIALISED_AHEAD: usize = 16 << 20;
+const SERIALISED_AHEAD: usize = 4 << 20;
 /// Time between commits, at most: alerts reach the store this soon after their activities.
 pub const COMMIT_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -256,6 +257,11 @@ impl<'a> Detector<'a> {
         // Blobs are committed in whatever order they arrive: time order within a batch keeps
         // windows and baselines closer to what happened.
         events.sort_by_key(|e| (e.ms, e.seq));
+        let wanted = self.engine.begin_batch(&events);
+        if !wanted.is_empty() {
+            let entries = self.store.detection_entries_in(&self.name, &wanted)?;
+            self.engine.load(&wanted, entries)?;
+        }
         for e in &events {
             self.engine.evaluate(e);
         }
@@ -292,6 +298,7 @@ impl<'a> Detector<'a> {
             &mut ready.into_iter().chain(changes),
         )?;
         self.committed = self.seq;
+        self.engine.evict();
         Ok(alerts.len() as u64)
     }
 
@@ -324,7 +331,10 @@ impl<'a> Detector<'a> {
             total.activities += p.activities;
             total.seq = p.seq;
             if pending > 0
-                && (read == 0 || pending >= COMMIT_EVERY || since_commit.elapsed() >= COMMIT_AFTER)
+                && (read == 0
+                    || pending >= COMMIT_EVERY
+                    || since_commit.elapsed() >= COMMIT_AFTER
+                    || self.engine.over_budget())
             {
                 total.alerts += self.commit()?;
                 pending = 0;

@@ -134,6 +134,10 @@ pub struct UserState {
     /// Recent successful activities.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recent: Vec<Recent>,
+    /// The batch of activities that last asked for this user ([`State::begin_batch`]): the
+    /// least recently used leave memory first. Not saved.
+    #[serde(skip)]
+    pub used: u64,
 }
 
 /// Everything kept about one tenant.
@@ -155,11 +159,21 @@ pub struct TenantState {
     pub new_app_subjects: BTreeMap<String, String>,
 }
 
+/// Users detection holds in memory unless configured otherwise (`users_in_memory`).
+pub const USERS_IN_MEMORY: usize = 10_000;
+
 /// All detection state, and which entries changed since the last save.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct State {
-    /// `tenant|user` → state.
+    /// `tenant|user` → state, of the users held in memory.
     pub users: HashMap<String, UserState>,
+    /// Users saved in the store and not held in memory (`tenant|user` → last activity, ms;
+    /// `i64::MAX` when unknown): read back before an activity that names them is evaluated.
+    pub stored_users: HashMap<String, i64>,
+    /// Users held in memory after a save, at most ([`State::evict`]).
+    pub users_in_memory: usize,
+    /// The batch of activities under evaluation (counts up).
+    batch: u64,
     /// `tenant|address` → windows.
     pub addresses: HashMap<String, BTreeMap<String, Window>>,
     /// Tenant → state.
@@ -173,6 +187,23 @@ pub struct State {
     pub touched: BTreeSet<String>,
     /// Incident entries to delete at the next save.
     pub closed: BTreeSet<String>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            users: HashMap::new(),
+            stored_users: HashMap::new(),
+            users_in_memory: USERS_IN_MEMORY,
+            batch: 0,
+            addresses: HashMap::new(),
+            tenants: HashMap::new(),
+            incidents: BTreeMap::new(),
+            changed: Default::default(),
+            touched: BTreeSet::new(),
+            closed: BTreeSet::new(),
+        }
+    }
 }
 
 /// Inserts `item` at `pos` into a list kept oldest first and at most `max` long, dropping the
@@ -222,6 +253,14 @@ impl Kind {
 }
 
 impl State {
+    /// Empty state that keeps at most `users_in_memory` users in memory after a save.
+    pub fn holding(users_in_memory: usize) -> State {
+        State {
+            users_in_memory,
+            ..State::default()
+        }
+    }
+
     /// Marks an entry changed (`key` as in its map: `tenant|user`, `tenant|address`, tenant).
     pub fn mark(&mut self, kind: Kind, key: &str) {
         let set = &mut self.changed[kind as usize];
@@ -230,11 +269,102 @@ impl State {
         }
     }
 
-    /// A user's state, marked changed.
+    /// A user's state, marked changed. The user must be in memory or new: one saved in the
+    /// store is read back first ([`State::wanted`], [`State::load`]).
     pub fn user(&mut self, tenant: &str, user: &str) -> &mut UserState {
         let key = format!("{tenant}|{user}");
         self.mark(Kind::User, &key);
-        self.users.entry(key).or_default()
+        let batch = self.batch;
+        let u = self.users.entry(key).or_default();
+        u.used = batch;
+        u
+    }
+
+    /// Starts a batch of activities: users asked for from now on count as used by it.
+    pub fn begin_batch(&mut self) {
+        self.batch += 1;
+    }
+
+    /// Of `keys` (`tenant|user`), those saved in the store and not in memory, as stored keys
+    /// (`u|tenant|user`), each once.
+    pub fn wanted<'k>(&self, keys: impl Iterator<Item = &'k str>) -> Vec<String> {
+        let mut out: Vec<String> = keys
+            .filter(|k| self.stored_users.contains_key(*k) && !self.users.contains_key(*k))
+            .map(|k| format!("{}{k}", Kind::User.prefix()))
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Takes back into memory the users `wanted` named, from their saved `entries`; one with
+    /// no saved entry (none should be missing) starts afresh.
+    pub fn load(
+        &mut self,
+        wanted: &[String],
+        entries: Vec<skylight_store::StateEntry>,
+    ) -> Result<(), StateError> {
+        for (key, value) in entries {
+            let Some(k) = key.strip_prefix(Kind::User.prefix()) else {
+                continue;
+            };
+            let mut user: UserState = serde_json::from_slice(&value).map_err(|e| StateError {
+                key: key.clone(),
+                why: e.to_string(),
+            })?;
+            user.used = self.batch;
+            self.stored_users.remove(k);
+            self.users.insert(k.to_owned(), user);
+        }
+        for key in wanted {
+            if let Some(k) = key.strip_prefix(Kind::User.prefix()) {
+                self.stored_users.remove(k);
+            }
+        }
+        Ok(())
+    }
+
+    /// More users in memory than should wait for the next save (a quarter more than are
+    /// kept): [`State::evict`] could not drop enough of them, as most changed since the last.
+    pub fn over_budget(&self) -> bool {
+        self.users.len()
+            > self
+                .users_in_memory
+                .saturating_add(self.users_in_memory / 4)
+    }
+
+    /// Beyond [`State::users_in_memory`] users, drops the least recently used of those whose
+    /// saved state is current (unchanged since the last save) down to seven eighths of it;
+    /// they are read back when an activity names them. Kept whatever their use: users changed
+    /// since the save (dropped after the next), users known disabled (few, and markers
+    /// arriving late look them up), and activities without a user.
+    pub fn evict(&mut self) {
+        if self.users.len() <= self.users_in_memory {
+            return;
+        }
+        let changed = &self.changed[Kind::User as usize];
+        let mut candidates: Vec<(u64, i64, &String)> = self
+            .users
+            .iter()
+            .filter(|(k, u)| u.disabled.is_none() && !k.ends_with('|') && !changed.contains(*k))
+            .map(|(k, u)| (u.used, u.last_ms.unwrap_or(i64::MAX), k))
+            .collect();
+        // Below the limit, so that the next few batches do not evict again.
+        let keep = self.users_in_memory - self.users_in_memory / 8;
+        let excess = self.users.len().saturating_sub(keep).min(candidates.len());
+        if excess == 0 {
+            return;
+        }
+        candidates.select_nth_unstable(excess - 1);
+        let gone: Vec<String> = candidates[..excess]
+            .iter()
+            .map(|(_, _, k)| (*k).clone())
+            .collect();
+        for k in gone {
+            if let Some(u) = self.users.remove(&k) {
+                self.stored_users.insert(k, u.last_ms.unwrap_or(i64::MAX));
+            }
+        }
     }
 
     /// An address's windows, marked changed.
@@ -259,8 +389,15 @@ impl State {
             };
             match key.split_once('|') {
                 Some(("u", k)) => {
-                    self.users
-                        .insert(k.to_owned(), serde_json::from_slice(&value).map_err(bad)?);
+                    let user: UserState = serde_json::from_slice(&value).map_err(bad)?;
+                    // Beyond what memory holds, only what the idle sweep needs is kept; the
+                    // rest is read back when an activity names the user.
+                    if self.users.len() < self.users_in_memory || user.disabled.is_some() {
+                        self.users.insert(k.to_owned(), user);
+                    } else {
+                        self.stored_users
+                            .insert(k.to_owned(), user.last_ms.unwrap_or(i64::MAX));
+                    }
                 }
                 Some(("a", k)) => {
                     self.addresses
@@ -338,7 +475,7 @@ impl Iterator for Changes<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Kind, State, UserState, insert_newest};
+    use super::{Disabled, Kind, State, UserState, insert_newest};
     use proptest::prelude::*;
 
     /// A user's state as saved before the compact form (objects for places, countries, peaks,
@@ -422,6 +559,70 @@ mod tests {
         assert_eq!(state.changes().count(), 0, "saved changes are forgotten");
         state.mark(Kind::Tenant, "t1");
         assert_eq!(state.changes().count(), 1);
+    }
+
+    #[test]
+    fn the_least_recently_used_saved_users_leave_memory_and_come_back_as_they_were() {
+        let mut state = State {
+            users_in_memory: 8,
+            ..State::default()
+        };
+        // Ten users, one per batch; the third is disabled, the fifth changes after the save.
+        for i in 0..10 {
+            state.begin_batch();
+            let u = state.user("t1", &format!("u{i}@contoso.com"));
+            u.last_ms = Some(1_000 + i);
+            if i == 2 {
+                u.disabled = Some(Disabled {
+                    ms: 5,
+                    how: "disabled by admin".into(),
+                });
+            }
+        }
+        let saved: Vec<_> = state.changes().collect();
+        assert_eq!(saved.len(), 10);
+        state.user("t1", "u4@contoso.com");
+        assert!(
+            !state.over_budget(),
+            "10 users, 8 kept: not yet a quarter more"
+        );
+        state.evict();
+        // Down to 7 (seven eighths of 8): the oldest of the others leave.
+        let mut gone: Vec<_> = state.stored_users.keys().cloned().collect();
+        gone.sort();
+        assert_eq!(
+            gone,
+            vec![
+                "t1|u0@contoso.com",
+                "t1|u1@contoso.com",
+                "t1|u3@contoso.com"
+            ]
+        );
+        assert_eq!(state.stored_users["t1|u3@contoso.com"], 1_003);
+        assert_eq!(state.users.len(), 7);
+        // Asked for again, only those saved and not in memory are wanted, once each.
+        let keys = [
+            "t1|u3@contoso.com",
+            "t1|u5@contoso.com",
+            "t1|u3@contoso.com",
+            "t1|new@x",
+        ];
+        let wanted = state.wanted(keys.into_iter());
+        assert_eq!(wanted, vec!["u|t1|u3@contoso.com"]);
+        let entries: Vec<_> = saved
+            .into_iter()
+            .filter(|(k, _)| wanted.contains(k))
+            .map(|(k, v)| (k, v.expect("saved")))
+            .collect();
+        state.begin_batch();
+        state.load(&wanted, entries).expect("load");
+        assert_eq!(state.users["t1|u3@contoso.com"].last_ms, Some(1_003));
+        assert!(!state.stored_users.contains_key("t1|u3@contoso.com"));
+        // A user the store no longer holds starts afresh rather than being asked for again.
+        state
+            .load(&["u|t1|u0@contoso.com".to_owned()], Vec::new())
+            .expect("load");
+        assert!(state.wanted(["t1|u0@contoso.com"].into_iter()).is_empty());
     }
 
     proptest! {

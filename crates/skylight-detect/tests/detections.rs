@@ -414,6 +414,19 @@ fn bulk_uploads_with_bulk_deletions_look_like_ransomware_and_either_alone_does_n
 
 #[test]
 fn state_forgets_old_addresses_and_idle_users() {
+    // Also with one user in memory: the idle user is then forgotten from the store alone.
+    for config in [
+        DetectConfig::default(),
+        DetectConfig {
+            users_in_memory: 1,
+            ..DetectConfig::default()
+        },
+    ] {
+        forgets_old_addresses_and_idle_users(&config);
+    }
+}
+
+fn forgets_old_addresses_and_idle_users(config: &DetectConfig) {
     let store = SqliteStore::open_in_memory().unwrap();
     let enricher = skylight_enrich::Enricher::builtin_only().unwrap();
     let failures: Vec<Value> = (0..20)
@@ -431,7 +444,17 @@ fn state_forgets_old_addresses_and_idle_users() {
         })
         .collect();
     store_records(&store, &failures, &enricher, 0);
-    run(&store, &DetectConfig::default(), "");
+    // Aaron's key sorts first: restored with one user in memory, he is the one kept.
+    let aaron = rec(
+        50,
+        t0(),
+        6,
+        "FileAccessed",
+        "aaron@contoso.com",
+        "73.10.20.50",
+    );
+    store_records(&store, &[aaron], &enricher, 50);
+    run(&store, config, "");
     let addresses = |store: &SqliteStore| {
         skylight_store::Store::detection_state(store)
             .unwrap()
@@ -451,7 +474,7 @@ fn state_forgets_old_addresses_and_idle_users() {
         "73.10.20.99",
     );
     store_records(&store, &[later], &enricher, 20);
-    run(&store, &DetectConfig::default(), "");
+    run(&store, config, "");
     assert_eq!(addresses(&store), 0);
     // Fifty days on, someone else is active: Gina's idle baseline is forgotten too.
     let saved = |store: &SqliteStore, key: &str| {
@@ -471,8 +494,9 @@ fn state_forgets_old_addresses_and_idle_users() {
         "73.10.20.98",
     );
     store_records(&store, &[much_later], &enricher, 21);
-    run(&store, &DetectConfig::default(), "");
+    run(&store, config, "");
     assert!(!saved(&store, "u|contoso|gina@contoso.com"));
+    assert!(!saved(&store, "u|contoso|aaron@contoso.com"));
     assert!(saved(&store, "u|contoso|ivan@contoso.com"));
 }
 

@@ -346,6 +346,15 @@ pub trait Store: AccessStore + Send + Sync {
     /// ([`Store::plan_detection`]), else [`StoreError::Conflict`].
     fn detection_state_in(&self, partition: &str) -> Result<(i64, Vec<StateEntry>), StoreError>;
 
+    /// The saved values of some of a detection partition's state entries, by key (keys as the
+    /// engine knows them; a key with nothing saved is left out): what a detector that keeps only
+    /// part of its state in memory reads back when an activity needs the rest.
+    fn detection_entries_in(
+        &self,
+        partition: &str,
+        keys: &[String],
+    ) -> Result<Vec<StateEntry>, StoreError>;
+
     /// Commits what a detection partition made of the activities after `from` up to `progress`:
     /// alerts (upserted by key), state changes (`None` deletes) and the progress, in one
     /// transaction, so that after a crash no activity is evaluated twice and no alert is lost.

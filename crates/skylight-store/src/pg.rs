@@ -621,6 +621,14 @@ impl Store for PostgresStore {
         self.with(|c| detection::detection_state(c, partition))
     }
 
+    fn detection_entries_in(
+        &self,
+        partition: &str,
+        keys: &[String],
+    ) -> Result<Vec<StateEntry>, StoreError> {
+        self.with(|c| detection::detection_entries(c, partition, keys))
+    }
+
     fn commit_detection_streamed(
         &self,
         partition: &str,

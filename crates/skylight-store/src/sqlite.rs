@@ -682,6 +682,14 @@ impl Store for SqliteStore {
         self.lock().detection_state(partition)
     }
 
+    fn detection_entries_in(
+        &self,
+        partition: &str,
+        keys: &[String],
+    ) -> Result<Vec<crate::StateEntry>, StoreError> {
+        self.lock().detection_entries(partition, keys)
+    }
+
     fn commit_detection_streamed(
         &self,
         partition: &str,

@@ -128,3 +128,47 @@ fn a_new_plan_starts_where_detection_got_to_and_forgets_the_old_one() {
         assert_eq!(store.detection_progress().unwrap().0, 42);
     });
 }
+
+#[test]
+fn entries_are_read_back_by_key_within_their_partition() {
+    on_every_backend(|store| {
+        store
+            .commit_detection(0, 3, &[], &[put("u|t|alice", "a0"), put("u|t|bob", "b0")])
+            .unwrap();
+        let keys = |ks: &[&str]| ks.iter().map(|k| (*k).to_owned()).collect::<Vec<_>>();
+        let mut got = store
+            .detection_entries_in("", &keys(&["u|t|bob", "u|t|carol", "u|t|alice"]))
+            .unwrap();
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                ("u|t|alice".to_owned(), b"a0".to_vec()),
+                ("u|t|bob".to_owned(), b"b0".to_vec())
+            ],
+            "saved keys only"
+        );
+        assert!(store.detection_entries_in("", &[]).unwrap().is_empty());
+
+        plan(store, &["0/2", "1/2"]);
+        store
+            .commit_detection_in("0/2", 3, 5, &[], &[put("u|t|alice", "a1")])
+            .unwrap();
+        store
+            .commit_detection_in("1/2", 3, 5, &[], &[put("u|t|bob", "b1")])
+            .unwrap();
+        assert_eq!(
+            store
+                .detection_entries_in("0/2", &keys(&["u|t|alice", "u|t|bob"]))
+                .unwrap(),
+            vec![("u|t|alice".to_owned(), b"a1".to_vec())],
+            "a partition reads its own entries, under the engine's keys"
+        );
+        assert_eq!(
+            store
+                .detection_entries_in("1/2", &keys(&["u|t|bob"]))
+                .unwrap(),
+            vec![("u|t|bob".to_owned(), b"b1".to_vec())]
+        );
+    });
+}

@@ -23,6 +23,9 @@ pub struct DetectArgs {
     /// Days baselines learn (the simulated week places incidents from its first day on).
     #[arg(long, default_value_t = 1.0)]
     learning_days: f64,
+    /// Users whose detection state is held in memory (`[detection] users_in_memory`).
+    #[arg(long, default_value_t = DetectConfig::default().users_in_memory)]
+    users_in_memory: usize,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: crate::collect_cmd::Format,
@@ -71,6 +74,7 @@ fn run(args: &DetectArgs) -> anyhow::Result<()> {
 
     let config = DetectConfig {
         learning_days: args.learning_days,
+        users_in_memory: args.users_in_memory,
         ..DetectConfig::default()
     };
     let engine = crate::detect_cmd::engine(&config, temp.path(), None)?;
@@ -79,6 +83,7 @@ fn run(args: &DetectArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let progress = detector.catch_up()?;
     let secs = started.elapsed().as_secs_f64();
+    let (in_memory, stored_only) = detector.engine().users();
 
     let alerts = store.alerts(&AlertQuery {
         include_signals: true,
@@ -157,6 +162,8 @@ fn run(args: &DetectArgs) -> anyhow::Result<()> {
         "queue_alerts_on_incidents": true_alerts,
         "queue_precision": if queue.is_empty() { 1.0 } else { ((true_alerts as f64 / queue.len() as f64) * 1000.0).round() / 1000.0 },
         "signals": alerts.len() - queue.len(),
+        "users_in_memory": in_memory,
+        "users_stored_only": stored_only,
         "per_detection": per_json,
         "peak_rss_bytes": crate::bench_cmd::peak_rss_bytes(),
     });

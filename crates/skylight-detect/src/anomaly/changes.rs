@@ -54,7 +54,7 @@ fn mfa(e: &Event, out: &mut Vec<(&'static str, Finding)>) {
 }
 
 /// Whether the event marks its target (or actor) as disabled, enabled again, or neither.
-fn account_marker(e: &Event) -> Option<(String, Option<String>)> {
+pub(super) fn account_marker(e: &Event) -> Option<(String, Option<String>)> {
     if e.failed() {
         let reason = e.activity().failure_reason.as_deref().unwrap_or_default();
         if (reason.contains("UserAccountDisabled")

@@ -40,6 +40,12 @@ use crate::incident::Finding;
 use crate::rule::{Mode, Rule, Scope};
 use crate::state::State;
 
+/// The user whose state an activity's detections look up besides its actor's: the account an
+/// administrator disabled, deleted or restored.
+pub(crate) fn other_user(e: &Event) -> Option<String> {
+    changes::account_marker(e).map(|(who, _)| who)
+}
+
 /// How eager a detection is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]

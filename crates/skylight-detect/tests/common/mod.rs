@@ -185,12 +185,19 @@ pub fn stored_events(
 
 /// Every record a simulated day of a 40-user tenant publishes, in every content type.
 pub fn simulated_day() -> Vec<serde_json::Value> {
+    simulated(40, 1, "")
+}
+
+/// Every record a simulated tenant publishes, in every content type, with the attack
+/// `scenarios` named (`all`: every one).
+pub fn simulated(users: usize, days: u32, scenarios: &str) -> Vec<serde_json::Value> {
     let cfg = skylight_sim::SimConfig {
-        users: 40,
-        days: 1,
+        users,
+        days,
         now: chrono::DateTime::parse_from_rfc3339("2026-11-20T12:00:00Z")
             .ok()
             .map(|d| d.with_timezone(&chrono::Utc)),
+        scenarios: scenarios.parse().unwrap(),
         ..skylight_sim::SimConfig::default()
     };
     let sim = skylight_sim::build(cfg, "http://127.0.0.1:9".into()).unwrap();

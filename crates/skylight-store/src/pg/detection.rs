@@ -271,6 +271,29 @@ pub(super) fn detection_state(
     Ok((seq, entries))
 }
 
+/// [`Store::detection_entries_in`](crate::Store::detection_entries_in).
+pub(super) fn detection_entries(
+    c: &mut Client,
+    partition: &str,
+    keys: &[String],
+) -> Result<Vec<StateEntry>, StoreError> {
+    let stored: Vec<String> = keys
+        .iter()
+        .map(|k| partition::state_key(partition, k))
+        .collect();
+    let rows = c.query(
+        "SELECT key, value FROM detection_state WHERE key = ANY($1)",
+        &[&stored],
+    )?;
+    rows.iter()
+        .map(|r| {
+            let key: String = r.try_get(0)?;
+            let key = partition::split_state_key(&key).map_or(key.clone(), |(_, k)| k.to_owned());
+            Ok((key, r.try_get(1)?))
+        })
+        .collect()
+}
+
 /// [`Store::commit_detection_in`](crate::Store::commit_detection_in).
 pub(super) fn commit_detection(
     c: &mut Client,

@@ -261,6 +261,26 @@ impl Inner {
         Ok((seq, entries))
     }
 
+    pub(super) fn detection_entries(
+        &self,
+        partition: &str,
+        keys: &[String],
+    ) -> Result<Vec<StateEntry>, StoreError> {
+        let mut get = self
+            .conn
+            .prepare_cached("SELECT value FROM detection_state WHERE key = ?1")?;
+        let mut out = Vec::new();
+        for key in keys {
+            let value: Option<Vec<u8>> = get
+                .query_row([partition::state_key(partition, key)], |r| r.get(0))
+                .optional()?;
+            if let Some(value) = value {
+                out.push((key.clone(), value));
+            }
+        }
+        Ok(out)
+    }
+
     pub(super) fn detection_progress(&self) -> Result<(i64, i64), StoreError> {
         let seq = read_partitions(&self.conn)?
             .into_iter()
