@@ -62,6 +62,10 @@ struct IngestArgs {
     /// and stop the clock only once it has evaluated the last record.
     #[arg(long)]
     detect: bool,
+    /// With `--detect`: users whose detection state is held in memory (`[detection]
+    /// users_in_memory`; its default when not given).
+    #[arg(long, requires = "detect")]
+    users_in_memory: Option<usize>,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: crate::collect_cmd::Format,
@@ -89,6 +93,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
             database_url: None,
             blob_concurrency: CollectorOptions::default().blob_concurrency,
             detect: false,
+            users_in_memory: None,
             format: crate::collect_cmd::Format::Table,
         },
     };
@@ -174,8 +179,11 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     );
 
     let detection = if ingest.detect {
-        let detect =
+        let mut detect =
             crate::detect_cmd::detect_config(&skylight_m365::config::DetectionSettings::default())?;
+        if let Some(n) = ingest.users_in_memory {
+            detect.users_in_memory = n;
+        }
         Some(crate::detect_cmd::DetectionThread::for_config(
             store.clone(),
             detect,
