@@ -45,8 +45,9 @@ pub struct DetectConfig {
     /// What decides an activity's partition: `tenant` or `user` (see [`PartitionBy`]).
     #[serde(default)]
     pub partition_by: crate::PartitionBy,
-    /// Users whose state a detector holds in memory; the others' is saved in the store and
-    /// read back when their next activity arrives, so memory does not grow with the tenant.
+    /// Users whose state a detector holds in memory (each detector of a process, when
+    /// partitioned); the others' is saved in the store and read back when their next activity
+    /// arrives, so that users' state does not grow with the tenant.
     #[serde(default = "users_in_memory")]
     pub users_in_memory: usize,
 }
@@ -241,9 +242,13 @@ impl Engine {
         Ok(self)
     }
 
-    /// Loads saved state.
-    pub fn restore(&mut self, entries: Vec<skylight_store::StateEntry>) -> Result<(), DetectError> {
-        self.state.restore(entries)?;
+    /// Loads one entry of saved state; [`Engine::restored`] follows the last.
+    pub fn restore(&mut self, key: String, value: &[u8]) -> Result<(), DetectError> {
+        Ok(self.state.restore(key, value)?)
+    }
+
+    /// Once saved state is loaded: resumes the activity time it had reached.
+    pub fn restored(&mut self) {
         self.newest_ms = self
             .state
             .incidents
@@ -251,7 +256,6 @@ impl Engine {
             .map(|i| i.last_ms)
             .max()
             .unwrap_or(i64::MIN);
-        Ok(())
     }
 
     /// The policies this engine runs.
@@ -281,13 +285,31 @@ impl Engine {
     }
 
     /// Takes back into memory the users [`Engine::begin_batch`] asked for (`wanted`) from
-    /// their saved entries.
+    /// their saved entries, trimmed as the last sweep would have trimmed them in memory.
     pub fn load(
         &mut self,
         wanted: &[String],
         entries: Vec<skylight_store::StateEntry>,
     ) -> Result<(), DetectError> {
-        Ok(self.state.load(wanted, entries)?)
+        self.state.load(wanted, entries)?;
+        if self.swept_ms == i64::MIN {
+            return Ok(());
+        }
+        let horizon = self.swept_ms.saturating_sub(crate::window::KEEP_MS);
+        for key in wanted {
+            let Some(k) = key.strip_prefix("u|") else {
+                continue;
+            };
+            if self
+                .state
+                .users
+                .get_mut(k)
+                .is_some_and(|u| u.forget_old_renames(horizon))
+            {
+                self.state.mark(Kind::User, k);
+            }
+        }
+        Ok(())
     }
 
     /// More users in memory than should wait for the next save.
@@ -295,8 +317,8 @@ impl Engine {
         self.state.over_budget()
     }
 
-    /// After a save: drops the least recently used users from memory down to the configured
-    /// number (their state is in the store).
+    /// Beyond the configured number of users in memory, drops the least recently used of those
+    /// unchanged since the last save down to seven eighths of it (their state is in the store).
     pub fn evict(&mut self) {
         self.state.evict();
     }
@@ -459,11 +481,7 @@ impl Engine {
         }
         let mut trimmed = Vec::new();
         for (key, user) in &mut self.state.users {
-            let before = user.windows.len();
-            user.windows.retain(|name, w| {
-                !name.starts_with("renamed_to:") || w.newest().is_some_and(|t| t >= horizon)
-            });
-            if user.windows.len() != before {
+            if user.forget_old_renames(horizon) {
                 trimmed.push(key.clone());
             }
         }

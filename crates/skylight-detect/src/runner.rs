@@ -13,8 +13,9 @@ use crate::policy::{self, ActivityPolicy};
 /// Activities read from the store at a time: each is held with its raw record (and, once a
 /// detection asks, its parsed fields) while the batch is evaluated, ~3.4 KB apiece.
 pub const BATCH: usize = 1_000;
-/// Activities evaluated between commits, at most (fewer when detection catches up or
-/// [`COMMIT_AFTER`] has passed): bounds what a crash makes detection evaluate again. A commit
+/// Activities evaluated between commits, at most (fewer when detection catches up,
+/// [`COMMIT_AFTER`] has passed, or too many users are in memory to wait): bounds what a crash
+/// makes detection evaluate again. A commit
 /// saves every changed user's whole state, so its cost follows the users an interval touched,
 /// not its activities: while catching up on a backlog, committing every 2 s rather than every
 /// 50,000 activities made detection a quarter faster at 10,000 users (`bench detect`).
@@ -217,8 +218,21 @@ impl<'a> Detector<'a> {
         partition: Partition,
     ) -> Result<Detector<'a>, DetectError> {
         let name = partition.name();
-        let (seq, entries) = store.detection_state_in(&name)?;
-        engine.restore(entries)?;
+        // Entry by entry as the store reads them: users beyond those kept in memory are never
+        // all held at once.
+        let mut unreadable = None;
+        let seq = store.detection_state_visit(&name, &mut |(key, value)| {
+            engine.restore(key, &value).map_err(|e| {
+                let why = e.to_string();
+                unreadable = Some(e);
+                skylight_store::StoreError::Corrupt(why)
+            })
+        });
+        if let Some(e) = unreadable {
+            return Err(e);
+        }
+        let seq = seq?;
+        engine.restored();
         Ok(Detector {
             store,
             engine,
@@ -313,8 +327,8 @@ impl<'a> Detector<'a> {
         Ok(p)
     }
 
-    /// Evaluates everything stored so far, committing every [`COMMIT_EVERY`] activities or
-    /// [`COMMIT_AFTER`], and at the end (a crash re-evaluates what followed the last commit,
+    /// Evaluates everything stored so far, committing every [`COMMIT_EVERY`] activities,
+    /// [`COMMIT_AFTER`] or when too many users are in memory to wait, and at the end (a crash re-evaluates what followed the last commit,
     /// from that commit's state). After an error, open the detector again, as after a crash.
     pub fn catch_up(&mut self) -> Result<Progress, DetectError> {
         let mut total = Progress {

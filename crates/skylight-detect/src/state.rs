@@ -140,6 +140,26 @@ pub struct UserState {
     pub used: u64,
 }
 
+impl UserState {
+    /// Drops the rename windows with nothing since `horizon` (ms); whether any went.
+    pub fn forget_old_renames(&mut self, horizon: i64) -> bool {
+        let before = self.windows.len();
+        self.windows.retain(|name, w| {
+            !name.starts_with("renamed_to:") || w.newest().is_some_and(|t| t >= horizon)
+        });
+        self.windows.len() != before
+    }
+
+    /// The activity time the idle sweep judges a user by when only the store holds it: its
+    /// last activity; never, for an account known disabled (kept, as in memory).
+    fn idle_since(&self) -> i64 {
+        match (&self.disabled, self.last_ms) {
+            (None, Some(last)) => last,
+            _ => i64::MAX,
+        }
+    }
+}
+
 /// Everything kept about one tenant.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TenantState {
@@ -168,7 +188,8 @@ pub struct State {
     /// `tenant|user` → state, of the users held in memory.
     pub users: HashMap<String, UserState>,
     /// Users saved in the store and not held in memory (`tenant|user` → last activity, ms;
-    /// `i64::MAX` when unknown): read back before an activity that names them is evaluated.
+    /// `i64::MAX` when unknown or the account is known disabled, which the idle sweep keeps):
+    /// read back before an activity that names them is evaluated.
     pub stored_users: HashMap<String, i64>,
     /// Users held in memory after a save, at most ([`State::evict`]).
     pub users_in_memory: usize,
@@ -325,7 +346,8 @@ impl State {
     }
 
     /// More users in memory than should wait for the next save (a quarter more than are
-    /// kept): [`State::evict`] could not drop enough of them, as most changed since the last.
+    /// kept): [`State::evict`] could not drop enough of them, as most were read back or
+    /// changed since the last.
     pub fn over_budget(&self) -> bool {
         self.users.len()
             > self
@@ -336,8 +358,8 @@ impl State {
     /// Beyond [`State::users_in_memory`] users, drops the least recently used of those whose
     /// saved state is current (unchanged since the last save) down to seven eighths of it;
     /// they are read back when an activity names them. Kept whatever their use: users changed
-    /// since the save (dropped after the next), users known disabled (few, and markers
-    /// arriving late look them up), and activities without a user.
+    /// since the save (dropped after the next) and the windows of activities without a user
+    /// (`tenant|`, one per tenant, never read back).
     pub fn evict(&mut self) {
         if self.users.len() <= self.users_in_memory {
             return;
@@ -346,7 +368,7 @@ impl State {
         let mut candidates: Vec<(u64, i64, &String)> = self
             .users
             .iter()
-            .filter(|(k, u)| u.disabled.is_none() && !k.ends_with('|') && !changed.contains(*k))
+            .filter(|(k, _)| !k.ends_with('|') && !changed.contains(*k))
             .map(|(k, u)| (u.used, u.last_ms.unwrap_or(i64::MAX), k))
             .collect();
         // Below the limit, so that the next few batches do not evict again.
@@ -362,7 +384,7 @@ impl State {
             .collect();
         for k in gone {
             if let Some(u) = self.users.remove(&k) {
-                self.stored_users.insert(k, u.last_ms.unwrap_or(i64::MAX));
+                self.stored_users.insert(k, u.idle_since());
             }
         }
     }
@@ -380,36 +402,35 @@ impl State {
         self.tenants.entry(tenant.to_owned()).or_default()
     }
 
-    /// Loads saved entries.
-    pub fn restore(&mut self, entries: Vec<skylight_store::StateEntry>) -> Result<(), StateError> {
-        for (key, value) in entries {
+    /// Loads one saved entry.
+    pub fn restore(&mut self, key: String, value: &[u8]) -> Result<(), StateError> {
+        {
             let bad = |e: serde_json::Error| StateError {
                 key: key.clone(),
                 why: e.to_string(),
             };
             match key.split_once('|') {
                 Some(("u", k)) => {
-                    let user: UserState = serde_json::from_slice(&value).map_err(bad)?;
+                    let user: UserState = serde_json::from_slice(value).map_err(bad)?;
                     // Beyond what memory holds, only what the idle sweep needs is kept; the
                     // rest is read back when an activity names the user.
-                    if self.users.len() < self.users_in_memory || user.disabled.is_some() {
+                    if self.users.len() < self.users_in_memory || k.ends_with('|') {
                         self.users.insert(k.to_owned(), user);
                     } else {
-                        self.stored_users
-                            .insert(k.to_owned(), user.last_ms.unwrap_or(i64::MAX));
+                        self.stored_users.insert(k.to_owned(), user.idle_since());
                     }
                 }
                 Some(("a", k)) => {
                     self.addresses
-                        .insert(k.to_owned(), serde_json::from_slice(&value).map_err(bad)?);
+                        .insert(k.to_owned(), serde_json::from_slice(value).map_err(bad)?);
                 }
                 Some(("t", k)) => {
                     self.tenants
-                        .insert(k.to_owned(), serde_json::from_slice(&value).map_err(bad)?);
+                        .insert(k.to_owned(), serde_json::from_slice(value).map_err(bad)?);
                 }
                 Some(("i", k)) => {
                     self.incidents
-                        .insert(k.to_owned(), serde_json::from_slice(&value).map_err(bad)?);
+                        .insert(k.to_owned(), serde_json::from_slice(value).map_err(bad)?);
                 }
                 _ => {
                     return Err(StateError {
@@ -567,7 +588,8 @@ mod tests {
             users_in_memory: 8,
             ..State::default()
         };
-        // Ten users, one per batch; the third is disabled, the fifth changes after the save.
+        // Ten users, one per batch; the third is disabled, the first and fifth change after
+        // the save.
         for i in 0..10 {
             state.begin_batch();
             let u = state.user("t1", &format!("u{i}@contoso.com"));
@@ -582,33 +604,40 @@ mod tests {
         let saved: Vec<_> = state.changes().collect();
         assert_eq!(saved.len(), 10);
         state.user("t1", "u4@contoso.com");
+        state.user("t1", "u0@contoso.com");
         assert!(
             !state.over_budget(),
             "10 users, 8 kept: not yet a quarter more"
         );
+        // Down to 7 (seven eighths of 8): the oldest leave, the disabled one among them.
         state.evict();
-        // Down to 7 (seven eighths of 8): the oldest of the others leave.
         let mut gone: Vec<_> = state.stored_users.keys().cloned().collect();
         gone.sort();
         assert_eq!(
             gone,
             vec![
-                "t1|u0@contoso.com",
                 "t1|u1@contoso.com",
+                "t1|u2@contoso.com",
                 "t1|u3@contoso.com"
-            ]
+            ],
+            "the changed u0 and u4 stay"
         );
-        assert_eq!(state.stored_users["t1|u3@contoso.com"], 1_003);
+        assert_eq!(state.stored_users["t1|u1@contoso.com"], 1_001);
+        assert_eq!(
+            state.stored_users["t1|u2@contoso.com"],
+            i64::MAX,
+            "a disabled account is never idle"
+        );
         assert_eq!(state.users.len(), 7);
         // Asked for again, only those saved and not in memory are wanted, once each.
         let keys = [
-            "t1|u3@contoso.com",
+            "t1|u2@contoso.com",
             "t1|u5@contoso.com",
-            "t1|u3@contoso.com",
+            "t1|u2@contoso.com",
             "t1|new@x",
         ];
         let wanted = state.wanted(keys.into_iter());
-        assert_eq!(wanted, vec!["u|t1|u3@contoso.com"]);
+        assert_eq!(wanted, vec!["u|t1|u2@contoso.com"]);
         let entries: Vec<_> = saved
             .into_iter()
             .filter(|(k, _)| wanted.contains(k))
@@ -616,13 +645,15 @@ mod tests {
             .collect();
         state.begin_batch();
         state.load(&wanted, entries).expect("load");
-        assert_eq!(state.users["t1|u3@contoso.com"].last_ms, Some(1_003));
-        assert!(!state.stored_users.contains_key("t1|u3@contoso.com"));
+        let back = &state.users["t1|u2@contoso.com"];
+        assert_eq!(back.last_ms, Some(1_002));
+        assert!(back.disabled.is_some());
+        assert!(!state.stored_users.contains_key("t1|u2@contoso.com"));
         // A user the store no longer holds starts afresh rather than being asked for again.
         state
-            .load(&["u|t1|u0@contoso.com".to_owned()], Vec::new())
+            .load(&["u|t1|u1@contoso.com".to_owned()], Vec::new())
             .expect("load");
-        assert!(state.wanted(["t1|u0@contoso.com"].into_iter()).is_empty());
+        assert!(state.wanted(["t1|u1@contoso.com"].into_iter()).is_empty());
     }
 
     proptest! {

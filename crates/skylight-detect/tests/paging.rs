@@ -38,6 +38,15 @@ fn three_tenants(day: &[serde_json::Value]) -> SqliteStore {
     store
 }
 
+/// A policy with windows per user (and one per tenant for activities without a user).
+const POLICY: &str = r#"
+[[policy]]
+id = "downloads"
+name = "Downloads"
+filters = ["operation=FileDownloaded"]
+repeated = { count = 4, within_minutes = 2880 }
+"#;
+
 fn config(users_in_memory: usize) -> DetectConfig {
     DetectConfig {
         learning_days: 0.25,
@@ -84,9 +93,10 @@ fn saved_state(store: &dyn Store) -> BTreeMap<String, serde_json::Value> {
 fn evaluate(store: &SqliteStore, users_in_memory: usize, reopen_every: usize) -> (usize, usize) {
     let newest = store.detection_progress().unwrap().1;
     let open = || {
+        let policies = skylight_detect::policy::parse_file(POLICY, "paging.toml").unwrap();
         Detector::open(
             store,
-            Engine::new(&config(users_in_memory), Vec::new()).unwrap(),
+            Engine::new(&config(users_in_memory), policies).unwrap(),
         )
     };
     let mut detector = open().unwrap();
@@ -114,6 +124,14 @@ fn a_detector_with_few_users_in_memory_raises_and_saves_what_one_with_all_does()
     assert_eq!(stored_only, 0);
     assert!(all >= 100, "three tenants of 40 users: {all} in memory");
     let expected = alerts(&whole);
+    assert!(
+        expected
+            .values()
+            .filter(|a| a.policy == "downloads")
+            .count()
+            >= 10,
+        "the policy's windows per user are at work: {expected:#?}"
+    );
     assert!(
         TENANTS
             .iter()
@@ -204,4 +222,111 @@ fn difference(got: Option<&serde_json::Value>, want: Option<&serde_json::Value>)
             .collect(),
         (g, w) => vec![format!(": {g:?} against {w:?}")],
     }
+}
+
+#[test]
+fn a_saved_entry_that_does_not_read_stops_the_detector_opening_and_is_named() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    let good = serde_json::to_vec(&serde_json::json!({"last_ms": 5})).unwrap();
+    store
+        .commit_detection(
+            0,
+            3,
+            &[],
+            &[
+                ("u|contoso|alice@contoso.com".into(), Some(good)),
+                (
+                    "u|contoso|bob@contoso.com".into(),
+                    Some(b"{not json".to_vec()),
+                ),
+            ],
+        )
+        .unwrap();
+    let err = Detector::open(&store, Engine::new(&config(1), Vec::new()).unwrap()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("detection state entry `u|contoso|bob@contoso.com` cannot be read"),
+        "{err}"
+    );
+}
+
+/// Stores `records` for `tenant`, one blob.
+fn store_for(store: &SqliteStore, tenant: &str, blob: &str, records: &[serde_json::Value]) {
+    let enricher = skylight_enrich::Enricher::builtin_only().unwrap();
+    let mut batch = RecordBatch::new().unwrap();
+    for r in records {
+        let raw = serde_json::to_vec(r).unwrap();
+        let mut columns = skylight_normalize::record_columns(&raw).unwrap();
+        enricher.enrich(&mut columns);
+        batch.push(columns, &raw).unwrap();
+    }
+    let blob = BlobRef {
+        content_id: blob.to_owned(),
+        created: chrono::Utc::now(),
+    };
+    store
+        .commit_batch(tenant, ContentType::General, &blob, batch)
+        .unwrap();
+}
+
+/// A SharePoint download at `at`, by `user` (none when empty).
+fn download(n: u32, at: &str, user: &str) -> serde_json::Value {
+    let mut r = serde_json::json!({
+        "Id": format!("00000000-0000-4000-9000-{n:012}"),
+        "CreationTime": at,
+        "RecordType": 6,
+        "Operation": "FileDownloaded",
+        "Workload": "SharePoint",
+        "OrganizationId": "4a1c9a3e-0000-4000-8000-000000000001",
+        "UserType": 0,
+        "ObjectId": format!("https://proseware.sharepoint.com/sites/Sales/doc{n}.docx"),
+        "ClientIP": "73.10.20.31",
+    });
+    if !user.is_empty() {
+        r["UserId"] = serde_json::json!(user);
+    }
+    r
+}
+
+#[test]
+fn the_windows_of_activities_without_a_user_stay_in_memory_through_a_restart() {
+    // One user in memory. Fabrikam's downloads without a user sort after Contoso's user when
+    // the detector reopens; their window must come back all the same.
+    let store = SqliteStore::open_in_memory().unwrap();
+    let policies = || skylight_detect::policy::parse_file(POLICY, "paging.toml").unwrap();
+    let run = || {
+        let engine = Engine::new(&config(1), policies()).unwrap();
+        Detector::open(&store, engine).unwrap().catch_up().unwrap();
+    };
+    store_for(
+        &store,
+        "contoso",
+        "c-1",
+        &[download(1, "2026-11-19T10:00:00", "alice@contoso.com")],
+    );
+    store_for(
+        &store,
+        "fabrikam",
+        "f-1",
+        &[
+            download(2, "2026-11-19T10:00:00", ""),
+            download(3, "2026-11-19T10:01:00", ""),
+        ],
+    );
+    run();
+    assert!(alerts(&store).is_empty());
+    store_for(
+        &store,
+        "fabrikam",
+        "f-2",
+        &[
+            download(4, "2026-11-19T11:00:00", ""),
+            download(5, "2026-11-19T11:01:00", ""),
+        ],
+    );
+    run();
+    let raised: Vec<_> = alerts(&store).into_values().collect();
+    assert_eq!(raised.len(), 1, "{raised:#?}");
+    assert_eq!(raised[0].users, ["(no user)"]);
+    assert_eq!(raised[0].activity_count, 4);
 }

@@ -344,7 +344,23 @@ pub trait Store: AccessStore + Send + Sync {
     /// A detection partition's saved progress (the last sequence number it evaluated; 0 at first
     /// for `""`) and state. A partition other than `""` must be in the plan
     /// ([`Store::plan_detection`]), else [`StoreError::Conflict`].
-    fn detection_state_in(&self, partition: &str) -> Result<(i64, Vec<StateEntry>), StoreError>;
+    fn detection_state_in(&self, partition: &str) -> Result<(i64, Vec<StateEntry>), StoreError> {
+        let mut entries = Vec::new();
+        let seq = self.detection_state_visit(partition, &mut |entry| {
+            entries.push(entry);
+            Ok(())
+        })?;
+        Ok((seq, entries))
+    }
+
+    /// [`Store::detection_state_in`] handing each entry to `visit` as it is read, so that a
+    /// detector restoring a large tenant's state never holds all of it at once; returns the
+    /// progress. An error from `visit` stops the read and is returned.
+    fn detection_state_visit(
+        &self,
+        partition: &str,
+        visit: &mut (dyn FnMut(StateEntry) -> Result<(), StoreError> + Send),
+    ) -> Result<i64, StoreError>;
 
     /// The saved values of some of a detection partition's state entries, by key (keys as the
     /// engine knows them; a key with nothing saved is left out): what a detector that keeps only

@@ -617,8 +617,12 @@ impl Store for PostgresStore {
         self.with(detection::detection_partitions)
     }
 
-    fn detection_state_in(&self, partition: &str) -> Result<(i64, Vec<StateEntry>), StoreError> {
-        self.with(|c| detection::detection_state(c, partition))
+    fn detection_state_visit(
+        &self,
+        partition: &str,
+        visit: &mut (dyn FnMut(StateEntry) -> Result<(), StoreError> + Send),
+    ) -> Result<i64, StoreError> {
+        self.with(|c| detection::detection_state(c, partition, visit))
     }
 
     fn detection_entries_in(

@@ -675,11 +675,12 @@ impl Store for SqliteStore {
         self.lock().detection_partitions()
     }
 
-    fn detection_state_in(
+    fn detection_state_visit(
         &self,
         partition: &str,
-    ) -> Result<(i64, Vec<crate::StateEntry>), StoreError> {
-        self.lock().detection_state(partition)
+        visit: &mut (dyn FnMut(crate::StateEntry) -> Result<(), StoreError> + Send),
+    ) -> Result<i64, StoreError> {
+        self.lock().detection_state(partition, visit)
     }
 
     fn detection_entries_in(

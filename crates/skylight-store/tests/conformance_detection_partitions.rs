@@ -172,3 +172,56 @@ fn entries_are_read_back_by_key_within_their_partition() {
         );
     });
 }
+
+#[test]
+fn saved_state_is_handed_over_entry_by_entry_and_a_refusal_stops_the_read() {
+    on_every_backend(|store| {
+        // More entries than one page of a backend that reads in pages.
+        let entries: Vec<(String, Option<Vec<u8>>)> = (0..2_500)
+            .map(|i| put(&format!("u|t|user{i:05}"), &format!("v{i}")))
+            .collect();
+        store.commit_detection(0, 7, &[], &entries).unwrap();
+        let mut seen = Vec::new();
+        let seq = store
+            .detection_state_visit("", &mut |e| {
+                seen.push(e);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(seq, 7);
+        seen.sort();
+        let want: Vec<(String, Vec<u8>)> = entries
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone().unwrap()))
+            .collect();
+        assert_eq!(seen, want, "each entry once");
+
+        let mut read = 0;
+        let refused = store.detection_state_visit("", &mut |_| {
+            read += 1;
+            if read == 3 {
+                return Err(StoreError::Corrupt("refused".into()));
+            }
+            Ok(())
+        });
+        assert!(
+            matches!(refused, Err(StoreError::Corrupt(_))),
+            "{refused:?}"
+        );
+        assert_eq!(read, 3);
+
+        plan(store, &["0/2", "1/2"]);
+        store
+            .commit_detection_in("1/2", 7, 9, &[], &entries)
+            .unwrap();
+        let mut seen = Vec::new();
+        store
+            .detection_state_visit("1/2", &mut |e| {
+                seen.push(e);
+                Ok(())
+            })
+            .unwrap();
+        seen.sort();
+        assert_eq!(seen, want, "a partition's entries under the engine's keys");
+    });
+}

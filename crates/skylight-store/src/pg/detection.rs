@@ -226,11 +226,14 @@ fn write_alert(
     )?)
 }
 
-/// [`Store::detection_state`](crate::Store::detection_state).
+/// [`Store::detection_state_visit`](crate::Store::detection_state_visit).
 pub(super) fn detection_state(
     c: &mut Client,
     partition: &str,
-) -> Result<(i64, Vec<StateEntry>), StoreError> {
+    visit: &mut (dyn FnMut(StateEntry) -> Result<(), StoreError> + Send),
+) -> Result<i64, StoreError> {
+    /// Entries read per round trip.
+    const PAGE: i64 = 1_000;
     // One snapshot for both reads: the progress and the state it goes with.
     let mut tx = c
         .build_transaction()
@@ -249,26 +252,40 @@ pub(super) fn detection_state(
         None if partition.is_empty() && read_partitions(&mut tx)?.is_empty() => 0,
         None => return Err(partition::not_planned(partition)),
     };
-    let rows = if partition.is_empty() {
-        tx.query(
-            "SELECT key, value FROM detection_state WHERE left(key, 1) <> '#' ORDER BY key",
-            &[],
-        )?
+    // In pages of keys, within the snapshot: never the whole state in memory at once.
+    let (mut after, hi) = if partition.is_empty() {
+        (String::new(), None)
     } else {
         let (lo, hi) = partition::key_range(partition);
-        let skip = i32::try_from(lo.chars().count() + 1).unwrap_or(i32::MAX);
-        tx.query(
-            "SELECT substr(key, $3), value FROM detection_state \
-             WHERE key >= $1 AND key < $2 ORDER BY key",
-            &[&lo, &hi, &skip],
-        )?
+        (lo, Some(hi))
     };
-    let entries = rows
-        .iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-        .collect::<Result<Vec<_>, StoreError>>()?;
+    loop {
+        let rows = match &hi {
+            None => tx.query(
+                "SELECT key, value FROM detection_state \
+                 WHERE key > $1 AND left(key, 1) <> '#' ORDER BY key LIMIT $2",
+                &[&after, &PAGE],
+            )?,
+            Some(hi) => tx.query(
+                "SELECT key, value FROM detection_state \
+                 WHERE key > $1 AND key < $2 ORDER BY key LIMIT $3",
+                &[&after, hi, &PAGE],
+            )?,
+        };
+        let full = rows.len() as i64 == PAGE;
+        for r in rows {
+            let stored: String = r.try_get(0)?;
+            let key = partition::split_state_key(&stored)
+                .map_or_else(|| stored.clone(), |(_, k)| k.to_owned());
+            visit((key, r.try_get(1)?))?;
+            after = stored;
+        }
+        if !full {
+            break;
+        }
+    }
     tx.commit()?;
-    Ok((seq, entries))
+    Ok(seq)
 }
 
 /// [`Store::detection_entries_in`](crate::Store::detection_entries_in).

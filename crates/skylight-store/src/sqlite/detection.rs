@@ -238,27 +238,28 @@ impl Inner {
     pub(super) fn detection_state(
         &self,
         partition: &str,
-    ) -> Result<(i64, Vec<StateEntry>), StoreError> {
+        visit: &mut (dyn FnMut(StateEntry) -> Result<(), StoreError> + Send),
+    ) -> Result<i64, StoreError> {
         let seq = saved_progress(&self.conn, partition)?;
-        let entries = if partition.is_empty() {
-            self.conn
-                .prepare_cached(
-                    "SELECT key, value FROM detection_state WHERE substr(key, 1, 1) <> '#'",
-                )?
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<Vec<_>, _>>()?
+        let mut each = |mut rows: rusqlite::Rows<'_>| -> Result<(), StoreError> {
+            while let Some(r) = rows.next()? {
+                visit((r.get(0)?, r.get(1)?))?;
+            }
+            Ok(())
+        };
+        if partition.is_empty() {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT key, value FROM detection_state WHERE substr(key, 1, 1) <> '#'",
+            )?;
+            each(stmt.query([])?)?;
         } else {
             let (lo, hi) = partition::key_range(partition);
-            self.conn
-                .prepare_cached(
-                    "SELECT substr(key, ?3), value FROM detection_state WHERE key >= ?1 AND key < ?2",
-                )?
-                .query_map(params![lo, hi, lo.len() as i64 + 1], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })?
-                .collect::<Result<Vec<_>, _>>()?
-        };
-        Ok((seq, entries))
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT substr(key, ?3), value FROM detection_state WHERE key >= ?1 AND key < ?2",
+            )?;
+            each(stmt.query(params![lo, hi, lo.len() as i64 + 1])?)?;
+        }
+        Ok(seq)
     }
 
     pub(super) fn detection_entries(
