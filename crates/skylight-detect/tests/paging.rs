@@ -330,3 +330,46 @@ fn the_windows_of_activities_without_a_user_stay_in_memory_through_a_restart() {
     assert_eq!(raised[0].users, ["(no user)"]);
     assert_eq!(raised[0].activity_count, 4);
 }
+
+#[test]
+fn a_user_read_back_is_trimmed_as_the_sweeps_it_missed_would_have_trimmed_it() {
+    let record = |n: u32, at: &str, user: &str, op: &str| {
+        let mut r = download(n, at, user);
+        r["Operation"] = serde_json::json!(op);
+        if op == "FileRenamed" {
+            r["SourceFileName"] = serde_json::json!("plan.docx");
+            r["DestinationFileName"] = serde_json::json!("plan.docx.zzq");
+            r["DestinationFileExtension"] = serde_json::json!("zzq");
+        }
+        r
+    };
+    let gina = "gina@contoso.com";
+    let hugo = "hugo@contoso.com";
+    // Gina renames a file, then leaves memory; a day and more later the sweep drops such old
+    // rename windows from users in memory; then Gina is back.
+    let steps = [
+        vec![
+            record(1, "2026-11-18T10:00:00", gina, "FileRenamed"),
+            record(2, "2026-11-18T10:01:00", hugo, "FileAccessed"),
+        ],
+        vec![record(3, "2026-11-19T14:00:00", hugo, "FileAccessed")],
+        vec![record(4, "2026-11-19T14:05:00", gina, "FileAccessed")],
+    ];
+    let gina_saved = |users_in_memory: usize| {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let engine = Engine::new(&config(users_in_memory), Vec::new()).unwrap();
+        let mut detector = Detector::open(&store, engine).unwrap();
+        for (i, records) in steps.iter().enumerate() {
+            store_for(&store, "contoso", &format!("b{i}"), records);
+            detector.step(1_000).unwrap();
+        }
+        assert_eq!(
+            detector.engine().users().1,
+            usize::from(users_in_memory == 1)
+        );
+        saved_state(&store)["u|contoso|gina@contoso.com"].clone()
+    };
+    let all = gina_saved(100);
+    assert!(all["windows"].get("renamed_to:zzq").is_none(), "{all}");
+    assert_eq!(gina_saved(1), all);
+}
