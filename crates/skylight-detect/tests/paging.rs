@@ -8,35 +8,8 @@ mod common;
 use std::collections::BTreeMap;
 
 use skylight_detect::{DetectConfig, Detector, Engine};
-use skylight_model::{AlertDraft, BlobRef, ContentType};
-use skylight_store::{AlertQuery, RecordBatch, SqliteStore, Store};
-
-const TENANTS: [&str; 3] = ["contoso", "fabrikam", "northwind"];
-
-/// A store holding the simulated day once per tenant, blobs of the tenants interleaved.
-fn three_tenants(day: &[serde_json::Value]) -> SqliteStore {
-    let store = SqliteStore::open_in_memory().unwrap();
-    let enricher = skylight_enrich::Enricher::builtin_only().unwrap();
-    for (i, chunk) in day.chunks(50).enumerate() {
-        for tenant in TENANTS {
-            let mut batch = RecordBatch::new().unwrap();
-            for r in chunk {
-                let raw = serde_json::to_vec(r).unwrap();
-                let mut columns = skylight_normalize::record_columns(&raw).unwrap();
-                enricher.enrich(&mut columns);
-                batch.push(columns, &raw).unwrap();
-            }
-            let blob = BlobRef {
-                content_id: format!("{tenant}-{i}"),
-                created: chrono::Utc::now(),
-            };
-            store
-                .commit_batch(tenant, ContentType::General, &blob, batch)
-                .unwrap();
-        }
-    }
-    store
-}
+use skylight_model::AlertDraft;
+use skylight_store::{SqliteStore, Store};
 
 /// A policy with windows per user (and one per tenant for activities without a user).
 const POLICY: &str = r#"
@@ -57,15 +30,9 @@ fn config(users_in_memory: usize) -> DetectConfig {
 
 /// Every alert and signal, by key.
 fn alerts(store: &dyn Store) -> BTreeMap<String, AlertDraft> {
-    store
-        .alerts(&AlertQuery {
-            include_signals: true,
-            limit: 0,
-            ..AlertQuery::default()
-        })
-        .unwrap()
+    common::all_alerts(store)
         .into_iter()
-        .map(|a| (a.draft.key.clone(), a.draft))
+        .map(|a| (a.key.clone(), a))
         .collect()
 }
 
@@ -118,7 +85,7 @@ fn a_detector_with_few_users_in_memory_raises_and_saves_what_one_with_all_does()
     // idle longest, so that detection looks up users other than the actor.
     let mut day = common::simulated(40, 2, "all");
     disable_idle_accounts(&mut day, 3);
-    let whole = three_tenants(&day);
+    let whole = common::three_tenants(&day);
     // Both reopened at the same steps: a reopened detector sweeps its state at once.
     let (all, stored_only) = evaluate(&whole, 100_000, 7);
     assert_eq!(stored_only, 0);
@@ -133,13 +100,13 @@ fn a_detector_with_few_users_in_memory_raises_and_saves_what_one_with_all_does()
         "the policy's windows per user are at work: {expected:#?}"
     );
     assert!(
-        TENANTS
+        common::TENANTS
             .iter()
             .all(|t| expected.values().filter(|a| a.tenant == *t).count() >= 5),
         "every tenant has incidents: {expected:#?}"
     );
 
-    let paged = three_tenants(&day);
+    let paged = common::three_tenants(&day);
     let (most, stored_only) = evaluate(&paged, 12, 7);
     assert!(
         stored_only > 50,
@@ -250,25 +217,6 @@ fn a_saved_entry_that_does_not_read_stops_the_detector_opening_and_is_named() {
     );
 }
 
-/// Stores `records` for `tenant`, one blob.
-fn store_for(store: &SqliteStore, tenant: &str, blob: &str, records: &[serde_json::Value]) {
-    let enricher = skylight_enrich::Enricher::builtin_only().unwrap();
-    let mut batch = RecordBatch::new().unwrap();
-    for r in records {
-        let raw = serde_json::to_vec(r).unwrap();
-        let mut columns = skylight_normalize::record_columns(&raw).unwrap();
-        enricher.enrich(&mut columns);
-        batch.push(columns, &raw).unwrap();
-    }
-    let blob = BlobRef {
-        content_id: blob.to_owned(),
-        created: chrono::Utc::now(),
-    };
-    store
-        .commit_batch(tenant, ContentType::General, &blob, batch)
-        .unwrap();
-}
-
 /// A SharePoint download at `at`, by `user` (none when empty).
 fn download(n: u32, at: &str, user: &str) -> serde_json::Value {
     let mut r = serde_json::json!({
@@ -298,13 +246,13 @@ fn the_windows_of_activities_without_a_user_stay_in_memory_through_a_restart() {
         let engine = Engine::new(&config(1), policies()).unwrap();
         Detector::open(&store, engine).unwrap().catch_up().unwrap();
     };
-    store_for(
+    common::store_batch(
         &store,
         "contoso",
         "c-1",
         &[download(1, "2026-11-19T10:00:00", "alice@contoso.com")],
     );
-    store_for(
+    common::store_batch(
         &store,
         "fabrikam",
         "f-1",
@@ -315,7 +263,7 @@ fn the_windows_of_activities_without_a_user_stay_in_memory_through_a_restart() {
     );
     run();
     assert!(alerts(&store).is_empty());
-    store_for(
+    common::store_batch(
         &store,
         "fabrikam",
         "f-2",
@@ -360,7 +308,7 @@ fn a_user_read_back_is_trimmed_as_the_sweeps_it_missed_would_have_trimmed_it() {
         let engine = Engine::new(&config(users_in_memory), Vec::new()).unwrap();
         let mut detector = Detector::open(&store, engine).unwrap();
         for (i, records) in steps.iter().enumerate() {
-            store_for(&store, "contoso", &format!("b{i}"), records);
+            common::store_batch(&store, "contoso", &format!("b{i}"), records);
             detector.step(1_000).unwrap();
         }
         assert_eq!(

@@ -8,47 +8,13 @@ mod common;
 use std::collections::BTreeSet;
 
 use skylight_detect::{DetectConfig, Detector, Engine, PartitionBy, Partitioning};
-use skylight_model::{BlobRef, ContentType};
-use skylight_store::{AlertQuery, RecordBatch, SqliteStore, Store};
-
-const TENANTS: [&str; 3] = ["contoso", "fabrikam", "northwind"];
-
-/// A store holding the simulated day once per tenant, blobs of the tenants interleaved.
-fn three_tenants(day: &[serde_json::Value]) -> SqliteStore {
-    let store = SqliteStore::open_in_memory().unwrap();
-    let enricher = skylight_enrich::Enricher::builtin_only().unwrap();
-    for (i, chunk) in day.chunks(50).enumerate() {
-        for tenant in TENANTS {
-            let mut batch = RecordBatch::new().unwrap();
-            for r in chunk {
-                let raw = serde_json::to_vec(r).unwrap();
-                let mut columns = skylight_normalize::record_columns(&raw).unwrap();
-                enricher.enrich(&mut columns);
-                batch.push(columns, &raw).unwrap();
-            }
-            let blob = BlobRef {
-                content_id: format!("{tenant}-{i}"),
-                created: chrono::Utc::now(),
-            };
-            store
-                .commit_batch(tenant, ContentType::General, &blob, batch)
-                .unwrap();
-        }
-    }
-    store
-}
+use skylight_store::{SqliteStore, Store};
 
 /// What was raised: (tenant, detection, users), signals included.
 fn raised(store: &dyn Store) -> BTreeSet<(String, String, Vec<String>)> {
-    store
-        .alerts(&AlertQuery {
-            include_signals: true,
-            limit: 0,
-            ..AlertQuery::default()
-        })
-        .unwrap()
+    common::all_alerts(store)
         .into_iter()
-        .map(|a| (a.draft.tenant, a.draft.policy, a.draft.users))
+        .map(|a| (a.tenant, a.policy, a.users))
         .collect()
 }
 
@@ -79,18 +45,18 @@ fn partitioned(store: &SqliteStore, partitioning: Partitioning) {
 #[test]
 fn partitions_by_tenant_raise_what_one_detector_raises() {
     let day = common::simulated_day();
-    let whole = three_tenants(&day);
+    let whole = common::three_tenants(&day);
     let mut d = Detector::open(&whole, Engine::new(&config(), Vec::new()).unwrap()).unwrap();
     d.catch_up().unwrap();
     let expected = raised(&whole);
     assert!(
-        TENANTS
+        common::TENANTS
             .iter()
             .all(|t| expected.iter().filter(|a| a.0 == *t).count() >= 5),
         "every tenant has incidents: {expected:#?}"
     );
 
-    let split = three_tenants(&day);
+    let split = common::three_tenants(&day);
     partitioned(
         &split,
         Partitioning {
@@ -111,10 +77,10 @@ fn partitions_by_tenant_raise_what_one_detector_raises() {
 #[test]
 fn partitions_by_user_raise_every_per_user_incident() {
     let day = common::simulated_day();
-    let whole = three_tenants(&day);
+    let whole = common::three_tenants(&day);
     let mut d = Detector::open(&whole, Engine::new(&config(), Vec::new()).unwrap()).unwrap();
     d.catch_up().unwrap();
-    let split = three_tenants(&day);
+    let split = common::three_tenants(&day);
     partitioned(
         &split,
         Partitioning {

@@ -28,6 +28,53 @@ pub fn store_records(
     }
 }
 
+/// Stores `records` for `tenant` as one blob, normalised and enriched as collected.
+pub fn store_batch(store: &SqliteStore, tenant: &str, blob: &str, records: &[serde_json::Value]) {
+    let enricher = skylight_enrich::Enricher::builtin_only().unwrap();
+    let mut batch = RecordBatch::new().unwrap();
+    for r in records {
+        let raw = serde_json::to_vec(r).unwrap();
+        let mut columns = skylight_normalize::record_columns(&raw).unwrap();
+        enricher.enrich(&mut columns);
+        batch.push(columns, &raw).unwrap();
+    }
+    let blob = BlobRef {
+        content_id: blob.to_owned(),
+        created: chrono::Utc::now(),
+    };
+    store
+        .commit_batch(tenant, ContentType::General, &blob, batch)
+        .unwrap();
+}
+
+/// The tenants of [`three_tenants`].
+pub const TENANTS: [&str; 3] = ["contoso", "fabrikam", "northwind"];
+
+/// A store holding `records` once per tenant, in blobs of 50, the tenants' blobs interleaved.
+pub fn three_tenants(records: &[serde_json::Value]) -> SqliteStore {
+    let store = SqliteStore::open_in_memory().unwrap();
+    for (i, chunk) in records.chunks(50).enumerate() {
+        for tenant in TENANTS {
+            store_batch(&store, tenant, &format!("{tenant}-{i}"), chunk);
+        }
+    }
+    store
+}
+
+/// Every alert and signal in the store.
+pub fn all_alerts(store: &dyn Store) -> Vec<AlertDraft> {
+    store
+        .alerts(&AlertQuery {
+            include_signals: true,
+            limit: 0,
+            ..AlertQuery::default()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|a| a.draft)
+        .collect()
+}
+
 /// Runs detection over everything stored; returns every alert and signal in the store.
 pub fn run(store: &SqliteStore, config: &DetectConfig, policies: &str) -> Vec<AlertDraft> {
     let policies = skylight_detect::policy::parse_file(policies, "test.toml").unwrap();
