@@ -463,7 +463,7 @@ impl Engine {
             .map(|(k, _)| k.clone())
             .collect();
         // Those saved in the store only are idle by the last activity noted when they left
-        // memory (a user known disabled never leaves).
+        // memory (never, for an account known disabled: kept, as in memory).
         let gone_stored: Vec<String> = self
             .state
             .stored_users

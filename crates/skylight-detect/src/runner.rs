@@ -15,10 +15,10 @@ use crate::policy::{self, ActivityPolicy};
 pub const BATCH: usize = 1_000;
 /// Activities evaluated between commits, at most (fewer when detection catches up,
 /// [`COMMIT_AFTER`] has passed, or too many users are in memory to wait): bounds what a crash
-/// makes detection evaluate again. A commit
-/// saves every changed user's whole state, so its cost follows the users an interval touched,
-/// not its activities: while catching up on a backlog, committing every 2 s rather than every
-/// 50,000 activities made detection a quarter faster at 10,000 users (`bench detect`).
+/// makes detection evaluate again. A commit saves every changed user's whole state, so its
+/// cost follows the users an interval touched, not its activities: while catching up on a
+/// backlog, committing every 2 s rather than every 50,000 activities made detection a quarter
+/// faster at 10,000 users (`bench detect`).
 pub const COMMIT_EVERY: u64 = 500_000;
 /// State serialised before a commit enters the store, at most (bytes); the rest is serialised
 /// as the commit writes it.
@@ -328,8 +328,9 @@ impl<'a> Detector<'a> {
     }
 
     /// Evaluates everything stored so far, committing every [`COMMIT_EVERY`] activities,
-    /// [`COMMIT_AFTER`] or when too many users are in memory to wait, and at the end (a crash re-evaluates what followed the last commit,
-    /// from that commit's state). After an error, open the detector again, as after a crash.
+    /// [`COMMIT_AFTER`] or when too many users are in memory to wait, and at the end (a crash
+    /// re-evaluates what followed the last commit, from that commit's state). After an error,
+    /// open the detector again, as after a crash.
     pub fn catch_up(&mut self) -> Result<Progress, DetectError> {
         let mut total = Progress {
             seq: self.seq,

@@ -404,40 +404,38 @@ impl State {
 
     /// Loads one saved entry.
     pub fn restore(&mut self, key: String, value: &[u8]) -> Result<(), StateError> {
-        {
-            let bad = |e: serde_json::Error| StateError {
-                key: key.clone(),
-                why: e.to_string(),
-            };
-            match key.split_once('|') {
-                Some(("u", k)) => {
-                    let user: UserState = serde_json::from_slice(value).map_err(bad)?;
-                    // Beyond what memory holds, only what the idle sweep needs is kept; the
-                    // rest is read back when an activity names the user.
-                    if self.users.len() < self.users_in_memory || k.ends_with('|') {
-                        self.users.insert(k.to_owned(), user);
-                    } else {
-                        self.stored_users.insert(k.to_owned(), user.idle_since());
-                    }
+        let bad = |e: serde_json::Error| StateError {
+            key: key.clone(),
+            why: e.to_string(),
+        };
+        match key.split_once('|') {
+            Some(("u", k)) => {
+                let user: UserState = serde_json::from_slice(value).map_err(bad)?;
+                // Beyond what memory holds, only what the idle sweep needs is kept; the
+                // rest is read back when an activity names the user.
+                if self.users.len() < self.users_in_memory || k.ends_with('|') {
+                    self.users.insert(k.to_owned(), user);
+                } else {
+                    self.stored_users.insert(k.to_owned(), user.idle_since());
                 }
-                Some(("a", k)) => {
-                    self.addresses
-                        .insert(k.to_owned(), serde_json::from_slice(value).map_err(bad)?);
-                }
-                Some(("t", k)) => {
-                    self.tenants
-                        .insert(k.to_owned(), serde_json::from_slice(value).map_err(bad)?);
-                }
-                Some(("i", k)) => {
-                    self.incidents
-                        .insert(k.to_owned(), serde_json::from_slice(value).map_err(bad)?);
-                }
-                _ => {
-                    return Err(StateError {
-                        key,
-                        why: "unknown kind of entry".into(),
-                    });
-                }
+            }
+            Some(("a", k)) => {
+                self.addresses
+                    .insert(k.to_owned(), serde_json::from_slice(value).map_err(bad)?);
+            }
+            Some(("t", k)) => {
+                self.tenants
+                    .insert(k.to_owned(), serde_json::from_slice(value).map_err(bad)?);
+            }
+            Some(("i", k)) => {
+                self.incidents
+                    .insert(k.to_owned(), serde_json::from_slice(value).map_err(bad)?);
+            }
+            _ => {
+                return Err(StateError {
+                    key,
+                    why: "unknown kind of entry".into(),
+                });
             }
         }
         Ok(())
