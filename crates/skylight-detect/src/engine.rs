@@ -291,25 +291,9 @@ impl Engine {
         wanted: &[String],
         entries: Vec<skylight_store::StateEntry>,
     ) -> Result<(), DetectError> {
-        self.state.load(wanted, entries)?;
-        if self.swept_ms == i64::MIN {
-            return Ok(());
-        }
-        let horizon = self.swept_ms.saturating_sub(crate::window::KEEP_MS);
-        for key in wanted {
-            let Some(k) = key.strip_prefix("u|") else {
-                continue;
-            };
-            if self
-                .state
-                .users
-                .get_mut(k)
-                .is_some_and(|u| u.forget_old_renames(horizon))
-            {
-                self.state.mark(Kind::User, k);
-            }
-        }
-        Ok(())
+        let last_sweep = (self.swept_ms != i64::MIN)
+            .then(|| self.swept_ms.saturating_sub(crate::window::KEEP_MS));
+        Ok(self.state.load(wanted, entries, last_sweep)?)
     }
 
     /// More users in memory than should wait for the next save.

@@ -319,11 +319,13 @@ impl State {
     }
 
     /// Takes back into memory the users `wanted` named, from their saved `entries`; one with
-    /// no saved entry (none should be missing) starts afresh.
+    /// no saved entry (none should be missing) starts afresh. Rename windows with nothing since
+    /// `renames_before` (ms) are dropped, as a sweep of users in memory drops them.
     pub fn load(
         &mut self,
         wanted: &[String],
         entries: Vec<skylight_store::StateEntry>,
+        renames_before: Option<i64>,
     ) -> Result<(), StateError> {
         for (key, value) in entries {
             let Some(k) = key.strip_prefix(Kind::User.prefix()) else {
@@ -334,6 +336,9 @@ impl State {
                 why: e.to_string(),
             })?;
             user.used = self.batch;
+            if renames_before.is_some_and(|h| user.forget_old_renames(h)) {
+                self.mark(Kind::User, k);
+            }
             self.stored_users.remove(k);
             self.users.insert(k.to_owned(), user);
         }
@@ -642,14 +647,14 @@ mod tests {
             .map(|(k, v)| (k, v.expect("saved")))
             .collect();
         state.begin_batch();
-        state.load(&wanted, entries).expect("load");
+        state.load(&wanted, entries, None).expect("load");
         let back = &state.users["t1|u2@contoso.com"];
         assert_eq!(back.last_ms, Some(1_002));
         assert!(back.disabled.is_some());
         assert!(!state.stored_users.contains_key("t1|u2@contoso.com"));
         // A user the store no longer holds starts afresh rather than being asked for again.
         state
-            .load(&["u|t1|u1@contoso.com".to_owned()], Vec::new())
+            .load(&["u|t1|u1@contoso.com".to_owned()], Vec::new(), None)
             .expect("load");
         assert!(state.wanted(["t1|u1@contoso.com"].into_iter()).is_empty());
     }
