@@ -45,6 +45,11 @@ pub(crate) fn split_state_key(stored: &str) -> Option<(&str, &str)> {
     }
 }
 
+/// A stored state key as the engine knows it (without its partition's prefix).
+pub(crate) fn engine_key(stored: &str) -> &str {
+    split_state_key(stored).map_or(stored, |(_, k)| k)
+}
+
 /// The half-open range of stored keys holding `partition`'s entries (`#P#` up to `#P$`), for a
 /// partition other than `""`: byte order, which both backends' key columns sort in.
 pub(crate) fn key_range(partition: &str) -> (String, String) {

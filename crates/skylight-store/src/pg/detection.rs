@@ -275,9 +275,7 @@ pub(super) fn detection_state(
         let full = rows.len() as i64 == PAGE;
         for r in rows {
             let stored: String = r.try_get(0)?;
-            let key = partition::split_state_key(&stored)
-                .map_or_else(|| stored.clone(), |(_, k)| k.to_owned());
-            visit((key, r.try_get(1)?))?;
+            visit((partition::engine_key(&stored).to_owned(), r.try_get(1)?))?;
             after = stored;
         }
         if !full {
@@ -304,9 +302,8 @@ pub(super) fn detection_entries(
     )?;
     rows.iter()
         .map(|r| {
-            let key: String = r.try_get(0)?;
-            let key = partition::split_state_key(&key).map_or(key.clone(), |(_, k)| k.to_owned());
-            Ok((key, r.try_get(1)?))
+            let key: &str = r.try_get(0)?;
+            Ok((partition::engine_key(key).to_owned(), r.try_get(1)?))
         })
         .collect()
 }
