@@ -6,6 +6,7 @@
 //! `commit` holds the write path (compression outside the lock, group commit).
 
 mod access;
+pub(crate) mod address;
 mod checkpoint;
 mod commit;
 mod connectors;

@@ -283,6 +283,10 @@ const CASES: &[(&[&str], &[&str])] = &[
     (&["ip=10.0.0.0/8,2001:db8::/32"], &["a3", "a6"]),
     (&["ip=2001:DB8::5"], &["a3"]),
     (&["ip!=203.0.113.9"], &["a2", "a3", "a4", "a5", "a6", "f1"]),
+    (&["ip=203.0.113.9/32"], &["a1"]),
+    (&["ip=0.0.0.0/0"], &["a1", "a2", "a4", "a6"]),
+    (&["ip!=10.0.0.0/8"], &["a1", "a2", "a3", "a4", "a5", "f1"]),
+    (&["ip=198.51.100.7,2001:db8::5"], &["a2", "a3"]),
     (&["app=exchange"], &["a3", "a6"]),
     (&["app!=exchange"], &["a1", "a2", "a4", "a5", "f1"]),
     (&["app=share-point,one-drive"], &["a1", "a4", "f1"]),
@@ -513,6 +517,18 @@ fn top_values_most_frequent_first(store: &dyn Store) {
         top(&["text~budget"], Field::User, 10),
         pairs(&[("Alice@Contoso.com", 2), ("alice@contoso.com", 1)])
     );
+    assert_eq!(
+        top(&[], Field::Ip, 10),
+        pairs(&[
+            ("10.1.2.3", 1),
+            ("198.51.100.7", 1),
+            ("2001:db8::5", 1),
+            ("203.0.113.200", 1),
+            ("203.0.113.9", 1),
+            ("::ffff:203.0.113.9", 1),
+            ("unknown", 1),
+        ])
+    );
     assert!(store.activity_top(&query(&[]), Field::App, 5).is_err());
 }
 
@@ -711,4 +727,70 @@ fn group_filter_follows_nesting(store: &dyn Store) {
 #[test]
 fn the_group_filter_follows_nested_groups() {
     on_every_backend(group_filter_follows_nesting);
+}
+
+/// Earlier versions kept IPv4 client addresses in SQLite's dictionary of strings; this one keeps
+/// them inline. A store written before holds the first form: moved back to it, the same records
+/// are selected, shown, counted and read by detection.
+#[test]
+fn sqlite_addresses_kept_in_the_dictionary_by_earlier_versions_read_the_same() {
+    use skylight_store::SqliteStore;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(dir.path()).expect("store");
+    seed(&store);
+    let shown = |store: &SqliteStore| {
+        let ips: Vec<Option<String>> = store
+            .activities_since(0, 100)
+            .expect("since")
+            .into_iter()
+            .map(|a| a.row.ip)
+            .collect();
+        let top = store.activity_top(&query(&[]), Field::Ip, 10).expect("top");
+        let a1 = store.activity(None, "a1").expect("a1").map(|(r, _)| r.ip);
+        (ips, top, a1)
+    };
+    let inline = shown(&store);
+    let expected = [
+        "203.0.113.9",
+        "198.51.100.7",
+        "2001:db8::5",
+        "203.0.113.200",
+        "unknown",
+        "10.1.2.3",
+        "::ffff:203.0.113.9",
+    ];
+    assert_eq!(inline.0, expected.map(s));
+    assert_eq!(inline.2, Some(s("203.0.113.9")));
+    let conn = rusqlite::Connection::open(dir.path().join(SqliteStore::FILE_NAME)).expect("open");
+    let rows: Vec<(i64, i64)> = conn
+        .prepare("SELECT id, client_ip FROM records WHERE client_ip < 0")
+        .expect("select")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    // a1, a2, a4 and a6: the IPv4 addresses written in their canonical form.
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    for (id, value) in rows {
+        let address = std::net::Ipv4Addr::from(u32::try_from(value + (1 << 32)).expect("u32"));
+        conn.execute(
+            "INSERT OR IGNORE INTO strings (value) VALUES (?1)",
+            [address.to_string()],
+        )
+        .expect("string");
+        conn.execute(
+            "UPDATE records SET client_ip = (SELECT id FROM strings WHERE value = ?1) WHERE id = ?2",
+            rusqlite::params![address.to_string(), id],
+        )
+        .expect("update");
+    }
+    drop(conn);
+    for (conditions, expected) in CASES {
+        assert_eq!(
+            listed(&store, &query(conditions)),
+            newest_first(expected),
+            "{conditions:?}"
+        );
+    }
+    assert_eq!(shown(&store), inline);
 }

@@ -570,14 +570,20 @@ fn a_sqlite_store_is_copied_whole_and_carries_on_in_postgresql() {
         to.detection_state_in("1/2").unwrap().1,
         vec![("window:eve".to_owned(), vec![9, 9])]
     );
-    let next = |s: &dyn Store| -> Vec<String> {
+    // Whole rows: the addresses among them, inline in SQLite, arrive as text.
+    let next = |s: &dyn Store| -> Vec<skylight_model::ActivityRow> {
         s.activities_since(6_000, 3)
             .unwrap()
             .into_iter()
-            .map(|a| a.row.id)
+            .map(|a| a.row)
             .collect()
     };
     assert_eq!(next(&from), next(&to));
+    assert!(
+        next(&to)
+            .iter()
+            .any(|r| r.ip.as_deref() == Some("203.0.113.9"))
+    );
     for tenant in ["contoso", "fabrikam"] {
         let ids = from.record_ids(tenant, None).unwrap();
         assert_eq!(ids, to.record_ids(tenant, None).unwrap());

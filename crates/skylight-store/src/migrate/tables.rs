@@ -10,6 +10,7 @@ use rusqlite::Connection;
 use rusqlite::types::ValueRef;
 use skylight_model::OAuthApp;
 
+use crate::sqlite::address::address_text;
 use crate::{PostgresStore, StoreError};
 
 /// How a SQLite column becomes a PostgreSQL one.
@@ -89,8 +90,13 @@ const fn plain(name: &'static str, columns: &'static [(&'static str, Kind)]) -> 
 /// Records, in SQLite's order, with their interned strings resolved. `seq` keeps SQLite's
 /// `records.id`, so detection's progress, activity-log cursors and the order detection reads in
 /// all keep their meaning.
-const RECORDS_SELECT: &str = "SELECT r.id, r.tenant_id, r.creation_ms, r.record_key, r.content_type, \
-     r.record_type, w.value, o.value, u.value, i.value, i.value, r.chunk_id, r.chunk_pos, r.app, \
+const RECORDS_SELECT: &str = concat!(
+    "SELECT r.id, r.tenant_id, r.creation_ms, r.record_key, r.content_type, \
+     r.record_type, w.value, o.value, u.value, ",
+    address_text!("r.client_ip", "i.value"),
+    ", ",
+    address_text!("r.client_ip", "i.value"),
+    ", r.chunk_id, r.chunk_pos, r.app, \
      r.category, r.actor_kind, r.outcome, r.flags, ua.value, co.value, ci.value, r.asn, isp.value, \
      tg.value, dt.value, ca.value, os.value FROM records r \
      LEFT JOIN strings w ON w.id = r.workload LEFT JOIN strings o ON o.id = r.operation \
@@ -99,7 +105,8 @@ const RECORDS_SELECT: &str = "SELECT r.id, r.tenant_id, r.creation_ms, r.record_
      LEFT JOIN strings ci ON ci.id = r.city LEFT JOIN strings isp ON isp.id = r.isp \
      LEFT JOIN strings tg ON tg.id = r.ip_tags LEFT JOIN strings dt ON dt.id = r.device_type \
      LEFT JOIN strings ca ON ca.id = r.client_app LEFT JOIN strings os ON os.id = r.os \
-     ORDER BY r.id";
+     ORDER BY r.id"
+);
 
 /// Raw chunks with the time bounds of their records (what PostgreSQL's retention reads).
 const CHUNKS_SELECT: &str = "SELECT c.id, c.tenant_id, c.data, c.raw_len, c.stored_ms, \

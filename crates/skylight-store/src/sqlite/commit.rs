@@ -23,7 +23,7 @@ use chrono::Utc;
 use rusqlite::{Transaction, TransactionBehavior, params};
 use skylight_model::{BlobRef, CommitStats, ContentType, RecordColumns};
 
-use super::{Inner, ct_code, ensure_tenant, len_i64, record_key, to_ns};
+use super::{Inner, address, ct_code, ensure_tenant, len_i64, record_key, to_ns};
 use crate::batch::{RecordBatch, SealedBatch, decode_chunk, encode_chunk};
 use crate::{StoreError, codes};
 
@@ -37,7 +37,7 @@ pub(super) const MARK_DONE: &str = "INSERT OR IGNORE INTO done_blobs \
     (tenant, content_type, content_id, created_ns, done_ns, records) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 
 /// Entries of the string cache before it is emptied (bounds memory on tenants with very many
-/// distinct client IPs; a miss costs one index lookup).
+/// distinct values, such as IPv6 client addresses; a miss costs one index lookup).
 const STRING_CACHE_LIMIT: usize = 200_000;
 
 /// Records a gathered group aims for: past this, it is committed without waiting longer.
@@ -371,7 +371,10 @@ fn insert_record(
         strings.id(tx, c.workload.as_deref())?,
         strings.id(tx, c.operation.as_deref())?,
         strings.id(tx, c.user_id.as_deref())?,
-        strings.id(tx, c.client_ip.as_deref())?,
+        match c.client_ip.as_deref().map(|ip| (ip, address::inline(ip))) {
+            Some((_, Some(inline))) => Some(inline),
+            other => strings.id(tx, other.map(|(ip, _)| ip))?,
+        },
         chunk_id,
         len_i64(pos),
         a.map(|a| codes::app(a.app)),

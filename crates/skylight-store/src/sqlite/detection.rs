@@ -8,7 +8,8 @@ use skylight_model::{Alert, AlertComment, AlertDraft, AlertStatus, Resolution, S
 
 use std::collections::HashMap;
 
-use super::query::{ROW_IDS, read_row_with};
+use super::address;
+use super::query::{CLIENT_IP, ROW_IDS, read_row_with};
 use super::{Inner, from_ns, to_ns};
 use crate::batch::{Chunk, decode_chunk};
 use crate::partition;
@@ -143,6 +144,11 @@ impl Inner {
             let Some(id) = row.get::<_, Option<i64>>(i)? else {
                 return Ok(None);
             };
+            if i == CLIENT_IP
+                && let Some(ip) = address::text(id)
+            {
+                return Ok(Some(ip));
+            }
             let (cache, sql) = if i == 1 {
                 (&mut tenants, "SELECT name FROM tenants WHERE id = ?1")
             } else {

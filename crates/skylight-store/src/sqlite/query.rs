@@ -1,7 +1,8 @@
 //! The activity log's queries: a [`Filter`] turned into SQL over the record columns, newest
 //! first, a page at a time. Text compares ignore ASCII case only, on both sides: SQLite's
-//! `lower()` folds A–Z and nothing else. Free text (`text~…`) and CIDR blocks are checked in Rust: the first
-//! on the raw records of the rows SQL selected, the second on the dictionary of addresses.
+//! `lower()` folds A–Z and nothing else. Free text (`text~…`) is checked in Rust on the raw
+//! records of the rows SQL selected; a CIDR block becomes a range of inline IPv4 values (see
+//! [`super::address`]) and the list of the dictionary's addresses inside it, found in Rust.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -12,6 +13,7 @@ use rusqlite::types::Value as Sql;
 use skylight_model::ActivityRow;
 use skylight_model::filter::{Condition, Field, Filter, Test, Value};
 
+use super::address::{self, address_text};
 use super::{Inner, TENANT_ID, id_from_key};
 use crate::batch::decode_chunk;
 use crate::{ActivityPage, ActivityQuery, StoreError, codes};
@@ -115,6 +117,70 @@ fn page_sql(w: &Clause, after: Option<(i64, i64)>, round: usize) -> (String, Vec
 }
 
 impl Inner {
+    /// The condition on `r.client_ip` for a list of addresses and blocks (or its negation).
+    /// Every value is a column value, from the dictionary or computed, so an integer written
+    /// into the statement; addresses alone make one `IN` list, so that each is found with a
+    /// seek per hour in `records_by_hour_ip`.
+    fn address_condition(&self, vs: &[Value], negate: bool) -> Result<String, StoreError> {
+        let col = "r.client_ip";
+        let blocks: Vec<(IpAddr, u8)> = vs
+            .iter()
+            .filter_map(|v| match v {
+                Value::Cidr(ip, bits) => Some((*ip, *bits)),
+                _ => None,
+            })
+            .collect();
+        let single = |(ip, bits): &(IpAddr, u8)| *bits == if ip.is_ipv4() { 32 } else { 128 };
+        let (mut values, ranges) = if blocks.iter().all(single) {
+            // As stored: the canonical text of each address, inline or in the dictionary.
+            let texts: Vec<String> = blocks
+                .iter()
+                .map(|(ip, _)| ip.to_canonical().to_string())
+                .collect();
+            let mut values = self.dictionary_ids(&texts)?;
+            values.extend(texts.iter().filter_map(|t| address::inline(t)));
+            (values, Vec::new())
+        } else {
+            // The dictionary's addresses in the blocks, and the inline values each IPv4 block
+            // spans (a range: inline values are ordered like the addresses).
+            let ranges: Vec<(i64, i64)> = blocks
+                .iter()
+                .filter_map(|(ip, bits)| match ip {
+                    IpAddr::V4(v4) => Some(address::block(*v4, *bits)),
+                    IpAddr::V6(_) => None,
+                })
+                .collect();
+            (self.addresses_in(&blocks)?, ranges)
+        };
+        values.sort_unstable();
+        values.dedup();
+        let mut sql = format!("{col} IN (");
+        for (i, v) in values.iter().enumerate() {
+            let _ = write!(sql, "{}{v}", if i == 0 { "" } else { "," });
+        }
+        sql.push(')');
+        for (lo, hi) in ranges {
+            let _ = write!(sql, " OR {col} BETWEEN {lo} AND {hi}");
+        }
+        Ok(if negate {
+            format!("({col} IS NULL OR NOT ({sql}))")
+        } else {
+            format!("({sql})")
+        })
+    }
+
+    /// Ids of the dictionary strings equal to any of `texts`, ignoring ASCII case.
+    fn dictionary_ids(&self, texts: &[String]) -> Result<Vec<i64>, StoreError> {
+        let sql = format!(
+            "SELECT id FROM strings WHERE lower(value) IN ({})",
+            marks(texts.len())
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let lowered = texts.iter().map(|t| t.to_ascii_lowercase());
+        let ids = stmt.query_map(rusqlite::params_from_iter(lowered), |r| r.get(0))?;
+        Ok(ids.collect::<Result<Vec<i64>, _>>()?)
+    }
+
     /// Ids of dictionary strings that are addresses inside any of the blocks.
     fn addresses_in(&self, blocks: &[(IpAddr, u8)]) -> Result<Vec<i64>, StoreError> {
         let mut stmt = self.conn.prepare_cached("SELECT id, value FROM strings")?;
@@ -175,43 +241,13 @@ impl Inner {
                     &format!("{col} IN (SELECT id FROM strings WHERE instr(lower(value), ?) > 0)"),
                     [Sql::Text(t.to_ascii_lowercase())],
                 ),
+                Test::AnyOf(vs) | Test::NoneOf(vs) if f == Field::Ip => {
+                    let sql = self.address_condition(vs, matches!(c.test, Test::NoneOf(_)))?;
+                    w.and(&sql, []);
+                }
                 Test::AnyOf(vs) | Test::NoneOf(vs) => {
                     let negate = matches!(c.test, Test::NoneOf(_));
-                    let set = if f == Field::Ip {
-                        let blocks: Vec<(IpAddr, u8)> = vs
-                            .iter()
-                            .filter_map(|v| match v {
-                                Value::Cidr(ip, bits) => Some((*ip, *bits)),
-                                _ => None,
-                            })
-                            .collect();
-                        let single = |(ip, bits): &(IpAddr, u8)| {
-                            *bits == if ip.is_ipv4() { 32 } else { 128 }
-                        };
-                        if blocks.iter().all(single) {
-                            // Addresses, not blocks: found through the dictionary's index (as
-                            // stored: the canonical text of the address).
-                            let texts: Vec<Sql> = blocks
-                                .iter()
-                                .map(|(ip, _)| Sql::Text(ip.to_canonical().to_string()))
-                                .collect();
-                            (
-                                format!(
-                                    "(SELECT id FROM strings WHERE lower(value) IN ({}))",
-                                    marks(texts.len())
-                                ),
-                                texts,
-                            )
-                        } else {
-                            let ids = self.addresses_in(&blocks)?;
-                            // Integers from the database: safe to write into the statement.
-                            let mut list = String::new();
-                            for (i, id) in ids.iter().enumerate() {
-                                let _ = write!(list, "{}{id}", if i == 0 { "" } else { "," });
-                            }
-                            (format!("({list})"), Vec::new())
-                        }
-                    } else if f == Field::IpTag {
+                    let set = if f == Field::IpTag {
                         // One of the `|`-separated parts of the stored tags.
                         let texts: Vec<Sql> = vs
                             .iter()
@@ -416,8 +452,16 @@ impl Inner {
         };
         let (w, words) = self.clause(q)?;
         if words.is_empty() {
+            let text = if field == Field::Ip {
+                address_text!(
+                    "r.client_ip",
+                    "(SELECT value FROM strings WHERE id = r.client_ip)"
+                )
+            } else {
+                &format!("(SELECT value FROM strings WHERE id = {column})")
+            };
             let sql = format!(
-                "SELECT (SELECT value FROM strings WHERE id = {column}), count(*) FROM {} \
+                "SELECT {text}, count(*) FROM {} \
                  WHERE {column} IS NOT NULL{} GROUP BY {column} ORDER BY 2 DESC, 1 LIMIT {}",
                 w.from(),
                 w.sql,
@@ -567,20 +611,30 @@ impl Inner {
 }
 
 /// The columns [`read_row`] reads, in its order (`r` is `records`).
-pub(super) const ROW_COLUMNS: &str = "r.id, (SELECT name FROM tenants WHERE id = r.tenant_id), r.creation_ms, r.record_key, r.record_type, \
+pub(super) const ROW_COLUMNS: &str = concat!(
+    "r.id, (SELECT name FROM tenants WHERE id = r.tenant_id), r.creation_ms, r.record_key, r.record_type, \
      (SELECT value FROM strings WHERE id = r.workload), (SELECT value FROM strings WHERE id = r.operation), \
-     (SELECT value FROM strings WHERE id = r.user_id), (SELECT value FROM strings WHERE id = r.client_ip), \
-     (SELECT value FROM strings WHERE id = r.user_agent), r.app, r.category, r.actor_kind, r.outcome, r.flags, \
+     (SELECT value FROM strings WHERE id = r.user_id), ",
+    address_text!(
+        "r.client_ip",
+        "(SELECT value FROM strings WHERE id = r.client_ip)"
+    ),
+    ", (SELECT value FROM strings WHERE id = r.user_agent), r.app, r.category, r.actor_kind, r.outcome, r.flags, \
      r.chunk_id, r.chunk_pos, (SELECT value FROM strings WHERE id = r.country), \
      (SELECT value FROM strings WHERE id = r.isp), (SELECT value FROM strings WHERE id = r.ip_tags), \
      (SELECT value FROM strings WHERE id = r.device_type), (SELECT value FROM strings WHERE id = r.client_app), \
-     (SELECT value FROM strings WHERE id = r.os)";
+     (SELECT value FROM strings WHERE id = r.os)"
+);
 
 /// The columns [`read_row_with`] reads when strings are resolved by the caller: the same places
 /// as [`ROW_COLUMNS`], with dictionary ids (and the tenant's id) instead of their text.
 pub(super) const ROW_IDS: &str = "r.id, r.tenant_id, r.creation_ms, r.record_key, r.record_type, r.workload, \
      r.operation, r.user_id, r.client_ip, r.user_agent, r.app, r.category, r.actor_kind, r.outcome, r.flags, \
      r.chunk_id, r.chunk_pos, r.country, r.isp, r.ip_tags, r.device_type, r.client_app, r.os";
+
+/// Where [`ROW_IDS`] has `r.client_ip`, whose value may be an inline address rather than a
+/// dictionary id.
+pub(super) const CLIENT_IP: usize = 8;
 
 /// Reads the text of a row's column (by index): the tenant or a dictionary string.
 pub(super) type TextColumn<'a> =
