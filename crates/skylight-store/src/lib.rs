@@ -265,9 +265,10 @@ pub trait Store: AccessStore + Send + Sync {
 
     /// A stored record's raw JSON, exactly as received.
     ///
-    /// Found by Id alone, this walks the tenant's de-duplication index (time grows with the
-    /// tenant's records): an index on the random Id would cost a page write per stored record.
-    /// The activity log finds records by time first.
+    /// Found by Id alone, this reads through the store's records (SQLite) or the tenant's
+    /// de-duplication index (PostgreSQL): time grows with the records, since an index on the
+    /// random Id would cost a page write per stored record. The activity log finds records by
+    /// time first.
     fn raw_record(&self, tenant: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// Recorded gaps, for one tenant or all.

@@ -78,6 +78,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         name: "0015_fewer_indexes",
         sql: include_str!("migrations/0015_fewer_indexes.sql"),
     },
+    Migration {
+        name: "0016_one_time_index",
+        sql: include_str!("migrations/0016_one_time_index.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of a Skylight database ("Skyl").

@@ -18,6 +18,9 @@ use super::{Inner, TENANT_ID, id_from_key};
 use crate::batch::decode_chunk;
 use crate::{ActivityPage, ActivityQuery, StoreError, codes};
 
+/// The unique key led by the time (schema 16): the log's newest-first walk.
+const TIME_INDEX: &str = "records_by_time_tenant_key";
+
 /// Rows fetched from SQLite per round while free text filters them.
 const ROUND: usize = 1_000;
 
@@ -379,6 +382,18 @@ impl Inner {
                 w.and(&format!("r.hour IN ({})", hours.join(",")), []);
                 w.index = index;
             }
+        }
+        // Anything else but an operation (which has an index of its own) walks the time-led
+        // unique key newest first. Named too: a store whose statistics were never gathered (no
+        // close yet) would otherwise read the whole table and sort it for a first page.
+        if w.index.is_none()
+            && !q
+                .filter
+                .conditions
+                .iter()
+                .any(|c| c.field == Field::Operation)
+        {
+            w.index = Some(TIME_INDEX);
         }
         let words: Vec<String> = q
             .filter
