@@ -793,4 +793,23 @@ fn sqlite_addresses_kept_in_the_dictionary_by_earlier_versions_read_the_same() {
         );
     }
     assert_eq!(shown(&store), inline);
+    // A store upgraded in place holds both forms of one address: counted as one value.
+    let later = rec("a7", Some(nov(21, 9, 0)), "later", |c| {
+        c.client_ip = s("203.0.113.9");
+    });
+    store
+        .commit_blob("contoso", ContentType::General, &blob("b5"), &[later])
+        .expect("blob 5");
+    assert_eq!(
+        store.activity_top(&query(&[]), Field::Ip, 1).expect("top"),
+        vec![("203.0.113.9".to_string(), 2)]
+    );
+    assert_eq!(
+        listed(&store, &query(&["ip=203.0.113.9"])),
+        vec!["a7".to_string(), "a1".to_string()]
+    );
+    assert_eq!(
+        listed(&store, &query(&["ip=203.0.113.0/24"])),
+        vec!["a7".to_string(), "a1".to_string(), "a4".to_string()]
+    );
 }

@@ -9,12 +9,13 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use chrono::DateTime;
+use rusqlite::OptionalExtension as _;
 use rusqlite::types::Value as Sql;
 use skylight_model::ActivityRow;
 use skylight_model::filter::{Condition, Field, Filter, Test, Value};
 
 use super::address::{self, address_text};
-use super::{Inner, TENANT_ID, id_from_key};
+use super::{Inner, id_from_key};
 use crate::batch::decode_chunk;
 use crate::{ActivityPage, ActivityQuery, StoreError, codes};
 
@@ -157,14 +158,20 @@ impl Inner {
         };
         values.sort_unstable();
         values.dedup();
-        let mut sql = format!("{col} IN (");
-        for (i, v) in values.iter().enumerate() {
-            let _ = write!(sql, "{}{v}", if i == 0 { "" } else { "," });
+        // No empty list beside a range: `IN () OR BETWEEN` would lose the range's seek.
+        let mut terms = Vec::new();
+        if !values.is_empty() {
+            let list: Vec<String> = values.iter().map(i64::to_string).collect();
+            terms.push(format!("{col} IN ({})", list.join(",")));
         }
-        sql.push(')');
         for (lo, hi) in ranges {
-            let _ = write!(sql, " OR {col} BETWEEN {lo} AND {hi}");
+            terms.push(format!("{col} BETWEEN {lo} AND {hi}"));
         }
+        let sql = if terms.is_empty() {
+            "0".to_owned()
+        } else {
+            terms.join(" OR ")
+        };
         Ok(if negate {
             format!("({col} IS NULL OR NOT ({sql}))")
         } else {
@@ -347,10 +354,17 @@ impl Inner {
     fn clause(&self, q: &ActivityQuery) -> Result<(Clause, Vec<String>), StoreError> {
         let mut w = Clause::default();
         if let Some(t) = &q.tenant {
-            w.and(
-                &format!("r.tenant_id = {}", TENANT_ID.replace("?1", "?")),
-                [Sql::Text(t.clone())],
-            );
+            // Looked up first: a tenant the store does not know selects nothing at once, where
+            // `tenant_id = NULL` would have walked the whole time-led key to find nothing.
+            let id: Option<i64> = self
+                .conn
+                .prepare_cached("SELECT id FROM tenants WHERE name = ?1")?
+                .query_row([t], |r| r.get(0))
+                .optional()?;
+            match id {
+                Some(id) => w.and(&format!("r.tenant_id = {id}"), []),
+                None => w.and("0", []),
+            }
         }
         for c in &q.filter.conditions {
             self.condition(c, &mut w)?;
@@ -383,16 +397,11 @@ impl Inner {
                 w.index = index;
             }
         }
-        // Anything else but an operation (which has an index of its own) walks the time-led
-        // unique key newest first. Named too: a store whose statistics were never gathered (no
-        // close yet) would otherwise read the whole table and sort it for a first page.
-        if w.index.is_none()
-            && !q
-                .filter
-                .conditions
-                .iter()
-                .any(|c| c.field == Field::Operation)
-        {
+        // Anything else but a list of operations (which has an index of its own) walks the
+        // time-led unique key newest first. Named too: a store whose statistics were never
+        // gathered (no close yet) would otherwise read the whole table and sort it for a first
+        // page.
+        if w.index.is_none() && !any_of(Field::Operation) {
             w.index = Some(TIME_INDEX);
         }
         let words: Vec<String> = q
@@ -467,17 +476,23 @@ impl Inner {
         };
         let (w, words) = self.clause(q)?;
         if words.is_empty() {
-            let text = if field == Field::Ip {
-                address_text!(
+            // An address is grouped by its text: a store written by an earlier version holds
+            // the same IPv4 address both in the dictionary and inline.
+            let (text, group) = if field == Field::Ip {
+                let text = address_text!(
                     "r.client_ip",
                     "(SELECT value FROM strings WHERE id = r.client_ip)"
-                )
+                );
+                (text.to_owned(), "1")
             } else {
-                &format!("(SELECT value FROM strings WHERE id = {column})")
+                (
+                    format!("(SELECT value FROM strings WHERE id = {column})"),
+                    column,
+                )
             };
             let sql = format!(
                 "SELECT {text}, count(*) FROM {} \
-                 WHERE {column} IS NOT NULL{} GROUP BY {column} ORDER BY 2 DESC, 1 LIMIT {}",
+                 WHERE {column} IS NOT NULL{} GROUP BY {group} ORDER BY 2 DESC, 1 LIMIT {}",
                 w.from(),
                 w.sql,
                 i64::try_from(limit).unwrap_or(i64::MAX)
@@ -537,7 +552,7 @@ impl Inner {
         self.list(q, &w, &words)
     }
 
-    /// The activity of a record Id (walks the tenant's key index: see `Store::raw_record`).
+    /// The activity of a record Id (walks the time-led key: see `Store::raw_record`).
     pub(super) fn activity_by_id(
         &self,
         q: &ActivityQuery,

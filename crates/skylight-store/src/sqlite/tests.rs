@@ -752,6 +752,11 @@ fn a_users_or_addresses_week_seeks_by_hour_with_the_statistics_optimize_gathers(
     for (filter, index) in [
         ("user=alice@contoso.com", "records_by_hour_user"),
         ("ip=203.0.113.9", "records_by_hour_ip"),
+        // A block of inline addresses: a range seek per hour, not a walk of each hour.
+        (
+            "ip=10.0.0.0/8",
+            "records_by_hour_ip (hour=? AND client_ip>? AND client_ip<?)",
+        ),
     ] {
         let q = crate::ActivityQuery {
             tenant: None,
