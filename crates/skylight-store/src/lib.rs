@@ -8,6 +8,7 @@ pub mod codes;
 pub mod connectors;
 mod convert;
 mod directory;
+mod ip_blocks;
 pub mod lease;
 pub mod migrate;
 mod partition;

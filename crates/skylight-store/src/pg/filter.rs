@@ -6,8 +6,6 @@
 //! folds A–Z and nothing else) and values are lowered with `to_ascii_lowercase`. Free text
 //! (`text~…`) is left to the caller, which checks it on the raw records.
 
-use std::net::IpAddr;
-
 use postgres::types::ToSql;
 use skylight_model::filter::{Condition, Field, Test, Value};
 
@@ -236,15 +234,8 @@ fn condition(c: &Condition, w: &mut Clause) {
 /// The test of an `ip` condition: addresses by their text (the canonical form, as SQLite finds
 /// them through its dictionary), blocks by the stored address.
 fn ip_match(vs: &[Value], w: &mut Clause) -> String {
-    let blocks: Vec<(IpAddr, u8)> = vs
-        .iter()
-        .filter_map(|v| match v {
-            Value::Cidr(ip, bits) => Some((*ip, *bits)),
-            _ => None,
-        })
-        .collect();
-    let single = |(ip, bits): &(IpAddr, u8)| *bits == if ip.is_ipv4() { 32 } else { 128 };
-    if blocks.iter().all(single) {
+    let (blocks, addresses) = crate::ip_blocks::ip_blocks(vs);
+    if addresses {
         let texts: Vec<String> = blocks
             .iter()
             .map(|(ip, _)| ip.to_canonical().to_string().to_ascii_lowercase())

@@ -127,15 +127,8 @@ impl Inner {
     /// seek per hour in `records_by_hour_ip`.
     fn address_condition(&self, vs: &[Value], negate: bool) -> Result<String, StoreError> {
         let col = "r.client_ip";
-        let blocks: Vec<(IpAddr, u8)> = vs
-            .iter()
-            .filter_map(|v| match v {
-                Value::Cidr(ip, bits) => Some((*ip, *bits)),
-                _ => None,
-            })
-            .collect();
-        let single = |(ip, bits): &(IpAddr, u8)| *bits == if ip.is_ipv4() { 32 } else { 128 };
-        let (mut values, ranges) = if blocks.iter().all(single) {
+        let (blocks, addresses) = crate::ip_blocks::ip_blocks(vs);
+        let (mut values, ranges) = if addresses {
             // As stored: the canonical text of each address, inline or in the dictionary.
             let texts: Vec<String> = blocks
                 .iter()

@@ -446,11 +446,33 @@ fn lookups_use_the_indexes() {
     first_pages_walk_the_time_led_key(&store);
 }
 
+/// The query plan of the log's first page (100 rows) for a tenant and filters.
+fn first_page_plan(store: &SqliteStore, tenant: Option<&str>, filters: &[&str]) -> String {
+    let q = crate::ActivityQuery {
+        tenant: tenant.map(str::to_owned),
+        filter: skylight_model::filter::Filter::parse(filters).expect("filter"),
+        limit: 100,
+        after: None,
+    };
+    let inner = store.lock();
+    let (sql, params) = inner.first_page_sql(&q).expect("statement");
+    query_plan(&inner.conn, &sql, params)
+}
+
 /// The log's first page for filters without an index of their own (app, workload, RecordType,
 /// result, tenant, none; Workload and RecordType lost theirs in schema 15): a walk of the
 /// time-led unique key newest first, never a sort of the table (only ties on one millisecond
 /// are sorted).
 fn first_pages_walk_the_time_led_key(store: &SqliteStore) {
+    // A tenant the store knows (an unknown one selects nothing at once).
+    store
+        .lock()
+        .conn
+        .execute(
+            "INSERT OR IGNORE INTO tenants (name) VALUES ('contoso')",
+            [],
+        )
+        .expect("tenant");
     for filters in [
         &["app=exchange"][..],
         &["workload=exchange"],
@@ -462,16 +484,8 @@ fn first_pages_walk_the_time_led_key(store: &SqliteStore) {
         &["user=alice@contoso.com"],
         &[],
     ] {
-        for tenant in [None, Some("contoso".to_owned())] {
-            let q = crate::ActivityQuery {
-                tenant: tenant.clone(),
-                filter: skylight_model::filter::Filter::parse(filters).expect("filter"),
-                limit: 100,
-                after: None,
-            };
-            let inner = store.lock();
-            let (sql, params) = inner.first_page_sql(&q).expect("statement");
-            let plan = query_plan(&inner.conn, &sql, params);
+        for tenant in [None, Some("contoso")] {
+            let plan = first_page_plan(store, tenant, filters);
             assert!(
                 plan.contains("r USING INDEX records_by_time_tenant_key")
                     && !plan.contains("TEMP B-TREE FOR ORDER BY"),
@@ -758,15 +772,7 @@ fn a_users_or_addresses_week_seeks_by_hour_with_the_statistics_optimize_gathers(
             "records_by_hour_ip (hour=? AND client_ip>? AND client_ip<?)",
         ),
     ] {
-        let q = crate::ActivityQuery {
-            tenant: None,
-            filter: skylight_model::filter::Filter::parse(&[filter, week]).expect("filter"),
-            limit: 100,
-            after: None,
-        };
-        let inner = store.lock();
-        let (sql, params) = inner.first_page_sql(&q).expect("statement");
-        let plan = query_plan(&inner.conn, &sql, params);
+        let plan = first_page_plan(&store, None, &[filter, week]);
         assert!(
             plan.contains(index) && !plan.contains("records_by_time_tenant_key"),
             "{filter}: {plan}"
