@@ -65,12 +65,17 @@ fn target(sim: &str, base: &str) -> Option<Target> {
             .unwrap()
             .iter()
             // One about this user: an alert on a shared address (a spray, a risky IP) can hold
-            // one of the incident's activities and name only other users.
+            // one of the incident's activities and name only other users, or name this one
+            // after the three its page lists ("and N more").
             .find(|a| {
                 !ids(&a["activity_ids"]).is_disjoint(&records)
-                    && ids(&a["users"])
-                        .iter()
-                        .any(|u| u.eq_ignore_ascii_case(user))
+                    && a["users"].as_array().is_some_and(|users| {
+                        users
+                            .iter()
+                            .take(3)
+                            .filter_map(Value::as_str)
+                            .any(|u| u.eq_ignore_ascii_case(user))
+                    })
             })
         else {
             continue;
