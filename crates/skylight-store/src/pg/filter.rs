@@ -231,8 +231,8 @@ fn condition(c: &Condition, w: &mut Clause) {
     }
 }
 
-/// The test of an `ip` condition: addresses by their text (the canonical form, as SQLite finds
-/// them through its dictionary), blocks by the stored address.
+/// The test of an `ip` condition: addresses by their text (the canonical form, as SQLite keeps
+/// them, inline or in its dictionary), blocks by the stored address.
 fn ip_match(vs: &[Value], w: &mut Clause) -> String {
     let (blocks, addresses) = crate::ip_blocks::ip_blocks(vs);
     if addresses {

@@ -4,7 +4,7 @@
 //! The dictionary pays for values that repeat (users, operations, agents); a tenant's client
 //! addresses barely do (a 10,000-user week holds about 370,000 of them, each seen about six
 //! times), and each new one was a lookup, an insert and two index entries at random places in
-//! the writer's transaction: the largest single source of pages written per record. So an IPv4
+//! the writer's transaction: a fifth of the bytes written per record (5.3 → 4.2 KB). So an IPv4
 //! address written in its canonical dotted form is stored as `address − 2³²` (from −2³² to −1),
 //! which no dictionary id (always positive) can be, and is ordered like the address itself.
 //! Anything else (IPv6, text that is not an address) stays in the dictionary. Rows written
