@@ -457,23 +457,6 @@ pub struct Enrichment {
     pub os: Option<String>,
 }
 
-impl Activity {
-    /// The columns the store keeps for this activity.
-    pub fn columns(&self) -> ActivityColumns {
-        ActivityColumns {
-            app: self.app,
-            category: self.category,
-            actor_kind: self.actor.kind,
-            outcome: self.outcome,
-            admin: self.admin,
-            external_user: self.external_user,
-            impersonated: self.impersonated,
-            user_agent: self.user_agent.clone(),
-            enrichment: None,
-        }
-    }
-}
-
 /// An activity as the activity log lists it: the stored columns of one record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActivityRow {

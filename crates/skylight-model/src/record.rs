@@ -88,6 +88,9 @@ fn text(v: Option<Loose<'_>>) -> Option<String> {
 /// Reads `CreationTime`: Microsoft writes it without a zone (UTC), sometimes with `Z` or a fraction.
 pub fn parse_creation_time(s: &str) -> Option<DateTime<Utc>> {
     let t = s.trim();
+    if let Some(time) = plain_creation_time(t) {
+        return Some(time);
+    }
     if let Ok(d) = DateTime::parse_from_rfc3339(t) {
         return Some(d.with_timezone(&Utc));
     }
@@ -96,6 +99,44 @@ pub fn parse_creation_time(s: &str) -> Option<DateTime<Utc>> {
         .iter()
         .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok())
         .map(|n| n.and_utc())
+}
+
+/// `YYYY-MM-DDTHH:MM:SS`, with an optional fraction and `Z`: the form every service writes, read
+/// without the general parsers' format interpretation (a measurable share of collection's CPU).
+/// Anything else, including a leap second, is left to them.
+fn plain_creation_time(t: &str) -> Option<DateTime<Utc>> {
+    let b = t.strip_suffix('Z').unwrap_or(t).as_bytes();
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<u32> {
+        b.get(range)?.iter().try_fold(0u32, |n, d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    let nanos = match &b[19..] {
+        [] => 0,
+        [b'.', digits @ ..] if (1..=9).contains(&digits.len()) => {
+            let n = num(20..b.len())?;
+            n * 10u32.pow(9 - digits.len() as u32)
+        }
+        _ => return None,
+    };
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if second > 59 {
+        return None;
+    }
+    let date = chrono::NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
+    Some(
+        date.and_hms_nano_opt(hour, minute, second, nanos)?
+            .and_utc(),
+    )
 }
 
 impl RecordColumns {
@@ -186,5 +227,54 @@ mod tests {
             ("7", None, None)
         );
         assert!(parse_creation_time("2024-05-14T09:21:37.1234567Z").is_some());
+    }
+
+    /// The general parsers, as `parse_creation_time` was before its fast path.
+    fn general(s: &str) -> Option<DateTime<Utc>> {
+        let t = s.trim();
+        if let Ok(d) = DateTime::parse_from_rfc3339(t) {
+            return Some(d.with_timezone(&Utc));
+        }
+        let t = t.trim_end_matches('Z');
+        ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+            .iter()
+            .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok())
+            .map(|n| n.and_utc())
+    }
+
+    #[test]
+    fn the_fast_path_reads_what_the_general_parsers_read() {
+        let mut seen = 0;
+        for s in [
+            "2026-01-02T03:04:05",
+            "2026-01-02T03:04:05Z",
+            "2026-01-02T03:04:05.1",
+            "2026-01-02T03:04:05.123456789",
+            "2026-01-02T03:04:05.1234567890",
+            "2026-01-02T03:04:05.1234567Z",
+            " 2026-01-02T03:04:05 ",
+            "2026-01-02T03:04:05ZZ",
+            "2026-01-02T03:04:05.",
+            "2026-01-02T03:04:05+02:00",
+            "2026-01-02 03:04:05",
+            "2026-01-02t03:04:05",
+            "2026-1-2T3:4:5",
+            "2026-13-02T03:04:05",
+            "2026-02-30T03:04:05",
+            "2024-02-29T23:59:59",
+            "2026-01-02T24:00:00",
+            "2026-01-02T03:60:05",
+            "2016-12-31T23:59:60",
+            "0000-01-01T00:00:00",
+            "+2026-01-02T03:04:05",
+            "2026-01-02T03:04",
+            "2026-01-02T03:04:0x",
+            "2026-01-02T03:04:05.12a",
+            "",
+        ] {
+            assert_eq!(parse_creation_time(s), general(s), "{s:?}");
+            seen += usize::from(plain_creation_time(s.trim()).is_some());
+        }
+        assert_eq!(seen, 8, "the fast path took the plain forms");
     }
 }

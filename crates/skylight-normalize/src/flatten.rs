@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+use crate::fields::Fields;
+
 /// Fields whose Name/Value (or stringified) content is flattened.
 pub const FLATTENED: [&str; 8] = [
     "Parameters",
@@ -25,11 +27,11 @@ pub const FLATTENED: [&str; 8] = [
 const MAX_DEPTH: usize = 8;
 
 /// The flattened properties of a record.
-pub fn properties(record: &Map<String, Value>) -> BTreeMap<String, String> {
+pub(crate) fn properties(record: &Fields<'_>) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for field in FLATTENED {
-        if let Some(v) = record.get(field) {
-            flatten(field, v, &mut out, 0);
+        if let Some(v) = record.exact(field).and_then(|f| f.value()) {
+            flatten(field, &v, &mut out, 0);
         }
     }
     out
@@ -123,7 +125,8 @@ mod tests {
             "ExtendedProperties": [{"name": "UserAgent", "value": "Mozilla/5.0"}],
             "DeviceProperties": [["odd"]],
         });
-        let p = properties(record.as_object().expect("object"));
+        let raw = record.to_string();
+        let p = properties(&Fields::parse(raw.as_bytes()).expect("object"));
         let want = [
             ("AdditionalInfo.a.b", "1"),
             ("DeviceProperties.0.0", "odd"),
@@ -145,7 +148,8 @@ mod tests {
     #[test]
     fn a_parameter_string_that_is_not_json_stays_text() {
         let record = json!({"Parameters": "[not json", "Data": "{\"x\": [1, 2"});
-        let p = properties(record.as_object().expect("object"));
+        let raw = record.to_string();
+        let p = properties(&Fields::parse(raw.as_bytes()).expect("object"));
         assert_eq!(p.get("Parameters").map(String::as_str), Some("[not json"));
         assert_eq!(p.get("Data").map(String::as_str), Some("{\"x\": [1, 2"));
     }

@@ -4,11 +4,15 @@
 //! no `Id`, is refused.
 
 mod category;
+mod fields;
 mod flatten;
 mod ip;
 mod record_types;
 
-use serde_json::{Map, Value};
+use std::cell::OnceCell;
+use std::collections::BTreeMap;
+
+use fields::Fields;
 use skylight_model::{
     Activity, ActivityObject, Actor, ActorKind, App, Category, ObjectKind, Outcome, RecordColumns,
     parse_creation_time,
@@ -38,41 +42,6 @@ pub fn record_type(value: i64) -> Option<(&'static str, App)> {
         .map(|i| (RECORD_TYPES[i].1, RECORD_TYPES[i].2))
 }
 
-/// A field by name, exactly or in another casing (services differ).
-fn field<'a>(m: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    m.get(name).or_else(|| {
-        m.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    })
-}
-
-/// A field as non-empty text (numbers and booleans as written).
-fn text(m: &Map<String, Value>, name: &str) -> Option<String> {
-    match field(m, name)? {
-        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-fn int(m: &Map<String, Value>, name: &str) -> Option<i64> {
-    match field(m, name)? {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-fn flag(m: &Map<String, Value>, name: &str) -> bool {
-    match field(m, name) {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
-        _ => false,
-    }
-}
-
 /// The app of a record whose RecordType is unknown, from its `Workload`.
 fn app_of_workload(workload: &str) -> App {
     match workload.to_ascii_lowercase().as_str() {
@@ -94,36 +63,58 @@ fn app_of_workload(workload: &str) -> App {
     }
 }
 
-/// The store's columns of one audit record, normalised: what the collector and the importer
-/// store with the raw record.
-pub fn record_columns(raw: &[u8]) -> Result<RecordColumns, NormalizeError> {
-    let a = normalize(raw)?;
-    Ok(RecordColumns {
-        client_ip: a.ip.map(|ip| ip.to_string()).or_else(|| a.ip_text.clone()),
-        user_id: a.actor.name.clone(),
-        activity: Some(Box::new(a.columns())),
-        id: a.id,
-        creation_time: a.time,
-        record_type: a.record_type,
-        workload: a.workload,
-        operation: Some(a.operation).filter(|o| !o.is_empty()),
-    })
+/// One record's members and, once something asks for them, its flattened properties.
+struct Record<'a> {
+    fields: Fields<'a>,
+    properties: OnceCell<BTreeMap<String, String>>,
 }
 
-/// Normalises one audit record's raw JSON.
-pub fn normalize(raw: &[u8]) -> Result<Activity, NormalizeError> {
-    let value: Value =
-        serde_json::from_slice(raw).map_err(|e| NormalizeError::NotAnObject(e.to_string()))?;
-    let Value::Object(m) = value else {
-        return Err(NormalizeError::NotAnObject("not an object".into()));
-    };
-    let id = text(&m, "Id").ok_or(NormalizeError::MissingId)?;
-    let rt = int(&m, "RecordType");
-    let workload = text(&m, "Workload");
-    let (rt_name, mut app) = match rt.and_then(record_type) {
-        Some((name, app)) => (name.to_owned(), app),
+impl<'a> Record<'a> {
+    fn parse(raw: &'a [u8]) -> Result<Self, NormalizeError> {
+        let fields = Fields::parse(raw).map_err(|e| NormalizeError::NotAnObject(e.to_string()))?;
+        Ok(Record {
+            fields,
+            properties: OnceCell::new(),
+        })
+    }
+
+    /// The flattened properties, computed on first use: most records' columns never need them.
+    fn properties(&self) -> &BTreeMap<String, String> {
+        self.properties
+            .get_or_init(|| flatten::properties(&self.fields))
+    }
+}
+
+/// What the store's columns and the full activity share.
+struct Core {
+    id: String,
+    time: Option<chrono::DateTime<chrono::Utc>>,
+    record_type: Option<i64>,
+    record_type_name: &'static str,
+    workload: Option<String>,
+    app: App,
+    operation: String,
+    category: Category,
+    ip: Option<std::net::IpAddr>,
+    port: Option<u16>,
+    ip_text: Option<String>,
+    actor: Actor,
+    outcome: Outcome,
+    failure_reason: Option<String>,
+    admin: bool,
+    external_user: bool,
+    user_agent: Option<String>,
+}
+
+fn core(r: &Record<'_>) -> Result<Core, NormalizeError> {
+    let m = &r.fields;
+    let id = m.string("Id").ok_or(NormalizeError::MissingId)?;
+    let rt = m.int("RecordType");
+    let workload = m.string("Workload");
+    let (record_type_name, mut app) = match rt.and_then(record_type) {
+        Some((name, app)) => (name, app),
         None => (
-            "Unknown".to_owned(),
+            "Unknown",
             workload.as_deref().map_or(App::Unknown, app_of_workload),
         ),
     };
@@ -131,12 +122,11 @@ pub fn normalize(raw: &[u8]) -> Result<Activity, NormalizeError> {
     if app == App::SharePoint && workload.as_deref() == Some("OneDrive") {
         app = App::OneDrive;
     }
-    let operation = text(&m, "Operation").unwrap_or_default();
-    let properties = flatten::properties(&m);
+    let operation = m.string("Operation").unwrap_or_default();
     let mut category = categorize(rt, &operation);
     // Set-Mailbox is a mailbox rule when it forwards mail (the classic exfiltration setting).
     if operation.eq_ignore_ascii_case("Set-Mailbox")
-        && properties.keys().any(|k| {
+        && r.properties().keys().any(|k| {
             matches!(
                 k.as_str(),
                 "Parameters.ForwardingSmtpAddress"
@@ -147,35 +137,93 @@ pub fn normalize(raw: &[u8]) -> Result<Activity, NormalizeError> {
     {
         category = Category::MailboxRule;
     }
-
-    let (ip, port, ip_text) = client_ip(&m);
-    let actor = actor(&m, rt);
-    let impersonated = actor.impersonating.is_some();
-    let external_user = actor.kind == ActorKind::External || flag(&m, "ExternalAccess");
-    let (outcome, failure_reason) = outcome(&m, rt, &operation);
-    let admin = is_admin(&m, rt, &operation, category, &properties);
-    Ok(Activity {
+    let (ip, port, ip_text) = client_ip(m);
+    let actor = actor(m, rt);
+    let external_user = actor.kind == ActorKind::External || m.flag("ExternalAccess");
+    let (outcome, failure_reason) = outcome(m, rt, &operation);
+    let admin = is_admin(r, rt, &operation, category);
+    Ok(Core {
         id,
-        time: text(&m, "CreationTime").and_then(|t| parse_creation_time(&t)),
-        organization_id: text(&m, "OrganizationId"),
-        app,
+        time: m.text("CreationTime").and_then(|t| parse_creation_time(&t)),
         record_type: rt,
-        record_type_name: rt_name,
+        record_type_name,
         workload,
+        app,
         operation,
         category,
-        user_agent: user_agent(&m, &properties),
-        device: device(&m, &properties),
-        objects: objects(&m, app),
-        actor,
         ip,
         port,
         ip_text,
+        actor,
         outcome,
         failure_reason,
         admin,
         external_user,
-        impersonated,
+        user_agent: user_agent(r),
+    })
+}
+
+/// The store's columns of one audit record, normalised: what the collector and the importer
+/// store with the raw record.
+pub fn record_columns(raw: &[u8]) -> Result<RecordColumns, NormalizeError> {
+    let c = core(&Record::parse(raw)?)?;
+    let activity = skylight_model::ActivityColumns {
+        app: c.app,
+        category: c.category,
+        actor_kind: c.actor.kind,
+        outcome: c.outcome,
+        admin: c.admin,
+        external_user: c.external_user,
+        impersonated: c.actor.impersonating.is_some(),
+        user_agent: c.user_agent,
+        enrichment: None,
+    };
+    Ok(RecordColumns {
+        client_ip: c.ip.map(|ip| ip.to_string()).or(c.ip_text),
+        user_id: c.actor.name,
+        activity: Some(Box::new(activity)),
+        id: c.id,
+        creation_time: c.time,
+        record_type: c.record_type,
+        workload: c.workload,
+        operation: Some(c.operation).filter(|o| !o.is_empty()),
+    })
+}
+
+/// Normalises one audit record's raw JSON.
+pub fn normalize(raw: &[u8]) -> Result<Activity, NormalizeError> {
+    let r = Record::parse(raw)?;
+    let c = core(&r)?;
+    let m = &r.fields;
+    let device = device(&r);
+    let objects = objects(m, c.app);
+    let organization_id = m.string("OrganizationId");
+    let properties = r
+        .properties
+        .into_inner()
+        .unwrap_or_else(|| flatten::properties(m));
+    Ok(Activity {
+        id: c.id,
+        time: c.time,
+        organization_id,
+        app: c.app,
+        record_type: c.record_type,
+        record_type_name: c.record_type_name.to_owned(),
+        workload: c.workload,
+        operation: c.operation,
+        category: c.category,
+        user_agent: c.user_agent,
+        device,
+        objects,
+        impersonated: c.actor.impersonating.is_some(),
+        actor: c.actor,
+        ip: c.ip,
+        port: c.port,
+        ip_text: c.ip_text,
+        outcome: c.outcome,
+        failure_reason: c.failure_reason,
+        admin: c.admin,
+        external_user: c.external_user,
         properties,
     })
 }
@@ -183,14 +231,8 @@ pub fn normalize(raw: &[u8]) -> Result<Activity, NormalizeError> {
 /// Whether an activity is administrative: done as an admin (UserType admin, Microsoft datacenter
 /// admin, partner technician), or an admin kind of change (roles, policies, settings, directory
 /// changes other than a user's own password, admin consent to an app).
-fn is_admin(
-    m: &Map<String, Value>,
-    rt: Option<i64>,
-    operation: &str,
-    category: Category,
-    properties: &std::collections::BTreeMap<String, String>,
-) -> bool {
-    if matches!(int(m, "UserType"), Some(2 | 3 | 9)) {
+fn is_admin(r: &Record<'_>, rt: Option<i64>, operation: &str, category: Category) -> bool {
+    if matches!(r.fields.int("UserType"), Some(2 | 3 | 9)) {
         return true;
     }
     match category {
@@ -199,7 +241,8 @@ fn is_admin(
             rt == Some(8) && !operation.eq_ignore_ascii_case("Change user password.")
         }
         // A user's own consent is not administrative; an admin's consent for everyone is.
-        Category::AppConsent => properties
+        Category::AppConsent => r
+            .properties()
             .iter()
             .any(|(k, v)| k.contains("IsAdminConsent") && v.to_ascii_lowercase().contains("true")),
         _ => false,
@@ -209,7 +252,7 @@ fn is_admin(
 /// The client address: Exchange's `ClientIPAddress` is the client (its `ClientIP` may be a
 /// server), then `ClientIP`, then the other names services use. Text that is not an address is
 /// kept as `ip_text`.
-fn client_ip(m: &Map<String, Value>) -> (Option<std::net::IpAddr>, Option<u16>, Option<String>) {
+fn client_ip(m: &Fields<'_>) -> (Option<std::net::IpAddr>, Option<u16>, Option<String>) {
     let names = [
         "ClientIPAddress",
         "ClientIP",
@@ -219,21 +262,24 @@ fn client_ip(m: &Map<String, Value>) -> (Option<std::net::IpAddr>, Option<u16>, 
     ];
     let mut first_text = None;
     for name in names {
-        if let Some(t) = text(m, name) {
+        if let Some(t) = m.text(name) {
             if let Some((ip, port)) = parse_ip(&t) {
                 return (Some(ip), port, None);
             }
             first_text.get_or_insert(t);
         }
     }
-    (None, None, first_text)
+    (None, None, first_text.map(std::borrow::Cow::into_owned))
 }
 
-fn actor(m: &Map<String, Value>, rt: Option<i64>) -> Actor {
-    let name = text(m, "UserId");
+fn actor(m: &Fields<'_>, rt: Option<i64>) -> Actor {
+    let name = m.string("UserId");
     let lower = name.as_deref().unwrap_or_default().to_ascii_lowercase();
-    let key = text(m, "UserKey").unwrap_or_default().to_ascii_lowercase();
-    let kind = if lower.contains("#ext#") || key.contains("urn:spo:guest") {
+    let key = m.text("UserKey");
+    let guest_key = key
+        .as_deref()
+        .is_some_and(|k| k.to_ascii_lowercase().contains("urn:spo:guest"));
+    let kind = if lower.contains("#ext#") || guest_key {
         ActorKind::External
     } else if lower.starts_with("nt authority")
         || lower == "s-1-5-18"
@@ -241,7 +287,7 @@ fn actor(m: &Map<String, Value>, rt: Option<i64>) -> Actor {
     {
         ActorKind::System
     } else {
-        match int(m, "UserType") {
+        match m.int("UserType") {
             Some(0) => ActorKind::User,
             Some(2) => ActorKind::Admin,
             // 3: a Microsoft datacenter administrator; 9: a partner's technician (GDAP).
@@ -257,110 +303,112 @@ fn actor(m: &Map<String, Value>, rt: Option<i64>) -> Actor {
         }
     };
     // Exchange: someone else's mailbox (admin, delegate), or mail sent as someone else.
-    let owner = text(m, "MailboxOwnerUPN");
-    let logon = int(m, "LogonType");
-    let impersonating = if let Some(who) =
-        text(m, "SendAsUserSmtp").or_else(|| text(m, "SendOnBehalfOfUserSmtp"))
+    let impersonating = if let Some(who) = m
+        .string("SendAsUserSmtp")
+        .or_else(|| m.string("SendOnBehalfOfUserSmtp"))
     {
         Some(who)
-    } else if matches!(rt, Some(2 | 3 | 50)) && matches!(logon, Some(1 | 2 | 6)) {
-        owner.filter(|o| !o.eq_ignore_ascii_case(name.as_deref().unwrap_or_default()))
+    } else if matches!(rt, Some(2 | 3 | 50)) && matches!(m.int("LogonType"), Some(1 | 2 | 6)) {
+        m.string("MailboxOwnerUPN")
+            .filter(|o| !o.eq_ignore_ascii_case(name.as_deref().unwrap_or_default()))
     } else {
         None
     };
     Actor {
-        id: text(m, "UserKey"),
+        id: key.map(std::borrow::Cow::into_owned),
         name,
         kind,
         impersonating,
     }
 }
 
-fn outcome(m: &Map<String, Value>, rt: Option<i64>, op: &str) -> (Outcome, Option<String>) {
-    let reason = text(m, "LogonError")
-        .or_else(|| text(m, "ErrorNumber").filter(|e| e != "0"))
-        .or_else(|| text(m, "ResultStatusDetail"))
-        .or_else(|| text(m, "ErrorCode").filter(|e| e != "0"));
+fn outcome(m: &Fields<'_>, rt: Option<i64>, op: &str) -> (Outcome, Option<String>) {
+    let reason = || {
+        m.string("LogonError")
+            .or_else(|| m.string("ErrorNumber").filter(|e| e != "0"))
+            .or_else(|| m.string("ResultStatusDetail"))
+            .or_else(|| m.string("ErrorCode").filter(|e| e != "0"))
+    };
     if op.eq_ignore_ascii_case("UserLoginFailed") {
-        return (Outcome::Failure, reason);
+        return (Outcome::Failure, reason());
     }
     // For sign-ins `ResultStatus` only says the exchange with the service worked.
-    if rt == Some(15) && text(m, "ErrorNumber").is_some_and(|e| e != "0") {
-        return (Outcome::Failure, reason);
+    if rt == Some(15) && m.text("ErrorNumber").is_some_and(|e| e != "0") {
+        return (Outcome::Failure, reason());
     }
-    match text(m, "ResultStatus")
-        .map(|s| s.to_ascii_lowercase())
-        .as_deref()
-    {
-        Some("failed" | "failure" | "false") => (Outcome::Failure, reason),
+    match m.text("ResultStatus") {
+        Some(s)
+            if ["failed", "failure", "false"]
+                .iter()
+                .any(|f| s.eq_ignore_ascii_case(f)) =>
+        {
+            (Outcome::Failure, reason())
+        }
         // An audit record is written for what was done; Power BI also says `InProgress`.
         _ => (Outcome::Success, None),
     }
 }
 
-fn user_agent(
-    m: &Map<String, Value>,
-    props: &std::collections::BTreeMap<String, String>,
-) -> Option<String> {
-    text(m, "UserAgent")
-        .or_else(|| props.get("ExtendedProperties.UserAgent").cloned())
-        .or_else(|| text(m, "ClientInfoString"))
-        .or_else(|| text(m, "ClientAppName"))
+fn user_agent(r: &Record<'_>) -> Option<String> {
+    let m = &r.fields;
+    m.string("UserAgent")
+        .or_else(|| r.properties().get("ExtendedProperties.UserAgent").cloned())
+        .or_else(|| m.string("ClientInfoString"))
+        .or_else(|| m.string("ClientAppName"))
 }
 
-fn device(
-    m: &Map<String, Value>,
-    props: &std::collections::BTreeMap<String, String>,
-) -> Option<String> {
-    text(m, "DeviceDisplayName")
-        .or_else(|| props.get("DeviceProperties.DisplayName").cloned())
-        .or_else(|| props.get("DeviceProperties.OS").cloned())
-        .or_else(|| text(m, "Platform"))
+fn device(r: &Record<'_>) -> Option<String> {
+    let m = &r.fields;
+    m.string("DeviceDisplayName")
+        .or_else(|| r.properties().get("DeviceProperties.DisplayName").cloned())
+        .or_else(|| r.properties().get("DeviceProperties.OS").cloned())
+        .or_else(|| m.string("Platform"))
 }
 
-fn objects(m: &Map<String, Value>, app: App) -> Vec<ActivityObject> {
+fn objects(m: &Fields<'_>, app: App) -> Vec<ActivityObject> {
     let mut out = Vec::new();
     let obj = |kind, id: Option<String>, name: Option<String>| ActivityObject { kind, id, name };
     match app {
         App::SharePoint | App::OneDrive => {
-            let kind = match text(m, "ItemType").as_deref() {
+            let kind = match m.text("ItemType").as_deref() {
                 Some("Folder") => ObjectKind::Folder,
                 Some("Web" | "Site") => ObjectKind::Site,
                 _ => ObjectKind::File,
             };
-            if text(m, "ObjectId").is_some() || text(m, "SourceFileName").is_some() {
-                out.push(obj(kind, text(m, "ObjectId"), text(m, "SourceFileName")));
+            let (id, name) = (m.string("ObjectId"), m.string("SourceFileName"));
+            if id.is_some() || name.is_some() {
+                out.push(obj(kind, id, name));
             }
-            if let Some(site) = text(m, "SiteUrl") {
+            if let Some(site) = m.string("SiteUrl") {
                 out.push(obj(ObjectKind::Site, Some(site), None));
             }
         }
         App::Exchange => {
-            if let Some(owner) = text(m, "MailboxOwnerUPN") {
+            if let Some(owner) = m.string("MailboxOwnerUPN") {
                 out.push(obj(
                     ObjectKind::Mailbox,
-                    text(m, "MailboxGuid"),
+                    m.string("MailboxGuid"),
                     Some(owner),
                 ));
             }
-            if let Some(Value::Object(item)) = field(m, "Item") {
+            if let Some(item) = m.get("Item").and_then(|f| f.fields()) {
                 out.push(obj(
                     ObjectKind::MailItem,
-                    text(item, "Id"),
-                    text(item, "Subject"),
+                    item.string("Id"),
+                    item.string("Subject"),
                 ));
             }
-            if let Some(Value::Array(items)) = field(m, "AffectedItems") {
-                for item in items.iter().filter_map(Value::as_object).take(100) {
+            if let Some(items) = m.get("AffectedItems").and_then(|f| f.items()) {
+                for item in items.iter().filter_map(|i| i.fields()).take(100) {
                     out.push(obj(
                         ObjectKind::MailItem,
-                        text(item, "Id"),
-                        text(item, "Subject"),
+                        item.string("Id"),
+                        item.string("Subject"),
                     ));
                 }
             }
             if out.is_empty()
-                && let Some(id) = text(m, "ObjectId")
+                && let Some(id) = m.string("ObjectId")
             {
                 out.push(obj(ObjectKind::Mailbox, Some(id), None));
             }
@@ -368,8 +416,8 @@ fn objects(m: &Map<String, Value>, app: App) -> Vec<ActivityObject> {
         _ => {}
     }
     // Security alerts: the entity the alert is about (the actor is the alerting system).
-    if let Some(entity) = text(m, "AlertEntityId") {
-        let kind = match text(m, "EntityType").as_deref() {
+    if let Some(entity) = m.string("AlertEntityId") {
+        let kind = match m.text("EntityType").as_deref() {
             Some("User") => ObjectKind::User,
             Some("File") => ObjectKind::File,
             Some("MailMessage") => ObjectKind::MailItem,
@@ -378,10 +426,10 @@ fn objects(m: &Map<String, Value>, app: App) -> Vec<ActivityObject> {
         out.push(obj(kind, Some(entity), None));
     }
     // Entra ID and others: `Target` entries of `{ID, Type}`.
-    if let Some(Value::Array(targets)) = field(m, "Target") {
-        for t in targets.iter().filter_map(Value::as_object).take(20) {
-            let Some(id) = text(t, "ID") else { continue };
-            let kind = match int(t, "Type") {
+    if let Some(targets) = m.get("Target").and_then(|f| f.items()) {
+        for t in targets.iter().filter_map(|t| t.fields()).take(20) {
+            let Some(id) = t.string("ID") else { continue };
+            let kind = match t.int("Type") {
                 Some(1 | 5) => ObjectKind::User, // PUID, UPN
                 Some(2) => ObjectKind::Other,
                 _ if id.starts_with("User_") => ObjectKind::User,
@@ -397,7 +445,7 @@ fn objects(m: &Map<String, Value>, app: App) -> Vec<ActivityObject> {
         }
     }
     if out.is_empty()
-        && let Some(id) = text(m, "ObjectId")
+        && let Some(id) = m.string("ObjectId")
     {
         out.push(obj(ObjectKind::Other, Some(id), None));
     }
