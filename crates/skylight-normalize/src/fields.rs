@@ -21,8 +21,10 @@ pub(crate) struct Field<'a>(&'a RawValue);
 
 impl<'a> Fields<'a> {
     /// Reads a JSON object (nothing but whitespace around it).
-    pub(crate) fn parse(raw: &'a [u8]) -> Result<Self, serde_json::Error> {
-        serde_json::from_slice(raw)
+    pub(crate) fn parse(raw: &'a [u8]) -> Result<Self, String> {
+        // Checked as UTF-8 once: read from bytes, serde_json checks every raw value again.
+        let text = std::str::from_utf8(raw).map_err(|e| e.to_string())?;
+        serde_json::from_str(text).map_err(|e| e.to_string())
     }
 
     /// A member by name: exactly, or else in another casing (services differ). Like a map, the

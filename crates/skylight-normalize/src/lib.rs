@@ -71,7 +71,7 @@ struct Record<'a> {
 
 impl<'a> Record<'a> {
     fn parse(raw: &'a [u8]) -> Result<Self, NormalizeError> {
-        let fields = Fields::parse(raw).map_err(|e| NormalizeError::NotAnObject(e.to_string()))?;
+        let fields = Fields::parse(raw).map_err(NormalizeError::NotAnObject)?;
         Ok(Record {
             fields,
             properties: OnceCell::new(),

@@ -26,12 +26,10 @@ fn iso_7z(t: DateTime<Utc>) -> String {
 fn pick_team<'t>(ctx: &RecordCtx<'t>, r: &mut Rng) -> Option<&'t Group> {
     let mut seen = 0u64;
     let mut chosen = None;
-    for g in ctx.tenant.groups.iter().filter(|g| g.unified) {
-        if g.members.contains(&ctx.user.index) {
-            seen += 1;
-            if r.below(seen) == 0 {
-                chosen = Some(g);
-            }
+    for g in ctx.tenant.groups_of(ctx.user).filter(|g| g.unified) {
+        seen += 1;
+        if r.below(seen) == 0 {
+            chosen = Some(g);
         }
     }
     if chosen.is_some() {

@@ -49,12 +49,10 @@ pub(super) fn pick_site(ctx: &RecordCtx<'_>, r: &mut Rng) -> Option<usize> {
         // Reservoir-pick one team site among the user's groups (no allocation).
         let mut seen = 0u64;
         let mut chosen = None;
-        for g in t.groups.iter().filter(|g| g.site.is_some()) {
-            if g.members.contains(&ctx.user.index) {
-                seen += 1;
-                if r.below(seen) == 0 {
-                    chosen = g.site;
-                }
+        for g in t.groups_of(ctx.user).filter(|g| g.site.is_some()) {
+            seen += 1;
+            if r.below(seen) == 0 {
+                chosen = g.site;
             }
         }
         if let Some(i) = chosen.filter(|&i| i < t.sites.len()) {

@@ -201,6 +201,10 @@ pub struct Tenant {
     pub users: Vec<User>,
     /// Groups.
     pub groups: Vec<Group>,
+    /// Per user, the groups that list them as a direct member, in group order (records pick a
+    /// user's team or site from these; scanning every group's members per record was the
+    /// simulator's largest cost).
+    pub memberships: Vec<Vec<usize>>,
     /// Sites: team/communication sites first, then OneDrive personal sites.
     pub sites: Vec<Site>,
     /// OAuth apps.
@@ -643,6 +647,16 @@ impl Tenant {
             },
         ];
 
+        let mut memberships = vec![Vec::new(); users.len()];
+        for (g, group) in groups.iter().enumerate() {
+            for &u in &group.members {
+                if let Some(of) = memberships.get_mut(u)
+                    && of.last() != Some(&g)
+                {
+                    of.push(g);
+                }
+            }
+        }
         Tenant {
             seed,
             tenant_id,
@@ -652,12 +666,22 @@ impl Tenant {
             stem: stem.to_string(),
             users,
             groups,
+            memberships,
             sites,
             apps,
             registrations,
             admins,
             office_ips,
         }
+    }
+
+    /// The groups a user is a direct member of, in group order.
+    pub fn groups_of<'t>(&'t self, user: &User) -> impl Iterator<Item = &'t Group> + 't {
+        self.memberships
+            .get(user.index)
+            .into_iter()
+            .flatten()
+            .filter_map(|&g| self.groups.get(g))
     }
 
     /// Finds a user by UPN (case-insensitive).
