@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -24,7 +24,16 @@ impl<'a> Fields<'a> {
     pub(crate) fn parse(raw: &'a [u8]) -> Result<Self, String> {
         // Checked as UTF-8 once: read from bytes, serde_json checks every raw value again.
         let text = std::str::from_utf8(raw).map_err(|e| e.to_string())?;
-        serde_json::from_str(text).map_err(|e| e.to_string())
+        // Skipping a raw value does not check it the way reading it does (a lone surrogate
+        // escape, a number out of range, nesting past serde_json's limit all pass), and every
+        // later reader of the record — detection, Sigma rules, the activity page — reads it
+        // whole: what they could not read is refused here, as it was when this parse built a
+        // tree.
+        let fields: Fields<'a> = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        for (_, value) in &fields.members {
+            Strict::check(value)?;
+        }
+        Ok(fields)
     }
 
     /// A member by name: exactly, or else in another casing (services differ). Like a map, the
@@ -164,6 +173,7 @@ impl<'de> Deserialize<'de> for Fields<'de> {
     }
 }
 
+/// Reads an object's members (see [`Fields`]).
 struct MembersVisitor;
 
 impl<'de> Visitor<'de> for MembersVisitor {
@@ -183,6 +193,101 @@ impl<'de> Visitor<'de> for MembersVisitor {
     }
 }
 
+/// Levels of arrays and objects a member's value may nest: serde_json reads 127 into a tree, the
+/// record's own object being the first (a test holds the two to the same limit).
+const MEMBER_NESTING: usize = 126;
+
+/// Reads a JSON value through, as serde_json reads it into a tree, dropping it as it goes:
+/// strings unescaped (a lone surrogate refused), numbers in range, nesting within `levels`.
+#[derive(Clone, Copy)]
+struct Strict {
+    levels: usize,
+}
+
+impl Strict {
+    /// Checks one member's value, unless it is plain text or a literal (nothing to check).
+    fn check(value: &RawValue) -> Result<(), String> {
+        let json = value.get();
+        let plain = match json.as_bytes().first() {
+            Some(b'"') => !json.contains('\\'),
+            Some(b't' | b'f' | b'n') => true,
+            _ => false,
+        };
+        if plain {
+            return Ok(());
+        }
+        let mut de = serde_json::Deserializer::from_str(json);
+        Strict {
+            levels: MEMBER_NESTING,
+        }
+        .deserialize(&mut de)
+        .map_err(|e| e.to_string())
+    }
+
+    /// One level further in, if the limit allows.
+    fn inner<E: serde::de::Error>(self) -> Result<Strict, E> {
+        match self.levels.checked_sub(1) {
+            Some(levels) => Ok(Strict { levels }),
+            None => Err(E::custom("recursion limit exceeded")),
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Strict {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Strict {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a json value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let inner = self.inner()?;
+        // Names are read like strings (their escapes too); they add no level.
+        while map.next_key_seed(self)?.is_some() {
+            map.next_value_seed(inner)?;
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let inner = self.inner()?;
+        while seq.next_element_seed(inner)?.is_some() {}
+        Ok(())
+    }
+}
+
 /// A member name, borrowed unless it has escapes.
 struct Name<'a>(Cow<'a, str>);
 
@@ -192,6 +297,7 @@ impl<'de> Deserialize<'de> for Name<'de> {
     }
 }
 
+/// Reads a member name (see [`Name`]).
 struct NameVisitor;
 
 impl<'de> Visitor<'de> for NameVisitor {
@@ -219,6 +325,7 @@ impl<'de> Deserialize<'de> for Items<'de> {
     }
 }
 
+/// Reads an array's items (see [`Items`]).
 struct ItemsVisitor;
 
 impl<'de> Visitor<'de> for ItemsVisitor {
@@ -312,5 +419,54 @@ mod tests {
             );
         }
         assert!(Fields::parse(b" {\"a\":[1,{\"b\":2}]} \n").is_ok());
+    }
+
+    /// What every later reader of a record (detection, Sigma, the activity page) can read:
+    /// a tree of the whole record.
+    fn readable(raw: &str) -> bool {
+        serde_json::from_str::<Value>(raw).is_ok()
+    }
+
+    #[test]
+    fn what_a_whole_read_refuses_is_refused_though_skipping_would_pass_it() {
+        let mut cases = vec![
+            r#"{"a":"\ud800"}"#.to_owned(),
+            r#"{"a":"x\udc00y"}"#.to_owned(),
+            r#"{"a":"\ud83d\ude00"}"#.to_owned(),
+            r#"{"a":["\ud800"]}"#.to_owned(),
+            r#"{"a":{"\ud800":1}}"#.to_owned(),
+            r#"{"\ud800":1}"#.to_owned(),
+            r#"{"a":1e400}"#.to_owned(),
+            r#"{"a":-1e400}"#.to_owned(),
+            r#"{"a":1e300}"#.to_owned(),
+            r#"{"a":[0,{"b":1E+999}]}"#.to_owned(),
+            format!(r#"{{"a":{}}}"#, "9".repeat(400)),
+            r#"{"a":"\n\t\"\\\/\u00e9"}"#.to_owned(),
+        ];
+        // Nesting on either side of serde_json's limit, in arrays and in objects.
+        for n in 120..=135 {
+            cases.push(format!(r#"{{"a":{}{}}}"#, "[".repeat(n), "]".repeat(n)));
+            cases.push(format!(
+                r#"{{"a":{}1{}}}"#,
+                r#"{"b":"#.repeat(n),
+                "}".repeat(n)
+            ));
+        }
+        let mut refused = 0;
+        for raw in &cases {
+            let ours = Fields::parse(raw.as_bytes()).is_ok();
+            assert_eq!(
+                ours,
+                readable(raw),
+                "{} ({} bytes)",
+                &raw[..raw.len().min(60)],
+                raw.len()
+            );
+            refused += usize::from(!ours);
+        }
+        assert!(
+            refused >= 8 + 2 * 8,
+            "both sides of every limit were tried: {refused}"
+        );
     }
 }

@@ -65,11 +65,14 @@ fn app_of_workload(workload: &str) -> App {
 
 /// One record's members and, once something asks for them, its flattened properties.
 struct Record<'a> {
+    /// The top-level members.
     fields: Fields<'a>,
+    /// The flattened properties (see [`flatten`]), once asked for.
     properties: OnceCell<BTreeMap<String, String>>,
 }
 
 impl<'a> Record<'a> {
+    /// Reads a record's members; not an object (or not readable as JSON) is an error.
     fn parse(raw: &'a [u8]) -> Result<Self, NormalizeError> {
         let fields = Fields::parse(raw).map_err(NormalizeError::NotAnObject)?;
         Ok(Record {
@@ -87,25 +90,43 @@ impl<'a> Record<'a> {
 
 /// What the store's columns and the full activity share.
 struct Core {
+    /// `Id`.
     id: String,
+    /// `CreationTime`.
     time: Option<chrono::DateTime<chrono::Utc>>,
+    /// `RecordType`.
     record_type: Option<i64>,
+    /// The RecordType's documented name, or `Unknown`.
     record_type_name: &'static str,
+    /// `Workload`.
     workload: Option<String>,
+    /// The service.
     app: App,
+    /// `Operation` (empty when absent).
     operation: String,
+    /// The action category.
     category: Category,
+    /// The client address.
     ip: Option<std::net::IpAddr>,
+    /// The client port, when the address field carried one.
     port: Option<u16>,
+    /// Client address text that is not an address.
     ip_text: Option<String>,
+    /// Who acted.
     actor: Actor,
+    /// Success or failure.
     outcome: Outcome,
+    /// Why it failed.
     failure_reason: Option<String>,
+    /// An administrative activity.
     admin: bool,
+    /// The actor is external.
     external_user: bool,
+    /// The client's user agent.
     user_agent: Option<String>,
 }
 
+/// Everything both outputs need, read from the record.
 fn core(r: &Record<'_>) -> Result<Core, NormalizeError> {
     let m = &r.fields;
     let id = m.string("Id").ok_or(NormalizeError::MissingId)?;

@@ -43,8 +43,12 @@ pub struct RecordCtx<'a> {
 /// Formats a time as Microsoft writes `CreationTime`: no zone, no fraction.
 pub fn creation_time(t: DateTime<Utc>) -> String {
     // Written out rather than through `format`, whose pattern interpretation was a measurable
-    // share of the simulator's time per record.
+    // share of the simulator's time per record; `format` still writes the forms it alone gets
+    // right (years outside 0–9999 with their sign, a leap second as 60).
     use chrono::{Datelike, Timelike};
+    if !(0..=9999).contains(&t.year()) || t.nanosecond() >= 1_000_000_000 {
+        return t.format("%Y-%m-%dT%H:%M:%S").to_string();
+    }
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
         t.year(),
