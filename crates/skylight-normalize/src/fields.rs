@@ -1,6 +1,6 @@
 //! A JSON object's members read in one pass without building a tree: names and raw values
 //! borrowed from the record's bytes, looked up by name in any casing. Parsing a whole record into
-//! `serde_json::Value` (a map of owned strings) was the largest single cost of collection; most
+//! `serde_json::Value` (a map of owned strings) was the largest part of normalising it; most
 //! members are never looked at, so only the ones asked for are decoded.
 
 use std::borrow::Cow;
