@@ -203,7 +203,7 @@ pub struct Tenant {
     pub groups: Vec<Group>,
     /// Per user, the groups that list them as a direct member, in group order (records pick a
     /// user's team or site from these; scanning every group's members per record was the
-    /// simulator's largest cost). Derived from `groups` when the tenant is generated; nothing
+    /// most expensive function of the simulator's own). Derived from `groups` when the tenant is generated; nothing
     /// changes the groups afterwards (the Graph API's changes live in its own model).
     memberships: Vec<Vec<usize>>,
     /// Sites: team/communication sites first, then OneDrive personal sites.
