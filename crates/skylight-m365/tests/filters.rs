@@ -125,7 +125,7 @@ async fn activity_log_filters_count_what_the_simulator_published() {
         n
     );
 
-    // One user over a window (the hour-led index), and everyone but that user.
+    // One user over a window (its lookup, by hour), and everyone but that user.
     let by_user_in_window = records
         .iter()
         .filter(|r| text(r, "UserId") == user)

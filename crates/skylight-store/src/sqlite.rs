@@ -15,6 +15,7 @@ mod detection;
 mod directory;
 mod files;
 mod governance;
+mod lookups;
 mod migrations;
 mod query;
 mod settings;
@@ -74,6 +75,11 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        // A closed store has every record looked up, so that its queries scan no records after
+        // the lookups (at most a batch); an error leaves them to the next writer.
+        if let Err(e) = self.catch_up_lookups(1) {
+            tracing::warn!(error = %e, "cannot fill the user and address lookups");
+        }
         // Keeps the query planner's statistics fresh; bounded work, errors don't matter here.
         let _ = self.conn.execute_batch("PRAGMA optimize;");
     }
@@ -348,6 +354,10 @@ impl Store for SqliteStore {
         let (jobs, committing) = self.queue.take();
         inner.commit_jobs(&jobs);
         drop(committing);
+        // Outside the group's transaction and after its outcomes: the blobs do not wait for it.
+        if let Err(e) = inner.catch_up_lookups(lookups::BATCH) {
+            tracing::warn!(error = %e, "cannot fill the user and address lookups");
+        }
         if let Some(c) = &self.checkpointer {
             c.after_commit(&inner.conn);
         }

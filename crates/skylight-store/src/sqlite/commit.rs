@@ -7,12 +7,12 @@
 //! collectors share one transaction's page writes. If a group fails, its blobs are retried one by
 //! one, so one blob's failure is only its own.
 //!
-//! Why groups are gathered on purpose ([`Gathering`]): the indexes led by the hour (user, client
-//! address, de-duplication key) spread one blob's records over most of that hour's index pages,
-//! and a transaction writes every page it touched to the WAL in full (4 KiB) however few entries
-//! it changed. Committed blob by blob, a 10,000-user week wrote 9 KB per record (20 GB for a
-//! 1.1 GB database). The pages are the same for every blob of that hour, so a transaction holding
-//! many blobs writes each of them once.
+//! Why groups are gathered on purpose ([`Gathering`]): the time-led de-duplication key (and,
+//! before schema 17, the user and address indexes led by the hour) spreads one blob's records
+//! over most of that hour's index pages, and a transaction writes every page it touched to the
+//! WAL in full (4 KiB) however few entries it changed. Committed blob by blob, a 10,000-user week
+//! wrote 9 KB per record (20 GB for a 1.1 GB database). The pages are the same for every blob of
+//! that hour, so a transaction holding many blobs writes each of them once.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -82,6 +82,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         name: "0016_one_time_index",
         sql: include_str!("migrations/0016_one_time_index.sql"),
     },
+    Migration {
+        name: "0017_deferred_lookups",
+        sql: include_str!("migrations/0017_deferred_lookups.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of a Skylight database ("Skyl").

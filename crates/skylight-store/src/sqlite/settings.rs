@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-use super::Inner;
+use super::{Inner, lookups};
 use crate::StoreError;
 use crate::convert::{from_ns, to_ns};
 use crate::settings::Setting;
@@ -61,26 +61,34 @@ impl Inner {
     /// Deletes up to [`DELETE_BATCH`] timed records created before `before_ms`, in one
     /// transaction; how many went (0: none is left).
     pub(super) fn delete_records_batch(&mut self, before_ms: i64) -> Result<u64, StoreError> {
-        // `hour` leads an index; records without a readable time (creation_ms 0) are kept.
-        let last_hour = before_ms.div_euclid(3_600_000);
+        // Through the time-led key; records without a readable time (creation_ms 0) are kept.
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let batch: Vec<(i64, i64, i64)> = tx
+        type Doomed = (i64, i64, i64, i64, Option<i64>, Option<i64>);
+        let batch: Vec<Doomed> = tx
             .prepare_cached(
-                "SELECT id, tenant_id, content_type FROM records \
-                 WHERE hour <= ?1 AND creation_ms > 0 AND creation_ms < ?2 LIMIT ?3",
+                "SELECT id, tenant_id, content_type, hour, user_id, client_ip FROM records \
+                 WHERE creation_ms > 0 AND creation_ms < ?1 LIMIT ?2",
             )?
-            .query_map(params![last_hour, before_ms, DELETE_BATCH], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            .query_map(params![before_ms, DELETE_BATCH], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
             })?
             .collect::<Result<_, _>>()?;
         {
             let mut delete = tx.prepare_cached("DELETE FROM records WHERE id = ?1")?;
             let mut gone: HashMap<(i64, i64), i64> = HashMap::new();
-            for (id, tenant, content_type) in &batch {
+            for &(id, tenant, content_type, hour, user_id, client_ip) in &batch {
+                lookups::forget(&tx, id, hour, user_id, client_ip)?;
                 delete.execute([id])?;
-                *gone.entry((*tenant, *content_type)).or_default() += 1;
+                *gone.entry((tenant, content_type)).or_default() += 1;
             }
             let mut count = tx.prepare_cached(
                 "UPDATE record_counts SET records = records - ?3 \
@@ -90,6 +98,7 @@ impl Inner {
                 count.execute([tenant, content_type, n])?;
             }
         }
+        lookups::after_deletes(&tx)?;
         tx.commit()?;
         Ok(batch.len() as u64)
     }

@@ -1,0 +1,371 @@
+//! The user and address lookups (schema 17): `record_users` and `record_addresses`, filled after
+//! the commits instead of inside them.
+//!
+//! Why: as indexes of `records`, led by the hour, each cost a B-tree insert per record at places
+//! spread over the whole hour, and each commit wrote every page it touched to the WAL again.
+//! Filled here instead, a batch of [`BATCH`] records is inserted in one transaction, so each
+//! page is written once per batch rather than once per commit.
+//!
+//! The rule that keeps queries exact: both lookups hold every record with a row id up to
+//! `lookup_progress.upto`, and nothing is looked up beyond it. A query reads the lookups for the
+//! records up to there and scans the records after it (at most about [`BATCH`] of them, fewer
+//! once the writer is idle: [`Inner::catch_up_lookups`] runs at close too). Records that are
+//! deleted take their lookup entries with them, and `upto` never stays above the last record,
+//! so that a row id SQLite hands out again after a deletion is looked up like any new record.
+
+use rusqlite::{Transaction, TransactionBehavior, params};
+
+use super::Inner;
+use crate::StoreError;
+
+/// Records past `upto` that make the writer fill the lookups after a commit.
+pub(super) const BATCH: i64 = 50_000;
+
+/// The row ids of the records of hours `hours` (a comma-separated list) whose column is in a set:
+/// `on_lookup` is that condition on the column of lookup alias `l`, `on_records` on that of
+/// records alias `t`. Read from the lookup up to `upto` and from the records after it; a
+/// superset is fine (the caller's WHERE holds every condition), a missing record is not.
+pub(super) fn matching_ids(
+    column: Column,
+    hours: &str,
+    on_lookup: &str,
+    on_records: &str,
+) -> String {
+    format!(
+        "SELECT l.id FROM {table} l WHERE l.hour IN ({hours}) AND {on_lookup} \
+         UNION ALL SELECT t.id FROM records t \
+         WHERE t.id > (SELECT upto FROM lookup_progress) AND {on_records}",
+        table = column.table(),
+    )
+}
+
+/// Which lookup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Column {
+    /// `records.user_id`, in `record_users`.
+    User,
+    /// `records.client_ip`, in `record_addresses`.
+    Address,
+}
+
+impl Column {
+    /// The column's name, in `records` and in its lookup.
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Column::User => "user_id",
+            Column::Address => "client_ip",
+        }
+    }
+
+    fn table(self) -> &'static str {
+        match self {
+            Column::User => "record_users",
+            Column::Address => "record_addresses",
+        }
+    }
+}
+
+/// Removes the lookup entries of a record about to be deleted (none if it was not yet looked up).
+pub(super) fn forget(
+    tx: &Transaction<'_>,
+    id: i64,
+    hour: i64,
+    user_id: Option<i64>,
+    client_ip: Option<i64>,
+) -> rusqlite::Result<()> {
+    for (column, value) in [(Column::User, user_id), (Column::Address, client_ip)] {
+        if let Some(value) = value {
+            tx.prepare_cached(&format!(
+                "DELETE FROM {} WHERE hour = ?1 AND {} = ?2 AND id = ?3",
+                column.table(),
+                column.name()
+            ))?
+            .execute(params![hour, value, id])?;
+        }
+    }
+    Ok(())
+}
+
+/// After records were deleted: `upto` is brought down to the last record left, so that a row id
+/// handed out again is looked up.
+pub(super) fn after_deletes(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "UPDATE lookup_progress SET upto = (SELECT coalesce(max(id), 0) FROM records) \
+         WHERE upto > (SELECT coalesce(max(id), 0) FROM records)",
+    )?
+    .execute([])?;
+    Ok(())
+}
+
+impl Inner {
+    /// Fills the lookups with the records after `upto`, if at least `at_least` are waiting
+    /// (1: any); returns how many records were looked up.
+    pub(super) fn catch_up_lookups(&mut self, at_least: i64) -> Result<i64, StoreError> {
+        let (upto, last): (i64, i64) = self.conn.query_row(
+            "SELECT upto, (SELECT coalesce(max(id), 0) FROM records) FROM lookup_progress",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        if last - upto < at_least.max(1) {
+            return Ok(0);
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for column in [Column::User, Column::Address] {
+            let (table, name) = (column.table(), column.name());
+            // In row order: the transaction's pages stay in the cache until its commit writes
+            // each once, and sorting first (ORDER BY) was no faster and left the sorter's memory
+            // in glibc's per-thread arenas (30 MB more peak RSS). OR IGNORE: an entry already
+            // there (it cannot be, by the rule above) must not stop the lookups.
+            tx.prepare_cached(&format!(
+                "INSERT OR IGNORE INTO {table} (hour, {name}, id) \
+                 SELECT hour, {name}, id FROM records \
+                 WHERE id > ?1 AND id <= ?2 AND {name} IS NOT NULL"
+            ))?
+            .execute(params![upto, last])?;
+        }
+        tx.prepare_cached("UPDATE lookup_progress SET upto = ?1")?
+            .execute([last])?;
+        tx.commit()?;
+        Ok(last - upto)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use chrono::{TimeZone, Utc};
+    use skylight_model::filter::Filter;
+    use skylight_model::{AuditRecord, BlobRef, ContentType};
+
+    use super::super::SqliteStore;
+    use crate::{ActivityQuery, RecordBatch, Store};
+
+    const USERS: [&str; 3] = ["alice@x.com", "bob@x.com", "carol@x.com"];
+    const ADDRESSES: [&str; 3] = ["10.1.2.3", "2001:db8::5", "203.0.113.9"];
+
+    /// Record `n`: its hour of 2024-05-14 (0–23), user and address chosen by `n`.
+    fn record(n: usize, hour: u32) -> AuditRecord {
+        AuditRecord::from_json(&format!(
+            r#"{{"Id":"rec-{n}","CreationTime":"2024-05-14T{hour:02}:{:02}:00","UserId":"{}","ClientIP":"{}"}}"#,
+            n % 60,
+            USERS[n % 3],
+            ADDRESSES[(n / 3) % 3],
+        ))
+        .unwrap()
+    }
+
+    fn commit(store: &SqliteStore, blob: &str, records: &[AuditRecord]) {
+        let blob = BlobRef {
+            content_id: blob.into(),
+            created: Utc.with_ymd_and_hms(2024, 5, 14, 23, 0, 0).unwrap(),
+        };
+        store
+            .commit_batch(
+                "t",
+                ContentType::Exchange,
+                &blob,
+                RecordBatch::from_records(records).unwrap(),
+            )
+            .unwrap();
+    }
+
+    /// The Ids the log lists for `filters`, every page, sorted.
+    fn ids(store: &SqliteStore, filters: &[&str]) -> Vec<String> {
+        let mut q = ActivityQuery {
+            tenant: None,
+            filter: Filter::parse(filters).unwrap(),
+            limit: 7,
+            after: None,
+        };
+        let mut out = Vec::new();
+        loop {
+            let page = store.activities(&q).unwrap();
+            out.extend(page.rows.into_iter().map(|r| r.id));
+            match page.next {
+                Some(next) => q.after = Some(next),
+                None => break,
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// What the records `0..n` (record `i` in hour `hour_of(i)`) hold for a user or an address
+    /// in hours `[h0, h1)`.
+    fn expected(
+        n: usize,
+        hour_of: impl Fn(usize) -> u32,
+        keep: impl Fn(usize) -> bool,
+        (h0, h1): (u32, u32),
+    ) -> Vec<String> {
+        let mut v: Vec<String> = (0..n)
+            .filter(|&i| keep(i) && (h0..h1).contains(&hour_of(i)))
+            .map(|i| format!("rec-{i}"))
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn upto(store: &SqliteStore) -> i64 {
+        store
+            .lock()
+            .conn
+            .query_row("SELECT upto FROM lookup_progress", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn users_and_addresses_are_found_whether_looked_up_yet_or_not() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let hour_of = |i: usize| (i % 24) as u32;
+        let all: Vec<AuditRecord> = (0..300).map(|i| record(i, hour_of(i))).collect();
+        let range = "time=2024-05-14T05:00:00Z..2024-05-14T17:00:00Z";
+        let hours = (5, 17);
+        let check = |n: usize| {
+            for (u, user) in USERS.iter().enumerate() {
+                let want = expected(n, hour_of, |i| i % 3 == u, hours);
+                assert!(!want.is_empty());
+                let filter = format!("user={}", user.to_uppercase());
+                assert_eq!(ids(&store, &[&filter, range]), want, "{user} of {n}");
+            }
+            for (a, address) in ADDRESSES.iter().enumerate() {
+                let want = expected(n, hour_of, |i| (i / 3) % 3 == a, hours);
+                let filter = format!("ip={address}");
+                assert_eq!(ids(&store, &[&filter, range]), want, "{address} of {n}");
+            }
+            // A block of inline addresses, and one of dictionary addresses.
+            let want = expected(n, hour_of, |i| (i / 3) % 3 == 0, hours);
+            assert_eq!(ids(&store, &["ip=10.0.0.0/8", range]), want);
+            let want = expected(n, hour_of, |i| (i / 3) % 3 == 1, hours);
+            assert_eq!(ids(&store, &["ip=2001:db8::/32", range]), want);
+        };
+        // Nothing looked up yet: every record is found among those after `upto`.
+        commit(&store, "a", &all[..100]);
+        assert_eq!(upto(&store), 0);
+        check(100);
+        // All looked up, then some more records that are not.
+        assert_eq!(store.lock().catch_up_lookups(1).unwrap(), 100);
+        assert_eq!(store.lock().catch_up_lookups(1).unwrap(), 0);
+        check(100);
+        commit(&store, "b", &all[100..200]);
+        check(200);
+        // A batch not yet due is left for later; then everything is looked up.
+        assert_eq!(store.lock().catch_up_lookups(101).unwrap(), 0);
+        assert_eq!(store.lock().catch_up_lookups(100).unwrap(), 100);
+        commit(&store, "c", &all[200..]);
+        store.lock().catch_up_lookups(1).unwrap();
+        check(300);
+        // Every lookup entry is a record's, once.
+        let inner = store.lock();
+        let entries: i64 = inner
+            .conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM record_users) + (SELECT count(*) FROM record_addresses)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(entries, 600);
+    }
+
+    #[test]
+    fn deleted_records_leave_the_lookups_and_their_row_ids_are_looked_up_again() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        // The last rows are the oldest records: retention deletes the rows with the highest
+        // ids, which SQLite then hands out again.
+        let recent: Vec<AuditRecord> = (0..60).map(|i| record(i, 12 + (i % 12) as u32)).collect();
+        let old: Vec<AuditRecord> = (60..120).map(|i| record(i, (i % 6) as u32)).collect();
+        commit(&store, "recent", &recent);
+        commit(&store, "old", &old);
+        store.lock().catch_up_lookups(1).unwrap();
+        assert_eq!(upto(&store), 120);
+        let cutoff = Utc.with_ymd_and_hms(2024, 5, 14, 6, 0, 0).unwrap();
+        assert_eq!(store.delete_activities_before(cutoff).unwrap(), 60);
+        assert_eq!(upto(&store), 60, "upto is back at the last record left");
+        let entries: i64 = store
+            .lock()
+            .conn
+            .query_row("SELECT count(*) FROM record_users WHERE id > 60", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(entries, 0, "the deleted records' entries went with them");
+        // New records take the ids 61… again; found before and after they are looked up.
+        let new: Vec<AuditRecord> = (120..180).map(|i| record(i, (i % 6) as u32)).collect();
+        commit(&store, "new", &new);
+        let max_id: i64 = store
+            .lock()
+            .conn
+            .query_row("SELECT max(id) FROM records", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(max_id, 120, "row ids were handed out again");
+        let day = "time=2024-05-14T00:00:00Z..2024-05-15T00:00:00Z";
+        for round in 0..2 {
+            let want: Vec<String> = {
+                let mut v: Vec<String> = (0..60)
+                    .chain(120..180)
+                    .filter(|i| i % 3 == 1)
+                    .map(|i| format!("rec-{i}"))
+                    .collect();
+                v.sort();
+                v
+            };
+            assert_eq!(ids(&store, &["user=bob@x.com", day]), want, "round {round}");
+            store.lock().catch_up_lookups(1).unwrap();
+        }
+        assert_eq!(upto(&store), 120);
+    }
+
+    #[test]
+    fn a_closed_store_has_every_record_looked_up() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = SqliteStore::open(dir.path()).unwrap();
+            let records: Vec<AuditRecord> = (0..30).map(|i| record(i, 3)).collect();
+            commit(&store, "a", &records);
+            assert_eq!(upto(&store), 0);
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(upto(&store), 30);
+    }
+
+    #[test]
+    fn a_store_of_schema_16_gets_its_lookups_filled() {
+        use super::super::migrations::{MIGRATIONS, migrate};
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        migrate(&mut conn, &MIGRATIONS[..16]).unwrap();
+        conn.execute_batch(
+            "INSERT INTO tenants (id, name) VALUES (1, 't');
+             INSERT INTO records (id, tenant_id, creation_ms, hour, record_key, content_type,
+                 user_id, client_ip, chunk_id, chunk_pos)
+             VALUES (1, 1, 3600000, 1, 'a', 1, 7, NULL, 1, 0),
+                    (2, 1, 7200000, 2, 'b', 1, NULL, 9, 1, 1),
+                    (5, 1, 7200001, 2, 'c', 1, 7, 9, 1, 2);",
+        )
+        .unwrap();
+        migrate(&mut conn, MIGRATIONS).unwrap();
+        let rows = |sql: &str| -> Vec<(i64, i64, i64)> {
+            conn.prepare(sql)
+                .unwrap()
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        assert_eq!(
+            rows("SELECT hour, user_id, id FROM record_users"),
+            [(1, 7, 1), (2, 7, 5)]
+        );
+        assert_eq!(
+            rows("SELECT hour, client_ip, id FROM record_addresses"),
+            [(2, 9, 2), (2, 9, 5)]
+        );
+        let upto: i64 = conn
+            .query_row("SELECT upto FROM lookup_progress", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(upto, 5);
+    }
+}
