@@ -210,6 +210,30 @@ fn run(args: &QueryArgs) -> anyhow::Result<()> {
         selective.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     let (sel50, sel95) = percentiles(selective);
+    // One address over a week, first page: a user's home (selective) and an office's (shared by
+    // its country's staff: thousands of activities, all sorted for the first page).
+    let ip_query = |ip: [u8; 4]| {
+        let ip = std::net::Ipv4Addr::from(ip);
+        query(&[format!("ip={ip}"), week.clone()], 100)
+    };
+    let mut home = Vec::new();
+    let mut home_rows = 0usize;
+    for i in 0..100 {
+        let q = ip_query(users[(i * 7919) % users.len()].home_ip)?;
+        let started = Instant::now();
+        home_rows += store.activities(&q)?.rows.len();
+        home.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let (home50, home95) = percentiles(home);
+    let mut office = Vec::new();
+    for i in 0..10 {
+        let user = &users[(i * 7919) % users.len()];
+        let q = ip_query(sim.tenant.office_ip(user.country))?;
+        let started = Instant::now();
+        store.activities(&q)?;
+        office.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let (office50, office95) = percentiles(office);
     // A 24-hour histogram (hourly), all activities.
     let mut histogram = Vec::new();
     for _ in 0..10 {
@@ -245,6 +269,11 @@ fn run(args: &QueryArgs) -> anyhow::Result<()> {
         "selective_user_week_p50_ms": (sel50 * 10.0).round() / 10.0,
         "selective_user_week_p95_ms": (sel95 * 10.0).round() / 10.0,
         "selective_rows_returned": rows,
+        "address_home_week_p50_ms": (home50 * 10.0).round() / 10.0,
+        "address_home_week_p95_ms": (home95 * 10.0).round() / 10.0,
+        "address_home_rows_returned": home_rows,
+        "address_office_week_p50_ms": (office50 * 10.0).round() / 10.0,
+        "address_office_week_p95_ms": (office95 * 10.0).round() / 10.0,
         "histogram_24h_p50_ms": (hist50 * 10.0).round() / 10.0,
         "histogram_24h_p95_ms": (hist95 * 10.0).round() / 10.0,
         "first_page_app_result_p50_ms": (page50 * 10.0).round() / 10.0,

@@ -181,14 +181,29 @@ mod tests {
             after: None,
         };
         let mut out = Vec::new();
+        let mut times = Vec::new();
         loop {
             let page = store.activities(&q).unwrap();
+            times.extend(page.rows.iter().map(|r| r.time));
             out.extend(page.rows.into_iter().map(|r| r.id));
             match page.next {
                 Some(next) => q.after = Some(next),
                 None => break,
             }
         }
+        assert!(times.is_sorted_by(|a, b| a >= b), "newest first: {times:?}");
+        // What the log lists, the histogram and the top values count.
+        let counted: u64 = store
+            .activity_histogram(&q, 3_600_000)
+            .unwrap()
+            .iter()
+            .map(|(_, n)| n)
+            .sum();
+        assert_eq!(counted, out.len() as u64);
+        let top = store
+            .activity_top(&q, skylight_model::filter::Field::User, 10)
+            .unwrap();
+        assert_eq!(top.iter().map(|(_, n)| n).sum::<u64>(), out.len() as u64);
         out.sort();
         out
     }

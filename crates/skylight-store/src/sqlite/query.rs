@@ -33,6 +33,94 @@ struct Clause {
     params: Vec<Sql>,
     /// How the rows are reached, when the planner cannot be trusted to pick it.
     access: Access,
+    /// The user or address lookup the clause ends with, if any.
+    lookup: Option<Lookup>,
+}
+
+/// A user or address found through its lookup (see `lookups.rs`): the clause's last term.
+struct Lookup {
+    column: Column,
+    /// The hours the query's time range spans, first and last.
+    hours: (i64, i64),
+    /// The condition on the lookup's column (alias `l`), and its parameters.
+    on_lookup: (String, Vec<Sql>),
+    /// The same condition on the records' column (alias `t`), and its parameters.
+    on_records: (String, Vec<Sql>),
+}
+
+impl Lookup {
+    /// The term selecting the rows of hours `h0..=h1` through the lookup, and its parameters.
+    fn term(&self, (h0, h1): (i64, i64)) -> (String, Vec<Sql>) {
+        let hours: Vec<String> = (h0..=h1).map(|h| h.to_string()).collect();
+        let ids = lookups::matching_ids(
+            self.column,
+            &hours.join(","),
+            &self.on_lookup.0,
+            &self.on_records.0,
+        );
+        let mut params = self.on_lookup.1.clone();
+        params.extend(self.on_records.1.iter().cloned());
+        // The records after `upto` come unbounded by hour: bounded here.
+        (
+            format!(" AND r.id IN ({ids}) AND r.hour BETWEEN {h0} AND {h1}"),
+            params,
+        )
+    }
+
+    /// The hours a page is looked for in, newest first, from the hour of `after` (time, row id)
+    /// if any.
+    fn windows(&self, after: Option<(i64, i64)>) -> Windows {
+        let (first, mut last) = self.hours;
+        if let Some((ms, _)) = after {
+            // As SQLite computed `hour` (`/` truncates, as SQLite's does).
+            last = last.min(ms / 3_600_000);
+        }
+        Windows {
+            first,
+            last,
+            hours: 0,
+            rows: 0,
+        }
+    }
+}
+
+/// Windows of hours, newest first, that a page is looked for in one after the other: first one
+/// hour, then as many as the rows seen so far say hold the rest of the page (twice that), or four
+/// times as many as were looked in while none was seen. An address with thousands of activities
+/// an hour sorts an hour's or a few for its first page; a user with a few a day needs two to
+/// four queries for a week.
+struct Windows {
+    /// The first hour of the range.
+    first: i64,
+    /// The last hour not yet looked in.
+    last: i64,
+    /// Hours looked in so far, and the rows they held.
+    hours: i64,
+    rows: usize,
+}
+
+impl Windows {
+    /// The next window (first and last hour), for `need` more rows; `None` once the range is
+    /// done.
+    fn next(&mut self, need: usize) -> Option<(i64, i64)> {
+        if self.last < self.first {
+            return None;
+        }
+        let size = if self.hours == 0 {
+            1
+        } else if self.rows == 0 {
+            // Nothing yet (a quiet user, or the newest hour not yet collected): growing.
+            self.hours.saturating_mul(4)
+        } else {
+            let per_hour = self.rows as f64 / self.hours as f64;
+            ((need as f64 / per_hour) * 2.0).ceil().clamp(1.0, 1e9) as i64
+        };
+        let start = self.last.saturating_sub(size - 1).max(self.first);
+        let window = (start, self.last);
+        self.hours += self.last - start + 1;
+        self.last = start - 1;
+        Some(window)
+    }
 }
 
 /// How a query reaches the rows of `records`.
@@ -57,6 +145,19 @@ impl Clause {
             // nothing else.
             Access::ById => "records r NOT INDEXED".to_owned(),
         }
+    }
+
+    /// The clause's conditions and parameters, the lookup's term included (for the hours of
+    /// `window`, or of the whole range if `None`).
+    fn with_lookup(&self, window: Option<(i64, i64)>) -> (String, Vec<Sql>) {
+        let mut sql = self.sql.clone();
+        let mut params = self.params.clone();
+        if let Some(l) = &self.lookup {
+            let (term, more) = l.term(window.unwrap_or(l.hours));
+            sql.push_str(&term);
+            params.extend(more);
+        }
+        (sql, params)
     }
 
     fn and(&mut self, sql: &str, params: impl IntoIterator<Item = Sql>) {
@@ -122,11 +223,16 @@ fn in_block(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
 }
 
 /// The statement of one page of the activity log: the rows a clause selects after `after`
-/// (time, row id), newest first, `round` at most.
-fn page_sql(w: &Clause, after: Option<(i64, i64)>, round: usize) -> (String, Vec<Sql>) {
-    let mut sql = format!("SELECT {ROW_COLUMNS} FROM {} WHERE 1", w.from());
-    sql.push_str(&w.sql);
-    let mut params = w.params.clone();
+/// (time, row id), newest first, `round` at most; with a lookup, only those of `window` (hours,
+/// first and last), or of its whole range if `None`.
+fn page_sql(
+    w: &Clause,
+    window: Option<(i64, i64)>,
+    after: Option<(i64, i64)>,
+    round: usize,
+) -> (String, Vec<Sql>) {
+    let (clause, mut params) = w.with_lookup(window);
+    let mut sql = format!("SELECT {ROW_COLUMNS} FROM {} WHERE 1{clause}", w.from());
     if let Some((ms, id)) = after {
         sql.push_str(" AND (r.creation_ms, r.id) < (?, ?)");
         params.push(Sql::Integer(ms));
@@ -412,14 +518,13 @@ impl Inner {
         {
             let (h0, h1) = (from / 3_600_000, (to - 1) / 3_600_000);
             if h1 >= h0 && h1 - h0 <= 24 * 93 {
-                let hours: Vec<String> = (h0..=h1).map(|h| h.to_string()).collect();
-                let (on_lookup, mut params) =
-                    self.one_of(c.field, &format!("l.{}", column.name()), vs, false)?;
-                let (on_records, more) =
-                    self.one_of(c.field, &format!("t.{}", column.name()), vs, false)?;
-                params.extend(more);
-                let ids = lookups::matching_ids(column, &hours.join(","), &on_lookup, &on_records);
-                w.and(&format!("r.id IN ({ids})"), params);
+                let lookup = Lookup {
+                    column,
+                    hours: (h0, h1),
+                    on_lookup: self.one_of(c.field, &format!("l.{}", column.name()), vs, false)?,
+                    on_records: self.one_of(c.field, &format!("t.{}", column.name()), vs, false)?,
+                };
+                w.lookup = Some(lookup);
                 w.access = Access::ById;
             }
         }
@@ -451,13 +556,13 @@ impl Inner {
         let bucket = bucket_ms.max(1);
         let (w, words) = self.clause(q)?;
         if words.is_empty() {
+            let (clause, params) = w.with_lookup(None);
             let sql = format!(
-                "SELECT (r.creation_ms / {bucket}) * {bucket}, count(*) FROM {} WHERE 1{} GROUP BY 1 ORDER BY 1",
+                "SELECT (r.creation_ms / {bucket}) * {bucket}, count(*) FROM {} WHERE 1{clause} GROUP BY 1 ORDER BY 1",
                 w.from(),
-                w.sql
             );
             let mut stmt = self.conn.prepare(&sql)?;
-            let rows = stmt.query_map(rusqlite::params_from_iter(w.params), |r| {
+            let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
             })?;
             return rows
@@ -516,15 +621,15 @@ impl Inner {
                     column,
                 )
             };
+            let (clause, params) = w.with_lookup(None);
             let sql = format!(
                 "SELECT {text}, count(*) FROM {} \
-                 WHERE {column} IS NOT NULL{} GROUP BY {group} ORDER BY 2 DESC, 1 LIMIT {}",
+                 WHERE {column} IS NOT NULL{clause} GROUP BY {group} ORDER BY 2 DESC, 1 LIMIT {}",
                 w.from(),
-                w.sql,
                 i64::try_from(limit).unwrap_or(i64::MAX)
             );
             let mut stmt = self.conn.prepare(&sql)?;
-            let rows = stmt.query_map(rusqlite::params_from_iter(w.params), |r| {
+            let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
             })?;
             return rows
@@ -597,7 +702,11 @@ impl Inner {
         q: &ActivityQuery,
     ) -> Result<(String, Vec<Sql>), StoreError> {
         let (w, _) = self.clause(q)?;
-        Ok(page_sql(&w, q.after, q.limit.max(1) + 1))
+        let window = w
+            .lookup
+            .as_ref()
+            .and_then(|l| l.windows(q.after).next(q.limit.max(1) + 1));
+        Ok(page_sql(&w, window, q.after, q.limit.max(1) + 1))
     }
 
     /// The rows a clause selects, newest first, a page at a time.
@@ -611,58 +720,84 @@ impl Inner {
         let mut out = Vec::new();
         let mut after = q.after;
         let mut chunks: HashMap<i64, crate::batch::Chunk> = HashMap::new();
+        let mut windows = w.lookup.as_ref().map(|l| l.windows(q.after));
+        let mut window = match &mut windows {
+            Some(ws) => match ws.next(limit + 1) {
+                Some(first) => Some(first),
+                // The cursor is past the range.
+                None => return Ok(ActivityPage::default()),
+            },
+            None => None,
+        };
         loop {
-            let round = if words.is_empty() { limit + 1 } else { ROUND };
-            let (sql, params) = page_sql(w, after, round);
-            let mut stmt = self.conn.prepare(&sql)?;
-            let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
-            let mut fetched = 0usize;
-            while let Some(row) = rows.next()? {
-                fetched += 1;
-                let rowid: i64 = row.get(0)?;
-                let ms: i64 = row.get(2)?;
-                after = Some((ms, rowid));
-                if !words.is_empty() {
-                    let (chunk_id, pos): (i64, i64) = (row.get(15)?, row.get(16)?);
-                    if !chunks.contains_key(&chunk_id) {
-                        let (data, len): (Vec<u8>, i64) = self
-                            .conn
-                            .prepare_cached("SELECT data, raw_len FROM raw_chunks WHERE id = ?1")?
-                            .query_row([chunk_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                        if chunks.len() > 64 {
-                            chunks.clear();
+            loop {
+                let round = if words.is_empty() { limit + 1 } else { ROUND };
+                let (sql, params) = page_sql(w, window, after, round);
+                let mut stmt = self.conn.prepare(&sql)?;
+                let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+                let mut fetched = 0usize;
+                while let Some(row) = rows.next()? {
+                    fetched += 1;
+                    let rowid: i64 = row.get(0)?;
+                    let ms: i64 = row.get(2)?;
+                    after = Some((ms, rowid));
+                    if !words.is_empty() {
+                        let (chunk_id, pos): (i64, i64) = (row.get(15)?, row.get(16)?);
+                        if !chunks.contains_key(&chunk_id) {
+                            let (data, len): (Vec<u8>, i64) = self
+                                .conn
+                                .prepare_cached(
+                                    "SELECT data, raw_len FROM raw_chunks WHERE id = ?1",
+                                )?
+                                .query_row([chunk_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                            if chunks.len() > 64 {
+                                chunks.clear();
+                            }
+                            chunks.insert(
+                                chunk_id,
+                                decode_chunk(&data, len, &format!("chunk {chunk_id}"))?,
+                            );
                         }
-                        chunks.insert(
-                            chunk_id,
-                            decode_chunk(&data, len, &format!("chunk {chunk_id}"))?,
-                        );
+                        let raw = usize::try_from(pos)
+                            .ok()
+                            .and_then(|p| chunks.get(&chunk_id).and_then(|c| c.get(p)))
+                            .map(searchable_text)
+                            .unwrap_or_default();
+                        if !words.iter().all(|w| raw.contains(w.as_str())) {
+                            continue;
+                        }
                     }
-                    let raw = usize::try_from(pos)
-                        .ok()
-                        .and_then(|p| chunks.get(&chunk_id).and_then(|c| c.get(p)))
-                        .map(searchable_text)
-                        .unwrap_or_default();
-                    if !words.iter().all(|w| raw.contains(w.as_str())) {
-                        continue;
+                    if out.len() == limit {
+                        // One more than asked: there is a next page, starting after the last
+                        // returned.
+                        return Ok(ActivityPage {
+                            next: out.last().map(|(c, _)| *c),
+                            rows: out.into_iter().map(|(_, r)| r).collect(),
+                        });
                     }
+                    let activity = read_row(row)?;
+                    out.push(((ms, rowid), activity));
                 }
-                if out.len() == limit {
-                    // One more than asked: there is a next page, starting after the last returned.
-                    return Ok(ActivityPage {
-                        next: out.last().map(|(c, _)| *c),
-                        rows: out.into_iter().map(|(_, r)| r).collect(),
-                    });
+                if let Some(ws) = &mut windows {
+                    ws.rows += fetched;
                 }
-                let activity = read_row(row)?;
-                out.push(((ms, rowid), activity));
+                if fetched < round {
+                    break;
+                }
             }
-            if fetched < round {
-                return Ok(ActivityPage {
-                    next: None,
-                    rows: out.into_iter().map(|(_, r)| r).collect(),
-                });
-            }
+            // This window is done: the next, older one.
+            window = match windows
+                .as_mut()
+                .and_then(|ws| ws.next(limit + 1 - out.len()))
+            {
+                Some(next) => Some(next),
+                None => break,
+            };
         }
+        Ok(ActivityPage {
+            next: None,
+            rows: out.into_iter().map(|(_, r)| r).collect(),
+        })
     }
 }
 
@@ -785,7 +920,58 @@ pub fn searchable_text(raw: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::searchable_text;
+    use super::{Windows, searchable_text};
+
+    /// The windows `next` gives while each holds `rows(window)` rows, for pages of `need`.
+    fn windows(
+        first: i64,
+        last: i64,
+        need: usize,
+        rows: impl Fn((i64, i64)) -> usize,
+    ) -> Vec<(i64, i64)> {
+        let mut ws = Windows {
+            first,
+            last,
+            hours: 0,
+            rows: 0,
+        };
+        let mut out = Vec::new();
+        while let Some(w) = ws.next(need) {
+            ws.rows += rows(w);
+            out.push(w);
+        }
+        out
+    }
+
+    #[test]
+    fn windows_cover_the_range_newest_first_once_and_size_by_what_they_found() {
+        // Every hour once, newest first, whatever the rows.
+        for density in [0, 1, 3, 50, 10_000] {
+            let ws = windows(100, 267, 101, |(a, b)| density * (b - a + 1) as usize);
+            assert_eq!(ws.first().map(|w| w.1), Some(267));
+            assert_eq!(ws.last().map(|w| w.0), Some(100));
+            assert!(
+                ws.windows(2)
+                    .all(|p| p[1].1 == p[0].0 - 1 && p[0].0 <= p[0].1)
+            );
+        }
+        // Thousands an hour: the first hour, then a window sized for the page (twice over).
+        assert_eq!(
+            windows(100, 267, 101, |_| 5_000)[..2],
+            [(267, 267), (266, 266)]
+        );
+        // Ten an hour: after the first hour, 21 more hours hold twice a page of 101.
+        assert_eq!(
+            windows(100, 267, 101, |(a, b)| 10 * (b - a + 1) as usize)[1],
+            (246, 266)
+        );
+        // None yet: four times as many hours as were looked in.
+        assert_eq!(
+            windows(100, 267, 101, |_| 0)[..4],
+            [(267, 267), (263, 266), (243, 262), (143, 242)]
+        );
+        assert!(windows(5, 4, 10, |_| 1).is_empty());
+    }
 
     #[test]
     fn free_text_is_searched_in_decoded_values_not_keys() {
