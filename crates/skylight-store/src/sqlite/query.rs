@@ -15,7 +15,7 @@ use skylight_model::ActivityRow;
 use skylight_model::filter::{Condition, Field, Filter, Test, Value};
 
 use super::address::{self, address_text};
-use super::lookups::{self, Column};
+use super::lookups::{Column, Lookup};
 use super::{Inner, id_from_key};
 use crate::batch::decode_chunk;
 use crate::{ActivityPage, ActivityQuery, StoreError, codes};
@@ -35,92 +35,6 @@ struct Clause {
     access: Access,
     /// The user or address lookup the clause ends with, if any.
     lookup: Option<Lookup>,
-}
-
-/// A user or address found through its lookup (see `lookups.rs`): the clause's last term.
-struct Lookup {
-    column: Column,
-    /// The hours the query's time range spans, first and last.
-    hours: (i64, i64),
-    /// The condition on the lookup's column (alias `l`), and its parameters.
-    on_lookup: (String, Vec<Sql>),
-    /// The same condition on the records' column (alias `t`), and its parameters.
-    on_records: (String, Vec<Sql>),
-}
-
-impl Lookup {
-    /// The term selecting the rows of hours `h0..=h1` through the lookup, and its parameters.
-    fn term(&self, (h0, h1): (i64, i64)) -> (String, Vec<Sql>) {
-        let hours: Vec<String> = (h0..=h1).map(|h| h.to_string()).collect();
-        let ids = lookups::matching_ids(
-            self.column,
-            &hours.join(","),
-            &self.on_lookup.0,
-            &self.on_records.0,
-        );
-        let mut params = self.on_lookup.1.clone();
-        params.extend(self.on_records.1.iter().cloned());
-        // The records after `upto` come unbounded by hour: bounded here.
-        (
-            format!(" AND r.id IN ({ids}) AND r.hour BETWEEN {h0} AND {h1}"),
-            params,
-        )
-    }
-
-    /// The hours a page is looked for in, newest first, from the hour of `after` (time, row id)
-    /// if any.
-    fn windows(&self, after: Option<(i64, i64)>) -> Windows {
-        let (first, mut last) = self.hours;
-        if let Some((ms, _)) = after {
-            // As SQLite computed `hour` (`/` truncates, as SQLite's does).
-            last = last.min(ms / 3_600_000);
-        }
-        Windows {
-            first,
-            last,
-            hours: 0,
-            rows: 0,
-        }
-    }
-}
-
-/// Windows of hours, newest first, that a page is looked for in one after the other: first one
-/// hour, then as many as the rows seen so far say hold the rest of the page (twice that), or four
-/// times as many as were looked in while none was seen. An address with thousands of activities
-/// an hour sorts an hour's or a few for its first page; a user with a few a day needs two to
-/// four queries for a week.
-struct Windows {
-    /// The first hour of the range.
-    first: i64,
-    /// The last hour not yet looked in.
-    last: i64,
-    /// Hours looked in so far, and the rows they held.
-    hours: i64,
-    rows: usize,
-}
-
-impl Windows {
-    /// The next window (first and last hour), for `need` more rows; `None` once the range is
-    /// done.
-    fn next(&mut self, need: usize) -> Option<(i64, i64)> {
-        if self.last < self.first {
-            return None;
-        }
-        let size = if self.hours == 0 {
-            1
-        } else if self.rows == 0 {
-            // Nothing yet (a quiet user, or the newest hour not yet collected): growing.
-            self.hours.saturating_mul(4)
-        } else {
-            let per_hour = self.rows as f64 / self.hours as f64;
-            ((need as f64 / per_hour) * 2.0).ceil().clamp(1.0, 1e9) as i64
-        };
-        let start = self.last.saturating_sub(size - 1).max(self.first);
-        let window = (start, self.last);
-        self.hours += self.last - start + 1;
-        self.last = start - 1;
-        Some(window)
-    }
 }
 
 /// How a query reaches the rows of `records`.
@@ -920,58 +834,7 @@ pub fn searchable_text(raw: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{Windows, searchable_text};
-
-    /// The windows `next` gives while each holds `rows(window)` rows, for pages of `need`.
-    fn windows(
-        first: i64,
-        last: i64,
-        need: usize,
-        rows: impl Fn((i64, i64)) -> usize,
-    ) -> Vec<(i64, i64)> {
-        let mut ws = Windows {
-            first,
-            last,
-            hours: 0,
-            rows: 0,
-        };
-        let mut out = Vec::new();
-        while let Some(w) = ws.next(need) {
-            ws.rows += rows(w);
-            out.push(w);
-        }
-        out
-    }
-
-    #[test]
-    fn windows_cover_the_range_newest_first_once_and_size_by_what_they_found() {
-        // Every hour once, newest first, whatever the rows.
-        for density in [0, 1, 3, 50, 10_000] {
-            let ws = windows(100, 267, 101, |(a, b)| density * (b - a + 1) as usize);
-            assert_eq!(ws.first().map(|w| w.1), Some(267));
-            assert_eq!(ws.last().map(|w| w.0), Some(100));
-            assert!(
-                ws.windows(2)
-                    .all(|p| p[1].1 == p[0].0 - 1 && p[0].0 <= p[0].1)
-            );
-        }
-        // Thousands an hour: the first hour, then a window sized for the page (twice over).
-        assert_eq!(
-            windows(100, 267, 101, |_| 5_000)[..2],
-            [(267, 267), (266, 266)]
-        );
-        // Ten an hour: after the first hour, 21 more hours hold twice a page of 101.
-        assert_eq!(
-            windows(100, 267, 101, |(a, b)| 10 * (b - a + 1) as usize)[1],
-            (246, 266)
-        );
-        // None yet: four times as many hours as were looked in.
-        assert_eq!(
-            windows(100, 267, 101, |_| 0)[..4],
-            [(267, 267), (263, 266), (243, 262), (143, 242)]
-        );
-        assert!(windows(5, 4, 10, |_| 1).is_empty());
-    }
+    use super::searchable_text;
 
     #[test]
     fn free_text_is_searched_in_decoded_values_not_keys() {
