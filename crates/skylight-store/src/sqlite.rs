@@ -71,13 +71,18 @@ struct Inner {
     tenants: HashMap<String, i64>,
     /// `strings.value` → `strings.id`, filled after commits (strings are never deleted).
     strings: HashMap<String, i64>,
+    /// This connection has committed records: at close it fills the lookups (a process that
+    /// only reads, such as `skylight activities`, leaves them to the writer).
+    wrote_records: bool,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        // A closed store has every record looked up, so that its queries scan no records after
-        // the lookups (at most a batch); an error leaves them to the next writer.
-        if let Err(e) = self.catch_up_lookups(1) {
+        // A store closed by its writer has every record looked up, so that its queries scan no
+        // records after the lookups (at most a batch); an error leaves them to the next writer.
+        if self.wrote_records
+            && let Err(e) = self.catch_up_lookups(1)
+        {
             tracing::warn!(error = %e, "cannot fill the user and address lookups");
         }
         // Keeps the query planner's statistics fresh; bounded work, errors don't matter here.
@@ -158,6 +163,7 @@ impl SqliteStore {
                 conn,
                 tenants: HashMap::new(),
                 strings: HashMap::new(),
+                wrote_records: false,
             }),
             queue: commit::Gathering::default(),
             path,
@@ -353,6 +359,7 @@ impl Store for SqliteStore {
         }
         let (jobs, committing) = self.queue.take();
         inner.commit_jobs(&jobs);
+        inner.wrote_records = true;
         drop(committing);
         // Outside the group's transaction and after its outcomes: the blobs do not wait for it.
         if let Err(e) = inner.catch_up_lookups(lookups::BATCH) {

@@ -118,8 +118,9 @@ const CHUNKS_SELECT: &str = "SELECT c.id, c.tenant_id, c.data, c.raw_len, c.stor
 const APPS_SELECT: &str = "SELECT tenant, id, app_id, name, body, body, level, body, review, \
      first_ns, last_ns, synced_ns FROM oauth_apps";
 
-/// Every table copied, in order (referenced rows before the rows referring to them). Leases and
-/// SQLite's `strings` (resolved into the records) are not copied; `policy_version` is set apart.
+/// Every table copied, in order (referenced rows before the rows referring to them). Leases,
+/// SQLite's `strings` (resolved into the records) and its user and address lookups (PostgreSQL
+/// indexes its records itself) are not copied; `policy_version` is set apart.
 pub(super) const TABLES: &[Table] = &[
     plain("tenants", &[("id", I32), ("name", Text)]),
     Table {

@@ -190,17 +190,24 @@ impl Inner {
     /// Fills the lookups with the records after `upto`, if at least `at_least` are waiting
     /// (1: any); returns how many records were looked up.
     pub(super) fn catch_up_lookups(&mut self, at_least: i64) -> Result<i64, StoreError> {
-        let (upto, last): (i64, i64) = self.conn.query_row(
-            "SELECT upto, (SELECT coalesce(max(id), 0) FROM records) FROM lookup_progress",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
+        const WAITING: &str =
+            "SELECT upto, (SELECT coalesce(max(id), 0) FROM records) FROM lookup_progress";
+        let waiting = |conn: &rusqlite::Connection| -> rusqlite::Result<(i64, i64)> {
+            conn.query_row(WAITING, [], |r| Ok((r.get(0)?, r.get(1)?)))
+        };
+        // Read without the write lock first (most commits find too few waiting), then again
+        // under it: another process writing the same file may have moved either since.
+        let (upto, last) = waiting(&self.conn)?;
         if last - upto < at_least.max(1) {
             return Ok(0);
         }
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (upto, last) = waiting(&tx)?;
+        if last <= upto {
+            return Ok(0);
+        }
         for column in [Column::User, Column::Address] {
             let (table, name) = (column.table(), column.name());
             // In row order: the transaction's pages stay in the cache until its commit writes
@@ -425,7 +432,7 @@ mod tests {
     }
 
     #[test]
-    fn a_closed_store_has_every_record_looked_up() {
+    fn a_store_closed_by_its_writer_has_every_record_looked_up() {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = SqliteStore::open(dir.path()).unwrap();
@@ -435,6 +442,18 @@ mod tests {
         }
         let store = SqliteStore::open(dir.path()).unwrap();
         assert_eq!(upto(&store), 30);
+        // A process that only read the store leaves the lookups to the writer.
+        store
+            .lock()
+            .conn
+            .execute("UPDATE lookup_progress SET upto = 10", [])
+            .unwrap();
+        drop(store);
+        let store = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(ids(&store, &["user=bob@x.com"]).len(), 10);
+        drop(store);
+        let store = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(upto(&store), 10);
     }
 
     #[test]
