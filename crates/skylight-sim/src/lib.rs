@@ -106,7 +106,12 @@ pub fn build_with(cfg: SimConfig, urls: PublicUrls) -> Result<Sim, SimError> {
     let incidents = scenarios::plan(&cfg, &tenant, &mut feed, start);
     let cert =
         certs::AppCertificate::generate(&format!("CN=Skylight connector, O={}", tenant.org_name))?;
-    Ok(Sim::new(cfg, tenant, feed, incidents, cert, clock, urls))
+    let pregenerate = cfg.pregenerate;
+    let mut sim = Sim::new(cfg, tenant, feed, incidents, cert, clock, urls);
+    if pregenerate {
+        sim.prebuild();
+    }
+    Ok(sim)
 }
 
 /// Binds `listen` and serves the simulator over plain HTTP until the task is aborted.

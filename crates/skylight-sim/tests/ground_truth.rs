@@ -459,3 +459,41 @@ async fn every_scenario_is_injected_with_its_ground_truth() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prebuilt_blobs_drain_to_the_truth_and_are_the_blobs_built_on_request() {
+    let cfg = SimConfig {
+        pregenerate: true,
+        ..with_faults("duplicates,shuffle", 150, 3)
+    };
+    let d = drain_equals_truth(cfg.clone()).await;
+    assert!(
+        d.duplicate_records > 0,
+        "duplicates are served prebuilt too"
+    );
+    // Byte for byte what the same tenant builds when a blob is asked for.
+    let url = "http://127.0.0.1:9".to_owned();
+    let prebuilt = skylight_sim::build(cfg.clone(), url.clone()).unwrap();
+    let lazy = skylight_sim::build(
+        SimConfig {
+            pregenerate: false,
+            ..cfg
+        },
+        url,
+    )
+    .unwrap();
+    let mut blobs = 0;
+    for ct in skylight_sim::catalog::ContentType::ALL {
+        for m in lazy.feed.published(ct, lazy.horizon()) {
+            let (json, records) = prebuilt.prebuilt(&m.key).expect("every blob prebuilt");
+            assert_eq!(json, lazy.feed.blob_json(&m, true), "{:?}", m.key);
+            assert_eq!(
+                records as usize,
+                m.count() as usize + lazy.feed.duplicate_sources(&m).len()
+            );
+            assert!(lazy.prebuilt(&m.key).is_none());
+            blobs += 1;
+        }
+    }
+    assert!(blobs > 50, "{blobs}");
+}

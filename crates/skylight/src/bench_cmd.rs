@@ -66,6 +66,12 @@ struct IngestArgs {
     /// users_in_memory`; its default when not given).
     #[arg(long, requires = "detect")]
     users_in_memory: Option<usize>,
+    /// Have the simulator build every blob before the clock starts (`sim --pregenerate`), so
+    /// that serving costs it only the copy: Skylight alone on the machine's cores, as against
+    /// Microsoft's servers. Without it the simulator builds each blob as it is fetched, on the
+    /// same cores (a third of a core or more at 10,000 users).
+    #[arg(long)]
+    prebuilt_blobs: bool,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: crate::collect_cmd::Format,
@@ -94,6 +100,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
             blob_concurrency: CollectorOptions::default().blob_concurrency,
             detect: false,
             users_in_memory: None,
+            prebuilt_blobs: false,
             format: crate::collect_cmd::Format::Table,
         },
     };
@@ -102,16 +109,20 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     }
     // The simulator runs as its own process, so the peak RSS measured here is Skylight's alone.
     let exe = std::env::current_exe().context("cannot find the skylight executable")?;
+    let mut sim_args = vec![
+        "sim".to_owned(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--users".into(),
+        ingest.users.to_string(),
+        "--days".into(),
+        ingest.days.to_string(),
+    ];
+    if ingest.prebuilt_blobs {
+        sim_args.push("--pregenerate".into());
+    }
     let mut child = Command::new(exe)
-        .args([
-            "sim",
-            "--listen",
-            "127.0.0.1:0",
-            "--users",
-            &ingest.users.to_string(),
-            "--days",
-            &ingest.days.to_string(),
-        ])
+        .args(&sim_args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -239,6 +250,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         "days": ingest.days,
         "blob_concurrency": ingest.blob_concurrency,
         "detect": ingest.detect,
+        "prebuilt_blobs": ingest.prebuilt_blobs,
         "activities_evaluated": detected.as_ref().map(|d| d.activities),
         "alerts": detected.as_ref().map(|d| d.alerts),
         "records": records,

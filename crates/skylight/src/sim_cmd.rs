@@ -71,6 +71,11 @@ pub struct SimArgs {
     /// Most requests kept in the request log (`GET /_sim/requests`); the oldest are dropped.
     #[arg(long, default_value_t = 200_000)]
     request_log: usize,
+    /// Build every published blob before serving (about 1.3 KB of memory per record), so that
+    /// draining the tenant costs the simulator almost nothing: for benchmarks, where it shares
+    /// the machine with the client.
+    #[arg(long)]
+    pregenerate: bool,
     /// Seconds until directory sync reverts a cloud-side change to an on-premises-synced user.
     #[arg(long, default_value_t = 1800, value_parser = clap::value_parser!(i64).range(0..=604_800))]
     sync_interval: i64,
@@ -146,6 +151,7 @@ impl SimArgs {
             blob_minutes: self.blob_minutes,
             allow_http_webhooks: self.allow_http_webhooks,
             request_log_capacity: self.request_log.max(1),
+            pregenerate: self.pregenerate,
             graph: skylight_sim::GraphSettings {
                 sync_interval_secs: self.sync_interval,
                 delta_token_lifetime_secs: self.delta_token_lifetime,

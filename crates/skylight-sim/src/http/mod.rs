@@ -8,7 +8,7 @@ pub mod report;
 mod sim_api;
 mod token;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
@@ -20,6 +20,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
+use bytes::Bytes;
 use chrono::{DateTime, Duration, Utc};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Serialize;
@@ -28,8 +29,9 @@ use crate::catalog::ContentType;
 use crate::certs::AppCertificate;
 use crate::clock::SimClock;
 use crate::config::{Fault, SimConfig};
-use crate::feed::Feed;
+use crate::feed::ids::BlobKey;
 use crate::feed::runtime::RuntimeFeed;
+use crate::feed::{BlobMeta, Feed};
 use crate::graph::GraphState;
 use crate::hosts::{PublicUrls, service_of_path};
 use crate::rng::hash;
@@ -128,6 +130,16 @@ pub struct RequestLog {
     dropped: u64,
 }
 
+/// Blobs built at start-up (see [`Sim::prebuild`]): the JSON served and its record count.
+#[derive(Default)]
+pub struct Prebuilt(HashMap<BlobKey, (Bytes, u32)>);
+
+impl std::fmt::Debug for Prebuilt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Prebuilt({} blobs)", self.0.len())
+    }
+}
+
 /// Everything the handlers share.
 #[derive(Debug)]
 pub struct Sim {
@@ -162,6 +174,8 @@ pub struct Sim {
     runtime: Mutex<RuntimeFeed>,
     /// Graph throttling buckets per application and workload class (the `throttle` fault).
     graph_limits: Option<graph::Limits>,
+    /// Blobs built at start-up (`SimConfig::pregenerate`).
+    prebuilt: Prebuilt,
 }
 
 impl Sim {
@@ -213,7 +227,53 @@ impl Sim {
             graph: OnceLock::new(),
             runtime: Mutex::new(RuntimeFeed::default()),
             graph_limits: graph::Limits::new(cfg_throttle),
+            prebuilt: Prebuilt::default(),
         }
+    }
+
+    /// Builds every blob published by the horizon, on every core (`SimConfig::pregenerate`).
+    pub fn prebuild(&mut self) {
+        let shuffle = self.cfg.has(Fault::Shuffle);
+        let horizon = self.horizon();
+        let metas: Vec<BlobMeta> = ContentType::ALL
+            .into_iter()
+            .flat_map(|ct| self.feed.published(ct, horizon))
+            .collect();
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let feed = &self.feed;
+        let built: Vec<(BlobKey, Bytes, u32)> = std::thread::scope(|s| {
+            let parts: Vec<_> = metas
+                .chunks(metas.len().div_ceil(threads).max(1))
+                .map(|part| {
+                    s.spawn(move || {
+                        part.iter()
+                            .map(|m| {
+                                let copies = feed.duplicate_sources(m).len() as u32;
+                                (
+                                    m.key,
+                                    Bytes::from(feed.blob_json(m, shuffle)),
+                                    m.count() + copies,
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            // A part whose thread failed is built when asked for, as without prebuilding.
+            parts
+                .into_iter()
+                .flat_map(|p| p.join().unwrap_or_default())
+                .collect()
+        });
+        self.prebuilt.0 = built
+            .into_iter()
+            .map(|(key, json, records)| (key, (json, records)))
+            .collect();
+    }
+
+    /// A blob built at start-up, and the records it serves (duplicates included).
+    pub fn prebuilt(&self, key: &BlobKey) -> Option<(Bytes, u32)> {
+        self.prebuilt.0.get(key).cloned()
     }
 
     /// The Graph state, built from the tenant on first use.
