@@ -361,7 +361,8 @@ impl Store for SqliteStore {
         inner.commit_jobs(&jobs);
         inner.wrote_records = true;
         drop(committing);
-        // Outside the group's transaction and after its outcomes: the blobs do not wait for it.
+        // Outside the group's transaction and after its outcomes are set: the group's other
+        // blobs do not wait for it (this caller, the next group and queries do, a batch's time).
         if let Err(e) = inner.catch_up_lookups(lookups::BATCH) {
             tracing::warn!(error = %e, "cannot fill the user and address lookups");
         }

@@ -8,8 +8,8 @@
 //!
 //! The rule that keeps queries exact: both lookups hold every record with a row id up to
 //! `lookup_progress.upto`, and nothing is looked up beyond it. A query reads the lookups for the
-//! records up to there and scans the records after it (at most about [`BATCH`] of them, fewer
-//! once the writer is idle: [`Inner::catch_up_lookups`] runs at close too). Records that are
+//! records up to there and scans the records after it (fewer than about [`BATCH`] of them: the
+//! writer catches up after a commit that finds a batch waiting, and when it closes the store). Records that are
 //! deleted take their lookup entries with them, and `upto` never stays above the last record,
 //! so that a row id SQLite hands out again after a deletion is looked up like any new record.
 //!
