@@ -74,6 +74,8 @@ struct Inner {
     /// This connection has committed records: at close it fills the lookups (a process that
     /// only reads, such as `skylight activities`, leaves them to the writer).
     wrote_records: bool,
+    /// When this connection last filled the lookups (or opened the store).
+    lookups_filled: std::time::Instant,
 }
 
 impl Drop for Inner {
@@ -164,6 +166,7 @@ impl SqliteStore {
                 tenants: HashMap::new(),
                 strings: HashMap::new(),
                 wrote_records: false,
+                lookups_filled: std::time::Instant::now(),
             }),
             queue: commit::Gathering::default(),
             path,
@@ -363,9 +366,7 @@ impl Store for SqliteStore {
         drop(committing);
         // Outside the group's transaction and after its outcomes are set: the group's other
         // blobs do not wait for it (this caller, the next group and queries do, a batch's time).
-        if let Err(e) = inner.catch_up_lookups(lookups::BATCH) {
-            tracing::warn!(error = %e, "cannot fill the user and address lookups");
-        }
+        inner.catch_up_lookups_if_due();
         if let Some(c) = &self.checkpointer {
             c.after_commit(&inner.conn);
         }

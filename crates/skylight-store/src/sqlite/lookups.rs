@@ -9,7 +9,8 @@
 //! The rule that keeps queries exact: both lookups hold every record with a row id up to
 //! `lookup_progress.upto`, and nothing is looked up beyond it. A query reads the lookups for the
 //! records up to there and scans the records after it (fewer than about [`BATCH`] of them: the
-//! writer catches up after a commit that finds a batch waiting, and when it closes the store). Records that are
+//! writer catches up after a commit that finds a batch waiting or [`AT_LEAST_EVERY`] passed,
+//! and when it closes the store). Records that are
 //! deleted take their lookup entries with them, and `upto` never stays above the last record,
 //! so that a row id SQLite hands out again after a deletion is looked up like any new record.
 //!
@@ -26,6 +27,11 @@ use crate::StoreError;
 
 /// Records past `upto` that make the writer fill the lookups after a commit.
 pub(super) const BATCH: i64 = 50_000;
+
+/// Longest the writer leaves fewer than [`BATCH`] records out of the lookups while it commits:
+/// a quiet tenant's records are looked up within about this long of the next commit, so that
+/// queries do not scan them for hours; a busy one pays one small batch per period.
+pub(super) const AT_LEAST_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The row ids of the records of hours `hours` (a comma-separated list) whose column is in a set:
 /// `on_lookup` is that condition on the column of lookup alias `l`, `on_records` on that of
@@ -187,6 +193,22 @@ pub(super) fn after_deletes(tx: &Transaction<'_>) -> rusqlite::Result<()> {
 }
 
 impl Inner {
+    /// After a commit: fills the lookups if a batch is waiting, or anything at all once
+    /// [`AT_LEAST_EVERY`] has passed since they were last filled. An error is logged: the
+    /// records stay found through the scan after `upto`, and the next commit tries again.
+    pub(super) fn catch_up_lookups_if_due(&mut self) {
+        let at_least = if self.lookups_filled.elapsed() >= AT_LEAST_EVERY {
+            1
+        } else {
+            BATCH
+        };
+        match self.catch_up_lookups(at_least) {
+            Ok(0) => {}
+            Ok(_) => self.lookups_filled = std::time::Instant::now(),
+            Err(e) => tracing::warn!(error = %e, "cannot fill the user and address lookups"),
+        }
+    }
+
     /// Fills the lookups with the records after `upto`, if at least `at_least` are waiting
     /// (1: any); returns how many records were looked up.
     pub(super) fn catch_up_lookups(&mut self, at_least: i64) -> Result<i64, StoreError> {
@@ -454,6 +476,23 @@ mod tests {
         drop(store);
         let store = SqliteStore::open(dir.path()).unwrap();
         assert_eq!(upto(&store), 10);
+    }
+
+    #[test]
+    fn a_quiet_writer_fills_the_lookups_at_the_first_commit_after_a_while() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        commit(&store, "a", &[record(0, 1), record(1, 1)]);
+        assert_eq!(
+            upto(&store),
+            0,
+            "fewer than a batch, just opened: left waiting"
+        );
+        let past = std::time::Instant::now().checked_sub(super::AT_LEAST_EVERY);
+        store.lock().lookups_filled = past.unwrap();
+        commit(&store, "b", &[record(2, 1)]);
+        assert_eq!(upto(&store), 3, "a while since the last: all looked up");
+        commit(&store, "c", &[record(3, 1)]);
+        assert_eq!(upto(&store), 3, "just filled: left waiting again");
     }
 
     #[test]
