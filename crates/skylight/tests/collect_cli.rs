@@ -96,6 +96,7 @@ fn killed_twenty_times_during_a_backfill_the_store_still_equals_the_truth() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_store_equals_truth(&url, &data);
+    assert_user_lookups_complete(&data);
     let again: Vec<String> = fetched_blobs(&url, before.0)
         .1
         .into_iter()
@@ -106,6 +107,56 @@ fn killed_twenty_times_during_a_backfill_the_store_still_equals_the_truth() {
         "{} blobs done before the restart were fetched again: {again:?}",
         again.len()
     );
+}
+
+/// Every activity of the busiest users, found through the user lookups (filled by runs that were
+/// killed, some perhaps mid-batch) as through a walk of the whole log.
+fn assert_user_lookups_complete(data: &str) {
+    use skylight_model::filter::{Field, Filter};
+    let store = SqliteStore::open(std::path::Path::new(data)).unwrap();
+    let all = |filters: &[String]| -> Vec<String> {
+        let mut q = skylight_store::ActivityQuery {
+            tenant: None,
+            filter: Filter::parse(filters).unwrap(),
+            limit: 500,
+            after: None,
+        };
+        let mut ids = Vec::new();
+        loop {
+            let page = store.activities(&q).unwrap();
+            ids.extend(page.rows.into_iter().map(|r| r.id));
+            match page.next {
+                Some(next) => q.after = Some(next),
+                None => return ids,
+            }
+        }
+    };
+    // The simulator's week and a day on either side (`spawn_sim` sets its clock).
+    let range = "time=2026-11-12T00:00:00Z..2026-11-21T12:00:00Z".to_owned();
+    let empty = skylight_store::ActivityQuery {
+        tenant: None,
+        filter: Filter::default(),
+        limit: 1,
+        after: None,
+    };
+    let users = store.activity_top(&empty, Field::User, 5).unwrap();
+    assert_eq!(users.len(), 5);
+    for (user, count) in users {
+        let by_lookup = all(&[format!("user={user}"), range.clone()]);
+        let by_walk = all(&[format!("user={user}")]);
+        let (a, b): (HashSet<&String>, HashSet<&String>) =
+            (by_lookup.iter().collect(), by_walk.iter().collect());
+        assert_eq!(
+            by_lookup,
+            by_walk,
+            "{user}: {} and {} rows, {} only through the lookup, {} only through the walk",
+            by_lookup.len(),
+            by_walk.len(),
+            a.difference(&b).count(),
+            b.difference(&a).count()
+        );
+        assert_eq!(by_lookup.len() as u64, count, "{user}");
+    }
 }
 
 /// The simulator's next request sequence number, and the content ids of the blobs fetched from
