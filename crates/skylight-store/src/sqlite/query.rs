@@ -33,7 +33,7 @@ struct Clause {
     params: Vec<Sql>,
     /// How the rows are reached, when the planner cannot be trusted to pick it.
     access: Access,
-    /// The user or address lookup the clause ends with, if any.
+    /// The user or address lookup whose term each statement adds (for its hours), if any.
     lookup: Option<Lookup>,
 }
 
