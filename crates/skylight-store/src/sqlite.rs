@@ -85,7 +85,7 @@ impl Drop for Inner {
         if self.wrote_records
             && let Err(e) = self.catch_up_lookups(1)
         {
-            tracing::warn!(error = %e, "cannot fill the user and address lookups");
+            tracing::warn!(error = %e, "cannot fill the user, address and operation lookups");
         }
         // Keeps the query planner's statistics fresh; bounded work, errors don't matter here.
         let _ = self.conn.execute_batch("PRAGMA optimize;");

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 use serde_json::value::RawValue;
-use skylight_model::filter::Filter;
+use skylight_model::filter::{Field, Filter};
 use skylight_model::{BlobRef, ContentType};
 use skylight_store::{ActivityQuery, RecordBatch, SqliteStore, Store};
 
@@ -234,6 +234,38 @@ fn run(args: &QueryArgs) -> anyhow::Result<()> {
         office.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     let (office50, office95) = percentiles(office);
+    // One operation over a week, first page: the most common, and the rarest. Chosen by the
+    // week's top operations (not timed).
+    let operations = store.activity_top(
+        &query(std::slice::from_ref(&week), 1)?,
+        Field::Operation,
+        1_000,
+    )?;
+    let time_op = |op: &str| -> anyhow::Result<(f64, f64)> {
+        let mut ms = Vec::new();
+        for _ in 0..10 {
+            let q = query(&[format!("operation={op}"), week.clone()], 100)?;
+            let started = Instant::now();
+            store.activities(&q)?;
+            ms.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        Ok(percentiles(ms))
+    };
+    let (common_op, rare_op) = match (operations.first(), operations.last()) {
+        (Some(common), Some(rare)) => (common.clone(), rare.clone()),
+        _ => anyhow::bail!("the store holds no operations to query"),
+    };
+    let (common50, common95) = time_op(&common_op.0)?;
+    let (rare50, rare95) = time_op(&rare_op.0)?;
+    // The common operation's week, hourly (what the log's chart shows above its first page).
+    let mut op_histogram = Vec::new();
+    for _ in 0..3 {
+        let q = query(&[format!("operation={}", common_op.0), week.clone()], 1)?;
+        let started = Instant::now();
+        store.activity_histogram(&q, 3_600_000)?;
+        op_histogram.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let (op_hist50, op_hist95) = percentiles(op_histogram);
     // A 24-hour histogram (hourly), all activities.
     let mut histogram = Vec::new();
     for _ in 0..10 {
@@ -274,6 +306,14 @@ fn run(args: &QueryArgs) -> anyhow::Result<()> {
         "address_home_rows_returned": home_rows,
         "address_office_week_p50_ms": (office50 * 10.0).round() / 10.0,
         "address_office_week_p95_ms": (office95 * 10.0).round() / 10.0,
+        "operation_common": format!("{} ({} in the week)", common_op.0, common_op.1),
+        "operation_common_week_p50_ms": (common50 * 10.0).round() / 10.0,
+        "operation_common_week_p95_ms": (common95 * 10.0).round() / 10.0,
+        "operation_common_week_histogram_p50_ms": (op_hist50 * 10.0).round() / 10.0,
+        "operation_common_week_histogram_p95_ms": (op_hist95 * 10.0).round() / 10.0,
+        "operation_rare": format!("{} ({} in the week)", rare_op.0, rare_op.1),
+        "operation_rare_week_p50_ms": (rare50 * 10.0).round() / 10.0,
+        "operation_rare_week_p95_ms": (rare95 * 10.0).round() / 10.0,
         "histogram_24h_p50_ms": (hist50 * 10.0).round() / 10.0,
         "histogram_24h_p95_ms": (hist95 * 10.0).round() / 10.0,
         "first_page_app_result_p50_ms": (page50 * 10.0).round() / 10.0,

@@ -119,7 +119,7 @@ const APPS_SELECT: &str = "SELECT tenant, id, app_id, name, body, body, level, b
      first_ns, last_ns, synced_ns FROM oauth_apps";
 
 /// Every table copied, in order (referenced rows before the rows referring to them). Leases,
-/// SQLite's `strings` (resolved into the records) and its user and address lookups (PostgreSQL
+/// SQLite's `strings` (resolved into the records) and its lookups (PostgreSQL
 /// indexes its records itself) are not copied; `policy_version` is set apart.
 pub(super) const TABLES: &[Table] = &[
     plain("tenants", &[("id", I32), ("name", Text)]),

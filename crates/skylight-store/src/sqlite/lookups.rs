@@ -1,12 +1,13 @@
-//! The user and address lookups (schema 17): `record_users` and `record_addresses`, filled after
-//! the commits instead of inside them.
+//! The user, address and operation lookups (schemas 17 and 18): `record_users`,
+//! `record_addresses` and `record_operations`, filled after the commits instead of inside them.
 //!
-//! Why: as indexes of `records`, led by the hour, each cost a B-tree insert per record at places
-//! spread over the whole hour, and each commit wrote every page it touched to the WAL again.
+//! Why: as indexes of `records`, each cost a B-tree insert per record at places spread over the
+//! whole hour (or, for operations, over every operation), and each commit wrote every page it
+//! touched to the WAL again.
 //! Filled here instead, a batch of [`BATCH`] records is inserted in one transaction, so each
 //! page is written once per batch rather than once per commit.
 //!
-//! The rule that keeps queries exact: both lookups hold every record with a row id up to
+//! The rule that keeps queries exact: the lookups hold every record with a row id up to
 //! `lookup_progress.upto`, and nothing is looked up beyond it. A query reads the lookups for the
 //! records up to there and scans the records after it (fewer than about [`BATCH`] of them: the
 //! writer catches up after a commit that finds a batch waiting or [`AT_LEAST_EVERY`] passed,
@@ -18,6 +19,8 @@
 //! newest first ([`Windows`]): the old indexes' (hour, user, time) order let SQLite stop at a
 //! full page, and sorting a week of an office address's activities for its first page took
 //! 0.6 s among 11 million.
+
+use std::collections::BTreeMap;
 
 use rusqlite::types::Value as Sql;
 use rusqlite::{Transaction, TransactionBehavior, params};
@@ -33,16 +36,26 @@ pub(super) const BATCH: i64 = 50_000;
 /// queries do not scan them for hours; a busy one pays one small batch per period.
 pub(super) const AT_LEAST_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// The row ids of the records of hours `hours` (a comma-separated list) whose column is in a set:
+/// Column `what` (`id`, `hour`) of the records of hours `h0..=h1` whose column is in a set:
 /// `on_lookup` is that condition on the column of lookup alias `l`, `on_records` on that of
-/// records alias `t`. Read from the lookup up to `upto` and from the records after it; a
-/// superset is fine (the caller's WHERE holds every condition), a missing record is not.
-fn matching_ids(column: Column, hours: &str, on_lookup: &str, on_records: &str) -> String {
+/// records alias `t`. Read from the lookup up to `upto` (a seek per hour) and from the records
+/// after it; a superset is fine (the caller's WHERE holds every condition), a missing record is
+/// not.
+fn matching(
+    column: Column,
+    (h0, h1): (i64, i64),
+    what: &str,
+    on_lookup: &str,
+    on_records: &str,
+) -> String {
+    let hours: Vec<String> = (h0..=h1).map(|h| h.to_string()).collect();
     format!(
-        "SELECT l.id FROM {table} l WHERE l.hour IN ({hours}) AND {on_lookup} \
-         UNION ALL SELECT t.id FROM records t \
-         WHERE t.id > (SELECT upto FROM lookup_progress) AND {on_records}",
+        "SELECT l.{what} FROM {table} l WHERE l.hour IN ({hours}) AND {on_lookup} \
+         UNION ALL SELECT t.{what} FROM records t \
+         WHERE t.id > (SELECT upto FROM lookup_progress) AND t.hour BETWEEN {h0} AND {h1} \
+         AND {on_records}",
         table = column.table(),
+        hours = hours.join(","),
     )
 }
 
@@ -53,6 +66,13 @@ pub(super) enum Column {
     User,
     /// `records.client_ip`, in `record_addresses`.
     Address,
+    /// `records.operation`, in `record_operations`.
+    Operation,
+}
+
+impl Column {
+    /// Every lookup.
+    const ALL: [Column; 3] = [Column::User, Column::Address, Column::Operation];
 }
 
 impl Column {
@@ -61,6 +81,7 @@ impl Column {
         match self {
             Column::User => "user_id",
             Column::Address => "client_ip",
+            Column::Operation => "operation",
         }
     }
 
@@ -68,16 +89,23 @@ impl Column {
         match self {
             Column::User => "record_users",
             Column::Address => "record_addresses",
+            Column::Operation => "record_operations",
         }
     }
 }
 
-/// A user or address found through its lookup: a term of an activity query.
+/// A user, address or operation found through its lookup: a term of an activity query.
 pub(super) struct Lookup {
     /// Which lookup.
     pub(super) column: Column,
-    /// The hours the query's time range spans, first and last.
+    /// The query's time range (first ms, and the ms after the last), closed by the store's
+    /// records where the query left it open.
+    pub(super) span: (i64, i64),
+    /// The hours it spans, first and last.
     pub(super) hours: (i64, i64),
+    /// The query has no condition but this one and its time range (and no tenant): the
+    /// lookup's entries alone count its activities.
+    pub(super) alone: bool,
     /// The condition on the lookup's column (alias `l`), and its parameters.
     pub(super) on_lookup: (String, Vec<Sql>),
     /// The same condition on the records' column (alias `t`), and its parameters.
@@ -86,21 +114,22 @@ pub(super) struct Lookup {
 
 impl Lookup {
     /// The term selecting the rows of hours `h0..=h1` through the lookup, and its parameters.
-    pub(super) fn term(&self, (h0, h1): (i64, i64)) -> (String, Vec<Sql>) {
-        let hours: Vec<String> = (h0..=h1).map(|h| h.to_string()).collect();
-        let ids = matching_ids(
+    pub(super) fn term(&self, hours: (i64, i64)) -> (String, Vec<Sql>) {
+        let ids = matching(
             self.column,
-            &hours.join(","),
+            hours,
+            "id",
             &self.on_lookup.0,
             &self.on_records.0,
         );
+        (format!(" AND r.id IN ({ids})"), self.params())
+    }
+
+    /// The parameters of [`matching`]'s statement.
+    fn params(&self) -> Vec<Sql> {
         let mut params = self.on_lookup.1.clone();
         params.extend(self.on_records.1.iter().cloned());
-        // The records after `upto` come unbounded by hour: bounded here.
-        (
-            format!(" AND r.id IN ({ids}) AND r.hour BETWEEN {h0} AND {h1}"),
-            params,
-        )
+        params
     }
 
     /// The hours a page is looked for in, newest first, from the hour of `after` (time, row id)
@@ -160,15 +189,15 @@ impl Windows {
     }
 }
 
-/// Removes the lookup entries of a record about to be deleted (none if it was not yet looked up).
+/// Removes the lookup entries of a record about to be deleted (none if it was not yet looked up);
+/// `values` are its user, address and operation columns, in the order of [`Column::ALL`].
 pub(super) fn forget(
     tx: &Transaction<'_>,
     id: i64,
     hour: i64,
-    user_id: Option<i64>,
-    client_ip: Option<i64>,
+    values: [Option<i64>; 3],
 ) -> rusqlite::Result<()> {
-    for (column, value) in [(Column::User, user_id), (Column::Address, client_ip)] {
+    for (column, value) in Column::ALL.into_iter().zip(values) {
         if let Some(value) = value {
             tx.prepare_cached(&format!(
                 "DELETE FROM {} WHERE hour = ?1 AND {} = ?2 AND id = ?3",
@@ -193,6 +222,49 @@ pub(super) fn after_deletes(tx: &Transaction<'_>) -> rusqlite::Result<()> {
 }
 
 impl Inner {
+    /// For a histogram of `bucket_ms`-wide buckets: counts the activities of the hours wholly
+    /// inside the lookup's span from its entries (and the records after them) into `counts`,
+    /// without reading a row (a common operation's week: 2 million rows); returns the windows of
+    /// hours left to count through the rows (`None`: all of them). Only for a lookup that is
+    /// the query's one condition besides its time range, whole-hour buckets and times after
+    /// 1970 (where SQLite's truncating division is the floor).
+    pub(super) fn count_whole_hours(
+        &self,
+        lookup: &Lookup,
+        bucket_ms: i64,
+        counts: &mut BTreeMap<i64, u64>,
+    ) -> Result<Vec<Option<(i64, i64)>>, StoreError> {
+        const HOUR: i64 = 3_600_000;
+        let (from, to) = lookup.span;
+        let (h0, h1) = lookup.hours;
+        let (w0, w1) = (from.saturating_add(HOUR - 1) / HOUR, to / HOUR - 1);
+        if !lookup.alone || bucket_ms % HOUR != 0 || from < 0 || w0 > w1 {
+            return Ok(vec![None]);
+        }
+        let (on_lookup, on_records) = (&lookup.on_lookup.0, &lookup.on_records.0);
+        let hours = matching(lookup.column, (w0, w1), "hour", on_lookup, on_records);
+        let sql = format!("SELECT hour, count(*) FROM ({hours}) GROUP BY hour");
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(lookup.params()), |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        for row in rows {
+            let (hour, n) = row?;
+            *counts
+                .entry(hour * HOUR / bucket_ms * bucket_ms)
+                .or_default() += u64::try_from(n).unwrap_or(0);
+        }
+        // The hours the range's ends cut: through the rows, which know their times.
+        let mut left = Vec::new();
+        if w0 > h0 {
+            left.push(Some((h0, w0 - 1)));
+        }
+        if w1 < h1 {
+            left.push(Some((w1 + 1, h1)));
+        }
+        Ok(left)
+    }
+
     /// After a commit: fills the lookups if a batch is waiting, or anything at all once
     /// [`AT_LEAST_EVERY`] has passed since they were last filled. An error is logged: the
     /// records stay found through the scan after `upto`, and the next commit tries again.
@@ -205,7 +277,9 @@ impl Inner {
         match self.catch_up_lookups(at_least) {
             Ok(0) => {}
             Ok(_) => self.lookups_filled = std::time::Instant::now(),
-            Err(e) => tracing::warn!(error = %e, "cannot fill the user and address lookups"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot fill the user, address and operation lookups")
+            }
         }
     }
 
@@ -230,7 +304,7 @@ impl Inner {
         if last <= upto {
             return Ok(0);
         }
-        for column in [Column::User, Column::Address] {
+        for column in Column::ALL {
             let (table, name) = (column.table(), column.name());
             // In row order: the transaction's pages stay in the cache until its commit writes
             // each once, and sorting first (ORDER BY) was no faster and left the sorter's memory
@@ -264,14 +338,16 @@ mod tests {
 
     const USERS: [&str; 3] = ["alice@x.com", "bob@x.com", "carol@x.com"];
     const ADDRESSES: [&str; 3] = ["10.1.2.3", "2001:db8::5", "203.0.113.9"];
+    const OPERATIONS: [&str; 3] = ["FileAccessed", "MailItemsAccessed", "UserLoggedIn"];
 
-    /// Record `n`: its hour of 2024-05-14 (0–23), user and address chosen by `n`.
+    /// Record `n`: its hour of 2024-05-14 (0–23), user, address and operation chosen by `n`.
     fn record(n: usize, hour: u32) -> AuditRecord {
         AuditRecord::from_json(&format!(
-            r#"{{"Id":"rec-{n}","CreationTime":"2024-05-14T{hour:02}:{:02}:00","UserId":"{}","ClientIP":"{}"}}"#,
+            r#"{{"Id":"rec-{n}","CreationTime":"2024-05-14T{hour:02}:{:02}:00","UserId":"{}","ClientIP":"{}","Operation":"{}"}}"#,
             n % 60,
             USERS[n % 3],
             ADDRESSES[(n / 3) % 3],
+            OPERATIONS[(n / 9) % 3],
         ))
         .unwrap()
     }
@@ -311,14 +387,21 @@ mod tests {
             }
         }
         assert!(times.is_sorted_by(|a, b| a >= b), "newest first: {times:?}");
-        // What the log lists, the histogram and the top values count.
-        let counted: u64 = store
-            .activity_histogram(&q, 3_600_000)
-            .unwrap()
-            .iter()
-            .map(|(_, n)| n)
-            .sum();
-        assert_eq!(counted, out.len() as u64);
+        // What the log lists, the histogram (buckets of five minutes, one and two hours) and
+        // the top values count.
+        for bucket in [300_000, 3_600_000, 7_200_000] {
+            let mut listed = std::collections::BTreeMap::<i64, u64>::new();
+            for t in &times {
+                let ms = t.unwrap().timestamp_millis();
+                *listed.entry(ms / bucket * bucket).or_default() += 1;
+            }
+            let counted = store.activity_histogram(&q, bucket).unwrap();
+            assert_eq!(
+                counted,
+                listed.into_iter().collect::<Vec<_>>(),
+                "{filters:?}"
+            );
+        }
         let top = store
             .activity_top(&q, skylight_model::filter::Field::User, 10)
             .unwrap();
@@ -327,8 +410,8 @@ mod tests {
         out
     }
 
-    /// What the records `0..n` (record `i` in hour `hour_of(i)`) hold for a user or an address
-    /// in hours `[h0, h1)`.
+    /// What the records `0..n` (record `i` in hour `hour_of(i)`) hold for a user, an address or
+    /// an operation in hours `[h0, h1)`.
     fn expected(
         n: usize,
         hour_of: impl Fn(usize) -> u32,
@@ -352,7 +435,7 @@ mod tests {
     }
 
     #[test]
-    fn users_and_addresses_are_found_whether_looked_up_yet_or_not() {
+    fn users_addresses_and_operations_are_found_whether_looked_up_yet_or_not() {
         let store = SqliteStore::open_in_memory().unwrap();
         let hour_of = |i: usize| (i % 24) as u32;
         let all: Vec<AuditRecord> = (0..300).map(|i| record(i, hour_of(i))).collect();
@@ -375,6 +458,33 @@ mod tests {
             assert_eq!(ids(&store, &["ip=10.0.0.0/8", range]), want);
             let want = expected(n, hour_of, |i| (i / 3) % 3 == 1, hours);
             assert_eq!(ids(&store, &["ip=2001:db8::/32", range]), want);
+            for (o, operation) in OPERATIONS.iter().enumerate() {
+                let want = expected(n, hour_of, |i| (i / 9) % 3 == o, hours);
+                let filter = format!("operation={}", operation.to_lowercase());
+                assert_eq!(ids(&store, &[&filter, range]), want, "{operation} of {n}");
+                // Without an end (the console's "last 7 days"), or without any time: the span
+                // is closed by the store's last (and first) record.
+                let want = expected(n, hour_of, |i| (i / 9) % 3 == o, (5, 24));
+                let since = "time=2024-05-14T05:00:00Z..";
+                assert_eq!(ids(&store, &[&filter, since]), want, "{operation} since");
+                let want = expected(n, hour_of, |i| (i / 9) % 3 == o, (0, 24));
+                assert_eq!(ids(&store, &[&filter]), want, "{operation} ever");
+            }
+            let want = expected(n, hour_of, |i| i % 3 == 2, (0, 17));
+            let until = "time=..2024-05-14T17:00:00Z";
+            assert_eq!(ids(&store, &["user=carol@x.com", until]), want);
+            // Ends inside hours (records are at minute `i % 60`).
+            let cut = "time=2024-05-14T05:30:00Z..2024-05-14T16:45:00Z";
+            let inside = |i: usize| {
+                let minute = hour_of(i) * 60 + (i % 60) as u32;
+                (5 * 60 + 30..16 * 60 + 45).contains(&minute)
+            };
+            let want = expected(n, hour_of, |i| i % 3 == 1 && inside(i), (0, 24));
+            assert_eq!(ids(&store, &["user=bob@x.com", cut]), want);
+            // A user and an operation: the user's lookup, the operation checked on the rows.
+            let want = expected(n, hour_of, |i| i % 3 == 1 && (i / 9) % 3 == 2, hours);
+            let both = ["user=bob@x.com", "operation=UserLoggedIn", range];
+            assert_eq!(ids(&store, &both), want);
         };
         // Nothing looked up yet: every record is found among those after `upto`.
         commit(&store, "a", &all[..100]);
@@ -397,12 +507,13 @@ mod tests {
         let entries: i64 = inner
             .conn
             .query_row(
-                "SELECT (SELECT count(*) FROM record_users) + (SELECT count(*) FROM record_addresses)",
+                "SELECT (SELECT count(*) FROM record_users) + (SELECT count(*) FROM record_addresses) \
+                 + (SELECT count(*) FROM record_operations)",
                 [],
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(entries, 600);
+        assert_eq!(entries, 900);
     }
 
     #[test]
@@ -422,9 +533,13 @@ mod tests {
         let entries: i64 = store
             .lock()
             .conn
-            .query_row("SELECT count(*) FROM record_users WHERE id > 60", [], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT (SELECT count(*) FROM record_users WHERE id > 60) \
+                 + (SELECT count(*) FROM record_addresses WHERE id > 60) \
+                 + (SELECT count(*) FROM record_operations WHERE id > 60)",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         assert_eq!(entries, 0, "the deleted records' entries went with them");
         // New records take the ids 61… again; found before and after they are looked up.
@@ -448,6 +563,17 @@ mod tests {
                 v
             };
             assert_eq!(ids(&store, &["user=bob@x.com", day]), want, "round {round}");
+            let want: Vec<String> = {
+                let mut v: Vec<String> = (0..60)
+                    .chain(120..180)
+                    .filter(|i| (i / 9) % 3 == 2)
+                    .map(|i| format!("rec-{i}"))
+                    .collect();
+                v.sort();
+                v
+            };
+            let filter = ["operation=UserLoggedIn", day];
+            assert_eq!(ids(&store, &filter), want, "round {round}");
             store.lock().catch_up_lookups(1).unwrap();
         }
         assert_eq!(upto(&store), 120);
@@ -495,41 +621,70 @@ mod tests {
         assert_eq!(upto(&store), 3, "just filled: left waiting again");
     }
 
+    /// The rows of a three-column statement.
+    fn rows(conn: &rusqlite::Connection, sql: &str) -> Vec<(i64, i64, i64)> {
+        conn.prepare(sql)
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    const OLD_RECORDS: &str = "INSERT INTO tenants (id, name) VALUES (1, 't');
+         INSERT INTO records (id, tenant_id, creation_ms, hour, record_key, content_type,
+             user_id, client_ip, operation, chunk_id, chunk_pos)
+         VALUES (1, 1, 3600000, 1, 'a', 1, 7, NULL, 4, 1, 0),
+                (2, 1, 7200000, 2, 'b', 1, NULL, 9, NULL, 1, 1),
+                (5, 1, 7200001, 2, 'c', 1, 7, 9, 4, 1, 2);";
+
     #[test]
     fn a_store_of_schema_16_gets_its_lookups_filled() {
         use super::super::migrations::{MIGRATIONS, migrate};
         let mut conn = rusqlite::Connection::open_in_memory().unwrap();
         migrate(&mut conn, &MIGRATIONS[..16]).unwrap();
-        conn.execute_batch(
-            "INSERT INTO tenants (id, name) VALUES (1, 't');
-             INSERT INTO records (id, tenant_id, creation_ms, hour, record_key, content_type,
-                 user_id, client_ip, chunk_id, chunk_pos)
-             VALUES (1, 1, 3600000, 1, 'a', 1, 7, NULL, 1, 0),
-                    (2, 1, 7200000, 2, 'b', 1, NULL, 9, 1, 1),
-                    (5, 1, 7200001, 2, 'c', 1, 7, 9, 1, 2);",
-        )
-        .unwrap();
+        conn.execute_batch(OLD_RECORDS).unwrap();
         migrate(&mut conn, MIGRATIONS).unwrap();
-        let rows = |sql: &str| -> Vec<(i64, i64, i64)> {
-            conn.prepare(sql)
-                .unwrap()
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap()
-        };
         assert_eq!(
-            rows("SELECT hour, user_id, id FROM record_users"),
+            rows(&conn, "SELECT hour, user_id, id FROM record_users"),
             [(1, 7, 1), (2, 7, 5)]
         );
         assert_eq!(
-            rows("SELECT hour, client_ip, id FROM record_addresses"),
+            rows(&conn, "SELECT hour, client_ip, id FROM record_addresses"),
             [(2, 9, 2), (2, 9, 5)]
+        );
+        assert_eq!(
+            rows(&conn, "SELECT hour, operation, id FROM record_operations"),
+            [(1, 4, 1), (2, 4, 5)]
         );
         let upto: i64 = conn
             .query_row("SELECT upto FROM lookup_progress", [], |r| r.get(0))
             .unwrap();
         assert_eq!(upto, 5);
+    }
+
+    #[test]
+    fn a_store_of_schema_17_gets_the_operations_it_has_looked_up() {
+        use super::super::migrations::{MIGRATIONS, migrate};
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        migrate(&mut conn, &MIGRATIONS[..17]).unwrap();
+        conn.execute_batch(OLD_RECORDS).unwrap();
+        // Records 1 and 2 looked up, 5 not yet: the operations must hold the same records.
+        conn.execute_batch("UPDATE lookup_progress SET upto = 2")
+            .unwrap();
+        migrate(&mut conn, MIGRATIONS).unwrap();
+        assert_eq!(
+            rows(&conn, "SELECT hour, operation, id FROM record_operations"),
+            [(1, 4, 1)]
+        );
+        let index: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE name = 'records_by_operation_time'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(index, 0, "the index is gone");
     }
 
     /// The windows `next` gives while each holds `rows(window)` rows, for pages of `need`.

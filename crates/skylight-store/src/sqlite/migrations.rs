@@ -86,6 +86,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         name: "0017_deferred_lookups",
         sql: include_str!("migrations/0017_deferred_lookups.sql"),
     },
+    Migration {
+        name: "0018_operation_lookup",
+        sql: include_str!("migrations/0018_operation_lookup.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of a Skylight database ("Skyl").

@@ -33,7 +33,8 @@ struct Clause {
     params: Vec<Sql>,
     /// How the rows are reached, when the planner cannot be trusted to pick it.
     access: Access,
-    /// The user or address lookup whose term each statement adds (for its hours), if any.
+    /// The user, address or operation lookup whose term each statement adds (for its hours), if
+    /// any.
     lookup: Option<Lookup>,
 }
 
@@ -392,6 +393,41 @@ impl Inner {
         Ok(())
     }
 
+    /// The times a lookup reads for a query (first ms, and the ms after the last): the query's
+    /// time range, a side it leaves open closed by the store's first or last record (two seeks
+    /// on the time-led key). The console's "last 7 days" leaves the end open. `None` if a side
+    /// is open and the store is empty.
+    fn lookup_span(&self, f: &Filter) -> Result<Option<(i64, i64)>, StoreError> {
+        let (from, to) = f
+            .conditions
+            .iter()
+            .find_map(|c| match c.test {
+                Test::TimeRange(a, b) if c.field == Field::Time => Some((
+                    a.map(|t| t.timestamp_millis()),
+                    b.map(|t| t.timestamp_millis()),
+                )),
+                _ => None,
+            })
+            .unwrap_or((None, None));
+        if let (Some(from), Some(to)) = (from, to) {
+            return Ok(Some((from, to)));
+        }
+        // Records without a readable time are kept at 0: with the start open, the span then
+        // reaches back to 1970 and the query walks the time-led key instead.
+        let (first, last): (Option<i64>, Option<i64>) = self
+            .conn
+            .prepare_cached(
+                "SELECT (SELECT min(creation_ms) FROM records), (SELECT max(creation_ms) FROM records)",
+            )?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(first.zip(last).map(|(first, last)| {
+            (
+                from.unwrap_or(first),
+                to.unwrap_or_else(|| last.saturating_add(1)),
+            )
+        }))
+    }
+
     /// The WHERE clause of a query, and the free-text words checked on raw records.
     fn clause(&self, q: &ActivityQuery) -> Result<(Clause, Vec<String>), StoreError> {
         let mut w = Clause::default();
@@ -411,29 +447,44 @@ impl Inner {
         for c in &q.filter.conditions {
             self.condition(c, &mut w)?;
         }
-        // A user or address over a bounded time range: the row ids from its lookup, a seek per
-        // hour (see `lookups.rs`), then each row by its id. The rows are reached by id alone,
-        // not left to the planner: once `PRAGMA optimize` has gathered statistics (at every
-        // close), it preferred walking the time index through the whole range, newest first,
-        // to sorting a few hundred rows — 350 ms instead of 1.4 ms for a user's week among 2.2
-        // million activities.
+        // A user, address or operation: the row ids from its lookup, a seek per hour of the
+        // query's time range (see `lookups.rs`), then each row by its id. The rows are reached
+        // by id alone, not left to the planner: once `PRAGMA optimize` has gathered statistics
+        // (at every close), it preferred walking the time index through the whole range, newest
+        // first, to sorting a few hundred rows — 350 ms instead of 1.4 ms for a user's week
+        // among 2.2 million activities.
         let any_of = |field: Field| {
             q.filter
                 .conditions
                 .iter()
                 .find(|c| c.field == field && matches!(c.test, Test::AnyOf(_)))
         };
+        // The most selective first: a user has fewer activities than most operations.
         let looked_up = any_of(Field::User)
             .map(|c| (Column::User, c))
-            .or_else(|| any_of(Field::Ip).map(|c| (Column::Address, c)));
-        if let Some((from, to)) = time_bounds(&q.filter)
-            && let Some((column, c)) = looked_up
+            .or_else(|| any_of(Field::Ip).map(|c| (Column::Address, c)))
+            .or_else(|| any_of(Field::Operation).map(|c| (Column::Operation, c)));
+        if let Some((column, c)) = looked_up
             && let Test::AnyOf(vs) = &c.test
+            && let Some((from, to)) = self.lookup_span(&q.filter)?
         {
             let (h0, h1) = (from / 3_600_000, (to - 1) / 3_600_000);
             if h1 >= h0 && h1 - h0 <= 24 * 93 {
+                let times = q
+                    .filter
+                    .conditions
+                    .iter()
+                    .filter(|x| x.field == Field::Time);
+                let alone = q.tenant.is_none()
+                    && times.count() <= 1
+                    && q.filter.conditions.iter().all(|x| {
+                        std::ptr::eq(x, c)
+                            || (x.field == Field::Time && matches!(x.test, Test::TimeRange(..)))
+                    });
                 let lookup = Lookup {
                     column,
+                    span: (from, to),
+                    alone,
                     hours: (h0, h1),
                     on_lookup: self.one_of(c.field, &format!("l.{}", column.name()), vs, false)?,
                     on_records: self.one_of(c.field, &format!("t.{}", column.name()), vs, false)?,
@@ -442,11 +493,10 @@ impl Inner {
                 w.access = Access::ById;
             }
         }
-        // Anything else but a list of operations (which has an index of its own) walks the
-        // time-led unique key newest first. Named too: a store whose statistics were never
-        // gathered (no close yet) would otherwise read the whole table and sort it for a first
-        // page.
-        if w.access == Access::Planner && any_of(Field::Operation).is_none() {
+        // Anything else walks the time-led unique key newest first. Named: a store whose
+        // statistics were never gathered (no close yet) would otherwise read the whole table and
+        // sort it for a first page.
+        if w.access == Access::Planner {
             w.access = Access::Index(TIME_INDEX);
         }
         let words: Vec<String> = q
@@ -470,21 +520,27 @@ impl Inner {
         let bucket = bucket_ms.max(1);
         let (w, words) = self.clause(q)?;
         if words.is_empty() {
-            let (clause, params) = w.with_lookup(None);
-            let sql = format!(
-                "SELECT (r.creation_ms / {bucket}) * {bucket}, count(*) FROM {} WHERE 1{clause} GROUP BY 1 ORDER BY 1",
-                w.from(),
-            );
-            let mut stmt = self.conn.prepare(&sql)?;
-            let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
-            })?;
-            return rows
-                .map(|r| {
-                    let (at, n) = r?;
-                    Ok((at, u64::try_from(n).unwrap_or(0)))
-                })
-                .collect();
+            let mut counts = std::collections::BTreeMap::<i64, u64>::new();
+            let parts = match &w.lookup {
+                Some(l) => self.count_whole_hours(l, bucket, &mut counts)?,
+                None => vec![None],
+            };
+            for part in parts {
+                let (clause, params) = w.with_lookup(part);
+                let sql = format!(
+                    "SELECT (r.creation_ms / {bucket}) * {bucket}, count(*) FROM {} WHERE 1{clause} GROUP BY 1",
+                    w.from(),
+                );
+                let mut stmt = self.conn.prepare(&sql)?;
+                let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+                })?;
+                for row in rows {
+                    let (at, n) = row?;
+                    *counts.entry(at).or_default() += u64::try_from(n).unwrap_or(0);
+                }
+            }
+            return Ok(counts.into_iter().collect());
         }
         // Free text needs the raw records: count what the log would list.
         let mut counts = std::collections::BTreeMap::<i64, u64>::new();
@@ -785,14 +841,6 @@ pub(super) fn read_row_with(
         device_type: text(row, 20)?,
         client_app: text(row, 21)?,
         os: text(row, 22)?,
-    })
-}
-
-/// The time range a filter bounds, in milliseconds, when it bounds both ends.
-fn time_bounds(f: &Filter) -> Option<(i64, i64)> {
-    f.conditions.iter().find_map(|c| match c.test {
-        Test::TimeRange(Some(a), Some(b)) => Some((a.timestamp_millis(), b.timestamp_millis())),
-        _ => None,
     })
 }
 
