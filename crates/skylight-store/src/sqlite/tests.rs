@@ -800,3 +800,53 @@ fn a_users_addresses_or_operations_week_seeks_by_hour_with_the_statistics_optimi
     }
     first_pages_walk_the_time_led_key(&store);
 }
+
+/// The log's queries and detection's walk of new activities have a connection of their own:
+/// they answer while the writer is in the middle of a transaction, and see what was committed.
+#[test]
+fn reads_answer_while_the_writer_holds_a_transaction() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = Arc::new(SqliteStore::open(dir.path()).expect("store"));
+    let records: Vec<AuditRecord> = ["r1", "r2", "r3"].into_iter().map(record).collect();
+    store
+        .commit_batch(
+            "t",
+            ContentType::Exchange,
+            &blob("a"),
+            RecordBatch::from_records(&records).expect("batch"),
+        )
+        .expect("commit");
+    let writer = store.lock();
+    writer
+        .conn
+        .execute_batch("BEGIN IMMEDIATE; DELETE FROM records WHERE record_key = 'r1';")
+        .expect("a write under way");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reading = Arc::clone(&store);
+    std::thread::spawn(move || {
+        let q = crate::ActivityQuery {
+            tenant: None,
+            filter: skylight_model::filter::Filter::default(),
+            limit: 10,
+            after: None,
+        };
+        let found = (
+            reading.activities(&q).map(|p| p.rows.len()),
+            reading.activities_since(0, 10).map(|a| a.len()),
+            reading
+                .activity_histogram(&q, 3_600_000)
+                .map(|h| h.iter().map(|(_, n)| n).sum::<u64>()),
+            reading
+                .activity_top(&q, skylight_model::filter::Field::User, 5)
+                .map(|t| t.iter().map(|(_, n)| n).sum::<u64>()),
+            reading.activity(None, "r1").map(|a| a.is_some()),
+        );
+        let _ = tx.send(format!("{found:?}"));
+    });
+    // Not a timing: a read that needed the writer's connection would never come back.
+    let found = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the reads came back while the writer held its transaction");
+    assert_eq!(found, "(Ok(3), Ok(3), Ok(3), Ok(3), Ok(true))");
+    writer.conn.execute_batch("ROLLBACK").expect("rollback");
+}
