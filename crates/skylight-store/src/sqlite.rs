@@ -243,6 +243,20 @@ impl SqliteStore {
             None => self.lock(),
         }
     }
+
+    /// Runs `f` on the reading connection inside one read transaction: its statements see one
+    /// snapshot, where a commit or retention between two of them (a row, then its raw record)
+    /// would otherwise show.
+    fn read_snapshot<T>(
+        &self,
+        f: impl FnOnce(&Inner) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let inner = self.read();
+        let snapshot = inner.conn.unchecked_transaction()?;
+        let out = f(&inner);
+        drop(snapshot);
+        out
+    }
 }
 
 /// Development builds before 2026-11-22 wrote schema 1 with a per-record layout that was
@@ -673,7 +687,7 @@ impl Store for SqliteStore {
     }
 
     fn activities(&self, query: &crate::ActivityQuery) -> Result<crate::ActivityPage, StoreError> {
-        self.read().activities(query)
+        self.read_snapshot(|inner| inner.activities(query))
     }
 
     fn activity_top(
@@ -682,7 +696,7 @@ impl Store for SqliteStore {
         field: skylight_model::filter::Field,
         limit: usize,
     ) -> Result<Vec<(String, u64)>, StoreError> {
-        self.read().top(query, field, limit)
+        self.read_snapshot(|inner| inner.top(query, field, limit))
     }
 
     fn activity_histogram(
@@ -690,7 +704,7 @@ impl Store for SqliteStore {
         query: &crate::ActivityQuery,
         bucket_ms: i64,
     ) -> Result<Vec<(i64, u64)>, StoreError> {
-        self.read().histogram(query, bucket_ms)
+        self.read_snapshot(|inner| inner.histogram(query, bucket_ms))
     }
 
     fn activity(
@@ -705,22 +719,27 @@ impl Store for SqliteStore {
             limit: 1,
             after: None,
         };
-        let inner = self.read();
-        let Some(row) = inner.activity_by_id(&query, id)? else {
+        let found = self.read_snapshot(|inner| {
+            let Some(row) = inner.activity_by_id(&query, id)? else {
+                return Ok(None);
+            };
+            // That row's own raw record: (tenant, time, Id) is the unique key, Id alone may not
+            // be.
+            let ms = row.time.map_or(0, |t| t.timestamp_millis());
+            let raw: (Vec<u8>, i64, i64) = inner
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT c.data, c.raw_len, r.chunk_pos FROM records r JOIN raw_chunks c ON c.id = r.chunk_id \
+                     WHERE r.tenant_id = {TENANT_ID} AND r.creation_ms = ?2 AND r.record_key = ?3"
+                ))?
+                .query_row(params![row.tenant, ms, record_key(id)], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?;
+            Ok(Some((row, raw)))
+        })?;
+        let Some((row, (packed, len, pos))) = found else {
             return Ok(None);
         };
-        // That row's own raw record: (tenant, time, Id) is the unique key, Id alone may not be.
-        let ms = row.time.map_or(0, |t| t.timestamp_millis());
-        let (packed, len, pos): (Vec<u8>, i64, i64) = inner
-            .conn
-            .prepare_cached(&format!(
-                "SELECT c.data, c.raw_len, r.chunk_pos FROM records r JOIN raw_chunks c ON c.id = r.chunk_id \
-                 WHERE r.tenant_id = {TENANT_ID} AND r.creation_ms = ?2 AND r.record_key = ?3"
-            ))?
-            .query_row(params![row.tenant, ms, record_key(id)], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })?;
-        drop(inner);
         let what = format!("record {id} of tenant {}", row.tenant);
         let raw = record_in_chunk(&packed, len, pos, &what)?;
         Ok(Some((row, raw)))
@@ -731,7 +750,7 @@ impl Store for SqliteStore {
         after: i64,
         limit: usize,
     ) -> Result<Vec<crate::StoredActivity>, StoreError> {
-        self.read().activities_since(after, limit)
+        self.read_snapshot(|inner| inner.activities_since(after, limit))
     }
 
     fn plan_detection(&self, partitions: &[String]) -> Result<(), StoreError> {

@@ -48,14 +48,21 @@ fn matching(
     on_lookup: &str,
     on_records: &str,
 ) -> String {
-    let hours: Vec<String> = (h0..=h1).map(|h| h.to_string()).collect();
+    let hours = match column {
+        // Led by the hour: a seek per hour for the user or address.
+        Column::User | Column::Address => {
+            let hours: Vec<String> = (h0..=h1).map(|h| h.to_string()).collect();
+            format!("l.hour IN ({})", hours.join(","))
+        }
+        // Led by the operation: one range seek per operation.
+        Column::Operation => format!("l.hour BETWEEN {h0} AND {h1}"),
+    };
     format!(
-        "SELECT l.{what} FROM {table} l WHERE l.hour IN ({hours}) AND {on_lookup} \
+        "SELECT l.{what} FROM {table} l WHERE {hours} AND {on_lookup} \
          UNION ALL SELECT t.{what} FROM records t \
          WHERE t.id > (SELECT upto FROM lookup_progress) AND t.hour BETWEEN {h0} AND {h1} \
          AND {on_records}",
         table = column.table(),
-        hours = hours.join(","),
     )
 }
 
@@ -66,16 +73,15 @@ pub(super) enum Column {
     User,
     /// `records.client_ip`, in `record_addresses`.
     Address,
-    /// `records.operation`, in `record_operations`.
+    /// `records.operation`, in `record_operations` (kept by triggers: see migration 0018).
     Operation,
 }
 
 impl Column {
-    /// Every lookup.
-    const ALL: [Column; 3] = [Column::User, Column::Address, Column::Operation];
-}
+    /// The lookups the writer fills and empties itself; `record_operations` follows them through
+    /// its triggers, so that a process of the previous version keeps it right too.
+    const BY_THE_WRITER: [Column; 2] = [Column::User, Column::Address];
 
-impl Column {
     /// The column's name, in `records` and in its lookup.
     pub(super) fn name(self) -> &'static str {
         match self {
@@ -189,15 +195,16 @@ impl Windows {
     }
 }
 
-/// Removes the lookup entries of a record about to be deleted (none if it was not yet looked up);
-/// `values` are its user, address and operation columns, in the order of [`Column::ALL`].
+/// Removes the user and address entries of a record about to be deleted (none if it was not yet
+/// looked up); its operation's goes with the row (a trigger).
 pub(super) fn forget(
     tx: &Transaction<'_>,
     id: i64,
     hour: i64,
-    values: [Option<i64>; 3],
+    user_id: Option<i64>,
+    client_ip: Option<i64>,
 ) -> rusqlite::Result<()> {
-    for (column, value) in Column::ALL.into_iter().zip(values) {
+    for (column, value) in Column::BY_THE_WRITER.into_iter().zip([user_id, client_ip]) {
         if let Some(value) = value {
             tx.prepare_cached(&format!(
                 "DELETE FROM {} WHERE hour = ?1 AND {} = ?2 AND id = ?3",
@@ -238,7 +245,9 @@ impl Inner {
         let (from, to) = lookup.span;
         let (h0, h1) = lookup.hours;
         let (w0, w1) = (from.saturating_add(HOUR - 1) / HOUR, to / HOUR - 1);
-        if !lookup.alone || bucket_ms % HOUR != 0 || from < 0 || w0 > w1 {
+        // From 0, not from before: hour 0 also holds the last hour of 1969 (SQLite's division
+        // truncates), which a range from 0 excludes.
+        if !lookup.alone || bucket_ms % HOUR != 0 || from <= 0 || w0 > w1 {
             return Ok(vec![None]);
         }
         let (on_lookup, on_records) = (&lookup.on_lookup.0, &lookup.on_records.0);
@@ -304,7 +313,8 @@ impl Inner {
         if last <= upto {
             return Ok(0);
         }
-        for column in Column::ALL {
+        // The operations follow `upto` (a trigger).
+        for column in Column::BY_THE_WRITER {
             let (table, name) = (column.table(), column.name());
             // In row order: the transaction's pages stay in the cache until its commit writes
             // each once, and sorting first (ORDER BY) was no faster and left the sorter's memory
@@ -685,6 +695,62 @@ mod tests {
             )
             .unwrap();
         assert_eq!(index, 0, "the index is gone");
+    }
+
+    #[test]
+    fn a_process_of_schema_17_keeps_the_operations_right_through_the_triggers() {
+        use super::super::migrations::{MIGRATIONS, migrate};
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        migrate(&mut conn, MIGRATIONS).unwrap();
+        conn.execute_batch(OLD_RECORDS).unwrap();
+        // What a collector of the previous version does after a commit: the users and
+        // addresses it knows of, then `upto`.
+        conn.execute_batch(
+            "INSERT INTO record_users (hour, user_id, id)
+                 SELECT hour, user_id, id FROM records WHERE user_id IS NOT NULL;
+             INSERT INTO record_addresses (hour, client_ip, id)
+                 SELECT hour, client_ip, id FROM records WHERE client_ip IS NOT NULL;
+             UPDATE lookup_progress SET upto = 5;",
+        )
+        .unwrap();
+        let operations = |conn: &rusqlite::Connection| {
+            rows(conn, "SELECT hour, operation, id FROM record_operations")
+        };
+        assert_eq!(operations(&conn), [(1, 4, 1), (2, 4, 5)]);
+        // Its retention: the row goes, and its operation's entry with it.
+        conn.execute_batch("DELETE FROM records WHERE id = 5")
+            .unwrap();
+        assert_eq!(operations(&conn), [(1, 4, 1)]);
+        // `upto` lowered, then raised again over the same ids: nothing twice.
+        conn.execute_batch(
+            "UPDATE lookup_progress SET upto = 0; UPDATE lookup_progress SET upto = 2;",
+        )
+        .unwrap();
+        assert_eq!(operations(&conn), [(1, 4, 1)]);
+    }
+
+    #[test]
+    fn a_range_from_1970_counts_no_activity_of_1969() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let at = |n: usize, time: &str| {
+            AuditRecord::from_json(&format!(
+                r#"{{"Id":"old-{n}","CreationTime":"{time}","Operation":"FileAccessed","UserId":"u@x.com"}}"#
+            ))
+            .unwrap()
+        };
+        let records = [
+            at(0, "1969-12-31T23:30:00"),
+            at(1, "1970-01-01T00:30:00"),
+            at(2, "1970-01-01T02:10:00"),
+        ];
+        commit(&store, "a", &records);
+        store.lock().catch_up_lookups(1).unwrap();
+        let from_1970 = "time=1970-01-01T00:00:00Z..1970-01-01T05:00:00Z";
+        // `ids` compares the histogram, bucket by bucket, with the rows listed.
+        assert_eq!(
+            ids(&store, &["operation=FileAccessed", from_1970]),
+            ["old-1", "old-2"]
+        );
     }
 
     /// The windows `next` gives while each holds `rows(window)` rows, for pages of `need`.

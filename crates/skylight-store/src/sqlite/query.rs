@@ -413,7 +413,8 @@ impl Inner {
             return Ok(Some((from, to)));
         }
         // Records without a readable time are kept at 0: with the start open, the span then
-        // reaches back to 1970 and the query walks the time-led key instead.
+        // reaches back to 1970, past what a user's or address's lookup reads (their queries
+        // then walk the time-led key; an operation's is one range whatever the span).
         let (first, last): (Option<i64>, Option<i64>) = self
             .conn
             .prepare_cached(
@@ -469,7 +470,8 @@ impl Inner {
             && let Some((from, to)) = self.lookup_span(&q.filter)?
         {
             let (h0, h1) = (from / 3_600_000, (to - 1) / 3_600_000);
-            if h1 >= h0 && h1 - h0 <= 24 * 93 {
+            // An hour list per user or address: bounded. One range per operation: any span.
+            if h1 >= h0 && (column == Column::Operation || h1 - h0 <= 24 * 93) {
                 let times = q
                     .filter
                     .conditions
