@@ -8,7 +8,7 @@
 //! page is written once per batch rather than once per commit.
 //!
 //! The rule that keeps queries exact: the lookups hold every record with a row id up to
-//! `lookup_progress.upto`, and nothing is looked up beyond it. A query reads the lookups for the
+//! `looked_up.upto`, and nothing is looked up beyond it. A query reads the lookups for the
 //! records up to there and scans the records after it (fewer than about [`BATCH`] of them: the
 //! writer catches up after a commit that finds a batch waiting or [`AT_LEAST_EVERY`] passed,
 //! and when it closes the store). Records that are
@@ -60,7 +60,7 @@ fn matching(
     format!(
         "SELECT l.{what} FROM {table} l WHERE {hours} AND {on_lookup} \
          UNION ALL SELECT t.{what} FROM records t \
-         WHERE t.id > (SELECT upto FROM lookup_progress) AND t.hour BETWEEN {h0} AND {h1} \
+         WHERE t.id > (SELECT upto FROM looked_up) AND t.hour BETWEEN {h0} AND {h1} \
          AND {on_records}",
         table = column.table(),
     )
@@ -73,14 +73,13 @@ pub(super) enum Column {
     User,
     /// `records.client_ip`, in `record_addresses`.
     Address,
-    /// `records.operation`, in `record_operations` (kept by triggers: see migration 0018).
+    /// `records.operation`, in `record_operations` (led by the operation: any span is one range).
     Operation,
 }
 
 impl Column {
-    /// The lookups the writer fills and empties itself; `record_operations` follows them through
-    /// its triggers, so that a process of the previous version keeps it right too.
-    const BY_THE_WRITER: [Column; 2] = [Column::User, Column::Address];
+    /// Every lookup.
+    const ALL: [Column; 3] = [Column::User, Column::Address, Column::Operation];
 
     /// The column's name, in `records` and in its lookup.
     pub(super) fn name(self) -> &'static str {
@@ -195,16 +194,15 @@ impl Windows {
     }
 }
 
-/// Removes the user and address entries of a record about to be deleted (none if it was not yet
-/// looked up); its operation's goes with the row (a trigger).
+/// Removes the lookup entries of a record about to be deleted (none if it was not yet looked up);
+/// `values` are its user, address and operation columns, in the order of [`Column::ALL`].
 pub(super) fn forget(
     tx: &Transaction<'_>,
     id: i64,
     hour: i64,
-    user_id: Option<i64>,
-    client_ip: Option<i64>,
+    values: [Option<i64>; 3],
 ) -> rusqlite::Result<()> {
-    for (column, value) in Column::BY_THE_WRITER.into_iter().zip([user_id, client_ip]) {
+    for (column, value) in Column::ALL.into_iter().zip(values) {
         if let Some(value) = value {
             tx.prepare_cached(&format!(
                 "DELETE FROM {} WHERE hour = ?1 AND {} = ?2 AND id = ?3",
@@ -221,7 +219,7 @@ pub(super) fn forget(
 /// handed out again is looked up.
 pub(super) fn after_deletes(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.prepare_cached(
-        "UPDATE lookup_progress SET upto = (SELECT coalesce(max(id), 0) FROM records) \
+        "UPDATE looked_up SET upto = (SELECT coalesce(max(id), 0) FROM records) \
          WHERE upto > (SELECT coalesce(max(id), 0) FROM records)",
     )?
     .execute([])?;
@@ -296,7 +294,7 @@ impl Inner {
     /// (1: any); returns how many records were looked up.
     pub(super) fn catch_up_lookups(&mut self, at_least: i64) -> Result<i64, StoreError> {
         const WAITING: &str =
-            "SELECT upto, (SELECT coalesce(max(id), 0) FROM records) FROM lookup_progress";
+            "SELECT upto, (SELECT coalesce(max(id), 0) FROM records) FROM looked_up";
         let waiting = |conn: &rusqlite::Connection| -> rusqlite::Result<(i64, i64)> {
             conn.query_row(WAITING, [], |r| Ok((r.get(0)?, r.get(1)?)))
         };
@@ -313,8 +311,7 @@ impl Inner {
         if last <= upto {
             return Ok(0);
         }
-        // The operations follow `upto` (a trigger).
-        for column in Column::BY_THE_WRITER {
+        for column in Column::ALL {
             let (table, name) = (column.table(), column.name());
             // In row order: the transaction's pages stay in the cache until its commit writes
             // each once, and sorting first (ORDER BY) was no faster and left the sorter's memory
@@ -327,7 +324,7 @@ impl Inner {
             ))?
             .execute(params![upto, last])?;
         }
-        tx.prepare_cached("UPDATE lookup_progress SET upto = ?1")?
+        tx.prepare_cached("UPDATE looked_up SET upto = ?1")?
             .execute([last])?;
         tx.commit()?;
         Ok(last - upto)
@@ -440,7 +437,7 @@ mod tests {
         store
             .lock()
             .conn
-            .query_row("SELECT upto FROM lookup_progress", [], |r| r.get(0))
+            .query_row("SELECT upto FROM looked_up", [], |r| r.get(0))
             .unwrap()
     }
 
@@ -604,7 +601,7 @@ mod tests {
         store
             .lock()
             .conn
-            .execute("UPDATE lookup_progress SET upto = 10", [])
+            .execute("UPDATE looked_up SET upto = 10", [])
             .unwrap();
         drop(store);
         let store = SqliteStore::open(dir.path()).unwrap();
@@ -668,7 +665,7 @@ mod tests {
             [(1, 4, 1), (2, 4, 5)]
         );
         let upto: i64 = conn
-            .query_row("SELECT upto FROM lookup_progress", [], |r| r.get(0))
+            .query_row("SELECT upto FROM looked_up", [], |r| r.get(0))
             .unwrap();
         assert_eq!(upto, 5);
     }
@@ -698,35 +695,22 @@ mod tests {
     }
 
     #[test]
-    fn a_process_of_schema_17_keeps_the_operations_right_through_the_triggers() {
+    fn a_process_of_schema_17_cannot_look_records_up_without_their_operations() {
         use super::super::migrations::{MIGRATIONS, migrate};
         let mut conn = rusqlite::Connection::open_in_memory().unwrap();
         migrate(&mut conn, MIGRATIONS).unwrap();
         conn.execute_batch(OLD_RECORDS).unwrap();
-        // What a collector of the previous version does after a commit: the users and
-        // addresses it knows of, then `upto`.
-        conn.execute_batch(
-            "INSERT INTO record_users (hour, user_id, id)
+        // What a collector of the previous version does after a commit, and after deleting
+        // records: both fail (and its retention's transaction with them), where they would
+        // have moved `upto` over records whose operations it does not know of.
+        let catch_up = "INSERT INTO record_users (hour, user_id, id)
                  SELECT hour, user_id, id FROM records WHERE user_id IS NOT NULL;
-             INSERT INTO record_addresses (hour, client_ip, id)
-                 SELECT hour, client_ip, id FROM records WHERE client_ip IS NOT NULL;
-             UPDATE lookup_progress SET upto = 5;",
-        )
-        .unwrap();
-        let operations = |conn: &rusqlite::Connection| {
-            rows(conn, "SELECT hour, operation, id FROM record_operations")
-        };
-        assert_eq!(operations(&conn), [(1, 4, 1), (2, 4, 5)]);
-        // Its retention: the row goes, and its operation's entry with it.
-        conn.execute_batch("DELETE FROM records WHERE id = 5")
-            .unwrap();
-        assert_eq!(operations(&conn), [(1, 4, 1)]);
-        // `upto` lowered, then raised again over the same ids: nothing twice.
-        conn.execute_batch(
-            "UPDATE lookup_progress SET upto = 0; UPDATE lookup_progress SET upto = 2;",
-        )
-        .unwrap();
-        assert_eq!(operations(&conn), [(1, 4, 1)]);
+             UPDATE lookup_progress SET upto = 5;";
+        let err = conn.execute_batch(catch_up).unwrap_err();
+        assert!(err.to_string().contains("no such table"), "{err}");
+        let retention =
+            "UPDATE lookup_progress SET upto = (SELECT coalesce(max(id), 0) FROM records)";
+        assert!(conn.execute_batch(retention).is_err());
     }
 
     #[test]

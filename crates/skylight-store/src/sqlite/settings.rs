@@ -65,10 +65,10 @@ impl Inner {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        type Doomed = (i64, i64, i64, i64, Option<i64>, Option<i64>);
+        type Doomed = (i64, i64, i64, i64, [Option<i64>; 3]);
         let batch: Vec<Doomed> = tx
             .prepare_cached(
-                "SELECT id, tenant_id, content_type, hour, user_id, client_ip FROM records \
+                "SELECT id, tenant_id, content_type, hour, user_id, client_ip, operation FROM records \
                  WHERE creation_ms > 0 AND creation_ms < ?1 LIMIT ?2",
             )?
             .query_map(params![before_ms, DELETE_BATCH], |r| {
@@ -77,16 +77,15 @@ impl Inner {
                     r.get(1)?,
                     r.get(2)?,
                     r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
+                    [r.get(4)?, r.get(5)?, r.get(6)?],
                 ))
             })?
             .collect::<Result<_, _>>()?;
         {
             let mut delete = tx.prepare_cached("DELETE FROM records WHERE id = ?1")?;
             let mut gone: HashMap<(i64, i64), i64> = HashMap::new();
-            for &(id, tenant, content_type, hour, user_id, client_ip) in &batch {
-                lookups::forget(&tx, id, hour, user_id, client_ip)?;
+            for &(id, tenant, content_type, hour, looked_up) in &batch {
+                lookups::forget(&tx, id, hour, looked_up)?;
                 delete.execute([id])?;
                 *gone.entry((tenant, content_type)).or_default() += 1;
             }

@@ -792,12 +792,12 @@ fn a_users_addresses_or_operations_week_seeks_by_hour_with_the_statistics_optimi
     ] {
         let plan = first_page_plan(&store, None, &[filter, week]);
         // The rows by id; the records not yet looked up by a range of ids; nothing walked but
-        // the one row of `lookup_progress`.
+        // the one row of `looked_up`.
         assert!(
             plan.contains(index)
                 && plan.contains("SEARCH r USING INTEGER PRIMARY KEY (rowid=?)")
                 && plan.contains("SEARCH t USING INTEGER PRIMARY KEY (rowid>?)")
-                && !plan.replace("SCAN lookup_progress", "").contains("SCAN"),
+                && !plan.replace("SCAN looked_up", "").contains("SCAN"),
             "{filter}: {plan}"
         );
     }
