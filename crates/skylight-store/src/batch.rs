@@ -159,30 +159,40 @@ pub(crate) fn encode_chunk<'a>(
         plain.extend_from_slice(&len.to_le_bytes());
         plain.extend_from_slice(raw);
     }
-    let packed = zstd::bulk::compress(&plain, ZSTD_LEVEL).map_err(zstd_error)?;
-    Ok((packed, plain.len()))
+    Ok((pack(&plain)?, plain.len()))
+}
+
+/// Compresses a chunk's bytes (its records, framed) as a chunk is stored.
+pub(crate) fn pack(plain: &[u8]) -> Result<Vec<u8>, StoreError> {
+    zstd::bulk::compress(plain, ZSTD_LEVEL).map_err(zstd_error)
 }
 
 /// Decompresses a chunk, checking its stored length; never reads more than `raw_len + 1` bytes
 /// out of the frame, whatever it claims.
 pub(crate) fn decode_chunk(packed: &[u8], raw_len: i64, what: &str) -> Result<Chunk, StoreError> {
-    let plain = unpack(packed, raw_len, what)?;
-    let mut offsets = Vec::new();
-    let mut at = 0usize;
-    while at < plain.len() {
-        let Some(head) = plain.get(at..at + 4) else {
-            return Err(StoreError::Corrupt(format!("{what}: truncated frame")));
-        };
-        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
-        let start = at + 4;
-        let end = start
-            .checked_add(len)
-            .filter(|e| *e <= plain.len())
-            .ok_or_else(|| StoreError::Corrupt(format!("{what}: truncated record")))?;
-        offsets.push((start, end));
-        at = end;
+    Chunk::from_plain(unpack(packed, raw_len, what)?, what)
+}
+
+impl Chunk {
+    /// A chunk's records out of its decompressed bytes (each record framed by its length).
+    pub(crate) fn from_plain(plain: Vec<u8>, what: &str) -> Result<Chunk, StoreError> {
+        let mut offsets = Vec::new();
+        let mut at = 0usize;
+        while at < plain.len() {
+            let Some(head) = plain.get(at..at + 4) else {
+                return Err(StoreError::Corrupt(format!("{what}: truncated frame")));
+            };
+            let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+            let start = at + 4;
+            let end = start
+                .checked_add(len)
+                .filter(|e| *e <= plain.len())
+                .ok_or_else(|| StoreError::Corrupt(format!("{what}: truncated record")))?;
+            offsets.push((start, end));
+            at = end;
+        }
+        Ok(Chunk { plain, offsets })
     }
-    Ok(Chunk { plain, offsets })
 }
 
 /// Record `pos` of a stored chunk, checked (`what` names it in errors).

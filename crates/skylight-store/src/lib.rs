@@ -37,6 +37,7 @@ pub use directory::{
 };
 pub use pg::PostgresStore;
 pub use settings::Setting;
+pub use sqlite::segments::Sealed;
 pub use sqlite::{SqliteStore, searchable_text};
 
 /// Why a store operation failed.

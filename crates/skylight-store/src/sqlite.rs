@@ -20,6 +20,7 @@ mod governance;
 mod lookups;
 mod migrations;
 mod query;
+pub(crate) mod segments;
 mod settings;
 #[cfg(test)]
 mod tests;
@@ -36,7 +37,6 @@ use skylight_model::{BlobRef, CommitStats, ConnectorState, ConnectorStatus, Cont
 
 use self::commit::{Job, MARK_DONE};
 pub use self::query::searchable_text;
-use crate::batch::record_in_chunk;
 use crate::convert::{from_count, from_ns, to_count, to_ns};
 use crate::{RecordBatch, Store, StoreError};
 /// How long a write waits for another process's write lock before failing.
@@ -95,6 +95,10 @@ struct Inner {
     wrote_records: bool,
     /// When this connection last filled the lookups (or opened the store).
     lookups_filled: std::time::Instant,
+    /// When this connection last looked for chunks to seal.
+    sealed_at: std::time::Instant,
+    /// Chunks whose data cannot be read, which this connection does not try to seal again.
+    unsealable: segments::Unsealable,
 }
 
 impl Inner {
@@ -105,6 +109,8 @@ impl Inner {
             strings: HashMap::new(),
             wrote_records: false,
             lookups_filled: std::time::Instant::now(),
+            sealed_at: std::time::Instant::now(),
+            unsealable: segments::Unsealable::new(),
         }
     }
 }
@@ -220,6 +226,23 @@ impl SqliteStore {
     /// The database's schema version (equal to [`SqliteStore::SCHEMA_VERSION`] once open).
     pub fn schema_version(&self) -> Result<i64, StoreError> {
         migrations::user_version(&self.lock().conn)
+    }
+
+    /// Seals every raw chunk due at `now` into segments, however long it takes (a writer does
+    /// it a little at a time after its commits; `bench ingest` does it all at once to report
+    /// what a store of closed periods takes).
+    pub fn seal_chunks(&self, now: DateTime<Utc>) -> Result<segments::Sealed, StoreError> {
+        self.lock().seal_chunks(now.timestamp_millis(), None)
+    }
+
+    /// Bytes of the database file in use: its pages less the free ones (space freed by sealing
+    /// or retention, which later writes reuse before the file grows).
+    pub fn bytes_in_use(&self) -> Result<u64, StoreError> {
+        let conn = &self.lock().conn;
+        let pages: i64 = conn.pragma_query_value(None, "page_count", |r| r.get(0))?;
+        let free: i64 = conn.pragma_query_value(None, "freelist_count", |r| r.get(0))?;
+        let size: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
+        Ok(u64::try_from((pages - free).max(0) * size).unwrap_or(0))
     }
 
     /// Runs `f` on the store's connection (for `migrate`, which reads the tables directly).
@@ -428,6 +451,7 @@ impl Store for SqliteStore {
         // Outside the group's transaction and after its outcomes are set: the group's other
         // blobs do not wait for it (this caller, the next group and queries do, a batch's time).
         inner.catch_up_lookups_if_due();
+        inner.seal_if_due();
         if let Some(c) = &self.checkpointer {
             c.after_commit(&inner.conn);
         }
@@ -595,24 +619,23 @@ impl Store for SqliteStore {
     }
 
     fn raw_record(&self, tenant: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let row: Option<(Vec<u8>, i64, i64)> = {
-            let inner = self.lock();
-            inner
+        self.read_snapshot(|inner| {
+            let at: Option<(i64, i64)> = inner
                 .conn
                 .prepare_cached(&format!(
-                    "SELECT c.data, c.raw_len, r.chunk_pos FROM records r JOIN raw_chunks c ON c.id = r.chunk_id \
+                    "SELECT r.chunk_id, r.chunk_pos FROM records r \
                      WHERE r.record_key = ?2 AND r.tenant_id = {TENANT_ID}"
                 ))?
                 .query_row(params![tenant, record_key(id)], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    Ok((r.get(0)?, r.get(1)?))
                 })
-                .optional()?
-        };
-        let Some((packed, len, pos)) = row else {
-            return Ok(None);
-        };
-        let what = format!("record {id} of tenant {tenant}");
-        record_in_chunk(&packed, len, pos, &what).map(Some)
+                .optional()?;
+            let Some((chunk, pos)) = at else {
+                return Ok(None);
+            };
+            let what = format!("record {id} of tenant {tenant}");
+            inner.raw_in_chunk(chunk, pos, &what).map(Some)
+        })
     }
 
     fn gaps(&self, tenant: Option<&str>) -> Result<Vec<Gap>, StoreError> {
@@ -726,23 +749,20 @@ impl Store for SqliteStore {
             // That row's own raw record: (tenant, time, Id) is the unique key, Id alone may not
             // be.
             let ms = row.time.map_or(0, |t| t.timestamp_millis());
-            let raw: (Vec<u8>, i64, i64) = inner
+            let (chunk, pos): (i64, i64) = inner
                 .conn
                 .prepare_cached(&format!(
-                    "SELECT c.data, c.raw_len, r.chunk_pos FROM records r JOIN raw_chunks c ON c.id = r.chunk_id \
+                    "SELECT r.chunk_id, r.chunk_pos FROM records r \
                      WHERE r.tenant_id = {TENANT_ID} AND r.creation_ms = ?2 AND r.record_key = ?3"
                 ))?
                 .query_row(params![row.tenant, ms, record_key(id)], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    Ok((r.get(0)?, r.get(1)?))
                 })?;
+            let what = format!("record {id} of tenant {}", row.tenant);
+            let raw = inner.raw_in_chunk(chunk, pos, &what)?;
             Ok(Some((row, raw)))
         })?;
-        let Some((row, (packed, len, pos))) = found else {
-            return Ok(None);
-        };
-        let what = format!("record {id} of tenant {}", row.tenant);
-        let raw = record_in_chunk(&packed, len, pos, &what)?;
-        Ok(Some((row, raw)))
+        Ok(found)
     }
 
     fn activities_since(

@@ -237,6 +237,12 @@ fn fill(store: &SqliteStore, connectors: &[StoredConnector]) {
         };
         let ct = ContentType::ALL[b as usize % ContentType::ALL.len()];
         store.commit_blob(tenant, ct, &blob, &records).unwrap();
+        if b == 11 {
+            // Half the chunks sealed into segments (as a day later), half not: PostgreSQL
+            // gets both as chunks of their own.
+            let sealed = store.seal_chunks(Utc::now() + Duration::days(2)).unwrap();
+            assert_eq!(sealed.chunks, 12);
+        }
     }
     let again: Vec<AuditRecord> = (0..10).map(|j| record(record_id(j), j)).collect();
     let blob = BlobRef {

@@ -11,6 +11,7 @@ use rusqlite::types::ValueRef;
 use skylight_model::OAuthApp;
 
 use crate::sqlite::address::address_text;
+use crate::sqlite::segments::ChunkReader;
 use crate::{PostgresStore, StoreError};
 
 /// How a SQLite column becomes a PostgreSQL one.
@@ -38,6 +39,9 @@ pub(super) enum Kind {
     Publisher,
     /// `boolean`: whether the app whose JSON body this is is Microsoft's own.
     FirstParty,
+    /// `bytea`: a raw chunk's data (the select's first column is the chunk's id), compressed
+    /// alone as PostgreSQL keeps chunks: out of its segment if it is sealed.
+    Chunk,
 }
 
 impl Kind {
@@ -49,7 +53,7 @@ impl Kind {
             Kind::I16 => Type::INT2,
             Kind::Bool | Kind::FirstParty => Type::BOOL,
             Kind::Text | Kind::Key | Kind::Publisher => Type::TEXT,
-            Kind::Bytes => Type::BYTEA,
+            Kind::Bytes | Kind::Chunk => Type::BYTEA,
             Kind::JsonList => Type::TEXT_ARRAY,
             Kind::Inet => Type::INET,
         }
@@ -129,7 +133,7 @@ pub(super) const TABLES: &[Table] = &[
         columns: &[
             ("id", I64),
             ("tenant_id", I32),
-            ("data", Bytes),
+            ("data", Chunk),
             ("raw_len", I64),
             ("stored_ms", I64),
             ("min_ms", I64),
@@ -538,11 +542,16 @@ pub(super) fn copy_table(
     let mut stmt = lite.prepare(&select)?;
     let mut rows = stmt.query([])?;
     let (mut batch, mut times) = (Vec::with_capacity(table.batch), Vec::new());
+    let mut chunks = ChunkReader::default();
     let mut copied = 0u64;
     progress(table.name, 0);
     while let Some(row) = rows.next()? {
         let mut out: Row = Vec::with_capacity(table.columns.len());
         for (i, (column, kind)) in table.columns.iter().enumerate() {
+            if let Kind::Chunk = kind {
+                out.push(Box::new(chunks.packed(lite, row.get(0)?)?));
+                continue;
+            }
             let value = convert(*kind, row.get_ref(i)?).map_err(|e| {
                 StoreError::Corrupt(format!("SQLite's {}.{column}: {e}", table.name))
             })?;
@@ -624,7 +633,7 @@ fn convert(kind: Kind, v: ValueRef<'_>) -> Result<Box<dyn ToSql + Sync>, String>
         ),
         Kind::Bool => Box::new(int()?.map(|n| n != 0)),
         Kind::Text => Box::new(text()?),
-        Kind::Bytes => Box::new(match v {
+        Kind::Bytes | Kind::Chunk => Box::new(match v {
             ValueRef::Null => None,
             ValueRef::Blob(b) => Some(b.to_vec()),
             other => return Err(format!("a blob expected, found {}", other.data_type())),

@@ -274,17 +274,22 @@ fn insert_job(
             .iter()
             .map(|c| c.creation_time.map_or(0, |t| t.timestamp_millis()));
         let (min_ms, max_ms) = (times.clone().min(), times.max());
+        // The chunk's data is a segment of its own until it is sealed (`segments.rs`).
+        tx.prepare_cached("INSERT INTO raw_segments (data, raw_len) VALUES (?1, ?2)")?
+            .execute(params![batch.chunk, len_i64(batch.raw_len)])?;
+        let segment_id = tx.last_insert_rowid();
         tx.prepare_cached(
-            "INSERT INTO raw_chunks (tenant_id, data, raw_len, stored_ms, min_ms, max_ms) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO raw_chunks (tenant_id, data, raw_len, stored_ms, min_ms, max_ms, \
+             content_type, segment_id, segment_offset) VALUES (?1, X'', ?2, ?3, ?4, ?5, ?6, ?7, 0)",
         )?
         .execute(params![
             tenant_id,
-            batch.chunk,
             len_i64(batch.raw_len),
             now.timestamp_millis(),
             min_ms,
-            max_ms
+            max_ms,
+            job.content_type,
+            segment_id
         ])?;
         let chunk_id = tx.last_insert_rowid();
         // (row id, position in the chunk) of each record stored; positions of duplicates.
@@ -310,7 +315,7 @@ fn insert_job(
         stats.inserted = stored.len() as u64;
         stats.duplicates = skipped.len() as u64;
         if !skipped.is_empty() {
-            drop_duplicates(tx, chunk_id, batch, &stored)?;
+            drop_duplicates(tx, (chunk_id, segment_id), batch, &stored)?;
         }
         tx.prepare_cached(
             "INSERT INTO record_counts (tenant_id, content_type, records) VALUES (?1, ?2, ?3) \
@@ -400,13 +405,15 @@ fn insert_record(
 /// records of earlier blobs pay for it.
 fn drop_duplicates(
     tx: &Transaction<'_>,
-    chunk_id: i64,
+    (chunk_id, segment_id): (i64, i64),
     batch: &SealedBatch,
     stored: &[(i64, usize)],
 ) -> Result<(), StoreError> {
     if stored.is_empty() {
         tx.prepare_cached("DELETE FROM raw_chunks WHERE id = ?1")?
             .execute([chunk_id])?;
+        tx.prepare_cached("DELETE FROM raw_segments WHERE id = ?1")?
+            .execute([segment_id])?;
         return Ok(());
     }
     let what = format!("the chunk of blob {chunk_id}");
@@ -420,8 +427,10 @@ fn drop_duplicates(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let (packed, raw_len) = encode_chunk(kept)?;
-    tx.prepare_cached("UPDATE raw_chunks SET data = ?2, raw_len = ?3 WHERE id = ?1")?
-        .execute(params![chunk_id, packed, len_i64(raw_len)])?;
+    tx.prepare_cached("UPDATE raw_segments SET data = ?2, raw_len = ?3 WHERE id = ?1")?
+        .execute(params![segment_id, packed, len_i64(raw_len)])?;
+    tx.prepare_cached("UPDATE raw_chunks SET raw_len = ?2 WHERE id = ?1")?
+        .execute(params![chunk_id, len_i64(raw_len)])?;
     let mut moved = tx.prepare_cached("UPDATE records SET chunk_pos = ?2 WHERE id = ?1")?;
     for (new_pos, &(row, old_pos)) in stored.iter().enumerate() {
         if new_pos != old_pos {

@@ -10,8 +10,9 @@ use std::collections::HashMap;
 
 use super::address;
 use super::query::{CLIENT_IP, ROW_IDS, read_row_with};
+use super::segments::ChunkReader;
 use super::{Inner, from_ns, to_ns};
-use crate::batch::{Chunk, decode_chunk};
+use crate::batch::Chunk;
 use crate::partition;
 use crate::{AlertChange, AlertQuery, StateChange, StateEntry, StoreError, StoredActivity};
 
@@ -164,20 +165,15 @@ impl Inner {
             cache.insert(id, v.clone());
             Ok(Some(v))
         };
-        // A blob's records sit together in one chunk: each chunk is decompressed once.
+        // A blob's records sit together in one chunk: each chunk is decompressed once (and
+        // each segment, if they are sealed, once while its chunks come by).
+        let mut chunks = ChunkReader::default();
         let mut chunk: Option<(i64, Chunk)> = None;
         while let Some(row) = rows.next()? {
             let seq: i64 = row.get(0)?;
             let (chunk_id, pos): (i64, i64) = (row.get(15)?, row.get(16)?);
             if chunk.as_ref().is_none_or(|(id, _)| *id != chunk_id) {
-                let (data, len): (Vec<u8>, i64) = self
-                    .conn
-                    .prepare_cached("SELECT data, raw_len FROM raw_chunks WHERE id = ?1")?
-                    .query_row([chunk_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                chunk = Some((
-                    chunk_id,
-                    decode_chunk(&data, len, &format!("chunk {chunk_id}"))?,
-                ));
+                chunk = Some((chunk_id, chunks.chunk(&self.conn, chunk_id)?));
             }
             let raw = usize::try_from(pos)
                 .ok()

@@ -90,6 +90,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         name: "0018_operation_lookup",
         sql: include_str!("migrations/0018_operation_lookup.sql"),
     },
+    Migration {
+        name: "0019_segments",
+        sql: include_str!("migrations/0019_segments.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of a Skylight database ("Skyl").

@@ -16,8 +16,8 @@ use skylight_model::filter::{Condition, Field, Filter, Test, Value};
 
 use super::address::{self, address_text};
 use super::lookups::{Column, Lookup};
+use super::segments::ChunkReader;
 use super::{Inner, id_from_key};
-use crate::batch::decode_chunk;
 use crate::{ActivityPage, ActivityQuery, StoreError, codes};
 
 /// The unique key led by the time (schema 16): the log's newest-first walk.
@@ -692,6 +692,7 @@ impl Inner {
         let mut out = Vec::new();
         let mut after = q.after;
         let mut chunks: HashMap<i64, crate::batch::Chunk> = HashMap::new();
+        let mut reader = ChunkReader::default();
         let mut windows = w.lookup.as_ref().map(|l| l.windows(q.after));
         let mut window = match &mut windows {
             Some(ws) => match ws.next(limit + 1) {
@@ -716,19 +717,10 @@ impl Inner {
                     if !words.is_empty() {
                         let (chunk_id, pos): (i64, i64) = (row.get(15)?, row.get(16)?);
                         if !chunks.contains_key(&chunk_id) {
-                            let (data, len): (Vec<u8>, i64) = self
-                                .conn
-                                .prepare_cached(
-                                    "SELECT data, raw_len FROM raw_chunks WHERE id = ?1",
-                                )?
-                                .query_row([chunk_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
                             if chunks.len() > 64 {
                                 chunks.clear();
                             }
-                            chunks.insert(
-                                chunk_id,
-                                decode_chunk(&data, len, &format!("chunk {chunk_id}"))?,
-                            );
+                            chunks.insert(chunk_id, reader.chunk(&self.conn, chunk_id)?);
                         }
                         let raw = usize::try_from(pos)
                             .ok()

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-use super::{Inner, lookups};
+use super::{Inner, lookups, segments};
 use crate::StoreError;
 use crate::convert::{from_ns, to_ns};
 use crate::settings::Setting;
@@ -103,11 +103,20 @@ impl Inner {
     }
 
     /// Deletes the raw chunks whose records are all timed and before `before_ms` (run once the
-    /// records are gone).
+    /// records are gone), and the segments left with none of their chunks.
     pub(super) fn delete_chunks_before(&self, before_ms: i64) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached("DELETE FROM raw_chunks WHERE max_ms < ?1 AND min_ms > 0")?
+        const WHERE: &str = "WHERE max_ms < ?1 AND min_ms > 0";
+        let tx = self.conn.unchecked_transaction()?;
+        let segments = tx
+            .prepare_cached(&format!(
+                "SELECT DISTINCT segment_id FROM raw_chunks {WHERE} AND segment_id IS NOT NULL"
+            ))?
+            .query_map([before_ms], |r| r.get(0))?
+            .collect::<Result<Vec<i64>, _>>()?;
+        tx.prepare_cached(&format!("DELETE FROM raw_chunks {WHERE}"))?
             .execute([before_ms])?;
+        segments::delete_emptied_segments(&tx, &segments)?;
+        tx.commit()?;
         Ok(())
     }
 }

@@ -197,14 +197,20 @@ fn damaged_raw_chunks_are_an_error_not_a_panic() {
         let c = &inner.conn;
         let chunk_of =
             |id: &str| format!("(SELECT chunk_id FROM records WHERE record_key = '{id}')");
+        let segment_of = |id: &str| {
+            format!(
+                "(SELECT segment_id FROM raw_chunks WHERE id = {})",
+                chunk_of(id)
+            )
+        };
         for sql in [
             format!(
-                "UPDATE raw_chunks SET data = x'00ff00ff' WHERE id = {}",
-                chunk_of("a")
+                "UPDATE raw_segments SET data = x'00ff00ff' WHERE id = {}",
+                segment_of("a")
             ),
             format!(
-                "UPDATE raw_chunks SET data = substr(data, 1, length(data) - 3) WHERE id = {}",
-                chunk_of("b")
+                "UPDATE raw_segments SET data = substr(data, 1, length(data) - 3) WHERE id = {}",
+                segment_of("b")
             ),
             format!(
                 "UPDATE raw_chunks SET raw_len = raw_len + 1 WHERE id = {}",
