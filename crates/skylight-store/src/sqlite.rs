@@ -21,6 +21,8 @@ mod lookups;
 mod migrations;
 mod query;
 pub(crate) mod segments;
+#[cfg(test)]
+mod segments_model;
 mod settings;
 #[cfg(test)]
 mod tests;
@@ -1128,16 +1130,20 @@ impl Store for SqliteStore {
     fn delete_activities_before(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let before_ms = before.timestamp_millis();
         let mut deleted = 0;
-        // One batch per hold of the connection: commits go on between batches.
+        // One batch per hold of the connection: commits go on between batches. A commit of
+        // old records between the last batch and the chunks' deletion sends it round again.
         loop {
-            let n = self.lock().delete_records_batch(before_ms)?;
-            if n == 0 {
-                break;
+            loop {
+                let n = self.lock().delete_records_batch(before_ms)?;
+                if n == 0 {
+                    break;
+                }
+                deleted += n;
             }
-            deleted += n;
+            if self.lock().delete_chunks_before(before_ms)? {
+                return Ok(deleted);
+            }
         }
-        self.lock().delete_chunks_before(before_ms)?;
-        Ok(deleted)
     }
 
     fn statuses(&self) -> Result<Vec<ConnectorStatus>, StoreError> {

@@ -3,9 +3,9 @@
 //! A chunk is compressed fast, alone, while its blob is committed. Once it is [`SEAL_AFTER`]
 //! old, it is recompressed with the next chunks of its tenant and content type into a segment of
 //! about [`SEGMENT_BYTES`] at [`SEAL_LEVEL`]: records of one kind share most of their text, and a
-//! larger frame at a higher level finds it. Measured on a 10,000-user week: 248 → 193 B per
-//! record of 1,310 B of JSON. The price: reading one record decompresses its segment (2 MiB, a
-//! few milliseconds), which [`ChunkReader`] does once for all the chunks a read touches in it.
+//! larger frame at a higher level finds it. Measured on a 10,000-user week: 248 → about 190 B
+//! per record of 1,310 B of JSON. The price: reading one record decompresses its segment (4 MiB,
+//! a few milliseconds), which [`ChunkReader`] does once for all the chunks a read touches in it.
 //!
 //! Sealing runs on the writer's connection after commits, at most every [`SEAL_EVERY`] and for
 //! about [`SEAL_BUDGET`], so that a large backlog (after an upgrade, or a long backfill) goes a
@@ -25,29 +25,30 @@ use crate::batch::{Chunk, unpack};
 /// activity log shows the last minutes most.
 pub(crate) const SEAL_AFTER: Duration = Duration::from_secs(15 * 60);
 
-/// Records' bytes (their framing included) that fill a segment: about 1,600 records of
-/// Microsoft 365's. Larger segments compress a little better (4,000 records: 2 % smaller) but
-/// make reading one record slower.
-const SEGMENT_BYTES: i64 = 2 << 20;
+/// Records' bytes (their framing included) that fill a segment: about 3,200 records of
+/// Microsoft 365's. Larger segments compress a little better (6,400 records: 2 % smaller) but
+/// make reading one record slower, and a read holds several decompressed.
+const SEGMENT_BYTES: i64 = 4 << 20;
 
 /// A tenant's content type that fills no segment (a small tenant, or DLP events) is sealed
 /// anyway once its oldest closed chunk is this old.
 const SEAL_SHORT_AFTER: Duration = Duration::from_secs(24 * 3600);
 
-/// zstd level of segments: 7 compresses 2 MiB of records to 14.9 % of their size at about
-/// 80 MB/s; 9 reaches 14.7 % at 70 MB/s; 19, 13.2 % at 3 MB/s.
-const SEAL_LEVEL: i32 = 7;
+/// zstd level of segments. On a sample of a 10,000-user week's records, in 4 MiB segments: 9
+/// compresses them to 14.7 % at about 80 MB/s, 11 to 14.4 % at 45 MB/s (10 s of a core for a
+/// day of that tenant), 13 to 14.3 % at 20 MB/s; 7 in 2 MiB, 15.3 %; 19, about 13 % at 3 MB/s.
+const SEAL_LEVEL: i32 = 11;
 
 /// How often a writer looks for chunks to seal.
 const SEAL_EVERY: Duration = Duration::from_secs(30);
 
-/// How long a writer seals at a time (one segment takes about 30 ms): the commits waiting
+/// How long a writer seals at a time (one segment takes about 100 ms): the commits waiting
 /// meanwhile wait no longer than this.
 const SEAL_BUDGET: Duration = Duration::from_millis(250);
 
-/// Segments a read keeps decompressed: records read in stored order go through one segment per
-/// content type at a time (five of Microsoft 365's).
-const SEGMENTS_HELD: usize = 6;
+/// Segments a read keeps decompressed (20 MiB at most): records read in stored order go through
+/// one segment per content type at a time (five of Microsoft 365's).
+const SEGMENTS_HELD: usize = 5;
 
 /// What sealing did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -74,15 +75,22 @@ impl ChunkReader {
     /// Chunk `id` compressed alone, as a chunk is stored before it is sealed (and as
     /// PostgreSQL stores every chunk): its data as it is, or its records out of its segment.
     pub(crate) fn packed(&mut self, conn: &Connection, id: i64) -> Result<Vec<u8>, StoreError> {
-        let (sealed, own, alone): (bool, Vec<u8>, Option<Vec<u8>>) = conn
+        type Row = (bool, Vec<u8>, Option<i64>, Option<Vec<u8>>);
+        let (sealed, own, segment, alone): Row = conn
             .prepare_cached(
-                "SELECT c.sealed, c.data, s.data FROM raw_chunks c \
+                "SELECT c.sealed, c.data, c.segment_id, s.data FROM raw_chunks c \
                  LEFT JOIN raw_segments s ON s.id = c.segment_id WHERE c.id = ?1",
             )?
-            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
         if !sealed {
             // Not sealed yet: its segment (or, stored before segments, its row) is its data.
-            return Ok(alone.unwrap_or(own));
+            return match (segment, alone) {
+                (None, _) => Ok(own),
+                (Some(_), Some(data)) => Ok(data),
+                (Some(s), None) => Err(StoreError::Corrupt(format!(
+                    "chunk {id}: its segment {s} is missing"
+                ))),
+            };
         }
         let plain = self.plain(conn, id)?;
         crate::batch::pack(&plain)
@@ -110,8 +118,12 @@ impl ChunkReader {
 
     /// Segment `id`, decompressed.
     fn segment(&mut self, conn: &Connection, id: i64) -> Result<&[u8], StoreError> {
+        // Least recently used out first: a hit moves to the back.
         if let Some(at) = self.segments.iter().position(|(s, _)| *s == id) {
-            return Ok(&self.segments[at].1);
+            if let Some(hit) = self.segments.remove(at) {
+                self.segments.push_back(hit);
+            }
+            return Ok(self.segments.back().map_or(&[], |(_, p)| p.as_slice()));
         }
         let (data, raw_len): (Vec<u8>, i64) = conn
             .prepare_cached("SELECT data, raw_len FROM raw_segments WHERE id = ?1")?
@@ -129,7 +141,7 @@ impl ChunkReader {
 
 /// A group of chunks to seal into one segment.
 struct Group {
-    key: (i64, Option<i64>),
+    key: GroupKey,
     chunks: Vec<i64>,
     bytes: i64,
     oldest_ms: i64,
@@ -184,23 +196,25 @@ impl Inner {
         Ok(sealed)
     }
 
-    /// The first group of chunks due: a segment's worth of one tenant's content type, or less
-    /// once its oldest chunk is [`SEAL_SHORT_AFTER`] old.
+    /// The first group of chunks due: a segment's worth of one tenant's content type and day,
+    /// or less once its oldest chunk is [`SEAL_SHORT_AFTER`] old.
     fn next_group(&self, now_ms: i64) -> Result<Option<Vec<i64>>, StoreError> {
         let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
         let closed_before = now_ms.saturating_sub(ms(SEAL_AFTER));
         let short_before = now_ms.saturating_sub(ms(SEAL_SHORT_AFTER));
         let mut stmt = self.conn.prepare_cached(
-            "SELECT tenant_id, content_type, id, stored_ms, raw_len FROM raw_chunks \
+            "SELECT tenant_id, content_type, \
+             CASE WHEN min_ms > 0 THEN max_ms / 86400000 ELSE -1 END AS day, \
+             id, stored_ms, raw_len FROM raw_chunks \
              INDEXED BY raw_chunks_unsealed WHERE sealed = 0 AND stored_ms < ?1 \
-             ORDER BY tenant_id, content_type, id",
+             ORDER BY tenant_id, content_type, day, id",
         )?;
         let mut rows = stmt.query([closed_before])?;
         let mut group: Option<Group> = None;
         let due = |g: &Group| g.bytes >= SEGMENT_BYTES || g.oldest_ms < short_before;
         while let Some(row) = rows.next()? {
-            let key = (row.get::<_, i64>(0)?, row.get::<_, Option<i64>>(1)?);
-            let (id, stored_ms, raw_len): (i64, i64, i64) = (row.get(2)?, row.get(3)?, row.get(4)?);
+            let key: GroupKey = (row.get(0)?, row.get(1)?, row.get(2)?);
+            let (id, stored_ms, raw_len): (i64, i64, i64) = (row.get(3)?, row.get(4)?, row.get(5)?);
             if self.unsealable.contains(&id) {
                 continue;
             }
@@ -284,10 +298,7 @@ impl Inner {
 
 /// Deletes the segments none of whose chunks is left, among `segments` (after chunks are
 /// deleted or sealed into another segment).
-pub(super) fn delete_emptied_segments(
-    conn: &Connection,
-    segments: &[i64],
-) -> Result<(), StoreError> {
+fn delete_emptied_segments(conn: &Connection, segments: &[i64]) -> Result<(), StoreError> {
     let mut delete = conn.prepare_cached(
         "DELETE FROM raw_segments WHERE id = ?1 AND NOT EXISTS \
          (SELECT 1 FROM raw_chunks WHERE segment_id = ?1)",
@@ -297,6 +308,12 @@ pub(super) fn delete_emptied_segments(
     }
     Ok(())
 }
+
+/// What chunks are sealed together by: tenant, content type, and the UTC day of their latest
+/// record (-1 for chunks holding a record without a time, which retention never deletes), so
+/// that retention, which deletes chunks by their latest record, deletes segments whole within a
+/// day of their first chunk, and a chunk it never deletes keeps no other chunk's bytes.
+type GroupKey = (i64, Option<i64>, Option<i64>);
 
 /// Chunks a process will not try to seal again (their data cannot be read).
 pub(super) type Unsealable = HashSet<i64>;
@@ -389,9 +406,9 @@ mod tests {
     fn sealed_records_read_back_byte_for_byte_wherever_they_are_read() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
-        // 2,500 records (about 2.7 MB) each of two content types, their blobs interleaved.
-        let exchange: Vec<_> = (0..2500).map(|n| record(n, 14)).collect();
-        let sharepoint: Vec<_> = (2500..5000).map(|n| record(n, 14)).collect();
+        // 5,000 records (about 5.5 MB) each of two content types, their blobs interleaved.
+        let exchange: Vec<_> = (0..5000).map(|n| record(n, 14)).collect();
+        let sharepoint: Vec<_> = (5000..10_000).map(|n| record(n, 14)).collect();
         for (e, s) in exchange.chunks(500).zip(sharepoint.chunks(500)) {
             commit(&store, ContentType::Exchange, e);
             commit(&store, ContentType::SharePoint, s);
@@ -400,25 +417,25 @@ mod tests {
         as_before_segments(&store, 1);
         as_before_segments(&store, 2);
         let before = raws(&store);
-        assert_eq!(before.len(), 5000);
+        assert_eq!(before.len(), 10_000);
         let chunk_bytes = count(
             &store,
             "SELECT (SELECT sum(length(data)) FROM raw_chunks) + \
              (SELECT sum(length(data)) FROM raw_segments)",
         );
         // Each chunk stored since is a segment of its own.
-        assert_eq!(count(&store, "SELECT count(*) FROM raw_segments"), 48);
+        assert_eq!(count(&store, "SELECT count(*) FROM raw_segments"), 98);
 
         // Just stored: nothing is due.
         let now = Utc::now();
         assert_eq!(store.seal_chunks(now).unwrap(), super::Sealed::default());
-        assert_eq!(count(&store, UNSEALED), 50);
+        assert_eq!(count(&store, UNSEALED), 100);
         // A quarter of an hour later: one full segment of each content type; the rest waits
         // for more chunks of its kind.
         let sealed = store.seal_chunks(now + Days::minutes(16)).unwrap();
         assert_eq!(sealed.segments, 2);
-        assert!(sealed.chunks >= 38, "{sealed:?}");
-        assert_eq!(count(&store, UNSEALED), 50 - sealed.chunks as i64);
+        assert!(sealed.chunks >= 76, "{sealed:?}");
+        assert_eq!(count(&store, UNSEALED), 100 - sealed.chunks as i64);
         // A day later, the rest too, whatever its size.
         let rest = store.seal_chunks(now + Days::hours(25)).unwrap();
         assert_eq!(rest.segments, 2);
@@ -448,7 +465,7 @@ mod tests {
 
         // Detection's read, one record with its row, one raw record, the log's free text.
         assert_eq!(raws(&store), before);
-        for id in ["rec-0", "rec-1234", "rec-2500", "rec-4999"] {
+        for id in ["rec-0", "rec-1234", "rec-5000", "rec-9999"] {
             let (row, raw) = store.activity(None, id).unwrap().unwrap();
             assert_eq!(row.id, id);
             assert_eq!(&raw, &before[id]);
@@ -479,48 +496,153 @@ mod tests {
         assert_eq!(raws(&store), before);
     }
 
-    #[test]
-    fn retention_deletes_a_segment_with_its_last_chunk() {
-        let store = SqliteStore::open_in_memory().unwrap();
-        // Exchange on the 14th only; SharePoint on the 14th, then the 16th: its segment spans
-        // both days.
-        commit(
-            &store,
-            ContentType::Exchange,
-            &(0..300).map(|n| record(n, 14)).collect::<Vec<_>>(),
-        );
-        commit(
-            &store,
-            ContentType::SharePoint,
-            &(300..600).map(|n| record(n, 14)).collect::<Vec<_>>(),
-        );
-        commit(
-            &store,
-            ContentType::SharePoint,
-            &(600..900).map(|n| record(n, 16)).collect::<Vec<_>>(),
-        );
-        store.seal_chunks(Utc::now() + Days::days(2)).unwrap();
-        assert_eq!(count(&store, "SELECT count(*) FROM raw_segments"), 2);
-        let before = raws(&store);
+    /// Records `range` of May `day` at hours `first_hour` to `first_hour + 5`.
+    fn at_hours(range: std::ops::Range<usize>, day: u32, first_hour: usize) -> Vec<AuditRecord> {
+        range
+            .map(|n| {
+                let r = record(n, day);
+                let json = String::from_utf8(r.raw.to_vec()).unwrap().replace(
+                    &format!("T{:02}:", n % 24),
+                    &format!("T{:02}:", first_hour + n % 6),
+                );
+                AuditRecord::from_json(&json).unwrap()
+            })
+            .collect()
+    }
 
-        let deleted = store
-            .delete_activities_before(Utc.with_ymd_and_hms(2024, 5, 15, 0, 0, 0).unwrap())
-            .unwrap();
-        assert_eq!(deleted, 600);
-        // Exchange's segment went with its chunks; SharePoint's stays for the 16th's records.
-        assert_eq!(count(&store, "SELECT count(*) FROM raw_segments"), 1);
-        assert_eq!(count(&store, "SELECT count(*) FROM raw_chunks"), 3);
+    /// Every segment's bytes, decompressed.
+    fn segment_bytes(store: &SqliteStore) -> Vec<u8> {
+        store
+            .with_connection(|c| {
+                let mut out = Vec::new();
+                let mut stmt = c.prepare("SELECT data, raw_len FROM raw_segments")?;
+                let mut rows = stmt.query([])?;
+                while let Some(r) = rows.next()? {
+                    out.extend(crate::batch::unpack(
+                        &r.get::<_, Vec<u8>>(0)?,
+                        r.get(1)?,
+                        "s",
+                    )?);
+                }
+                Ok(out)
+            })
+            .unwrap()
+    }
+
+    fn holds(bytes: &[u8], text: &str) -> bool {
+        bytes.windows(text.len()).any(|w| w == text.as_bytes())
+    }
+
+    #[test]
+    fn retention_deletes_segments_whole_within_a_day() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let day = |d: u32, h: u32| Utc.with_ymd_and_hms(2024, 5, d, h, 0, 0).unwrap();
+        // Exchange on the 14th; SharePoint on the 14th, early and late on the 16th, and a
+        // record without a time: segments are cut by day, and the untimed one is alone.
+        commit(&store, ContentType::Exchange, &at_hours(0..300, 14, 0));
+        commit(&store, ContentType::SharePoint, &at_hours(300..400, 14, 0));
+        commit(&store, ContentType::SharePoint, &at_hours(400..700, 16, 0));
+        commit(
+            &store,
+            ContentType::SharePoint,
+            &at_hours(700..1000, 16, 18),
+        );
+        let untimed = AuditRecord::from_json(r#"{"Id":"untimed","Operation":"FileAccessed"}"#);
+        commit(&store, ContentType::SharePoint, &[untimed.unwrap()]);
+        store.seal_chunks(Utc::now() + Days::days(2)).unwrap();
+        assert_eq!(count(&store, UNSEALED), 0);
+        assert_eq!(count(&store, "SELECT count(*) FROM raw_segments"), 4);
+        let before = raws(&store);
+        let gone = |id: &str| format!(r#""Id":"{id}""#);
+
+        // The 14th: both its segments go, though SharePoint's next chunks are in the store.
+        assert_eq!(store.delete_activities_before(day(15, 0)).unwrap(), 400);
+        assert_eq!(count(&store, "SELECT count(*) FROM raw_segments"), 2);
+        assert!(!holds(&segment_bytes(&store), &gone("rec-0")));
+        assert!(!holds(&segment_bytes(&store), &gone("rec-399")));
+        // The 16th's morning: its chunks go, its segment stays for the evening's records
+        // (the morning's bytes with it, until the day has gone).
+        assert_eq!(store.delete_activities_before(day(16, 12)).unwrap(), 300);
+        assert_eq!(count(&store, "SELECT count(*) FROM raw_segments"), 2);
+        assert_eq!(count(&store, "SELECT count(*) FROM raw_chunks"), 4);
         let after = raws(&store);
-        assert_eq!(after.len(), 300);
+        assert_eq!(after.len(), 301);
         for (id, raw) in &after {
             assert_eq!(raw, &before[id]);
         }
+        // Then the whole day; the untimed record stays, alone in its segment.
+        assert_eq!(store.delete_activities_before(day(17, 0)).unwrap(), 300);
+        assert_eq!(count(&store, "SELECT count(*) FROM raw_segments"), 1);
+        assert_eq!(count(&store, "SELECT count(*) FROM raw_chunks"), 1);
+        assert_eq!(raws(&store).keys().collect::<Vec<_>>(), ["untimed"]);
+        assert!(!holds(&segment_bytes(&store), &gone("rec-999")));
+    }
 
+    #[test]
+    fn retention_deletes_the_segments_a_process_of_schema_18_left() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        commit(&store, ContentType::Exchange, &at_hours(0..100, 14, 0));
+        commit(&store, ContentType::Exchange, &at_hours(100..200, 16, 0));
+        let cutoff = Utc.with_ymd_and_hms(2024, 5, 15, 0, 0, 0).unwrap();
+        // What its retention runs: records, then chunks, not knowing of segments.
         store
-            .delete_activities_before(Utc.with_ymd_and_hms(2024, 5, 17, 0, 0, 0).unwrap())
+            .with_connection(|c| {
+                let ms = cutoff.timestamp_millis();
+                c.execute(
+                    "DELETE FROM records WHERE creation_ms > 0 AND creation_ms < ?1",
+                    [ms],
+                )?;
+                c.execute(
+                    "DELETE FROM raw_chunks WHERE max_ms < ?1 AND min_ms > 0",
+                    [ms],
+                )?;
+                Ok(())
+            })
             .unwrap();
-        assert_eq!(count(&store, "SELECT count(*) FROM raw_segments"), 0);
+        assert_eq!(count(&store, "SELECT count(*) FROM raw_segments"), 2);
+        store.delete_activities_before(cutoff).unwrap();
+        assert_eq!(count(&store, "SELECT count(*) FROM raw_segments"), 1);
+        assert_eq!(raws(&store).len(), 100);
+    }
+
+    #[test]
+    fn a_blob_of_old_records_committed_during_retention_keeps_its_chunk() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let cutoff = Utc.with_ymd_and_hms(2024, 5, 15, 0, 0, 0).unwrap();
+        commit(&store, ContentType::Exchange, &at_hours(0..100, 14, 0));
+        while store
+            .lock()
+            .delete_records_batch(cutoff.timestamp_millis())
+            .unwrap()
+            > 0
+        {}
+        // A late blob of old records, between the records' deletion and the chunks'.
+        commit(&store, ContentType::Exchange, &at_hours(100..200, 14, 0));
+        assert!(
+            !store
+                .lock()
+                .delete_chunks_before(cutoff.timestamp_millis())
+                .unwrap()
+        );
+        assert_eq!(raws(&store).len(), 100, "its records read");
+        // Retention goes round again and deletes them with their chunk.
+        assert_eq!(store.delete_activities_before(cutoff).unwrap(), 100);
         assert_eq!(count(&store, "SELECT count(*) FROM raw_chunks"), 0);
+        assert_eq!(count(&store, "SELECT count(*) FROM raw_segments"), 0);
+    }
+
+    #[test]
+    fn a_chunk_whose_segment_is_missing_is_an_error_not_empty_data() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        commit(&store, ContentType::Exchange, &at_hours(0..100, 14, 0));
+        let packed = store.with_connection(|c| {
+            c.execute_batch("DELETE FROM raw_segments")?;
+            super::ChunkReader::default().packed(c, 1)
+        });
+        assert!(
+            matches!(packed, Err(crate::StoreError::Corrupt(_))),
+            "{packed:?}"
+        );
     }
 
     #[test]

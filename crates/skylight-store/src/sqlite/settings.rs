@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-use super::{Inner, lookups, segments};
+use super::{Inner, lookups};
 use crate::StoreError;
 use crate::convert::{from_ns, to_ns};
 use crate::settings::Setting;
@@ -102,21 +102,31 @@ impl Inner {
         Ok(batch.len() as u64)
     }
 
-    /// Deletes the raw chunks whose records are all timed and before `before_ms` (run once the
-    /// records are gone), and the segments left with none of their chunks.
-    pub(super) fn delete_chunks_before(&self, before_ms: i64) -> Result<(), StoreError> {
-        const WHERE: &str = "WHERE max_ms < ?1 AND min_ms > 0";
-        let tx = self.conn.unchecked_transaction()?;
-        let segments = tx
-            .prepare_cached(&format!(
-                "SELECT DISTINCT segment_id FROM raw_chunks {WHERE} AND segment_id IS NOT NULL"
-            ))?
-            .query_map([before_ms], |r| r.get(0))?
-            .collect::<Result<Vec<i64>, _>>()?;
-        tx.prepare_cached(&format!("DELETE FROM raw_chunks {WHERE}"))?
+    /// Deletes the raw chunks whose records are all timed and before `before_ms`, and the
+    /// segments left without chunks; false (nothing done) if records before `before_ms` are
+    /// stored again (committed since their batches were deleted: their chunks must stay).
+    pub(super) fn delete_chunks_before(&mut self, before_ms: i64) -> Result<bool, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let again: bool = tx
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM records WHERE creation_ms > 0 AND creation_ms < ?1)",
+            )?
+            .query_row([before_ms], |r| r.get(0))?;
+        if again {
+            return Ok(false);
+        }
+        tx.prepare_cached("DELETE FROM raw_chunks WHERE max_ms < ?1 AND min_ms > 0")?
             .execute([before_ms])?;
-        segments::delete_emptied_segments(&tx, &segments)?;
+        // Every segment without chunks, not only those of the chunks just deleted: a process of
+        // schema 18 deletes chunks without their segments.
+        tx.prepare_cached(
+            "DELETE FROM raw_segments WHERE NOT EXISTS \
+             (SELECT 1 FROM raw_chunks WHERE segment_id = raw_segments.id)",
+        )?
+        .execute([])?;
         tx.commit()?;
-        Ok(())
+        Ok(true)
     }
 }
