@@ -101,6 +101,8 @@ struct Inner {
     sealed_at: std::time::Instant,
     /// Chunks whose data cannot be read, which this connection does not try to seal again.
     unsealable: segments::Unsealable,
+    /// When this connection's retention last deleted every segment left without chunks.
+    segments_swept: Option<std::time::Instant>,
 }
 
 impl Inner {
@@ -113,6 +115,7 @@ impl Inner {
             lookups_filled: std::time::Instant::now(),
             sealed_at: std::time::Instant::now(),
             unsealable: segments::Unsealable::new(),
+            segments_swept: None,
         }
     }
 }

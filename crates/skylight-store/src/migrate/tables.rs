@@ -113,8 +113,9 @@ const RECORDS_SELECT: &str = concat!(
 );
 
 /// Raw chunks with the time bounds of their records (what PostgreSQL's retention reads), in
-/// their segments' order, so that each sealed segment is decompressed once.
-const CHUNKS_SELECT: &str = "SELECT c.id, c.tenant_id, c.data, c.raw_len, c.stored_ms, \
+/// their segments' order, so that each sealed segment is decompressed once. Their data is read
+/// apart (`Kind::Chunk`): in the select, it would go through the sort.
+const CHUNKS_SELECT: &str = "SELECT c.id, c.tenant_id, NULL, c.raw_len, c.stored_ms, \
      coalesce(m.lo, 0), coalesce(m.hi, 0) FROM raw_chunks c LEFT JOIN \
      (SELECT chunk_id, min(creation_ms) AS lo, max(creation_ms) AS hi FROM records GROUP BY chunk_id) m \
      ON m.chunk_id = c.id ORDER BY c.segment_id, c.segment_offset, c.id";

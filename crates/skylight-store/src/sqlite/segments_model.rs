@@ -56,8 +56,11 @@ const WORDS: &[&str] = &[
 fn make(tenant: &str, n: u64) -> (i64, String) {
     let mut r = Rng(n.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(tenant.as_bytes()[0]));
     r.next();
-    let untimed = r.below(25) == 0;
-    let day = 1 + r.below(10) as u32;
+    // Records come in blocks of 150 of a day (or the next), so that blobs hold one or two days
+    // and retention deletes whole chunks; one block in ten has a third of its records untimed.
+    let block = n / 150;
+    let untimed = block % 10 == 7 && r.below(3) == 0;
+    let day = 1 + (block % 10) as u32 + u32::from(r.below(5) == 0);
     let (h, m, s) = (r.below(24) as u32, r.below(60) as u32, r.below(60) as u32);
     let time = Utc.with_ymd_and_hms(2024, 5, day, h, m, s).unwrap();
     let size = match r.below(10) {
@@ -251,6 +254,7 @@ fn run(seed: u64, steps: usize, file: bool, concurrent: bool) {
         D::days(40),
     ];
     let (mut sealed_chunks, mut sealed_segments, mut deleted, mut dups) = (0, 0, 0u64, 0u64);
+    let mut chunks_deleted = 0;
     for step in 0..steps {
         let ctx = format!("seed {seed} step {step} (file {file})");
         match rng.below(100) {
@@ -333,6 +337,7 @@ fn run(seed: u64, steps: usize, file: bool, concurrent: bool) {
                 sealed_segments += s.segments;
             }
             85..=89 => {
+                let chunks_before = count(&store, "SELECT count(*) FROM raw_chunks");
                 let days = if rng.below(5) == 0 { 11 } else { 5 };
                 let before = Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap()
                     + D::hours(rng.below(days * 24) as i64);
@@ -344,6 +349,11 @@ fn run(seed: u64, steps: usize, file: bool, concurrent: bool) {
                 model.retain(|_, (t, _)| *t == 0 || *t >= ms);
                 assert_eq!(n as usize, len - model.len(), "{ctx}: deleted");
                 deleted += n;
+                let chunks = count(&store, "SELECT count(*) FROM raw_chunks");
+                chunks_deleted += chunks_before - chunks;
+                let left =
+                    format!("SELECT count(*) FROM raw_chunks WHERE min_ms > 0 AND max_ms < {ms}");
+                assert_eq!(count(&store, &left), 0, "{ctx}: chunks left behind");
             }
             93..=95 if file => {
                 drop(store);
@@ -361,7 +371,7 @@ fn run(seed: u64, steps: usize, file: bool, concurrent: bool) {
         sealed_segments > 0 && sealed_chunks > sealed_segments,
         "seed {seed}"
     );
-    assert!(deleted > 0 && dups > 0, "seed {seed}");
+    assert!(deleted > 0 && chunks_deleted > 0 && dups > 0, "seed {seed}");
     assert!(reads.is_none_or(|r| r > 0), "seed {seed}");
 }
 

@@ -117,16 +117,37 @@ impl Inner {
         if again {
             return Ok(false);
         }
-        tx.prepare_cached("DELETE FROM raw_chunks WHERE max_ms < ?1 AND min_ms > 0")?
-            .execute([before_ms])?;
-        // Every segment without chunks, not only those of the chunks just deleted: a process of
-        // schema 18 deletes chunks without their segments.
-        tx.prepare_cached(
-            "DELETE FROM raw_segments WHERE NOT EXISTS \
-             (SELECT 1 FROM raw_chunks WHERE segment_id = raw_segments.id)",
-        )?
-        .execute([])?;
+        let segments = tx
+            .prepare_cached(
+                "DELETE FROM raw_chunks WHERE max_ms < ?1 AND min_ms > 0 RETURNING segment_id",
+            )?
+            .query_map([before_ms], |r| r.get::<_, Option<i64>>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut emptied = tx.prepare_cached(
+            "DELETE FROM raw_segments WHERE id = ?1 AND NOT EXISTS \
+             (SELECT 1 FROM raw_chunks WHERE segment_id = ?1)",
+        )?;
+        for segment in segments.into_iter().flatten() {
+            emptied.execute([segment])?;
+        }
+        drop(emptied);
+        // Once a day, every segment without chunks: a process of schema 18 deletes chunks
+        // without their segments. (A scan of every segment: a year of a 10,000-user tenant,
+        // 40,000 segments, takes tens of milliseconds when cached.)
+        let sweep = self
+            .segments_swept
+            .is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(24 * 3600));
+        if sweep {
+            tx.prepare_cached(
+                "DELETE FROM raw_segments WHERE NOT EXISTS \
+                 (SELECT 1 FROM raw_chunks WHERE segment_id = raw_segments.id)",
+            )?
+            .execute([])?;
+        }
         tx.commit()?;
+        if sweep {
+            self.segments_swept = Some(std::time::Instant::now());
+        }
         Ok(true)
     }
 }

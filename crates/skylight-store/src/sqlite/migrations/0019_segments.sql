@@ -32,9 +32,14 @@ ALTER TABLE raw_chunks ADD COLUMN segment_id INTEGER;
 ALTER TABLE raw_chunks ADD COLUMN segment_offset INTEGER;
 ALTER TABLE raw_chunks ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
 
--- The chunks still to seal, with what choosing them needs (in a chunk stored before this
--- version, the columns after `data` are read from the end of its overflow pages).
-CREATE INDEX raw_chunks_unsealed
-    ON raw_chunks (tenant_id, content_type, id, stored_ms, raw_len, min_ms, max_ms)
-    WHERE sealed = 0;
+-- The chunks still to seal, in the order they are grouped (the day of their latest record, -1
+-- for chunks retention keeps), with what choosing them needs: in a chunk stored before this
+-- version, the columns after `data` are read from the end of its overflow pages, and without the
+-- day in the index a backlog of old chunks (one group: they have no content type) was sorted
+-- whole to find each segment (0.5 s for a year of a 10,000-user tenant). `segments.rs` writes
+-- the day's expression exactly as here, so that SQLite uses the index for it.
+CREATE INDEX raw_chunks_unsealed ON raw_chunks (
+    tenant_id, content_type, (CASE WHEN min_ms > 0 THEN max_ms / 86400000 ELSE -1 END), id,
+    stored_ms, raw_len, min_ms, max_ms
+) WHERE sealed = 0;
 CREATE INDEX raw_chunks_by_segment ON raw_chunks (segment_id) WHERE segment_id IS NOT NULL;
