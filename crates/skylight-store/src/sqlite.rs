@@ -21,8 +21,6 @@ mod lookups;
 mod migrations;
 mod query;
 pub(crate) mod segments;
-#[cfg(test)]
-mod segments_model;
 mod settings;
 #[cfg(test)]
 mod tests;
