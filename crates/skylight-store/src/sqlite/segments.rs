@@ -300,7 +300,10 @@ impl Inner {
 
 /// Deletes the segments none of whose chunks is left, among `segments` (after chunks are
 /// deleted or sealed into another segment).
-fn delete_emptied_segments(conn: &Connection, segments: &[i64]) -> Result<(), StoreError> {
+pub(super) fn delete_emptied_segments(
+    conn: &Connection,
+    segments: &[i64],
+) -> Result<(), StoreError> {
     let mut delete = conn.prepare_cached(
         "DELETE FROM raw_segments WHERE id = ?1 AND NOT EXISTS \
          (SELECT 1 FROM raw_chunks WHERE segment_id = ?1)",

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-use super::{Inner, lookups};
+use super::{Inner, lookups, segments};
 use crate::StoreError;
 use crate::convert::{from_ns, to_ns};
 use crate::settings::Setting;
@@ -123,14 +123,8 @@ impl Inner {
             )?
             .query_map([before_ms], |r| r.get::<_, Option<i64>>(0))?
             .collect::<Result<Vec<_>, _>>()?;
-        let mut emptied = tx.prepare_cached(
-            "DELETE FROM raw_segments WHERE id = ?1 AND NOT EXISTS \
-             (SELECT 1 FROM raw_chunks WHERE segment_id = ?1)",
-        )?;
-        for segment in segments.into_iter().flatten() {
-            emptied.execute([segment])?;
-        }
-        drop(emptied);
+        let segments: Vec<i64> = segments.into_iter().flatten().collect();
+        segments::delete_emptied_segments(&tx, &segments)?;
         // Once a day, every segment without chunks: a process of schema 18 deletes chunks
         // without their segments. (A scan of every segment: a year of a 10,000-user tenant,
         // 40,000 segments, takes tens of milliseconds when cached.)
