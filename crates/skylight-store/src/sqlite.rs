@@ -17,6 +17,7 @@ mod detection;
 mod directory;
 mod files;
 mod governance;
+mod lookup_days;
 mod lookups;
 mod migrations;
 mod query;
@@ -36,6 +37,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use skylight_model::{BlobRef, CommitStats, ConnectorState, ConnectorStatus, ContentType, Gap};
 
 use self::commit::{Job, MARK_DONE};
+pub use self::lookup_days::Packed;
 pub use self::query::searchable_text;
 use crate::convert::{from_count, from_ns, to_count, to_ns};
 use crate::{RecordBatch, Store, StoreError};
@@ -97,6 +99,8 @@ struct Inner {
     lookups_filled: std::time::Instant,
     /// When this connection last looked for chunks to seal.
     sealed_at: std::time::Instant,
+    /// When this connection last looked for days of lookups to pack.
+    packed_at: std::time::Instant,
     /// Chunks whose data cannot be read, which this connection does not try to seal again.
     unsealable: segments::Unsealable,
     /// When this connection's retention last deleted every segment left without chunks.
@@ -112,6 +116,7 @@ impl Inner {
             wrote_records: false,
             lookups_filled: std::time::Instant::now(),
             sealed_at: std::time::Instant::now(),
+            packed_at: std::time::Instant::now(),
             unsealable: segments::Unsealable::new(),
             segments_swept: None,
         }
@@ -190,6 +195,7 @@ impl SqliteStore {
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
         conn.set_prepared_statement_cache_capacity(64);
+        lookup_days::register(&conn)?;
         refuse_pre_release_layout(&conn)?;
         migrations::migrate(&mut conn, migrations::MIGRATIONS)?;
         let (checkpointer, reader, path) = match file {
@@ -218,6 +224,7 @@ impl SqliteStore {
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.pragma_update(None, "query_only", true)?;
         conn.set_prepared_statement_cache_capacity(64);
+        lookup_days::register(&conn)?;
         Ok(conn)
     }
 
@@ -236,6 +243,15 @@ impl SqliteStore {
     /// what a store of closed periods takes).
     pub fn seal_chunks(&self, now: DateTime<Utc>) -> Result<segments::Sealed, StoreError> {
         self.lock().seal_chunks(now.timestamp_millis(), None)
+    }
+
+    /// Packs the lookups of every day due at `now` into lists, however long it takes (a writer
+    /// does it a little at a time after its commits; `bench ingest` does it all at once to
+    /// report what a store of closed periods takes).
+    pub fn pack_lookups(&self, now: DateTime<Utc>) -> Result<Packed, StoreError> {
+        let mut inner = self.lock();
+        inner.catch_up_lookups(1)?;
+        inner.pack_lookups(now.timestamp_millis(), None)
     }
 
     /// Bytes of the database file in use: its pages less the free ones (space freed by sealing
@@ -455,6 +471,7 @@ impl Store for SqliteStore {
         // blobs do not wait for it (this caller, the next group and queries do, a batch's time).
         inner.catch_up_lookups_if_due();
         inner.seal_if_due();
+        inner.pack_lookups_if_due();
         if let Some(c) = &self.checkpointer {
             c.after_commit(&inner.conn);
         }

@@ -239,8 +239,9 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     // store's write amplification. PostgreSQL's writes are the server's, not counted here.
     let written = postgres.is_none().then(written_bytes);
     drop(postgres);
-    // What the store holds once its chunks are closed (a day later; a running writer seals
-    // them a little at a time after its commits), timed apart, after the clock has stopped:
+    // What the store holds once its periods are closed (a day later: chunks sealed, lookups of
+    // the days before packed; a running writer does both a little at a time after its commits),
+    // timed apart, after the clock has stopped:
     // the file's pages in use, not its size (freed pages are reused by later records; the file
     // shrinks only by `VACUUM`).
     let sealed = match &ingest.database_url {
@@ -272,24 +273,30 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         "raw_bytes_per_record": raw_bytes_per_record,
         "disk_written_bytes_per_record": written.map(|w| w / records.max(1)),
         "disk_vs_raw": ((disk as f64 / records.max(1) as f64) / raw_bytes_per_record.max(1) as f64 * 1000.0).round() / 1000.0,
-        "sealed_in_use_bytes_per_record": sealed.map(|(bytes, _)| bytes / records.max(1)),
-        "sealed_in_use_vs_raw": sealed.map(|(bytes, _)| ((bytes as f64 / records.max(1) as f64) / raw_bytes_per_record.max(1) as f64 * 1000.0).round() / 1000.0),
-        "seal_records_per_s": sealed.map(|(_, seconds)| (records as f64 / seconds.max(1e-9)).round()),
+        "sealed_in_use_bytes_per_record": sealed.map(|(bytes, _, _)| bytes / records.max(1)),
+        "sealed_in_use_vs_raw": sealed.map(|(bytes, _, _)| ((bytes as f64 / records.max(1) as f64) / raw_bytes_per_record.max(1) as f64 * 1000.0).round() / 1000.0),
+        "seal_records_per_s": sealed.map(|(_, seconds, _)| (records as f64 / seconds.max(1e-9)).round()),
+        "pack_records_per_s": sealed.map(|(_, _, seconds)| (records as f64 / seconds.max(1e-9)).round()),
     });
     print(&out, ingest.format);
     Ok(())
 }
 
-/// Opens the store again and seals every chunk as a day later: (bytes of the file in use
-/// after, seconds it took).
-async fn seal_everything(data: &std::path::Path) -> anyhow::Result<(u64, f64)> {
+/// Opens the store again and closes its periods as a day later: seals every chunk due and packs
+/// the lookups of every day due. Returns the bytes of the file in use after, and the seconds
+/// sealing and packing took.
+async fn seal_everything(data: &std::path::Path) -> anyhow::Result<(u64, f64, f64)> {
     let data = data.to_owned();
     tokio::task::spawn_blocking(move || {
         let store = SqliteStore::open(&data)?;
+        let later = chrono::Utc::now() + chrono::Duration::days(1);
         let started = Instant::now();
-        store.seal_chunks(chrono::Utc::now() + chrono::Duration::days(1))?;
-        let seconds = started.elapsed().as_secs_f64();
-        Ok((store.bytes_in_use()?, seconds))
+        store.seal_chunks(later)?;
+        let seal_seconds = started.elapsed().as_secs_f64();
+        let started = Instant::now();
+        store.pack_lookups(later)?;
+        let pack_seconds = started.elapsed().as_secs_f64();
+        Ok((store.bytes_in_use()?, seal_seconds, pack_seconds))
     })
     .await
     .context("sealing task failed")?

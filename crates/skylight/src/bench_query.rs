@@ -184,6 +184,16 @@ fn run(args: &QueryArgs) -> anyhow::Result<()> {
         let started = Instant::now();
         let n = fill(&sim, &store)?;
         let secs = started.elapsed().as_secs_f64();
+        // Queried as a store of past days is: its chunks sealed and its lookups packed, as a
+        // running writer does a day later.
+        if args.database_url.is_none() {
+            drop(store);
+            let sqlite = SqliteStore::open(&dir)?;
+            let later = chrono::Utc::now() + chrono::Duration::days(1);
+            sqlite.seal_chunks(later)?;
+            sqlite.pack_lookups(later)?;
+            store = open()?;
+        }
         // Queried as a deployment queries it, after the collector has closed the store: closing
         // gathers the planner's statistics (SQLite's `PRAGMA optimize`), which change plans.
         drop(store);

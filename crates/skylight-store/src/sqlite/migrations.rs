@@ -94,6 +94,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         name: "0019_segments",
         sql: include_str!("migrations/0019_segments.sql"),
     },
+    Migration {
+        name: "0020_lookup_days",
+        sql: include_str!("migrations/0020_lookup_days.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of a Skylight database ("Skyl").

@@ -490,6 +490,7 @@ impl Inner {
                     hours: (h0, h1),
                     on_lookup: self.one_of(c.field, &format!("l.{}", column.name()), vs, false)?,
                     on_records: self.one_of(c.field, &format!("t.{}", column.name()), vs, false)?,
+                    on_packed: self.one_of(c.field, "p.value", vs, false)?,
                 };
                 w.lookup = Some(lookup);
                 w.access = Access::ById;

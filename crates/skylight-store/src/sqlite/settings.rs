@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-use super::{Inner, lookups, segments};
+use super::{Inner, lookup_days, lookups, segments};
 use crate::StoreError;
 use crate::convert::{from_ns, to_ns};
 use crate::settings::Setting;
@@ -84,8 +84,9 @@ impl Inner {
         {
             let mut delete = tx.prepare_cached("DELETE FROM records WHERE id = ?1")?;
             let mut gone: HashMap<(i64, i64), i64> = HashMap::new();
+            let mut packed = HashMap::new();
             for &(id, tenant, content_type, hour, looked_up) in &batch {
-                lookups::forget(&tx, id, hour, looked_up)?;
+                lookups::forget(&tx, id, hour, looked_up, &mut packed)?;
                 delete.execute([id])?;
                 *gone.entry((tenant, content_type)).or_default() += 1;
             }
@@ -96,6 +97,7 @@ impl Inner {
             for ((tenant, content_type), n) in gone {
                 count.execute([tenant, content_type, n])?;
             }
+            lookup_days::remove_packed(&tx, packed)?;
         }
         lookups::after_deletes(&tx)?;
         tx.commit()?;

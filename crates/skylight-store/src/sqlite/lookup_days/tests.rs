@@ -1,0 +1,287 @@
+//! Packed lookups: the lists' encoding, and every query finding exactly the records it found
+//! before, through packing, late records, retention and reopening.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+
+use chrono::{TimeZone, Utc};
+use skylight_model::{AuditRecord, BlobRef, ContentType};
+
+use super::super::SqliteStore;
+use super::super::lookups::Column;
+use super::super::lookups::tests::{ADDRESSES, OPERATIONS, USERS, ids};
+use super::{Packed, code, decode, encode};
+use crate::{RecordBatch, Store};
+
+#[test]
+fn lists_round_trip_and_damage_is_an_error() {
+    let entries = vec![
+        (48, 3),
+        (48, 900),
+        (50, 7),
+        (50, 1 << 40),
+        (71, 2),
+        (71, i64::MAX),
+    ];
+    let data = encode(48, &entries);
+    assert_eq!(decode(48, &data).unwrap(), entries);
+    assert_eq!(decode(48, &[]).unwrap(), vec![]);
+    // Cut short, or a count beyond its bytes.
+    assert!(decode(48, &data[..data.len() - 1]).is_err());
+    assert!(decode(48, &[0, 0x7f, 1]).is_err());
+    assert!(decode(48, &[0xff; 11]).is_err());
+}
+
+/// Record `n` of May `day` 2024, at `hour`: minute, user, address and operation chosen by `n`.
+fn record(n: usize, day: u32, hour: u32) -> AuditRecord {
+    AuditRecord::from_json(&format!(
+        r#"{{"Id":"p-{n}","CreationTime":"2024-05-{day:02}T{hour:02}:{:02}:00","UserId":"{}","ClientIP":"{}","Operation":"{}"}}"#,
+        n % 60,
+        USERS[n % 3],
+        ADDRESSES[(n / 3) % 3],
+        OPERATIONS[(n / 9) % 3],
+    ))
+    .unwrap()
+}
+
+/// A record of the model: its number, day of May and hour.
+type Rec = (usize, u32, u32);
+
+fn commit(store: &SqliteStore, blob: &str, records: &[Rec]) {
+    let blob = BlobRef {
+        content_id: blob.into(),
+        created: Utc.with_ymd_and_hms(2024, 5, 16, 0, 0, 0).unwrap(),
+    };
+    let records: Vec<AuditRecord> = records.iter().map(|&(n, d, h)| record(n, d, h)).collect();
+    store
+        .commit_batch(
+            "t",
+            ContentType::Exchange,
+            &blob,
+            RecordBatch::from_records(&records).unwrap(),
+        )
+        .unwrap();
+}
+
+/// The time of a model record, in ms.
+fn ms(&(n, day, hour): &Rec) -> i64 {
+    Utc.with_ymd_and_hms(2024, 5, day, hour, (n % 60) as u32, 0)
+        .unwrap()
+        .timestamp_millis()
+}
+
+/// Every user, address and operation, over the whole store and over ranges cutting hours and
+/// days, lists exactly the model's records (the histograms and top values count what is listed:
+/// see `ids`).
+fn finds_exactly(store: &SqliteStore, model: &[Rec]) {
+    let ranges = [
+        ("", None),
+        (
+            "time=2024-05-13T05:30:00Z..2024-05-15T16:45:00Z",
+            Some(("2024-05-13T05:30:00Z", "2024-05-15T16:45:00Z")),
+        ),
+        (
+            "time=2024-05-14T00:00:00Z..2024-05-15T00:00:00Z",
+            Some(("2024-05-14T00:00:00Z", "2024-05-15T00:00:00Z")),
+        ),
+        (
+            "time=2024-05-14T23:00:00Z..2024-05-15T01:00:00Z",
+            Some(("2024-05-14T23:00:00Z", "2024-05-15T01:00:00Z")),
+        ),
+    ];
+    let parse = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .unwrap()
+            .timestamp_millis()
+    };
+    for (range, bounds) in ranges {
+        let inside = |r: &Rec| bounds.is_none_or(|(a, b)| (parse(a)..parse(b)).contains(&ms(r)));
+        for i in 0..3 {
+            let cases: [(String, &dyn Fn(usize) -> bool); 3] = [
+                (format!("user={}", USERS[i]), &|n| n % 3 == i),
+                (format!("ip={}", ADDRESSES[i]), &|n| (n / 3) % 3 == i),
+                (format!("operation={}", OPERATIONS[i]), &|n| {
+                    (n / 9) % 3 == i
+                }),
+            ];
+            for (filter, keep) in cases {
+                let want: BTreeSet<String> = model
+                    .iter()
+                    .filter(|r| keep(r.0) && inside(r))
+                    .map(|r| format!("p-{}", r.0))
+                    .collect();
+                let filters: Vec<&str> = [filter.as_str(), range]
+                    .into_iter()
+                    .filter(|f| !f.is_empty())
+                    .collect();
+                let got = ids(store, &filters);
+                assert_eq!(got.len(), want.len(), "{filters:?}: listed twice?");
+                assert_eq!(
+                    got.into_iter().collect::<BTreeSet<_>>(),
+                    want,
+                    "{filters:?}"
+                );
+            }
+        }
+    }
+}
+
+/// Every record looked up has its three entries once, in a table or a list, and nothing else is
+/// in either; returns how many entries the lists hold.
+fn entries_exactly_once(store: &SqliteStore) -> usize {
+    let inner = store.lock();
+    let conn = &inner.conn;
+    let mut want = BTreeSet::new();
+    let mut stmt = conn
+        .prepare(
+            "SELECT id, hour, user_id, client_ip, operation FROM records \
+             WHERE id <= (SELECT upto FROM looked_up)",
+        )
+        .unwrap();
+    let mut rows = stmt.query([]).unwrap();
+    while let Some(r) = rows.next().unwrap() {
+        let (id, hour): (i64, i64) = (r.get(0).unwrap(), r.get(1).unwrap());
+        for (i, column) in Column::ALL.into_iter().enumerate() {
+            let value: i64 = r.get(2 + i).unwrap();
+            want.insert((code(column), value, hour, id));
+        }
+    }
+    let mut got = Vec::new();
+    for column in Column::ALL {
+        let sql = format!("SELECT {}, hour, id FROM {}", column.name(), column.table());
+        let mut stmt = conn.prepare(&sql).unwrap();
+        let mut rows = stmt.query([]).unwrap();
+        while let Some(r) = rows.next().unwrap() {
+            got.push((
+                code(column),
+                r.get(0).unwrap(),
+                r.get(1).unwrap(),
+                r.get(2).unwrap(),
+            ));
+        }
+    }
+    let mut packed = 0;
+    let mut stmt = conn
+        .prepare("SELECT col, value, start_hour, entries FROM lookup_days")
+        .unwrap();
+    let mut rows = stmt.query([]).unwrap();
+    while let Some(r) = rows.next().unwrap() {
+        let (col, value, start): (i64, i64, i64) =
+            (r.get(0).unwrap(), r.get(1).unwrap(), r.get(2).unwrap());
+        let entries = decode(start, &r.get::<_, Vec<u8>>(3).unwrap()).unwrap();
+        assert!(!entries.is_empty(), "an empty list is deleted");
+        let period = if col == 2 { 1 } else { 24 };
+        for (hour, id) in entries {
+            assert!((start..start + period).contains(&hour), "{start}: {hour}");
+            got.push((col, value, hour, id));
+            packed += 1;
+        }
+    }
+    let n = got.len();
+    let got: BTreeSet<_> = got.into_iter().collect();
+    assert_eq!(
+        got.len(),
+        n,
+        "an entry is in a table and a list, or twice in a list"
+    );
+    assert_eq!(got, want);
+    packed
+}
+
+/// As the writer packs: a while after the records were looked up (at the real time).
+fn pack(store: &SqliteStore) -> Packed {
+    store
+        .pack_lookups(Utc::now() + chrono::Duration::minutes(20))
+        .unwrap()
+}
+
+#[test]
+fn packed_days_are_found_as_before_through_late_records_retention_and_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    // Three days, every hour, records spread over the users, addresses and operations.
+    let mut model: Vec<Rec> = (0..432)
+        .map(|n| (n, 13 + (n / 144) as u32, ((n * 7) % 24) as u32))
+        .collect();
+    for (i, part) in model.chunks(100).enumerate() {
+        commit(&store, &format!("a{i}"), part);
+    }
+    finds_exactly(&store, &model);
+    // Not yet: looked up too recently, at the real time.
+    assert_eq!(store.pack_lookups(Utc::now()).unwrap(), Packed::default());
+    let packed = pack(&store);
+    assert_eq!((packed.days, packed.entries), (3, 432 * 3));
+    assert_eq!(entries_exactly_once(&store), 432 * 3);
+    finds_exactly(&store, &model);
+    assert_eq!(pack(&store), Packed::default(), "nothing left to pack");
+
+    // Late records of a packed day: in the tables, then merged into its lists.
+    let late: Vec<Rec> = (432..500).map(|n| (n, 14, (n % 24) as u32)).collect();
+    commit(&store, "late", &late);
+    model.extend(&late);
+    finds_exactly(&store, &model);
+    let packed = pack(&store);
+    assert_eq!((packed.days, packed.entries), (1, 68 * 3));
+    assert_eq!(entries_exactly_once(&store), 500 * 3);
+    finds_exactly(&store, &model);
+    // And one not yet looked up: found by the scan after `upto`.
+    commit(&store, "later", &[(500, 14, 3)]);
+    model.push((500, 14, 3));
+    finds_exactly(&store, &model);
+
+    // Retention through the middle of a packed day: the deleted records leave their lists
+    // (the 13th's wholly), in the transactions that delete them.
+    let cutoff = Utc.with_ymd_and_hms(2024, 5, 14, 6, 30, 0).unwrap();
+    let before = model.len();
+    model.retain(|r| ms(r) >= cutoff.timestamp_millis());
+    let deleted = store.delete_activities_before(cutoff).unwrap();
+    assert_eq!(deleted as usize, before - model.len());
+    let day_14 = Utc
+        .with_ymd_and_hms(2024, 5, 14, 0, 0, 0)
+        .unwrap()
+        .timestamp_millis()
+        / 3_600_000;
+    let left_of_13: i64 = store
+        .lock()
+        .conn
+        .query_row(
+            "SELECT count(*) FROM lookup_days WHERE start_hour < ?1",
+            [day_14],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(left_of_13, 0);
+    store.lock().catch_up_lookups(1).unwrap();
+    entries_exactly_once(&store);
+    finds_exactly(&store, &model);
+
+    // Reopened (the reading connection has the lists' function too).
+    drop(store);
+    let store = SqliteStore::open(dir.path()).unwrap();
+    finds_exactly(&store, &model);
+    entries_exactly_once(&store);
+}
+
+#[test]
+fn a_day_is_packed_a_day_after_it_ends() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    commit(&store, "a", &[(0, 14, 23), (1, 15, 0)]);
+    store.lock().catch_up_lookups(1).unwrap();
+    let settled = Utc::now() + chrono::Duration::minutes(20);
+    let at = |d, h| Utc.with_ymd_and_hms(2024, 5, d, h, 0, 0).unwrap();
+    let pack_at = |now: chrono::DateTime<Utc>| {
+        // As if looked up long before `now`.
+        store
+            .lock()
+            .conn
+            .execute("UPDATE lookup_days_pending SET touched_ms = 0", [])
+            .unwrap();
+        store.pack_lookups(now).unwrap().days
+    };
+    assert_eq!(pack_at(at(15, 23)), 0, "the 14th ended less than a day ago");
+    assert_eq!(pack_at(at(16, 0)), 1, "the 14th");
+    assert_eq!(pack_at(at(16, 23)), 0);
+    assert_eq!(pack_at(at(17, 0)), 1, "the 15th");
+    assert_eq!(store.pack_lookups(settled).unwrap().days, 0);
+}
