@@ -1158,6 +1158,7 @@ impl Store for SqliteStore {
                 }
                 deleted += n;
             }
+            self.lock().drop_lists_below_floor()?;
             if self.lock().delete_chunks_before(before_ms)? {
                 return Ok(deleted);
             }

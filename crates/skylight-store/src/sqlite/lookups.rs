@@ -20,7 +20,7 @@
 //! full page, and sorting a week of an office address's activities for its first page took
 //! 0.6 s among 11 million.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use rusqlite::types::Value as Sql;
 use rusqlite::{Transaction, TransactionBehavior, params};
@@ -56,20 +56,41 @@ fn matching(
         // Led by the operation: one range seek per operation.
         Column::Operation => format!("l.hour BETWEEN {h0} AND {h1}"),
     };
-    // The lists that can hold hours `h0..=h1`: those starting up to a period before.
-    let first_list = h0.saturating_sub(lookup_days::period_hours(column) - 1);
+    // The lists that can hold hours `h0..=h1`: those starting up to a period before. A user's
+    // or address's days are listed (at most 94: see `query.rs`), so that a block of addresses
+    // (a range of values) is a range per day; an operation's hours are one range.
+    let period = lookup_days::period_hours(column);
+    let first_list = lookup_days::list_start(column, h0);
+    let code = lookup_days::code(column);
+    let (lists, starts) = match column {
+        Column::User | Column::Address => {
+            let starts: Vec<String> = (first_list..=h1)
+                .step_by(usize::try_from(period).unwrap_or(1))
+                .map(|h| h.to_string())
+                .collect();
+            (
+                "lookup_days p INDEXED BY lookup_days_by_start",
+                format!("p.start_hour IN ({})", starts.join(",")),
+            )
+        }
+        Column::Operation => (
+            "lookup_days p",
+            format!("p.start_hour BETWEEN {first_list} AND {h1}"),
+        ),
+    };
+    // Lists are read from the hour of retention's floor on: before it, they may name deleted
+    // records (see `lookup_days.rs`).
     format!(
         "SELECT l.{what} FROM {table} l WHERE {hours} AND {on_lookup} \
          UNION ALL SELECT t.{what} FROM records t \
          WHERE t.id > (SELECT upto FROM looked_up) AND t.hour BETWEEN {h0} AND {h1} \
          AND {on_records} \
-         UNION ALL SELECT j.value FROM lookup_days p, \
-         json_each({entries}(p.entries, p.start_hour, {h0}, {h1}, {want})) j \
-         WHERE p.col = {code} AND {on_packed} AND p.start_hour BETWEEN {first_list} AND {h1}",
+         UNION ALL SELECT j.value FROM {lists}, json_each({entries}(p.entries, p.start_hour, \
+         max({h0}, (SELECT floor_ms FROM looked_up) / 3600000), {h1}, {want})) j \
+         WHERE p.col = {code} AND {starts} AND {on_packed}",
         table = column.table(),
         entries = lookup_days::ENTRIES,
         want = i64::from(what != "id"),
-        code = lookup_days::code(column),
     )
 }
 
@@ -205,31 +226,22 @@ impl Windows {
 }
 
 /// Removes the lookup entries of a record about to be deleted (none if it was not yet looked up);
-/// `values` are its user, address and operation columns, in the order of [`Column::ALL`]. An
-/// entry in no table may be in a packed list: it is added to `packed`, for
-/// [`lookup_days::remove_packed`] to take out once per list.
+/// `values` are its user, address and operation columns, in the order of [`Column::ALL`]. Its
+/// entries in packed lists stay, below the floor retention raised (see `lookup_days.rs`).
 pub(super) fn forget(
     tx: &Transaction<'_>,
     id: i64,
     hour: i64,
     values: [Option<i64>; 3],
-    packed: &mut HashMap<(Column, i64, i64), Vec<i64>>,
 ) -> rusqlite::Result<()> {
     for (column, value) in Column::ALL.into_iter().zip(values) {
         if let Some(value) = value {
-            let deleted = tx
-                .prepare_cached(&format!(
-                    "DELETE FROM {} WHERE hour = ?1 AND {} = ?2 AND id = ?3",
-                    column.table(),
-                    column.name()
-                ))?
-                .execute(params![hour, value, id])?;
-            if deleted == 0 && hour >= 24 {
-                packed
-                    .entry((column, value, lookup_days::list_start(column, hour)))
-                    .or_default()
-                    .push(id);
-            }
+            tx.prepare_cached(&format!(
+                "DELETE FROM {} WHERE hour = ?1 AND {} = ?2 AND id = ?3",
+                column.table(),
+                column.name()
+            ))?
+            .execute(params![hour, value, id])?;
         }
     }
     Ok(())
@@ -263,6 +275,9 @@ impl Inner {
         let (from, to) = lookup.span;
         let (h0, h1) = lookup.hours;
         let (w0, w1) = (from.saturating_add(HOUR - 1) / HOUR, to / HOUR - 1);
+        // Not the hour of retention's floor, nor before: lists may still name deleted records
+        // there (see `lookup_days.rs`).
+        let w0 = w0.max(lookup_days::floor_hour(&self.conn)?.saturating_add(1));
         // From 0, not from before: hour 0 also holds the last hour of 1969 (SQLite's division
         // truncates), which a range from 0 excludes.
         if !lookup.alone || bucket_ms % HOUR != 0 || from <= 0 || w0 > w1 {

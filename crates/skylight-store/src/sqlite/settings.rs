@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-use super::{Inner, lookup_days, lookups, segments};
+use super::{Inner, lookups, segments};
 use crate::StoreError;
 use crate::convert::{from_ns, to_ns};
 use crate::settings::Setting;
@@ -65,6 +65,10 @@ impl Inner {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // The records before the cutoff leave the packed lists' queries now, with their first
+        // batch (`lookup_days.rs`): their lists are not rewritten record by record.
+        tx.prepare_cached("UPDATE looked_up SET floor_ms = max(floor_ms, ?1)")?
+            .execute([before_ms])?;
         type Doomed = (i64, i64, i64, i64, [Option<i64>; 3]);
         let batch: Vec<Doomed> = tx
             .prepare_cached(
@@ -84,9 +88,8 @@ impl Inner {
         {
             let mut delete = tx.prepare_cached("DELETE FROM records WHERE id = ?1")?;
             let mut gone: HashMap<(i64, i64), i64> = HashMap::new();
-            let mut packed = HashMap::new();
             for &(id, tenant, content_type, hour, looked_up) in &batch {
-                lookups::forget(&tx, id, hour, looked_up, &mut packed)?;
+                lookups::forget(&tx, id, hour, looked_up)?;
                 delete.execute([id])?;
                 *gone.entry((tenant, content_type)).or_default() += 1;
             }
@@ -97,7 +100,6 @@ impl Inner {
             for ((tenant, content_type), n) in gone {
                 count.execute([tenant, content_type, n])?;
             }
-            lookup_days::remove_packed(&tx, packed)?;
         }
         lookups::after_deletes(&tx)?;
         tx.commit()?;

@@ -777,8 +777,9 @@ fn a_users_addresses_or_operations_week_seeks_by_hour_with_the_statistics_optimi
         )
         .expect("statistics");
     let week = "time=2024-05-07T00:00:00Z..2024-05-14T00:00:00Z";
-    // The packed lists: a range of each value's lists (a block of addresses: of the values).
-    let lists = "SEARCH p USING PRIMARY KEY (col=? AND value=? AND start_hour>? AND start_hour<?)";
+    // The packed lists: a user's or address's by day (a block of addresses: a range of values
+    // per day), an operation's as a range of hours.
+    let lists = "SEARCH p USING INDEX lookup_days_by_start (col=? AND start_hour=? AND value=?)";
     for (filter, index, packed) in [
         (
             "user=alice@contoso.com",
@@ -794,12 +795,12 @@ fn a_users_addresses_or_operations_week_seeks_by_hour_with_the_statistics_optimi
         (
             "ip=10.0.0.0/8",
             "SEARCH l USING PRIMARY KEY (hour=? AND client_ip>? AND client_ip<?)",
-            "SEARCH p USING PRIMARY KEY (col=? AND value>? AND value<?)",
+            "SEARCH p USING INDEX lookup_days_by_start (col=? AND start_hour=? AND value>? AND value<?)",
         ),
         (
             "operation=New-InboxRule",
             "SEARCH l USING PRIMARY KEY (operation=? AND hour>? AND hour<?)",
-            lists,
+            "SEARCH p USING PRIMARY KEY (col=? AND value=? AND start_hour>? AND start_hour<?)",
         ),
     ] {
         let plan = first_page_plan(&store, None, &[filter, week]);

@@ -9,9 +9,9 @@ use chrono::{TimeZone, Utc};
 use skylight_model::{AuditRecord, BlobRef, ContentType};
 
 use super::super::SqliteStore;
-use super::super::lookups::Column;
 use super::super::lookups::tests::{ADDRESSES, OPERATIONS, USERS, ids};
-use super::{Packed, code, decode, encode};
+use super::model::check_entries;
+use super::{Packed, decode, encode};
 use crate::{RecordBatch, Store};
 
 #[test]
@@ -127,68 +127,6 @@ fn finds_exactly(store: &SqliteStore, model: &[Rec]) {
     }
 }
 
-/// Every record looked up has its three entries once, in a table or a list, and nothing else is
-/// in either; returns how many entries the lists hold.
-fn entries_exactly_once(store: &SqliteStore) -> usize {
-    let inner = store.lock();
-    let conn = &inner.conn;
-    let mut want = BTreeSet::new();
-    let mut stmt = conn
-        .prepare(
-            "SELECT id, hour, user_id, client_ip, operation FROM records \
-             WHERE id <= (SELECT upto FROM looked_up)",
-        )
-        .unwrap();
-    let mut rows = stmt.query([]).unwrap();
-    while let Some(r) = rows.next().unwrap() {
-        let (id, hour): (i64, i64) = (r.get(0).unwrap(), r.get(1).unwrap());
-        for (i, column) in Column::ALL.into_iter().enumerate() {
-            let value: i64 = r.get(2 + i).unwrap();
-            want.insert((code(column), value, hour, id));
-        }
-    }
-    let mut got = Vec::new();
-    for column in Column::ALL {
-        let sql = format!("SELECT {}, hour, id FROM {}", column.name(), column.table());
-        let mut stmt = conn.prepare(&sql).unwrap();
-        let mut rows = stmt.query([]).unwrap();
-        while let Some(r) = rows.next().unwrap() {
-            got.push((
-                code(column),
-                r.get(0).unwrap(),
-                r.get(1).unwrap(),
-                r.get(2).unwrap(),
-            ));
-        }
-    }
-    let mut packed = 0;
-    let mut stmt = conn
-        .prepare("SELECT col, value, start_hour, entries FROM lookup_days")
-        .unwrap();
-    let mut rows = stmt.query([]).unwrap();
-    while let Some(r) = rows.next().unwrap() {
-        let (col, value, start): (i64, i64, i64) =
-            (r.get(0).unwrap(), r.get(1).unwrap(), r.get(2).unwrap());
-        let entries = decode(start, &r.get::<_, Vec<u8>>(3).unwrap()).unwrap();
-        assert!(!entries.is_empty(), "an empty list is deleted");
-        let period = if col == 2 { 1 } else { 24 };
-        for (hour, id) in entries {
-            assert!((start..start + period).contains(&hour), "{start}: {hour}");
-            got.push((col, value, hour, id));
-            packed += 1;
-        }
-    }
-    let n = got.len();
-    let got: BTreeSet<_> = got.into_iter().collect();
-    assert_eq!(
-        got.len(),
-        n,
-        "an entry is in a table and a list, or twice in a list"
-    );
-    assert_eq!(got, want);
-    packed
-}
-
 /// As the writer packs: a while after the records were looked up (at the real time).
 fn pack(store: &SqliteStore) -> Packed {
     store
@@ -212,7 +150,7 @@ fn packed_days_are_found_as_before_through_late_records_retention_and_reopening(
     assert_eq!(store.pack_lookups(Utc::now()).unwrap(), Packed::default());
     let packed = pack(&store);
     assert_eq!((packed.days, packed.entries), (3, 432 * 3));
-    assert_eq!(entries_exactly_once(&store), 432 * 3);
+    assert_eq!(check_entries(&store, ""), 432 * 3);
     finds_exactly(&store, &model);
     assert_eq!(pack(&store), Packed::default(), "nothing left to pack");
 
@@ -223,7 +161,7 @@ fn packed_days_are_found_as_before_through_late_records_retention_and_reopening(
     finds_exactly(&store, &model);
     let packed = pack(&store);
     assert_eq!((packed.days, packed.entries), (1, 68 * 3));
-    assert_eq!(entries_exactly_once(&store), 500 * 3);
+    assert_eq!(check_entries(&store, ""), 500 * 3);
     finds_exactly(&store, &model);
     // And one not yet looked up: found by the scan after `upto`.
     commit(&store, "later", &[(500, 14, 3)]);
@@ -253,14 +191,14 @@ fn packed_days_are_found_as_before_through_late_records_retention_and_reopening(
         .unwrap();
     assert_eq!(left_of_13, 0);
     store.lock().catch_up_lookups(1).unwrap();
-    entries_exactly_once(&store);
+    check_entries(&store, "");
     finds_exactly(&store, &model);
 
     // Reopened (the reading connection has the lists' function too).
     drop(store);
     let store = SqliteStore::open(dir.path()).unwrap();
     finds_exactly(&store, &model);
-    entries_exactly_once(&store);
+    check_entries(&store, "");
 }
 
 #[test]

@@ -8,6 +8,12 @@
 -- grouped by hour and delta-encoded. Queries read the lists and the tables both; every record up
 -- to `looked_up.upto` has its entries in exactly one of them.
 --
+-- Retention does not rewrite the lists of the records it deletes (a batch of records touches
+-- thousands of lists: eight times the writes): it raises `looked_up.floor_ms` to its cutoff,
+-- queries read no list's hour before the floor's, and the lists below it are deleted (or cut) at
+-- the end. So a list may still name deleted records in the floor's hour; a query finds their rows
+-- gone, and counts that hour through the rows.
+--
 -- A process of the previous version does not know the lists: the schema number keeps it from
 -- opening the store.
 
@@ -19,12 +25,24 @@ CREATE TABLE lookup_days (
     PRIMARY KEY (col, value, start_hour)
 ) STRICT, WITHOUT ROWID;
 
+-- The lists of some days: a block of addresses (a range of values) for a week, and retention.
+CREATE INDEX lookup_days_by_start ON lookup_days (col, start_hour, value);
+
 -- The days with entries in the tables, and when an entry was last added to each.
 CREATE TABLE lookup_days_pending (
     day        INTEGER PRIMARY KEY,
     touched_ms INTEGER NOT NULL
 ) STRICT;
 
-INSERT INTO lookup_days_pending (day, touched_ms)
-    SELECT DISTINCT hour / 24, 0 FROM records WHERE hour >= 24 AND id <= (SELECT upto FROM looked_up)
-    ORDER BY 1;
+ALTER TABLE looked_up ADD COLUMN floor_ms INTEGER NOT NULL DEFAULT 0;
+
+-- The days holding records, from the second day of 1970 (hour 0 holds the records without a
+-- time): a seek per day on the time-led key, not a read of every record.
+WITH RECURSIVE days (day) AS (
+    SELECT (SELECT min(creation_ms) FROM records WHERE creation_ms >= 86400000) / 86400000
+    UNION ALL
+    SELECT (SELECT min(creation_ms) FROM records WHERE creation_ms >= (day + 1) * 86400000)
+        / 86400000
+    FROM days WHERE day IS NOT NULL
+)
+INSERT INTO lookup_days_pending (day, touched_ms) SELECT day, 0 FROM days WHERE day IS NOT NULL;
