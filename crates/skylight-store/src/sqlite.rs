@@ -249,9 +249,7 @@ impl SqliteStore {
     /// does it a little at a time after its commits; `bench ingest` does it all at once to
     /// report what a store of closed periods takes).
     pub fn pack_lookups(&self, now: DateTime<Utc>) -> Result<Packed, StoreError> {
-        let mut inner = self.lock();
-        inner.catch_up_lookups(1)?;
-        inner.pack_lookups(now.timestamp_millis(), None)
+        self.lock().pack_lookups(now.timestamp_millis(), None)
     }
 
     /// Bytes of the database file in use: its pages less the free ones (space freed by sealing

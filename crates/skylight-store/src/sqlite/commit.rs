@@ -322,6 +322,22 @@ fn insert_job(
              ON CONFLICT (tenant_id, content_type) DO UPDATE SET records = records + excluded.records",
         )?
         .execute(params![tenant_id, job.content_type, len_i64(stored.len())])?;
+        // The days whose lookups get entries to pack (`lookup_days.rs`), from the second day of
+        // 1970 (hour 0 holds the records without a time); a blob's records are of a day or two.
+        let days: std::collections::BTreeSet<i64> = stored
+            .iter()
+            .filter_map(|&(_, pos)| batch.columns.get(pos)?.creation_time)
+            .map(|t| t.timestamp_millis())
+            .filter(|&ms| ms >= 86_400_000)
+            .map(|ms| ms / 86_400_000)
+            .collect();
+        let mut pending = tx.prepare_cached(
+            "INSERT INTO lookup_days_pending (day, touched_ms) VALUES (?1, ?2) \
+             ON CONFLICT (day) DO UPDATE SET touched_ms = excluded.touched_ms",
+        )?;
+        for day in days {
+            pending.execute(params![day, now.timestamp_millis()])?;
+        }
     }
     for r in &batch.rejected {
         tx.prepare_cached(

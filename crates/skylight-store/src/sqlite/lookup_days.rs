@@ -35,7 +35,7 @@ pub(super) const ENTRIES: &str = "lookup_entries";
 /// so, and each that arrives after the day is packed rewrites a list.
 const PACK_AFTER_DAY_ENDS: i64 = 24 * 3_600_000;
 
-/// ... and once no entry of it has been added for this long (a backfill adds to old days).
+/// ... and once no record of it has been committed for this long (a backfill adds to old days).
 const SETTLED_AFTER: i64 = 15 * 60_000;
 
 /// Hours moved per transaction: a day, so that each user's and address's list of the day is
@@ -179,24 +179,6 @@ fn entries_as_json(ctx: &Context<'_>) -> rusqlite::Result<String> {
     Ok(out)
 }
 
-/// After lookups were filled with the records `upto + 1..=last`: their days (from the second
-/// day of 1970: hour 0 holds the records without a time) are marked as having entries to pack,
-/// touched at `now_ms`.
-pub(super) fn note_days(
-    tx: &Transaction<'_>,
-    upto: i64,
-    last: i64,
-    now_ms: i64,
-) -> rusqlite::Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO lookup_days_pending (day, touched_ms) \
-         SELECT DISTINCT hour / 24, ?3 FROM records WHERE id > ?1 AND id <= ?2 AND hour >= 24 \
-         ORDER BY 1 ON CONFLICT (day) DO UPDATE SET touched_ms = excluded.touched_ms",
-    )?
-    .execute(params![upto, last, now_ms])?;
-    Ok(())
-}
-
 /// Writes a list (deletes it if it has no entry).
 fn write_list(
     tx: &Transaction<'_>,
@@ -290,6 +272,7 @@ impl Inner {
     ) -> Result<Packed, StoreError> {
         let started = Instant::now();
         let mut packed = Packed::default();
+        let mut caught_up = false;
         let last_day = (now_ms - PACK_AFTER_DAY_ENDS).div_euclid(86_400_000) - 1;
         let settled = now_ms - SETTLED_AFTER;
         let mut after = 0;
@@ -307,6 +290,13 @@ impl Inner {
             let Some((day, touched)) = next else {
                 break;
             };
+            // Days are marked pending as their records are committed, which are looked up
+            // later: whatever is committed is looked up first, so that a day packed leaves
+            // nothing behind.
+            if !caught_up {
+                self.catch_up_lookups(1)?;
+                caught_up = true;
+            }
             after = day;
             let mut done = true;
             for hour in (day * 24..day * 24 + 24).step_by(STEP_HOURS as usize) {

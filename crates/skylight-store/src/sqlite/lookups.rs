@@ -358,7 +358,6 @@ impl Inner {
             ))?
             .execute(params![upto, last])?;
         }
-        lookup_days::note_days(&tx, upto, last, chrono::Utc::now().timestamp_millis())?;
         tx.prepare_cached("UPDATE looked_up SET upto = ?1")?
             .execute([last])?;
         tx.commit()?;
