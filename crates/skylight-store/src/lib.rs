@@ -16,6 +16,8 @@ mod pg;
 pub mod seal;
 pub mod settings;
 mod sqlite;
+#[cfg(any(test, feature = "testkit"))]
+pub mod test_rng;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 

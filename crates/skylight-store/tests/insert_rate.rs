@@ -8,42 +8,32 @@ use std::time::Instant;
 
 use chrono::{Duration, TimeZone, Utc};
 use skylight_model::{AuditRecord, BlobRef, ContentType};
+use skylight_store::test_rng::TestRng as Rng;
 use skylight_store::{SqliteStore, Store};
 
-/// xorshift64*: deterministic filler without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn uuid(&mut self) -> String {
-        let (a, b) = (self.next(), self.next());
-        format!(
-            "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
-            a >> 32,
-            (a >> 16) & 0xffff,
-            a & 0xfff,
-            b >> 52,
-            b & 0xffff_ffff_ffff
-        )
-    }
+/// A random version-4-shaped UUID.
+fn uuid(rng: &mut Rng) -> String {
+    let (a, b) = (rng.next_u64(), rng.next_u64());
+    format!(
+        "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        b >> 52,
+        b & 0xffff_ffff_ffff
+    )
 }
 
 /// A SharePoint-shaped record of about 1.3 KB with several random UUIDs and a random IP, like the
 /// records measured in the reference notes (so it compresses worse than real tenant data).
 fn record(rng: &mut Rng, i: usize) -> AuditRecord {
-    let user = format!("user{}@contoso.onmicrosoft.com", rng.next() % 10_000);
+    let user = format!("user{}@contoso.onmicrosoft.com", rng.next_u64() % 10_000);
     let ip = format!(
         "{}.{}.{}.{}",
-        rng.next() % 223 + 1,
-        rng.next() % 256,
-        rng.next() % 256,
-        rng.next() % 256
+        rng.next_u64() % 223 + 1,
+        rng.next_u64() % 256,
+        rng.next_u64() % 256,
+        rng.next_u64() % 256
     );
     let t = Utc
         .with_ymd_and_hms(2024, 5, 14, 0, 0, 0)
@@ -53,19 +43,19 @@ fn record(rng: &mut Rng, i: usize) -> AuditRecord {
     let json = format!(
         r#"{{"CreationTime":"{}","Id":"{}","Operation":"FileAccessed","OrganizationId":"{}","RecordType":6,"UserKey":"i:0h.f|membership|{}@live.com","UserType":0,"Version":1,"Workload":"SharePoint","ClientIP":"{ip}","ObjectId":"https://contoso.sharepoint.com/sites/Finance/Shared Documents/Reports/Q{}/budget-{}.xlsx","UserId":"{user}","CorrelationId":"{}","EventSource":"SharePoint","ItemType":"File","ListId":"{}","ListItemUniqueId":"{}","Site":"{}","UserAgent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 Edg/124.0.0.0","WebId":"{}","HighPriorityMediaProcessing":false,"SourceFileExtension":"xlsx","SiteUrl":"https://contoso.sharepoint.com/sites/Finance/","SourceFileName":"budget-{}.xlsx","SourceRelativeUrl":"Shared Documents/Reports/Q{}","ApplicationDisplayName":"Microsoft Office Excel","ApplicationId":"{}","AuthenticationType":"OAuth","BrowserName":"Edge","BrowserVersion":"124.0.0.0","DeviceDisplayName":"{ip}","GeoLocation":"EUR","IsManagedDevice":true,"Platform":"WinDesktop","IsDocLib":true,"DoNotDistributeEvent":false,"FromApp":false}}"#,
         t.format("%Y-%m-%dT%H:%M:%S"),
-        rng.uuid(),
-        rng.uuid(),
-        rng.next() % 100_000,
-        rng.next() % 4 + 1,
-        rng.next() % 1_000,
-        rng.uuid(),
-        rng.uuid(),
-        rng.uuid(),
-        rng.uuid(),
-        rng.uuid(),
-        rng.next() % 1_000,
-        rng.next() % 4 + 1,
-        rng.uuid(),
+        uuid(rng),
+        uuid(rng),
+        rng.next_u64() % 100_000,
+        rng.next_u64() % 4 + 1,
+        rng.next_u64() % 1_000,
+        uuid(rng),
+        uuid(rng),
+        uuid(rng),
+        uuid(rng),
+        uuid(rng),
+        rng.next_u64() % 1_000,
+        rng.next_u64() % 4 + 1,
+        uuid(rng),
     );
     AuditRecord::from_json(&json).unwrap_or_else(|e| panic!("bench record: {e}"))
 }
@@ -83,7 +73,7 @@ fn insert_rate() {
     let total = env("SKYLIGHT_BENCH_RECORDS", 200_000);
     let per_blob = env("SKYLIGHT_BENCH_BLOB", 1_000).max(1);
     let threads = env("SKYLIGHT_BENCH_THREADS", 1).max(1);
-    let mut rng = Rng(0x5eed_1234_abcd_ef01);
+    let mut rng = Rng::new(0x5eed_1234_abcd_ef01);
     let records: Vec<AuditRecord> = (0..total).map(|i| record(&mut rng, i)).collect();
     let raw_bytes: usize = records.iter().map(|r| r.raw.len()).sum();
 

@@ -24,6 +24,7 @@ use skylight_model::{AuditRecord, BlobRef, ContentType};
 use super::super::SqliteStore;
 use super::super::lookups::Column;
 use super::{code, decode, list_start, period_hours};
+use crate::test_rng::TestRng as Rng;
 use crate::{ActivityQuery, RecordBatch, Store};
 
 const HOUR: i64 = 3_600_000;
@@ -33,27 +34,6 @@ const USERS: [&str; 4] = ["alice@x.com", "bob@x.com", "carol@x.com", "dave@y.org
 const ADDRESSES: [&str; 4] = ["10.1.2.3", "10.9.9.9", "2001:db8::5", "203.0.113.9"];
 const OPERATIONS: [&str; 3] = ["FileAccessed", "MailItemsAccessed", "UserLoggedIn"];
 const TENANTS: [&str; 2] = ["t1", "t2"];
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + self.below((hi - lo) as u64) as i64
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
 
 /// A record template: the same template delivered to the same tenant is the same record.
 #[derive(Clone, Copy, Debug)]
@@ -442,7 +422,7 @@ fn random_range(rng: &mut Rng) -> Range {
 }
 
 fn run(seed: u64, steps: usize) {
-    let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let mut rng = Rng::new(seed);
     let dir = tempfile::tempdir().unwrap();
     let mut stores = vec![open(dir.path())];
     let mut model = Model {

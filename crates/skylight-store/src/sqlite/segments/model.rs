@@ -15,22 +15,7 @@ use skylight_model::{AuditRecord, BlobRef, ContentType};
 
 use super::super::SqliteStore;
 use crate::Store;
-
-/// A small deterministic generator (no dependency for a test).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        let x = self.0;
-        (x ^ (x >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9) >> 11
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
+use crate::test_rng::TestRng as Rng;
 
 /// Text records are made of, escapes and non-ASCII among it.
 const WORDS: &[&str] = &[
@@ -54,8 +39,8 @@ const WORDS: &[&str] = &[
 /// Record `n` of `tenant`: a pure function of (tenant, n), so that any read can be checked.
 /// (creation ms, or 0 if untimed; JSON).
 fn make(tenant: &str, n: u64) -> (i64, String) {
-    let mut r = Rng(n.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(tenant.as_bytes()[0]));
-    r.next();
+    let mut r = Rng::new(n ^ (u64::from(tenant.as_bytes()[0]) << 56));
+    r.next_u64();
     // Records come in blocks of 150 of a day (or the next), so that blobs hold one or two days
     // and retention deletes whole chunks; one block in ten has a third of its records untimed.
     let block = n / 150;
@@ -224,7 +209,7 @@ fn reader(dir: std::path::PathBuf, stop: Arc<AtomicBool>) -> u64 {
 
 /// `steps` random steps from `seed`, checked after each.
 fn run(seed: u64, steps: usize, file: bool, concurrent: bool) {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let dir = tempfile::tempdir().unwrap();
     let open = || {
         if file {
