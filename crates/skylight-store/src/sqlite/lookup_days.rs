@@ -14,7 +14,9 @@
 //! is packed again. Retention leaves the lists of the records it deletes as they are and raises
 //! `looked_up.floor_ms` instead: the lists' hours before the floor's are read by no query and
 //! deleted at the end of retention ([`Inner::drop_lists_below_floor`]), and the floor's own hour,
-//! which may still name deleted records, is counted through the rows.
+//! which may still name deleted records, is counted through the rows. A deleted record's row id
+//! can be handed to a new record (SQLite reuses the highest after it is deleted), so a query
+//! keeps the rows a list names to the hours it asked for (`Lookup::term`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -60,9 +62,8 @@ pub struct Packed {
 }
 
 /// The hours one list covers: a user's or an address's day (about 30 entries on a 10,000-user
-/// tenant), an operation's hour (a common one has thousands; retention rewrites the lists of the
-/// records it deletes, a few thousand at a time, so a day's list would be rewritten whole each
-/// time).
+/// tenant), an operation's hour (a common one has thousands a day: a late record merged into its
+/// list rewrites an hour's, not a day's).
 pub(super) fn period_hours(column: Column) -> i64 {
     match column {
         Column::User | Column::Address => 24,
@@ -272,7 +273,6 @@ impl Inner {
     ) -> Result<Packed, StoreError> {
         let started = Instant::now();
         let mut packed = Packed::default();
-        let mut caught_up = false;
         let last_day = (now_ms - PACK_AFTER_DAY_ENDS).div_euclid(86_400_000) - 1;
         let settled = now_ms - SETTLED_AFTER;
         let mut after = 0;
@@ -291,12 +291,9 @@ impl Inner {
                 break;
             };
             // Days are marked pending as their records are committed, which are looked up
-            // later: whatever is committed is looked up first, so that a day packed leaves
-            // nothing behind.
-            if !caught_up {
-                self.catch_up_lookups(1)?;
-                caught_up = true;
-            }
+            // later: whatever is committed is looked up first (each day: another process may
+            // have committed meanwhile), so that a day packed leaves nothing behind.
+            self.catch_up_lookups(1)?;
             after = day;
             let mut done = true;
             for hour in (day * 24..day * 24 + 24).step_by(STEP_HOURS as usize) {

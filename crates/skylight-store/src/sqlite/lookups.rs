@@ -12,7 +12,8 @@
 //! records up to there and scans the records after it (fewer than about [`BATCH`] of them: the
 //! writer catches up after a commit that finds a batch waiting or [`AT_LEAST_EVERY`] passed,
 //! and when it closes the store). Records that are
-//! deleted take their lookup entries with them, and `upto` never stays above the last record,
+//! deleted take their entries in the tables with them (those in packed lists stay, at or below
+//! retention's floor: see `lookup_days.rs`), and `upto` never stays above the last record,
 //! so that a row id SQLite hands out again after a deletion is looked up like any new record.
 //!
 //! The rows come back by id, unordered, so a page of the log is looked for in windows of hours,
@@ -152,7 +153,13 @@ impl Lookup {
     /// The term selecting the rows of hours `h0..=h1` through the lookup, and its parameters.
     pub(super) fn term(&self, hours: (i64, i64)) -> (String, Vec<Sql>) {
         let ids = matching(self.column, hours, "id", self.conditions());
-        (format!(" AND r.id IN ({ids})"), self.params())
+        // The rows of these hours only: a list of the floor's hour may name a deleted record
+        // whose row id SQLite handed to a record of another hour.
+        let (h0, h1) = hours;
+        (
+            format!(" AND r.hour BETWEEN {h0} AND {h1} AND r.id IN ({ids})"),
+            self.params(),
+        )
     }
 
     /// The conditions [`matching`] takes.
@@ -227,7 +234,7 @@ impl Windows {
 
 /// Removes the lookup entries of a record about to be deleted (none if it was not yet looked up);
 /// `values` are its user, address and operation columns, in the order of [`Column::ALL`]. Its
-/// entries in packed lists stay, below the floor retention raised (see `lookup_days.rs`).
+/// entries in packed lists stay, at or below the floor retention raised (see `lookup_days.rs`).
 pub(super) fn forget(
     tx: &Transaction<'_>,
     id: i64,

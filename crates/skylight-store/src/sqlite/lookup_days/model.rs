@@ -1,9 +1,10 @@
 //! A randomized model of the packed lookups: random commits (several days, untimed records,
 //! records of 1970 and 1969, two tenants, repeats, late records into packed days), random
-//! catch-ups, packs at random times (whole, or a step of one lookup as a cut-short pack leaves
-//! it), random retention, reopening, and a second writer on the same file. After each step the
-//! lookups hold every record up to `upto` as [`check_entries`] says, and the log, its histograms
-//! and its top values list exactly what a brute-force model holds.
+//! catch-ups, packs at random times (whole, or one lookup's day alone, as a pack killed between
+//! its transactions leaves it), random retention (some cut short, some deleting the newest
+//! record so that its row id is handed out again), reopening, and a second writer on the same
+//! file. After each step the lookups hold every record up to `upto` as [`check_entries`] says,
+//! and the log, its histograms and its top values list exactly what a brute-force model holds.
 //!
 //! `SKYLIGHT_MODEL_SEEDS` (default 4) seeds of `SKYLIGHT_MODEL_STEPS` (default 250) steps;
 //! `SKYLIGHT_MODEL_SEED` runs that one seed alone.
@@ -553,7 +554,7 @@ fn run(seed: u64, steps: usize) {
                 desc = format!("pack at {now_ms}: {packed:?}");
             }
             75..=81 => {
-                // One step of one lookup, as a pack cut short (or killed) leaves it.
+                // One lookup's day alone, as a pack killed between its transactions leaves it.
                 let day = if rng.chance(15) {
                     1
                 } else {
@@ -565,14 +566,50 @@ fn run(seed: u64, steps: usize) {
                 desc = format!("pack hours {hour} of {column:?}");
             }
             82..=89 => {
-                let cutoff = if rng.chance(20) {
+                // The newest record (the highest row id, which SQLite hands out again once it
+                // is deleted), if it is timed.
+                let newest: Option<i64> = store
+                    .lock()
+                    .conn
+                    .query_row(
+                        "SELECT creation_ms FROM records WHERE creation_ms >= ?1 \
+                         ORDER BY id DESC LIMIT 1",
+                        [DAY],
+                        |r| r.get(0),
+                    )
+                    .ok();
+                let through_newest = newest.filter(|_| rng.chance(30));
+                let cutoff = if let Some(ms) = through_newest {
+                    // Through the newest record's hour, after it, its entries packed first: the
+                    // floor's list names it once it is deleted, and its id is reused.
+                    let mut inner = store.lock();
+                    inner.catch_up_lookups(1).unwrap();
+                    let hour = ms.div_euclid(HOUR);
+                    for column in Column::ALL {
+                        inner.pack_hours(column, (hour, hour)).unwrap();
+                    }
+                    ms + 1 + rng.range(0, HOUR - ms.rem_euclid(HOUR))
+                } else if rng.chance(20) {
                     rng.range(HOUR, 3 * DAY)
                 } else {
                     base() + rng.range(0, DAYS * DAY)
                 };
-                let deleted = store
-                    .delete_activities_before(Utc.timestamp_millis_opt(cutoff).unwrap())
-                    .unwrap();
+                let deleted = if rng.chance(25) {
+                    // Cut short (a crash, or another process's commits in between): the records
+                    // deleted, the lists below the floor not yet dropped, the chunks kept.
+                    let mut n = 0;
+                    loop {
+                        let batch = store.lock().delete_records_batch(cutoff).unwrap();
+                        if batch == 0 {
+                            break n;
+                        }
+                        n += batch;
+                    }
+                } else {
+                    store
+                        .delete_activities_before(Utc.timestamp_millis_opt(cutoff).unwrap())
+                        .unwrap()
+                };
                 let before = model.stored.len();
                 let templates = &model.templates;
                 model
@@ -583,7 +620,8 @@ fn run(seed: u64, steps: usize) {
                     before - model.stored.len(),
                     "{what}: deleted"
                 );
-                desc = format!("retention before {cutoff}");
+                desc =
+                    format!("retention before {cutoff} (through the newest: {through_newest:?})");
             }
             90..=93 => {
                 let n = stores.len();
