@@ -264,8 +264,8 @@ impl Inner {
     }
 
     /// Packs the lookups of the days due at `now_ms` (ended [`PACK_AFTER_DAY_ENDS`] before it,
-    /// nothing added for [`SETTLED_AFTER`]), oldest first, until none is due or `budget` is
-    /// spent.
+    /// no record of them committed for [`SETTLED_AFTER`]), oldest first, until none is due or
+    /// `budget` is spent.
     pub(super) fn pack_lookups(
         &mut self,
         now_ms: i64,
