@@ -272,8 +272,17 @@ fn run(args: &QueryArgs) -> anyhow::Result<()> {
     for _ in 0..3 {
         let q = query(&[format!("operation={}", common_op.0), week.clone()], 1)?;
         let started = Instant::now();
-        store.activity_histogram(&q, 3_600_000)?;
+        let buckets = store.activity_histogram(&q, 3_600_000)?;
         op_histogram.push(started.elapsed().as_secs_f64() * 1000.0);
+        // The histogram counts through the operation's lookup, the week's top values from the
+        // rows: a figure for a wrong answer is worth nothing.
+        let counted: u64 = buckets.iter().map(|(_, n)| n).sum();
+        anyhow::ensure!(
+            counted == common_op.1,
+            "the histogram of {} counts {counted} activities, its top count {}",
+            common_op.0,
+            common_op.1
+        );
     }
     let (op_hist50, op_hist95) = percentiles(op_histogram);
     // A 24-hour histogram (hourly), all activities.

@@ -29,9 +29,16 @@ use super::Inner;
 use super::lookups::Column;
 use crate::StoreError;
 
-/// The SQL function `lookup_entries(entries, start_hour, h0, h1, what)`: the row ids (`what` 0)
-/// or hours (`what` 1) of a list's entries in hours `h0..=h1`, as a JSON array.
+/// The SQL function `lookup_entries(entries, start_hour, h0, h1, what)`: the row ids
+/// ([`WANT_IDS`]) of a list's entries in hours `h0..=h1`, or each of those hours with its count of
+/// entries ([`WANT_HOUR_COUNTS`], `[hour, count]` pairs), as a JSON array.
 pub(super) const ENTRIES: &str = "lookup_entries";
+
+/// `lookup_entries`'s `what` for row ids.
+pub(super) const WANT_IDS: i64 = 0;
+
+/// `lookup_entries`'s `what` for `[hour, count]` pairs.
+pub(super) const WANT_HOUR_COUNTS: i64 = 2;
 
 /// A day is packed once this long has passed since its end: records arrive up to a day late or
 /// so, and each that arrives after the day is packed rewrites a list.
@@ -168,13 +175,38 @@ fn entries_as_json(ctx: &Context<'_>) -> rusqlite::Result<String> {
         (ctx.get(1)?, ctx.get(2)?, ctx.get(3)?, ctx.get(4)?);
     let entries =
         decode(start, data).map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))?;
-    let mut out = String::with_capacity(entries.len() * 8 + 2);
-    out.push('[');
-    for (hour, id) in entries.into_iter().filter(|(h, _)| (h0..=h1).contains(h)) {
-        if out.len() > 1 {
-            out.push(',');
+    let wanted = entries.into_iter().filter(|(h, _)| (h0..=h1).contains(h));
+    let mut out = String::from("[");
+    match what {
+        WANT_IDS => {
+            for (_, id) in wanted {
+                if out.len() > 1 {
+                    out.push(',');
+                }
+                let _ = write!(out, "{id}");
+            }
         }
-        let _ = write!(out, "{}", if what == 0 { id } else { hour });
+        WANT_HOUR_COUNTS => {
+            // Entries come sorted by hour, so each hour's are together.
+            let mut hours: Vec<(i64, u64)> = Vec::new();
+            for (hour, _) in wanted {
+                match hours.last_mut() {
+                    Some((h, n)) if *h == hour => *n += 1,
+                    _ => hours.push((hour, 1)),
+                }
+            }
+            for (hour, n) in hours {
+                if out.len() > 1 {
+                    out.push(',');
+                }
+                let _ = write!(out, "[{hour},{n}]");
+            }
+        }
+        other => {
+            return Err(rusqlite::Error::UserFunctionError(
+                format!("{ENTRIES}: no such `what` as {other}").into(),
+            ));
+        }
     }
     out.push(']');
     Ok(out)

@@ -37,7 +37,36 @@ pub(super) const BATCH: i64 = 50_000;
 /// queries do not scan them for hours; a busy one pays one small batch per period.
 pub(super) const AT_LEAST_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Column `what` (`id`, `hour`) of the records of hours `h0..=h1` whose column is in a set:
+/// What [`matching`] selects of the records it finds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Want {
+    /// Their row ids (one column).
+    Ids,
+    /// Their hours and how many of them (columns `h` and `n`, to be summed by hour): a packed list gives
+    /// each hour once with its count (a common operation's week is hundreds of thousands of
+    /// entries, each its own JSON value when listed one by one).
+    HourCounts,
+}
+
+impl Want {
+    /// The columns selected from a lookup's or the records' alias `alias`.
+    fn of_rows(self, alias: char) -> String {
+        match self {
+            Want::Ids => format!("{alias}.id"),
+            Want::HourCounts => format!("{alias}.hour AS h, 1 AS n"),
+        }
+    }
+
+    /// The columns selected from `json_each` alias `j` over what `lookup_entries` gave.
+    fn of_packed(self) -> &'static str {
+        match self {
+            Want::Ids => "j.value",
+            Want::HourCounts => "j.value ->> 0, j.value ->> 1",
+        }
+    }
+}
+
+/// The row ids, or hours with counts, of the records of hours `h0..=h1` whose column is in a set:
 /// `on_lookup` is that condition on the column of lookup alias `l`, `on_records` on that of
 /// records alias `t`, `on_packed` on the value of packed list alias `p`. Read from the lookup
 /// and the packed lists up to `upto` (a seek per hour, or per list) and from the records after
@@ -45,7 +74,7 @@ pub(super) const AT_LEAST_EVERY: std::time::Duration = std::time::Duration::from
 fn matching(
     column: Column,
     (h0, h1): (i64, i64),
-    what: &str,
+    want: Want,
     [on_lookup, on_records, on_packed]: [&str; 3],
 ) -> String {
     let hours = match column {
@@ -82,16 +111,22 @@ fn matching(
     // Lists are read from the hour of retention's floor on: before it, they may name deleted
     // records (see `lookup_days.rs`).
     format!(
-        "SELECT l.{what} FROM {table} l WHERE {hours} AND {on_lookup} \
-         UNION ALL SELECT t.{what} FROM records t \
+        "SELECT {of_lookup} FROM {table} l WHERE {hours} AND {on_lookup} \
+         UNION ALL SELECT {of_records} FROM records t \
          WHERE t.id > (SELECT upto FROM looked_up) AND t.hour BETWEEN {h0} AND {h1} \
          AND {on_records} \
-         UNION ALL SELECT j.value FROM {lists}, json_each({entries}(p.entries, p.start_hour, \
-         max({h0}, (SELECT floor_ms FROM looked_up) / 3600000), {h1}, {want})) j \
+         UNION ALL SELECT {of_packed} FROM {lists}, json_each({entries}(p.entries, p.start_hour, \
+         max({h0}, (SELECT floor_ms FROM looked_up) / 3600000), {h1}, {what})) j \
          WHERE p.col = {code} AND {starts} AND {on_packed}",
+        of_lookup = want.of_rows('l'),
+        of_records = want.of_rows('t'),
+        of_packed = want.of_packed(),
         table = column.table(),
         entries = lookup_days::ENTRIES,
-        want = i64::from(what != "id"),
+        what = match want {
+            Want::Ids => lookup_days::WANT_IDS,
+            Want::HourCounts => lookup_days::WANT_HOUR_COUNTS,
+        },
     )
 }
 
@@ -152,7 +187,7 @@ pub(super) struct Lookup {
 impl Lookup {
     /// The term selecting the rows of hours `h0..=h1` through the lookup, and its parameters.
     pub(super) fn term(&self, hours: (i64, i64)) -> (String, Vec<Sql>) {
-        let ids = matching(self.column, hours, "id", self.conditions());
+        let ids = matching(self.column, hours, Want::Ids, self.conditions());
         // The rows of these hours only: a list of the floor's hour may name a deleted record
         // whose row id SQLite handed to a record of another hour.
         let (h0, h1) = hours;
@@ -290,8 +325,13 @@ impl Inner {
         if !lookup.alone || bucket_ms % HOUR != 0 || from <= 0 || w0 > w1 {
             return Ok(vec![None]);
         }
-        let hours = matching(lookup.column, (w0, w1), "hour", lookup.conditions());
-        let sql = format!("SELECT hour, count(*) FROM ({hours}) GROUP BY hour");
+        let hours = matching(
+            lookup.column,
+            (w0, w1),
+            Want::HourCounts,
+            lookup.conditions(),
+        );
+        let sql = format!("SELECT h, sum(n) FROM ({hours}) GROUP BY h");
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map(rusqlite::params_from_iter(lookup.params()), |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
