@@ -6,7 +6,8 @@
 //! [`Inner::pack_lookups`] moves its entries into one list per value — a user's or an address's
 //! day, an operation's hour — of row ids grouped by hour and delta-encoded ([`encode`]), a few
 //! bytes per entry. The queries read both (`lookups.rs`): the lists through the SQL function
-//! [`ENTRIES`], which gives the entries of some hours of a list as a JSON array for `json_each`.
+//! [`ENTRIES`], which gives the row ids of some hours of a list, or those hours with their counts
+//! of entries, as a JSON array for `json_each`.
 //!
 //! The rule of the lookups holds across both: every record up to `looked_up.upto` has its
 //! entries in exactly one of the tables or the lists, and a move is one transaction. A record of
@@ -187,7 +188,8 @@ fn entries_as_json(ctx: &Context<'_>) -> rusqlite::Result<String> {
             }
         }
         WANT_HOUR_COUNTS => {
-            // Entries come sorted by hour, so each hour's are together.
+            // Entries come sorted by hour, so each hour's are together (were they not, an hour
+            // given twice would still be summed right by the query).
             let mut hours: Vec<(i64, u64)> = Vec::new();
             for (hour, _) in wanted {
                 match hours.last_mut() {

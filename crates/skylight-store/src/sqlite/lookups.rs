@@ -42,9 +42,9 @@ pub(super) const AT_LEAST_EVERY: std::time::Duration = std::time::Duration::from
 enum Want {
     /// Their row ids (one column).
     Ids,
-    /// Their hours and how many of them (columns `h` and `n`, to be summed by hour): a packed list gives
-    /// each hour once with its count (a common operation's week is hundreds of thousands of
-    /// entries, each its own JSON value when listed one by one).
+    /// Their hours and how many of them (columns `h` and `n`, to be summed by hour): a packed
+    /// list gives each hour once with its count (a common operation's week is hundreds of
+    /// thousands of entries, each its own JSON value when listed one by one).
     HourCounts,
 }
 
@@ -70,7 +70,9 @@ impl Want {
 /// `on_lookup` is that condition on the column of lookup alias `l`, `on_records` on that of
 /// records alias `t`, `on_packed` on the value of packed list alias `p`. Read from the lookup
 /// and the packed lists up to `upto` (a seek per hour, or per list) and from the records after
-/// it; a superset is fine (the caller's WHERE holds every condition), a missing record is not.
+/// it. For ids a superset is fine (the caller's WHERE holds every condition), a missing record is
+/// not; counts are taken as they come, so the caller keeps out the hours where lists may still
+/// name deleted records (retention's floor hour and before: see `count_whole_hours`).
 fn matching(
     column: Column,
     (h0, h1): (i64, i64),
