@@ -103,6 +103,8 @@ struct Inner {
     packed_at: std::time::Instant,
     /// Chunks whose data cannot be read, which this connection does not try to seal again.
     unsealable: segments::Unsealable,
+    /// Compresses segments beside the writer.
+    sealer: segments::Sealer,
     /// When this connection's retention last deleted every segment left without chunks.
     segments_swept: Option<std::time::Instant>,
 }
@@ -118,6 +120,7 @@ impl Inner {
             sealed_at: std::time::Instant::now(),
             packed_at: std::time::Instant::now(),
             unsealable: segments::Unsealable::new(),
+            sealer: segments::Sealer::default(),
             segments_swept: None,
         }
     }
@@ -242,7 +245,7 @@ impl SqliteStore {
     /// it a little at a time after its commits; `bench ingest` does it all at once to report
     /// what a store of closed periods takes).
     pub fn seal_chunks(&self, now: DateTime<Utc>) -> Result<segments::Sealed, StoreError> {
-        self.lock().seal_chunks(now.timestamp_millis(), None)
+        self.lock().seal_chunks(now.timestamp_millis())
     }
 
     /// Packs the lookups of every day due at `now` into lists, however long it takes (a writer

@@ -372,3 +372,106 @@ fn a_damaged_chunk_is_left_as_it_is_and_the_others_are_sealed() {
     assert!(store.activity(None, "rec-0").unwrap().is_some());
     assert!(store.activity(None, "rec-499").unwrap().is_some());
 }
+
+#[test]
+fn a_segment_compressed_beside_the_writer_seals_only_the_chunks_left_as_read() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    // One group: SharePoint's 16th, three chunks in the morning, three in the evening.
+    commit(&store, ContentType::SharePoint, &at_hours(0..300, 16, 0));
+    commit(&store, ContentType::SharePoint, &at_hours(300..600, 16, 18));
+    let before = raws(&store);
+    let later = (Utc::now() + Days::days(2)).timestamp_millis();
+    let group = {
+        let mut inner = store.lock();
+        let due = inner.next_groups(later, 4).unwrap();
+        assert_eq!(due.len(), 1);
+        inner.read_group(&due[0]).unwrap().unwrap()
+    };
+    assert_eq!(group.placed.len(), 6);
+    let packed = super::compress(&mut None, &group.plain).unwrap();
+
+    // While it is compressed, retention deletes the morning's chunks.
+    let noon = Utc.with_ymd_and_hms(2024, 5, 16, 12, 0, 0).unwrap();
+    assert_eq!(store.delete_activities_before(noon).unwrap(), 300);
+    assert_eq!(store.lock().write_segment(&group, &packed).unwrap(), 3);
+    assert_eq!(count(&store, UNSEALED), 0);
+    assert_eq!(count(&store, "SELECT count(*) FROM raw_chunks"), 3);
+    // The evening's three one-chunk segments gave way to the new one.
+    assert_eq!(count(&store, "SELECT count(*) FROM raw_segments"), 1);
+    let after = raws(&store);
+    assert_eq!(after.len(), 300);
+    for (id, raw) in &after {
+        assert_eq!(raw, &before[id], "{id}");
+    }
+    // The same segment written again (a stale result) seals nothing and adds nothing.
+    assert_eq!(store.lock().write_segment(&group, &packed).unwrap(), 0);
+    assert_eq!(count(&store, "SELECT count(*) FROM raw_segments"), 1);
+    assert_eq!(raws(&store), after);
+}
+
+#[test]
+fn the_writer_seals_through_its_thread_between_commits() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    commit(&store, ContentType::Exchange, &at_hours(0..300, 14, 0));
+    commit(&store, ContentType::SharePoint, &at_hours(300..600, 14, 0));
+    let before = raws(&store);
+    // Stored two days ago, as far as sealing can tell, and last looked for long ago.
+    store
+        .with_connection(|c| {
+            c.execute_batch("UPDATE raw_chunks SET stored_ms = stored_ms - 172800000")?;
+            Ok(())
+        })
+        .unwrap();
+    store.lock().sealed_at = std::time::Instant::now()
+        .checked_sub(super::SEAL_EVERY)
+        .unwrap();
+    // As after commits: each call writes what the thread has finished and hands it more.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut calls = 0;
+    while count(&store, UNSEALED) > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not sealed in a minute"
+        );
+        store.lock().seal_if_due();
+        calls += 1;
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // Two groups, one segment each, written by later calls than the ones that read them.
+    assert!(calls >= 3, "{calls}");
+    assert_eq!(count(&store, "SELECT count(*) FROM raw_segments"), 2);
+    assert!(!store.lock().sealer.busy());
+    assert_eq!(raws(&store), before);
+}
+
+#[test]
+fn a_chunk_given_a_freed_id_meanwhile_is_not_sealed_with_the_bytes_read_before() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    // Chunks 1 and 2 in the afternoon of the 16th, chunk 3 in its morning.
+    commit(&store, ContentType::SharePoint, &at_hours(0..200, 16, 12));
+    commit(&store, ContentType::SharePoint, &at_hours(200..300, 16, 0));
+    let later = (Utc::now() + Days::days(2)).timestamp_millis();
+    let group = {
+        let mut inner = store.lock();
+        let due = inner.next_groups(later, 1).unwrap();
+        inner.read_group(&due[0]).unwrap().unwrap()
+    };
+    let packed = super::compress(&mut None, &group.plain).unwrap();
+    // Meanwhile retention deletes chunk 3, and the next blob's chunk takes its id.
+    let six = Utc.with_ymd_and_hms(2024, 5, 16, 6, 0, 0).unwrap();
+    assert_eq!(store.delete_activities_before(six).unwrap(), 100);
+    let newer = at_hours(300..350, 16, 12);
+    commit(&store, ContentType::SharePoint, &newer);
+    assert_eq!(
+        count(&store, "SELECT count(*) FROM raw_chunks WHERE id = 3"),
+        1
+    );
+    let before = raws(&store);
+
+    assert_eq!(store.lock().write_segment(&group, &packed).unwrap(), 2);
+    assert_eq!(count(&store, UNSEALED), 1);
+    assert_eq!(raws(&store), before);
+    for r in &newer {
+        assert_eq!(before[&r.columns.id], r.raw.to_vec());
+    }
+}

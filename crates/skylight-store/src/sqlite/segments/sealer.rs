@@ -1,0 +1,128 @@
+//! The thread that compresses segments, so that the writer's commits never wait for it: at
+//! [`SEAL_LEVEL`](super::SEAL_LEVEL) a segment takes one to two seconds of a core.
+//!
+//! The writer reads a group's chunks (milliseconds), hands their bytes over, goes on committing,
+//! and writes the segment in a transaction of its own once the thread has compressed it,
+//! checking first that its chunks are still what it read (retention may have deleted some
+//! meanwhile). A segment compressed when the store closes or the process dies is simply lost:
+//! its chunks are still unsealed, and the next round seals them.
+
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+
+use crate::StoreError;
+
+/// A group of chunks read for sealing: their records' bytes, one chunk after another.
+pub(crate) struct Gathered {
+    /// The chunks, in the order of their bytes.
+    pub(super) placed: Vec<Placed>,
+    /// Their records (each framed by its length), chunk after chunk.
+    pub(super) plain: Vec<u8>,
+}
+
+/// A chunk of a [`Gathered`] group, with what it was when read: it is sealed only if it is
+/// still that chunk, unsealed, when the segment is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Placed {
+    /// `raw_chunks.id`.
+    pub(super) id: i64,
+    /// Where its bytes start in the group's.
+    pub(super) offset: usize,
+    /// The segment it was a part of (its own, or none before schema 19).
+    pub(super) segment: Option<i64>,
+    /// Its records' bytes.
+    pub(super) raw_len: i64,
+    /// When it was stored (with its id, tells it from a later chunk given a freed id).
+    pub(super) stored_ms: i64,
+}
+
+/// A group, and its segment compressed (or why it could not be).
+pub(crate) type Compressed = (Gathered, Result<Vec<u8>, String>);
+
+/// The compressing thread, started when it is first given a group; stopped when dropped
+/// (without waiting for a segment it is compressing).
+#[derive(Default)]
+pub(crate) struct Sealer {
+    channels: Option<(Sender<Gathered>, Receiver<Compressed>)>,
+    in_flight: bool,
+}
+
+impl Sealer {
+    /// True while a group is being compressed.
+    pub(super) fn busy(&self) -> bool {
+        self.in_flight
+    }
+
+    /// Hands `group` to the thread, starting it if needed; the group comes back if the thread
+    /// cannot be started.
+    pub(super) fn send(&mut self, group: Gathered) -> Result<(), (Gathered, String)> {
+        let (jobs, _) = match &mut self.channels {
+            Some(channels) => channels,
+            none => none.insert(match start() {
+                Ok(channels) => channels,
+                Err(e) => return Err((group, e)),
+            }),
+        };
+        match jobs.send(group) {
+            Ok(()) => {
+                self.in_flight = true;
+                Ok(())
+            }
+            Err(mpsc::SendError(group)) => {
+                // The thread is gone (it cannot panic on its own; only if it was killed):
+                // started again next time.
+                self.channels = None;
+                Err((group, "the sealing thread stopped".into()))
+            }
+        }
+    }
+
+    /// Waits for the group being compressed.
+    pub(super) fn wait(&mut self) -> Result<Compressed, StoreError> {
+        let finished = match &self.channels {
+            Some((_, done)) if self.in_flight => done.recv().ok(),
+            _ => None,
+        };
+        self.in_flight = false;
+        finished.ok_or_else(|| {
+            self.channels = None;
+            StoreError::Corrupt("the sealing thread stopped".into())
+        })
+    }
+
+    /// The group the thread has finished, if any; never waits.
+    pub(super) fn finished(&mut self) -> Option<Compressed> {
+        let (_, done) = self.channels.as_ref()?;
+        match done.try_recv() {
+            Ok(compressed) => {
+                self.in_flight = false;
+                Some(compressed)
+            }
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Disconnected) => {
+                self.channels = None;
+                self.in_flight = false;
+                None
+            }
+        }
+    }
+}
+
+/// Starts the thread: groups in, segments out, until the store drops its end.
+fn start() -> Result<(Sender<Gathered>, Receiver<Compressed>), String> {
+    let (jobs, todo) = mpsc::channel::<Gathered>();
+    let (out, done) = mpsc::channel::<Compressed>();
+    std::thread::Builder::new()
+        .name("skylight-seal".into())
+        .spawn(move || {
+            let mut compressor = None;
+            for group in todo {
+                let packed =
+                    super::compress(&mut compressor, &group.plain).map_err(|e| e.to_string());
+                if out.send((group, packed)).is_err() {
+                    break;
+                }
+            }
+        })
+        .map_err(|e| format!("cannot start the sealing thread: {e}"))?;
+    Ok((jobs, done))
+}
