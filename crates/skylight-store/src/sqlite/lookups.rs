@@ -57,6 +57,14 @@ impl Want {
         }
     }
 
+    /// `lookup_entries`'s argument asking a packed list for this.
+    fn code(self) -> i64 {
+        match self {
+            Want::Ids => lookup_days::WANT_IDS,
+            Want::HourCounts => lookup_days::WANT_HOUR_COUNTS,
+        }
+    }
+
     /// The columns selected from `json_each` alias `j` over what `lookup_entries` gave.
     fn of_packed(self) -> &'static str {
         match self {
@@ -125,10 +133,7 @@ fn matching(
         of_packed = want.of_packed(),
         table = column.table(),
         entries = lookup_days::ENTRIES,
-        what = match want {
-            Want::Ids => lookup_days::WANT_IDS,
-            Want::HourCounts => lookup_days::WANT_HOUR_COUNTS,
-        },
+        what = want.code(),
     )
 }
 
