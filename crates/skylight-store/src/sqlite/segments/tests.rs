@@ -373,6 +373,17 @@ fn a_damaged_chunk_is_left_as_it_is_and_the_others_are_sealed() {
     assert!(store.activity(None, "rec-499").unwrap().is_some());
 }
 
+/// The only group due two days from now, read and compressed as the sealing thread would.
+fn the_one_group_due(store: &SqliteStore) -> (super::Gathered, Vec<u8>) {
+    let later = (Utc::now() + Days::days(2)).timestamp_millis();
+    let mut inner = store.lock();
+    let due = inner.next_groups(later, 4).unwrap();
+    assert_eq!(due.len(), 1);
+    let group = inner.read_group(&due[0]).unwrap().unwrap();
+    let packed = super::compress(&mut None, &group.plain).unwrap();
+    (group, packed)
+}
+
 #[test]
 fn a_segment_compressed_beside_the_writer_seals_only_the_chunks_left_as_read() {
     let store = SqliteStore::open_in_memory().unwrap();
@@ -380,15 +391,8 @@ fn a_segment_compressed_beside_the_writer_seals_only_the_chunks_left_as_read() {
     commit(&store, ContentType::SharePoint, &at_hours(0..300, 16, 0));
     commit(&store, ContentType::SharePoint, &at_hours(300..600, 16, 18));
     let before = raws(&store);
-    let later = (Utc::now() + Days::days(2)).timestamp_millis();
-    let group = {
-        let mut inner = store.lock();
-        let due = inner.next_groups(later, 4).unwrap();
-        assert_eq!(due.len(), 1);
-        inner.read_group(&due[0]).unwrap().unwrap()
-    };
+    let (group, packed) = the_one_group_due(&store);
     assert_eq!(group.placed.len(), 6);
-    let packed = super::compress(&mut None, &group.plain).unwrap();
 
     // While it is compressed, retention deletes the morning's chunks.
     let noon = Utc.with_ymd_and_hms(2024, 5, 16, 12, 0, 0).unwrap();
@@ -450,13 +454,7 @@ fn a_chunk_given_a_freed_id_meanwhile_is_not_sealed_with_the_bytes_read_before()
     // Chunks 1 and 2 in the afternoon of the 16th, chunk 3 in its morning.
     commit(&store, ContentType::SharePoint, &at_hours(0..200, 16, 12));
     commit(&store, ContentType::SharePoint, &at_hours(200..300, 16, 0));
-    let later = (Utc::now() + Days::days(2)).timestamp_millis();
-    let group = {
-        let mut inner = store.lock();
-        let due = inner.next_groups(later, 1).unwrap();
-        inner.read_group(&due[0]).unwrap().unwrap()
-    };
-    let packed = super::compress(&mut None, &group.plain).unwrap();
+    let (group, packed) = the_one_group_due(&store);
     // Meanwhile retention deletes chunk 3, and the next blob's chunk takes its id.
     let six = Utc.with_ymd_and_hms(2024, 5, 16, 6, 0, 0).unwrap();
     assert_eq!(store.delete_activities_before(six).unwrap(), 100);
