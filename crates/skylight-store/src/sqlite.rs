@@ -105,6 +105,9 @@ struct Inner {
     unsealable: segments::Unsealable,
     /// Compresses segments beside the writer.
     sealer: segments::Sealer,
+    /// When to look for the next group to seal, after a segment written (`None`: at most
+    /// every `SEAL_EVERY` after `sealed_at`).
+    seal_next_at: Option<std::time::Instant>,
     /// When this connection's retention last deleted every segment left without chunks.
     segments_swept: Option<std::time::Instant>,
 }
@@ -121,6 +124,7 @@ impl Inner {
             packed_at: std::time::Instant::now(),
             unsealable: segments::Unsealable::new(),
             sealer: segments::Sealer::default(),
+            seal_next_at: None,
             segments_swept: None,
         }
     }

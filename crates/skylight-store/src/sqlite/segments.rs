@@ -4,7 +4,8 @@
 //! old, it is recompressed with the next chunks of its tenant and content type into a segment of
 //! about [`SEGMENT_BYTES`] at [`SEAL_LEVEL`]: records of one kind share most of their text, and a
 //! larger frame at a higher level finds it. Measured on a 10,000-user week: 248 → about 190 B
-//! per record of 1,310 B of JSON at level 11, about 173 B at 19. The price: reading one record decompresses its segment (4 MiB,
+//! per record of 1,310 B of JSON at level 11; at 19, `bench ingest`'s sealed store is 17 B per
+//! record smaller. The price: reading one record decompresses its segment (4 MiB,
 //! a few milliseconds), which [`ChunkReader`] does once for all the chunks a read touches in it.
 //!
 //! Sealing is the writer's, after its commits: it reads a group's chunks (milliseconds), a thread
@@ -43,7 +44,8 @@ const SEAL_SHORT_AFTER: Duration = Duration::from_secs(24 * 3600);
 /// compresses them to 14.7 % at about 80 MB/s, 11 to 14.4 % at 45 MB/s, 13 to 14.3 % at 20
 /// MB/s; 7 in 2 MiB, 15.3 %. On simulator blobs of all four audit content types (48 MB), 11
 /// gives 7.07 MB at 56 MB/s, 17 6.70 MB at 4.6 MB/s, 19 6.48 MB (8 % less) at 2.7 MB/s: about
-/// 70 s of a core for a day of a 10,000-user tenant, on the sealing thread.
+/// 100 s of a core for a day of a 10,000-user tenant (`bench ingest`: 3 k records per second
+/// per core), on the sealing thread.
 const SEAL_LEVEL: i32 = 19;
 
 /// The window and match tables of [`SEAL_LEVEL`], smaller than its own: a 4 MiB window (a
@@ -185,23 +187,37 @@ impl Inner {
     }
 
     /// After a commit: writes the segment the sealing thread has finished, if any, and hands
-    /// it the next group due (looked for at once after a segment, so that a backlog goes a
-    /// segment after another; otherwise at most every [`SEAL_EVERY`]). An error is logged: the
-    /// chunks stay readable as they are, and a later round tries again.
+    /// it the next group due. After a segment written, the next is looked for once the thread
+    /// has rested as long as it compressed (so that a backlog goes a segment after another on
+    /// at most half a core, and ingest keeps the rest); otherwise at most every
+    /// [`SEAL_EVERY`]. An error is logged: the chunks stay readable as they are, and a later
+    /// round tries again.
     pub(super) fn seal_if_due(&mut self) {
-        let finished = self.sealer.finished();
-        let wrote = finished.is_some();
-        if let Some((group, packed)) = finished {
-            let written = packed
+        if let Some(done) = self.sealer.finished() {
+            let written = done
+                .packed
                 .map_err(StoreError::Corrupt)
-                .and_then(|packed| self.write_segment(&group, &packed));
-            if let Err(e) = written {
-                tracing::warn!(error = %e, "cannot seal raw chunks into a segment");
+                .and_then(|packed| self.write_segment(&done.group, &packed));
+            match written {
+                Ok(_) => self.seal_next_at = Some(Instant::now() + done.took),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot seal raw chunks into a segment");
+                    self.seal_next_at = None;
+                    self.sealed_at = Instant::now();
+                }
             }
         }
-        if self.sealer.busy() || (!wrote && self.sealed_at.elapsed() < SEAL_EVERY) {
+        if self.sealer.busy() {
             return;
         }
+        let due = match self.seal_next_at {
+            Some(at) => Instant::now() >= at,
+            None => self.sealed_at.elapsed() >= SEAL_EVERY,
+        };
+        if !due {
+            return;
+        }
+        self.seal_next_at = None;
         self.sealed_at = Instant::now();
         let now_ms = chrono::Utc::now().timestamp_millis();
         let group = self
@@ -225,7 +241,7 @@ impl Inner {
     /// takes: a few segments at a time, compressed in parallel on sealing threads.
     pub(super) fn seal_chunks(&mut self, now_ms: i64) -> Result<Sealed, StoreError> {
         let parallel = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-        let mut sealers: Vec<Sealer> = (0..parallel).map(|_| Sealer::default()).collect();
+        let mut sealers: Vec<Sealer> = (0..parallel).map(|_| Sealer::for_a_backlog()).collect();
         let mut sealed = Sealed::default();
         loop {
             let due = self.next_groups(now_ms, parallel)?;
@@ -241,8 +257,9 @@ impl Inner {
                 }
             }
             for sealer in sealers.iter_mut().filter(|s| s.busy()) {
-                let (group, packed) = sealer.wait()?;
-                let n = self.write_segment(&group, &packed.map_err(StoreError::Corrupt)?)?;
+                let done = sealer.wait()?;
+                let packed = done.packed.map_err(StoreError::Corrupt)?;
+                let n = self.write_segment(&done.group, &packed)?;
                 sealed.segments += u64::from(n > 0);
                 sealed.chunks += n;
             }
@@ -273,9 +290,6 @@ impl Inner {
                 && due(&g)
             {
                 found.push(g.chunks);
-                if found.len() == max {
-                    break;
-                }
             }
             let g = group.get_or_insert_with(|| Group {
                 key,
@@ -300,15 +314,21 @@ impl Inner {
     /// that cannot be read is left as it is (its records read as they did) and not tried again
     /// by this process.
     fn read_group(&mut self, chunks: &[i64]) -> Result<Option<Gathered>, StoreError> {
+        // One snapshot for the chunks' states and bytes.
+        let tx = self.conn.transaction()?;
         let mut reader = ChunkReader::default();
         let mut plain = Vec::new();
         let mut placed = Vec::with_capacity(chunks.len());
         for &id in chunks {
-            let Some((segment, raw_len, stored_ms)) = unsealed(&self.conn, id)? else {
+            let Some((segment, raw_len, stored_ms)) = unsealed(&tx, id)? else {
                 continue;
             };
-            match reader.plain(&self.conn, id) {
+            match reader.plain(&tx, id) {
                 Ok(records) => {
+                    if plain.is_empty() {
+                        // A segment's worth at once, not twice that by doubling.
+                        plain.reserve(usize::try_from(SEGMENT_BYTES).unwrap_or(0) + records.len());
+                    }
                     placed.push(Placed {
                         id,
                         offset: plain.len(),
@@ -324,6 +344,7 @@ impl Inner {
                 }
             }
         }
+        tx.commit()?;
         Ok((!placed.is_empty()).then_some(Gathered { placed, plain }))
     }
 
@@ -334,8 +355,20 @@ impl Inner {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut still = Vec::with_capacity(group.placed.len());
+        let mut reader = ChunkReader::default();
         for p in &group.placed {
-            if unsealed(&tx, p.id)? == Some((p.segment, p.raw_len, p.stored_ms)) {
+            if unsealed(&tx, p.id)? != Some((p.segment, p.raw_len, p.stored_ms)) {
+                continue;
+            }
+            // Its bytes read again (milliseconds for a segment's worth): a chunk is sealed with
+            // its own, whatever became of ids and clocks since they were read.
+            let read = usize::try_from(p.raw_len)
+                .ok()
+                .and_then(|len| group.plain.get(p.offset..p.offset.checked_add(len)?));
+            if reader
+                .plain(&tx, p.id)
+                .is_ok_and(|now| Some(now.as_slice()) == read)
+            {
                 still.push(p);
             }
         }
@@ -375,8 +408,8 @@ fn unsealed(conn: &Connection, id: i64) -> Result<Option<ChunkState>, StoreError
 /// What [`unsealed`] reads of a chunk: segment, length, time of storage.
 type ChunkState = (Option<i64>, i64, i64);
 
-/// A segment's bytes, compressed at [`SEAL_LEVEL`] with [`SEAL_TABLES`] by `compressor`
-/// (made on first use, then kept: its tables are allocated once per sealing thread).
+/// A segment's bytes, compressed at [`SEAL_LEVEL`] with [`SEAL_TABLES`] by `compressor` (made
+/// if there is none; the caller decides whether to keep it for the next segment).
 fn compress(
     compressor: &mut Option<zstd::bulk::Compressor<'static>>,
     plain: &[u8],

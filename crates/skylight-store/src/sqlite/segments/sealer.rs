@@ -3,11 +3,12 @@
 //!
 //! The writer reads a group's chunks (milliseconds), hands their bytes over, goes on committing,
 //! and writes the segment in a transaction of its own once the thread has compressed it,
-//! checking first that its chunks are still what it read (retention may have deleted some
-//! meanwhile). A segment compressed when the store closes or the process dies is simply lost:
-//! its chunks are still unsealed, and the next round seals them.
+//! checking first that its chunks are still what it read, byte for byte (retention may have
+//! deleted some meanwhile). A segment being compressed when the store closes or the process
+//! dies is simply lost: its chunks are still unsealed, and a later round seals them.
 
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::time::{Duration, Instant};
 
 use crate::StoreError;
 
@@ -35,18 +36,38 @@ pub(super) struct Placed {
     pub(super) stored_ms: i64,
 }
 
-/// A group, and its segment compressed (or why it could not be).
-pub(crate) type Compressed = (Gathered, Result<Vec<u8>, String>);
+/// A group, its segment compressed (or why it could not be), and the time that took.
+pub(crate) struct Compressed {
+    /// The group as it was handed over.
+    pub(super) group: Gathered,
+    /// Its segment's bytes.
+    pub(super) packed: Result<Vec<u8>, String>,
+    /// How long the thread compressed it.
+    pub(super) took: Duration,
+}
 
-/// The compressing thread, started when it is first given a group; stopped when dropped
-/// (without waiting for a segment it is compressing).
+/// A compressing thread, started when it is first given a group. Dropped, it finishes the
+/// segment in hand (a second or two), finds no one to give it to, and ends.
 #[derive(Default)]
 pub(crate) struct Sealer {
+    /// Groups to the thread, segments back; `None` until started (or after it ended).
     channels: Option<(Sender<Gathered>, Receiver<Compressed>)>,
+    /// A group is being compressed.
     in_flight: bool,
+    /// Keeps the compressor's tables between segments (about 20 MB): for a run that seals a
+    /// backlog at once; a writer's thread, which seals now and then, frees them after each.
+    keep_tables: bool,
 }
 
 impl Sealer {
+    /// A thread for sealing a backlog at once, which keeps its compressor between segments.
+    pub(super) fn for_a_backlog() -> Sealer {
+        Sealer {
+            keep_tables: true,
+            ..Sealer::default()
+        }
+    }
+
     /// True while a group is being compressed.
     pub(super) fn busy(&self) -> bool {
         self.in_flight
@@ -55,9 +76,10 @@ impl Sealer {
     /// Hands `group` to the thread, starting it if needed; the group comes back if the thread
     /// cannot be started.
     pub(super) fn send(&mut self, group: Gathered) -> Result<(), (Gathered, String)> {
+        let keep_tables = self.keep_tables;
         let (jobs, _) = match &mut self.channels {
             Some(channels) => channels,
-            none => none.insert(match start() {
+            none => none.insert(match start(keep_tables) {
                 Ok(channels) => channels,
                 Err(e) => return Err((group, e)),
             }),
@@ -68,8 +90,7 @@ impl Sealer {
                 Ok(())
             }
             Err(mpsc::SendError(group)) => {
-                // The thread is gone (it cannot panic on its own; only if it was killed):
-                // started again next time.
+                // The thread has ended (only a panic could end it): started again next time.
                 self.channels = None;
                 Err((group, "the sealing thread stopped".into()))
             }
@@ -108,7 +129,7 @@ impl Sealer {
 }
 
 /// Starts the thread: groups in, segments out, until the store drops its end.
-fn start() -> Result<(Sender<Gathered>, Receiver<Compressed>), String> {
+fn start(keep_tables: bool) -> Result<(Sender<Gathered>, Receiver<Compressed>), String> {
     let (jobs, todo) = mpsc::channel::<Gathered>();
     let (out, done) = mpsc::channel::<Compressed>();
     std::thread::Builder::new()
@@ -116,9 +137,21 @@ fn start() -> Result<(Sender<Gathered>, Receiver<Compressed>), String> {
         .spawn(move || {
             let mut compressor = None;
             for group in todo {
+                let started = Instant::now();
                 let packed =
                     super::compress(&mut compressor, &group.plain).map_err(|e| e.to_string());
-                if out.send((group, packed)).is_err() {
+                if !keep_tables {
+                    compressor = None;
+                }
+                let took = started.elapsed();
+                if out
+                    .send(Compressed {
+                        group,
+                        packed,
+                        took,
+                    })
+                    .is_err()
+                {
                     break;
                 }
             }

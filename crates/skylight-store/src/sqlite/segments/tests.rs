@@ -473,3 +473,66 @@ fn a_chunk_given_a_freed_id_meanwhile_is_not_sealed_with_the_bytes_read_before()
         assert_eq!(before[&r.columns.id], r.raw.to_vec());
     }
 }
+
+#[test]
+fn a_chunk_whose_bytes_changed_meanwhile_is_not_sealed_with_the_bytes_read_before() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    commit(&store, ContentType::SharePoint, &at_hours(0..600, 16, 0));
+    let before = raws(&store);
+    let (mut group, _) = the_one_group_due(&store);
+    assert_eq!(group.placed.len(), 6);
+    // What was read of the second chunk differs from what the store holds (as it would if the
+    // chunk had been replaced by another of the same id, length and time of storage).
+    let at = group.placed[1].offset + 40;
+    group.plain[at] ^= 1;
+    let packed = super::compress(&mut None, &group.plain).unwrap();
+    assert_eq!(store.lock().write_segment(&group, &packed).unwrap(), 5);
+    assert_eq!(count(&store, UNSEALED), 1);
+    assert_eq!(
+        count(&store, "SELECT id FROM raw_chunks WHERE sealed = 0"),
+        group.placed[1].id
+    );
+    assert_eq!(raws(&store), before);
+}
+
+#[test]
+fn groups_due_together_are_the_ones_found_one_at_a_time() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    // Exchange's 14th: two segments' worth and a remainder; SharePoint's: a remainder.
+    commit(&store, ContentType::Exchange, &at_hours(0..9000, 14, 0));
+    commit(&store, ContentType::SharePoint, &at_hours(9000..9300, 14, 0));
+    let unsealed = count(&store, UNSEALED);
+    let sizes: BTreeMap<i64, i64> = store
+        .with_connection(|c| {
+            let mut stmt = c.prepare("SELECT id, raw_len FROM raw_chunks")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .unwrap();
+    let now = Utc::now();
+    let inner = store.lock();
+    let at = |t: chrono::DateTime<Utc>| t.timestamp_millis();
+    assert!(inner.next_groups(at(now), 8).unwrap().is_empty());
+    // A quarter of an hour later, only the full segments are due.
+    let full = inner.next_groups(at(now + Days::minutes(16)), 8).unwrap();
+    assert_eq!(full.len(), 2);
+    for group in &full {
+        let bytes: Vec<i64> = group.iter().map(|id| sizes[id]).collect();
+        let total: i64 = bytes.iter().sum();
+        assert!(total >= super::SEGMENT_BYTES, "{total}");
+        assert!(total - bytes[bytes.len() - 1] < super::SEGMENT_BYTES, "{total}");
+    }
+    // Two days later, the remainders too: four groups, disjoint, every unsealed chunk once.
+    let later = at(now + Days::days(2));
+    let all = inner.next_groups(later, 8).unwrap();
+    assert_eq!(all.len(), 4);
+    assert_eq!(all[..2], full[..]);
+    for n in 1..=4 {
+        assert_eq!(inner.next_groups(later, n).unwrap(), all[..n]);
+    }
+    let mut ids = all.concat();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), all.concat().len());
+    assert_eq!(i64::try_from(ids.len()).unwrap(), unsealed);
+}
