@@ -500,7 +500,11 @@ fn groups_due_together_are_the_ones_found_one_at_a_time() {
     let store = SqliteStore::open_in_memory().unwrap();
     // Exchange's 14th: two segments' worth and a remainder; SharePoint's: a remainder.
     commit(&store, ContentType::Exchange, &at_hours(0..9000, 14, 0));
-    commit(&store, ContentType::SharePoint, &at_hours(9000..9300, 14, 0));
+    commit(
+        &store,
+        ContentType::SharePoint,
+        &at_hours(9000..9300, 14, 0),
+    );
     let unsealed = count(&store, UNSEALED);
     let sizes: BTreeMap<i64, i64> = store
         .with_connection(|c| {
@@ -520,7 +524,10 @@ fn groups_due_together_are_the_ones_found_one_at_a_time() {
         let bytes: Vec<i64> = group.iter().map(|id| sizes[id]).collect();
         let total: i64 = bytes.iter().sum();
         assert!(total >= super::SEGMENT_BYTES, "{total}");
-        assert!(total - bytes[bytes.len() - 1] < super::SEGMENT_BYTES, "{total}");
+        assert!(
+            total - bytes[bytes.len() - 1] < super::SEGMENT_BYTES,
+            "{total}"
+        );
     }
     // Two days later, the remainders too: four groups, disjoint, every unsealed chunk once.
     let later = at(now + Days::days(2));
