@@ -320,9 +320,9 @@ impl Inner {
         let mut plain = Vec::new();
         let mut placed = Vec::with_capacity(chunks.len());
         for &id in chunks {
-            let Some((segment, raw_len, stored_ms)) = unsealed(&tx, id)? else {
+            if unsealed(&tx, id)?.is_none() {
                 continue;
-            };
+            }
             match reader.plain(&tx, id) {
                 Ok(records) => {
                     if plain.is_empty() {
@@ -332,9 +332,7 @@ impl Inner {
                     placed.push(Placed {
                         id,
                         offset: plain.len(),
-                        segment,
-                        raw_len,
-                        stored_ms,
+                        raw_len: records.len(),
                     });
                     plain.extend_from_slice(&records);
                 }
@@ -356,20 +354,22 @@ impl Inner {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut still = Vec::with_capacity(group.placed.len());
         let mut reader = ChunkReader::default();
+        let mut left = Vec::new();
         for p in &group.placed {
-            if unsealed(&tx, p.id)? != Some((p.segment, p.raw_len, p.stored_ms)) {
+            let Some(segment) = unsealed(&tx, p.id)? else {
                 continue;
-            }
+            };
             // Its bytes read again (milliseconds for a segment's worth): a chunk is sealed with
-            // its own, whatever became of ids and clocks since they were read.
-            let read = usize::try_from(p.raw_len)
-                .ok()
-                .and_then(|len| group.plain.get(p.offset..p.offset.checked_add(len)?));
+            // its own, whatever became of ids (a deleted chunk's is given to the next) since.
+            let read = group
+                .plain
+                .get(p.offset..p.offset.saturating_add(p.raw_len));
             if reader
                 .plain(&tx, p.id)
                 .is_ok_and(|now| Some(now.as_slice()) == read)
             {
                 still.push(p);
+                left.extend(segment);
             }
         }
         if still.is_empty() {
@@ -388,25 +388,19 @@ impl Inner {
             seal.execute(params![p.id, segment, len_i64(p.offset)])?;
         }
         drop(seal);
-        let left: Vec<i64> = still.iter().filter_map(|p| p.segment).collect();
         delete_emptied_segments(&tx, &left)?;
         tx.commit()?;
         Ok(len_i64(still.len()).unsigned_abs())
     }
 }
 
-/// Chunk `id`'s segment, length and time of storage, if it is there and unsealed.
-fn unsealed(conn: &Connection, id: i64) -> Result<Option<ChunkState>, StoreError> {
+/// Chunk `id`'s segment (`Some(None)` before schema 19), if it is there and unsealed.
+fn unsealed(conn: &Connection, id: i64) -> Result<Option<Option<i64>>, StoreError> {
     Ok(conn
-        .prepare_cached(
-            "SELECT segment_id, raw_len, stored_ms FROM raw_chunks WHERE id = ?1 AND sealed = 0",
-        )?
-        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .prepare_cached("SELECT segment_id FROM raw_chunks WHERE id = ?1 AND sealed = 0")?
+        .query_row([id], |r| r.get(0))
         .optional()?)
 }
-
-/// What [`unsealed`] reads of a chunk: segment, length, time of storage.
-type ChunkState = (Option<i64>, i64, i64);
 
 /// A segment's bytes, compressed at [`SEAL_LEVEL`] with [`SEAL_TABLES`] by `compressor` (made
 /// if there is none; the caller decides whether to keep it for the next segment).

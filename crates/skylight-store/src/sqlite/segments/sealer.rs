@@ -20,20 +20,16 @@ pub(crate) struct Gathered {
     pub(super) plain: Vec<u8>,
 }
 
-/// A chunk of a [`Gathered`] group, with what it was when read: it is sealed only if it is
-/// still that chunk, unsealed, when the segment is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A chunk of a [`Gathered`] group: it is sealed only if it is still unsealed, with the same
+/// bytes, when the segment is written.
+#[derive(Debug, Clone, Copy)]
 pub(super) struct Placed {
     /// `raw_chunks.id`.
     pub(super) id: i64,
     /// Where its bytes start in the group's.
     pub(super) offset: usize,
-    /// The segment it was a part of (its own, or none before schema 19).
-    pub(super) segment: Option<i64>,
     /// Its records' bytes.
-    pub(super) raw_len: i64,
-    /// When it was stored (with its id, tells it from a later chunk given a freed id).
-    pub(super) stored_ms: i64,
+    pub(super) raw_len: usize,
 }
 
 /// A group, its segment compressed (or why it could not be), and the time that took.

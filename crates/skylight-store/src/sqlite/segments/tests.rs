@@ -482,7 +482,7 @@ fn a_chunk_whose_bytes_changed_meanwhile_is_not_sealed_with_the_bytes_read_befor
     let (mut group, _) = the_one_group_due(&store);
     assert_eq!(group.placed.len(), 6);
     // What was read of the second chunk differs from what the store holds (as it would if the
-    // chunk had been replaced by another of the same id, length and time of storage).
+    // chunk had been replaced by another of the same id and length).
     let at = group.placed[1].offset + 40;
     group.plain[at] ^= 1;
     let packed = super::compress(&mut None, &group.plain).unwrap();
