@@ -232,13 +232,20 @@ impl Chunk {
     }
 }
 
+/// Most [`unpack`] reserves from a stored length before decompressing: a damaged length must not
+/// reserve gigabytes (past it the buffer grows as it fills).
+const RESERVE_AT_MOST: u64 = 64 << 20;
+
 /// Decompresses bytes compressed as one frame, checking the stored length.
 pub(crate) fn unpack(packed: &[u8], len: i64, what: &str) -> Result<Vec<u8>, StoreError> {
     let corrupt = |why: String| StoreError::Corrupt(format!("{what}: {why}"));
     let expected = u64::try_from(len).map_err(|_| corrupt(format!("negative length {len}")))?;
     let decoder =
         zstd::stream::read::Decoder::with_buffer(packed).map_err(|e| corrupt(e.to_string()))?;
-    let mut out = Vec::new();
+    // Reserved whole: grown by doubling, a 4 MiB segment was copied about twice over (detection
+    // reads every new chunk this way).
+    let mut out =
+        Vec::with_capacity(usize::try_from(expected.min(RESERVE_AT_MOST)).unwrap_or_default());
     decoder
         .take(expected.saturating_add(1))
         .read_to_end(&mut out)

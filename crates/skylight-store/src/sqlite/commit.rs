@@ -14,6 +14,8 @@
 //! wrote 9 KB per record (20 GB for a 1.1 GB database). The pages are the same for every blob of
 //! that hour, so a transaction holding many blobs writes each of them once.
 
+mod rows;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -21,11 +23,12 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use rusqlite::{Transaction, TransactionBehavior, params};
-use skylight_model::{BlobRef, CommitStats, ContentType, RecordColumns};
+use skylight_model::{BlobRef, CommitStats, ContentType};
 
-use super::{Inner, address, ct_code, ensure_tenant, len_i64, record_key, to_ns};
+use self::rows::{Row, Rows};
+use super::{Inner, ct_code, ensure_tenant, len_i64, to_ns};
+use crate::StoreError;
 use crate::batch::{RecordBatch, SealedBatch, decode_chunk, encode_chunk};
-use crate::{StoreError, codes};
 
 const INSERT_RECORD: &str = "INSERT OR IGNORE INTO records \
     (tenant_id, creation_ms, hour, record_key, content_type, record_type, workload, operation, user_id, client_ip, chunk_id, chunk_pos, \
@@ -126,24 +129,29 @@ pub(super) struct Job {
     content_type: i64,
     blob: BlobRef,
     batch: SealedBatch,
+    /// The batch's rows, made ready.
+    rows: Rows,
     /// When it joined the queue.
     queued: Instant,
     outcome: Mutex<Option<Result<CommitStats, StoreError>>>,
 }
 
 impl Job {
-    /// Closes the batch's frame (the last compression step, which needs no lock).
+    /// Closes the batch's frame (the last compression step) and makes its rows: what needs no
+    /// lock.
     pub(super) fn prepare(
         tenant: &str,
         ct: ContentType,
         blob: &BlobRef,
         batch: RecordBatch,
     ) -> Result<Job, StoreError> {
+        let batch = batch.seal()?;
         Ok(Job {
             tenant: tenant.to_owned(),
             content_type: ct_code(ct),
             blob: blob.clone(),
-            batch: batch.seal()?,
+            rows: Rows::prepare(&batch.columns),
+            batch,
             queued: Instant::now(),
             outcome: Mutex::new(None),
         })
@@ -176,16 +184,14 @@ struct StringIds<'a> {
 }
 
 impl StringIds<'_> {
-    fn id(&mut self, tx: &Transaction<'_>, value: Option<&str>) -> rusqlite::Result<Option<i64>> {
-        let Some(value) = value else {
-            return Ok(None);
-        };
+    /// The id of `value`, added to `strings` if new.
+    fn id(&mut self, tx: &Transaction<'_>, value: &str) -> rusqlite::Result<i64> {
         if let Some(id) = self
             .committed
             .get(value)
             .or_else(|| self.pending.get(value))
         {
-            return Ok(Some(*id));
+            return Ok(*id);
         }
         let found = tx
             .prepare_cached("SELECT id FROM strings WHERE value = ?1")?
@@ -200,7 +206,7 @@ impl StringIds<'_> {
             Err(e) => return Err(e),
         };
         self.pending.insert(value.to_owned(), id);
-        Ok(Some(id))
+        Ok(id)
     }
 }
 
@@ -267,12 +273,10 @@ fn insert_job(
 ) -> Result<CommitStats, StoreError> {
     let mut stats = CommitStats::default();
     let batch = &job.batch;
-    if !batch.columns.is_empty() {
+    let rows = &job.rows.rows;
+    if !rows.is_empty() {
         // Retention deletes a chunk once its latest record is past the cutoff.
-        let times = batch
-            .columns
-            .iter()
-            .map(|c| c.creation_time.map_or(0, |t| t.timestamp_millis()));
+        let times = rows.iter().map(|r| r.creation_ms);
         let (min_ms, max_ms) = (times.clone().min(), times.max());
         // The chunk's data is a segment of its own until it is sealed (`segments.rs`).
         tx.prepare_cached("INSERT INTO raw_segments (data, raw_len) VALUES (?1, ?2)")?
@@ -293,19 +297,22 @@ fn insert_job(
         ])?;
         let chunk_id = tx.last_insert_rowid();
         // (row id, position in the chunk) of each record stored; positions of duplicates.
-        let mut stored = Vec::with_capacity(batch.columns.len());
+        let mut stored = Vec::with_capacity(rows.len());
         let mut skipped = Vec::new();
+        let ids = job
+            .rows
+            .strings
+            .iter()
+            .map(|s| strings.id(tx, s))
+            .collect::<rusqlite::Result<Vec<i64>>>()?;
         let mut insert = tx.prepare_cached(INSERT_RECORD)?;
-        for (pos, c) in batch.columns.iter().enumerate() {
+        for (pos, row) in rows.iter().enumerate() {
             if insert_record(
-                tx,
                 &mut insert,
-                strings,
-                tenant_id,
-                job.content_type,
-                chunk_id,
-                pos,
-                c,
+                &ids,
+                (tenant_id, job.content_type),
+                (chunk_id, pos),
+                row,
             )? {
                 stored.push((tx.last_insert_rowid(), pos));
             } else {
@@ -326,8 +333,7 @@ fn insert_job(
         // 1970 (hour 0 holds the records without a time); a blob's records are of a day or two.
         let days: std::collections::BTreeSet<i64> = stored
             .iter()
-            .filter_map(|&(_, pos)| batch.columns.get(pos)?.creation_time)
-            .map(|t| t.timestamp_millis())
+            .filter_map(|&(_, pos)| Some(rows.get(pos)?.creation_ms))
             .filter(|&ms| ms >= 86_400_000)
             .map(|ms| ms / 86_400_000)
             .collect();
@@ -351,67 +357,47 @@ fn insert_job(
         job.blob.content_id,
         to_ns(job.blob.created),
         to_ns(now),
-        len_i64(batch.columns.len()),
+        len_i64(rows.len()),
     ])?;
     Ok(stats)
 }
 
-/// Inserts one record's row; false if the store already holds it.
-#[allow(clippy::too_many_arguments)]
+/// Inserts one record's row (`ids`: those of the job's strings); false if the store already
+/// holds it.
 fn insert_record(
-    tx: &Transaction<'_>,
     insert: &mut rusqlite::CachedStatement<'_>,
-    strings: &mut StringIds<'_>,
-    tenant_id: i64,
-    content_type: i64,
-    chunk_id: i64,
-    pos: usize,
-    c: &RecordColumns,
+    ids: &[i64],
+    (tenant_id, content_type): (i64, i64),
+    (chunk_id, pos): (i64, usize),
+    row: &Row,
 ) -> Result<bool, StoreError> {
-    let a = c.activity.as_ref();
-    let e = a.and_then(|a| a.enrichment.as_ref());
-    let flags = a.map_or(0, |a| {
-        (if a.admin { codes::FLAG_ADMIN } else { 0 })
-            | (if a.external_user {
-                codes::FLAG_EXTERNAL
-            } else {
-                0
-            })
-            | (if a.impersonated {
-                codes::FLAG_IMPERSONATED
-            } else {
-                0
-            })
-    });
+    let id = |col: usize| row.strings[col].and_then(|i| ids.get(i).copied());
     let changed = insert.execute(params![
         tenant_id,
-        c.creation_time.map_or(0, |t| t.timestamp_millis()),
-        record_key(&c.id),
+        row.creation_ms,
+        row.key,
         content_type,
-        c.record_type,
-        strings.id(tx, c.workload.as_deref())?,
-        strings.id(tx, c.operation.as_deref())?,
-        strings.id(tx, c.user_id.as_deref())?,
-        match c.client_ip.as_deref().map(|ip| (ip, address::inline(ip))) {
-            Some((_, Some(inline))) => Some(inline),
-            other => strings.id(tx, other.map(|(ip, _)| ip))?,
-        },
+        row.record_type,
+        id(0),
+        id(1),
+        id(2),
+        row.inline_ip.or_else(|| id(3)),
         chunk_id,
         len_i64(pos),
-        a.map(|a| codes::app(a.app)),
-        a.map(|a| codes::category(a.category)),
-        a.map(|a| codes::actor_kind(a.actor_kind)),
-        a.map(|a| codes::outcome(a.outcome)),
-        flags,
-        strings.id(tx, a.and_then(|a| a.user_agent.as_deref()))?,
-        strings.id(tx, e.and_then(|e| e.country.as_deref()))?,
-        strings.id(tx, e.and_then(|e| e.city.as_deref()))?,
-        e.and_then(|e| e.asn),
-        strings.id(tx, e.and_then(|e| e.isp.as_deref()))?,
-        strings.id(tx, e.and_then(|e| e.ip_tags.as_deref()))?,
-        strings.id(tx, e.and_then(|e| e.device_type.as_deref()))?,
-        strings.id(tx, e.and_then(|e| e.client_app.as_deref()))?,
-        strings.id(tx, e.and_then(|e| e.os.as_deref()))?,
+        row.app,
+        row.category,
+        row.actor_kind,
+        row.outcome,
+        row.flags,
+        id(4),
+        id(5),
+        id(6),
+        row.asn,
+        id(7),
+        id(8),
+        id(9),
+        id(10),
+        id(11),
     ])?;
     Ok(changed == 1)
 }
