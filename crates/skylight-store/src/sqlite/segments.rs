@@ -131,7 +131,23 @@ impl ChunkReader {
         let Some(segment) = segment else {
             return unpack(&data, raw_len, &what);
         };
-        let plain = self.segment(conn, segment)?;
+        let plain = match self.held(segment) {
+            Some(plain) => plain,
+            None => {
+                let (data, segment_len): (Vec<u8>, i64) = conn
+                    .prepare_cached("SELECT data, raw_len FROM raw_segments WHERE id = ?1")?
+                    .query_row([segment], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?
+                    .ok_or_else(|| StoreError::Corrupt(format!("segment {segment} is missing")))?;
+                if offset == Some(0) && segment_len == raw_len {
+                    // The chunk is the whole segment (not sealed yet, as every chunk a while
+                    // after it is stored): nothing else reads it, so it is not held (nor copied).
+                    return unpack(&data, raw_len, &what);
+                }
+                let plain = unpack(&data, segment_len, &format!("segment {segment}"))?;
+                self.hold(segment, plain)
+            }
+        };
         let part = offset
             .and_then(|o| usize::try_from(o).ok())
             .zip(usize::try_from(raw_len).ok())
@@ -140,26 +156,22 @@ impl ChunkReader {
         Ok(part.to_vec())
     }
 
-    /// Segment `id`, decompressed.
-    fn segment(&mut self, conn: &Connection, id: i64) -> Result<&[u8], StoreError> {
+    /// Segment `id` decompressed, if held.
+    fn held(&mut self, id: i64) -> Option<&[u8]> {
         // Least recently used out first: a hit moves to the back.
-        if let Some(at) = self.segments.iter().position(|(s, _)| *s == id) {
-            if let Some(hit) = self.segments.remove(at) {
-                self.segments.push_back(hit);
-            }
-            return Ok(self.segments.back().map_or(&[], |(_, p)| p.as_slice()));
-        }
-        let (data, raw_len): (Vec<u8>, i64) = conn
-            .prepare_cached("SELECT data, raw_len FROM raw_segments WHERE id = ?1")?
-            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?
-            .ok_or_else(|| StoreError::Corrupt(format!("segment {id} is missing")))?;
-        let plain = unpack(&data, raw_len, &format!("segment {id}"))?;
+        let at = self.segments.iter().position(|(s, _)| *s == id)?;
+        let hit = self.segments.remove(at)?;
+        self.segments.push_back(hit);
+        self.segments.back().map(|(_, p)| p.as_slice())
+    }
+
+    /// Holds segment `id`, decompressed, in place of the least recently used one.
+    fn hold(&mut self, id: i64, plain: Vec<u8>) -> &[u8] {
         if self.segments.len() >= SEGMENTS_HELD {
             self.segments.pop_front();
         }
         self.segments.push_back((id, plain));
-        Ok(self.segments.back().map_or(&[], |(_, p)| p.as_slice()))
+        self.segments.back().map_or(&[], |(_, p)| p.as_slice())
     }
 }
 
