@@ -89,7 +89,7 @@ impl Gathering {
             let (Some(oldest), Some(newest)) = (queue.first(), queue.last()) else {
                 return;
             };
-            let records: usize = queue.iter().map(|j| j.batch.columns.len()).sum();
+            let records: usize = queue.iter().map(|j| j.rows.rows.len()).sum();
             let ready_at = (oldest.queued + GROUP_WAIT).min(newest.queued + GROUP_QUIET);
             let now = Instant::now();
             if records >= GROUP_RECORDS || now >= ready_at {
@@ -129,7 +129,7 @@ pub(super) struct Job {
     content_type: i64,
     blob: BlobRef,
     batch: SealedBatch,
-    /// The batch's rows, made ready.
+    /// The batch's rows, made ready (its columns are taken into them).
     rows: Rows,
     /// When it joined the queue.
     queued: Instant,
@@ -145,12 +145,14 @@ impl Job {
         blob: &BlobRef,
         batch: RecordBatch,
     ) -> Result<Job, StoreError> {
-        let batch = batch.seal()?;
+        let mut batch = batch.seal()?;
+        // The rows hold all the columns say: the columns need not wait for the writer too.
+        let rows = Rows::prepare(&std::mem::take(&mut batch.columns));
         Ok(Job {
             tenant: tenant.to_owned(),
             content_type: ct_code(ct),
             blob: blob.clone(),
-            rows: Rows::prepare(&batch.columns),
+            rows,
             batch,
             queued: Instant::now(),
             outcome: Mutex::new(None),
@@ -296,15 +298,16 @@ fn insert_job(
             segment_id
         ])?;
         let chunk_id = tx.last_insert_rowid();
-        // (row id, position in the chunk) of each record stored; positions of duplicates.
-        let mut stored = Vec::with_capacity(rows.len());
-        let mut skipped = Vec::new();
+        // The ids of the job's strings, each looked up once.
         let ids = job
             .rows
             .strings
             .iter()
             .map(|s| strings.id(tx, s))
             .collect::<rusqlite::Result<Vec<i64>>>()?;
+        // (row id, position in the chunk) of each record stored; positions of duplicates.
+        let mut stored = Vec::with_capacity(rows.len());
+        let mut skipped = Vec::new();
         let mut insert = tx.prepare_cached(INSERT_RECORD)?;
         for (pos, row) in rows.iter().enumerate() {
             if insert_record(
@@ -362,8 +365,8 @@ fn insert_job(
     Ok(stats)
 }
 
-/// Inserts one record's row (`ids`: those of the job's strings); false if the store already
-/// holds it.
+/// Inserts one record's row (`ids`: those of the job's strings, in their order); false if the
+/// store already holds it.
 fn insert_record(
     insert: &mut rusqlite::CachedStatement<'_>,
     ids: &[i64],
@@ -371,17 +374,42 @@ fn insert_record(
     (chunk_id, pos): (i64, usize),
     row: &Row,
 ) -> Result<bool, StoreError> {
-    let id = |col: usize| row.strings[col].and_then(|i| ids.get(i).copied());
+    let id = |index: Option<usize>| -> Result<Option<i64>, StoreError> {
+        index
+            .map(|i| {
+                ids.get(i).copied().ok_or_else(|| {
+                    StoreError::Corrupt(format!("string {i} of a row is not among its job's"))
+                })
+            })
+            .transpose()
+    };
+    let [
+        workload,
+        operation,
+        user,
+        ip,
+        user_agent,
+        country,
+        city,
+        isp,
+        ip_tags,
+        device_type,
+        client_app,
+        os,
+    ] = row.strings;
     let changed = insert.execute(params![
         tenant_id,
         row.creation_ms,
         row.key,
         content_type,
         row.record_type,
-        id(0),
-        id(1),
-        id(2),
-        row.inline_ip.or_else(|| id(3)),
+        id(workload)?,
+        id(operation)?,
+        id(user)?,
+        match row.inline_ip {
+            Some(inline) => Some(inline),
+            None => id(ip)?,
+        },
         chunk_id,
         len_i64(pos),
         row.app,
@@ -389,15 +417,15 @@ fn insert_record(
         row.actor_kind,
         row.outcome,
         row.flags,
-        id(4),
-        id(5),
-        id(6),
+        id(user_agent)?,
+        id(country)?,
+        id(city)?,
         row.asn,
-        id(7),
-        id(8),
-        id(9),
-        id(10),
-        id(11),
+        id(isp)?,
+        id(ip_tags)?,
+        id(device_type)?,
+        id(client_app)?,
+        id(os)?,
     ])?;
     Ok(changed == 1)
 }

@@ -83,7 +83,8 @@ pub struct Sealed {
     pub chunks: u64,
 }
 
-/// Reads raw chunks, sealed or not, keeping the last few segments it decompressed.
+/// Reads raw chunks, sealed or not, keeping the last few segments of several chunks it
+/// decompressed.
 #[derive(Default)]
 pub(crate) struct ChunkReader {
     segments: VecDeque<(i64, Vec<u8>)>,
@@ -140,9 +141,10 @@ impl ChunkReader {
                     .optional()?
                     .ok_or_else(|| StoreError::Corrupt(format!("segment {segment} is missing")))?;
                 if offset == Some(0) && segment_len == raw_len {
-                    // The chunk is the whole segment (not sealed yet, as every chunk a while
-                    // after it is stored): nothing else reads it, so it is not held (nor copied).
-                    return unpack(&data, raw_len, &what);
+                    // The chunk is the whole segment (every chunk until it is sealed, and one
+                    // sealed alone): no other chunk is read from it, so it is neither held nor
+                    // copied out.
+                    return unpack(&data, raw_len, &format!("{what} (segment {segment})"));
                 }
                 let plain = unpack(&data, segment_len, &format!("segment {segment}"))?;
                 self.hold(segment, plain)
@@ -165,7 +167,8 @@ impl ChunkReader {
         self.segments.back().map(|(_, p)| p.as_slice())
     }
 
-    /// Holds segment `id`, decompressed, in place of the least recently used one.
+    /// Holds segment `id`, decompressed (in place of the least recently used one once
+    /// [`SEGMENTS_HELD`] are).
     fn hold(&mut self, id: i64, plain: Vec<u8>) -> &[u8] {
         if self.segments.len() >= SEGMENTS_HELD {
             self.segments.pop_front();
