@@ -410,13 +410,21 @@ impl Feed {
 
     /// The JSON of record `k` of a blob.
     pub fn record_json(&self, m: &BlobMeta, k: u32) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.write_record_json(m, k, &mut out);
+        out
+    }
+
+    /// Appends the JSON of record `k` of a blob to `out` (a blob's body is written in place:
+    /// a record serialised apart grew its own buffer by doubling and was copied once more).
+    fn write_record_json(&self, m: &BlobMeta, k: u32, out: &mut Vec<u8>) {
         if k >= m.base + m.sweep {
-            return self
+            let injected = self
                 .injected
                 .get(&m.key)
-                .and_then(|v| v.get((k - m.base - m.sweep) as usize))
-                .map(|i| i.json.clone())
-                .unwrap_or_else(|| b"{}".to_vec());
+                .and_then(|v| v.get((k - m.base - m.sweep) as usize));
+            out.extend_from_slice(injected.map_or(b"{}".as_slice(), |i| i.json.as_slice()));
+            return;
         }
         let mut r = Rng::new(&[
             self.seed,
@@ -463,7 +471,11 @@ impl Feed {
             user_agent: ua,
         };
         let rec = records::build(&ctx, &mut r);
-        serde_json::to_vec(&rec).unwrap_or_else(|_| b"{}".to_vec())
+        let start = out.len();
+        if serde_json::to_writer(&mut *out, &rec).is_err() {
+            out.truncate(start);
+            out.extend_from_slice(b"{}");
+        }
     }
 
     /// Every record of a blob, with duplicate copies, as the JSON array Microsoft serves.
@@ -488,7 +500,7 @@ impl Feed {
             if i > 0 {
                 out.push(b',');
             }
-            out.extend_from_slice(&self.record_json(src, *k));
+            self.write_record_json(src, *k, &mut out);
         }
         out.push(b']');
         out
