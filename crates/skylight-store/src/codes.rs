@@ -1,7 +1,7 @@
 //! How the model's enums are stored: small integers, stable across versions (see the comment at
 //! the top of migration 0002).
 
-use skylight_model::{ActorKind, App, Category, Outcome};
+use skylight_model::{ActivityColumns, ActorKind, App, Category, Outcome};
 
 /// Stored code of an app.
 pub fn app(a: App) -> i64 {
@@ -81,6 +81,14 @@ pub const FLAG_ADMIN: i64 = 1;
 pub const FLAG_EXTERNAL: i64 = 2;
 /// Flag bit: impersonation.
 pub const FLAG_IMPERSONATED: i64 = 4;
+
+/// Stored flag bits of an activity.
+pub fn flags(a: &ActivityColumns) -> i64 {
+    let bit = |on: bool, flag: i64| if on { flag } else { 0 };
+    bit(a.admin, FLAG_ADMIN)
+        | bit(a.external_user, FLAG_EXTERNAL)
+        | bit(a.impersonated, FLAG_IMPERSONATED)
+}
 
 #[cfg(test)]
 mod tests {

@@ -217,15 +217,7 @@ fn insert_records(
         .map(|i| act(i).and_then(|a| code16(codes::outcome(a.outcome))))
         .collect();
     let flags: Vec<i16> = (0..n)
-        .map(|i| {
-            act(i).map_or(0, |a| {
-                let bit = |on: bool, flag: i64| if on { flag } else { 0 };
-                let f = bit(a.admin, codes::FLAG_ADMIN)
-                    | bit(a.external_user, codes::FLAG_EXTERNAL)
-                    | bit(a.impersonated, codes::FLAG_IMPERSONATED);
-                i16::try_from(f).unwrap_or(0)
-            })
-        })
+        .map(|i| act(i).map_or(0, |a| i16::try_from(codes::flags(a)).unwrap_or(0)))
         .collect();
     let agents = text(n, |i| act(i).and_then(|a| a.user_agent.as_deref()));
     let countries = text(n, |i| enr(i).and_then(|e| e.country.as_deref()));

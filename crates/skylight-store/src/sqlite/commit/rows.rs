@@ -74,19 +74,6 @@ impl Rows {
                 let a = c.activity.as_deref();
                 let e = a.and_then(|a| a.enrichment.as_ref());
                 let inline_ip = c.client_ip.as_deref().and_then(address::inline);
-                let flags = a.map_or(0, |a| {
-                    (if a.admin { codes::FLAG_ADMIN } else { 0 })
-                        | (if a.external_user {
-                            codes::FLAG_EXTERNAL
-                        } else {
-                            0
-                        })
-                        | (if a.impersonated {
-                            codes::FLAG_IMPERSONATED
-                        } else {
-                            0
-                        })
-                });
                 Row {
                     creation_ms: c.creation_time.map_or(0, |t| t.timestamp_millis()),
                     key: record_key(&c.id),
@@ -96,7 +83,7 @@ impl Rows {
                     category: a.map(|a| codes::category(a.category)),
                     actor_kind: a.map(|a| codes::actor_kind(a.actor_kind)),
                     outcome: a.map(|a| codes::outcome(a.outcome)),
-                    flags,
+                    flags: a.map_or(0, codes::flags),
                     asn: e.and_then(|e| e.asn).map(i64::from),
                     strings: [
                         intern(c.workload.as_deref()),
