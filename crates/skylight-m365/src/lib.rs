@@ -11,6 +11,7 @@ pub mod collector;
 pub mod config;
 pub mod connect;
 pub mod graph;
+pub mod health;
 pub mod import;
 pub mod remediation;
 pub mod split;

@@ -1,6 +1,6 @@
 //! Collection bookkeeping shared by the connector and the store: blobs, gaps, connector status.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ContentType;
@@ -79,4 +79,29 @@ pub struct ConnectorStatus {
     pub remediation: Option<String>,
     /// When this status was written.
     pub updated_at: DateTime<Utc>,
+    /// The service's clock minus the collector's when it wrote this status (ms): the status's
+    /// times are the service's (windows are judged by Microsoft's `Date` headers), so a reader
+    /// adds this to its own clock to judge them.
+    #[serde(default)]
+    pub clock_offset_ms: i64,
+}
+
+/// What collection did with the content published on one UTC day, for one tenant and content
+/// type: the collection ledger, from the markers the store keeps of each blob done (the last 8
+/// days, as long as Microsoft could list the content again).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerDay {
+    /// Tenant name.
+    pub tenant: String,
+    /// Content type.
+    pub content_type: ContentType,
+    /// The UTC day the blobs were published on (their `contentCreated`).
+    pub day: NaiveDate,
+    /// Blobs collected: their records committed.
+    pub blobs: u64,
+    /// Records those blobs held (those already stored from another blob included; unreadable
+    /// ones are in the quarantine, apart).
+    pub records: u64,
+    /// Blobs listed that could not be collected (expired before they were fetched): gaps.
+    pub gaps: u64,
 }

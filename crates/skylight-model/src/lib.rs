@@ -20,7 +20,7 @@ pub use activity::{
     Enrichment, ObjectKind, Outcome,
 };
 pub use alert::{Alert, AlertComment, AlertDraft, AlertStatus, Resolution, Severity};
-pub use collection::{BlobRef, CommitStats, ConnectorState, ConnectorStatus, Gap};
+pub use collection::{BlobRef, CommitStats, ConnectorState, ConnectorStatus, Gap, LedgerDay};
 pub use directory::{
     AppGrant, AppReview, AppRoleGrant, DirectoryGroup, DirectorySyncStatus, DirectoryUser,
     GroupKind, GroupMember, HIGH_PRIVILEGE_SCOPES, OAuthApp, PermissionLevel, permission_level,

@@ -28,7 +28,8 @@ use skylight_model::{
     Account, AccountChange, ActivityRow, Alert, AlertDraft, AlertStatus, ApiToken, AppReview,
     AuditEntry, AuditRecord, BlobRef, CommitStats, ConnectorStatus, ContentType, Delivery,
     DeliveryStatus, DirectoryGroup, DirectorySyncStatus, DirectoryUser, FileItem, Gap,
-    GovernanceEntry, GroupMember, OAuthApp, Resolution, Role, SavedQuery, Session, Severity,
+    GovernanceEntry, GroupMember, LedgerDay, OAuthApp, Resolution, Role, SavedQuery, Session,
+    Severity,
 };
 
 pub use batch::RecordBatch;
@@ -277,6 +278,12 @@ pub trait Store: AccessStore + Send + Sync {
 
     /// Recorded gaps, for one tenant or all.
     fn gaps(&self, tenant: Option<&str>) -> Result<Vec<Gap>, StoreError>;
+
+    /// The collection ledger of the content published at or after `since`: per tenant, content
+    /// type and UTC day of publication, the blobs collected, the records they held and the
+    /// gaps, ordered by tenant, content type and day. Built from the markers of blobs done,
+    /// which are kept as long as Microsoft could list the content again (8 days).
+    fn ledger(&self, since: DateTime<Utc>) -> Result<Vec<LedgerDay>, StoreError>;
 
     /// Number of quarantined (unreadable) records.
     fn quarantined(&self) -> Result<u64, StoreError>;

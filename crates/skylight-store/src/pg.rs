@@ -31,8 +31,8 @@ use postgres::{Client, NoTls};
 use skylight_model::{
     Account, AccountChange, Alert, AlertDraft, ApiToken, AppReview, AuditEntry, BlobRef,
     CommitStats, ConnectorStatus, ContentType, Delivery, DirectoryGroup, DirectorySyncStatus,
-    DirectoryUser, FileItem, Gap, GovernanceEntry, GroupMember, OAuthApp, Role, SavedQuery,
-    Session,
+    DirectoryUser, FileItem, Gap, GovernanceEntry, GroupMember, LedgerDay, OAuthApp, Role,
+    SavedQuery, Session,
 };
 
 use crate::convert::{from_count, from_ns, to_count, to_ns};
@@ -554,6 +554,10 @@ impl Store for PostgresStore {
 
     fn raw_record(&self, tenant: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.with(|c| collection::raw_record(c, tenant, id))
+    }
+
+    fn ledger(&self, since: DateTime<Utc>) -> Result<Vec<LedgerDay>, StoreError> {
+        self.with(|c| collection::ledger(c, since))
     }
 
     fn gaps(&self, tenant: Option<&str>) -> Result<Vec<Gap>, StoreError> {

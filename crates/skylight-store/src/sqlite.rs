@@ -17,6 +17,7 @@ mod detection;
 mod directory;
 mod files;
 mod governance;
+mod ledger;
 mod lookup_days;
 mod lookups;
 mod migrations;
@@ -34,7 +35,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use skylight_model::{BlobRef, CommitStats, ConnectorState, ConnectorStatus, ContentType, Gap};
+use skylight_model::{
+    BlobRef, CommitStats, ConnectorState, ConnectorStatus, ContentType, Gap, LedgerDay,
+};
 
 use self::commit::{Job, MARK_DONE};
 pub use self::lookup_days::Packed;
@@ -663,6 +666,10 @@ impl Store for SqliteStore {
         })
     }
 
+    fn ledger(&self, since: DateTime<Utc>) -> Result<Vec<LedgerDay>, StoreError> {
+        ledger::ledger(&self.lock().conn, since)
+    }
+
     fn gaps(&self, tenant: Option<&str>) -> Result<Vec<Gap>, StoreError> {
         type Row = (String, i64, String, i64, String, i64);
         let rows: Vec<Row> = {
@@ -712,11 +719,13 @@ impl Store for SqliteStore {
             .conn
             .prepare_cached(
                 "INSERT INTO statuses (tenant, content_type, state, last_success_ns, watermark_ns, records, blobs, gaps, \
-                 last_error, remediation, updated_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+                 last_error, remediation, updated_ns, clock_offset_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
                  ON CONFLICT (tenant, content_type) DO UPDATE SET state = excluded.state, \
                  last_success_ns = excluded.last_success_ns, watermark_ns = excluded.watermark_ns, \
                  records = excluded.records, blobs = excluded.blobs, gaps = excluded.gaps, \
-                 last_error = excluded.last_error, remediation = excluded.remediation, updated_ns = excluded.updated_ns",
+                 last_error = excluded.last_error, remediation = excluded.remediation, updated_ns = excluded.updated_ns, \
+                 clock_offset_ms = excluded.clock_offset_ms",
             )?
             .execute(params![
                 s.tenant,
@@ -730,6 +739,7 @@ impl Store for SqliteStore {
                 s.last_error,
                 s.remediation,
                 to_ns(s.updated_at),
+                s.clock_offset_ms,
             ])?;
         Ok(())
     }
@@ -1183,12 +1193,13 @@ impl Store for SqliteStore {
             last_error: Option<String>,
             remediation: Option<String>,
             updated: i64,
+            clock_offset_ms: i64,
         }
         let rows: Vec<Row> = {
             let inner = self.lock();
             let mut stmt = inner.conn.prepare_cached(
                 "SELECT tenant, content_type, state, last_success_ns, watermark_ns, records, blobs, gaps, last_error, \
-                 remediation, updated_ns FROM statuses ORDER BY tenant, content_type",
+                 remediation, updated_ns, clock_offset_ms FROM statuses ORDER BY tenant, content_type",
             )?;
             stmt.query_map([], |r| {
                 Ok(Row {
@@ -1203,6 +1214,7 @@ impl Store for SqliteStore {
                     last_error: r.get(8)?,
                     remediation: r.get(9)?,
                     updated: r.get(10)?,
+                    clock_offset_ms: r.get(11)?,
                 })
             })?
             .collect::<Result<_, _>>()?
@@ -1221,6 +1233,7 @@ impl Store for SqliteStore {
                     last_error: r.last_error,
                     remediation: r.remediation,
                     updated_at: from_ns(r.updated),
+                    clock_offset_ms: r.clock_offset_ms,
                 })
             })
             .collect()

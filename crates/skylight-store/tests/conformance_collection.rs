@@ -3,9 +3,9 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use skylight_model::{
-    AuditRecord, BlobRef, CommitStats, ConnectorState, ConnectorStatus, ContentType, Gap,
+    AuditRecord, BlobRef, CommitStats, ConnectorState, ConnectorStatus, ContentType, Gap, LedgerDay,
 };
 use skylight_store::testkit::on_every_backend;
 use skylight_store::{SqliteStore, Store, StoreError};
@@ -52,6 +52,7 @@ fn status(tenant: &str, ct: ContentType, state: ConnectorState, records: u64) ->
         last_error: None,
         remediation: None,
         updated_at: at(9, 1),
+        clock_offset_ms: 0,
     }
 }
 
@@ -369,6 +370,69 @@ fn gaps_are_listed_and_done(store: &dyn Store) {
     assert_eq!(store.gaps(Some("contoso")).expect("gaps"), [gap]);
 }
 
+fn ledger_counts_each_day_of_publication(store: &dyn Store) {
+    let commit = |tenant: &str, ct: ContentType, id: &str, created, records: &[&str]| {
+        let recs: Vec<AuditRecord> = records.iter().map(|r| record(r, "a@x.com")).collect();
+        store
+            .commit_blob(tenant, ct, &blob(id, created), &recs)
+            .expect("commits");
+    };
+    let day = |d: u32, h: u32| {
+        Utc.with_ymd_and_hms(2024, 5, d, h, 0, 0)
+            .single()
+            .expect("valid time")
+    };
+    let sp = ContentType::SharePoint;
+    // Published before the ledger's start: not in it.
+    commit("contoso", sp, "old", day(12, 23), &["r0"]);
+    // The 14th, from its first to its last nanosecond: two blobs (one record of the second
+    // already stored from the first still counts as held) and a gap.
+    commit("contoso", sp, "a", day(14, 0), &["r1", "r2", "r3"]);
+    commit(
+        "contoso",
+        sp,
+        "b",
+        day(15, 0) - Duration::nanoseconds(1),
+        &["r3", "r4"],
+    );
+    store
+        .record_gap(&Gap {
+            tenant: "contoso".into(),
+            content_type: sp,
+            content_id: "gone".into(),
+            created: day(14, 12),
+            reason: "AF20051 content expired".into(),
+            detected_at: day(16, 0),
+        })
+        .expect("gap");
+    commit("contoso", sp, "c", day(15, 0), &["r5"]);
+    commit("contoso", ContentType::Exchange, "x", day(14, 9), &["r6"]);
+    commit("fabrikam", sp, "f", day(14, 9), &["r7", "r8"]);
+    // A blob committed twice is one blob.
+    commit("fabrikam", sp, "f", day(14, 9), &["r7", "r8"]);
+
+    let ledger = store.ledger(day(13, 0)).expect("ledger");
+    let row = |tenant: &str, ct, d: u32, blobs, records, gaps| LedgerDay {
+        tenant: tenant.into(),
+        content_type: ct,
+        day: NaiveDate::from_ymd_opt(2024, 5, d).expect("valid day"),
+        blobs,
+        records,
+        gaps,
+    };
+    assert_eq!(
+        ledger,
+        [
+            row("contoso", ContentType::Exchange, 14, 1, 1, 0),
+            row("contoso", sp, 14, 2, 5, 1),
+            row("contoso", sp, 15, 1, 1, 0),
+            row("fabrikam", sp, 14, 1, 2, 0),
+        ]
+    );
+    assert_eq!(store.ledger(day(12, 0)).expect("ledger").len(), 5);
+    assert!(store.ledger(day(16, 0)).expect("ledger").is_empty());
+}
+
 fn watermarks_round_trip(store: &dyn Store) {
     assert_eq!(
         store
@@ -447,6 +511,8 @@ fn statuses_upsert_in_order(store: &dyn Store) {
             "Create a new secret under App registrations → Certificates & secrets".into(),
         ),
         updated_at: at(9, 5),
+        // The service's clock five days behind the collector's, and it round-trips.
+        clock_offset_ms: -432_000_123,
         ..dlp.clone()
     };
     store.set_status(&failed).expect("update");
@@ -501,6 +567,11 @@ fn prune_done_forgets_old_markers_only() {
 #[test]
 fn a_gap_is_listed_and_its_blob_is_done() {
     on_every_backend(gaps_are_listed_and_done);
+}
+
+#[test]
+fn the_ledger_counts_blobs_records_and_gaps_per_day_of_publication() {
+    on_every_backend(ledger_counts_each_day_of_publication);
 }
 
 #[test]

@@ -282,6 +282,7 @@ fn fill(store: &SqliteStore, connectors: &[StoredConnector]) {
             last_error: Some("throttled once".into()),
             remediation: None,
             updated_at: nov(4, 6),
+            clock_offset_ms: 86_400_007,
         })
         .unwrap();
 

@@ -1,4 +1,4 @@
-//! `skylight collect` and `skylight status`.
+//! `skylight collect`, and where the store lives (shared by the commands that open it).
 
 use crate::out::outln;
 use std::path::PathBuf;
@@ -113,16 +113,6 @@ pub struct CollectArgs {
     once: bool,
     #[command(flatten)]
     store: StoreArgs,
-}
-
-/// Options of `skylight status`.
-#[derive(Debug, Args)]
-pub struct StatusArgs {
-    #[command(flatten)]
-    store: StoreArgs,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "table")]
-    format: Format,
 }
 
 /// Output formats.
@@ -497,159 +487,6 @@ async fn supervise(
         if tenants.changed().await.is_err() {
             return;
         }
-    }
-}
-
-/// Shows each connector's state, lag, counts and last error with its remediation.
-pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
-    let store = args.store.open()?;
-    let (statuses, (evaluated, stored), open, directory, leases, lease_now) =
-        tokio::task::spawn_blocking(move || {
-            let open = store
-                .alerts(&skylight_store::AlertQuery {
-                    statuses: vec![skylight_model::AlertStatus::Open],
-                    ..Default::default()
-                })?
-                .len();
-            Ok::<_, skylight_store::StoreError>((
-                store.statuses()?,
-                store.detection_progress()?,
-                open,
-                store.directory_statuses()?,
-                store.leases()?,
-                store.lease_time()?,
-            ))
-        })
-        .await
-        .context("status task failed")??;
-    if statuses.is_empty() {
-        outln!("no connector has run yet: configure a tenant and run `skylight collect`");
-        return Ok(());
-    }
-    match args.format {
-        Format::Json => {
-            for s in &statuses {
-                outln!(
-                    "{}",
-                    serde_json::to_string(s).context("cannot encode a status")?
-                );
-            }
-            for d in &directory {
-                outln!(
-                    "{}",
-                    serde_json::to_string(d).context("cannot encode a status")?
-                );
-            }
-        }
-        Format::Table => {
-            outln!(
-                "{:<16} {:<28} {:<12} {:>10} {:>7} {:>5}  {:<20}  error / what to do",
-                "tenant",
-                "content type",
-                "state",
-                "records",
-                "blobs",
-                "gaps",
-                "lag at update"
-            );
-            for s in &statuses {
-                let lag = s
-                    .watermark
-                    .map_or("-".to_string(), |w| human((s.updated_at - w).num_seconds()));
-                let state = serde_json::to_value(s.state)
-                    .ok()
-                    .and_then(|v| v.as_str().map(String::from))
-                    .unwrap_or_default();
-                outln!(
-                    "{:<16} {:<28} {:<12} {:>10} {:>7} {:>5}  {:<20}  {}",
-                    s.tenant,
-                    s.content_type.as_str(),
-                    state,
-                    s.records,
-                    s.blobs,
-                    s.gaps,
-                    lag,
-                    s.last_error.as_deref().unwrap_or("")
-                );
-                if let Some(r) = &s.remediation {
-                    outln!("{:>16} → {r}", "");
-                }
-            }
-            // The directory sync from Microsoft Graph: when it last worked, and what to do if not.
-            for d in &directory {
-                match &d.error {
-                    None => outln!(
-                        "directory {}: synced {} ({} users, {} groups changed; {} apps{})",
-                        d.tenant,
-                        d.last_attempt.format("%Y-%m-%d %H:%M UTC"),
-                        d.users_changed,
-                        d.groups_changed,
-                        d.apps,
-                        d.files_changed
-                            .map(|f| format!("; {f} files changed"))
-                            .unwrap_or_default()
-                    ),
-                    Some(e) => outln!(
-                        "directory {}: the sync at {} failed (last success: {}): {e}",
-                        d.tenant,
-                        d.last_attempt.format("%Y-%m-%d %H:%M UTC"),
-                        d.last_success.map_or("never".into(), |t| t
-                            .format("%Y-%m-%d %H:%M UTC")
-                            .to_string())
-                    ),
-                }
-                for w in &d.warnings {
-                    outln!("{:>16} → {w}", "");
-                }
-            }
-            // With several processes on one store: which one does what, and whether a holder
-            // has stopped renewing (its work moves to another once the lease has run out).
-            // Lease times are the store's (the database server's clock, for PostgreSQL).
-            let now = lease_now;
-            let (processes, leases): (Vec<_>, Vec<_>) =
-                leases.iter().partition(|l| l.name.starts_with("process:"));
-            let live = processes.iter().filter(|l| l.until > now).count();
-            if live > 0 {
-                outln!("collector processes sharing this store: {live}");
-            }
-            for l in &leases {
-                if l.until > now {
-                    outln!(
-                        "work {}: done by {} (lease renewed until {})",
-                        l.name,
-                        l.holder,
-                        l.until.format("%H:%M:%S UTC")
-                    );
-                } else {
-                    outln!(
-                        "work {}: not renewed since {} by {}, so no process is doing it: start one with its role",
-                        l.name,
-                        l.until.format("%Y-%m-%d %H:%M:%S UTC"),
-                        l.holder
-                    );
-                }
-            }
-            // Detection runs beside the collectors: how far behind the stored records it is.
-            let behind = (stored - evaluated).max(0);
-            if behind == 0 {
-                outln!(
-                    "detection: caught up with every stored record; {open} open alerts (`skylight alerts`)"
-                );
-            } else {
-                outln!(
-                    "detection: {behind} stored records not evaluated yet (it runs with `skylight collect`); {open} open alerts"
-                );
-            }
-        }
-    }
-    Ok(())
-}
-
-fn human(secs: i64) -> String {
-    match secs {
-        s if s < 120 => format!("{s} s"),
-        s if s < 7200 => format!("{} min", s / 60),
-        s => format!("{} h", s / 3600),
     }
 }
 

@@ -28,6 +28,7 @@ mod notify_cmd;
 mod out;
 mod serve_cmd;
 mod sim_cmd;
+mod status_cmd;
 mod tenants;
 
 use clap::{Parser, Subcommand};
@@ -52,7 +53,7 @@ enum Command {
     /// them (`--once`: until caught up).
     Collect(collect_cmd::CollectArgs),
     /// Show each connector's state, lag, counts, and the last error with what to do about it.
-    Status(collect_cmd::StatusArgs),
+    Status(status_cmd::StatusArgs),
     /// Search the activity log: `skylight activities app=exchange category=mailbox_rule
     /// time=2026-11-20..` (table, JSON lines, CSV or OCSF).
     Activities(activities_cmd::ActivitiesArgs),
@@ -117,7 +118,7 @@ fn main() -> std::process::ExitCode {
             Command::Demo(args) => demo_cmd::demo(args).await,
             Command::Sim(args) => sim_cmd::sim(args).await,
             Command::Collect(args) => collect_cmd::collect(args).await,
-            Command::Status(args) => collect_cmd::status(args).await,
+            Command::Status(args) => status_cmd::status(args).await,
             Command::Activities(args) => activities_cmd::activities(args).await,
             Command::Alerts(args) => detect_cmd::alerts(args).await,
             Command::Alert(args) => detect_cmd::alert(args).await,

@@ -273,11 +273,49 @@ fn an_admin_connects_a_tenant_in_the_console_and_it_is_collected_paused_and_disc
             Err("no `collector stopped` in the log".into())
         }
     });
+    // Statuses nobody has written for three hours: a paused connector's is not "stalled" (no
+    // collector is meant to run), another tenant's is, with what to do.
+    let stale = |tenant: &str| skylight_model::ConnectorStatus {
+        tenant: tenant.into(),
+        content_type: ContentType::Exchange,
+        state: skylight_model::ConnectorState::Healthy,
+        last_success: None,
+        watermark: None,
+        records: 0,
+        blobs: 0,
+        gaps: 0,
+        last_error: None,
+        remediation: None,
+        updated_at: chrono::Utc::now() - chrono::Duration::hours(3),
+        clock_offset_ms: 0,
+    };
+    let store = SqliteStore::open(std::path::Path::new(&data)).unwrap();
+    store.set_status(&stale("contoso")).unwrap();
+    store.set_status(&stale("northwind")).unwrap();
+    drop(store);
+    let (_, paused) = c.get("/connectors/contoso");
+    assert_eq!(badge(&c, "contoso"), "paused");
+    assert!(!paused.contains("no collector has written"), "{paused}");
+    let (_, list) = c.get("/connectors");
+    assert_eq!(
+        list.matches("no collector has written this status since")
+            .count(),
+        1,
+        "{list}"
+    );
+    assert_eq!(badge(&c, "northwind"), "stalled");
+    pages.push(list);
     assert_eq!(
         seen(&mut pages, c.post("/connectors/contoso/resume", &[])),
         303
     );
-    assert_eq!(badge(&c, "contoso"), "connected");
+    // Connected again once its collector, restarted, has written its statuses anew.
+    wait_until("the resumed connector's statuses", 30, || {
+        match badge(&c, "contoso") {
+            b if b == "connected" => Ok(()),
+            b => Err(b),
+        }
+    });
     wait_until("the collector restarting", 30, || {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         if text.matches("collector started").count() >= 2 {

@@ -275,8 +275,10 @@ impl Collector {
         let tenant = self.tenant.clone();
         let last_error = error.map(|e| e.to_string());
         let remediation = error.and_then(|e| e.remediation()).map(|r| r.message);
-        // Times are the service's (the watermark is on its clock too), so lag reads true.
+        // Times are the service's (the watermark is on its clock too), so lag reads true; the
+        // offset lets a reader judge them on its own clock.
         let now = self.client.now();
+        let clock_offset_ms = (now - Utc::now()).num_milliseconds();
         let _ = self
             .blocking(move |s| {
                 let previous = s
@@ -299,6 +301,7 @@ impl Collector {
                     last_error,
                     remediation,
                     updated_at: now,
+                    clock_offset_ms,
                     tenant,
                     content_type: ct,
                     state,

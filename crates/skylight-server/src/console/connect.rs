@@ -776,6 +776,13 @@ pub(super) fn overall(
         Some(ConnectorPhase::Draft) => ("not connected", ""),
         Some(ConnectorPhase::Paused) => ("paused", ""),
         _ if statuses.iter().any(|s| s.state == ConnectorState::Error) => ("error", "error"),
+        // Its statuses say what was true when a collector last wrote them.
+        _ if statuses
+            .iter()
+            .any(|s| skylight_m365::health::stalled(s, Utc::now())) =>
+        {
+            ("stalled", "error")
+        }
         _ if test.is_some_and(|t| !t.ok()) => ("error", "error"),
         _ => ("connected", "ok"),
     }
@@ -827,7 +834,10 @@ pub(super) async fn page(
         .and_then(|c| c.last_test.as_deref())
         .and_then(|t| serde_json::from_str(t).ok());
     let state_label = overall(stored.as_ref().map(|c| c.phase), test.as_ref(), &mine);
-    let rows = super::connectors::status_rows(mine.into_iter().cloned().collect());
+    let paused = stored
+        .as_ref()
+        .is_some_and(|c| c.phase != ConnectorPhase::Active);
+    let rows = super::connectors::status_rows(mine.into_iter().cloned().collect(), |_| paused);
     let directory = directory.into_iter().find(|d| d.tenant == name);
     let page = ConnectorPage {
         chrome: Chrome::new(

@@ -7,7 +7,9 @@ use axum::extract::{Extension, RawQuery, State};
 use axum::response::Response;
 use chrono::Utc;
 use skylight_m365::connect::ConnectionTest;
+use skylight_m365::health;
 use skylight_model::{ConnectorState, ConnectorStatus};
+use skylight_store::ConnectorPhase;
 
 use super::{Chrome, ConsoleError, charts, param, render, when};
 use crate::AppState;
@@ -27,6 +29,8 @@ pub(super) struct StatusRow {
     pub(super) gaps: String,
     pub(super) error: Option<String>,
     pub(super) remediation: Option<String>,
+    /// What the status means now: a collector that stopped, content about to expire or lost.
+    pub(super) warnings: Vec<String>,
 }
 
 /// One connector of the list.
@@ -50,13 +54,24 @@ struct Page {
     disconnected: String,
 }
 
-/// The rows of a status table.
-pub(super) fn status_rows(statuses: Vec<ConnectorStatus>) -> Vec<StatusRow> {
+/// The rows of a status table; `paused` tells the tenants no collector is meant to run for (a
+/// paused connector is not stalled, though its content still expires).
+pub(super) fn status_rows(
+    statuses: Vec<ConnectorStatus>,
+    paused: impl Fn(&str) -> bool,
+) -> Vec<StatusRow> {
     let now = Utc::now();
     statuses
         .into_iter()
         .map(|s| {
+            let mut warnings = health::warnings(&s, now);
+            let stalled = !paused(&s.tenant) && health::stalled(&s, now);
+            if !stalled {
+                warnings.retain(|w| w.kind != health::STALLED);
+            }
             let (state, class) = match s.state {
+                // Written by a collector that has stopped: what it says was true then.
+                _ if stalled => ("stalled", "error"),
                 ConnectorState::Pending => ("pending", ""),
                 ConnectorState::Backfilling => ("backfilling", ""),
                 ConnectorState::Healthy => ("connected", "ok"),
@@ -85,6 +100,7 @@ pub(super) fn status_rows(statuses: Vec<ConnectorStatus>) -> Vec<StatusRow> {
                 gaps: charts::count(s.gaps),
                 error: s.last_error,
                 remediation: s.remediation,
+                warnings: warnings.into_iter().map(|w| w.message).collect(),
             }
         })
         .collect()
@@ -159,7 +175,11 @@ pub(super) async fn page(
         chrome: Chrome::new(&state, &who, "connectors", "Connected apps", false),
         can_connect: who.role.allows(skylight_model::Role::Admin) && state.connect.is_some(),
         connectors,
-        rows: status_rows(statuses),
+        rows: status_rows(statuses, |tenant| {
+            stored
+                .iter()
+                .any(|c| c.name == tenant && c.phase != ConnectorPhase::Active)
+        }),
         detection,
         disconnected: param(raw.as_deref().unwrap_or(""), "disconnected"),
     };

@@ -236,6 +236,7 @@ pub(super) const TABLES: &[Table] = &[
             ("last_error", Text),
             ("remediation", Text),
             ("updated_ns", I64),
+            ("clock_offset_ms", I64),
         ],
     ),
     plain(

@@ -6,6 +6,7 @@ use skylight_model::ConnectorState;
 use super::commit::{len_i64, mark_done};
 use super::*;
 use crate::batch::record_in_chunk;
+use crate::convert::{DAY_NS, ledger_day};
 
 /// [`Store::record_gap`](crate::Store::record_gap).
 pub(super) fn record_gap(c: &mut Client, gap: &Gap) -> Result<(), StoreError> {
@@ -228,11 +229,13 @@ fn state_from_name(name: &str) -> Result<ConnectorState, StoreError> {
 pub(super) fn set_status(c: &mut Client, s: &ConnectorStatus) -> Result<(), StoreError> {
     c.execute(
         "INSERT INTO statuses (tenant, content_type, state, last_success_ns, watermark_ns, records, blobs, gaps, \
-         last_error, remediation, updated_ns) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         last_error, remediation, updated_ns, clock_offset_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
          ON CONFLICT (tenant, content_type) DO UPDATE SET state = excluded.state, \
          last_success_ns = excluded.last_success_ns, watermark_ns = excluded.watermark_ns, \
          records = excluded.records, blobs = excluded.blobs, gaps = excluded.gaps, \
-         last_error = excluded.last_error, remediation = excluded.remediation, updated_ns = excluded.updated_ns",
+         last_error = excluded.last_error, remediation = excluded.remediation, updated_ns = excluded.updated_ns, \
+         clock_offset_ms = excluded.clock_offset_ms",
         &[
             &s.tenant,
             &ct_code(s.content_type),
@@ -245,6 +248,7 @@ pub(super) fn set_status(c: &mut Client, s: &ConnectorStatus) -> Result<(), Stor
             &s.last_error,
             &s.remediation,
             &to_ns(s.updated_at),
+            &s.clock_offset_ms,
         ],
     )?;
     Ok(())
@@ -254,7 +258,7 @@ pub(super) fn set_status(c: &mut Client, s: &ConnectorStatus) -> Result<(), Stor
 pub(super) fn statuses(c: &mut Client) -> Result<Vec<ConnectorStatus>, StoreError> {
     let rows = c.query(
         "SELECT tenant, content_type, state, last_success_ns, watermark_ns, records, blobs, gaps, last_error, \
-         remediation, updated_ns FROM statuses ORDER BY tenant, content_type",
+         remediation, updated_ns, clock_offset_ms FROM statuses ORDER BY tenant, content_type",
         &[],
     )?;
     rows.iter()
@@ -271,7 +275,28 @@ pub(super) fn statuses(c: &mut Client) -> Result<Vec<ConnectorStatus>, StoreErro
                 last_error: r.get(8),
                 remediation: r.get(9),
                 updated_at: from_ns(r.get(10)),
+                clock_offset_ms: r.get(11),
             })
+        })
+        .collect()
+}
+
+/// [`Store::ledger`](crate::Store::ledger): from the markers of blobs done (a collected blob's
+/// holds its record count, a gap's none).
+pub(super) fn ledger(c: &mut Client, since: DateTime<Utc>) -> Result<Vec<LedgerDay>, StoreError> {
+    let rows = c.query(
+        "SELECT tenant, content_type, created_ns / $2 AS day, count(records), \
+         coalesce(sum(records), 0)::int8, count(*) - count(records) \
+         FROM done_blobs WHERE created_ns >= $1 \
+         GROUP BY tenant, content_type, day ORDER BY tenant, content_type, day",
+        &[&to_ns(since), &DAY_NS],
+    )?;
+    rows.iter()
+        .map(|r| {
+            ledger_day(
+                (r.get(0), ct_from_code(r.get(1))?, r.get(2)),
+                (r.get(3), r.get(4), r.get(5)),
+            )
         })
         .collect()
 }

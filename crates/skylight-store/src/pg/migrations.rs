@@ -47,6 +47,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         name: "0007_settings",
         sql: include_str!("migrations/0007_settings.sql"),
     },
+    Migration {
+        name: "0008_status_clock",
+        sql: include_str!("migrations/0008_status_clock.sql"),
+    },
 ];
 
 /// The advisory lock key migrations hold (`skylight` in ASCII, as a number).

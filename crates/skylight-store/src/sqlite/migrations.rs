@@ -98,6 +98,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         name: "0020_lookup_days",
         sql: include_str!("migrations/0020_lookup_days.sql"),
     },
+    Migration {
+        name: "0021_status_clock",
+        sql: include_str!("migrations/0021_status_clock.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of a Skylight database ("Skyl").
