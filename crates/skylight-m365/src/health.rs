@@ -1,11 +1,12 @@
 //! What a connector's status means at the time it is read: a status is written by the collector
 //! as it goes, so once no collector runs it keeps saying what was true then ("healthy", a lag of
 //! seconds). Judged against the clock and Microsoft's retention, it tells the admin whether
-//! collection has stopped and whether content is about to be lost, or was.
+//! collection has stopped and whether content is about to be lost, or was; and which days of the
+//! collection ledger are complete.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveTime, Utc};
 use serde::Serialize;
-use skylight_model::ConnectorStatus;
+use skylight_model::{ConnectorStatus, LedgerDay};
 
 /// Days Microsoft keeps content available after publishing it (`contentExpiration`).
 pub const CONTENT_KEPT_DAYS: i64 = 7;
@@ -93,6 +94,53 @@ pub fn warnings(status: &ConnectorStatus, now: DateTime<Utc>) -> Vec<Warning> {
         }
     }
     found
+}
+
+/// Days the store remembers each blob done (the ledger's reach): as long as Microsoft could list
+/// it again, and a day more.
+pub const LEDGER_DAYS: u32 = 8;
+
+/// Where the ledger of the last `days` UTC days starts at `now` (the reader's clock): on the clock
+/// of the service furthest behind it, so that every tenant's last days are in.
+pub fn ledger_since(statuses: &[ConnectorStatus], now: DateTime<Utc>, days: u32) -> DateTime<Utc> {
+    let behind = statuses
+        .iter()
+        .map(|s| s.clock_offset_ms)
+        .min()
+        .unwrap_or(0);
+    let today = midnight(now + Duration::milliseconds(behind.min(0)));
+    today - Duration::days(i64::from(days.max(1)) - 1)
+}
+
+/// Whether collection has listed past the end of `day` (its connector's watermark is past it):
+/// every blob published that day was collected or recorded as a gap.
+pub fn day_complete(day: &LedgerDay, statuses: &[ConnectorStatus]) -> bool {
+    let end = day
+        .day
+        .succ_opt()
+        .map(|d| d.and_time(NaiveTime::MIN).and_utc());
+    status_of(day, statuses)
+        .and_then(|s| s.watermark)
+        .zip(end)
+        .is_some_and(|(watermark, end)| watermark >= end)
+}
+
+/// Whether `day` is the current day on its service's clock at `now` (the reader's clock).
+pub fn day_is_today(day: &LedgerDay, statuses: &[ConnectorStatus], now: DateTime<Utc>) -> bool {
+    let offset = status_of(day, statuses).map_or(0, |s| s.clock_offset_ms);
+    day.day >= (now + Duration::milliseconds(offset)).date_naive()
+}
+
+/// The status of a ledger day's tenant and content type.
+fn status_of<'a>(day: &LedgerDay, statuses: &'a [ConnectorStatus]) -> Option<&'a ConnectorStatus> {
+    statuses
+        .iter()
+        .find(|s| s.tenant == day.tenant && s.content_type == day.content_type)
+}
+
+/// The start of `t`'s UTC day.
+fn midnight(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.date_naive().and_time(NaiveTime::MIN).and_utc()
 }
 
 /// A time as the warnings print it.

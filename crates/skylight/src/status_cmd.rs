@@ -7,9 +7,11 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use anyhow::Context;
-use chrono::{DateTime, Duration, NaiveTime, Utc};
+use chrono::{DateTime, Utc};
 use clap::Args;
-use skylight_m365::health::{STALLED, Warning, warnings};
+use skylight_m365::health::{
+    LEDGER_DAYS, STALLED, Warning, day_complete, day_is_today, ledger_since, warnings,
+};
 use skylight_model::{ConnectorStatus, LedgerDay};
 use skylight_store::{ConnectorPhase, Store, StoreError};
 
@@ -32,7 +34,7 @@ pub struct StatusArgs {
     ledger: bool,
     /// With `--ledger`: how many UTC days, today included (at most 8: the store remembers each
     /// blob as long as Microsoft could list it again).
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=8))]
+    #[arg(long, default_value_t = LEDGER_DAYS, value_parser = clap::value_parser!(u32).range(1..=LEDGER_DAYS as i64))]
     days: u32,
 }
 
@@ -235,40 +237,13 @@ async fn ledger(store: Arc<dyn Store>, days: u32, format: Format) -> anyhow::Res
     let (rows, statuses, now) = tokio::task::spawn_blocking(move || {
         let now = store.lease_time()?;
         let statuses = store.statuses()?;
-        // Days are the service's (publication times are on its clock): from the one furthest
-        // behind this machine's, so that every tenant's last days are in.
-        let behind = statuses
-            .iter()
-            .map(|s| s.clock_offset_ms)
-            .min()
-            .unwrap_or(0);
-        let today = midnight(now + Duration::milliseconds(behind.min(0)));
-        let since = today - Duration::days(i64::from(days) - 1);
+        let since = ledger_since(&statuses, now, days);
         Ok::<_, StoreError>((store.ledger(since)?, statuses, now))
     })
     .await
     .context("ledger task failed")??;
-    let status = |d: &LedgerDay| {
-        statuses
-            .iter()
-            .find(|s| s.tenant == d.tenant && s.content_type == d.content_type)
-    };
-    // A day is complete once the listing watermark is past its end.
-    let complete = |d: &LedgerDay| {
-        let end = d
-            .day
-            .succ_opt()
-            .map(|n| n.and_time(NaiveTime::MIN).and_utc());
-        status(d)
-            .and_then(|s| s.watermark)
-            .zip(end)
-            .is_some_and(|(w, end)| w >= end)
-    };
-    // Today on the service's clock.
-    let today = |d: &LedgerDay| {
-        let offset = status(d).map_or(0, |s| s.clock_offset_ms);
-        d.day >= (now + Duration::milliseconds(offset)).date_naive()
-    };
+    let complete = |d: &LedgerDay| day_complete(d, &statuses);
+    let today = |d: &LedgerDay| day_is_today(d, &statuses, now);
     if rows.is_empty() {
         outln!(
             "no blob collected or lost in the last {days} days (the ledger counts what `skylight collect` fetched; imports are not in it)"
@@ -325,9 +300,4 @@ async fn ledger(store: Arc<dyn Store>, days: u32, format: Format) -> anyhow::Res
         }
     }
     Ok(())
-}
-
-/// The start of `t`'s UTC day.
-fn midnight(t: DateTime<Utc>) -> DateTime<Utc> {
-    t.date_naive().and_time(NaiveTime::MIN).and_utc()
 }

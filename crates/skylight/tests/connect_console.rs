@@ -220,6 +220,39 @@ fn an_admin_connects_a_tenant_in_the_console_and_it_is_collected_paused_and_disc
     wait_until("the backfill of the console's connector", 120, || {
         equals_truth(&sim, &data, "contoso")
     });
+    // Its page shows the collection ledger, day by day, as the store counts it.
+    let (_, page) = c.get("/connectors/contoso");
+    assert!(page.contains("id=\"ledger\""), "{page}");
+    let commas = |n: u64| {
+        let digits = n.to_string();
+        let mut out = String::new();
+        for (i, ch) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(ch);
+        }
+        out
+    };
+    let ledger = run_ok(&[
+        "status",
+        "--ledger",
+        "--format",
+        "json",
+        "--data-dir",
+        &data,
+    ]);
+    assert!(ledger.lines().count() >= 5, "{ledger}");
+    for line in ledger.lines() {
+        let d: Value = serde_json::from_str(line).unwrap();
+        let cell = format!(
+            "{} ({} blobs)",
+            commas(d["records"].as_u64().unwrap()),
+            commas(d["blobs"].as_u64().unwrap())
+        );
+        assert!(page.contains(&cell), "{cell} not on the page: {page}");
+    }
+    pages.push(page);
     // The directory sync runs for it, and governance acts on it.
     let users: Value = api_client()
         .get(format!("{base}/api/v1/users?limit=5"))

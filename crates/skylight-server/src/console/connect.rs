@@ -17,6 +17,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use skylight_m365::config::{Credential, Secret, TenantConfig};
 use skylight_m365::connect::ConnectionTest;
+use skylight_m365::health;
 use skylight_model::{ConnectorState, ConnectorStatus, ContentType, DirectorySyncStatus};
 use skylight_store::{ConnectorPhase, CredentialKind, StoredConnector};
 
@@ -777,12 +778,7 @@ pub(super) fn overall(
         Some(ConnectorPhase::Paused) => ("paused", ""),
         _ if statuses.iter().any(|s| s.state == ConnectorState::Error) => ("error", "error"),
         // Its statuses say what was true when a collector last wrote them.
-        _ if statuses
-            .iter()
-            .any(|s| skylight_m365::health::stalled(s, Utc::now())) =>
-        {
-            ("stalled", "error")
-        }
+        _ if statuses.iter().any(|s| health::stalled(s, Utc::now())) => ("stalled", "error"),
         _ if test.is_some_and(|t| !t.ok()) => ("error", "error"),
         _ => ("connected", "ok"),
     }
@@ -799,6 +795,8 @@ struct ConnectorPage {
     test: Option<ConnectionTest>,
     tested_at: String,
     rows: Vec<super::connectors::StatusRow>,
+    /// What collection did with each day's content.
+    ledger: super::ledger::LedgerView,
     directory: Option<DirectorySyncStatus>,
     directory_at: String,
     changed: bool,
@@ -813,11 +811,16 @@ pub(super) async fn page(
     axum::extract::RawQuery(raw): axum::extract::RawQuery,
 ) -> Result<Response, ConsoleError> {
     let wanted = name.clone();
-    let (stored, statuses, directory) = blocking(&state, move |s| {
+    let now = Utc::now();
+    let (stored, statuses, directory, ledger) = blocking(&state, move |s| {
+        let statuses = s.statuses()?;
+        let since = health::ledger_since(&statuses, now, health::LEDGER_DAYS);
+        let ledger = s.ledger(since)?;
         Ok((
             s.connectors()?.into_iter().find(|c| c.name == wanted),
-            s.statuses()?,
+            statuses,
             s.directory_statuses()?,
+            ledger,
         ))
     })
     .await?;
@@ -839,6 +842,7 @@ pub(super) async fn page(
         .is_some_and(|c| c.phase != ConnectorPhase::Active);
     let rows = super::connectors::status_rows(mine.into_iter().cloned().collect(), |_| paused);
     let directory = directory.into_iter().find(|d| d.tenant == name);
+    let ledger = super::ledger::ledger_view(&name, &ledger, &statuses, now);
     let page = ConnectorPage {
         chrome: Chrome::new(
             &state,
@@ -852,6 +856,7 @@ pub(super) async fn page(
         tested_at: when(test.as_ref().map(|t| t.at)),
         test,
         rows,
+        ledger,
         directory_at: when(directory.as_ref().map(|d| d.last_attempt)),
         directory,
         changed: super::param(raw.as_deref().unwrap_or(""), "changed") == "1",

@@ -14,6 +14,7 @@ mod directory;
 mod files;
 mod governance;
 mod ip_ranges;
+mod ledger;
 mod login;
 mod overview;
 mod policies;
