@@ -227,7 +227,7 @@ fn an_admin_connects_a_tenant_in_the_console_and_it_is_collected_paused_and_disc
         let digits = n.to_string();
         let mut out = String::new();
         for (i, ch) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
                 out.push(',');
             }
             out.push(ch);
