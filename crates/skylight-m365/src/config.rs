@@ -351,7 +351,7 @@ fn default_poll_interval() -> u64 {
     60
 }
 fn default_overlap_hours() -> u32 {
-    6
+    crate::health::DEFAULT_OVERLAP_HOURS
 }
 fn default_blob_concurrency() -> usize {
     8

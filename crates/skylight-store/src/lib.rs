@@ -282,7 +282,8 @@ pub trait Store: AccessStore + Send + Sync {
     /// The collection ledger of the content published at or after `since`: per tenant, content
     /// type and UTC day of publication, the blobs collected, the records they held and the
     /// gaps, ordered by tenant, content type and day. Built from the markers of blobs done,
-    /// which are kept as long as Microsoft could list the content again (8 days).
+    /// which are kept as long as Microsoft could list the content again (8 days). A range lost
+    /// whole (a collector down past Microsoft's 7 days) is in [`Store::gaps`], not here.
     fn ledger(&self, since: DateTime<Utc>) -> Result<Vec<LedgerDay>, StoreError>;
 
     /// Number of quarantined (unreadable) records.
@@ -593,7 +594,8 @@ pub trait Store: AccessStore + Send + Sync {
     /// Every console-made connector, by name.
     fn connectors(&self) -> Result<Vec<StoredConnector>, StoreError>;
 
-    /// Removes a console-made connector (what it collected stays); true if there was one.
+    /// Removes a console-made connector and its connector statuses (what it collected stays);
+    /// true if there was one.
     fn delete_connector(&self, name: &str) -> Result<bool, StoreError>;
 
     /// The console setting `key`, if it was ever written.

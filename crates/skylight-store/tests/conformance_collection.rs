@@ -406,6 +406,17 @@ fn ledger_counts_each_day_of_publication(store: &dyn Store) {
         })
         .expect("gap");
     commit("contoso", sp, "c", day(15, 0), &["r5"]);
+    // A range lost whole is not a blob: the gaps tell it.
+    store
+        .record_gap(&Gap {
+            tenant: "contoso".into(),
+            content_type: sp,
+            content_id: "range:2024-05-15T02:00:00+00:00..2024-05-15T03:00:00+00:00".into(),
+            created: day(15, 2),
+            reason: "not collected before Microsoft's 7-day retention ran out".into(),
+            detected_at: day(16, 0),
+        })
+        .expect("range gap");
     commit("contoso", ContentType::Exchange, "x", day(14, 9), &["r6"]);
     commit("fabrikam", sp, "f", day(14, 9), &["r7", "r8"]);
     // A blob committed twice is one blob.

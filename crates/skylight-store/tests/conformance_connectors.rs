@@ -192,11 +192,36 @@ fn a_connector_is_deleted_once() {
         );
         store.put_connector(&full("contoso")).unwrap();
         store.put_connector(&full("fabrikam")).unwrap();
+        // Their collectors' statuses: a disconnected connector's go with it.
+        let status = |tenant: &str| skylight_model::ConnectorStatus {
+            tenant: tenant.into(),
+            content_type: skylight_model::ContentType::Exchange,
+            state: skylight_model::ConnectorState::Healthy,
+            last_success: None,
+            watermark: None,
+            records: 1,
+            blobs: 1,
+            gaps: 0,
+            last_error: None,
+            remediation: None,
+            updated_at: chrono::Utc::now(),
+            clock_offset_ms: 0,
+        };
+        store.set_status(&status("contoso")).unwrap();
+        store.set_status(&status("fabrikam")).unwrap();
         assert!(
             !store.delete_connector("Contoso").unwrap(),
             "names are exact"
         );
+        assert_eq!(store.statuses().unwrap().len(), 2);
         assert!(store.delete_connector("contoso").unwrap(), "deleted");
+        let left: Vec<String> = store
+            .statuses()
+            .unwrap()
+            .into_iter()
+            .map(|s| s.tenant)
+            .collect();
+        assert_eq!(left, ["fabrikam"]);
         assert!(!store.delete_connector("contoso").unwrap(), "already gone");
         let got = store.connectors().unwrap();
         assert_eq!(got.len(), 1, "the other one stays");

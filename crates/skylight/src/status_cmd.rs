@@ -3,17 +3,14 @@
 //! deleted by Microsoft before it is collected); with `--ledger`, what collection did with each
 //! day's content.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use clap::Args;
-use skylight_m365::health::{
-    LEDGER_DAYS, STALLED, Warning, day_complete, day_is_today, ledger_since, warnings,
-};
-use skylight_model::{ConnectorStatus, LedgerDay};
-use skylight_store::{ConnectorPhase, Store, StoreError};
+use skylight_m365::health::{LEDGER_DAYS, expected, judge, judge_ledger, ledger_since};
+use skylight_model::Gap;
+use skylight_store::{Store, StoreError};
 
 use crate::collect_cmd::{Format, StoreArgs};
 use crate::out::outln;
@@ -28,13 +25,18 @@ pub struct StatusArgs {
     format: Format,
     /// Show the collection ledger instead: per tenant, content type and UTC day of publication,
     /// the blobs collected, the records they held, the blobs lost (gaps), and whether the day is
-    /// complete (collection has listed past its end, so every blob published that day was
-    /// collected or recorded as a gap).
+    /// complete (collection has listed 6 hours past its end, for content published late, so
+    /// every blob published that day was collected or recorded as a gap); then what was lost.
     #[arg(long)]
     ledger: bool,
     /// With `--ledger`: how many UTC days, today included (at most 8: the store remembers each
     /// blob as long as Microsoft could list it again).
-    #[arg(long, default_value_t = LEDGER_DAYS, value_parser = clap::value_parser!(u32).range(1..=LEDGER_DAYS as i64))]
+    #[arg(
+        long,
+        requires = "ledger",
+        default_value_t = LEDGER_DAYS,
+        value_parser = clap::value_parser!(u32).range(1..=i64::from(LEDGER_DAYS)),
+    )]
     days: u32,
 }
 
@@ -45,7 +47,7 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
     if args.ledger {
         return ledger(store, args.days, args.format).await;
     }
-    let (statuses, (evaluated, stored), open, directory, leases, lease_now, paused) =
+    let (statuses, (evaluated, stored), open, directory, leases, lease_now, connectors) =
         tokio::task::spawn_blocking(move || {
             let open = store
                 .alerts(&skylight_store::AlertQuery {
@@ -60,7 +62,7 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
                 store.directory_statuses()?,
                 store.leases()?,
                 store.lease_time()?,
-                paused_tenants(store.as_ref())?,
+                store.connectors()?,
             ))
         })
         .await
@@ -69,21 +71,16 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
         outln!("no connector has run yet: configure a tenant and run `skylight collect`");
         return Ok(());
     }
-    let warnings: Vec<Vec<Warning>> = statuses
-        .iter()
-        .map(|s| judged(s, lease_now, &paused))
-        .collect();
+    // Judged on this machine's clock, which collectors measure their service's against (lease
+    // times are the store's: the database server's, for PostgreSQL).
+    let judged = judge(statuses, Utc::now(), |s| expected(s, &connectors));
     match args.format {
         Format::Json => {
-            for (s, w) in statuses.iter().zip(&warnings) {
-                let mut line = serde_json::to_value(s).context("cannot encode a status")?;
-                if let Some(fields) = line.as_object_mut() {
-                    fields.insert(
-                        "warnings".into(),
-                        serde_json::to_value(w).context("cannot encode a status")?,
-                    );
-                }
-                outln!("{line}");
+            for j in &judged {
+                outln!(
+                    "{}",
+                    serde_json::to_string(j).context("cannot encode a status")?
+                );
             }
             for d in &directory {
                 outln!(
@@ -103,12 +100,13 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
                 "gaps",
                 "lag at update"
             );
-            for (s, w) in statuses.iter().zip(&warnings) {
+            for j in &judged {
+                let s = &j.status;
                 let lag = s
                     .watermark
                     .map_or("-".to_string(), |w| human((s.updated_at - w).num_seconds()));
                 // A status nobody writes any more says what was true when it was written.
-                let state = if w.iter().any(|w| w.kind == STALLED) {
+                let state = if j.stalled() {
                     "stalled".to_owned()
                 } else {
                     serde_json::to_value(s.state)
@@ -130,7 +128,7 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
                 if let Some(r) = &s.remediation {
                     outln!("{:>16} → {r}", "");
                 }
-                for w in w {
+                for w in &j.warnings {
                     outln!("{:>16} ! {}", "", w.message);
                 }
             }
@@ -204,6 +202,7 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A lag in the largest unit that keeps it readable.
 fn human(secs: i64) -> String {
     match secs {
         s if s < 120 => format!("{s} s"),
@@ -212,53 +211,39 @@ fn human(secs: i64) -> String {
     }
 }
 
-/// Tenants whose connector an administrator paused (or has not finished connecting): no
-/// collector is meant to run for them.
-fn paused_tenants(store: &dyn Store) -> Result<HashSet<String>, StoreError> {
-    Ok(store
-        .connectors()?
-        .into_iter()
-        .filter(|c| c.phase != ConnectorPhase::Active)
-        .map(|c| c.name)
-        .collect())
-}
-
-/// `status`'s warnings at `now`; a paused connector is not stalled, only its content can expire.
-fn judged(status: &ConnectorStatus, now: DateTime<Utc>, paused: &HashSet<String>) -> Vec<Warning> {
-    let mut found = warnings(status, now);
-    if paused.contains(&status.tenant) {
-        found.retain(|w| w.kind != STALLED);
-    }
-    found
-}
-
-/// Prints the collection ledger of the last `days` UTC days.
+/// Prints the collection ledger of the last `days` UTC days, then what was lost in them.
 async fn ledger(store: Arc<dyn Store>, days: u32, format: Format) -> anyhow::Result<()> {
-    let (rows, statuses, now) = tokio::task::spawn_blocking(move || {
-        let now = store.lease_time()?;
+    let now = Utc::now();
+    let (rows, lost) = tokio::task::spawn_blocking(move || {
         let statuses = store.statuses()?;
         let since = ledger_since(&statuses, now, days);
-        Ok::<_, StoreError>((store.ledger(since)?, statuses, now))
+        let rows = judge_ledger(store.ledger(since)?, &statuses, now, days);
+        // The gaps are kept for good: those that reach into the ledger's days.
+        let lost: Vec<Gap> = store
+            .gaps(None)?
+            .into_iter()
+            .filter(|g| lost_until(g) >= since)
+            .collect();
+        Ok::<_, StoreError>((rows, lost))
     })
     .await
     .context("ledger task failed")??;
-    let complete = |d: &LedgerDay| day_complete(d, &statuses);
-    let today = |d: &LedgerDay| day_is_today(d, &statuses, now);
-    if rows.is_empty() {
-        outln!(
-            "no blob collected or lost in the last {days} days (the ledger counts what `skylight collect` fetched; imports are not in it)"
-        );
-        return Ok(());
-    }
     match format {
         Format::Json => {
             for d in &rows {
-                let mut line = serde_json::to_value(d).context("cannot encode the ledger")?;
-                if let Some(fields) = line.as_object_mut() {
-                    fields.insert("complete".into(), complete(d).into());
-                }
-                outln!("{line}");
+                outln!(
+                    "{}",
+                    serde_json::to_string(d).context("cannot encode the ledger")?
+                );
             }
+            for g in &lost {
+                outln!("{}", serde_json::json!({ "lost": g }));
+            }
+        }
+        Format::Table if rows.is_empty() && lost.is_empty() => {
+            outln!(
+                "no blob collected or lost in the last {days} days (the ledger counts what `skylight collect` fetched; imports are not in it)"
+            );
         }
         Format::Table => {
             outln!(
@@ -270,10 +255,11 @@ async fn ledger(store: Arc<dyn Store>, days: u32, format: Format) -> anyhow::Res
                 "records",
                 "gaps"
             );
-            for d in &rows {
-                let day = if complete(d) {
+            for j in &rows {
+                let d = &j.day;
+                let day = if j.complete {
                     "complete"
-                } else if today(d) {
+                } else if j.today {
                     "today, in progress"
                 } else {
                     "in progress"
@@ -289,15 +275,35 @@ async fn ledger(store: Arc<dyn Store>, days: u32, format: Format) -> anyhow::Res
                 );
             }
             outln!(
-                "(days are UTC days of publication; a first backfill reaches 7 days back, so the oldest day it covers holds only what was published after its start)"
+                "(UTC days of publication; a day is complete once collection has listed 6 hours past its end; a first backfill reaches 7 days back, so the oldest day it covers holds only what was published after its start)"
             );
-            let lost: u64 = rows.iter().map(|d| d.gaps).sum();
-            if lost > 0 {
+            for g in &lost {
+                let what = match g.content_id.strip_prefix("range:") {
+                    Some(range) => format!("everything published {}", range.replace("..", " to ")),
+                    None => format!(
+                        "blob {} published {}",
+                        g.content_id,
+                        g.created.format("%Y-%m-%d %H:%M:%S UTC")
+                    ),
+                };
                 outln!(
-                    "{lost} blobs listed were lost before they were collected: `skylight status` shows their connectors' errors, and the gaps are kept for good"
+                    "lost: {} {}: {what} ({})",
+                    g.tenant,
+                    g.content_type.as_str(),
+                    g.reason
                 );
             }
         }
     }
     Ok(())
+}
+
+/// The end of what a gap lost: a blob's publication time, or the end of a range lost whole
+/// (`range:FROM..TO`, written when a collector was down past Microsoft's 7 days).
+fn lost_until(gap: &Gap) -> chrono::DateTime<Utc> {
+    gap.content_id
+        .strip_prefix("range:")
+        .and_then(|range| range.split_once(".."))
+        .and_then(|(_, to)| chrono::DateTime::parse_from_rfc3339(to).ok())
+        .map_or(gap.created, |to| to.with_timezone(&Utc))
 }

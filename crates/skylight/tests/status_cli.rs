@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use chrono::{Duration, Utc};
-use skylight_model::{ConnectorState, ConnectorStatus, ContentType};
+use skylight_model::{ConnectorState, ConnectorStatus, ContentType, Gap};
 use skylight_store::{SqliteStore, Store};
 
 mod common;
@@ -35,14 +35,16 @@ fn the_ledger_accounts_for_every_blob_the_tenant_published() {
         .json()
         .unwrap();
 
-    let ledger = json_lines(&run_ok(&[
+    let (ledger, lost_lines): (Vec<_>, Vec<_>) = json_lines(&run_ok(&[
         "status",
         "--ledger",
         "--format",
         "json",
         "--data-dir",
         &data,
-    ]));
+    ]))
+    .into_iter()
+    .partition(|l| l.get("day").is_some());
     let mut lost = 0;
     for ct in ContentType::ALL {
         let rows: Vec<&serde_json::Value> = ledger
@@ -71,15 +73,23 @@ fn the_ledger_accounts_for_every_blob_the_tenant_published() {
         assert_eq!(last["complete"], false, "{ct}: today is not over");
     }
     assert!(lost > 0, "the `expired` fault loses some blobs: {ledger:?}");
+    // Each lost blob is listed, with why.
+    assert_eq!(lost, lost_lines.len() as u64, "{lost_lines:?}");
+    assert!(
+        lost_lines
+            .iter()
+            .all(|l| l["lost"]["reason"].as_str().is_some_and(|r| !r.is_empty())),
+        "{lost_lines:?}"
+    );
 
     let table = run_ok(&["status", "--ledger", "--data-dir", &data]);
     assert!(
         table.contains("complete") && table.contains("today, in progress"),
         "{table}"
     );
-    assert!(table.contains("blobs listed were lost"), "{table}");
+    assert!(table.contains("lost: contoso Audit."), "{table}");
     // One day back: only the service's today.
-    let today = json_lines(&run_ok(&[
+    let today: Vec<serde_json::Value> = json_lines(&run_ok(&[
         "status",
         "--ledger",
         "--days",
@@ -88,9 +98,15 @@ fn the_ledger_accounts_for_every_blob_the_tenant_published() {
         "json",
         "--data-dir",
         &data,
-    ]));
+    ]))
+    .into_iter()
+    .filter(|l| l.get("day").is_some())
+    .collect();
     assert!(
-        !today.is_empty() && today.iter().all(|d| d["complete"] == false),
+        !today.is_empty()
+            && today
+                .iter()
+                .all(|d| d["complete"] == false && d["today"] == true),
         "{today:?}"
     );
 
@@ -133,6 +149,7 @@ fn a_status_no_collector_writes_any_more_says_so_and_what_it_puts_at_risk() {
         updated_at: now - written,
         clock_offset_ms: 0,
     };
+    let (from, to) = (now - Duration::days(9), now - Duration::days(6));
     {
         let store = SqliteStore::open(&data).unwrap();
         // Written three hours ago, stuck six days back: the collector stopped, and its oldest
@@ -152,6 +169,25 @@ fn a_status_no_collector_writes_any_more_says_so_and_what_it_puts_at_risk() {
                 Duration::minutes(2),
             ))
             .unwrap();
+        // Lost before, while nobody collected: a range whole (in the ledger's days by its
+        // end), and a blob published before them.
+        let gap = |id: String, created| Gap {
+            tenant: "contoso".into(),
+            content_type: ContentType::SharePoint,
+            content_id: id,
+            created,
+            reason: "not collected before Microsoft's 7-day retention ran out".into(),
+            detected_at: now,
+        };
+        store
+            .record_gap(&gap(
+                format!("range:{}..{}", from.to_rfc3339(), to.to_rfc3339()),
+                from,
+            ))
+            .unwrap();
+        store
+            .record_gap(&gap("old-blob".into(), now - Duration::days(8)))
+            .unwrap();
     }
     let data = data.display().to_string();
     let text = run_ok(&["status", "--data-dir", &data]);
@@ -166,7 +202,7 @@ fn a_status_no_collector_writes_any_more_says_so_and_what_it_puts_at_risk() {
     );
     assert!(
         lines[exchange + 2].contains("! content published since")
-            && lines[exchange + 2].contains("(in 23 h)"),
+            && lines[exchange + 2].contains("(for 23 h)"),
         "{text}"
     );
     let sharepoint = at("Audit.SharePoint");
@@ -196,4 +232,14 @@ fn a_status_no_collector_writes_any_more_says_so_and_what_it_puts_at_risk() {
     };
     assert_eq!(kinds("Audit.Exchange"), ["stalled", "expiring"]);
     assert!(kinds("Audit.SharePoint").is_empty());
+
+    // The ledger has no blob, but tells what was lost in its days.
+    let ledger = run_ok(&["status", "--ledger", "--data-dir", &data]);
+    let lost: Vec<&str> = ledger.lines().filter(|l| l.starts_with("lost: ")).collect();
+    assert_eq!(lost.len(), 1, "{ledger}");
+    assert!(
+        lost[0].starts_with("lost: contoso Audit.SharePoint: everything published ")
+            && lost[0].contains(&format!("{} to {}", from.to_rfc3339(), to.to_rfc3339())),
+        "{ledger}"
+    );
 }

@@ -60,7 +60,7 @@ impl Default for CollectorOptions {
     fn default() -> Self {
         CollectorOptions {
             poll_interval: std::time::Duration::from_secs(60),
-            overlap: Duration::hours(6),
+            overlap: Duration::hours(i64::from(crate::health::DEFAULT_OVERLAP_HOURS)),
             blob_concurrency: 8,
             once: false,
             on_progress: None,
@@ -265,6 +265,29 @@ impl Collector {
             .map_err(CollectError::from)
     }
 
+    /// Writes the last status again as it was, now: a status nobody writes for an hour reads
+    /// as a stopped collector, and a pass's first window can take long (a large tenant, or a
+    /// connector resumed after a pause).
+    async fn touch_status(&self, ct: ContentType) {
+        let tenant = self.tenant.clone();
+        let now = self.client.now();
+        let clock_offset_ms = (now - Utc::now()).num_milliseconds();
+        let _ = self
+            .blocking(move |s| {
+                let previous = s
+                    .statuses()?
+                    .into_iter()
+                    .find(|x| x.tenant == tenant && x.content_type == ct);
+                if let Some(mut status) = previous {
+                    status.updated_at = now;
+                    status.clock_offset_ms = clock_offset_ms;
+                    s.set_status(&status)?;
+                }
+                Ok(())
+            })
+            .await;
+    }
+
     async fn write_status(
         &self,
         ct: ContentType,
@@ -331,7 +354,7 @@ impl Collector {
         }
         let now = self.client.now();
         // Stay a few minutes inside the 7-day limit, which is judged when each request arrives.
-        let earliest = now - Duration::days(7) + Duration::minutes(10);
+        let earliest = crate::health::collectable_from(now);
         let tenant = self.tenant.clone();
         let watermark = self
             .blocking(move |s| {
@@ -359,7 +382,7 @@ impl Collector {
                 self.blocking(move |s| s.record_gap(&gap)).await?;
                 progress.gaps += 1;
             }
-            Some(_) => {}
+            Some(_) => self.touch_status(ct).await,
         }
         let mut from = watermark.map_or(earliest, |w| (w - self.opts.overlap).max(earliest));
         let pass = (from, now);

@@ -768,17 +768,23 @@ pub(super) async fn disconnect(
 }
 
 /// A connector's overall state, as the list and its page show it: (label, CSS class).
+/// `connectors` are the console's, which tell what is expected of each status.
 pub(super) fn overall(
     phase: Option<ConnectorPhase>,
     test: Option<&ConnectionTest>,
     statuses: &[&ConnectorStatus],
+    connectors: &[StoredConnector],
 ) -> (&'static str, &'static str) {
+    let stalled = |s: &ConnectorStatus| {
+        health::expected(s, connectors) == health::Expected::Collecting
+            && health::stalled(s, Utc::now())
+    };
     match phase {
         Some(ConnectorPhase::Draft) => ("not connected", ""),
         Some(ConnectorPhase::Paused) => ("paused", ""),
+        // Its statuses, errors included, say what was true when a collector last wrote them.
+        _ if statuses.iter().any(|s| stalled(s)) => ("stalled", "error"),
         _ if statuses.iter().any(|s| s.state == ConnectorState::Error) => ("error", "error"),
-        // Its statuses say what was true when a collector last wrote them.
-        _ if statuses.iter().any(|s| health::stalled(s, Utc::now())) => ("stalled", "error"),
         _ if test.is_some_and(|t| !t.ok()) => ("error", "error"),
         _ => ("connected", "ok"),
     }
@@ -815,7 +821,7 @@ pub(super) async fn page(
     let (stored, statuses, directory, ledger) = blocking(&state, move |s| {
         let statuses = s.statuses()?;
         let since = health::ledger_since(&statuses, now, health::LEDGER_DAYS);
-        let ledger = s.ledger(since)?;
+        let ledger = health::judge_ledger(s.ledger(since)?, &statuses, now, health::LEDGER_DAYS);
         Ok((
             s.connectors()?.into_iter().find(|c| c.name == wanted),
             statuses,
@@ -836,13 +842,19 @@ pub(super) async fn page(
         .as_ref()
         .and_then(|c| c.last_test.as_deref())
         .and_then(|t| serde_json::from_str(t).ok());
-    let state_label = overall(stored.as_ref().map(|c| c.phase), test.as_ref(), &mine);
-    let paused = stored
-        .as_ref()
-        .is_some_and(|c| c.phase != ConnectorPhase::Active);
-    let rows = super::connectors::status_rows(mine.into_iter().cloned().collect(), |_| paused);
+    let state_label = overall(
+        stored.as_ref().map(|c| c.phase),
+        test.as_ref(),
+        &mine,
+        stored.as_slice(),
+    );
+    let rows = super::connectors::status_rows(health::judge(
+        mine.into_iter().cloned().collect(),
+        now,
+        |s| health::expected(s, stored.as_slice()),
+    ));
     let directory = directory.into_iter().find(|d| d.tenant == name);
-    let ledger = super::ledger::ledger_view(&name, &ledger, &statuses, now);
+    let ledger = super::ledger::ledger_view(&name, &ledger);
     let page = ConnectorPage {
         chrome: Chrome::new(
             &state,

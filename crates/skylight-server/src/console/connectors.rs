@@ -7,9 +7,8 @@ use axum::extract::{Extension, RawQuery, State};
 use axum::response::Response;
 use chrono::Utc;
 use skylight_m365::connect::ConnectionTest;
-use skylight_m365::health;
+use skylight_m365::health::{self, JudgedStatus};
 use skylight_model::{ConnectorState, ConnectorStatus};
-use skylight_store::ConnectorPhase;
 
 use super::{Chrome, ConsoleError, charts, param, render, when};
 use crate::AppState;
@@ -54,21 +53,14 @@ struct Page {
     disconnected: String,
 }
 
-/// The rows of a status table; `paused` tells the tenants no collector is meant to run for (a
-/// paused connector is not stalled, though its content still expires).
-pub(super) fn status_rows(
-    statuses: Vec<ConnectorStatus>,
-    paused: impl Fn(&str) -> bool,
-) -> Vec<StatusRow> {
+/// The rows of a status table.
+pub(super) fn status_rows(statuses: Vec<JudgedStatus>) -> Vec<StatusRow> {
     let now = Utc::now();
     statuses
         .into_iter()
-        .map(|s| {
-            let mut warnings = health::warnings(&s, now);
-            let stalled = !paused(&s.tenant) && health::stalled(&s, now);
-            if !stalled {
-                warnings.retain(|w| w.kind != health::STALLED);
-            }
+        .map(|j| {
+            let stalled = j.stalled();
+            let (s, warnings) = (j.status, j.warnings);
             let (state, class) = match s.state {
                 // Written by a collector that has stopped: what it says was true then.
                 _ if stalled => ("stalled", "error"),
@@ -142,7 +134,7 @@ pub(super) async fn page(
                 } else {
                     "activities".into()
                 },
-                state: super::connect::overall(Some(c.phase), test.as_ref(), &mine),
+                state: super::connect::overall(Some(c.phase), test.as_ref(), &mine, &stored),
                 records: records(&mine),
             }
         })
@@ -161,7 +153,7 @@ pub(super) async fn page(
             tenant_id: String::new(),
             source: "configuration file",
             components: String::new(),
-            state: super::connect::overall(None, None, &mine),
+            state: super::connect::overall(None, None, &mine, &stored),
             records: records(&mine),
             name,
         });
@@ -175,11 +167,9 @@ pub(super) async fn page(
         chrome: Chrome::new(&state, &who, "connectors", "Connected apps", false),
         can_connect: who.role.allows(skylight_model::Role::Admin) && state.connect.is_some(),
         connectors,
-        rows: status_rows(statuses, |tenant| {
-            stored
-                .iter()
-                .any(|c| c.name == tenant && c.phase != ConnectorPhase::Active)
-        }),
+        rows: status_rows(health::judge(statuses, Utc::now(), |s| {
+            health::expected(s, &stored)
+        })),
         detection,
         disconnected: param(raw.as_deref().unwrap_or(""), "disconnected"),
     };

@@ -2,9 +2,7 @@
 //! content types side by side (the records the blobs collected held, the blobs lost), and
 //! whether collection has listed the day to its end.
 
-use chrono::{DateTime, Utc};
-use skylight_m365::health::{day_complete, day_is_today};
-use skylight_model::{ConnectorStatus, LedgerDay};
+use skylight_m365::health::JudgedDay;
 
 use super::charts;
 
@@ -31,44 +29,42 @@ pub(super) struct LedgerView {
     pub(super) rows: Vec<LedgerRow>,
 }
 
-/// `tenant`'s ledger out of `days` (any tenants'), judged with `statuses` at `now`.
-pub(super) fn ledger_view(
-    tenant: &str,
-    days: &[LedgerDay],
-    statuses: &[ConnectorStatus],
-    now: DateTime<Utc>,
-) -> LedgerView {
-    let mine: Vec<&LedgerDay> = days.iter().filter(|d| d.tenant == tenant).collect();
-    let mut columns: Vec<_> = mine.iter().map(|d| d.content_type).collect();
+/// `tenant`'s ledger out of `days` (any tenants').
+pub(super) fn ledger_view(tenant: &str, days: &[JudgedDay]) -> LedgerView {
+    let mine: Vec<&JudgedDay> = days.iter().filter(|j| j.day.tenant == tenant).collect();
+    let mut columns: Vec<_> = mine.iter().map(|j| j.day.content_type).collect();
     columns.sort_by_key(|ct| ct.as_str());
     columns.dedup();
-    let mut dates: Vec<_> = mine.iter().map(|d| d.day).collect();
+    let mut dates: Vec<_> = mine.iter().map(|j| j.day.day).collect();
     dates.sort_unstable_by(|a, b| b.cmp(a));
     dates.dedup();
+    let cell = |j: &JudgedDay| LedgerCell {
+        text: format!(
+            "{} ({} blobs)",
+            charts::count(j.day.records),
+            charts::count(j.day.blobs)
+        ),
+        gaps: j.day.gaps,
+        open: !j.complete || j.today,
+    };
     let rows = dates
         .into_iter()
         .map(|date| LedgerRow {
             day: date.format("%Y-%m-%d").to_string(),
             cells: columns
                 .iter()
-                .map(
-                    |ct| match mine.iter().find(|d| d.day == date && d.content_type == *ct) {
-                        Some(d) => LedgerCell {
-                            text: format!(
-                                "{} ({} blobs)",
-                                charts::count(d.records),
-                                charts::count(d.blobs)
-                            ),
-                            gaps: d.gaps,
-                            open: !day_complete(d, statuses) || day_is_today(d, statuses, now),
-                        },
-                        None => LedgerCell {
-                            text: "—".into(),
-                            gaps: 0,
-                            open: false,
-                        },
-                    },
-                )
+                .map(|ct| {
+                    mine.iter()
+                        .find(|j| j.day.day == date && j.day.content_type == *ct)
+                        .map_or_else(
+                            || LedgerCell {
+                                text: "—".into(),
+                                gaps: 0,
+                                open: false,
+                            },
+                            |j| cell(j),
+                        )
+                })
                 .collect(),
         })
         .collect();

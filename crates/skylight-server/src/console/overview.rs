@@ -5,6 +5,7 @@ use askama::Template;
 use axum::extract::{Extension, State};
 use axum::response::Response;
 use chrono::{Duration, Utc};
+use skylight_m365::health;
 use skylight_model::filter::{Field, Filter};
 use skylight_model::{AlertStatus, ConnectorState, Severity};
 use skylight_store::{ActivityQuery, AlertQuery};
@@ -70,7 +71,11 @@ pub(super) async fn page(
             limit: 0,
             ..AlertQuery::default()
         })?;
-        Ok((histogram, top, alerts, s.statuses()?))
+        let connectors = s.connectors()?;
+        let statuses = health::judge(s.statuses()?, Utc::now(), |st| {
+            health::expected(st, &connectors)
+        });
+        Ok((histogram, top, alerts, statuses))
     })
     .await?;
     let timeline = charts::timeline(&histogram, bucket_ms, |a, b| {
@@ -96,17 +101,24 @@ pub(super) async fn page(
             )
         })
         .collect();
+    // A collector that stopped is failing too, whatever its last status said.
     let failing = statuses
         .iter()
-        .filter(|s| s.state == ConnectorState::Error)
+        .filter(|j| j.stalled() || j.status.state == ConnectorState::Error)
         .count();
+    let at_risk = statuses.iter().filter(|j| !j.warnings.is_empty()).count();
     let connectors = if statuses.is_empty() {
         "No connector has reported yet.".to_owned()
-    } else if failing == 0 {
+    } else if failing == 0 && at_risk == 0 {
         format!("{} content types collecting, none failing.", statuses.len())
+    } else if failing == 0 {
+        format!(
+            "{at_risk} of {} content types with content at risk: see Connected apps.",
+            statuses.len()
+        )
     } else {
         format!(
-            "{failing} of {} content types failing: see Connected apps.",
+            "{failing} of {} content types failing or stopped: see Connected apps.",
             statuses.len()
         )
     };

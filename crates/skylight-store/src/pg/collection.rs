@@ -282,12 +282,12 @@ pub(super) fn statuses(c: &mut Client) -> Result<Vec<ConnectorStatus>, StoreErro
 }
 
 /// [`Store::ledger`](crate::Store::ledger): from the markers of blobs done (a collected blob's
-/// holds its record count, a gap's none).
+/// holds its record count, a gap's none; a range lost whole is not a blob).
 pub(super) fn ledger(c: &mut Client, since: DateTime<Utc>) -> Result<Vec<LedgerDay>, StoreError> {
     let rows = c.query(
         "SELECT tenant, content_type, created_ns / $2 AS day, count(records), \
          coalesce(sum(records), 0)::int8, count(*) - count(records) \
-         FROM done_blobs WHERE created_ns >= $1 \
+         FROM done_blobs WHERE created_ns >= $1 AND content_id NOT LIKE 'range:%' \
          GROUP BY tenant, content_type, day ORDER BY tenant, content_type, day",
         &[&to_ns(since), &DAY_NS],
     )?;

@@ -86,5 +86,12 @@ pub(super) fn connectors(c: &mut Client) -> Result<Vec<StoredConnector>, StoreEr
 }
 
 pub(super) fn delete_connector(c: &mut Client, name: &str) -> Result<bool, StoreError> {
-    Ok(c.execute("DELETE FROM connectors WHERE name = $1", &[&name])? > 0)
+    let mut tx = c.transaction()?;
+    let deleted = tx.execute("DELETE FROM connectors WHERE name = $1", &[&name])? > 0;
+    if deleted {
+        // Nobody collects them any more: left, they would read as a collector stopped.
+        tx.execute("DELETE FROM statuses WHERE tenant = $1", &[&name])?;
+    }
+    tx.commit()?;
+    Ok(deleted)
 }

@@ -95,11 +95,18 @@ impl Inner {
         rows.into_iter().collect()
     }
 
-    pub(super) fn delete_connector(&self, name: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .conn
+    pub(super) fn delete_connector(&mut self, name: &str) -> Result<bool, StoreError> {
+        let tx = self.conn.transaction()?;
+        let deleted = tx
             .prepare_cached("DELETE FROM connectors WHERE name = ?1")?
             .execute([name])?
-            > 0)
+            > 0;
+        if deleted {
+            // Nobody collects them any more: left, they would read as a collector stopped.
+            tx.prepare_cached("DELETE FROM statuses WHERE tenant = ?1")?
+                .execute([name])?;
+        }
+        tx.commit()?;
+        Ok(deleted)
     }
 }

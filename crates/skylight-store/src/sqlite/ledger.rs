@@ -1,5 +1,7 @@
 //! The collection ledger ([`Store::ledger`](crate::Store::ledger)) from the markers of blobs
-//! done: a collected blob's marker holds its record count, a gap's none.
+//! done: a collected blob's marker holds its record count, a gap's none. The marker of a range
+//! lost whole (`range:…`, a collector down past Microsoft's 7 days) is not a blob: the gaps
+//! table tells it.
 
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
@@ -12,7 +14,7 @@ use crate::convert::{DAY_NS, ledger_day, to_ns};
 /// Per tenant, content type and day of publication: blobs collected, their records, gaps.
 const LEDGER: &str = "SELECT tenant, content_type, created_ns / ?2 AS day, \
      count(records), coalesce(sum(records), 0), count(*) - count(records) \
-     FROM done_blobs WHERE created_ns >= ?1 \
+     FROM done_blobs WHERE created_ns >= ?1 AND content_id NOT LIKE 'range:%' \
      GROUP BY tenant, content_type, day ORDER BY tenant, content_type, day";
 
 /// The ledger of the content published at or after `since`.

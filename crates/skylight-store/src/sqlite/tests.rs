@@ -369,7 +369,7 @@ fn unknown_codes_read_back_as_corrupt() {
         inner
             .conn
             .execute_batch(
-                "INSERT INTO statuses VALUES ('t', 1, 'dancing', NULL, NULL, 0, 0, 0, NULL, NULL, 0);
+                "INSERT INTO statuses VALUES ('t', 1, 'dancing', NULL, NULL, 0, 0, 0, NULL, NULL, 0, 0);
                  PRAGMA foreign_keys = OFF;
                  INSERT INTO gaps VALUES ('t', 99, 'c', 0, 'why', 0);",
             )

@@ -5,5 +5,5 @@
 -- writes it any more) or its uncollected content is about to expire is judged when it is read,
 -- on the reader's clock: `clock_offset_ms` (the service's clock minus the collector's, when it
 -- wrote the status) brings the two onto one clock. Statuses written before this version read as
--- 0, as they were judged before.
+-- 0 (the service's clock taken to be the reader's) until their collector writes them again.
 ALTER TABLE statuses ADD COLUMN clock_offset_ms INTEGER NOT NULL DEFAULT 0;
