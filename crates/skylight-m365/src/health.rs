@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Duration, NaiveTime, TimeDelta, Utc};
 use serde::Serialize;
-use skylight_model::{ConnectorStatus, LedgerDay};
+use skylight_model::{ConnectorStatus, Gap, LedgerDay};
 use skylight_store::{ConnectorPhase, StoredConnector};
 
 /// Days Microsoft keeps content available after publishing it (`contentExpiration`).
@@ -263,6 +263,24 @@ pub fn judge_ledger(
             })
         })
         .collect()
+}
+
+/// The gaps (kept for good) that reach into a ledger starting at `since`: blobs published since,
+/// and ranges lost whole (`range:FROM..TO`, a collector down past Microsoft's 7 days) that end
+/// after it.
+pub fn lost_since(gaps: Vec<Gap>, since: DateTime<Utc>) -> Vec<Gap> {
+    gaps.into_iter()
+        .filter(|g| lost_until(g) >= since)
+        .collect()
+}
+
+/// The end of what a gap lost: a blob's publication time, or the end of a range lost whole.
+fn lost_until(gap: &Gap) -> DateTime<Utc> {
+    gap.content_id
+        .strip_prefix("range:")
+        .and_then(|range| range.split_once(".."))
+        .and_then(|(_, to)| DateTime::parse_from_rfc3339(to).ok())
+        .map_or(gap.created, |to| to.with_timezone(&Utc))
 }
 
 /// A time as the warnings print it.

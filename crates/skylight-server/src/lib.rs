@@ -11,6 +11,7 @@ mod activities;
 mod alerts;
 mod audit;
 pub mod auth;
+mod collection;
 pub mod connect;
 pub mod console;
 mod directory;
@@ -125,6 +126,8 @@ impl AppState {
         directory::log,
         directory::act,
         directory::approve_or_retry,
+        collection::status,
+        collection::ledger,
         audit::list
     ),
     components(schemas(
@@ -143,6 +146,8 @@ impl AppState {
         directory::GovernanceList,
         directory::NewAction,
         audit::AuditLog,
+        collection::CollectionStatus,
+        collection::CollectionLedger,
         alerts::AlertPatch,
         alerts::NewComment,
         alerts::doc::AlertDoc,
@@ -196,6 +201,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/apps", get(directory::apps))
         .route("/api/v1/files", get(directory::files))
         .route("/api/v1/governance", get(directory::log))
+        .route("/api/v1/collection/status", get(collection::status))
+        .route("/api/v1/collection/ledger", get(collection::ledger))
         .merge(console::read_routes())
         .route_layer(from_fn_with_state(Role::ReadOnly, auth::require));
     let analyst = Router::new()

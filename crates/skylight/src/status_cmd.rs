@@ -8,8 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use chrono::Utc;
 use clap::Args;
-use skylight_m365::health::{LEDGER_DAYS, expected, judge, judge_ledger, ledger_since};
-use skylight_model::Gap;
+use skylight_m365::health::{LEDGER_DAYS, expected, judge, judge_ledger, ledger_since, lost_since};
 use skylight_store::{Store, StoreError};
 
 use crate::collect_cmd::{Format, StoreArgs};
@@ -218,12 +217,7 @@ async fn ledger(store: Arc<dyn Store>, days: u32, format: Format) -> anyhow::Res
         let statuses = store.statuses()?;
         let since = ledger_since(&statuses, now, days);
         let rows = judge_ledger(store.ledger(since)?, &statuses, now, days);
-        // The gaps are kept for good: those that reach into the ledger's days.
-        let lost: Vec<Gap> = store
-            .gaps(None)?
-            .into_iter()
-            .filter(|g| lost_until(g) >= since)
-            .collect();
+        let lost = lost_since(store.gaps(None)?, since);
         Ok::<_, StoreError>((rows, lost))
     })
     .await
@@ -296,14 +290,4 @@ async fn ledger(store: Arc<dyn Store>, days: u32, format: Format) -> anyhow::Res
         }
     }
     Ok(())
-}
-
-/// The end of what a gap lost: a blob's publication time, or the end of a range lost whole
-/// (`range:FROM..TO`, written when a collector was down past Microsoft's 7 days).
-fn lost_until(gap: &Gap) -> chrono::DateTime<Utc> {
-    gap.content_id
-        .strip_prefix("range:")
-        .and_then(|range| range.split_once(".."))
-        .and_then(|(_, to)| chrono::DateTime::parse_from_rfc3339(to).ok())
-        .map_or(gap.created, |to| to.with_timezone(&Utc))
 }

@@ -253,6 +253,32 @@ fn an_admin_connects_a_tenant_in_the_console_and_it_is_collected_paused_and_disc
         assert!(page.contains(&cell), "{cell} not on the page: {page}");
     }
     pages.push(page);
+    // The API says the same, for monitoring: nothing needs attention, and the same ledger.
+    let status: Value = api_client()
+        .get(format!("{base}/api/v1/collection/status"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(status["attention"], 0, "{status}");
+    assert_eq!(status["statuses"].as_array().unwrap().len(), 5, "{status}");
+    let api: Value = api_client()
+        .get(format!("{base}/api/v1/collection/ledger?tenant=contoso"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let cli: Vec<Value> = ledger
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(api["days"].as_array().unwrap(), &cli, "{api}");
+    assert_eq!(api["lost"], serde_json::json!([]), "{api}");
+    let refused = api_client()
+        .get(format!("{base}/api/v1/collection/ledger?days=9"))
+        .send()
+        .unwrap();
+    assert_eq!(refused.status(), 400);
     // The directory sync runs for it, and governance acts on it.
     let users: Value = api_client()
         .get(format!("{base}/api/v1/users?limit=5"))

@@ -485,6 +485,20 @@ pub fn routes(alert_id: i64, user: &str, activity: &str, token_id: i64) -> Vec<R
         route(Method::GET, "/api/v1/files", ReadOnly, 200, Body::None),
         route(Method::GET, "/api/v1/governance", ReadOnly, 200, Body::None),
         route(
+            Method::GET,
+            "/api/v1/collection/status",
+            ReadOnly,
+            200,
+            Body::None,
+        ),
+        route(
+            Method::GET,
+            "/api/v1/collection/ledger?days=2",
+            ReadOnly,
+            200,
+            Body::None,
+        ),
+        route(
             Method::POST,
             "/api/v1/governance",
             Analyst,
