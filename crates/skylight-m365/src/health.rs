@@ -7,7 +7,7 @@
 use chrono::{DateTime, Duration, NaiveTime, TimeDelta, Utc};
 use serde::Serialize;
 use skylight_model::{ConnectorStatus, Gap, LedgerDay};
-use skylight_store::{ConnectorPhase, StoredConnector};
+use skylight_store::{ConnectorPhase, Store, StoreError, StoredConnector};
 
 /// Days Microsoft keeps content available after publishing it (`contentExpiration`).
 pub const CONTENT_KEPT_DAYS: i64 = 7;
@@ -54,7 +54,8 @@ pub struct Warning {
 }
 
 /// What is expected of the collector of a status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Expected {
     /// It is meant to be collecting: every warning applies.
     Collecting,
@@ -141,7 +142,9 @@ pub fn warnings(status: &ConnectorStatus, now: DateTime<Utc>, expected: Expected
     } else if goes - now <= Duration::hours(EXPIRING_WITHIN_HOURS)
         // A first backfill starts at the edge of the 7 days and moves a day a window: while it
         // runs without error, its oldest content is being collected, not left behind.
-        && (stalled || status.state != skylight_model::ConnectorState::Backfilling
+        && (stalled
+            || expected == Expected::Paused
+            || status.state != skylight_model::ConnectorState::Backfilling
             || status.last_error.is_some())
     {
         found.push(Warning {
@@ -153,7 +156,8 @@ pub fn warnings(status: &ConnectorStatus, now: DateTime<Utc>, expected: Expected
                  what stops it), or its records are lost",
                 stamp(watermark),
                 CONTENT_KEPT_DAYS,
-                stamp(goes),
+                // The deadline the admin acts on, on the reader's clock.
+                stamp(shifted(goes, -status.clock_offset_ms)),
                 span(goes - now),
                 if expected == Expected::Paused {
                     " (the connector is paused: resume it)"
@@ -172,6 +176,9 @@ pub struct JudgedStatus {
     /// The status as its collector wrote it.
     #[serde(flatten)]
     pub status: ConnectorStatus,
+    /// What is expected of its collector: `collecting`, `paused` or `nothing` (disconnected or
+    /// deselected in the console).
+    pub expected: Expected,
     /// What an admin should act on (none while it collects normally).
     pub warnings: Vec<Warning>,
 }
@@ -181,6 +188,25 @@ impl JudgedStatus {
     pub fn stalled(&self) -> bool {
         self.warnings.iter().any(|w| w.kind == WarningKind::Stalled)
     }
+
+    /// It needs an admin: a warning, or an error of a collector meant to be collecting.
+    pub fn needs_attention(&self) -> bool {
+        !self.warnings.is_empty()
+            || (self.expected == Expected::Collecting
+                && self.status.state == skylight_model::ConnectorState::Error)
+    }
+
+    /// The service's time at `now` (the reader's clock), on which the status's times are.
+    pub fn service_now(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        shifted(now, self.status.clock_offset_ms)
+    }
+}
+
+/// Every status in `store`, judged at `now` (the reader's clock) against the console's
+/// connectors.
+pub fn judge_all(store: &dyn Store, now: DateTime<Utc>) -> Result<Vec<JudgedStatus>, StoreError> {
+    let connectors = store.connectors()?;
+    Ok(judge(store.statuses()?, now, |s| expected(s, &connectors)))
 }
 
 /// `statuses` with their warnings at `now` (the reader's clock), given what is `expected` of each.
@@ -191,9 +217,13 @@ pub fn judge(
 ) -> Vec<JudgedStatus> {
     statuses
         .into_iter()
-        .map(|status| JudgedStatus {
-            warnings: warnings(&status, now, expected(&status)),
-            status,
+        .map(|status| {
+            let expected = expected(&status);
+            JudgedStatus {
+                warnings: warnings(&status, now, expected),
+                expected,
+                status,
+            }
         })
         .collect()
 }
@@ -265,13 +295,55 @@ pub fn judge_ledger(
         .collect()
 }
 
-/// The gaps (kept for good) that reach into a ledger starting at `since`: blobs published since,
-/// and ranges lost whole (`range:FROM..TO`, a collector down past Microsoft's 7 days) that end
-/// after it.
-pub fn lost_since(gaps: Vec<Gap>, since: DateTime<Utc>) -> Vec<Gap> {
+/// The gaps (kept for good) that reach into the last `days` UTC days of their tenant's service
+/// at `now` (the reader's clock): blobs published in them, and ranges lost whole
+/// (`range:FROM..TO`, a collector down past Microsoft's 7 days) that end in them.
+pub fn lost_in(
+    gaps: Vec<Gap>,
+    statuses: &[ConnectorStatus],
+    now: DateTime<Utc>,
+    days: u32,
+) -> Vec<Gap> {
     gaps.into_iter()
-        .filter(|g| lost_until(g) >= since)
+        .filter(|g| {
+            let offset = statuses
+                .iter()
+                .find(|s| s.tenant == g.tenant && s.content_type == g.content_type)
+                .map_or(0, |s| s.clock_offset_ms);
+            lost_until(g) >= first_day(shifted(now, offset), days)
+        })
         .collect()
+}
+
+/// The collection ledger of the last `days` UTC days in `store` at `now` (the reader's clock),
+/// and what was lost in them; of one tenant, or all.
+pub fn ledger(
+    store: &dyn Store,
+    now: DateTime<Utc>,
+    days: u32,
+    tenant: Option<&str>,
+) -> Result<(Vec<JudgedDay>, Vec<Gap>), StoreError> {
+    let statuses = store.statuses()?;
+    let since = ledger_since(&statuses, now, days);
+    let mut judged = judge_ledger(store.ledger(since)?, &statuses, now, days);
+    if let Some(tenant) = tenant {
+        judged.retain(|j| j.day.tenant == tenant);
+    }
+    let lost = lost_in(store.gaps(tenant)?, &statuses, now, days);
+    Ok((judged, lost))
+}
+
+/// What a gap lost, and why, as an admin reads it.
+pub fn lost_text(gap: &Gap) -> String {
+    let what = match gap.content_id.strip_prefix("range:") {
+        Some(range) => format!("everything published {}", range.replace("..", " to ")),
+        None => format!(
+            "blob {} published {}",
+            gap.content_id,
+            gap.created.format("%Y-%m-%d %H:%M:%S UTC")
+        ),
+    };
+    format!("{what} ({})", gap.reason)
 }
 
 /// The end of what a gap lost: a blob's publication time, or the end of a range lost whole.
@@ -432,6 +504,34 @@ mod tests {
             paused[0].message
         );
         assert!(kinds(&s, Expected::Nothing).is_empty());
+        // Paused during its first backfill: nobody collects its oldest content.
+        let mut s = status(
+            Duration::minutes(1),
+            Some(Duration::days(6) - Duration::minutes(10)),
+        );
+        s.state = ConnectorState::Backfilling;
+        assert_eq!(kinds(&s, Expected::Paused), [WarningKind::Expiring]);
+        assert!(collecting(&s).is_empty());
+    }
+
+    #[test]
+    fn what_needs_attention() {
+        let judged = |state, expected| {
+            let mut status = status(Duration::minutes(1), Some(Duration::minutes(2)));
+            status.state = state;
+            judge(vec![status], now(), |_| expected).pop().expect("one")
+        };
+        assert!(!judged(ConnectorState::Healthy, Expected::Collecting).needs_attention());
+        assert!(judged(ConnectorState::Error, Expected::Collecting).needs_attention());
+        // An error of a content type nobody collects any more, or of a paused connector.
+        assert!(!judged(ConnectorState::Error, Expected::Nothing).needs_attention());
+        assert!(!judged(ConnectorState::Error, Expected::Paused).needs_attention());
+        let stale = judge(
+            vec![status(Duration::hours(2), Some(Duration::hours(2)))],
+            now(),
+            |_| Expected::Collecting,
+        );
+        assert!(stale[0].needs_attention() && stale[0].stalled());
     }
 
     #[test]

@@ -298,3 +298,45 @@ async fn a_pfx_certificate_with_a_password_collects_like_a_secret() {
         .to_string();
     assert!(e.contains("wrong password"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_collector_back_after_more_than_seven_days_records_the_loss_once() {
+    let s = setup(sim_config(60, 7, ""), None).await;
+    // The last run got Exchange to nine days before the service's now, then stopped.
+    let sim_now: chrono::DateTime<chrono::Utc> = "2026-11-20T12:00:00Z".parse().unwrap();
+    s.store
+        .set_watermark(
+            "contoso",
+            ContentType::Exchange,
+            sim_now - chrono::Duration::days(9),
+        )
+        .unwrap();
+    s.collect_cleanly("back after nine days").await;
+    let ranges = |s: &common::Setup| -> Vec<skylight_model::Gap> {
+        s.store
+            .gaps(Some("contoso"))
+            .unwrap()
+            .into_iter()
+            .filter(|g| g.content_id.starts_with("range:"))
+            .collect()
+    };
+    let lost = ranges(&s);
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert_eq!(lost[0].content_type, ContentType::Exchange);
+    // The loss is recorded, not left to read as content still expiring or expired.
+    let exchange = s
+        .store
+        .statuses()
+        .unwrap()
+        .into_iter()
+        .find(|st| st.content_type == ContentType::Exchange)
+        .unwrap();
+    let expected = skylight_m365::health::Expected::Collecting;
+    assert!(
+        skylight_m365::health::warnings(&exchange, chrono::Utc::now(), expected).is_empty(),
+        "{exchange:?}"
+    );
+    // Later passes do not record it again.
+    s.collect_cleanly("again").await;
+    assert_eq!(ranges(&s), lost);
+}

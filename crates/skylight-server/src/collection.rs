@@ -7,10 +7,8 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use skylight_m365::health::{
-    self, JudgedDay, JudgedStatus, LEDGER_DAYS, judge, judge_ledger, ledger_since, lost_since,
-};
-use skylight_model::{ConnectorState, Gap};
+use skylight_m365::health::{self, JudgedDay, JudgedStatus, LEDGER_DAYS};
+use skylight_model::Gap;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
@@ -31,24 +29,28 @@ pub struct CollectionStatus {
     pub attention: usize,
 }
 
+/// Parameters of `GET /api/v1/collection/status`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatusParams {
+    /// One tenant.
+    tenant: Option<String>,
+}
+
 /// Each connector's state, counts, lag and last error with what to do, and what it means now.
 #[utoipa::path(get, path = "/api/v1/collection/status", operation_id = "collection_status",
+    params(StatusParams),
     responses((status = 200, description = "Every connector status", body = CollectionStatus)))]
 pub(crate) async fn status(
     State(state): State<AppState>,
+    Query(p): Query<StatusParams>,
 ) -> Result<Json<CollectionStatus>, Refusal> {
     let now = Utc::now();
-    let statuses = blocking(&state, move |s| {
-        let connectors = s.connectors()?;
-        Ok(judge(s.statuses()?, now, |st| {
-            health::expected(st, &connectors)
-        }))
-    })
-    .await?;
-    let attention = statuses
-        .iter()
-        .filter(|j| !j.warnings.is_empty() || j.status.state == ConnectorState::Error)
-        .count();
+    let mut statuses = blocking(&state, move |s| health::judge_all(s, now)).await?;
+    if let Some(tenant) = &p.tenant {
+        statuses.retain(|j| j.status.tenant == *tenant);
+    }
+    let attention = statuses.iter().filter(|j| j.needs_attention()).count();
     Ok(Json(CollectionStatus {
         statuses,
         attention,
@@ -58,7 +60,6 @@ pub(crate) async fn status(
 /// Parameters of `GET /api/v1/collection/ledger`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
 pub struct LedgerParams {
     /// UTC days of publication, today included (1–8, default 8: the store remembers each blob
     /// as long as Microsoft could list it again).
@@ -72,8 +73,8 @@ pub struct LedgerParams {
 pub struct CollectionLedger {
     /// Per tenant, content type and UTC day of publication: `tenant`, `content_type`, `day`,
     /// `blobs` collected, the `records` they held, `gaps` (blobs lost), `complete` (collection
-    /// has listed 6 hours past the day's end: every blob published that day was collected or
-    /// lost) and `today`.
+    /// has listed the default re-listing overlap, 6 hours, past the day's end: every blob
+    /// published that day was collected or lost) and `today`.
     #[schema(value_type = Vec<Object>)]
     pub days: Vec<JudgedDay>,
     /// What was lost in those days, each with `reason`: blobs (`content_id`, published
@@ -93,26 +94,17 @@ pub(crate) async fn ledger(
     State(state): State<AppState>,
     Query(p): Query<LedgerParams>,
 ) -> Result<Json<CollectionLedger>, Refusal> {
-    let days = p.days.unwrap_or(LEDGER_DAYS);
-    if !(1..=LEDGER_DAYS).contains(&days) {
+    let wanted = p.days.unwrap_or(LEDGER_DAYS);
+    if !(1..=LEDGER_DAYS).contains(&wanted) {
         return Err(Refusal::new(
             StatusCode::BAD_REQUEST,
             format!("days: a number from 1 to {LEDGER_DAYS}"),
         ));
     }
     let now = Utc::now();
-    let (mut days, mut lost) = blocking(&state, move |s| {
-        let statuses = s.statuses()?;
-        let since = ledger_since(&statuses, now, days);
-        Ok((
-            judge_ledger(s.ledger(since)?, &statuses, now, days),
-            lost_since(s.gaps(None)?, since),
-        ))
+    let (days, lost) = blocking(&state, move |s| {
+        health::ledger(s, now, wanted, p.tenant.as_deref())
     })
     .await?;
-    if let Some(tenant) = &p.tenant {
-        days.retain(|j| j.day.tenant == *tenant);
-        lost.retain(|g| g.tenant == *tenant);
-    }
     Ok(Json(CollectionLedger { days, lost }))
 }

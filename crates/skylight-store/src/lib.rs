@@ -295,6 +295,9 @@ pub trait Store: AccessStore + Send + Sync {
     /// Every connector status.
     fn statuses(&self) -> Result<Vec<ConnectorStatus>, StoreError>;
 
+    /// Deletes a tenant's connector statuses (nobody collects it any more); returns how many.
+    fn delete_statuses(&self, tenant: &str) -> Result<u64, StoreError>;
+
     /// A page of the activity log, newest first.
     fn activities(&self, query: &ActivityQuery) -> Result<ActivityPage, StoreError>;
 

@@ -568,6 +568,10 @@ impl Store for PostgresStore {
         self.with(collection::quarantined)
     }
 
+    fn delete_statuses(&self, tenant: &str) -> Result<u64, StoreError> {
+        self.with(|c| Ok(c.execute("DELETE FROM statuses WHERE tenant = $1", &[&tenant])?))
+    }
+
     fn set_status(&self, status: &ConnectorStatus) -> Result<(), StoreError> {
         self.with(|c| collection::set_status(c, status))
     }

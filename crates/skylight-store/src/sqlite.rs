@@ -1180,6 +1180,15 @@ impl Store for SqliteStore {
         }
     }
 
+    fn delete_statuses(&self, tenant: &str) -> Result<u64, StoreError> {
+        let n = self
+            .lock()
+            .conn
+            .prepare_cached("DELETE FROM statuses WHERE tenant = ?1")?
+            .execute([tenant])?;
+        Ok(len_i64(n).unsigned_abs())
+    }
+
     fn statuses(&self) -> Result<Vec<ConnectorStatus>, StoreError> {
         struct Row {
             tenant: String,

@@ -443,6 +443,28 @@ impl Work {
     }
 }
 
+/// Once a stopped collector's last store writes are done, deletes its tenant's statuses if the
+/// connector was disconnected (the console deletes them with the connector, but a status the
+/// collector was writing as it stopped can land after): left, they would read as a collector
+/// stopped. A paused or changed connector is still in the store, and keeps them.
+fn forget_if_disconnected(store: Arc<dyn Store>, tenant: String) {
+    /// Longer than a status write the abort cannot cancel (it runs on the blocking pool).
+    const SETTLE: std::time::Duration = std::time::Duration::from_secs(5);
+    tokio::spawn(async move {
+        tokio::time::sleep(SETTLE).await;
+        let forgot = skylight_m365::on_store(&store, move |s| {
+            if s.connectors()?.iter().any(|c| c.name == tenant) {
+                return Ok(0);
+            }
+            s.delete_statuses(&tenant)
+        })
+        .await;
+        if let Err(e) = forgot {
+            tracing::warn!(error = %e, "cannot delete a disconnected connector's statuses");
+        }
+    });
+}
+
 /// Runs a collector (and directory sync) per tenant and follows the tenants as they change: a
 /// connector connected starts, one changed restarts with its new settings, one paused or
 /// disconnected stops. Returns when the tenant list's sender is gone.
@@ -464,6 +486,7 @@ async fn supervise(
                     task.abort();
                 }
                 tracing::info!(tenant = %name, "collector stopped (connector paused, changed or disconnected)");
+                forget_if_disconnected(work.store.clone(), name.clone());
             }
             keep
         });

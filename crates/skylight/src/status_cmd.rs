@@ -8,8 +8,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use chrono::Utc;
 use clap::Args;
-use skylight_m365::health::{LEDGER_DAYS, expected, judge, judge_ledger, ledger_since, lost_since};
-use skylight_store::{Store, StoreError};
+use skylight_m365::health::{self, DEFAULT_OVERLAP_HOURS, Expected, LEDGER_DAYS};
+use skylight_store::Store;
 
 use crate::collect_cmd::{Format, StoreArgs};
 use crate::out::outln;
@@ -24,7 +24,8 @@ pub struct StatusArgs {
     format: Format,
     /// Show the collection ledger instead: per tenant, content type and UTC day of publication,
     /// the blobs collected, the records they held, the blobs lost (gaps), and whether the day is
-    /// complete (collection has listed 6 hours past its end, for content published late, so
+    /// complete (collection has listed the re-listing overlap, 6 hours by default, past its end,
+    /// for content published late, so
     /// every blob published that day was collected or recorded as a gap); then what was lost.
     #[arg(long)]
     ledger: bool,
@@ -46,7 +47,10 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
     if args.ledger {
         return ledger(store, args.days, args.format).await;
     }
-    let (statuses, (evaluated, stored), open, directory, leases, lease_now, connectors) =
+    // Judged on this machine's clock, which collectors measure their service's against (lease
+    // times are the store's: the database server's, for PostgreSQL).
+    let now = Utc::now();
+    let (judged, (evaluated, stored), open, directory, leases, lease_now) =
         tokio::task::spawn_blocking(move || {
             let open = store
                 .alerts(&skylight_store::AlertQuery {
@@ -55,24 +59,20 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
                 })?
                 .len();
             Ok::<_, skylight_store::StoreError>((
-                store.statuses()?,
+                health::judge_all(store.as_ref(), now)?,
                 store.detection_progress()?,
                 open,
                 store.directory_statuses()?,
                 store.leases()?,
                 store.lease_time()?,
-                store.connectors()?,
             ))
         })
         .await
         .context("status task failed")??;
-    if statuses.is_empty() {
+    if judged.is_empty() {
         outln!("no connector has run yet: configure a tenant and run `skylight collect`");
         return Ok(());
     }
-    // Judged on this machine's clock, which collectors measure their service's against (lease
-    // times are the store's: the database server's, for PostgreSQL).
-    let judged = judge(statuses, Utc::now(), |s| expected(s, &connectors));
     match args.format {
         Format::Json => {
             for j in &judged {
@@ -105,13 +105,15 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
                     .watermark
                     .map_or("-".to_string(), |w| human((s.updated_at - w).num_seconds()));
                 // A status nobody writes any more says what was true when it was written.
-                let state = if j.stalled() {
-                    "stalled".to_owned()
-                } else {
-                    serde_json::to_value(s.state)
+                // A status nobody writes any more says what was true when it was written.
+                let state = match j.expected {
+                    _ if j.stalled() => "stalled".to_owned(),
+                    Expected::Paused => "paused".to_owned(),
+                    Expected::Nothing => "not collected".to_owned(),
+                    Expected::Collecting => serde_json::to_value(s.state)
                         .ok()
                         .and_then(|v| v.as_str().map(String::from))
-                        .unwrap_or_default()
+                        .unwrap_or_default(),
                 };
                 outln!(
                     "{:<16} {:<28} {:<12} {:>10} {:>7} {:>5}  {:<20}  {}",
@@ -213,15 +215,10 @@ fn human(secs: i64) -> String {
 /// Prints the collection ledger of the last `days` UTC days, then what was lost in them.
 async fn ledger(store: Arc<dyn Store>, days: u32, format: Format) -> anyhow::Result<()> {
     let now = Utc::now();
-    let (rows, lost) = tokio::task::spawn_blocking(move || {
-        let statuses = store.statuses()?;
-        let since = ledger_since(&statuses, now, days);
-        let rows = judge_ledger(store.ledger(since)?, &statuses, now, days);
-        let lost = lost_since(store.gaps(None)?, since);
-        Ok::<_, StoreError>((rows, lost))
-    })
-    .await
-    .context("ledger task failed")??;
+    let (rows, lost) =
+        tokio::task::spawn_blocking(move || health::ledger(store.as_ref(), now, days, None))
+            .await
+            .context("ledger task failed")??;
     match format {
         Format::Json => {
             for d in &rows {
@@ -254,9 +251,9 @@ async fn ledger(store: Arc<dyn Store>, days: u32, format: Format) -> anyhow::Res
                 let day = if j.complete {
                     "complete"
                 } else if j.today {
-                    "today, in progress"
+                    "today, incomplete"
                 } else {
-                    "in progress"
+                    "incomplete"
                 };
                 outln!(
                     "{:<16} {:<28} {:<10} {:>7} {:>10} {:>5}  {day}",
@@ -269,22 +266,14 @@ async fn ledger(store: Arc<dyn Store>, days: u32, format: Format) -> anyhow::Res
                 );
             }
             outln!(
-                "(UTC days of publication; a day is complete once collection has listed 6 hours past its end; a first backfill reaches 7 days back, so the oldest day it covers holds only what was published after its start)"
+                "(UTC days of publication; a day is complete once collection has listed {DEFAULT_OVERLAP_HOURS} hours past its end, the default re-listing overlap; a first backfill reaches 7 days back, so the oldest day it covers holds only what was published after its start)"
             );
             for g in &lost {
-                let what = match g.content_id.strip_prefix("range:") {
-                    Some(range) => format!("everything published {}", range.replace("..", " to ")),
-                    None => format!(
-                        "blob {} published {}",
-                        g.content_id,
-                        g.created.format("%Y-%m-%d %H:%M:%S UTC")
-                    ),
-                };
                 outln!(
-                    "lost: {} {}: {what} ({})",
+                    "lost: {} {}: {}",
                     g.tenant,
                     g.content_type.as_str(),
-                    g.reason
+                    health::lost_text(g)
                 );
             }
         }

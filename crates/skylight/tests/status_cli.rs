@@ -84,7 +84,7 @@ fn the_ledger_accounts_for_every_blob_the_tenant_published() {
 
     let table = run_ok(&["status", "--ledger", "--data-dir", &data]);
     assert!(
-        table.contains("complete") && table.contains("today, in progress"),
+        table.contains("complete") && table.contains("today, incomplete"),
         "{table}"
     );
     assert!(table.contains("lost: contoso Audit."), "{table}");

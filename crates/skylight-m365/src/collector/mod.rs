@@ -265,20 +265,21 @@ impl Collector {
             .map_err(CollectError::from)
     }
 
+    /// The service's time now, and how far its clock is ahead of this machine's (ms).
+    fn service_clock(&self) -> (DateTime<Utc>, i64) {
+        let now = self.client.now();
+        (now, (now - Utc::now()).num_milliseconds())
+    }
+
     /// Writes the last status again as it was, now: a status nobody writes for an hour reads
     /// as a stopped collector, and a pass's first window can take long (a large tenant, or a
     /// connector resumed after a pause).
     async fn touch_status(&self, ct: ContentType) {
         let tenant = self.tenant.clone();
-        let now = self.client.now();
-        let clock_offset_ms = (now - Utc::now()).num_milliseconds();
+        let (now, clock_offset_ms) = self.service_clock();
         let _ = self
             .blocking(move |s| {
-                let previous = s
-                    .statuses()?
-                    .into_iter()
-                    .find(|x| x.tenant == tenant && x.content_type == ct);
-                if let Some(mut status) = previous {
+                if let Some(mut status) = last_status(s, &tenant, ct)? {
                     status.updated_at = now;
                     status.clock_offset_ms = clock_offset_ms;
                     s.set_status(&status)?;
@@ -300,14 +301,10 @@ impl Collector {
         let remediation = error.and_then(|e| e.remediation()).map(|r| r.message);
         // Times are the service's (the watermark is on its clock too), so lag reads true; the
         // offset lets a reader judge them on its own clock.
-        let now = self.client.now();
-        let clock_offset_ms = (now - Utc::now()).num_milliseconds();
+        let (now, clock_offset_ms) = self.service_clock();
         let _ = self
             .blocking(move |s| {
-                let previous = s
-                    .statuses()?
-                    .into_iter()
-                    .find(|x| x.tenant == tenant && x.content_type == ct);
+                let previous = last_status(s, &tenant, ct)?;
                 let watermark = s.watermark(&tenant, ct)?;
                 // Counts come from the store, so they survive restarts and kills exactly.
                 let (records, blobs, gaps) = s.content_counts(&tenant, ct)?;
@@ -379,8 +376,17 @@ impl Collector {
                     detected_at: now,
                 };
                 tracing::warn!(tenant = %self.tenant, content_type = %ct, from = %w, to = %earliest, "content older than 7 days was never collected");
-                self.blocking(move |s| s.record_gap(&gap)).await?;
+                let tenant = self.tenant.clone();
+                // Content before `earliest` is lost whole: the watermark moves past it with
+                // the gap, or each later pass would record the loss again.
+                self.blocking(move |s| {
+                    s.record_gap(&gap)?;
+                    s.set_watermark(&tenant, ct, earliest)
+                })
+                .await?;
                 progress.gaps += 1;
+                self.write_status(ct, ConnectorState::Backfilling, progress, None)
+                    .await;
             }
             Some(_) => self.touch_status(ct).await,
         }
@@ -410,8 +416,10 @@ impl Collector {
             .await?;
             from = to;
             if from < now {
-                // A backfill takes minutes: status shows it advance window by window.
-                self.write_status(ct, ConnectorState::Backfilling, progress, None)
+                // A backfill takes minutes: status shows it advance window by window, and the
+                // blob that failed so far in the pass, if one did.
+                let failed = first_failure.as_ref().map(|(_, e)| e);
+                self.write_status(ct, ConnectorState::Backfilling, progress, failed)
                     .await;
             }
         }
@@ -554,4 +562,16 @@ impl Collector {
         };
         self.blocking(move |s| s.record_gap(&gap)).await
     }
+}
+
+/// The status last written for a tenant's content type.
+fn last_status(
+    store: &dyn Store,
+    tenant: &str,
+    ct: ContentType,
+) -> Result<Option<ConnectorStatus>, StoreError> {
+    Ok(store
+        .statuses()?
+        .into_iter()
+        .find(|x| x.tenant == tenant && x.content_type == ct))
 }

@@ -17,8 +17,8 @@ use chrono::Utc;
 use serde::Deserialize;
 use skylight_m365::config::{Credential, Secret, TenantConfig};
 use skylight_m365::connect::ConnectionTest;
-use skylight_m365::health;
-use skylight_model::{ConnectorState, ConnectorStatus, ContentType, DirectorySyncStatus};
+use skylight_m365::health::{self, JudgedStatus};
+use skylight_model::{ConnectorState, ContentType, DirectorySyncStatus};
 use skylight_store::{ConnectorPhase, CredentialKind, StoredConnector};
 
 use super::{Chrome, ConsoleError, enc, render, see_other, when};
@@ -768,23 +768,22 @@ pub(super) async fn disconnect(
 }
 
 /// A connector's overall state, as the list and its page show it: (label, CSS class).
-/// `connectors` are the console's, which tell what is expected of each status.
 pub(super) fn overall(
     phase: Option<ConnectorPhase>,
     test: Option<&ConnectionTest>,
-    statuses: &[&ConnectorStatus],
-    connectors: &[StoredConnector],
+    statuses: &[&JudgedStatus],
 ) -> (&'static str, &'static str) {
-    let stalled = |s: &ConnectorStatus| {
-        health::expected(s, connectors) == health::Expected::Collecting
-            && health::stalled(s, Utc::now())
-    };
     match phase {
         Some(ConnectorPhase::Draft) => ("not connected", ""),
         Some(ConnectorPhase::Paused) => ("paused", ""),
         // Its statuses, errors included, say what was true when a collector last wrote them.
-        _ if statuses.iter().any(|s| stalled(s)) => ("stalled", "error"),
-        _ if statuses.iter().any(|s| s.state == ConnectorState::Error) => ("error", "error"),
+        _ if statuses.iter().any(|j| j.stalled()) => ("stalled", "error"),
+        _ if statuses.iter().any(|j| {
+            j.expected == health::Expected::Collecting && j.status.state == ConnectorState::Error
+        }) =>
+        {
+            ("error", "error")
+        }
         _ if test.is_some_and(|t| !t.ok()) => ("error", "error"),
         _ => ("connected", "ok"),
     }
@@ -819,12 +818,10 @@ pub(super) async fn page(
     let wanted = name.clone();
     let now = Utc::now();
     let (stored, statuses, directory, ledger) = blocking(&state, move |s| {
-        let statuses = s.statuses()?;
-        let since = health::ledger_since(&statuses, now, health::LEDGER_DAYS);
-        let ledger = health::judge_ledger(s.ledger(since)?, &statuses, now, health::LEDGER_DAYS);
+        let ledger = health::ledger(s, now, health::LEDGER_DAYS, Some(&wanted))?;
         Ok((
             s.connectors()?.into_iter().find(|c| c.name == wanted),
-            statuses,
+            health::judge_all(s, now)?,
             s.directory_statuses()?,
             ledger,
         ))
@@ -834,7 +831,10 @@ pub(super) async fn page(
         .connect
         .as_ref()
         .is_some_and(|k| k.file_tenants.contains(&name));
-    let mine: Vec<&ConnectorStatus> = statuses.iter().filter(|s| s.tenant == name).collect();
+    let mine: Vec<&JudgedStatus> = statuses
+        .iter()
+        .filter(|j| j.status.tenant == name)
+        .collect();
     if stored.is_none() && !in_file && mine.is_empty() {
         return Err(not_found(&name).into());
     }
@@ -842,19 +842,10 @@ pub(super) async fn page(
         .as_ref()
         .and_then(|c| c.last_test.as_deref())
         .and_then(|t| serde_json::from_str(t).ok());
-    let state_label = overall(
-        stored.as_ref().map(|c| c.phase),
-        test.as_ref(),
-        &mine,
-        stored.as_slice(),
-    );
-    let rows = super::connectors::status_rows(health::judge(
-        mine.into_iter().cloned().collect(),
-        now,
-        |s| health::expected(s, stored.as_slice()),
-    ));
+    let state_label = overall(stored.as_ref().map(|c| c.phase), test.as_ref(), &mine);
+    let rows = super::connectors::status_rows(mine.into_iter().cloned().collect());
     let directory = directory.into_iter().find(|d| d.tenant == name);
-    let ledger = super::ledger::ledger_view(&name, &ledger);
+    let ledger = super::ledger::ledger_view(&ledger.0, ledger.1);
     let page = ConnectorPage {
         chrome: Chrome::new(
             &state,

@@ -7,8 +7,8 @@ use axum::extract::{Extension, RawQuery, State};
 use axum::response::Response;
 use chrono::Utc;
 use skylight_m365::connect::ConnectionTest;
-use skylight_m365::health::{self, JudgedStatus};
-use skylight_model::{ConnectorState, ConnectorStatus};
+use skylight_m365::health::{self, Expected, JudgedStatus};
+use skylight_model::ConnectorState;
 
 use super::{Chrome, ConsoleError, charts, param, render, when};
 use crate::AppState;
@@ -59,11 +59,13 @@ pub(super) fn status_rows(statuses: Vec<JudgedStatus>) -> Vec<StatusRow> {
     statuses
         .into_iter()
         .map(|j| {
-            let stalled = j.stalled();
+            let (stalled, service_now) = (j.stalled(), j.service_now(now));
             let (s, warnings) = (j.status, j.warnings);
             let (state, class) = match s.state {
                 // Written by a collector that has stopped: what it says was true then.
                 _ if stalled => ("stalled", "error"),
+                _ if j.expected == Expected::Paused => ("paused", ""),
+                _ if j.expected == Expected::Nothing => ("not collected", ""),
                 ConnectorState::Pending => ("pending", ""),
                 ConnectorState::Backfilling => ("backfilling", ""),
                 ConnectorState::Healthy => ("connected", "ok"),
@@ -72,7 +74,8 @@ pub(super) fn status_rows(statuses: Vec<JudgedStatus>) -> Vec<StatusRow> {
             let lag = s.watermark.map_or_else(
                 || "—".to_owned(),
                 |w| {
-                    let m = (now - w).num_minutes().max(0);
+                    // Both on the service's clock.
+                    let m = (service_now - w).num_minutes().max(0);
                     if m < 120 {
                         format!("{m} min")
                     } else {
@@ -104,8 +107,13 @@ pub(super) async fn page(
     Extension(who): Extension<Principal>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ConsoleError> {
-    let (stored, statuses, (done, newest)) = blocking(&state, |s| {
-        Ok((s.connectors()?, s.statuses()?, s.detection_progress()?))
+    let now = Utc::now();
+    let (stored, statuses, (done, newest)) = blocking(&state, move |s| {
+        Ok((
+            s.connectors()?,
+            health::judge_all(s, now)?,
+            s.detection_progress()?,
+        ))
     })
     .await?;
     let file_tenants = state
@@ -113,10 +121,14 @@ pub(super) async fn page(
         .as_ref()
         .map(|k| k.file_tenants.clone())
         .unwrap_or_default();
-    let of = |name: &str| -> Vec<&ConnectorStatus> {
-        statuses.iter().filter(|s| s.tenant == name).collect()
+    let of = |name: &str| -> Vec<&JudgedStatus> {
+        statuses
+            .iter()
+            .filter(|j| j.status.tenant == name)
+            .collect()
     };
-    let records = |mine: &[&ConnectorStatus]| charts::count(mine.iter().map(|s| s.records).sum());
+    let records =
+        |mine: &[&JudgedStatus]| charts::count(mine.iter().map(|j| j.status.records).sum());
     let mut connectors: Vec<ConnectorRow> = stored
         .iter()
         .map(|c| {
@@ -134,7 +146,7 @@ pub(super) async fn page(
                 } else {
                     "activities".into()
                 },
-                state: super::connect::overall(Some(c.phase), test.as_ref(), &mine, &stored),
+                state: super::connect::overall(Some(c.phase), test.as_ref(), &mine),
                 records: records(&mine),
             }
         })
@@ -142,9 +154,10 @@ pub(super) async fn page(
     // Connectors of the configuration file, and tenants that reported without being either
     // (collected by another process's file).
     let mut others: Vec<String> = file_tenants;
-    for s in &statuses {
-        if !others.contains(&s.tenant) && !stored.iter().any(|c| c.name == s.tenant) {
-            others.push(s.tenant.clone());
+    for j in &statuses {
+        let tenant = &j.status.tenant;
+        if !others.contains(tenant) && !stored.iter().any(|c| c.name == *tenant) {
+            others.push(tenant.clone());
         }
     }
     for name in others {
@@ -153,7 +166,7 @@ pub(super) async fn page(
             tenant_id: String::new(),
             source: "configuration file",
             components: String::new(),
-            state: super::connect::overall(None, None, &mine, &stored),
+            state: super::connect::overall(None, None, &mine),
             records: records(&mine),
             name,
         });
@@ -167,9 +180,7 @@ pub(super) async fn page(
         chrome: Chrome::new(&state, &who, "connectors", "Connected apps", false),
         can_connect: who.role.allows(skylight_model::Role::Admin) && state.connect.is_some(),
         connectors,
-        rows: status_rows(health::judge(statuses, Utc::now(), |s| {
-            health::expected(s, &stored)
-        })),
+        rows: status_rows(statuses),
         detection,
         disconnected: param(raw.as_deref().unwrap_or(""), "disconnected"),
     };

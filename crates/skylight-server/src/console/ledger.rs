@@ -2,7 +2,8 @@
 //! content types side by side (the records the blobs collected held, the blobs lost), and
 //! whether collection has listed the day to its end.
 
-use skylight_m365::health::JudgedDay;
+use skylight_m365::health::{JudgedDay, lost_text};
+use skylight_model::Gap;
 
 use super::charts;
 
@@ -22,16 +23,18 @@ pub(super) struct LedgerRow {
     pub(super) cells: Vec<LedgerCell>,
 }
 
-/// The ledger of one tenant: its content types (the columns) and its days, newest first.
+/// The ledger of one tenant: its content types (the columns), its days, newest first, and what
+/// was lost in them.
 #[derive(Default)]
 pub(super) struct LedgerView {
     pub(super) columns: Vec<&'static str>,
     pub(super) rows: Vec<LedgerRow>,
+    pub(super) lost: Vec<String>,
 }
 
-/// `tenant`'s ledger out of `days` (any tenants').
-pub(super) fn ledger_view(tenant: &str, days: &[JudgedDay]) -> LedgerView {
-    let mine: Vec<&JudgedDay> = days.iter().filter(|j| j.day.tenant == tenant).collect();
+/// A tenant's ledger from its `days` and what it `lost`.
+pub(super) fn ledger_view(days: &[JudgedDay], lost: Vec<Gap>) -> LedgerView {
+    let mine: Vec<&JudgedDay> = days.iter().collect();
     let mut columns: Vec<_> = mine.iter().map(|j| j.day.content_type).collect();
     columns.sort_by_key(|ct| ct.as_str());
     columns.dedup();
@@ -45,7 +48,7 @@ pub(super) fn ledger_view(tenant: &str, days: &[JudgedDay]) -> LedgerView {
             charts::count(j.day.blobs)
         ),
         gaps: j.day.gaps,
-        open: !j.complete || j.today,
+        open: !j.complete,
     };
     let rows = dates
         .into_iter()
@@ -68,8 +71,13 @@ pub(super) fn ledger_view(tenant: &str, days: &[JudgedDay]) -> LedgerView {
                 .collect(),
         })
         .collect();
+    let lost = lost
+        .into_iter()
+        .map(|g| format!("{}: {}", g.content_type.as_str(), lost_text(&g)))
+        .collect();
     LedgerView {
         columns: columns.iter().map(|ct| ct.as_str()).collect(),
         rows,
+        lost,
     }
 }

@@ -71,11 +71,7 @@ pub(super) async fn page(
             limit: 0,
             ..AlertQuery::default()
         })?;
-        let connectors = s.connectors()?;
-        let statuses = health::judge(s.statuses()?, Utc::now(), |st| {
-            health::expected(st, &connectors)
-        });
-        Ok((histogram, top, alerts, statuses))
+        Ok((histogram, top, alerts, health::judge_all(s, Utc::now())?))
     })
     .await?;
     let timeline = charts::timeline(&histogram, bucket_ms, |a, b| {
@@ -101,25 +97,30 @@ pub(super) async fn page(
             )
         })
         .collect();
-    // A collector that stopped is failing too, whatever its last status said.
-    let failing = statuses
+    // Only what is meant to be collected counts; a collector that stopped is failing too,
+    // whatever its last status said.
+    let collected: Vec<_> = statuses
+        .iter()
+        .filter(|j| j.expected == health::Expected::Collecting)
+        .collect();
+    let failing = collected
         .iter()
         .filter(|j| j.stalled() || j.status.state == ConnectorState::Error)
         .count();
-    let at_risk = statuses.iter().filter(|j| !j.warnings.is_empty()).count();
+    let attention = statuses.iter().filter(|j| j.needs_attention()).count();
     let connectors = if statuses.is_empty() {
         "No connector has reported yet.".to_owned()
-    } else if failing == 0 && at_risk == 0 {
-        format!("{} content types collecting, none failing.", statuses.len())
-    } else if failing == 0 {
+    } else if attention == 0 {
         format!(
-            "{at_risk} of {} content types with content at risk: see Connected apps.",
-            statuses.len()
+            "{} content types collecting, none failing.",
+            collected.len()
         )
+    } else if failing == 0 {
+        format!("{attention} content types with content at risk: see Connected apps.")
     } else {
         format!(
             "{failing} of {} content types failing or stopped: see Connected apps.",
-            statuses.len()
+            collected.len()
         )
     };
     let page = Overview {

@@ -96,7 +96,9 @@ impl Inner {
     }
 
     pub(super) fn delete_connector(&mut self, name: &str) -> Result<bool, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let deleted = tx
             .prepare_cached("DELETE FROM connectors WHERE name = ?1")?
             .execute([name])?
