@@ -66,12 +66,22 @@ pub enum Expected {
     Nothing,
 }
 
-/// What is expected of `status`'s collector, from the console's connectors. A tenant that is not
-/// one of them is collected from a configuration file, this process's or another's sharing the
-/// store (which no reader knows whole), so it is expected to be collecting; a connector
-/// disconnected in the console takes its statuses with it.
-pub fn expected(status: &ConnectorStatus, connectors: &[StoredConnector]) -> Expected {
-    let Some(c) = connectors.iter().find(|c| c.name == status.tenant) else {
+/// What is expected of `status`'s collector, from the console's connectors and the tenants of the
+/// reader's configuration file (`file_tenants`, empty if it has none). A tenant of a file wins
+/// over a console connector of the same name (as collection has it); a tenant that is neither is
+/// collected from another process's file sharing the store (which no reader knows whole), so it
+/// is expected to be collecting too; a connector disconnected in the console takes its statuses
+/// with it.
+pub fn expected(
+    status: &ConnectorStatus,
+    connectors: &[StoredConnector],
+    file_tenants: &[String],
+) -> Expected {
+    let named = |name: &str| name.eq_ignore_ascii_case(&status.tenant);
+    if file_tenants.iter().any(|t| named(t)) {
+        return Expected::Collecting;
+    }
+    let Some(c) = connectors.iter().find(|c| named(&c.name)) else {
         return Expected::Collecting;
     };
     let selected = c.activities && c.content_types.contains(&status.content_type);
@@ -127,6 +137,16 @@ pub fn warnings(status: &ConnectorStatus, now: DateTime<Utc>, expected: Expected
     let lost_from = collectable_from(now);
     // Content goes `CONTENT_KEPT_DAYS` after publication, less the collector's margin.
     let goes = watermark + (now - lost_from);
+    // A backfill starts at the edge of what is collectable (a first one, or one after a range
+    // lost whole, recorded as a gap) and moves a day a window: while it runs without error, its
+    // oldest content is being collected, not left behind, and what it misses becomes gaps.
+    let edge_backfill = !stalled
+        && expected == Expected::Collecting
+        && status.state == skylight_model::ConnectorState::Backfilling
+        && status.last_error.is_none();
+    if edge_backfill {
+        return found;
+    }
     if watermark < lost_from {
         found.push(Warning {
             kind: WarningKind::Expired,
@@ -139,14 +159,7 @@ pub fn warnings(status: &ConnectorStatus, now: DateTime<Utc>, expected: Expected
                 CONTENT_KEPT_DAYS
             ),
         });
-    } else if goes - now <= Duration::hours(EXPIRING_WITHIN_HOURS)
-        // A first backfill starts at the edge of the 7 days and moves a day a window: while it
-        // runs without error, its oldest content is being collected, not left behind.
-        && (stalled
-            || expected == Expected::Paused
-            || status.state != skylight_model::ConnectorState::Backfilling
-            || status.last_error.is_some())
-    {
+    } else if goes - now <= Duration::hours(EXPIRING_WITHIN_HOURS) {
         found.push(Warning {
             kind: WarningKind::Expiring,
             message: format!(
@@ -203,10 +216,16 @@ impl JudgedStatus {
 }
 
 /// Every status in `store`, judged at `now` (the reader's clock) against the console's
-/// connectors.
-pub fn judge_all(store: &dyn Store, now: DateTime<Utc>) -> Result<Vec<JudgedStatus>, StoreError> {
+/// connectors and the reader's configuration file's tenants ([`expected`]).
+pub fn judge_all(
+    store: &dyn Store,
+    now: DateTime<Utc>,
+    file_tenants: &[String],
+) -> Result<Vec<JudgedStatus>, StoreError> {
     let connectors = store.connectors()?;
-    Ok(judge(store.statuses()?, now, |s| expected(s, &connectors)))
+    Ok(judge(store.statuses()?, now, |s| {
+        expected(s, &connectors, file_tenants)
+    }))
 }
 
 /// `statuses` with their warnings at `now` (the reader's clock), given what is `expected` of each.
@@ -428,6 +447,15 @@ mod tests {
         // The same, failing: its oldest content is at risk.
         s.last_error = Some("HTTP 500".into());
         assert_eq!(collecting(&s), [WarningKind::Expiring]);
+        // Backfilling from the edge after a range lost whole, minutes later: not expired.
+        let mut s = status(
+            Duration::minutes(20),
+            Some(Duration::days(7) + Duration::minutes(10)),
+        );
+        s.state = ConnectorState::Backfilling;
+        assert!(collecting(&s).is_empty());
+        s.state = ConnectorState::Healthy;
+        assert_eq!(collecting(&s), [WarningKind::Expired]);
     }
 
     #[test]
@@ -558,7 +586,7 @@ mod tests {
             updated_by: "admin".into(),
         };
         let ex = vec![ContentType::Exchange];
-        let of = |c: StoredConnector| expected(&s, &[c]);
+        let of = |c: StoredConnector| expected(&s, &[c], &[]);
         assert_eq!(
             of(connector(ConnectorPhase::Active, ex.clone())),
             Expected::Collecting
@@ -580,7 +608,16 @@ mod tests {
             Expected::Nothing
         );
         // Not a console connector: a configuration file's.
-        assert_eq!(expected(&s, &[]), Expected::Collecting);
+        assert_eq!(expected(&s, &[], &[]), Expected::Collecting);
+        // A file's tenant wins over a draft console connector of the same name.
+        assert_eq!(
+            expected(
+                &s,
+                &[connector(ConnectorPhase::Draft, ex.clone())],
+                &["Contoso".to_owned()]
+            ),
+            Expected::Collecting
+        );
     }
 
     #[test]
@@ -604,6 +641,22 @@ mod tests {
             found[0]
                 .message
                 .contains("since 2026-11-20 11:59 UTC (2 h ago)"),
+            "{}",
+            found[0].message
+        );
+        // Its content's deadline is shown on the reader's clock too: stuck six days back by the
+        // service's clock, the oldest goes a day (less the margin) after the reader's now.
+        let mut stuck = status(
+            Duration::days(5) + Duration::minutes(1),
+            Some(Duration::days(11)),
+        );
+        stuck.clock_offset_ms = -Duration::days(5).num_milliseconds();
+        let found = warnings(&stuck, now(), Expected::Collecting);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0]
+                .message
+                .contains("until 2026-11-21 11:50 UTC (for 23 h)"),
             "{}",
             found[0].message
         );

@@ -32,6 +32,7 @@ pub struct CollectionStatus {
 /// Parameters of `GET /api/v1/collection/status`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct StatusParams {
     /// One tenant.
     tenant: Option<String>,
@@ -46,7 +47,8 @@ pub(crate) async fn status(
     Query(p): Query<StatusParams>,
 ) -> Result<Json<CollectionStatus>, Refusal> {
     let now = Utc::now();
-    let mut statuses = blocking(&state, move |s| health::judge_all(s, now)).await?;
+    let files = crate::connect::file_tenants(&state);
+    let mut statuses = blocking(&state, move |s| health::judge_all(s, now, &files)).await?;
     if let Some(tenant) = &p.tenant {
         statuses.retain(|j| j.status.tenant == *tenant);
     }
@@ -60,6 +62,7 @@ pub(crate) async fn status(
 /// Parameters of `GET /api/v1/collection/ledger`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct LedgerParams {
     /// UTC days of publication, today included (1–8, default 8: the store remembers each blob
     /// as long as Microsoft could list it again).

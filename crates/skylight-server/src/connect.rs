@@ -36,6 +36,16 @@ pub fn valid_name(name: &str) -> bool {
         && name != "new"
 }
 
+/// The tenants of this server's configuration file (none when it has no connect kit): they win
+/// over console connectors of the same name.
+pub(crate) fn file_tenants(state: &crate::AppState) -> Vec<String> {
+    state
+        .connect
+        .as_ref()
+        .map(|k| k.file_tenants.clone())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::valid_name;

@@ -448,19 +448,26 @@ impl Work {
 /// collector was writing as it stopped can land after): left, they would read as a collector
 /// stopped. A paused or changed connector is still in the store, and keeps them.
 fn forget_if_disconnected(store: Arc<dyn Store>, tenant: String) {
-    /// Longer than a status write the abort cannot cancel (it runs on the blocking pool).
-    const SETTLE: std::time::Duration = std::time::Duration::from_secs(5);
+    /// When to look: after a status write the abort cannot cancel (it runs on the blocking
+    /// pool), and again later in case one waited long for the store.
+    const AFTER: [std::time::Duration; 2] = [
+        std::time::Duration::from_secs(5),
+        std::time::Duration::from_secs(60),
+    ];
     tokio::spawn(async move {
-        tokio::time::sleep(SETTLE).await;
-        let forgot = skylight_m365::on_store(&store, move |s| {
-            if s.connectors()?.iter().any(|c| c.name == tenant) {
-                return Ok(0);
+        for wait in AFTER {
+            tokio::time::sleep(wait).await;
+            let name = tenant.clone();
+            let forgot = skylight_m365::on_store(&store, move |s| {
+                if s.connectors()?.iter().any(|c| c.name == name) {
+                    return Ok(0);
+                }
+                s.delete_statuses(&name)
+            })
+            .await;
+            if let Err(e) = forgot {
+                tracing::warn!(error = %e, "cannot delete a disconnected connector's statuses");
             }
-            s.delete_statuses(&tenant)
-        })
-        .await;
-        if let Err(e) = forgot {
-            tracing::warn!(error = %e, "cannot delete a disconnected connector's statuses");
         }
     });
 }

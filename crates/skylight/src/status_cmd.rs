@@ -59,7 +59,8 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
                 })?
                 .len();
             Ok::<_, skylight_store::StoreError>((
-                health::judge_all(store.as_ref(), now)?,
+                // The configuration file is not known here: see `health::expected`.
+                health::judge_all(store.as_ref(), now, &[])?,
                 store.detection_progress()?,
                 open,
                 store.directory_statuses()?,
@@ -104,7 +105,6 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
                 let lag = s
                     .watermark
                     .map_or("-".to_string(), |w| human((s.updated_at - w).num_seconds()));
-                // A status nobody writes any more says what was true when it was written.
                 // A status nobody writes any more says what was true when it was written.
                 let state = match j.expected {
                     _ if j.stalled() => "stalled".to_owned(),

@@ -377,10 +377,19 @@ impl Collector {
                 };
                 tracing::warn!(tenant = %self.tenant, content_type = %ct, from = %w, to = %earliest, "content older than 7 days was never collected");
                 let tenant = self.tenant.clone();
-                // Content before `earliest` is lost whole: the watermark moves past it with
-                // the gap, or each later pass would record the loss again.
+                // Content before `earliest` is lost whole: the watermark moves past it after
+                // the gap, or each later pass would record the loss again (a loss from the
+                // same start already recorded, by a pass killed before it moved the watermark,
+                // is not recorded twice).
+                let start = format!("range:{}..", w.to_rfc3339());
                 self.blocking(move |s| {
-                    s.record_gap(&gap)?;
+                    let known = s
+                        .gaps(Some(&tenant))?
+                        .iter()
+                        .any(|g| g.content_type == ct && g.content_id.starts_with(&start));
+                    if !known {
+                        s.record_gap(&gap)?;
+                    }
                     s.set_watermark(&tenant, ct, earliest)
                 })
                 .await?;

@@ -817,11 +817,12 @@ pub(super) async fn page(
 ) -> Result<Response, ConsoleError> {
     let wanted = name.clone();
     let now = Utc::now();
+    let files = crate::connect::file_tenants(&state);
     let (stored, statuses, directory, ledger) = blocking(&state, move |s| {
         let ledger = health::ledger(s, now, health::LEDGER_DAYS, Some(&wanted))?;
         Ok((
             s.connectors()?.into_iter().find(|c| c.name == wanted),
-            health::judge_all(s, now)?,
+            health::judge_all(s, now, &files)?,
             s.directory_statuses()?,
             ledger,
         ))

@@ -108,10 +108,11 @@ pub(super) async fn page(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ConsoleError> {
     let now = Utc::now();
+    let files = crate::connect::file_tenants(&state);
     let (stored, statuses, (done, newest)) = blocking(&state, move |s| {
         Ok((
             s.connectors()?,
-            health::judge_all(s, now)?,
+            health::judge_all(s, now, &files)?,
             s.detection_progress()?,
         ))
     })

@@ -63,6 +63,7 @@ pub(super) async fn page(
         ..ActivityQuery::default()
     };
     let bucket_ms = 3 * 3_600_000;
+    let files = crate::connect::file_tenants(&state);
     let (histogram, top, alerts, statuses) = blocking(&state, move |s| {
         let histogram = s.activity_histogram(&query, bucket_ms)?;
         let top = s.activity_top(&query, Field::Country, 10)?;
@@ -71,7 +72,12 @@ pub(super) async fn page(
             limit: 0,
             ..AlertQuery::default()
         })?;
-        Ok((histogram, top, alerts, health::judge_all(s, Utc::now())?))
+        Ok((
+            histogram,
+            top,
+            alerts,
+            health::judge_all(s, Utc::now(), &files)?,
+        ))
     })
     .await?;
     let timeline = charts::timeline(&histogram, bucket_ms, |a, b| {
@@ -108,8 +114,11 @@ pub(super) async fn page(
         .filter(|j| j.stalled() || j.status.state == ConnectorState::Error)
         .count();
     let attention = statuses.iter().filter(|j| j.needs_attention()).count();
+    let idle = statuses.len() - collected.len();
     let connectors = if statuses.is_empty() {
         "No connector has reported yet.".to_owned()
+    } else if collected.is_empty() && attention == 0 {
+        format!("No content type collecting ({idle} paused or not collected).")
     } else if attention == 0 {
         format!(
             "{} content types collecting, none failing.",
@@ -119,8 +128,9 @@ pub(super) async fn page(
         format!("{attention} content types with content at risk: see Connected apps.")
     } else {
         format!(
-            "{failing} of {} content types failing or stopped: see Connected apps.",
-            collected.len()
+            "{failing} of {} content types collecting failing or stopped, {} with content at risk: see Connected apps.",
+            collected.len(),
+            attention.saturating_sub(failing)
         )
     };
     let page = Overview {
