@@ -446,8 +446,13 @@ impl Work {
 /// Once a stopped collector's last store writes are done, deletes its tenant's statuses if the
 /// connector was disconnected (the console deletes them with the connector, but a status the
 /// collector was writing as it stopped can land after): left, they would read as a collector
-/// stopped. A paused or changed connector is still in the store, and keeps them.
-fn forget_if_disconnected(store: Arc<dyn Store>, tenant: String) {
+/// stopped. A paused connector is still in the store, and a changed one (or a file's tenant
+/// whose settings changed) is collected again: they keep them.
+fn forget_if_disconnected(
+    store: Arc<dyn Store>,
+    tenant: String,
+    tenants: tokio::sync::watch::Receiver<crate::tenants::Tenants>,
+) {
     /// When to look: after a status write the abort cannot cancel (it runs on the blocking
     /// pool), and again later in case one waited long for the store.
     const AFTER: [std::time::Duration; 2] = [
@@ -457,6 +462,9 @@ fn forget_if_disconnected(store: Arc<dyn Store>, tenant: String) {
     tokio::spawn(async move {
         for wait in AFTER {
             tokio::time::sleep(wait).await;
+            if tenants.borrow().iter().any(|t| t.name == tenant) {
+                return;
+            }
             let name = tenant.clone();
             let forgot = skylight_m365::on_store(&store, move |s| {
                 if s.connectors()?.iter().any(|c| c.name == name) {
@@ -493,7 +501,7 @@ async fn supervise(
                     task.abort();
                 }
                 tracing::info!(tenant = %name, "collector stopped (connector paused, changed or disconnected)");
-                forget_if_disconnected(work.store.clone(), name.clone());
+                forget_if_disconnected(work.store.clone(), name.clone(), tenants.clone());
             }
             keep
         });
