@@ -29,6 +29,10 @@ pub struct StatusArgs {
     /// every blob published that day was collected or recorded as a gap); then what was lost.
     #[arg(long)]
     ledger: bool,
+    /// For monitoring scripts: exit with status 1 when a connector needs attention (a warning, or
+    /// an error of one meant to be collecting), after printing as usual.
+    #[arg(long, conflicts_with = "ledger")]
+    check: bool,
     /// With `--ledger`: how many UTC days, today included (at most 8: the store remembers each
     /// blob as long as Microsoft could list it again).
     #[arg(
@@ -199,6 +203,18 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
                 );
             }
         }
+    }
+    let attention = judged.iter().filter(|j| j.needs_attention()).count();
+    if args.check && attention > 0 {
+        // Printed first, then the status monitoring scripts read.
+        let what = if attention == 1 {
+            "content type needs"
+        } else {
+            "content types need"
+        };
+        eprintln!("{attention} {what} attention (see above)");
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        std::process::exit(1);
     }
     Ok(())
 }

@@ -110,8 +110,9 @@ fn the_ledger_accounts_for_every_blob_the_tenant_published() {
         "{today:?}"
     );
 
-    // Just collected: nothing stalled or expiring, although the service's clock is days behind.
-    let status = run_ok(&["status", "--data-dir", &data]);
+    // Just collected: nothing stalled or expiring, although the service's clock is days behind
+    // (and `--check` exits 0).
+    let status = run_ok(&["status", "--check", "--data-dir", &data]);
     assert!(
         !status.contains("stalled") && !status.contains(" ! "),
         "{status}"
@@ -211,6 +212,15 @@ fn a_status_no_collector_writes_any_more_says_so_and_what_it_puts_at_risk() {
         lines.get(sharepoint + 1).is_none_or(|l| !l.contains(" ! ")),
         "{text}"
     );
+
+    // For monitoring scripts: 1 when something needs attention, the table printed all the same.
+    let check = std::process::Command::new(common::BIN)
+        .args(["status", "--check", "--data-dir", &data])
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(1), "{check:?}");
+    assert!(String::from_utf8_lossy(&check.stdout).contains("stalled"));
+    assert!(String::from_utf8_lossy(&check.stderr).contains("1 content type needs attention"));
 
     let json = json_lines(&run_ok(&[
         "status",
