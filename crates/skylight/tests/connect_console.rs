@@ -242,9 +242,8 @@ fn an_admin_connects_a_tenant_in_the_console_and_it_is_collected_paused_and_disc
         "--data-dir",
         &data,
     ]);
-    let days: Vec<Value> = ledger
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+    let days: Vec<Value> = common::json_lines(&ledger)
+        .into_iter()
         .filter(|l| l.get("day").is_some())
         .collect();
     assert!(days.len() >= 5, "{ledger}");

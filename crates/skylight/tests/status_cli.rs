@@ -9,13 +9,7 @@ use skylight_store::{SqliteStore, Store};
 
 mod common;
 
-use common::{run_collect, run_ok, spawn_sim, write_config};
-
-fn json_lines(text: &str) -> Vec<serde_json::Value> {
-    text.lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .collect()
-}
+use common::{json_lines, run_collect, run_ok, spawn_sim, write_config};
 
 #[test]
 fn the_ledger_accounts_for_every_blob_the_tenant_published() {

@@ -138,6 +138,13 @@ pub fn run_ok(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Output of `--format json`, a JSON value a line.
+pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .collect()
+}
+
 /// Starts `skylight collect --once`, kills it (SIGKILL) after `after`; returns whether it was
 /// still running then (killed mid-way).
 pub fn collect_killed_after(config: &str, data: &str, after: std::time::Duration) -> bool {
